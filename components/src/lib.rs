@@ -1,0 +1,32 @@
+//! What dizzy persists, and how it is encoded.
+//!
+//! - [`Uid`]: the stable identity every persisted entity carries, with the
+//!   allocator and index in [`Uids`];
+//! - [`Registry`]: the types that are persisted, by stable name and schema
+//!   version, each with type-erased [`ColumnOps`] or [`ResourceOps`];
+//! - entity references ([`RefPolicy`]): stored as uids, restored as entities;
+//! - [`codec`]: the only module that knows the binary codec (bincode 2.0.1).
+//!
+//! This crate depends on no other dizzy crate; most users reach it through
+//! the `dizzy` facade.
+#![warn(missing_docs)]
+
+pub mod codec;
+mod column;
+mod journal;
+mod refs;
+mod registry;
+mod resource;
+mod spawn;
+mod uid;
+
+pub use codec::CodecError;
+pub use column::{ColumnOps, DecodedColumn, Place, RefLog, Rows, Typed, ValueError};
+pub use journal::{Departures, Journal};
+pub use refs::{Dangling, RefPolicy, Resolver};
+pub use registry::{Kind, Ops, Registration, Registry, RegistryError};
+pub use resource::{ResourceOps, TypedResource};
+pub use spawn::{ArchetypeSpawner, ArchetypeTuple, spawn_rows};
+pub use uid::{
+    NULL_REF, Uid, UidHasher, UidMap, Uids, init_uids, is_valid as is_valid_uid, ref_entity,
+};

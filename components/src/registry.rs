@@ -1,0 +1,444 @@
+//! The component registry: which types are persisted, under which stable
+//! names and schema versions.
+//!
+//! The stable name, not the Rust type name, identifies a column on disk, so a
+//! type can be renamed or moved between modules without breaking old files.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+
+use bevy_ecs::component::{Component, ComponentId};
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::World;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::column::{ColumnOps, Typed};
+use crate::resource::{ResourceOps, TypedResource};
+use crate::spawn::{ArchetypeSpawner, ArchetypeTuple, Declared};
+use crate::uid::{Uid, init_uids};
+
+/// Whether a registration is a component or a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Kind {
+    /// A component: one value per entity.
+    Component,
+    /// A resource: one value per world.
+    Resource,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Component => "component",
+            Kind::Resource => "resource",
+        })
+    }
+}
+
+/// A registration could not be made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The stable name is taken.
+    #[error("the name `{name}` is already registered (for {existing})")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The Rust type that holds it.
+        existing: &'static str,
+    },
+    /// The Rust type is registered under another name.
+    #[error("{type_name} is already registered as `{existing}`")]
+    DuplicateType {
+        /// The Rust type.
+        type_name: &'static str,
+        /// Its stable name.
+        existing: String,
+    },
+    /// The stable name is empty, too long or uses a reserved prefix.
+    #[error(
+        "invalid stable name `{0}`: use 1 to 200 printable characters, not starting with `@` or `dizzy.`"
+    )]
+    InvalidName(String),
+    /// The version is zero.
+    #[error("`{0}`: schema versions start at 1")]
+    InvalidVersion(String),
+    /// `Uid` is built in and cannot be registered.
+    #[error("dizzy's `Uid` is built in; register your own types only")]
+    BuiltIn,
+    /// A declared archetype names an unregistered type.
+    #[error("archetype {archetype}: {type_name} is not a registered component")]
+    UnregisteredInArchetype {
+        /// The tuple type.
+        archetype: &'static str,
+        /// The member that is not registered.
+        type_name: &'static str,
+    },
+}
+
+/// The type-erased operations of a registration.
+pub enum Ops {
+    /// A component's.
+    Component(Box<dyn ColumnOps>),
+    /// A resource's.
+    Resource(Box<dyn ResourceOps>),
+}
+
+impl std::fmt::Debug for Ops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ops::Component(o) => write!(f, "Component({})", o.type_name()),
+            Ops::Resource(o) => write!(f, "Resource({})", o.type_name()),
+        }
+    }
+}
+
+/// One registered type.
+#[derive(Debug)]
+pub struct Registration {
+    name: String,
+    version: u32,
+    type_name: &'static str,
+    type_id: TypeId,
+    ops: Ops,
+}
+
+impl Registration {
+    /// The stable name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The schema version.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+    /// Component or resource.
+    pub fn kind(&self) -> Kind {
+        match self.ops {
+            Ops::Component(_) => Kind::Component,
+            Ops::Resource(_) => Kind::Resource,
+        }
+    }
+    /// The Rust type's name.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+    /// The Rust type's id.
+    pub fn type_id(&self) -> TypeId {
+        self.type_id
+    }
+    /// The operations.
+    pub fn ops(&self) -> &Ops {
+        &self.ops
+    }
+    /// The component operations, if a component.
+    pub fn column(&self) -> Option<&dyn ColumnOps> {
+        match &self.ops {
+            Ops::Component(o) => Some(o.as_ref()),
+            Ops::Resource(_) => None,
+        }
+    }
+    /// The resource operations, if a resource.
+    pub fn resource(&self) -> Option<&dyn ResourceOps> {
+        match &self.ops {
+            Ops::Resource(o) => Some(o.as_ref()),
+            Ops::Component(_) => None,
+        }
+    }
+}
+
+/// Every persisted type of an app, by stable name.
+#[derive(Default)]
+pub struct Registry {
+    entries: Vec<Registration>,
+    by_name: HashMap<String, usize>,
+    by_type: HashMap<TypeId, usize>,
+    archetypes: Vec<Box<dyn ArchetypeSpawner>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("entries", &self.entries)
+            .field("archetypes", &self.archetypes.len())
+            .finish()
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('@')
+        && !name.starts_with("dizzy.")
+        && name.chars().all(|c| !c.is_control())
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers component `T` under `name`, schema version 1.
+    pub fn component<T>(&mut self, name: &str) -> Result<(), RegistryError>
+    where
+        T: Component + Serialize + DeserializeOwned,
+    {
+        self.component_version::<T>(name, 1)
+    }
+
+    /// Registers component `T` under `name` with a schema version.
+    pub fn component_version<T>(&mut self, name: &str, version: u32) -> Result<(), RegistryError>
+    where
+        T: Component + Serialize + DeserializeOwned,
+    {
+        if !valid_name(name) {
+            return Err(RegistryError::InvalidName(name.to_owned()));
+        }
+        self.add::<T>(
+            name,
+            version,
+            Ops::Component(Box::new(Typed::<T>::default())),
+        )
+    }
+
+    /// Registers resource `R` under `name`, schema version 1.
+    pub fn resource<R>(&mut self, name: &str) -> Result<(), RegistryError>
+    where
+        R: Resource + Serialize + DeserializeOwned,
+    {
+        self.resource_version::<R>(name, 1)
+    }
+
+    /// Registers resource `R` under `name` with a schema version.
+    pub fn resource_version<R>(&mut self, name: &str, version: u32) -> Result<(), RegistryError>
+    where
+        R: Resource + Serialize + DeserializeOwned,
+    {
+        if !valid_name(name) {
+            return Err(RegistryError::InvalidName(name.to_owned()));
+        }
+        self.add::<R>(
+            name,
+            version,
+            Ops::Resource(Box::new(TypedResource::<R>::default())),
+        )
+    }
+
+    /// Registers a type of dizzy's own under a `dizzy.` name.
+    #[doc(hidden)]
+    pub fn builtin_component<T>(&mut self, name: &str) -> Result<(), RegistryError>
+    where
+        T: Component + Serialize + DeserializeOwned,
+    {
+        if !name.starts_with("dizzy.") {
+            return Err(RegistryError::InvalidName(name.to_owned()));
+        }
+        if self.by_type.contains_key(&TypeId::of::<T>()) {
+            return Ok(());
+        }
+        self.add::<T>(name, 1, Ops::Component(Box::new(Typed::<T>::default())))
+    }
+
+    fn add<T: 'static>(&mut self, name: &str, version: u32, ops: Ops) -> Result<(), RegistryError> {
+        if TypeId::of::<T>() == TypeId::of::<Uid>() {
+            return Err(RegistryError::BuiltIn);
+        }
+        if version == 0 {
+            return Err(RegistryError::InvalidVersion(name.to_owned()));
+        }
+        if let Some(&i) = self.by_name.get(name) {
+            return Err(RegistryError::DuplicateName {
+                name: name.to_owned(),
+                existing: self.entries[i].type_name,
+            });
+        }
+        if let Some(&i) = self.by_type.get(&TypeId::of::<T>()) {
+            return Err(RegistryError::DuplicateType {
+                type_name: std::any::type_name::<T>(),
+                existing: self.entries[i].name.clone(),
+            });
+        }
+        let index = self.entries.len();
+        self.entries.push(Registration {
+            name: name.to_owned(),
+            version,
+            type_name: std::any::type_name::<T>(),
+            type_id: TypeId::of::<T>(),
+            ops,
+        });
+        self.by_name.insert(name.to_owned(), index);
+        self.by_type.insert(TypeId::of::<T>(), index);
+        Ok(())
+    }
+
+    /// Declares a set of registered components that restore spawns with a
+    /// typed `spawn_batch` (see [`ArchetypeSpawner`]). Optional: every set of
+    /// components restores without it, about 2x slower for large groups.
+    pub fn archetype<B: ArchetypeTuple>(&mut self) -> Result<(), RegistryError> {
+        for (t, name) in B::type_ids().into_iter().zip(type_names::<B>()) {
+            match self.by_type.get(&t).map(|&i| self.entries[i].kind()) {
+                Some(Kind::Component) => {}
+                _ => {
+                    return Err(RegistryError::UnregisteredInArchetype {
+                        archetype: std::any::type_name::<B>(),
+                        type_name: name,
+                    });
+                }
+            }
+        }
+        self.archetypes.push(Box::new(Declared::<B>::default()));
+        Ok(())
+    }
+
+    /// The registration with this stable name.
+    pub fn get(&self, name: &str) -> Option<&Registration> {
+        self.by_name.get(name).map(|&i| &self.entries[i])
+    }
+
+    /// The registration of this Rust type.
+    pub fn get_by_type(&self, type_id: TypeId) -> Option<&Registration> {
+        self.by_type.get(&type_id).map(|&i| &self.entries[i])
+    }
+
+    /// Every registration, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &Registration> {
+        self.entries.iter()
+    }
+
+    /// Number of registrations.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The declared archetype whose component types are exactly `types` (any
+    /// order), with the permutation from its tuple order to `types`' order.
+    pub fn declared_archetype(
+        &self,
+        types: &[TypeId],
+    ) -> Option<(&dyn ArchetypeSpawner, Vec<usize>)> {
+        self.archetypes.iter().find_map(|a| {
+            let declared = a.type_ids();
+            if declared.len() != types.len() {
+                return None;
+            }
+            let order: Option<Vec<usize>> = declared
+                .iter()
+                .map(|t| types.iter().position(|x| x == t))
+                .collect();
+            order.map(|o| (a.as_ref(), o))
+        })
+    }
+
+    /// Makes `world` ready: registers `Uid` and every type, inserts the uid
+    /// index and the journal, and installs the removal observers.
+    pub fn install(&self, world: &mut World) {
+        init_uids(world);
+        for r in &self.entries {
+            match &r.ops {
+                Ops::Component(o) => {
+                    o.install(world, true);
+                }
+                Ops::Resource(o) => {
+                    o.install(world);
+                }
+            }
+        }
+    }
+
+    /// The component id of each registration in `world` (None if not installed).
+    pub fn component_ids(&self, world: &World) -> Vec<Option<ComponentId>> {
+        self.entries
+            .iter()
+            .map(|r| match &r.ops {
+                Ops::Component(o) => o.component_id(world),
+                Ops::Resource(_) => world.components().get_id(r.type_id),
+            })
+            .collect()
+    }
+}
+
+fn type_names<B: ArchetypeTuple>() -> Vec<&'static str> {
+    // Type names are only used for the error message; the tuple's own name
+    // lists its members.
+    let full = std::any::type_name::<B>();
+    let inner = full.trim_start_matches('(').trim_end_matches(')');
+    inner.split(", ").map(|s| s.trim_end_matches(',')).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Component, Serialize, Deserialize)]
+    struct A(u32);
+    #[derive(Component, Serialize, Deserialize)]
+    struct B(u32);
+    #[derive(Resource, Serialize, Deserialize)]
+    struct R(u32);
+
+    #[test]
+    fn duplicates_are_rejected() {
+        let mut reg = Registry::new();
+        reg.component::<A>("a").unwrap();
+        assert!(matches!(
+            reg.component::<B>("a"),
+            Err(RegistryError::DuplicateName { .. })
+        ));
+        assert!(matches!(
+            reg.component::<A>("a2"),
+            Err(RegistryError::DuplicateType { .. })
+        ));
+        assert!(matches!(
+            reg.resource::<R>("a"),
+            Err(RegistryError::DuplicateName { .. })
+        ));
+        reg.resource::<R>("r").unwrap();
+        assert_eq!(reg.get("r").unwrap().kind(), Kind::Resource);
+    }
+
+    #[test]
+    fn names_and_versions_are_checked() {
+        let mut reg = Registry::new();
+        assert!(matches!(
+            reg.component::<A>(""),
+            Err(RegistryError::InvalidName(_))
+        ));
+        assert!(matches!(
+            reg.component::<A>("@x"),
+            Err(RegistryError::InvalidName(_))
+        ));
+        assert!(matches!(
+            reg.component::<A>("dizzy.x"),
+            Err(RegistryError::InvalidName(_))
+        ));
+        assert!(matches!(
+            reg.component_version::<A>("a", 0),
+            Err(RegistryError::InvalidVersion(_))
+        ));
+        assert_eq!(reg.component::<Uid>("uid"), Err(RegistryError::BuiltIn));
+    }
+
+    #[test]
+    fn archetypes_need_registered_members() {
+        let mut reg = Registry::new();
+        reg.component::<A>("a").unwrap();
+        assert!(matches!(
+            reg.archetype::<(A, B)>(),
+            Err(RegistryError::UnregisteredInArchetype { .. })
+        ));
+        reg.component::<B>("b").unwrap();
+        reg.archetype::<(A, B)>().unwrap();
+        let (_, order) = reg
+            .declared_archetype(&[TypeId::of::<B>(), TypeId::of::<A>()])
+            .unwrap();
+        assert_eq!(order, vec![1, 0]);
+    }
+}

@@ -1,0 +1,147 @@
+//! Type-erased operations on one registered resource: a resource is persisted
+//! as a single value, with its entity references stored as uids like a
+//! component's.
+
+use std::marker::PhantomData;
+
+use bevy_ecs::change_detection::{DetectChangesMut, Tick};
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::World;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::{self, CodecError};
+use crate::column::ValueError;
+use crate::refs::{Dangling, RefPolicy, Resolver, Restorer, ToPlaceholders};
+use crate::uid::Uid;
+
+/// Type-erased operations on one registered resource type.
+pub trait ResourceOps: Send + Sync + 'static {
+    /// The Rust type's name, for messages.
+    fn type_name(&self) -> &'static str;
+    /// Registers the type in `world`; returns its id.
+    fn install(&self, world: &mut World) -> ComponentId;
+    /// Whether the resource exists and changed after `since` (as seen at `now`).
+    fn changed(&self, world: &World, since: Tick, now: Tick) -> bool;
+    /// Whether the resource exists.
+    fn exists(&self, world: &World) -> bool;
+    /// Encodes the resource, references as uids; `Ok(false)` if absent.
+    fn encode(
+        &self,
+        world: &mut World,
+        policy: RefPolicy,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ValueError>;
+    /// Decodes the resource from all of `payload` and inserts it.
+    fn decode_insert(
+        &self,
+        world: &mut World,
+        payload: &[u8],
+        resolver: &mut Resolver<'_>,
+    ) -> Result<(), ValueError>;
+    /// Removes the resource.
+    fn remove(&self, world: &mut World);
+    /// Decodes the resource from all of `payload` as JSON.
+    fn to_json(&self, payload: &[u8]) -> Result<serde_json::Value, CodecError>;
+}
+
+/// The [`ResourceOps`] of `R`.
+pub struct TypedResource<R>(PhantomData<fn() -> R>);
+
+impl<R> Default for TypedResource<R> {
+    fn default() -> Self {
+        TypedResource(PhantomData)
+    }
+}
+
+impl<R> std::fmt::Debug for TypedResource<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TypedResource<{}>", std::any::type_name::<R>())
+    }
+}
+
+impl<R: Resource + Serialize + DeserializeOwned> ResourceOps for TypedResource<R> {
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<R>()
+    }
+
+    fn install(&self, world: &mut World) -> ComponentId {
+        world.register_component::<R>()
+    }
+
+    fn changed(&self, world: &World, since: Tick, now: Tick) -> bool {
+        world.get_resource_ref::<R>().is_some_and(|r| {
+            bevy_ecs::change_detection::DetectChanges::last_changed(&r).is_newer_than(since, now)
+        })
+    }
+
+    fn exists(&self, world: &World) -> bool {
+        world.contains_resource::<R>()
+    }
+
+    fn encode(
+        &self,
+        world: &mut World,
+        policy: RefPolicy,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ValueError> {
+        let Some(id) = world.component_id::<R>() else {
+            return Ok(false);
+        };
+        let cell = world.as_unsafe_world_cell();
+        // SAFETY: the resource `R` is written while only `Uid` components
+        // (never an `R`) are read; every change is undone before returning,
+        // so immutable resources stay unchanged.
+        let Some(mut ptr) = (unsafe { cell.get_resource_mut_by_id(id) }) else {
+            return Ok(false);
+        };
+        let value = unsafe { ptr.bypass_change_detection().reborrow().deref_mut::<R>() };
+        let uid_of = |e: Entity| -> Option<Uid> {
+            unsafe { cell.get_entity(e).ok()?.get::<Uid>() }.copied()
+        };
+        let uid_of: &dyn Fn(Entity) -> Option<Uid> = &uid_of;
+        let mut mapper = ToPlaceholders {
+            uid_of,
+            policy,
+            originals: Vec::new(),
+            dangling: None,
+        };
+        R::map_entities(value, &mut mapper);
+        let encoded = codec::encode_into(&*value, out);
+        let mut back = Restorer {
+            originals: mapper.originals.iter(),
+        };
+        R::map_entities(value, &mut back);
+        if let Some(target) = mapper.dangling {
+            return Err(ValueError::Dangling(Dangling { holder: 0, target }));
+        }
+        encoded?;
+        Ok(true)
+    }
+
+    fn decode_insert(
+        &self,
+        world: &mut World,
+        payload: &[u8],
+        resolver: &mut Resolver<'_>,
+    ) -> Result<(), ValueError> {
+        let mut value: R = codec::decode(payload)?;
+        R::map_entities(&mut value, resolver);
+        if let Some(d) = resolver.dangling() {
+            return Err(ValueError::Dangling(d));
+        }
+        world.insert_resource(value);
+        Ok(())
+    }
+
+    fn remove(&self, world: &mut World) {
+        world.remove_resource::<R>();
+    }
+
+    fn to_json(&self, payload: &[u8]) -> Result<serde_json::Value, CodecError> {
+        let value: R = codec::decode(payload)?;
+        serde_json::to_value(&value).map_err(|e| CodecError::Encode(e.to_string()))
+    }
+}

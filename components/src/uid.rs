@@ -1,0 +1,292 @@
+//! Stable identity: [`Uid`], the allocator that hands uids out and the index
+//! from uid to the live [`Entity`].
+//!
+//! A bevy `Entity` is a runtime handle: it is never written to disk. Every
+//! persisted entity carries an immutable `Uid`, allocated by its world; the
+//! allocator's state is persisted with every snapshot, so a uid is never handed
+//! out twice in the life of a file. The index is kept exact by the component's
+//! hooks, whatever inserts or removes the `Uid`.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use bevy_ecs::component::Component;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::lifecycle::HookContext;
+use bevy_ecs::resource::Resource;
+use bevy_ecs::world::{DeferredWorld, World};
+use serde::{Deserialize, Serialize};
+
+use crate::journal::Journal;
+
+/// The stable identity of a persisted entity.
+///
+/// Allocated by the world (see [`Uids::allocate`]), immutable, and the same in
+/// every snapshot, bundle and process. In serialized entity references a uid is
+/// stored as the reference's value. Uids `0` and `1` are reserved (`1` is the
+/// null reference), so the first uid a world hands out is `2`.
+#[derive(
+    Component, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[component(immutable, on_insert = Uid::on_insert, on_discard = Uid::on_discard, on_remove = Uid::on_remove)]
+#[serde(transparent)]
+pub struct Uid(u64);
+
+/// The reference value that stands for "no entity" (`Entity::PLACEHOLDER`).
+pub const NULL_REF: u64 = 1;
+
+impl Uid {
+    /// Wraps a raw value, or `None` if the value can never be a uid.
+    pub fn new(raw: u64) -> Option<Uid> {
+        is_valid(raw).then_some(Uid(raw))
+    }
+
+    /// The raw value.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    fn on_insert(mut world: DeferredWorld, ctx: HookContext) {
+        let Some(&uid) = world.get::<Uid>(ctx.entity) else {
+            return;
+        };
+        if let Some(mut uids) = world.get_resource_mut::<Uids>() {
+            uids.index_insert(uid.0, ctx.entity);
+        }
+    }
+
+    fn on_discard(mut world: DeferredWorld, ctx: HookContext) {
+        let Some(&uid) = world.get::<Uid>(ctx.entity) else {
+            return;
+        };
+        if let Some(mut uids) = world.get_resource_mut::<Uids>() {
+            uids.index_remove(uid.0, ctx.entity);
+        }
+    }
+
+    fn on_remove(mut world: DeferredWorld, ctx: HookContext) {
+        let Some(&uid) = world.get::<Uid>(ctx.entity) else {
+            return;
+        };
+        if let Some(mut journal) = world.get_resource_mut::<Journal>() {
+            journal.departed(uid.0);
+        }
+    }
+}
+
+impl std::fmt::Display for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Whether `raw` can be a uid: it must round-trip through an `Entity`'s bits
+/// (that is how references are stored) and not be reserved.
+pub fn is_valid(raw: u64) -> bool {
+    raw > NULL_REF && Entity::try_from_bits(raw).is_some_and(|e| e.to_bits() == raw)
+}
+
+/// The placeholder entity a reference to `uid` is written as; see
+/// [`Uid`]. `NULL_REF` gives `Entity::PLACEHOLDER`'s stand-in.
+pub fn ref_entity(raw: u64) -> Option<Entity> {
+    Entity::try_from_bits(raw).filter(|e| e.to_bits() == raw)
+}
+
+/// A multiplicative hasher for `u64` keys (uids are sequential; the default
+/// SipHash is slow and an identity hash clusters badly).
+#[derive(Default, Clone, Copy, Debug)]
+pub struct UidHasher(u64);
+
+impl Hasher for UidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
+}
+
+/// A `HashMap` keyed by uid.
+pub type UidMap<V> = HashMap<u64, V, BuildHasherDefault<UidHasher>>;
+
+/// The uid allocator and the `uid -> Entity` index of one world.
+///
+/// The index is dense (a vector indexed by uid) for the uids this world
+/// allocates, which are sequential, and falls back to a map for uids that came
+/// from elsewhere (bundles).
+#[derive(Resource, Debug)]
+pub struct Uids {
+    next: u64,
+    dense: Vec<Entity>,
+    sparse: UidMap<Entity>,
+    live: usize,
+}
+
+impl Default for Uids {
+    fn default() -> Self {
+        Uids {
+            next: NULL_REF + 1,
+            dense: Vec::new(),
+            sparse: UidMap::default(),
+            live: 0,
+        }
+    }
+}
+
+const DENSE_SLACK: u64 = 1 << 16;
+
+impl Uids {
+    /// Hands out a fresh uid.
+    pub fn allocate(&mut self) -> Uid {
+        while !is_valid(self.next) {
+            self.next += 1;
+        }
+        let uid = Uid(self.next);
+        self.next += 1;
+        uid
+    }
+
+    /// Hands out `n` consecutive fresh uids' worth of values.
+    pub fn allocate_many(&mut self, n: usize) -> Vec<Uid> {
+        (0..n).map(|_| self.allocate()).collect()
+    }
+
+    /// The allocator's state: the next raw value it will consider.
+    pub fn next_raw(&self) -> u64 {
+        self.next
+    }
+
+    /// Restores the allocator's state (never moves it backwards).
+    pub fn set_next_raw(&mut self, next: u64) {
+        self.next = self.next.max(next);
+    }
+
+    /// Makes sure `uid` will never be allocated again (after an import).
+    pub fn reserve(&mut self, uid: Uid) {
+        self.next = self.next.max(uid.0.saturating_add(1));
+    }
+
+    /// The live entity with this uid.
+    pub fn entity(&self, uid: u64) -> Option<Entity> {
+        match self.dense.get(uid as usize) {
+            Some(&e) if e != Entity::PLACEHOLDER => Some(e),
+            _ if self.sparse.is_empty() => None,
+            _ => self.sparse.get(&uid).copied(),
+        }
+    }
+
+    /// How many live entities have a uid.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no live entity has a uid.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Reserves index room for `n` more uids.
+    pub fn reserve_index(&mut self, n: usize) {
+        let want = (self.next as usize).saturating_add(n);
+        if want <= self.dense.len() + DENSE_SLACK as usize * 64 {
+            self.dense.reserve(want.saturating_sub(self.dense.len()));
+        }
+    }
+
+    fn index_insert(&mut self, uid: u64, entity: Entity) {
+        self.next = self.next.max(uid.saturating_add(1));
+        let slot = uid as usize;
+        if uid < self.dense.len() as u64 + DENSE_SLACK {
+            if slot >= self.dense.len() {
+                self.dense.resize(slot + 1, Entity::PLACEHOLDER);
+            }
+            if self.dense[slot] == Entity::PLACEHOLDER {
+                self.live += 1;
+            }
+            self.dense[slot] = entity;
+        } else if self.sparse.insert(uid, entity).is_none() {
+            self.live += 1;
+        }
+    }
+
+    fn index_remove(&mut self, uid: u64, entity: Entity) {
+        if let Some(slot) = self.dense.get_mut(uid as usize)
+            && *slot == entity
+        {
+            *slot = Entity::PLACEHOLDER;
+            self.live -= 1;
+        } else if self.sparse.get(&uid) == Some(&entity) {
+            self.sparse.remove(&uid);
+            self.live -= 1;
+        }
+    }
+}
+
+/// Makes `world` ready for uids: registers [`Uid`] and inserts [`Uids`] and
+/// the [`Journal`].
+pub fn init_uids(world: &mut World) {
+    world.register_component::<Uid>();
+    if !world.contains_resource::<Uids>() {
+        world.insert_resource(Uids::default());
+    }
+    if !world.contains_resource::<Journal>() {
+        world.insert_resource(Journal::default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_follows_spawn_replace_and_despawn() {
+        let mut world = World::new();
+        init_uids(&mut world);
+        let uid = world.resource_mut::<Uids>().allocate();
+        assert_eq!(uid.get(), 2, "0 and 1 are reserved");
+        let e = world.spawn(uid).id();
+        assert_eq!(world.resource::<Uids>().entity(uid.get()), Some(e));
+
+        let other = world.resource_mut::<Uids>().allocate();
+        world.entity_mut(e).insert(other);
+        assert_eq!(world.resource::<Uids>().entity(uid.get()), None);
+        assert_eq!(world.resource::<Uids>().entity(other.get()), Some(e));
+
+        world.despawn(e);
+        assert_eq!(world.resource::<Uids>().entity(other.get()), None);
+        assert_eq!(world.resource::<Uids>().len(), 0);
+        assert_eq!(
+            world.resource_mut::<Journal>().take().departed,
+            vec![other.get()]
+        );
+    }
+
+    #[test]
+    fn far_uids_use_the_sparse_index() {
+        let mut world = World::new();
+        init_uids(&mut world);
+        let far = Uid::new(5_000_000_003).unwrap();
+        let e = world.spawn(far).id();
+        assert_eq!(world.resource::<Uids>().entity(far.get()), Some(e));
+        assert!(world.resource_mut::<Uids>().allocate().get() > far.get());
+    }
+
+    #[test]
+    fn uids_round_trip_through_entity_bits() {
+        for raw in [2u64, 3, 1 << 31, (1 << 32) + 1, u64::MAX >> 1] {
+            assert!(is_valid(raw), "{raw}");
+            assert_eq!(ref_entity(raw).unwrap().to_bits(), raw);
+        }
+        assert!(!is_valid(0));
+        assert!(!is_valid(NULL_REF));
+        assert!(!is_valid(1 << 32), "low half zero is not an entity index");
+        assert_eq!(ref_entity(NULL_REF), Some(Entity::PLACEHOLDER));
+    }
+}

@@ -1,0 +1,255 @@
+//! One error type per fallible operation; each message names the file,
+//! snapshot, component or uid involved.
+
+use std::path::PathBuf;
+
+/// Opening a dizzy file failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The path is a directory.
+    #[error("{path}: is a directory, not a dizzy file")]
+    IsDirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is empty.
+    #[error("{path}: is an empty file (0 bytes), not a dizzy file; remove it to start a new one")]
+    Empty {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file does not exist (read-only opens).
+    #[error("{path}: no such file")]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is not a redb database.
+    #[error("{path}: not a dizzy file (not a redb database: {reason})")]
+    NotRedb {
+        /// The path.
+        path: PathBuf,
+        /// What redb said.
+        reason: String,
+    },
+    /// A redb database, but written by another program.
+    #[error("{path}: a redb database, but not a dizzy file (it has no dizzy metadata)")]
+    NotDizzy {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Another process has the file open.
+    #[error("{path}: is in use by another process")]
+    Locked {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Written by a newer dizzy.
+    #[error("{path}: written in dizzy format {found}; this build reads formats up to {supported}")]
+    NewerFormat {
+        /// The path.
+        path: PathBuf,
+        /// The file's format version.
+        found: u32,
+        /// The newest this build reads.
+        supported: u32,
+    },
+    /// Encoded with a codec this build does not have.
+    #[error("{path}: encoded with codec `{found}`; this build has `{supported}`")]
+    UnknownCodec {
+        /// The path.
+        path: PathBuf,
+        /// The file's codec.
+        found: String,
+        /// This build's codec.
+        supported: &'static str,
+    },
+    /// The file cannot be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// redb failed.
+    #[error("{path}: storage error: {source}")]
+    Storage {
+        /// The path.
+        path: PathBuf,
+        /// redb's error.
+        source: redb::Error,
+    },
+}
+
+/// Capturing a snapshot from the world failed; the world is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// A component references an entity that is not persisted.
+    #[error(
+        "component `{component}` of uid {holder} references entity {target:#x}, which has no uid (not persisted); use RefPolicy::Drop to drop such references"
+    )]
+    Dangling {
+        /// The component's stable name.
+        component: String,
+        /// The uid holding the reference (0 for a resource).
+        holder: u64,
+        /// The runtime bits of the target entity.
+        target: u64,
+    },
+    /// A value could not be encoded.
+    #[error("component `{component}`: {source}")]
+    Codec {
+        /// The component's stable name.
+        component: String,
+        /// The codec's error.
+        source: dizzy_components::CodecError,
+    },
+}
+
+/// Writing to the file failed; earlier snapshots are intact.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// redb failed.
+    #[error("{path}: could not commit snapshot {snapshot}: {source}")]
+    Storage {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot that was being written.
+        snapshot: u64,
+        /// redb's error.
+        source: redb::Error,
+    },
+    /// A delta's base snapshot is not in the file (its commit failed).
+    #[error("{path}: snapshot {snapshot} is a delta on snapshot {base}, which was never committed")]
+    MissingBase {
+        /// The path.
+        path: PathBuf,
+        /// The delta.
+        snapshot: u64,
+        /// Its base.
+        base: u64,
+    },
+    /// The writer thread is gone (it panicked or was shut down).
+    #[error("{path}: the snapshot writer stopped")]
+    Stopped {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+/// Reading a snapshot or rebuilding a world from it failed; no world is
+/// returned, and the file is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The file holds no snapshot.
+    #[error("{path}: holds no snapshot")]
+    NoSnapshot {
+        /// The path.
+        path: PathBuf,
+    },
+    /// No snapshot with this id.
+    #[error("{path}: no snapshot {id}")]
+    UnknownSnapshot {
+        /// The path.
+        path: PathBuf,
+        /// The id asked for.
+        id: u64,
+    },
+    /// A delta's base is missing.
+    #[error("{path}: snapshot {id} is a delta on snapshot {base}, which is missing")]
+    BrokenChain {
+        /// The path.
+        path: PathBuf,
+        /// The delta.
+        id: u64,
+        /// Its missing base.
+        base: u64,
+    },
+    /// The file holds a component this build does not register.
+    #[error(
+        "{path}: snapshot {snapshot} holds {kind} `{name}`, which this build does not register"
+    )]
+    Unregistered {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// Component or resource.
+        kind: dizzy_components::Kind,
+        /// Its stable name.
+        name: String,
+    },
+    /// The stored schema version differs from the registered one.
+    #[error(
+        "{path}: snapshot {snapshot} holds `{name}` version {stored}; this build registers version {current} and no migration between them"
+    )]
+    VersionMismatch {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// Stable name.
+        name: String,
+        /// Version in the file.
+        stored: u32,
+        /// Version registered.
+        current: u32,
+    },
+    /// Registered as a component but stored as a resource, or the reverse.
+    #[error("{path}: `{name}` is a {stored} in snapshot {snapshot} but registered as a {current}")]
+    KindMismatch {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// Stable name.
+        name: String,
+        /// Kind in the file.
+        stored: dizzy_components::Kind,
+        /// Kind registered.
+        current: dizzy_components::Kind,
+    },
+    /// Data that does not decode.
+    #[error("{path}: snapshot {snapshot}, column `{column}`, chunk {chunk}: corrupt: {reason}")]
+    Corrupt {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// The column.
+        column: String,
+        /// The chunk number.
+        chunk: u32,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A reference to an entity that is not in the snapshot.
+    #[error(
+        "{path}: snapshot {snapshot}: `{component}` of uid {holder} references uid {target}, which is not in the snapshot"
+    )]
+    Dangling {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// The component's stable name.
+        component: String,
+        /// The referencing uid.
+        holder: u64,
+        /// The missing uid.
+        target: u64,
+    },
+    /// redb failed.
+    #[error("{path}: storage error: {source}")]
+    Storage {
+        /// The path.
+        path: PathBuf,
+        /// redb's error.
+        source: redb::Error,
+    },
+}

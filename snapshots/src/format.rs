@@ -1,0 +1,223 @@
+//! The on-disk format: redb tables, snapshot records and chunk framing.
+//! `docs/FORMAT.md` describes the same in prose; a change here is a new
+//! [`FORMAT_VERSION`].
+
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+use dizzy_components::Kind;
+
+/// The format version this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `meta`: file-level facts: `format` (u32 LE), `codec` (UTF-8), `app` (UTF-8).
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("dizzy.meta");
+/// `snapshots`: snapshot id -> [`SnapshotMeta`], encoded with the codec.
+pub(crate) const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("dizzy.snapshots");
+/// `chunks`: (snapshot id, column name, chunk number) -> framed chunk.
+pub(crate) const CHUNKS: TableDefinition<(u64, &str, u32), &[u8]> =
+    TableDefinition::new("dizzy.chunks");
+
+/// Column names of dizzy's own (registered names never start with `@`).
+pub(crate) mod col {
+    /// Full snapshots: the uids of each group's rows.
+    pub const UID: &str = "@uid";
+    /// Deltas: uids of entities that appeared.
+    pub const SPAWN: &str = "@spawn";
+    /// Deltas: uids of entities that left.
+    pub const DESPAWN: &str = "@despawn";
+    /// Deltas: `@remove/<name>`: uids that lost component `<name>`.
+    pub const REMOVE: &str = "@remove/";
+    /// `@res/<name>`: a resource's value.
+    pub const RESOURCE: &str = "@res/";
+}
+
+/// Full or delta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotKind {
+    /// Every registered column.
+    Full,
+    /// Changes since the previous snapshot of its chain.
+    Delta,
+}
+
+impl SnapshotKind {
+    /// `"full"` or `"delta"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotKind::Full => "full",
+            SnapshotKind::Delta => "delta",
+        }
+    }
+}
+
+/// A registered type as a snapshot recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Stable name.
+    pub name: String,
+    /// Schema version.
+    pub version: u32,
+    /// Component or resource.
+    pub kind: Kind,
+    /// The Rust type that wrote it (informative only).
+    pub type_name: String,
+}
+
+/// One column of a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMeta {
+    /// The column's name: a registered stable name or one of dizzy's own.
+    pub name: String,
+    /// Number of chunks (numbered from 0).
+    pub chunks: u32,
+    /// Number of values.
+    pub rows: u64,
+    /// Encoded bytes (chunk framing included).
+    pub bytes: u64,
+    /// Whether its values contain entity references.
+    pub has_refs: bool,
+}
+
+/// One archetype group of a full snapshot: rows that have exactly these
+/// table-stored components.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMeta {
+    /// Stable names of the components, in column order.
+    pub components: Vec<String>,
+    /// Number of rows.
+    pub rows: u64,
+}
+
+/// The record of one snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    /// Snapshot id, increasing.
+    pub id: u64,
+    /// Full or delta.
+    pub kind: SnapshotKind,
+    /// For a delta: the snapshot it applies to.
+    pub base: Option<u64>,
+    /// The engine tick the world had finished.
+    pub tick: u64,
+    /// Capture time, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Live persisted entities after this snapshot.
+    pub entities: u64,
+    /// Bytes of chunk data this snapshot wrote.
+    pub bytes: u64,
+    /// The uid allocator's next value.
+    pub uid_next: u64,
+    /// Every type the app registered.
+    pub schemas: Vec<Schema>,
+    /// The columns written.
+    pub columns: Vec<ColumnMeta>,
+    /// Full snapshots: the archetype groups.
+    pub groups: Vec<GroupMeta>,
+    /// Deltas: resources that were removed.
+    pub removed_resources: Vec<String>,
+    /// The app's description (its schedule), as JSON text; may be empty.
+    pub app: String,
+}
+
+impl SnapshotMeta {
+    /// The column with this name.
+    pub fn column(&self, name: &str) -> Option<&ColumnMeta> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// How a chunk's rows are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Rows `start..start+rows` of group `group`: values only.
+    Rows { group: u32, start: u32 },
+    /// The values, then each row's uid (u64 LE) at the end.
+    Keyed,
+    /// Uids only; in full snapshots, rows `start..` of group `group`.
+    Uids { group: u32, start: u32 },
+}
+
+pub(crate) const HEADER: usize = 16;
+
+/// Writes a chunk header.
+pub(crate) fn header(out: &mut Vec<u8>, layout: Layout, rows: u32) {
+    let (tag, group, start) = match layout {
+        Layout::Rows { group, start } => (0u8, group, start),
+        Layout::Keyed => (1, 0, 0),
+        Layout::Uids { group, start } => (2, group, start),
+    };
+    out.extend_from_slice(&[tag, 0, 0, 0]);
+    out.extend_from_slice(&group.to_le_bytes());
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&rows.to_le_bytes());
+}
+
+/// A chunk split into its parts.
+#[derive(Debug)]
+pub(crate) struct Chunk<'a> {
+    pub layout: Layout,
+    pub rows: u32,
+    /// Little-endian u64 uids (Keyed and Uids layouts).
+    pub uids: &'a [u8],
+    pub payload: &'a [u8],
+}
+
+impl Chunk<'_> {
+    pub(crate) fn uid(&self, row: usize) -> u64 {
+        let b = &self.uids[row * 8..row * 8 + 8];
+        u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+    }
+
+    pub(crate) fn uids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.uids
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    }
+}
+
+/// Splits a chunk; `Err` names what is wrong.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
+    if bytes.len() < HEADER {
+        return Err(format!(
+            "chunk of {} bytes is shorter than its header",
+            bytes.len()
+        ));
+    }
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let rows = u32_at(12);
+    let layout = match bytes[0] {
+        0 => Layout::Rows {
+            group: u32_at(4),
+            start: u32_at(8),
+        },
+        1 => Layout::Keyed,
+        2 => Layout::Uids {
+            group: u32_at(4),
+            start: u32_at(8),
+        },
+        t => return Err(format!("unknown chunk layout {t}")),
+    };
+    let body = &bytes[HEADER..];
+    let uid_bytes = match layout {
+        Layout::Rows { .. } => 0,
+        Layout::Keyed | Layout::Uids { .. } => rows as usize * 8,
+    };
+    if body.len() < uid_bytes {
+        return Err(format!(
+            "chunk claims {rows} uids but has {} bytes",
+            body.len()
+        ));
+    }
+    let (payload, uids) = body.split_at(body.len() - uid_bytes);
+    if matches!(layout, Layout::Uids { .. }) && !payload.is_empty() {
+        return Err(format!("{} stray bytes before the uids", payload.len()));
+    }
+    Ok(Chunk {
+        layout,
+        rows,
+        uids,
+        payload,
+    })
+}

@@ -1,0 +1,645 @@
+//! Rebuilding a world from a snapshot: the latest full snapshot at or before
+//! the target, then its deltas in order (despawns, removals, spawns, values).
+//!
+//! A full snapshot is restored in bulk: every chunk is decoded in parallel,
+//! then each archetype group is spawned whole (see
+//! [`dizzy_components::ArchetypeSpawner`]), and entity references are
+//! resolved last, when every entity exists. Any error returns no world at
+//! all: the caller never sees a half-restored one.
+
+use std::collections::BTreeMap;
+
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::storage::TableId;
+use bevy_ecs::world::World;
+use dizzy_components::{
+    ColumnOps, DecodedColumn, Journal, Kind, Place, RefPolicy, Registry, Resolver, Rows, Uid, Uids,
+    ValueError, spawn_rows,
+};
+use rayon::prelude::*;
+use redb::ReadTransaction;
+
+use crate::error::RestoreError;
+use crate::format::{Chunk, Layout, SnapshotKind, SnapshotMeta, col, parse};
+use crate::store::{Store, read_chunks, read_meta};
+
+/// How to restore.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// The snapshot to restore; the latest if `None`.
+    pub snapshot: Option<u64>,
+    /// References to entities missing from the snapshot: fail or drop.
+    pub refs: RefPolicy,
+}
+
+/// A restored world and where it came from.
+#[derive(Debug)]
+pub struct Restored {
+    /// The world, with every registered type installed.
+    pub world: World,
+    /// The snapshot restored.
+    pub meta: SnapshotMeta,
+    /// Its chain: the full snapshot first, then the deltas up to `meta`.
+    pub chain: Vec<SnapshotMeta>,
+}
+
+/// The chain that restores snapshot `target` (the latest if `None`): the
+/// full snapshot first, `target` last.
+pub fn chain(
+    store: &Store,
+    tx: &ReadTransaction,
+    target: Option<u64>,
+) -> Result<Vec<SnapshotMeta>, RestoreError> {
+    let last = match target {
+        Some(id) => read_meta(store, tx, id)?,
+        None => {
+            let all = crate::store::read_all_meta(store, tx)?;
+            all.into_iter()
+                .last()
+                .ok_or_else(|| RestoreError::NoSnapshot {
+                    path: store.path().to_owned(),
+                })?
+        }
+    };
+    let mut chain = vec![last];
+    while let Some(m) = chain.last().filter(|m| m.kind == SnapshotKind::Delta) {
+        let (id, base) = (m.id, m.base);
+        let base = base.ok_or_else(|| corrupt(store, id, "@meta", 0, "a delta without a base"))?;
+        if base >= id {
+            return Err(corrupt(
+                store,
+                id,
+                "@meta",
+                0,
+                "a delta whose base is not older",
+            ));
+        }
+        match read_meta(store, tx, base) {
+            Ok(m) => chain.push(m),
+            Err(RestoreError::UnknownSnapshot { .. }) => {
+                return Err(RestoreError::BrokenChain {
+                    path: store.path().to_owned(),
+                    id,
+                    base,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+fn corrupt(
+    store: &Store,
+    snapshot: u64,
+    column: &str,
+    chunk: u32,
+    reason: impl Into<String>,
+) -> RestoreError {
+    RestoreError::Corrupt {
+        path: store.path().to_owned(),
+        snapshot,
+        column: column.to_owned(),
+        chunk,
+        reason: reason.into(),
+    }
+}
+
+/// Checks that every column with data in `meta` is registered, as the same
+/// kind and version.
+pub fn check_schemas(
+    store: &Store,
+    registry: &Registry,
+    meta: &SnapshotMeta,
+) -> Result<(), RestoreError> {
+    for c in &meta.columns {
+        let (name, kind) = column_type(&c.name);
+        let Some(name) = name else { continue };
+        let stored = meta.schemas.iter().find(|s| s.name == name);
+        let Some(reg) = registry.get(name) else {
+            return Err(RestoreError::Unregistered {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                kind: stored.map_or(kind, |s| s.kind),
+                name: name.to_owned(),
+            });
+        };
+        if reg.kind() != kind {
+            return Err(RestoreError::KindMismatch {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+                stored: kind,
+                current: reg.kind(),
+            });
+        }
+        if let Some(s) = stored
+            && s.version != reg.version()
+        {
+            return Err(RestoreError::VersionMismatch {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+                stored: s.version,
+                current: reg.version(),
+            });
+        }
+    }
+    for name in &meta.removed_resources {
+        if registry.get(name).is_none() {
+            return Err(RestoreError::Unregistered {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                kind: Kind::Resource,
+                name: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The registered name a column holds data of, and its kind.
+fn column_type(column: &str) -> (Option<&str>, Kind) {
+    if let Some(n) = column.strip_prefix(col::RESOURCE) {
+        (Some(n), Kind::Resource)
+    } else if let Some(n) = column.strip_prefix(col::REMOVE) {
+        (Some(n), Kind::Component)
+    } else if column.starts_with('@') {
+        (None, Kind::Component)
+    } else {
+        (Some(column), Kind::Component)
+    }
+}
+
+/// Restores a world from `store`.
+pub fn restore(
+    store: &Store,
+    registry: &Registry,
+    options: &RestoreOptions,
+) -> Result<Restored, RestoreError> {
+    let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
+    let chain = chain(store, &tx, options.snapshot)?;
+    for m in &chain {
+        check_schemas(store, registry, m)?;
+    }
+    let mut world = World::new();
+    registry.install(&mut world);
+    let mut ctx = Ctx {
+        store,
+        tx: &tx,
+        registry,
+        refs: options.refs,
+    };
+    ctx.apply_full(&mut world, &chain[0])?;
+    for delta in &chain[1..] {
+        ctx.apply_delta(&mut world, delta)?;
+    }
+    let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
+    world.resource_mut::<Uids>().set_next_raw(meta.uid_next);
+    world.resource_mut::<Journal>().clear();
+    Ok(Restored { world, meta, chain })
+}
+
+struct Ctx<'a> {
+    store: &'a Store,
+    tx: &'a ReadTransaction,
+    registry: &'a Registry,
+    refs: RefPolicy,
+}
+
+/// One decoded piece of a group's column.
+struct Piece {
+    group: u32,
+    start: u32,
+    column: DecodedColumn,
+}
+
+impl Ctx<'_> {
+    fn chunks(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<Vec<u8>>, RestoreError> {
+        let expected = meta.column(column).map_or(0, |c| c.chunks);
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        read_chunks(self.store, self.tx, meta.id, column, expected)
+    }
+
+    fn column_ops(
+        &self,
+        world: &World,
+        name: &str,
+    ) -> Result<(&dyn ColumnOps, ComponentId), String> {
+        let ops = self
+            .registry
+            .get(name)
+            .and_then(|r| r.column())
+            .ok_or_else(|| format!("`{name}` is not a registered component"))?;
+        let id = ops
+            .component_id(world)
+            .ok_or_else(|| format!("`{name}` is not installed"))?;
+        Ok((ops, id))
+    }
+
+    fn apply_full(&mut self, world: &mut World, meta: &SnapshotMeta) -> Result<(), RestoreError> {
+        let snap = meta.id;
+        let groups = &meta.groups;
+        if groups.len() > u32::MAX as usize {
+            return Err(corrupt(self.store, snap, "@meta", 0, "too many groups"));
+        }
+
+        // Uids of every group.
+        let mut uids: Vec<Vec<Uid>> = groups
+            .iter()
+            .map(|g| Vec::with_capacity(g.rows.min(1 << 24) as usize))
+            .collect();
+        for (i, bytes) in self.chunks(meta, col::UID)?.iter().enumerate() {
+            let bad = |r: String| corrupt(self.store, snap, col::UID, i as u32, r);
+            let chunk = parse(bytes).map_err(bad)?;
+            let Layout::Uids { group, start } = chunk.layout else {
+                return Err(bad("not a uid chunk".into()));
+            };
+            let g = uids
+                .get_mut(group as usize)
+                .ok_or_else(|| bad(format!("group {group} does not exist")))?;
+            if g.len() != start as usize {
+                return Err(bad(format!("rows from {start} follow {} rows", g.len())));
+            }
+            for raw in chunk.uids() {
+                g.push(Uid::new(raw).ok_or_else(|| bad(format!("{raw} is not a valid uid")))?);
+            }
+        }
+        for (gi, (g, u)) in groups.iter().zip(&uids).enumerate() {
+            if u.len() as u64 != g.rows {
+                return Err(corrupt(
+                    self.store,
+                    snap,
+                    col::UID,
+                    0,
+                    format!("group {gi} has {} uids for {} rows", u.len(), g.rows),
+                ));
+            }
+        }
+
+        // Every component column of the groups, decoded in parallel.
+        let mut names: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| g.components.iter().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut raw: Vec<(usize, u32, Vec<u8>)> = Vec::new();
+        let mut keyed: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
+        for c in &meta.columns {
+            if c.name.starts_with('@') {
+                continue;
+            }
+            let chunks = self.chunks(meta, &c.name)?;
+            match names.iter().position(|n| *n == c.name) {
+                Some(ni) => raw.extend(
+                    chunks
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, b)| (ni, i as u32, b)),
+                ),
+                None => keyed.push((c.name.as_str(), chunks)),
+            }
+        }
+        let ops: Vec<(&dyn ColumnOps, ComponentId)> = names
+            .iter()
+            .map(|n| {
+                self.column_ops(world, n)
+                    .map_err(|r| corrupt(self.store, snap, n, 0, r))
+            })
+            .collect::<Result<_, _>>()?;
+        let decoded: Vec<Result<(usize, Piece), RestoreError>> = raw
+            .par_iter()
+            .map(|(ni, ci, bytes)| {
+                let bad = |r: String| corrupt(self.store, snap, names[*ni], *ci, r);
+                let chunk = parse(bytes).map_err(bad)?;
+                let Layout::Rows { group, start } = chunk.layout else {
+                    return Err(bad("not a row chunk".into()));
+                };
+                let rows = groups
+                    .get(group as usize)
+                    .map(|g| g.rows)
+                    .ok_or_else(|| bad(format!("group {group} does not exist")))?;
+                if u64::from(start) + u64::from(chunk.rows) > rows {
+                    return Err(bad(format!(
+                        "rows {start}+{} beyond the group's {rows}",
+                        chunk.rows
+                    )));
+                }
+                let column = ops[*ni]
+                    .0
+                    .decode_column(chunk.payload, chunk.rows as usize)
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok((
+                    *ni,
+                    Piece {
+                        group,
+                        start,
+                        column,
+                    },
+                ))
+            })
+            .collect();
+        drop(raw);
+        let mut pieces: BTreeMap<(u32, usize), Vec<Piece>> = BTreeMap::new();
+        for d in decoded {
+            let (ni, p) = d?;
+            pieces.entry((p.group, ni)).or_default().push(p);
+        }
+
+        // Spawn each group whole.
+        let uid_id = world.register_component::<Uid>();
+        let mut spawned = 0usize;
+        world
+            .resource_mut::<Uids>()
+            .reserve_index(uids.iter().map(Vec::len).sum());
+        for (gi, (g, guids)) in groups.iter().zip(uids).enumerate() {
+            let gi32 = gi as u32;
+            let mut cols: Vec<(ComponentId, std::any::TypeId, DecodedColumn)> = Vec::new();
+            for name in &g.components {
+                let ni = names.iter().position(|n| n == name).unwrap_or(usize::MAX);
+                let bad = |r: String| corrupt(self.store, snap, name, 0, r);
+                let mut ps = pieces.remove(&(gi32, ni)).unwrap_or_default();
+                ps.sort_by_key(|p| p.start);
+                let mut column: Option<DecodedColumn> = None;
+                for p in ps {
+                    let have = column.as_ref().map_or(0, DecodedColumn::len);
+                    if p.start as usize != have {
+                        return Err(bad(format!(
+                            "group {gi}: rows from {} follow {have} rows",
+                            p.start
+                        )));
+                    }
+                    match &mut column {
+                        Some(c) => c.append(p.column),
+                        None => column = Some(p.column),
+                    }
+                }
+                let column = column.filter(|c| c.len() == guids.len()).ok_or_else(|| {
+                    bad(format!(
+                        "group {gi}: the column does not cover its {} rows",
+                        guids.len()
+                    ))
+                })?;
+                let id = ops[ni].1;
+                let type_id = self
+                    .registry
+                    .get(name)
+                    .map(|r| r.type_id())
+                    .unwrap_or_else(std::any::TypeId::of::<()>);
+                cols.push((id, type_id, column));
+            }
+            let types: Vec<std::any::TypeId> = cols.iter().map(|c| c.1).collect();
+            match self.registry.declared_archetype(&types) {
+                Some((spawner, order)) => {
+                    let mut slots: Vec<Option<DecodedColumn>> =
+                        cols.into_iter().map(|c| Some(c.2)).collect();
+                    let ordered = order
+                        .iter()
+                        .map(|&i| slots[i].take().expect("a permutation"))
+                        .collect();
+                    spawner.spawn(world, &guids, ordered);
+                }
+                None => {
+                    spawn_rows(
+                        world,
+                        uid_id,
+                        &guids,
+                        cols.into_iter().map(|c| (c.0, c.2)).collect(),
+                    );
+                }
+            }
+            spawned += guids.len();
+        }
+        if world.resource::<Uids>().len() != spawned {
+            return Err(corrupt(
+                self.store,
+                snap,
+                col::UID,
+                0,
+                "a uid appears more than once",
+            ));
+        }
+
+        // Sparse-set components: keyed rows.
+        for (name, chunks) in keyed {
+            self.apply_keyed(world, meta, name, &chunks)?;
+        }
+        // References, now that every entity exists.
+        for c in meta
+            .columns
+            .iter()
+            .filter(|c| c.has_refs && !c.name.starts_with('@'))
+        {
+            let (ops, id) = self
+                .column_ops(world, &c.name)
+                .map_err(|r| corrupt(self.store, snap, &c.name, 0, r))?;
+            let tables: Vec<TableId> = world
+                .storages()
+                .tables
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.has_column(id))
+                .map(|(i, _)| TableId::from_usize(i))
+                .collect();
+            let sparse: Vec<Entity> = world
+                .archetypes()
+                .iter()
+                .filter(|a| {
+                    a.contains(id)
+                        && a.get_storage_type(id)
+                            == Some(bevy_ecs::component::StorageType::SparseSet)
+                })
+                .flat_map(|a| a.entities().iter().map(|e| e.id()))
+                .collect();
+            let mut places: Vec<Place<'_>> =
+                tables.iter().map(|&t| Place::Table(t, Rows::All)).collect();
+            places.push(Place::Entities(&sparse));
+            // Resolving changes values only, never uids: the index can be
+            // taken out of the world meanwhile.
+            world
+                .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
+                    let lookup = |u: u64| uids.entity(u);
+                    let mut resolver = Resolver::new(&lookup, self.refs);
+                    places
+                        .iter()
+                        .try_for_each(|&p| ops.resolve_refs(world, id, p, &mut resolver))
+                })
+                .map_err(|d| RestoreError::Dangling {
+                    path: self.store.path().to_owned(),
+                    snapshot: snap,
+                    component: c.name.clone(),
+                    holder: d.holder,
+                    target: d.target,
+                })?;
+        }
+        self.apply_resources(world, meta)
+    }
+
+    fn apply_keyed(
+        &self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        name: &str,
+        chunks: &[Vec<u8>],
+    ) -> Result<(), RestoreError> {
+        let snap = meta.id;
+        let (ops, _) = self
+            .column_ops(world, name)
+            .map_err(|r| corrupt(self.store, snap, name, 0, r))?;
+        for (ci, bytes) in chunks.iter().enumerate() {
+            let bad = |r: String| corrupt(self.store, snap, name, ci as u32, r);
+            let chunk: Chunk<'_> = parse(bytes).map_err(bad)?;
+            if chunk.layout != Layout::Keyed {
+                return Err(bad("not a keyed chunk".into()));
+            }
+            let mut at = 0usize;
+            for row in 0..chunk.rows as usize {
+                let uid = chunk.uid(row);
+                let entity = world
+                    .resource::<Uids>()
+                    .entity(uid)
+                    .ok_or_else(|| bad(format!("a value for uid {uid}, which does not exist")))?;
+                // Inserting a registered component never changes uids: the
+                // index can be taken out of the world meanwhile.
+                let used = world
+                    .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
+                        let lookup = |u: u64| uids.entity(u);
+                        let mut resolver = Resolver::new(&lookup, self.refs);
+                        resolver.holder(uid);
+                        ops.decode_insert(world, entity, &chunk.payload[at..], &mut resolver)
+                    })
+                    .map_err(|e| match e {
+                        ValueError::Dangling(d) => RestoreError::Dangling {
+                            path: self.store.path().to_owned(),
+                            snapshot: snap,
+                            component: name.to_owned(),
+                            holder: d.holder,
+                            target: d.target,
+                        },
+                        other => bad(other.to_string()),
+                    })?;
+                at += used;
+            }
+            if at != chunk.payload.len() {
+                return Err(bad(format!(
+                    "{} bytes left after {} values",
+                    chunk.payload.len() - at,
+                    chunk.rows
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_resources(&self, world: &mut World, meta: &SnapshotMeta) -> Result<(), RestoreError> {
+        let snap = meta.id;
+        for c in meta
+            .columns
+            .iter()
+            .filter(|c| c.name.starts_with(col::RESOURCE))
+        {
+            let name = &c.name[col::RESOURCE.len()..];
+            let bad = |r: String| corrupt(self.store, snap, &c.name, 0, r);
+            let ops = self
+                .registry
+                .get(name)
+                .and_then(|r| r.resource())
+                .ok_or_else(|| bad(format!("`{name}` is not a registered resource")))?;
+            for bytes in self.chunks(meta, &c.name)? {
+                let chunk = parse(&bytes).map_err(bad)?;
+                if chunk.layout != Layout::Keyed || chunk.rows != 1 {
+                    return Err(bad("not a resource chunk".into()));
+                }
+                world
+                    .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
+                        let lookup = |u: u64| uids.entity(u);
+                        let mut resolver = Resolver::new(&lookup, self.refs);
+                        ops.decode_insert(world, chunk.payload, &mut resolver)
+                    })
+                    .map_err(|e| match e {
+                        ValueError::Dangling(d) => RestoreError::Dangling {
+                            path: self.store.path().to_owned(),
+                            snapshot: snap,
+                            component: name.to_owned(),
+                            holder: d.holder,
+                            target: d.target,
+                        },
+                        other => bad(other.to_string()),
+                    })?;
+            }
+        }
+        for name in &meta.removed_resources {
+            if let Some(ops) = self.registry.get(name).and_then(|r| r.resource()) {
+                ops.remove(world);
+            }
+        }
+        Ok(())
+    }
+
+    fn uid_list(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<u64>, RestoreError> {
+        let mut out = Vec::new();
+        for (i, bytes) in self.chunks(meta, column)?.iter().enumerate() {
+            let chunk =
+                parse(bytes).map_err(|r| corrupt(self.store, meta.id, column, i as u32, r))?;
+            if !matches!(chunk.layout, Layout::Uids { .. }) {
+                return Err(corrupt(
+                    self.store,
+                    meta.id,
+                    column,
+                    i as u32,
+                    "not a uid chunk",
+                ));
+            }
+            out.extend(chunk.uids());
+        }
+        Ok(out)
+    }
+
+    fn apply_delta(&mut self, world: &mut World, meta: &SnapshotMeta) -> Result<(), RestoreError> {
+        let snap = meta.id;
+        for uid in self.uid_list(meta, col::DESPAWN)? {
+            if let Some(e) = world.resource::<Uids>().entity(uid) {
+                world.despawn(e);
+            }
+        }
+        for c in meta
+            .columns
+            .iter()
+            .filter(|c| c.name.starts_with(col::REMOVE))
+        {
+            let name = &c.name[col::REMOVE.len()..];
+            let (ops, _) = self
+                .column_ops(world, name)
+                .map_err(|r| corrupt(self.store, snap, &c.name, 0, r))?;
+            for uid in self.uid_list(meta, &c.name)? {
+                if let Some(e) = world.resource::<Uids>().entity(uid) {
+                    ops.remove(world, e);
+                }
+            }
+        }
+        for uid in self.uid_list(meta, col::SPAWN)? {
+            let uid = Uid::new(uid).ok_or_else(|| {
+                corrupt(
+                    self.store,
+                    snap,
+                    col::SPAWN,
+                    0,
+                    format!("{uid} is not a valid uid"),
+                )
+            })?;
+            if world.resource::<Uids>().entity(uid.get()).is_none() {
+                world.spawn(uid);
+            }
+        }
+        for c in meta.columns.iter().filter(|c| !c.name.starts_with('@')) {
+            let chunks = self.chunks(meta, &c.name)?;
+            self.apply_keyed(world, meta, &c.name, &chunks)?;
+        }
+        self.apply_resources(world, meta)
+    }
+}

@@ -1,0 +1,372 @@
+//! Opening a dizzy file and reading its snapshot records.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dizzy_components::codec;
+use redb::{Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
+
+use crate::error::{OpenError, RestoreError};
+use crate::format::{CHUNKS, FORMAT_VERSION, META, SNAPSHOTS, SnapshotMeta};
+
+/// An open dizzy file.
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: Db,
+}
+
+#[derive(Clone)]
+enum Db {
+    Write(Arc<Database>),
+    Read(Arc<ReadOnlyDatabase>),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn storage(path: &Path, e: impl Into<redb::Error>) -> OpenError {
+    OpenError::Storage {
+        path: path.to_owned(),
+        source: e.into(),
+    }
+}
+
+fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            OpenError::Locked {
+                path: path.to_owned(),
+            }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            OpenError::NotRedb {
+                path: path.to_owned(),
+                reason: io.to_string(),
+            }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => OpenError::Io {
+            path: path.to_owned(),
+            source: io,
+        },
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => OpenError::NotRedb {
+            path: path.to_owned(),
+            reason,
+        },
+        redb::DatabaseError::UpgradeRequired(v) => OpenError::NotRedb {
+            path: path.to_owned(),
+            reason: format!("an old redb file format ({v})"),
+        },
+        other => storage(path, other),
+    }
+}
+
+/// Checks the path before redb sees it.
+fn precheck(path: &Path, must_exist: bool) -> Result<bool, OpenError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(OpenError::IsDirectory {
+            path: path.to_owned(),
+        }),
+        Ok(m) if m.len() == 0 => Err(OpenError::Empty {
+            path: path.to_owned(),
+        }),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(OpenError::Missing {
+            path: path.to_owned(),
+        }),
+        Err(e) => Err(OpenError::Io {
+            path: path.to_owned(),
+            source: e,
+        }),
+    }
+}
+
+impl Store {
+    /// Opens `path` for reading and writing, creating a new dizzy file if it
+    /// does not exist. An existing file must be a dizzy file of a format this
+    /// build reads; if it is not, it is left exactly as it was.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+        let path = path.as_ref();
+        let existed = precheck(path, false)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(OpenError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("directory {} does not exist", parent.display()),
+                ),
+            });
+        }
+        let db = if existed {
+            if let Err(e) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+            {
+                return Err(OpenError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                });
+            }
+            Database::builder().open(path)
+        } else {
+            Database::builder().create(path)
+        }
+        .map_err(|e| classify(path, e))?;
+        let store = Store {
+            path: path.to_owned(),
+            db: Db::Write(Arc::new(db)),
+        };
+        if existed {
+            store.check_meta()?;
+        } else {
+            store.write_meta()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing dizzy file for reading only (for inspection); other
+    /// readers may have it open at the same time.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+        let path = path.as_ref();
+        precheck(path, true)?;
+        let db = Database::builder()
+            .open_read_only(path)
+            .map_err(|e| classify(path, e))?;
+        let store = Store {
+            path: path.to_owned(),
+            db: Db::Read(Arc::new(db)),
+        };
+        store.check_meta()?;
+        Ok(store)
+    }
+
+    fn write_meta(&self) -> Result<(), OpenError> {
+        let db = self
+            .database()
+            .ok_or_else(|| storage(&self.path, redb::StorageError::Unsupported))?;
+        let tx = db.begin_write().map_err(|e| storage(&self.path, e))?;
+        {
+            let mut meta = tx.open_table(META).map_err(|e| storage(&self.path, e))?;
+            let fmt = FORMAT_VERSION.to_le_bytes();
+            meta.insert("format", fmt.as_slice())
+                .map_err(|e| storage(&self.path, e))?;
+            meta.insert("codec", codec::CODEC.as_bytes())
+                .map_err(|e| storage(&self.path, e))?;
+            tx.open_table(SNAPSHOTS)
+                .map_err(|e| storage(&self.path, e))?;
+            tx.open_table(CHUNKS).map_err(|e| storage(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| storage(&self.path, e))
+    }
+
+    fn check_meta(&self) -> Result<(), OpenError> {
+        let tx = self.begin_read().map_err(|e| storage(&self.path, e))?;
+        let meta = match tx.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                let empty = tx
+                    .list_tables()
+                    .map_err(|e| storage(&self.path, e))?
+                    .next()
+                    .is_none();
+                drop(tx);
+                if empty && self.database().is_some() {
+                    // A redb file that was created but never got its metadata
+                    // (killed right after creation): make it a dizzy file.
+                    return self.write_meta();
+                }
+                return Err(OpenError::NotDizzy {
+                    path: self.path.clone(),
+                });
+            }
+            Err(e) => return Err(storage(&self.path, e)),
+        };
+        let get = |key: &str| -> Result<Option<Vec<u8>>, OpenError> {
+            Ok(meta
+                .get(key)
+                .map_err(|e| storage(&self.path, e))?
+                .map(|v| v.value().to_vec()))
+        };
+        let format = get("format")?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| OpenError::NotDizzy {
+                path: self.path.clone(),
+            })?;
+        if format > FORMAT_VERSION {
+            return Err(OpenError::NewerFormat {
+                path: self.path.clone(),
+                found: format,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let found = String::from_utf8_lossy(&get("codec")?.unwrap_or_default()).into_owned();
+        if found != codec::CODEC {
+            return Err(OpenError::UnknownCodec {
+                path: self.path.clone(),
+                found,
+                supported: codec::CODEC,
+            });
+        }
+        Ok(())
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The read-write database, unless opened read-only.
+    pub fn database(&self) -> Option<&Arc<Database>> {
+        match &self.db {
+            Db::Write(db) => Some(db),
+            Db::Read(_) => None,
+        }
+    }
+
+    /// Starts a read transaction.
+    pub fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
+        match &self.db {
+            Db::Write(db) => db.begin_read(),
+            Db::Read(db) => db.begin_read(),
+        }
+    }
+
+    pub(crate) fn restore_storage(&self, e: impl Into<redb::Error>) -> RestoreError {
+        RestoreError::Storage {
+            path: self.path.clone(),
+            source: e.into(),
+        }
+    }
+
+    /// Every snapshot record, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, RestoreError> {
+        let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+        read_all_meta(self, &tx)
+    }
+
+    /// The newest snapshot record.
+    pub fn latest(&self) -> Result<Option<SnapshotMeta>, RestoreError> {
+        let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+        let table = tx
+            .open_table(SNAPSHOTS)
+            .map_err(|e| self.restore_storage(e))?;
+        let last = table.last().map_err(|e| self.restore_storage(e))?;
+        match last {
+            Some((k, v)) => Ok(Some(decode_meta(self, k.value(), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The record of snapshot `id`.
+    pub fn snapshot(&self, id: u64) -> Result<SnapshotMeta, RestoreError> {
+        let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+        read_meta(self, &tx, id)
+    }
+}
+
+pub(crate) fn decode_meta(
+    store: &Store,
+    id: u64,
+    bytes: &[u8],
+) -> Result<SnapshotMeta, RestoreError> {
+    codec::decode::<SnapshotMeta>(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|m| {
+            if m.id == id {
+                Ok(m)
+            } else {
+                Err(format!("record says it is snapshot {}", m.id))
+            }
+        })
+        .map_err(|reason| RestoreError::Corrupt {
+            path: store.path.clone(),
+            snapshot: id,
+            column: "@meta".into(),
+            chunk: 0,
+            reason,
+        })
+}
+
+pub(crate) fn read_meta(
+    store: &Store,
+    tx: &ReadTransaction,
+    id: u64,
+) -> Result<SnapshotMeta, RestoreError> {
+    let table = tx
+        .open_table(SNAPSHOTS)
+        .map_err(|e| store.restore_storage(e))?;
+    let bytes = table
+        .get(id)
+        .map_err(|e| store.restore_storage(e))?
+        .ok_or_else(|| RestoreError::UnknownSnapshot {
+            path: store.path.clone(),
+            id,
+        })?;
+    decode_meta(store, id, bytes.value())
+}
+
+pub(crate) fn read_all_meta(
+    store: &Store,
+    tx: &ReadTransaction,
+) -> Result<Vec<SnapshotMeta>, RestoreError> {
+    let table = tx
+        .open_table(SNAPSHOTS)
+        .map_err(|e| store.restore_storage(e))?;
+    let mut out = Vec::new();
+    for row in table.iter().map_err(|e| store.restore_storage(e))? {
+        let (k, v) = row.map_err(|e| store.restore_storage(e))?;
+        out.push(decode_meta(store, k.value(), v.value())?);
+    }
+    Ok(out)
+}
+
+/// Reads every chunk of one column of one snapshot, in chunk order.
+pub(crate) fn read_chunks(
+    store: &Store,
+    tx: &ReadTransaction,
+    snapshot: u64,
+    column: &str,
+    expected: u32,
+) -> Result<Vec<Vec<u8>>, RestoreError> {
+    let table = tx
+        .open_table(CHUNKS)
+        .map_err(|e| store.restore_storage(e))?;
+    let mut out = Vec::with_capacity(expected as usize);
+    let range = table
+        .range((snapshot, column, 0u32)..=(snapshot, column, u32::MAX))
+        .map_err(|e| store.restore_storage(e))?;
+    for row in range {
+        let (k, v) = row.map_err(|e| store.restore_storage(e))?;
+        let (_, _, n) = k.value();
+        if n as usize != out.len() {
+            return Err(RestoreError::Corrupt {
+                path: store.path.clone(),
+                snapshot,
+                column: column.to_owned(),
+                chunk: out.len() as u32,
+                reason: format!("chunk {} is missing", out.len()),
+            });
+        }
+        out.push(v.value().to_vec());
+    }
+    if out.len() != expected as usize {
+        return Err(RestoreError::Corrupt {
+            path: store.path.clone(),
+            snapshot,
+            column: column.to_owned(),
+            chunk: out.len() as u32,
+            reason: format!("{} chunks found, {expected} recorded", out.len()),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,223 @@
+//! The background writer: one thread owns the commits to the redb file, fed
+//! by a crossbeam channel, so that the world never waits for the disk.
+//!
+//! The engine decides what to send: while a commit is in flight it does not
+//! capture new deltas (the changes keep accumulating in bevy's change ticks
+//! and the journal, and the next delta holds them all), so the queue never
+//! grows without bound. An error of the writer is kept until the engine asks
+//! for it ([`Writer::take_error`]); it is never dropped.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use dizzy_components::codec;
+use redb::{Database, Durability, ReadableTable};
+
+use crate::capture::Capture;
+use crate::error::WriteError;
+use crate::format::{CHUNKS, SNAPSHOTS};
+use crate::store::Store;
+
+#[derive(Debug, Default)]
+struct State {
+    /// Captures sent and not yet committed or failed.
+    pending: usize,
+    /// The newest committed snapshot.
+    committed: Option<u64>,
+    /// The first error not yet taken.
+    error: Option<WriteError>,
+    /// The writer thread ended.
+    stopped: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+enum Job {
+    Commit(Box<Capture>),
+}
+
+/// Commits captures to a dizzy file on a background thread.
+#[derive(Debug)]
+pub struct Writer {
+    path: PathBuf,
+    jobs: Option<Sender<Job>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Writes one capture in one write transaction, durably. A delta whose base
+/// is not in the file is refused (its base failed to commit).
+pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Result<(), WriteError> {
+    let id = capture.meta.id;
+    let fail = |e: redb::Error| WriteError::Storage {
+        path: path.to_owned(),
+        snapshot: id,
+        source: e,
+    };
+    let mut tx = db.begin_write().map_err(|e| fail(e.into()))?;
+    tx.set_durability(Durability::Immediate)
+        .map_err(|e| fail(e.into()))?;
+    {
+        let mut snapshots = tx.open_table(SNAPSHOTS).map_err(|e| fail(e.into()))?;
+        if let Some(base) = capture.meta.base
+            && snapshots.get(base).map_err(|e| fail(e.into()))?.is_none()
+        {
+            return Err(WriteError::MissingBase {
+                path: path.to_owned(),
+                snapshot: id,
+                base,
+            });
+        }
+        let meta = codec::encode(&capture.meta)
+            .map_err(|e| fail(redb::Error::Corrupted(e.to_string())))?;
+        snapshots
+            .insert(id, meta.as_slice())
+            .map_err(|e| fail(e.into()))?;
+        let mut chunks = tx.open_table(CHUNKS).map_err(|e| fail(e.into()))?;
+        for c in &capture.chunks {
+            chunks
+                .insert((id, c.column.as_str(), c.index), c.bytes.as_slice())
+                .map_err(|e| fail(e.into()))?;
+        }
+    }
+    tx.commit().map_err(|e| fail(e.into()))
+}
+
+fn run(db: Arc<Database>, path: PathBuf, jobs: Receiver<Job>, shared: Arc<Shared>) {
+    for job in jobs {
+        match job {
+            Job::Commit(capture) => {
+                let id = capture.meta.id;
+                let result = commit(&db, &path, &capture);
+                drop(capture);
+                let mut s = shared.lock();
+                s.pending -= 1;
+                match result {
+                    Ok(()) => s.committed = Some(id),
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        if s.error.is_none() {
+                            s.error = Some(e);
+                        }
+                    }
+                }
+                shared.changed.notify_all();
+            }
+        }
+    }
+    let mut s = shared.lock();
+    s.stopped = true;
+    shared.changed.notify_all();
+}
+
+impl Writer {
+    /// Starts the writer thread for `store` (opened read-write).
+    pub fn start(store: &Store) -> Result<Writer, WriteError> {
+        let path = store.path().to_owned();
+        let db = store
+            .database()
+            .cloned()
+            .ok_or_else(|| WriteError::Stopped { path: path.clone() })?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared::default());
+        let thread = {
+            let shared = shared.clone();
+            let thread_path = path.clone();
+            std::thread::Builder::new()
+                .name("dizzy-writer".into())
+                .spawn(move || run(db, thread_path, rx, shared))
+                .map_err(|_| WriteError::Stopped { path: path.clone() })?
+        };
+        Ok(Writer {
+            path,
+            jobs: Some(tx),
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a capture for commit. Returns at once.
+    pub fn submit(&self, capture: Capture) -> Result<(), WriteError> {
+        let stopped = || WriteError::Stopped {
+            path: self.path.clone(),
+        };
+        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
+        self.shared.lock().pending += 1;
+        if jobs.send(Job::Commit(Box::new(capture))).is_err() {
+            self.shared.lock().pending -= 1;
+            return Err(stopped());
+        }
+        Ok(())
+    }
+
+    /// Whether a commit is queued or in flight.
+    pub fn busy(&self) -> bool {
+        self.shared.lock().pending > 0
+    }
+
+    /// The newest committed snapshot id.
+    pub fn committed(&self) -> Option<u64> {
+        self.shared.lock().committed
+    }
+
+    /// Takes the writer's first error since the last call, if any.
+    pub fn take_error(&self) -> Option<WriteError> {
+        self.shared.lock().error.take()
+    }
+
+    /// Waits until everything submitted is committed (or failed); returns
+    /// the newest committed snapshot id, or the writer's error.
+    pub fn flush(&self) -> Result<Option<u64>, WriteError> {
+        let mut s = self.shared.lock();
+        while s.pending > 0 && !s.stopped {
+            s = self
+                .shared
+                .changed
+                .wait(s)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        if let Some(e) = s.error.take() {
+            return Err(e);
+        }
+        if s.pending > 0 {
+            return Err(WriteError::Stopped {
+                path: self.path.clone(),
+            });
+        }
+        Ok(s.committed)
+    }
+
+    /// Commits what is queued, then stops the thread.
+    pub fn close(mut self) -> Result<Option<u64>, WriteError> {
+        let r = self.flush();
+        self.shutdown();
+        r
+    }
+
+    fn shutdown(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("{}: the snapshot writer panicked", self.path.display());
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
