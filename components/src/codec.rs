@@ -5,10 +5,11 @@
 //! different codec would be a new on-disk format version, and only this file
 //! would change.
 //!
-//! Decoding is bounded: a value decoded from `n` bytes may claim at most about
-//! `n` bytes for strings and byte buffers (bincode allocates a string *before*
-//! it reads it, so an absurd length prefix would otherwise allocate whatever it
-//! says). The limit follows the length of the input, never a guess.
+//! Decoding is bounded: a value decoded from `n` bytes may claim at most
+//! `16 n` bytes of memory (bincode counts every decoded integer at its
+//! in-memory size, up to 16 bytes for one input byte, and allocates a string
+//! *before* it reads it, so an absurd length prefix would otherwise allocate
+//! whatever it says). The limit follows the length of the input, never a guess.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,7 +50,7 @@ pub fn decode_prefix<T: DeserializeOwned>(input: &[u8]) -> Result<(T, usize), Co
     // the input, so that no length prefix can claim more than the input has.
     macro_rules! bucket {
         ($($n:literal),*) => {{
-            let len = input.len();
+            let len = input.len().saturating_mul(16);
             $(if len <= (1usize << $n) {
                 return bincode::serde::decode_from_slice(
                     input,
@@ -61,7 +62,7 @@ pub fn decode_prefix<T: DeserializeOwned>(input: &[u8]) -> Result<(T, usize), Co
                 .map_err(|e| CodecError::Decode(e.to_string()))
         }};
     }
-    bucket!(10, 14, 18, 22, 26, 30, 34, 38)
+    bucket!(12, 16, 20, 24, 28, 32, 36, 40)
 }
 
 /// Decodes a value that must use all of `input`.
@@ -96,6 +97,14 @@ mod tests {
         bytes.extend_from_slice(b"abc");
         let err = decode::<String>(&bytes).unwrap_err();
         assert!(matches!(err, CodecError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn small_integers_claim_more_than_their_encoding() {
+        // Each u64 below takes one byte but bincode counts it as eight.
+        let v: Vec<u64> = vec![1; 4000];
+        let back: Vec<u64> = decode(&encode(&v).unwrap()).unwrap();
+        assert_eq!(back, v);
     }
 
     #[test]

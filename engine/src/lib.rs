@@ -1,1 +1,39 @@
-//! dizzy
+#![doc = include_str!("../../README.md")]
+#![warn(missing_docs)]
+
+mod app;
+pub mod bench;
+pub mod cli;
+pub mod demos;
+mod error;
+mod policy;
+mod runtime;
+mod signal;
+
+pub use app::{App, DEFAULT_DB};
+pub use error::{
+    CaptureError, OpenError, RegistryError, RestoreError, ScheduleError, TickError, WriteError,
+};
+pub use policy::SnapshotPolicy;
+pub use runtime::{RunEnd, Runtime, TickCount};
+pub use signal::request_stop;
+
+pub use bevy_ecs;
+pub use dizzy_components as components;
+pub use dizzy_snapshots as snapshots;
+pub use dizzy_systems as systems;
+pub use serde;
+
+pub use dizzy_components::{RefPolicy, Registry, Uid, Uids};
+pub use dizzy_snapshots::{SnapshotKind, SnapshotMeta, Store};
+pub use dizzy_systems::{Plugin, Setup};
+
+/// What a user touches: the builder and runtime, plugins, uids, and bevy's
+/// and serde's everyday items.
+pub mod prelude {
+    pub use crate::{
+        App, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, TickCount, Uid, Uids,
+    };
+    pub use bevy_ecs::prelude::*;
+    pub use serde::{Deserialize, Serialize};
+}

@@ -218,6 +218,9 @@ fn unswap(world: &mut World, cols: &[(&Col<'_>, Vec<Place<'_>>)], logs: Vec<RefL
     }
 }
 
+/// Encoded chunks of one column: (rows, framed bytes) each.
+type Encoded = Vec<(u64, Vec<u8>)>;
+
 /// Collects chunks per column and numbers them.
 #[derive(Default)]
 struct Columns {
@@ -307,7 +310,7 @@ fn keyed_chunks(
     place: Place<'_>,
     uids: &[u64],
     target: usize,
-) -> Result<Vec<(u64, Vec<u8>)>, CaptureError> {
+) -> Result<Encoded, CaptureError> {
     let mut out = Vec::new();
     let mut at = 0usize;
     c.ops
@@ -549,7 +552,7 @@ impl Capturer {
             tasks.push(Task::Sparse(*i, e));
         }
         let read: &World = world;
-        let results: Vec<Result<(String, Vec<(u64, Vec<u8>)>), CaptureError>> = tasks
+        let results: Vec<Result<(String, Encoded), CaptureError>> = tasks
             .par_iter()
             .map(|task| match *task {
                 Task::Uids(gi, tid, a, b) => {
@@ -773,7 +776,7 @@ impl Capturer {
             .collect();
         let logs = swap(world, &places, self.settings.refs)?;
         let read: &World = world;
-        let encoded: Result<Vec<(usize, Vec<(u64, Vec<u8>)>)>, CaptureError> = places
+        let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = places
             .par_iter()
             .enumerate()
             .map(|(pi, (c, ps))| {

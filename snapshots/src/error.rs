@@ -39,6 +39,13 @@ pub enum OpenError {
         /// The path.
         path: PathBuf,
     },
+    /// The file was not closed cleanly (a crash) and can only be opened
+    /// read-write, which repairs it.
+    #[error("{path}: was not closed cleanly and needs a repair (open it read-write)")]
+    NeedsRepair {
+        /// The path.
+        path: PathBuf,
+    },
     /// Another process has the file open.
     #[error("{path}: is in use by another process")]
     Locked {

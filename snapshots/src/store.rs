@@ -58,6 +58,9 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
             path: path.to_owned(),
             reason,
         },
+        redb::DatabaseError::RepairAborted => OpenError::NeedsRepair {
+            path: path.to_owned(),
+        },
         redb::DatabaseError::UpgradeRequired(v) => OpenError::NotRedb {
             path: path.to_owned(),
             reason: format!("an old redb file format ({v})"),
@@ -147,6 +150,16 @@ impl Store {
         };
         store.check_meta()?;
         Ok(store)
+    }
+
+    /// Opens an existing dizzy file to read it: read-only when it was closed
+    /// cleanly; a file left behind by a crash is first repaired by a
+    /// read-write open (which loses nothing that was committed).
+    pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+        match Self::open_read_only(path.as_ref()) {
+            Err(OpenError::NeedsRepair { .. }) => Self::open(path),
+            other => other,
+        }
     }
 
     fn write_meta(&self) -> Result<(), OpenError> {

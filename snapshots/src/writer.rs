@@ -105,7 +105,10 @@ fn run(db: Arc<Database>, path: PathBuf, jobs: Receiver<Job>, shared: Arc<Shared
                 let mut s = shared.lock();
                 s.pending -= 1;
                 match result {
-                    Ok(()) => s.committed = Some(id),
+                    Ok(()) => {
+                        tracing::info!("{}: committed snapshot {id}", path.display());
+                        s.committed = Some(id);
+                    }
                     Err(e) => {
                         tracing::error!("{e}");
                         if s.error.is_none() {

@@ -1,0 +1,163 @@
+//! The builder: plugins, the file, the snapshot policy.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bevy_ecs::component::Component;
+use bevy_ecs::resource::Resource;
+use bevy_ecs::schedule::IntoScheduleConfigs;
+use bevy_ecs::system::ScheduleSystem;
+use dizzy_components::{ArchetypeTuple, RefPolicy};
+use dizzy_snapshots::CaptureSettings;
+use dizzy_systems::{Plugin, Setup};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::OpenError;
+use crate::policy::SnapshotPolicy;
+use crate::runtime::Runtime;
+
+/// The default file: `dizzy.redb` in the working directory.
+pub const DEFAULT_DB: &str = "dizzy.redb";
+
+/// Builds a [`Runtime`]: what is persisted, which systems run, where the
+/// file is and when snapshots are taken.
+///
+/// ```no_run
+/// # use dizzy::prelude::*;
+/// # fn main() -> Result<(), dizzy::OpenError> {
+/// let runtime = App::new().db("work.redb").open()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct App {
+    pub(crate) setup: Setup,
+    pub(crate) db: Option<PathBuf>,
+    pub(crate) policy: SnapshotPolicy,
+    pub(crate) capture: CaptureSettings,
+    pub(crate) snapshot: Option<u64>,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl App {
+    /// An app with no plugins, writing to [`DEFAULT_DB`] every 2 seconds.
+    pub fn new() -> Self {
+        App {
+            setup: Setup::new(),
+            db: Some(PathBuf::from(DEFAULT_DB)),
+            policy: SnapshotPolicy::default(),
+            capture: CaptureSettings::default(),
+            snapshot: None,
+        }
+    }
+
+    /// Sets the file.
+    pub fn db(mut self, path: impl AsRef<Path>) -> Self {
+        self.db = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// No file: nothing is persisted (tests, benchmarks).
+    pub fn in_memory(mut self) -> Self {
+        self.db = None;
+        self
+    }
+
+    /// Adds a plugin.
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        self.setup.add_plugin(&plugin);
+        self
+    }
+
+    /// Persists component `T` under a stable name.
+    pub fn component<T: Component + Serialize + DeserializeOwned>(mut self, name: &str) -> Self {
+        self.setup.component::<T>(name);
+        self
+    }
+
+    /// Persists resource `R` under a stable name, starting from `initial`.
+    pub fn resource<R: Resource + Serialize + DeserializeOwned>(
+        mut self,
+        name: &str,
+        initial: R,
+    ) -> Self {
+        self.setup.resource(name, initial);
+        self
+    }
+
+    /// Declares an archetype for fast restores; see
+    /// [`Registry::archetype`](dizzy_components::Registry::archetype).
+    pub fn archetype<B: ArchetypeTuple>(mut self) -> Self {
+        self.setup.archetype::<B>();
+        self
+    }
+
+    /// Adds systems to the tick schedule.
+    pub fn systems<M>(mut self, systems: impl IntoScheduleConfigs<ScheduleSystem, M>) -> Self {
+        self.setup.add_systems(systems);
+        self
+    }
+
+    /// The setup, for anything the shorthands above do not cover.
+    pub fn setup(&mut self) -> &mut Setup {
+        &mut self.setup
+    }
+
+    /// Sets when snapshots are taken.
+    pub fn snapshot_policy(mut self, policy: SnapshotPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Snapshots every `n` ticks (in addition to the time policy, if any).
+    pub fn snapshot_every_ticks(mut self, n: u64) -> Self {
+        self.policy.every_ticks = Some(n.max(1));
+        self
+    }
+
+    /// Snapshots at least every `t` (in addition to the tick policy, if any).
+    pub fn snapshot_every(mut self, t: Duration) -> Self {
+        self.policy.every = Some(t);
+        self
+    }
+
+    /// References to entities that are not persisted: fail (default) or drop.
+    pub fn refs(mut self, policy: RefPolicy) -> Self {
+        self.capture.refs = policy;
+        self
+    }
+
+    /// Capture settings (chunk size, delta chain limits).
+    pub fn capture_settings(mut self, settings: CaptureSettings) -> Self {
+        self.capture = settings;
+        self
+    }
+
+    /// Restores snapshot `id` instead of the latest (time travel).
+    pub fn at_snapshot(mut self, id: u64) -> Self {
+        self.snapshot = Some(id);
+        self
+    }
+
+    /// The registry the plugins built so far.
+    pub fn registry(&self) -> &dizzy_components::Registry {
+        self.setup.registry()
+    }
+
+    /// The file, if any.
+    pub fn db_path(&self) -> Option<&Path> {
+        self.db.as_deref()
+    }
+
+    /// Opens the file (creating it if needed), restores its latest snapshot
+    /// if it has one, and builds the schedule: the runtime continues at the
+    /// tick after the restored one.
+    pub fn open(self) -> Result<Runtime, OpenError> {
+        Runtime::open(self)
+    }
+}

@@ -1,0 +1,187 @@
+//! `dizzy demo dedupe`: the flagship, a resumable duplicate-file finder.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::app::{App, DEFAULT_DB};
+use crate::demos::dedupe::{self, Dedupe, DedupePlugin, Dir, Settings, Unlisted};
+use crate::policy::SnapshotPolicy;
+use crate::runtime::RunEnd;
+
+use super::CliError;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The directory tree to search (symlinks are not followed).
+    dir: PathBuf,
+    /// The dizzy file that holds the run.
+    #[arg(long, default_value = DEFAULT_DB)]
+    db: PathBuf,
+    /// Directories listed and files hashed per tick, at most.
+    #[arg(long, default_value_t = 512)]
+    batch: usize,
+    /// Snapshot every N ticks (`10`) or every duration (`2s`, `500ms`).
+    #[arg(long, default_value = "2s", value_parser = parse_every)]
+    snapshot_every: SnapshotPolicy,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `N` ticks, or a duration with a unit (`ms`, `s`, `m`).
+pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}`: expected a number of ticks (10) or a duration (2s, 500ms, 1m)");
+    if let Ok(n) = s.parse::<u64>() {
+        if n == 0 {
+            return Err(bad());
+        }
+        return Ok(SnapshotPolicy {
+            every_ticks: Some(n),
+            every: None,
+        });
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(bad)?);
+    let n: f64 = num.trim().parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(bad());
+    }
+    Ok(SnapshotPolicy {
+        every_ticks: None,
+        every: Some(Duration::from_secs_f64(secs)),
+    })
+}
+
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
+    // Check the tree before the file is touched.
+    let root = std::fs::canonicalize(&args.dir)
+        .map_err(|e| CliError(format!("{}: {e}", args.dir.display())))?;
+    if !root.is_dir() {
+        return Err(CliError(format!("{}: not a directory", args.dir.display())));
+    }
+    std::fs::read_dir(&root).map_err(|e| CliError(format!("{}: {e}", args.dir.display())))?;
+    let root_str = root.to_string_lossy().into_owned();
+
+    let settings = Settings {
+        root: root.clone(),
+        batch: args.batch.max(1),
+        batch_bytes: 64 << 20,
+    };
+    let mut rt = App::new()
+        .db(&args.db)
+        .plugin(DedupePlugin {
+            settings: Some(settings),
+        })
+        .snapshot_policy(args.snapshot_every)
+        .open()?;
+    let state = rt.world().resource::<Dedupe>().clone();
+    if state.root.is_empty() {
+        rt.world_mut().resource_mut::<Dedupe>().root = root_str.clone();
+        rt.spawn((
+            Dir {
+                path: String::new(),
+            },
+            Unlisted,
+        ));
+    } else if state.root != root_str {
+        return Err(CliError(format!(
+            "{}: holds a dedupe run of {}, not of {}; use another --db",
+            args.db.display(),
+            state.root,
+            root_str
+        )));
+    }
+
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed} [{bar:30}] {pos}/{len} files hashed {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut last = Instant::now();
+    let end = rt.run_until(|world| {
+        if let Some(bar) = &bar
+            && last.elapsed() >= Duration::from_millis(100)
+        {
+            last = Instant::now();
+            let (files, hashed, dirs) = dedupe::progress(world);
+            bar.set_length(files);
+            bar.set_position(hashed);
+            bar.set_message(if dirs > 0 {
+                format!("({dirs} directories to list)")
+            } else {
+                String::new()
+            });
+        }
+        dedupe::done(world)
+    })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let snapshot = rt.flush()?;
+    if end == RunEnd::Interrupted {
+        return Err(CliError(format!(
+            "interrupted; progress is saved in {} (snapshot {}), run the same command to resume",
+            args.db.display(),
+            snapshot.map_or_else(|| "none".to_owned(), |s| s.to_string())
+        )));
+    }
+    let mut report = dedupe::report(rt.world_mut());
+    report.resumed_from_snapshot = rt.resumed_from();
+    report.snapshot = snapshot;
+    rt.close()?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{} files, {} bytes, {} duplicate sets ({} files hashed by this run{})",
+            report.files,
+            report.bytes,
+            report.duplicate_sets.len(),
+            report.hashed_this_run,
+            report
+                .resumed_from_snapshot
+                .map_or_else(String::new, |s| format!(", resumed from snapshot {s}"))
+        );
+        for set in &report.duplicate_sets {
+            println!("{} {} bytes", set.sha256, set.size);
+            for p in &set.paths {
+                println!("  {p}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_every_takes_ticks_or_durations() {
+        assert_eq!(parse_every("10").unwrap().every_ticks, Some(10));
+        assert_eq!(
+            parse_every("2s").unwrap().every,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_every("500ms").unwrap().every,
+            Some(Duration::from_millis(500))
+        );
+        assert!(parse_every("0").is_err());
+        assert!(parse_every("2h").is_err());
+        assert!(parse_every("fast").is_err());
+    }
+}

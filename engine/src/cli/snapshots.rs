@@ -1,0 +1,81 @@
+//! `dizzy snapshots`: list the snapshots in a file.
+
+use std::path::Path;
+
+use dizzy_snapshots::Store;
+
+use super::CliError;
+
+pub(crate) fn list(db: &Path, json: bool) -> Result<(), CliError> {
+    let store = Store::open_to_read(db)?;
+    let snapshots = store.snapshots()?;
+    if json {
+        let rows: Vec<serde_json::Value> = snapshots
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id,
+                    "tick": m.tick,
+                    "kind": m.kind.as_str(),
+                    "base": m.base,
+                    "time_unix_ms": m.unix_ms,
+                    "entities": m.entities,
+                    "bytes": m.bytes,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    println!(
+        "{:>6} {:>10} {:<6} {:>6} {:<24} {:>10} {:>12}",
+        "id", "tick", "kind", "base", "time (UTC)", "entities", "bytes"
+    );
+    for m in &snapshots {
+        println!(
+            "{:>6} {:>10} {:<6} {:>6} {:<24} {:>10} {:>12}",
+            m.id,
+            m.tick,
+            m.kind.as_str(),
+            m.base.map_or_else(|| "-".to_owned(), |b| b.to_string()),
+            utc(m.unix_ms),
+            m.entities,
+            m.bytes
+        );
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` in UTC, from milliseconds since the epoch.
+pub(crate) fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00.000");
+        assert_eq!(super::utc(1_795_000_000_123), "2026-11-18 11:06:40.123");
+    }
+}

@@ -1,0 +1,51 @@
+//! The engine's errors: one per fallible operation, each naming the file,
+//! snapshot, component or system involved.
+
+pub use dizzy_components::RegistryError;
+pub use dizzy_snapshots::{CaptureError, RestoreError, WriteError};
+pub use dizzy_systems::ScheduleError;
+
+/// [`App::open`](crate::App::open) failed; the file is as it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A plugin's registration was refused.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The file could not be opened.
+    #[error(transparent)]
+    Store(#[from] dizzy_snapshots::OpenError),
+    /// The latest snapshot could not be restored.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    /// The schedule could not be built.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// The writer thread could not start.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// A tick, or the snapshot after it, failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TickError {
+    /// A system panicked; the tick is not snapshotted and the runtime
+    /// refuses further ticks. The file stays at its last good snapshot.
+    #[error("tick {tick}: {message}")]
+    SystemPanicked {
+        /// The tick that was running.
+        tick: u64,
+        /// The panic's message (it names the system).
+        message: String,
+    },
+    /// An earlier tick failed (see its error); the runtime stopped.
+    #[error("the runtime stopped after a failed tick: {0}")]
+    Poisoned(String),
+    /// The snapshot could not be captured.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// The background writer failed; the file is at its last committed snapshot.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}

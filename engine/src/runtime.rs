@@ -1,0 +1,334 @@
+//! The runtime: a world, its tick schedule, and the snapshotter behind it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bevy_ecs::bundle::Bundle;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::resource::Resource;
+use bevy_ecs::schedule::Schedule;
+use bevy_ecs::world::World;
+use dizzy_components::{Registry, Uids};
+use dizzy_snapshots::{
+    Capturer, RestoreOptions, SnapshotMeta, Store, Want, Writer, assign_uids, restore,
+};
+
+use crate::app::App;
+use crate::error::{OpenError, TickError};
+use crate::policy::SnapshotPolicy;
+use crate::signal;
+
+/// The number of the tick being run (1 for the first tick of a new file);
+/// after a resume, ticks continue where the snapshot left off.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickCount(pub u64);
+
+/// How [`Runtime::run_until`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The condition became true.
+    Done,
+    /// SIGINT or SIGTERM (or [`request_stop`](crate::request_stop)) asked to stop.
+    Interrupted,
+}
+
+/// A running dizzy world. Made by [`App::open`].
+pub struct Runtime {
+    world: World,
+    schedule: Schedule,
+    registry: Arc<Registry>,
+    store: Option<Store>,
+    writer: Option<Writer>,
+    capturer: Capturer,
+    policy: SnapshotPolicy,
+    tick: u64,
+    ticks_since_capture: u64,
+    last_capture: Instant,
+    resumed: Option<SnapshotMeta>,
+    poisoned: Option<String>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("db", &self.store.as_ref().map(Store::path))
+            .field("tick", &self.tick)
+            .field("resumed", &self.resumed.as_ref().map(|m| m.id))
+            .finish()
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a system panicked".to_owned()
+    }
+}
+
+impl Runtime {
+    pub(crate) fn open(app: App) -> Result<Runtime, OpenError> {
+        let App {
+            setup,
+            db,
+            policy,
+            capture,
+            snapshot,
+        } = app;
+        let parts = setup.finish()?;
+        let registry = Arc::new(parts.registry);
+        let mut capturer = Capturer::new(capture.clone(), 1);
+        // An existing file is read (and checked) through a read-only handle
+        // first, so that a file this build refuses is left exactly as it was;
+        // only a file that needs a crash repair is opened read-write at once.
+        let mut store = None;
+        let mut restored = None;
+        if let Some(path) = db.as_deref().filter(|p| p.exists()) {
+            let reader = match Store::open_read_only(path) {
+                Ok(s) => s,
+                Err(dizzy_snapshots::OpenError::NeedsRepair { .. }) => {
+                    let repaired = Store::open(path)?;
+                    store = Some(repaired.clone());
+                    repaired
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(latest) = reader.latest()? {
+                let r = restore(
+                    &reader,
+                    &registry,
+                    &RestoreOptions {
+                        snapshot,
+                        refs: capture.refs,
+                    },
+                )?;
+                capturer = Capturer::new(capture, latest.id + 1);
+                restored = Some(r);
+            }
+        }
+        if store.is_none() {
+            store = db.as_deref().map(Store::open).transpose()?;
+        }
+        let (mut world, resumed, chain) = match restored {
+            Some(r) => (r.world, Some(r.meta), r.chain),
+            None => {
+                let mut world = World::new();
+                registry.install(&mut world);
+                (world, None, Vec::new())
+            }
+        };
+        for init in parts.inits {
+            init(&mut world);
+        }
+        let tick = resumed.as_ref().map_or(0, |m| m.tick);
+        world.insert_resource(TickCount(tick));
+        let mut schedule = parts.schedule;
+        dizzy_systems::build(&mut schedule, &mut world, parts.ambiguity_is_error)?;
+        let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
+        capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
+        if let Some(meta) = &resumed {
+            // After the start-up functions: what they created is not a change.
+            capturer.resume(&mut world, &registry, meta, &chain);
+        }
+        let writer = store.as_ref().map(Writer::start).transpose()?;
+        Ok(Runtime {
+            world,
+            schedule,
+            registry,
+            store,
+            writer,
+            capturer,
+            policy,
+            tick,
+            ticks_since_capture: 0,
+            last_capture: Instant::now(),
+            resumed,
+            poisoned: None,
+        })
+    }
+
+    /// The world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The world, mutably (between ticks).
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// The registry of persisted types.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The file, if any.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// Ticks completed (including those before a resume).
+    pub fn tick_count(&self) -> u64 {
+        self.tick
+    }
+
+    /// The snapshot this runtime was restored from, if any.
+    pub fn resumed_from(&self) -> Option<u64> {
+        self.resumed.as_ref().map(|m| m.id)
+    }
+
+    /// The record of the snapshot this runtime was restored from, if any.
+    pub fn resumed_meta(&self) -> Option<&SnapshotMeta> {
+        self.resumed.as_ref()
+    }
+
+    /// Spawns an entity with `bundle` and gives it a uid at once (entities
+    /// spawned by systems get theirs at the end of the tick).
+    pub fn spawn<B: Bundle<Effect: bevy_ecs::bundle::NoBundleEffect>>(
+        &mut self,
+        bundle: B,
+    ) -> Entity {
+        let uid = self.world.resource_mut::<Uids>().allocate();
+        self.world.spawn((uid, bundle)).id()
+    }
+
+    fn check_writer(&mut self) -> Result<(), TickError> {
+        if let Some(e) = self.writer.as_ref().and_then(Writer::take_error) {
+            // The failed snapshot may have been the base of the next delta.
+            self.capturer.reset();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Runs one tick of the schedule, then snapshots if the policy says so
+    /// and the writer is not busy (otherwise the changes wait for the next
+    /// snapshot, which holds them all).
+    pub fn tick(&mut self) -> Result<(), TickError> {
+        if let Some(p) = &self.poisoned {
+            return Err(TickError::Poisoned(p.clone()));
+        }
+        self.check_writer()?;
+        let next = self.tick + 1;
+        self.world.resource_mut::<TickCount>().0 = next;
+        let (world, schedule) = (&mut self.world, &mut self.schedule);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| schedule.run(world))) {
+            let message = panic_message(payload.as_ref());
+            self.poisoned = Some(format!("tick {next}: {message}"));
+            return Err(TickError::SystemPanicked {
+                tick: next,
+                message,
+            });
+        }
+        self.tick = next;
+        self.ticks_since_capture += 1;
+        if let Some(check) = self.world.check_change_ticks() {
+            self.schedule.check_change_ticks(check);
+        }
+        assign_uids(&mut self.world, &self.registry);
+        if self
+            .policy
+            .due(self.ticks_since_capture, self.last_capture.elapsed())
+            && self.writer.as_ref().is_some_and(|w| !w.busy())
+        {
+            self.capture(Want::Auto)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `n` ticks.
+    pub fn run_ticks(&mut self, n: u64) -> Result<(), TickError> {
+        (0..n).try_for_each(|_| self.tick())
+    }
+
+    /// Ticks until `done` returns true (checked before each tick) or a stop
+    /// is requested (SIGINT, SIGTERM); then writes a final snapshot and
+    /// waits until it is durable.
+    pub fn run_until(
+        &mut self,
+        mut done: impl FnMut(&mut World) -> bool,
+    ) -> Result<RunEnd, TickError> {
+        let _ = signal::stop_flag();
+        let end = loop {
+            if signal::stop_requested() {
+                break RunEnd::Interrupted;
+            }
+            if done(&mut self.world) {
+                break RunEnd::Done;
+            }
+            self.tick()?;
+        };
+        self.finish()?;
+        Ok(end)
+    }
+
+    fn capture(&mut self, want: Want) -> Result<Option<u64>, TickError> {
+        let Some(writer) = &self.writer else {
+            return Ok(None);
+        };
+        let capture = self
+            .capturer
+            .capture(&mut self.world, &self.registry, self.tick, want)?;
+        let id = capture.meta.id;
+        writer.submit(capture)?;
+        self.ticks_since_capture = 0;
+        self.last_capture = Instant::now();
+        Ok(Some(id))
+    }
+
+    /// Captures a snapshot now (a delta when possible) and queues it;
+    /// returns its id (durable after [`Runtime::flush`]). `None` in memory.
+    pub fn snapshot(&mut self) -> Result<Option<u64>, TickError> {
+        if let Some(p) = &self.poisoned {
+            return Err(TickError::Poisoned(p.clone()));
+        }
+        self.check_writer()?;
+        self.capture(Want::Auto)
+    }
+
+    /// Captures a full snapshot now.
+    pub fn snapshot_full(&mut self) -> Result<Option<u64>, TickError> {
+        if let Some(p) = &self.poisoned {
+            return Err(TickError::Poisoned(p.clone()));
+        }
+        self.check_writer()?;
+        self.capture(Want::Full)
+    }
+
+    /// Waits until every queued snapshot is durable; returns the newest
+    /// committed snapshot id.
+    pub fn flush(&mut self) -> Result<Option<u64>, TickError> {
+        let Some(writer) = &self.writer else {
+            return Ok(None);
+        };
+        match writer.flush() {
+            Ok(id) => Ok(id),
+            Err(e) => {
+                self.capturer.reset();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Snapshots what changed since the last snapshot (if a tick ran since)
+    /// and waits until it is durable; returns the newest committed id.
+    pub fn finish(&mut self) -> Result<Option<u64>, TickError> {
+        if self.poisoned.is_none() && (self.ticks_since_capture > 0 || !self.capturer.has_base()) {
+            self.check_writer()?;
+            self.capture(Want::Auto)?;
+        }
+        self.flush()
+    }
+
+    /// [`Runtime::finish`], then stops the writer.
+    pub fn close(mut self) -> Result<Option<u64>, TickError> {
+        let id = self.finish()?;
+        if let Some(w) = self.writer.take() {
+            w.close()?;
+        }
+        Ok(id)
+    }
+}

@@ -1,0 +1,264 @@
+//! Plugins: a domain bundles its component registrations, resources and
+//! systems in one place; an app is a list of plugins.
+
+use bevy_ecs::component::Component;
+use bevy_ecs::resource::Resource;
+use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule, ScheduleLabel, SystemSet};
+use bevy_ecs::system::ScheduleSystem;
+use bevy_ecs::world::World;
+use dizzy_components::{ArchetypeTuple, Registry, RegistryError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A piece of an app: the components and resources it persists and the
+/// systems that work on them.
+///
+/// ```
+/// use bevy_ecs::prelude::*;
+/// use dizzy_systems::{Plugin, Setup};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Component, Serialize, Deserialize)]
+/// struct Counter(u64);
+///
+/// fn count(mut q: Query<&mut Counter>) {
+///     for mut c in &mut q {
+///         c.0 += 1;
+///     }
+/// }
+///
+/// struct Counting;
+///
+/// impl Plugin for Counting {
+///     fn build(&self, app: &mut Setup) {
+///         app.component::<Counter>("counting.counter").add_systems(count);
+///     }
+/// }
+/// ```
+pub trait Plugin: Send + Sync + 'static {
+    /// Adds this plugin's registrations, resources and systems.
+    fn build(&self, app: &mut Setup);
+
+    /// The plugin's name, for messages.
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+}
+
+impl<F: Fn(&mut Setup) + Send + Sync + 'static> Plugin for F {
+    fn build(&self, app: &mut Setup) {
+        self(app)
+    }
+}
+
+/// The label of the schedule dizzy runs once per tick.
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tick;
+
+/// A function run on the world at start.
+pub type Init = Box<dyn FnOnce(&mut World) + Send>;
+
+/// What plugins fill in: the registry, the tick schedule, and the values of
+/// resources that a fresh world starts with.
+pub struct Setup {
+    registry: Registry,
+    schedule: Schedule,
+    inits: Vec<(String, Init)>,
+    errors: Vec<RegistryError>,
+    ambiguity_is_error: bool,
+    plugins: Vec<String>,
+}
+
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("registry", &self.registry)
+            .field("plugins", &self.plugins)
+            .finish()
+    }
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            registry: Registry::new(),
+            schedule: Schedule::new(Tick),
+            inits: Vec::new(),
+            errors: Vec::new(),
+            ambiguity_is_error: true,
+            plugins: Vec::new(),
+        }
+    }
+}
+
+impl Setup {
+    /// An empty setup.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a plugin.
+    pub fn add_plugin(&mut self, plugin: &dyn Plugin) -> &mut Self {
+        self.plugins.push(plugin.name().to_owned());
+        plugin.build(self);
+        self
+    }
+
+    /// Persists component `T` under a stable name (schema version 1).
+    pub fn component<T: Component + Serialize + DeserializeOwned>(
+        &mut self,
+        name: &str,
+    ) -> &mut Self {
+        self.component_version::<T>(name, 1)
+    }
+
+    /// Persists component `T` under a stable name and schema version.
+    pub fn component_version<T: Component + Serialize + DeserializeOwned>(
+        &mut self,
+        name: &str,
+        version: u32,
+    ) -> &mut Self {
+        if let Err(e) = self.registry.component_version::<T>(name, version) {
+            self.errors.push(e);
+        }
+        self
+    }
+
+    /// Persists resource `R` under a stable name; a fresh world starts with
+    /// `initial`, a restored one with the stored value.
+    pub fn resource<R: Resource + Serialize + DeserializeOwned>(
+        &mut self,
+        name: &str,
+        initial: R,
+    ) -> &mut Self {
+        self.resource_version(name, 1, initial)
+    }
+
+    /// [`Setup::resource`] with a schema version.
+    pub fn resource_version<R: Resource + Serialize + DeserializeOwned>(
+        &mut self,
+        name: &str,
+        version: u32,
+        initial: R,
+    ) -> &mut Self {
+        match self.registry.resource_version::<R>(name, version) {
+            Ok(()) => self.inits.push((
+                name.to_owned(),
+                Box::new(move |world: &mut World| {
+                    if !world.contains_resource::<R>() {
+                        world.insert_resource(initial);
+                    }
+                }),
+            )),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// Inserts a resource that is not persisted (rebuilt on every start).
+    pub fn transient_resource<R: Resource>(&mut self, value: R) -> &mut Self {
+        self.inits.push((
+            std::any::type_name::<R>().to_owned(),
+            Box::new(move |world: &mut World| world.insert_resource(value)),
+        ));
+        self
+    }
+
+    /// Declares a set of components restored with a typed bulk spawn; see
+    /// [`Registry::archetype`].
+    pub fn archetype<B: ArchetypeTuple>(&mut self) -> &mut Self {
+        if let Err(e) = self.registry.archetype::<B>() {
+            self.errors.push(e);
+        }
+        self
+    }
+
+    /// Adds systems to the tick schedule.
+    pub fn add_systems<M>(
+        &mut self,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems);
+        self
+    }
+
+    /// Configures system sets of the tick schedule.
+    pub fn configure_sets<M>(
+        &mut self,
+        sets: impl IntoScheduleConfigs<bevy_ecs::schedule::InternedSystemSet, M>,
+    ) -> &mut Self {
+        self.schedule.configure_sets(sets);
+        self
+    }
+
+    /// Allows two sets (or systems) to be ambiguous with each other.
+    pub fn ignore_ambiguity<S1: SystemSet + Clone, S2: SystemSet + Clone>(
+        &mut self,
+        a: S1,
+        b: S2,
+    ) -> &mut Self {
+        self.schedule.ignore_ambiguity(a, b);
+        self
+    }
+
+    /// Turns ambiguity detection off for the whole schedule (it is an error
+    /// by default, so that a resumed run equals an uninterrupted one).
+    pub fn allow_ambiguities(&mut self) -> &mut Self {
+        self.ambiguity_is_error = false;
+        self
+    }
+
+    /// Runs `f` on the world at every start, after restore (for state that
+    /// is not persisted).
+    pub fn on_start(&mut self, f: impl FnOnce(&mut World) + Send + 'static) -> &mut Self {
+        self.inits.push(("on_start".to_owned(), Box::new(f)));
+        self
+    }
+
+    /// The registry so far.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The names of the plugins added.
+    pub fn plugins(&self) -> &[String] {
+        &self.plugins
+    }
+
+    /// Consumes the setup: the registry, the schedule (not yet built),
+    /// the start-up functions, and the first registration error if any.
+    pub fn finish(self) -> Result<Parts, RegistryError> {
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(e);
+        }
+        Ok(Parts {
+            registry: self.registry,
+            schedule: self.schedule,
+            inits: self.inits.into_iter().map(|(_, f)| f).collect(),
+            ambiguity_is_error: self.ambiguity_is_error,
+            plugins: self.plugins,
+        })
+    }
+}
+
+/// A finished [`Setup`].
+pub struct Parts {
+    /// Every persisted type.
+    pub registry: Registry,
+    /// The tick schedule, not yet built.
+    pub schedule: Schedule,
+    /// Functions to run on the world at start (resource defaults first).
+    pub inits: Vec<Init>,
+    /// Whether ambiguities are errors.
+    pub ambiguity_is_error: bool,
+    /// Plugin names.
+    pub plugins: Vec<String>,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("registry", &self.registry)
+            .finish()
+    }
+}

@@ -1,0 +1,116 @@
+//! A missing directory, a file that is not a dizzy file, a file of a newer
+//! format and a snapshot naming an unregistered component each give a
+//! one-line error naming the thing and a non-zero exit, and leave the file
+//! exactly as it was.
+
+use std::path::Path;
+
+use dizzy::prelude::*;
+use dizzy_tests::{dizzy, file_bytes, make_tree};
+
+/// Compares without printing megabytes on failure.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a == b
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = dizzy().args(args).output().expect("run dizzy");
+    assert!(!out.status.success(), "dizzy {args:?} should fail");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn dedupe_fails(tree: &Path, db: &Path) -> String {
+    fails(&[
+        "demo",
+        "dedupe",
+        tree.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ])
+}
+
+#[test]
+fn missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.redb");
+    let err = dedupe_fails(&dir.path().join("nope"), &db);
+    assert!(err.contains("nope"), "{err}");
+    assert!(!db.exists(), "no file is created");
+}
+
+#[test]
+fn not_a_redb_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 5, 100, 3);
+    let db = dir.path().join("notes.txt");
+    std::fs::write(&db, "these are my notes, not a database\n".repeat(300)).unwrap();
+    let before = file_bytes(&db);
+    let err = dedupe_fails(&tree, &db);
+    assert!(
+        err.contains("notes.txt") && err.contains("not a dizzy file"),
+        "{err}"
+    );
+    assert!(same(&file_bytes(&db), &before), "the file is unchanged");
+
+    let err = fails(&["snapshots", "--db", db.to_str().unwrap()]);
+    assert!(err.contains("not a dizzy file"), "{err}");
+    let err = fails(&["snapshots", "--db", dir.path().to_str().unwrap()]);
+    assert!(err.contains("is a directory"), "{err}");
+}
+
+#[test]
+fn newer_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 5, 100, 4);
+    let db = dir.path().join("d.redb");
+    drop(dizzy::Store::open(&db).unwrap());
+    {
+        let rdb = redb::Database::open(&db).unwrap();
+        let tx = rdb.begin_write().unwrap();
+        {
+            let mut meta = tx
+                .open_table(redb::TableDefinition::<&str, &[u8]>::new("dizzy.meta"))
+                .unwrap();
+            meta.insert("format", 99u32.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let before = file_bytes(&db);
+    let err = dedupe_fails(&tree, &db);
+    assert!(err.contains("format 99"), "{err}");
+    assert!(same(&file_bytes(&db), &before), "the file is unchanged");
+}
+
+#[derive(Component, Serialize, Deserialize)]
+struct Extra(u32);
+
+#[test]
+fn unregistered_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 5, 100, 5);
+    let db = dir.path().join("d.redb");
+    let mut rt = App::new()
+        .db(&db)
+        .component::<Extra>("test.extra")
+        .open()
+        .unwrap();
+    rt.spawn(Extra(1));
+    rt.snapshot().unwrap();
+    rt.close().unwrap();
+    let before = file_bytes(&db);
+    let err = dedupe_fails(&tree, &db);
+    assert!(
+        err.contains("`test.extra`") && err.contains("does not register"),
+        "{err}"
+    );
+    assert!(same(&file_bytes(&db), &before), "the file is unchanged");
+}
