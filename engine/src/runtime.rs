@@ -78,6 +78,7 @@ impl Runtime {
             capture,
             snapshot,
         } = app;
+        let opened = Instant::now();
         let parts = setup.finish()?;
         let registry = Arc::new(parts.registry);
         let mut capturer = Capturer::new(capture.clone(), 1);
@@ -109,6 +110,7 @@ impl Runtime {
                 restored = Some(r);
             }
         }
+        tracing::debug!("restored in {:?}", opened.elapsed());
         if store.is_none() {
             store = db.as_deref().map(Store::open).transpose()?;
         }
@@ -134,6 +136,7 @@ impl Runtime {
             capturer.resume(&mut world, &registry, meta, &chain);
         }
         let writer = store.as_ref().map(Writer::start).transpose()?;
+        tracing::debug!("opened in {:?}", opened.elapsed());
         Ok(Runtime {
             world,
             schedule,

@@ -48,7 +48,8 @@ pub struct Capture {
 /// When to write a full snapshot instead of a delta, and how to encode.
 #[derive(Clone, Debug)]
 pub struct CaptureSettings {
-    /// Target size of a chunk, in bytes (a chunk holds at least one value).
+    /// Target size of a chunk, in bytes: a chunk ends at the first value
+    /// that reaches it (so it holds at least one value).
     pub chunk_bytes: usize,
     /// Dangling references: fail (default) or drop.
     pub refs: RefPolicy,
@@ -62,7 +63,9 @@ pub struct CaptureSettings {
 impl Default for CaptureSettings {
     fn default() -> Self {
         CaptureSettings {
-            chunk_bytes: 1 << 20,
+            // Just under 1 MiB, so that a chunk and its page header fit redb's
+            // 1 MiB allocation order instead of spilling into 2 MiB.
+            chunk_bytes: (1 << 20) - (32 << 10),
             refs: RefPolicy::Fail,
             max_chain: 100,
             max_chain_ratio: 1.0,

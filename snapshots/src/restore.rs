@@ -192,10 +192,18 @@ pub fn restore(
         registry,
         refs: options.refs,
     };
+    let t = std::time::Instant::now();
     ctx.apply_full(&mut world, &chain[0])?;
+    tracing::debug!(
+        "restore: full snapshot {} in {:?}",
+        chain[0].id,
+        t.elapsed()
+    );
+    let t = std::time::Instant::now();
     for delta in &chain[1..] {
         ctx.apply_delta(&mut world, delta)?;
     }
+    tracing::debug!("restore: {} deltas in {:?}", chain.len() - 1, t.elapsed());
     let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
     world.resource_mut::<Uids>().set_next_raw(meta.uid_next);
     world.resource_mut::<Journal>().clear();
@@ -281,6 +289,7 @@ impl Ctx<'_> {
             }
         }
 
+        let t0 = std::time::Instant::now();
         // Every component column of the groups, decoded in parallel.
         let mut names: Vec<&str> = groups
             .iter()
@@ -351,6 +360,8 @@ impl Ctx<'_> {
             pieces.entry((p.group, ni)).or_default().push(p);
         }
 
+        tracing::debug!("restore: read and decoded in {:?}", t0.elapsed());
+        let t0 = std::time::Instant::now();
         // Spawn each group whole.
         let uid_id = world.register_component::<Uid>();
         let mut spawned = 0usize;
@@ -394,25 +405,24 @@ impl Ctx<'_> {
                 cols.push((id, type_id, column));
             }
             let types: Vec<std::any::TypeId> = cols.iter().map(|c| c.1).collect();
-            match self.registry.declared_archetype(&types) {
-                Some((spawner, order)) => {
-                    let mut slots: Vec<Option<DecodedColumn>> =
-                        cols.into_iter().map(|c| Some(c.2)).collect();
-                    let ordered = order
-                        .iter()
-                        .map(|&i| slots[i].take().expect("a permutation"))
-                        .collect();
-                    spawner.spawn(world, &guids, ordered);
-                }
-                None => {
-                    spawn_rows(
+            let declared = self.registry.declared_archetype(&types);
+            Uids::bulk(world, |world| {
+                let entities = match declared {
+                    Some((spawner, order)) => {
+                        let mut slots: Vec<Option<DecodedColumn>> =
+                            cols.into_iter().map(|c| Some(c.2)).collect();
+                        let ordered = order.iter().filter_map(|&i| slots[i].take()).collect();
+                        spawner.spawn(world, &guids, ordered)
+                    }
+                    None => spawn_rows(
                         world,
                         uid_id,
                         &guids,
                         cols.into_iter().map(|c| (c.0, c.2)).collect(),
-                    );
-                }
-            }
+                    ),
+                };
+                (guids.clone(), entities)
+            });
             spawned += guids.len();
         }
         if world.resource::<Uids>().len() != spawned {
@@ -425,6 +435,7 @@ impl Ctx<'_> {
             ));
         }
 
+        tracing::debug!("restore: spawned in {:?}", t0.elapsed());
         // Sparse-set components: keyed rows.
         for (name, chunks) in keyed {
             self.apply_keyed(world, meta, name, &chunks)?;

@@ -130,7 +130,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let snapshot = rt.flush()?;
+    let snapshot = rt.flush()?.or(rt.resumed_from());
     if end == RunEnd::Interrupted {
         return Err(CliError(format!(
             "interrupted; progress is saved in {} (snapshot {}), run the same command to resume",

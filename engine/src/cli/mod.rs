@@ -15,7 +15,9 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{App, DEFAULT_DB};
 
+mod bench;
 mod dedupe;
+mod particles;
 mod snapshots;
 
 /// dizzy: an entity-component-system data runtime whose worlds survive being killed.
@@ -31,6 +33,9 @@ enum Command {
     /// Run a built-in demo.
     #[command(subcommand)]
     Demo(Demo),
+    /// Measure snapshot, restore and tick costs (prints JSON).
+    #[command(subcommand)]
+    Bench(Bench),
     /// List the snapshots in a file.
     Snapshots {
         /// The dizzy file.
@@ -43,9 +48,17 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum Bench {
+    /// Full and delta snapshots, restore and ticks, against baselines and hecs.
+    Snapshot(bench::Args),
+}
+
+#[derive(Debug, Subcommand)]
 enum Demo {
     /// Find duplicate files under DIR, resumably.
     Dedupe(dedupe::Args),
+    /// A deterministic particle simulation that snapshots every tick.
+    Particles(particles::Args),
 }
 
 /// A command failed: the message is printed on one line, without a backtrace.
@@ -76,6 +89,8 @@ pub fn run(app: App) -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(Demo::Dedupe(args)) => dedupe::run(args),
+        Command::Demo(Demo::Particles(args)) => particles::run(args),
+        Command::Bench(Bench::Snapshot(args)) => bench::run(args),
         Command::Snapshots { db, json } => snapshots::list(&db, json),
     };
     let _ = app;

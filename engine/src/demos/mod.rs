@@ -1,11 +1,14 @@
 //! Built-in demos, written only with the public API.
 
 pub mod dedupe;
+pub mod particles;
 
 use crate::App;
 
 /// An app that registers every demo's types (no systems), so that the
 /// inspection commands can decode the demos' files.
 pub fn registry_app() -> App {
-    App::new().plugin(dedupe::DedupePlugin::default())
+    App::new()
+        .plugin(dedupe::DedupePlugin::default())
+        .plugin(particles::ParticlesPlugin { types_only: true })
 }
