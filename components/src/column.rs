@@ -216,15 +216,15 @@ pub trait ColumnOps: Send + Sync + 'static {
 
     /// Decodes `rows` values from `payload`, which must be used exactly.
     fn decode_column(&self, payload: &[u8], rows: usize) -> Result<DecodedColumn, CodecError>;
-    /// Decodes one value from the front of `payload`, resolves its references
-    /// and inserts it on `entity`; returns the bytes used.
+    /// Decodes one value per `(holder uid, entity)` from all of `payload`,
+    /// resolves their references and inserts them, in one batch.
     fn decode_insert(
         &self,
         world: &mut World,
-        entity: Entity,
+        targets: &[(u64, Entity)],
         payload: &[u8],
         resolver: &mut Resolver<'_>,
-    ) -> Result<usize, ValueError>;
+    ) -> Result<(), ValueError>;
     /// Removes the type from `entity`.
     fn remove(&self, world: &mut World, entity: Entity);
     /// Decodes one value from the front of `payload` as JSON; returns the bytes used.
@@ -522,19 +522,32 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     fn decode_insert(
         &self,
         world: &mut World,
-        entity: Entity,
+        targets: &[(u64, Entity)],
         payload: &[u8],
         resolver: &mut Resolver<'_>,
-    ) -> Result<usize, ValueError> {
-        let (mut v, used) = codec::decode_prefix::<T>(payload)?;
-        T::map_entities(&mut v, resolver);
-        if let Some(d) = resolver.dangling() {
-            return Err(ValueError::Dangling(d));
+    ) -> Result<(), ValueError> {
+        let mut values = Vec::with_capacity(targets.len());
+        let mut at = 0;
+        for &(holder, entity) in targets {
+            let (mut v, used) = codec::decode_prefix::<T>(&payload[at..])?;
+            at += used;
+            resolver.holder(holder);
+            T::map_entities(&mut v, resolver);
+            if let Some(d) = resolver.dangling() {
+                return Err(ValueError::Dangling(d));
+            }
+            values.push((entity, v));
         }
-        if let Ok(mut e) = world.get_entity_mut(entity) {
-            e.insert(v);
+        if at != payload.len() {
+            return Err(ValueError::Codec(CodecError::Decode(format!(
+                "{} bytes left after {} values",
+                payload.len() - at,
+                targets.len()
+            ))));
         }
-        Ok(used)
+        world
+            .try_insert_batch(values)
+            .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())))
     }
 
     fn remove(&self, world: &mut World, entity: Entity) {

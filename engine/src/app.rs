@@ -36,6 +36,7 @@ pub struct App {
     pub(crate) policy: SnapshotPolicy,
     pub(crate) capture: CaptureSettings,
     pub(crate) snapshot: Option<u64>,
+    pub(crate) keep_last: Option<usize>,
 }
 
 impl Default for App {
@@ -53,6 +54,7 @@ impl App {
             policy: SnapshotPolicy::default(),
             capture: CaptureSettings::default(),
             snapshot: None,
+            keep_last: None,
         }
     }
 
@@ -135,6 +137,14 @@ impl App {
     /// Capture settings (chunk size, delta chain limits).
     pub fn capture_settings(mut self, settings: CaptureSettings) -> Self {
         self.capture = settings;
+        self
+    }
+
+    /// Keeps only the newest `k` snapshots (and the older ones their delta
+    /// chains need); each commit deletes the rest. `dizzy compact` then
+    /// gives the space back.
+    pub fn keep_last(mut self, k: usize) -> Self {
+        self.keep_last = Some(k.max(1));
         self
     }
 

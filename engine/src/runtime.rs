@@ -77,6 +77,7 @@ impl Runtime {
             policy,
             capture,
             snapshot,
+            keep_last,
         } = app;
         let opened = Instant::now();
         let parts = setup.finish()?;
@@ -122,6 +123,12 @@ impl Runtime {
                 (world, None, Vec::new())
             }
         };
+        if let Some(meta) = &resumed {
+            // Before the start-up functions: what they change in persisted
+            // state (a registered resource the snapshot lacks, inserted with
+            // its initial value) is a change, so the next delta holds it.
+            capturer.resume(&mut world, &registry, meta, &chain);
+        }
         for init in parts.inits {
             init(&mut world);
         }
@@ -131,11 +138,10 @@ impl Runtime {
         dizzy_systems::build(&mut schedule, &mut world, parts.ambiguity_is_error)?;
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
         capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
-        if let Some(meta) = &resumed {
-            // After the start-up functions: what they created is not a change.
-            capturer.resume(&mut world, &registry, meta, &chain);
-        }
-        let writer = store.as_ref().map(Writer::start).transpose()?;
+        let writer = store
+            .as_ref()
+            .map(|s| Writer::start(s, keep_last))
+            .transpose()?;
         tracing::debug!("opened in {:?}", opened.elapsed());
         Ok(Runtime {
             world,

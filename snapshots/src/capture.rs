@@ -534,7 +534,7 @@ impl Capturer {
         let logs = swap(world, &places, self.settings.refs)?;
 
         // Encode in parallel: tasks of up to SPAN rows of one column of one group.
-        const SPAN: u32 = 1 << 18;
+        const SPAN: u32 = 1 << 16;
         enum Task<'a> {
             Uids(u32, TableId, u32, u32),
             Rows(u32, usize, TableId, u32, u32),

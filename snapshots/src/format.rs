@@ -164,11 +164,6 @@ pub(crate) struct Chunk<'a> {
 }
 
 impl Chunk<'_> {
-    pub(crate) fn uid(&self, row: usize) -> u64 {
-        let b = &self.uids[row * 8..row * 8 + 8];
-        u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
-    }
-
     pub(crate) fn uids(&self) -> impl Iterator<Item = u64> + '_ {
         self.uids
             .chunks_exact(8)

@@ -6,6 +6,7 @@ mod capture;
 mod error;
 mod format;
 mod restore;
+mod retention;
 mod store;
 mod writer;
 
@@ -13,5 +14,6 @@ pub use capture::{Capture, CaptureSettings, Capturer, ChunkData, Want, assign_ui
 pub use error::{CaptureError, OpenError, RestoreError, WriteError};
 pub use format::{ColumnMeta, FORMAT_VERSION, GroupMeta, Schema, SnapshotKind, SnapshotMeta};
 pub use restore::{RestoreOptions, Restored, chain, check_schemas, restore};
+pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use store::Store;
 pub use writer::{Writer, commit};

@@ -14,10 +14,9 @@ use bevy_ecs::entity::Entity;
 use bevy_ecs::storage::TableId;
 use bevy_ecs::world::World;
 use dizzy_components::{
-    ColumnOps, DecodedColumn, Journal, Kind, Place, RefPolicy, Registry, Resolver, Rows, Uid, Uids,
-    ValueError, spawn_rows,
+    ArchetypeSpawner, ColumnOps, DecodedColumn, Journal, Kind, Place, RefPolicy, Registry,
+    Resolver, Rows, Uid, Uids, ValueError, spawn_rows,
 };
-use rayon::prelude::*;
 use redb::ReadTransaction;
 
 use crate::error::RestoreError;
@@ -217,11 +216,13 @@ struct Ctx<'a> {
     refs: RefPolicy,
 }
 
-/// One decoded piece of a group's column.
-struct Piece {
-    group: u32,
-    start: u32,
-    column: DecodedColumn,
+/// Rows `start..end` of a group, restored as one piece: for each of the
+/// group's components (in the group's order), the chunks that hold them.
+struct Unit {
+    group: usize,
+    start: usize,
+    end: usize,
+    columns: Vec<Vec<usize>>,
 }
 
 impl Ctx<'_> {
@@ -247,6 +248,108 @@ impl Ctx<'_> {
             .component_id(world)
             .ok_or_else(|| format!("`{name}` is not installed"))?;
         Ok((ops, id))
+    }
+
+    /// Checks every chunk header and cuts each group into units: the rows
+    /// between places where every column of the group starts a chunk.
+    fn units(
+        &self,
+        meta: &SnapshotMeta,
+        names: &[&str],
+        raw: &[(usize, u32, Vec<u8>)],
+    ) -> Result<Vec<Unit>, RestoreError> {
+        let snap = meta.id;
+        // (group, column) -> [(start, rows, raw index)]
+        let mut by: BTreeMap<(usize, usize), Vec<(usize, usize, usize)>> = BTreeMap::new();
+        for (i, (ni, ci, bytes)) in raw.iter().enumerate() {
+            let bad = |r: String| corrupt(self.store, snap, names[*ni], *ci, r);
+            let chunk = parse(bytes).map_err(bad)?;
+            let Layout::Rows { group, start } = chunk.layout else {
+                return Err(bad("not a row chunk".into()));
+            };
+            let rows = meta
+                .groups
+                .get(group as usize)
+                .map(|g| g.rows)
+                .ok_or_else(|| bad(format!("group {group} does not exist")))?;
+            if u64::from(start) + u64::from(chunk.rows) > rows {
+                return Err(bad(format!(
+                    "rows {start}+{} beyond the group's {rows}",
+                    chunk.rows
+                )));
+            }
+            by.entry((group as usize, *ni)).or_default().push((
+                start as usize,
+                chunk.rows as usize,
+                i,
+            ));
+        }
+        let mut units = Vec::new();
+        for (gi, g) in meta.groups.iter().enumerate() {
+            let rows = g.rows as usize;
+            let mut cols = Vec::with_capacity(g.components.len());
+            for name in &g.components {
+                let ni = names.iter().position(|n| n == name).unwrap_or(usize::MAX);
+                let mut pieces = by.remove(&(gi, ni)).unwrap_or_default();
+                pieces.sort_unstable();
+                let mut at = 0;
+                for &(start, n, _) in &pieces {
+                    if start != at {
+                        return Err(corrupt(
+                            self.store,
+                            snap,
+                            name,
+                            0,
+                            format!("group {gi}: rows from {start} follow {at} rows"),
+                        ));
+                    }
+                    at += n;
+                }
+                if at != rows {
+                    return Err(corrupt(
+                        self.store,
+                        snap,
+                        name,
+                        0,
+                        format!("group {gi}: the column covers {at} of its {rows} rows"),
+                    ));
+                }
+                cols.push(pieces);
+            }
+            if rows == 0 {
+                continue;
+            }
+            // Cut where every column starts a chunk.
+            let mut cuts: Vec<usize> = vec![0, rows];
+            if let Some(first) = cols.first() {
+                cuts.extend(
+                    first
+                        .iter()
+                        .map(|p| p.0)
+                        .filter(|s| cols.iter().all(|c| c.iter().any(|p| p.0 == *s))),
+                );
+            }
+            cuts.sort_unstable();
+            cuts.dedup();
+            for w in cuts.windows(2) {
+                let (start, end) = (w[0], w[1]);
+                units.push(Unit {
+                    group: gi,
+                    start,
+                    end,
+                    columns: cols
+                        .iter()
+                        .map(|c| {
+                            c.iter()
+                                .filter(|p| p.0 >= start && p.0 < end)
+                                .map(|p| p.2)
+                                .collect()
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Ok(units)
     }
 
     fn apply_full(&mut self, world: &mut World, meta: &SnapshotMeta) -> Result<(), RestoreError> {
@@ -290,7 +393,7 @@ impl Ctx<'_> {
         }
 
         let t0 = std::time::Instant::now();
-        // Every component column of the groups, decoded in parallel.
+        // Every chunk of the groups' columns; headers are checked first.
         let mut names: Vec<&str> = groups
             .iter()
             .flat_map(|g| g.components.iter().map(String::as_str))
@@ -321,110 +424,112 @@ impl Ctx<'_> {
                     .map_err(|r| corrupt(self.store, snap, n, 0, r))
             })
             .collect::<Result<_, _>>()?;
-        let decoded: Vec<Result<(usize, Piece), RestoreError>> = raw
-            .par_iter()
-            .map(|(ni, ci, bytes)| {
-                let bad = |r: String| corrupt(self.store, snap, names[*ni], *ci, r);
-                let chunk = parse(bytes).map_err(bad)?;
-                let Layout::Rows { group, start } = chunk.layout else {
-                    return Err(bad("not a row chunk".into()));
-                };
-                let rows = groups
-                    .get(group as usize)
-                    .map(|g| g.rows)
-                    .ok_or_else(|| bad(format!("group {group} does not exist")))?;
-                if u64::from(start) + u64::from(chunk.rows) > rows {
-                    return Err(bad(format!(
-                        "rows {start}+{} beyond the group's {rows}",
-                        chunk.rows
-                    )));
-                }
-                let column = ops[*ni]
-                    .0
-                    .decode_column(chunk.payload, chunk.rows as usize)
-                    .map_err(|e| bad(e.to_string()))?;
-                Ok((
-                    *ni,
-                    Piece {
-                        group,
-                        start,
-                        column,
-                    },
-                ))
+        let units = self.units(meta, &names, &raw)?;
+        tracing::debug!("restore: read {} chunks in {:?}", raw.len(), t0.elapsed());
+
+        // Decode units on rayon's workers while this thread spawns them, in
+        // order, as they arrive: decoding and spawning overlap, and the
+        // decoded buffers are reused by the allocator unit after unit.
+        let t0 = std::time::Instant::now();
+        let uid_id = world.register_component::<Uid>();
+        let declared: Vec<Option<(&dyn ArchetypeSpawner, Vec<usize>)>> = groups
+            .iter()
+            .map(|g| {
+                let types: Vec<std::any::TypeId> = g
+                    .components
+                    .iter()
+                    .map(|n| {
+                        self.registry
+                            .get(n)
+                            .map_or_else(std::any::TypeId::of::<()>, |r| r.type_id())
+                    })
+                    .collect();
+                self.registry.declared_archetype(&types)
             })
             .collect();
-        drop(raw);
-        let mut pieces: BTreeMap<(u32, usize), Vec<Piece>> = BTreeMap::new();
-        for d in decoded {
-            let (ni, p) = d?;
-            pieces.entry((p.group, ni)).or_default().push(p);
-        }
-
-        tracing::debug!("restore: read and decoded in {:?}", t0.elapsed());
-        let t0 = std::time::Instant::now();
-        // Spawn each group whole.
-        let uid_id = world.register_component::<Uid>();
-        let mut spawned = 0usize;
-        world
-            .resource_mut::<Uids>()
-            .reserve_index(uids.iter().map(Vec::len).sum());
-        for (gi, (g, guids)) in groups.iter().zip(uids).enumerate() {
-            let gi32 = gi as u32;
-            let mut cols: Vec<(ComponentId, std::any::TypeId, DecodedColumn)> = Vec::new();
-            for name in &g.components {
-                let ni = names.iter().position(|n| n == name).unwrap_or(usize::MAX);
-                let bad = |r: String| corrupt(self.store, snap, name, 0, r);
-                let mut ps = pieces.remove(&(gi32, ni)).unwrap_or_default();
-                ps.sort_by_key(|p| p.start);
-                let mut column: Option<DecodedColumn> = None;
-                for p in ps {
-                    let have = column.as_ref().map_or(0, DecodedColumn::len);
-                    if p.start as usize != have {
-                        return Err(bad(format!(
-                            "group {gi}: rows from {} follow {have} rows",
-                            p.start
-                        )));
-                    }
-                    match &mut column {
-                        Some(c) => c.append(p.column),
-                        None => column = Some(p.column),
-                    }
-                }
-                let column = column.filter(|c| c.len() == guids.len()).ok_or_else(|| {
-                    bad(format!(
-                        "group {gi}: the column does not cover its {} rows",
-                        guids.len()
-                    ))
-                })?;
-                let id = ops[ni].1;
-                let type_id = self
-                    .registry
-                    .get(name)
-                    .map(|r| r.type_id())
-                    .unwrap_or_else(std::any::TypeId::of::<()>);
-                cols.push((id, type_id, column));
+        let (tx, rx) = crossbeam_channel::unbounded::<(
+            usize,
+            Result<Vec<DecodedColumn>, (usize, u32, String)>,
+        )>();
+        let mut failure: Option<RestoreError> = None;
+        let raw_ref = &raw;
+        let ops_ref = &ops;
+        rayon::in_place_scope(|scope| {
+            for (ui, unit) in units.iter().enumerate() {
+                let tx = tx.clone();
+                scope.spawn(move |_| {
+                    let decoded = unit
+                        .columns
+                        .iter()
+                        .map(|pieces| {
+                            let mut column: Option<DecodedColumn> = None;
+                            for &p in pieces {
+                                let (ni, ci, bytes) = &raw_ref[p];
+                                let bad = |r: String| (*ni, *ci, r);
+                                let chunk = parse(bytes).map_err(bad)?;
+                                let piece = ops_ref[*ni]
+                                    .0
+                                    .decode_column(chunk.payload, chunk.rows as usize)
+                                    .map_err(|e| bad(e.to_string()))?;
+                                match &mut column {
+                                    Some(c) => c.append(piece),
+                                    None => column = Some(piece),
+                                }
+                            }
+                            column.ok_or((0, 0, "an empty unit".to_owned()))
+                        })
+                        .collect();
+                    let _ = tx.send((ui, decoded));
+                });
             }
-            let types: Vec<std::any::TypeId> = cols.iter().map(|c| c.1).collect();
-            let declared = self.registry.declared_archetype(&types);
-            Uids::bulk(world, |world| {
-                let entities = match declared {
-                    Some((spawner, order)) => {
-                        let mut slots: Vec<Option<DecodedColumn>> =
-                            cols.into_iter().map(|c| Some(c.2)).collect();
-                        let ordered = order.iter().filter_map(|&i| slots[i].take()).collect();
-                        spawner.spawn(world, &guids, ordered)
+            drop(tx);
+            let mut ready = BTreeMap::new();
+            let mut next = 0;
+            for (ui, result) in rx.iter() {
+                ready.insert(ui, result);
+                while let Some(result) = ready.remove(&next) {
+                    let unit = &units[next];
+                    next += 1;
+                    if failure.is_some() {
+                        continue;
                     }
-                    None => spawn_rows(
-                        world,
-                        uid_id,
-                        &guids,
-                        cols.into_iter().map(|c| (c.0, c.2)).collect(),
-                    ),
-                };
-                (guids.clone(), entities)
-            });
-            spawned += guids.len();
+                    let columns = match result {
+                        Ok(c) => c,
+                        Err((ni, ci, reason)) => {
+                            failure = Some(corrupt(self.store, snap, names[ni], ci, reason));
+                            continue;
+                        }
+                    };
+                    let g = &groups[unit.group];
+                    let guids = &uids[unit.group][unit.start..unit.end];
+                    Uids::bulk(world, |world| {
+                        let entities = match &declared[unit.group] {
+                            Some((spawner, order)) => {
+                                let mut slots: Vec<Option<DecodedColumn>> =
+                                    columns.into_iter().map(Some).collect();
+                                let ordered =
+                                    order.iter().filter_map(|&i| slots[i].take()).collect();
+                                spawner.spawn(world, guids, ordered)
+                            }
+                            None => {
+                                let ids = g.components.iter().map(|n| {
+                                    let ni = names.iter().position(|x| x == n).unwrap_or(0);
+                                    ops[ni].1
+                                });
+                                spawn_rows(world, uid_id, guids, ids.zip(columns).collect())
+                            }
+                        };
+                        (guids.to_vec(), entities)
+                    });
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
         }
+        drop(raw);
+        tracing::debug!("restore: decoded and spawned in {:?}", t0.elapsed());
+        let spawned: usize = uids.iter().map(Vec::len).sum();
         if world.resource::<Uids>().len() != spawned {
             return Err(corrupt(
                 self.store,
@@ -457,19 +562,11 @@ impl Ctx<'_> {
                 .filter(|(_, t)| t.has_column(id))
                 .map(|(i, _)| TableId::from_usize(i))
                 .collect();
-            let sparse: Vec<Entity> = world
-                .archetypes()
-                .iter()
-                .filter(|a| {
-                    a.contains(id)
-                        && a.get_storage_type(id)
-                            == Some(bevy_ecs::component::StorageType::SparseSet)
-                })
-                .flat_map(|a| a.entities().iter().map(|e| e.id()))
-                .collect();
-            let mut places: Vec<Place<'_>> =
+            // Table columns only: sparse-set values were resolved when their
+            // keyed rows were inserted, and resolving them again would read
+            // local entities as uids.
+            let places: Vec<Place<'_>> =
                 tables.iter().map(|&t| Place::Table(t, Rows::All)).collect();
-            places.push(Place::Entities(&sparse));
             // Resolving changes values only, never uids: the index can be
             // taken out of the world meanwhile.
             world
@@ -508,41 +605,35 @@ impl Ctx<'_> {
             if chunk.layout != Layout::Keyed {
                 return Err(bad("not a keyed chunk".into()));
             }
-            let mut at = 0usize;
-            for row in 0..chunk.rows as usize {
-                let uid = chunk.uid(row);
-                let entity = world
-                    .resource::<Uids>()
-                    .entity(uid)
-                    .ok_or_else(|| bad(format!("a value for uid {uid}, which does not exist")))?;
-                // Inserting a registered component never changes uids: the
-                // index can be taken out of the world meanwhile.
-                let used = world
-                    .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
-                        let lookup = |u: u64| uids.entity(u);
-                        let mut resolver = Resolver::new(&lookup, self.refs);
-                        resolver.holder(uid);
-                        ops.decode_insert(world, entity, &chunk.payload[at..], &mut resolver)
+            let targets: Vec<(u64, Entity)> = {
+                let uids = world.resource::<Uids>();
+                chunk
+                    .uids()
+                    .map(|uid| {
+                        uids.entity(uid).map(|e| (uid, e)).ok_or_else(|| {
+                            bad(format!("a value for uid {uid}, which does not exist"))
+                        })
                     })
-                    .map_err(|e| match e {
-                        ValueError::Dangling(d) => RestoreError::Dangling {
-                            path: self.store.path().to_owned(),
-                            snapshot: snap,
-                            component: name.to_owned(),
-                            holder: d.holder,
-                            target: d.target,
-                        },
-                        other => bad(other.to_string()),
-                    })?;
-                at += used;
-            }
-            if at != chunk.payload.len() {
-                return Err(bad(format!(
-                    "{} bytes left after {} values",
-                    chunk.payload.len() - at,
-                    chunk.rows
-                )));
-            }
+                    .collect::<Result<_, _>>()?
+            };
+            // Inserting a registered component never changes uids: the index
+            // can be taken out of the world meanwhile.
+            world
+                .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
+                    let lookup = |u: u64| uids.entity(u);
+                    let mut resolver = Resolver::new(&lookup, self.refs);
+                    ops.decode_insert(world, &targets, chunk.payload, &mut resolver)
+                })
+                .map_err(|e| match e {
+                    ValueError::Dangling(d) => RestoreError::Dangling {
+                        path: self.store.path().to_owned(),
+                        snapshot: snap,
+                        component: name.to_owned(),
+                        holder: d.holder,
+                        target: d.target,
+                    },
+                    other => bad(other.to_string()),
+                })?;
         }
         Ok(())
     }

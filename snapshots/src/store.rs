@@ -246,6 +246,14 @@ impl Store {
         }
     }
 
+    /// The database, if this is the only handle to it (for compaction).
+    pub fn into_database(self) -> Option<Database> {
+        match self.db {
+            Db::Write(db) => Arc::into_inner(db),
+            Db::Read(_) => None,
+        }
+    }
+
     /// Starts a read transaction.
     pub fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
         match &self.db {

@@ -18,6 +18,7 @@ use redb::{Database, Durability, ReadableTable};
 use crate::capture::Capture;
 use crate::error::WriteError;
 use crate::format::{CHUNKS, SNAPSHOTS};
+use crate::retention::{Links, prune};
 use crate::store::Store;
 
 #[derive(Debug, Default)]
@@ -60,7 +61,19 @@ pub struct Writer {
 /// Writes one capture in one write transaction, durably. A delta whose base
 /// is not in the file is refused (its base failed to commit).
 pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Result<(), WriteError> {
+    commit_retaining(db, path, capture, None)
+}
+
+/// [`commit`], then, in the same transaction, deletes the snapshots that the
+/// retention policy (keep the newest `k` and their chains) lets go.
+fn commit_retaining(
+    db: &Database,
+    path: &std::path::Path,
+    capture: &Capture,
+    retention: Option<(&mut Links, usize)>,
+) -> Result<(), WriteError> {
     let id = capture.meta.id;
+    let started = std::time::Instant::now();
     let fail = |e: redb::Error| WriteError::Storage {
         path: path.to_owned(),
         snapshot: id,
@@ -92,15 +105,49 @@ pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Resul
                 .map_err(|e| fail(e.into()))?;
         }
     }
-    tx.commit().map_err(|e| fail(e.into()))
+    tracing::debug!(
+        "snapshot {id}: {} chunks inserted in {:?}",
+        capture.chunks.len(),
+        started.elapsed()
+    );
+    match retention {
+        Some((links, k)) => {
+            let mut next = links.clone();
+            next.insert(id, capture.meta.base);
+            let gone = prune(&tx, &mut next, k).map_err(fail)?;
+            tx.commit().map_err(|e| fail(e.into()))?;
+            if !gone.is_empty() {
+                tracing::debug!("{}: retention deleted snapshots {gone:?}", path.display());
+            }
+            *links = next;
+            Ok(())
+        }
+        None => {
+            tx.commit().map_err(|e| fail(e.into()))?;
+            tracing::debug!("snapshot {id}: committed in {:?}", started.elapsed());
+            Ok(())
+        }
+    }
 }
 
-fn run(db: Arc<Database>, path: PathBuf, jobs: Receiver<Job>, shared: Arc<Shared>) {
+struct Retention {
+    keep_last: usize,
+    links: Links,
+}
+
+fn run(
+    db: Arc<Database>,
+    path: PathBuf,
+    jobs: Receiver<Job>,
+    shared: Arc<Shared>,
+    mut retention: Option<Retention>,
+) {
     for job in jobs {
         match job {
             Job::Commit(capture) => {
                 let id = capture.meta.id;
-                let result = commit(&db, &path, &capture);
+                let keep = retention.as_mut().map(|r| (&mut r.links, r.keep_last));
+                let result = commit_retaining(&db, &path, &capture, keep);
                 drop(capture);
                 let mut s = shared.lock();
                 s.pending -= 1;
@@ -126,13 +173,26 @@ fn run(db: Arc<Database>, path: PathBuf, jobs: Receiver<Job>, shared: Arc<Shared
 }
 
 impl Writer {
-    /// Starts the writer thread for `store` (opened read-write).
-    pub fn start(store: &Store) -> Result<Writer, WriteError> {
+    /// Starts the writer thread for `store` (opened read-write). With
+    /// `keep_last`, each commit also deletes the snapshots that are neither
+    /// among the newest `keep_last` nor needed by their chains.
+    pub fn start(store: &Store, keep_last: Option<usize>) -> Result<Writer, WriteError> {
         let path = store.path().to_owned();
         let db = store
             .database()
             .cloned()
             .ok_or_else(|| WriteError::Stopped { path: path.clone() })?;
+        let retention = match keep_last {
+            Some(k) => Some(Retention {
+                keep_last: k.max(1),
+                links: crate::retention::links(store).map_err(|e| WriteError::Storage {
+                    path: path.clone(),
+                    snapshot: 0,
+                    source: redb::Error::Corrupted(e.to_string()),
+                })?,
+            }),
+            None => None,
+        };
         let (tx, rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared::default());
         let thread = {
@@ -140,7 +200,7 @@ impl Writer {
             let thread_path = path.clone();
             std::thread::Builder::new()
                 .name("dizzy-writer".into())
-                .spawn(move || run(db, thread_path, rx, shared))
+                .spawn(move || run(db, thread_path, rx, shared, retention))
                 .map_err(|_| WriteError::Stopped { path: path.clone() })?
         };
         Ok(Writer {

@@ -36,6 +36,18 @@ enum Command {
     /// Measure snapshot, restore and tick costs (prints JSON).
     #[command(subcommand)]
     Bench(Bench),
+    /// Apply a retention policy and give free space back to the file system.
+    Compact {
+        /// The dizzy file.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: PathBuf,
+        /// Keep the newest K snapshots (and what their delta chains need).
+        #[arg(long)]
+        keep_last: Option<usize>,
+        /// Print a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the snapshots in a file.
     Snapshots {
         /// The dizzy file.
@@ -91,6 +103,11 @@ pub fn run(app: App) -> ExitCode {
         Command::Demo(Demo::Dedupe(args)) => dedupe::run(args),
         Command::Demo(Demo::Particles(args)) => particles::run(args),
         Command::Bench(Bench::Snapshot(args)) => bench::run(args),
+        Command::Compact {
+            db,
+            keep_last,
+            json,
+        } => snapshots::compact(&db, keep_last, json),
         Command::Snapshots { db, json } => snapshots::list(&db, json),
     };
     let _ = app;

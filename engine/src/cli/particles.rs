@@ -30,6 +30,9 @@ pub(crate) struct Args {
     /// Snapshot every N ticks (`1`) or every duration (`2s`).
     #[arg(long, default_value = "1", value_parser = parse_every)]
     snapshot_every: SnapshotPolicy,
+    /// Keep only the newest K snapshots (and what their chains need).
+    #[arg(long)]
+    keep_last: Option<usize>,
     /// Resume from this snapshot instead of the latest.
     #[arg(long)]
     snapshot: Option<u64>,
@@ -50,6 +53,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         .db(&args.db)
         .plugin(ParticlesPlugin::default())
         .snapshot_policy(args.snapshot_every);
+    if let Some(k) = args.keep_last {
+        app = app.keep_last(k);
+    }
     if let Some(id) = args.snapshot {
         app = app.at_snapshot(id);
     }

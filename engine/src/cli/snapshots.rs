@@ -46,6 +46,36 @@ pub(crate) fn list(db: &Path, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
+pub(crate) fn compact(db: &Path, keep_last: Option<usize>, json: bool) -> Result<(), CliError> {
+    if !db.exists() {
+        return Err(CliError(format!("{}: no such file", db.display())));
+    }
+    let c = dizzy_snapshots::compact(db, keep_last)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "deleted": c.deleted,
+                "snapshots": c.snapshots,
+                "bytes_before": c.bytes_before,
+                "bytes_after": c.bytes_after,
+                "live_bytes": c.live_bytes,
+            })
+        );
+    } else {
+        println!(
+            "{}: {} snapshots deleted, {} kept; {} -> {} bytes ({} bytes of snapshot data)",
+            db.display(),
+            c.deleted,
+            c.snapshots,
+            c.bytes_before,
+            c.bytes_after,
+            c.live_bytes
+        );
+    }
+    Ok(())
+}
+
 /// `YYYY-MM-DD HH:MM:SS.mmm` in UTC, from milliseconds since the epoch.
 pub(crate) fn utc(ms: u64) -> String {
     let secs = ms / 1000;
