@@ -37,6 +37,7 @@ pub struct App {
     pub(crate) capture: CaptureSettings,
     pub(crate) snapshot: Option<u64>,
     pub(crate) keep_last: Option<usize>,
+    pub(crate) store: Option<dizzy_snapshots::Store>,
 }
 
 impl Default for App {
@@ -55,6 +56,7 @@ impl App {
             capture: CaptureSettings::default(),
             snapshot: None,
             keep_last: None,
+            store: None,
         }
     }
 
@@ -64,9 +66,18 @@ impl App {
         self
     }
 
+    /// Uses an already opened store (for example one on a custom redb
+    /// storage backend) instead of a path.
+    pub fn store(mut self, store: dizzy_snapshots::Store) -> Self {
+        self.db = Some(store.path().to_owned());
+        self.store = Some(store);
+        self
+    }
+
     /// No file: nothing is persisted (tests, benchmarks).
     pub fn in_memory(mut self) -> Self {
         self.db = None;
+        self.store = None;
         self
     }
 
@@ -157,6 +168,13 @@ impl App {
     /// The registry the plugins built so far.
     pub fn registry(&self) -> &dizzy_components::Registry {
         self.setup.registry()
+    }
+
+    /// The registry the plugins built, on its own (to read files with
+    /// [`dizzy_snapshots::restore`]); registration errors show up at
+    /// [`App::open`], not here.
+    pub fn registry_owned(self) -> dizzy_components::Registry {
+        self.setup.finish().map(|p| p.registry).unwrap_or_default()
     }
 
     /// The file, if any.

@@ -78,6 +78,7 @@ impl Runtime {
             capture,
             snapshot,
             keep_last,
+            store: given,
         } = app;
         let opened = Instant::now();
         let parts = setup.finish()?;
@@ -86,9 +87,18 @@ impl Runtime {
         // An existing file is read (and checked) through a read-only handle
         // first, so that a file this build refuses is left exactly as it was;
         // only a file that needs a crash repair is opened read-write at once.
-        let mut store = None;
+        let mut store = given;
         let mut restored = None;
-        if let Some(path) = db.as_deref().filter(|p| p.exists()) {
+        if let Some(s) = &store {
+            if let Some(latest) = s.latest()? {
+                let options = RestoreOptions {
+                    snapshot,
+                    refs: capture.refs,
+                };
+                restored = Some(restore(s, &registry, &options)?);
+                capturer = Capturer::new(capture.clone(), latest.id + 1);
+            }
+        } else if let Some(path) = db.as_deref().filter(|p| p.exists()) {
             let reader = match Store::open_read_only(path) {
                 Ok(s) => s,
                 Err(dizzy_snapshots::OpenError::NeedsRepair { .. }) => {

@@ -152,6 +152,25 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens a dizzy file kept in any redb [`StorageBackend`](redb::StorageBackend)
+    /// (tests inject faults this way); `label` names it in messages. An
+    /// empty backend becomes a new dizzy file.
+    pub fn open_with_backend(
+        label: impl AsRef<Path>,
+        backend: impl redb::StorageBackend,
+    ) -> Result<Store, OpenError> {
+        let path = label.as_ref();
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| classify(path, e))?;
+        let store = Store {
+            path: path.to_owned(),
+            db: Db::Write(Arc::new(db)),
+        };
+        store.check_meta()?;
+        Ok(store)
+    }
+
     /// Opens an existing dizzy file to read it: read-only when it was closed
     /// cleanly; a file left behind by a crash is first repaired by a
     /// read-write open (which loses nothing that was committed).

@@ -147,3 +147,187 @@ pub fn reported_duplicates(report: &serde_json::Value) -> Vec<(String, Vec<Strin
 pub fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
 }
+
+/// Faults to inject into a [`FaultyBackend`], armed from the test.
+#[derive(Debug, Default)]
+pub struct Faults {
+    writes: std::sync::atomic::AtomicU64,
+    syncs: std::sync::atomic::AtomicU64,
+    fail_write_at: std::sync::atomic::AtomicU64,
+    fail_sync_at: std::sync::atomic::AtomicU64,
+    full: std::sync::atomic::AtomicBool,
+    /// How many operations failed on purpose.
+    pub injected: std::sync::atomic::AtomicU64,
+}
+
+impl Faults {
+    /// The `n`-th write from now (1 = the next) fails with an I/O error.
+    pub fn fail_write_in(&self, n: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.fail_write_at
+            .store(self.writes.load(SeqCst) + n.max(1), SeqCst);
+    }
+
+    /// The `n`-th sync from now (1 = the next) fails with an I/O error.
+    pub fn fail_sync_in(&self, n: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.fail_sync_at
+            .store(self.syncs.load(SeqCst) + n.max(1), SeqCst);
+    }
+
+    /// Every write fails with "no space left on device" until [`Faults::clear`].
+    pub fn disk_full(&self) {
+        self.full.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Disarms every fault.
+    pub fn clear(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.fail_write_at.store(0, SeqCst);
+        self.fail_sync_at.store(0, SeqCst);
+        self.full.store(false, SeqCst);
+    }
+
+    /// Writes and syncs seen so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.writes.load(SeqCst), self.syncs.load(SeqCst))
+    }
+}
+
+/// A redb storage backend over a real file that fails on purpose: the seam
+/// through which the storage-fault tests reach the file (like redb's own
+/// crash-consistency tests).
+#[derive(Debug)]
+pub struct FaultyBackend {
+    inner: redb::backends::FileBackend,
+    /// The faults, shared with the test.
+    pub faults: std::sync::Arc<Faults>,
+}
+
+impl FaultyBackend {
+    /// Opens (or creates) `path` with no fault armed.
+    pub fn open(path: &Path) -> (FaultyBackend, std::sync::Arc<Faults>) {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .expect("open the file");
+        let faults = std::sync::Arc::new(Faults::default());
+        let inner = redb::backends::FileBackend::new(file).expect("file backend");
+        (
+            FaultyBackend {
+                inner,
+                faults: faults.clone(),
+            },
+            faults,
+        )
+    }
+}
+
+fn injected(kind: std::io::ErrorKind, what: &str) -> std::io::Error {
+    std::io::Error::new(kind, format!("injected fault: {what}"))
+}
+
+impl redb::StorageBackend for FaultyBackend {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.inner.len()
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.inner.read(offset, out)
+    }
+
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.faults.full.load(SeqCst) && len > self.inner.len()? {
+            self.faults.injected.fetch_add(1, SeqCst);
+            return Err(injected(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
+        }
+        self.inner.set_len(len)
+    }
+
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.faults.syncs.fetch_add(1, SeqCst) + 1;
+        if n == self.faults.fail_sync_at.load(SeqCst) {
+            self.faults.injected.fetch_add(1, SeqCst);
+            return Err(injected(std::io::ErrorKind::Other, "sync failed"));
+        }
+        self.inner.sync_data()
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.faults.writes.fetch_add(1, SeqCst) + 1;
+        if self.faults.full.load(SeqCst) {
+            self.faults.injected.fetch_add(1, SeqCst);
+            return Err(injected(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
+        }
+        if n == self.faults.fail_write_at.load(SeqCst) {
+            self.faults.injected.fetch_add(1, SeqCst);
+            return Err(injected(std::io::ErrorKind::Other, "write failed"));
+        }
+        self.inner.write(offset, data)
+    }
+
+    fn close(&self) -> Result<(), std::io::Error> {
+        self.inner.close()
+    }
+
+    fn try_lock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        self.inner.try_lock_range(start, end)
+    }
+
+    fn try_lock_shared_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        self.inner.try_lock_shared_range(start, end)
+    }
+
+    fn lock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        self.inner.lock_range(start, end)
+    }
+
+    fn lock_shared_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        self.inner.lock_shared_range(start, end)
+    }
+
+    fn unlock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        self.inner.unlock_range(start, end)
+    }
+
+    fn query_lock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        self.inner.query_lock_range(start, end)
+    }
+}

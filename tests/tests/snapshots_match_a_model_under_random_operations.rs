@@ -1,0 +1,1354 @@
+//! Model-based test: random operation sequences are applied both to a dizzy
+//! runtime (through the public engine API) and to a plain in-memory model.
+//! The live world must equal the model at every snapshot and after every
+//! reopen, and every snapshot, restored on its own (full snapshot plus its
+//! deltas) from the file, must give exactly the model state recorded when it
+//! was taken: entities by uid, values, references as target uids, the
+//! resource, the tick and the uid allocator.
+//!
+//! Seeds: by default a fixed set plus one derived from the clock, all printed.
+//! `DIZZY_MODEL_SEED=<n>` runs seed `n` (and `n+1`, ... with
+//! `DIZZY_MODEL_CASES=<k>`); `DIZZY_MODEL_CASES=<k>` alone runs `k` cases.
+//! A failing case is shrunk to a short operation sequence, printed with its
+//! seed.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bevy_ecs::entity::{EntityMapper, MapEntities};
+use dizzy::prelude::*;
+use dizzy::snapshots::{CaptureSettings, RestoreOptions, restore};
+use dizzy::{SnapshotKind, Store};
+use dizzy_tests::Rng;
+
+// ---------------------------------------------------------------------------
+// The persisted types.
+
+/// Table storage with heap data.
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Label {
+    text: String,
+    tags: Vec<u8>,
+}
+
+/// Small and `Copy`; the `drift` system moves it on entities with a `Flag`.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+struct Pos {
+    x: i32,
+    y: i16,
+}
+
+/// Sparse-set storage.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[component(storage = "SparseSet")]
+struct Flag(u16);
+
+/// Table storage with entity references (`to` may be `Entity::PLACEHOLDER`).
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Link {
+    #[entities]
+    to: Entity,
+    #[entities]
+    also: Vec<Entity>,
+    weight: u8,
+}
+
+/// Sparse-set storage with an entity reference (may be `Entity::PLACEHOLDER`).
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[component(storage = "SparseSet")]
+struct Watch(#[entities] Entity);
+
+/// A resource with an entity reference (may be `Entity::PLACEHOLDER`).
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[component(map_entities)]
+struct Score {
+    n: u64,
+    note: String,
+    leader: Entity,
+}
+
+impl MapEntities for Score {
+    fn map_entities<M: EntityMapper>(&mut self, m: &mut M) {
+        self.leader = m.get_mapped(self.leader);
+    }
+}
+
+fn initial_score() -> Score {
+    Score {
+        n: 0,
+        note: "start".into(),
+        leader: Entity::PLACEHOLDER,
+    }
+}
+
+/// The one system: flagged positions move one step per tick.
+fn drift(mut q: Query<&mut Pos, With<Flag>>) {
+    for mut p in &mut q {
+        p.x = p.x.wrapping_add(1);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The model.
+
+#[derive(Clone, Debug, PartialEq)]
+struct MLink {
+    to: Option<u64>,
+    also: Vec<u64>,
+    weight: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+struct MEntity {
+    label: Option<Label>,
+    pos: Option<Pos>,
+    flag: Option<Flag>,
+    link: Option<MLink>,
+    watch: Option<Option<u64>>,
+}
+
+impl MEntity {
+    fn refers_to(&self, uid: u64) -> bool {
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.to == Some(uid) || l.also.contains(&uid))
+            || self.watch == Some(Some(uid))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct MScore {
+    n: u64,
+    note: String,
+    leader: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+struct State {
+    entities: BTreeMap<u64, MEntity>,
+    score: Option<MScore>,
+}
+
+/// A world as a model state. References to entities without a uid show as
+/// target 0 (and `PLACEHOLDER` inside `Link::also` as 1), so they never match.
+fn dump(world: &mut World) -> Result<State, String> {
+    let stray = world
+        .query_filtered::<Entity, (
+            Without<Uid>,
+            Or<(With<Label>, With<Pos>, With<Flag>, With<Link>, With<Watch>)>,
+        )>()
+        .iter(world)
+        .count();
+    if stray > 0 {
+        return Err(format!(
+            "{stray} entities have persisted components but no uid"
+        ));
+    }
+    let mut q = world.query::<(
+        &Uid,
+        Option<&Label>,
+        Option<&Pos>,
+        Option<&Flag>,
+        Option<&Link>,
+        Option<&Watch>,
+    )>();
+    let world: &World = world;
+    let target = |e: Entity| -> Option<u64> {
+        (e != Entity::PLACEHOLDER).then(|| world.get::<Uid>(e).map_or(0, |u| u.get()))
+    };
+    let mut entities = BTreeMap::new();
+    let mut rows = 0;
+    for (uid, label, pos, flag, link, watch) in q.iter(world) {
+        rows += 1;
+        let m = MEntity {
+            label: label.cloned(),
+            pos: pos.copied(),
+            flag: flag.copied(),
+            link: link.map(|l| MLink {
+                to: target(l.to),
+                also: l.also.iter().map(|&e| target(e).unwrap_or(1)).collect(),
+                weight: l.weight,
+            }),
+            watch: watch.map(|w| target(w.0)),
+        };
+        entities.insert(uid.get(), m);
+    }
+    if rows != entities.len() {
+        return Err(format!("{rows} entities share {} uids", entities.len()));
+    }
+    let score = world.get_resource::<Score>().map(|s| MScore {
+        n: s.n,
+        note: s.note.clone(),
+        leader: target(s.leader),
+    });
+    Ok(State { entities, score })
+}
+
+/// What differs between `expected` and `got`, one line per uid.
+fn diff(expected: &State, got: &State) -> String {
+    let mut out = String::new();
+    let uids: std::collections::BTreeSet<u64> = expected
+        .entities
+        .keys()
+        .chain(got.entities.keys())
+        .copied()
+        .collect();
+    for uid in uids {
+        let (a, b) = (expected.entities.get(&uid), got.entities.get(&uid));
+        if a != b {
+            out += &format!(
+                "  uid {uid}: expected {a:?}\n  {:>w$}  got      {b:?}\n",
+                "",
+                w = uid.to_string().len() + 4
+            );
+        }
+    }
+    if expected.score != got.score {
+        out += &format!(
+            "  resource: expected {:?}\n            got      {:?}\n",
+            expected.score, got.score
+        );
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Operations: each carries its own random bits and is interpreted against the
+// model state when applied, so that any subsequence is still a valid case
+// (which is what shrinking needs).
+
+#[derive(Clone, Debug)]
+enum Op {
+    Spawn(u64),
+    Insert(u64, u8, u64),
+    Mutate(u64, u8, u64),
+    Remove(u64, u8),
+    Despawn(u64, u64),
+    Relink(u64, u64),
+    SetResource(u64),
+    MutateResource(u64),
+    RemoveResource,
+    Tick,
+    Snapshot,
+    SnapshotFull,
+    Flush,
+    /// Close and reopen; `Some` reopens at an earlier snapshot (time travel).
+    Reopen(Option<u64>),
+}
+
+fn generate(rng: &mut Rng, cfg: &Config) -> Vec<Op> {
+    let n = cfg.ops;
+    let mut ops = Vec::with_capacity(n);
+    // Spawn first, so that there is something to work on (a larger world
+    // makes deltas small against the full snapshot: longer chains).
+    for _ in 0..cfg.initial {
+        ops.push(Op::Spawn(rng.next_u64()));
+    }
+    while ops.len() < n {
+        let r = rng.below(100);
+        let (a, b) = (rng.next_u64(), rng.next_u64());
+        let what = rng.below(5) as u8;
+        ops.push(match r {
+            0..12 => Op::Spawn(a),
+            12..26 => Op::Insert(a, what, b),
+            26..40 => Op::Mutate(a, what, b),
+            40..48 => Op::Remove(a, what),
+            48..55 => Op::Despawn(a, b),
+            55..62 => Op::Relink(a, b),
+            62..65 => Op::SetResource(a),
+            65..68 => Op::MutateResource(a),
+            68..69 => Op::RemoveResource,
+            69..81 => Op::Tick,
+            81..89 => Op::Snapshot,
+            89..92 => Op::SnapshotFull,
+            92..94 => Op::Flush,
+            94..95 => Op::Reopen(rng.below(4).eq(&0).then_some(a)),
+            _ => Op::Tick,
+        });
+    }
+    ops
+}
+
+fn label(r: &mut Rng) -> Label {
+    const ALPHABET: &[char] = &['a', 'b', 'z', ' ', 'é', '✓', '0'];
+    let len = if r.below(10) == 0 {
+        100 + r.below(200)
+    } else {
+        r.below(8)
+    };
+    let text = (0..len)
+        .map(|_| ALPHABET[r.below(ALPHABET.len() as u64) as usize])
+        .collect();
+    let tags = (0..r.below(4)).map(|_| r.below(256) as u8).collect();
+    Label { text, tags }
+}
+
+fn pos(r: &mut Rng) -> Pos {
+    Pos {
+        x: r.next_u64() as i32,
+        y: r.next_u64() as i16,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One case.
+
+#[derive(Clone, Debug)]
+struct Config {
+    /// Spawns before the random operations.
+    initial: usize,
+    max_chain: u32,
+    chunk_bytes: Option<usize>,
+    ops: usize,
+}
+
+impl Config {
+    fn from_seed(seed: u64) -> Config {
+        // Every fourth seed of each kind: a short chain, small chunks, both, neither.
+        let (max_chain, chunk_bytes) = match seed % 4 {
+            0 => (3, None),
+            1 => (3, Some(64)),
+            2 => (CaptureSettings::default().max_chain, None),
+            _ => (CaptureSettings::default().max_chain, Some(64)),
+        };
+        let mut r = Rng(seed ^ 0x0D15_EA5E);
+        Config {
+            initial: if r.below(2) == 0 { 4 } else { 40 },
+            max_chain,
+            chunk_bytes,
+            ops: 300 + r.below(300) as usize,
+        }
+    }
+
+    fn app(&self, path: &Path) -> App {
+        let mut settings = CaptureSettings {
+            max_chain: self.max_chain,
+            ..Default::default()
+        };
+        if let Some(c) = self.chunk_bytes {
+            settings.chunk_bytes = c;
+        }
+        App::new()
+            .db(path)
+            .component::<Label>("model.label")
+            .component::<Pos>("model.pos")
+            .component::<Flag>("model.flag")
+            .component::<Link>("model.link")
+            .component::<Watch>("model.watch")
+            .resource("model.score", initial_score())
+            .systems(drift)
+            .snapshot_policy(SnapshotPolicy::OFF)
+            .capture_settings(settings)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Recorded {
+    state: State,
+    tick: u64,
+    uid_next: u64,
+    full: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Stats {
+    snapshots: usize,
+    full: usize,
+    longest_chain: usize,
+    reopens: usize,
+    time_travels: usize,
+    restores: usize,
+}
+
+#[derive(Debug)]
+struct Failure {
+    /// Index of the operation that failed (`ops.len()` for the final checks).
+    at: usize,
+    message: String,
+    trace: Vec<String>,
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, String> {
+    Err(message.into())
+}
+
+struct Case<'a> {
+    cfg: &'a Config,
+    path: PathBuf,
+    rt: Option<Runtime>,
+    /// Uid -> live entity of the runtime's world.
+    ents: BTreeMap<u64, Entity>,
+    model: State,
+    tick: u64,
+    ticks_since_snapshot: u64,
+    /// Whether the runtime has a snapshot to base a delta on.
+    has_base: bool,
+    /// The newest snapshot taken since the runtime was opened.
+    session_last: Option<u64>,
+    next_id: u64,
+    recorded: BTreeMap<u64, Recorded>,
+    trace: Vec<String>,
+    stats: Stats,
+}
+
+impl Case<'_> {
+    fn rt(&mut self) -> &mut Runtime {
+        self.rt.as_mut().expect("the runtime is open")
+    }
+
+    fn world(&mut self) -> &mut World {
+        self.rt().world_mut()
+    }
+
+    fn entity(&self, uid: Option<u64>) -> Entity {
+        uid.map_or(Entity::PLACEHOLDER, |u| self.ents[&u])
+    }
+
+    /// A live uid, chosen by `r`.
+    fn pick(&self, r: u64) -> Option<u64> {
+        let n = self.model.entities.len() as u64;
+        (n > 0).then(|| {
+            *self
+                .model
+                .entities
+                .keys()
+                .nth((r % n) as usize)
+                .expect("in range")
+        })
+    }
+
+    /// A reference target: a live uid (maybe the holder itself) or none.
+    fn target(&self, r: &mut Rng) -> Option<u64> {
+        if r.below(6) == 0 {
+            None
+        } else {
+            self.pick(r.next_u64())
+        }
+    }
+
+    /// A live uid other than `not`, if any.
+    fn other(&self, not: u64, r: &mut Rng) -> Option<u64> {
+        let others: Vec<u64> = self
+            .model
+            .entities
+            .keys()
+            .copied()
+            .filter(|&u| u != not)
+            .collect();
+        (!others.is_empty()).then(|| others[r.below(others.len() as u64) as usize])
+    }
+
+    fn link(&self, r: &mut Rng) -> (Link, MLink) {
+        let to = self.target(r);
+        let also: Vec<u64> = (0..r.below(3))
+            .filter_map(|_| self.pick(r.next_u64()))
+            .collect();
+        let weight = r.below(256) as u8;
+        (
+            Link {
+                to: self.entity(to),
+                also: also.iter().map(|&u| self.ents[&u]).collect(),
+                weight,
+            },
+            MLink { to, also, weight },
+        )
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), String> {
+        match *op {
+            Op::Spawn(seed) => self.spawn(seed),
+            Op::Insert(who, what, seed) => self.insert(who, what, seed),
+            Op::Mutate(who, what, seed) => self.mutate(who, what, seed),
+            Op::Remove(who, what) => self.remove(who, what),
+            Op::Despawn(who, seed) => self.despawn(who, seed),
+            Op::Relink(who, seed) => self.relink(who, seed),
+            Op::SetResource(seed) => {
+                let mut r = Rng(seed);
+                let leader = self.target(&mut r);
+                let s = Score {
+                    n: r.below(1000),
+                    note: label(&mut r).text,
+                    leader: self.entity(leader),
+                };
+                self.trace
+                    .push(format!("set resource {s:?} (leader {leader:?})"));
+                self.model.score = Some(MScore {
+                    n: s.n,
+                    note: s.note.clone(),
+                    leader,
+                });
+                self.world().insert_resource(s);
+                Ok(())
+            }
+            Op::MutateResource(seed) => {
+                let mut r = Rng(seed);
+                let choice = r.below(3);
+                let leader = self.target(&mut r);
+                let leader_e = self.entity(leader);
+                let Some(m) = self.model.score.as_mut() else {
+                    self.trace.push("mutate resource: absent, skipped".into());
+                    return Ok(());
+                };
+                let world = self.rt.as_mut().expect("open").world_mut();
+                let mut s = world.resource_mut::<Score>();
+                match choice {
+                    0 => {
+                        m.n += 1;
+                        s.n += 1;
+                    }
+                    1 => {
+                        m.note.push('!');
+                        s.note.push('!');
+                    }
+                    _ => {
+                        m.leader = leader;
+                        s.leader = leader_e;
+                    }
+                }
+                self.trace
+                    .push(format!("mutate resource in place ({choice}) -> {m:?}"));
+                Ok(())
+            }
+            Op::RemoveResource => {
+                self.trace.push("remove resource".into());
+                self.model.score = None;
+                self.world().remove_resource::<Score>();
+                Ok(())
+            }
+            Op::Tick => {
+                self.trace.push(format!("tick {}", self.tick + 1));
+                self.rt().tick().map_err(|e| format!("tick: {e}"))?;
+                self.tick += 1;
+                self.ticks_since_snapshot += 1;
+                for m in self.model.entities.values_mut() {
+                    if let (Some(p), Some(_)) = (&mut m.pos, m.flag) {
+                        p.x = p.x.wrapping_add(1);
+                    }
+                }
+                if self.rt().tick_count() != self.tick {
+                    return fail(format!(
+                        "tick count {} after tick {}",
+                        self.rt().tick_count(),
+                        self.tick
+                    ));
+                }
+                Ok(())
+            }
+            Op::Snapshot | Op::SnapshotFull => {
+                let full = matches!(op, Op::SnapshotFull);
+                let id = if full {
+                    self.rt().snapshot_full()
+                } else {
+                    self.rt().snapshot()
+                }
+                .map_err(|e| format!("snapshot: {e}"))?;
+                self.trace.push(format!(
+                    "snapshot{} -> {id:?}",
+                    if full { " (full)" } else { "" }
+                ));
+                let Some(id) = id else {
+                    return fail("a snapshot of a runtime with a file returned no id");
+                };
+                let uid_next = self.rt().world().resource::<Uids>().next_raw();
+                let live = dump(self.world())?;
+                self.record(id, full, live, uid_next)
+            }
+            Op::Flush => {
+                self.trace.push("flush".into());
+                let got = self.rt().flush().map_err(|e| format!("flush: {e}"))?;
+                if got != self.session_last {
+                    return fail(format!(
+                        "flush returned {got:?}, expected {:?}",
+                        self.session_last
+                    ));
+                }
+                Ok(())
+            }
+            Op::Reopen(back) => self.reopen(back),
+        }
+    }
+
+    fn record(&mut self, id: u64, full: bool, live: State, uid_next: u64) -> Result<(), String> {
+        if id != self.next_id {
+            return fail(format!("snapshot id {id}, expected {}", self.next_id));
+        }
+        if live != self.model {
+            return fail(format!(
+                "the live world differs from the model at snapshot {id}:\n{}",
+                diff(&self.model, &live)
+            ));
+        }
+        self.recorded.insert(
+            id,
+            Recorded {
+                state: self.model.clone(),
+                tick: self.tick,
+                uid_next,
+                full,
+            },
+        );
+        self.stats.snapshots += 1;
+        self.next_id += 1;
+        self.ticks_since_snapshot = 0;
+        self.has_base = true;
+        self.session_last = Some(id);
+        Ok(())
+    }
+
+    fn spawn(&mut self, seed: u64) -> Result<(), String> {
+        let mut r = Rng(seed);
+        let mask = r.below(32);
+        let l = (mask & 1 != 0).then(|| label(&mut r));
+        let p = (mask & 2 != 0).then(|| pos(&mut r));
+        let rt = self.rt();
+        let e = match (l.clone(), p) {
+            (Some(l), Some(p)) => rt.spawn((l, p)),
+            (Some(l), None) => rt.spawn(l),
+            (None, Some(p)) => rt.spawn(p),
+            (None, None) => rt.spawn(()),
+        };
+        let Some(uid) = rt.world().get::<Uid>(e).map(|u| u.get()) else {
+            return fail("Runtime::spawn gave no uid");
+        };
+        if self.model.entities.contains_key(&uid) {
+            return fail(format!("Runtime::spawn reused live uid {uid}"));
+        }
+        self.ents.insert(uid, e);
+        self.model.entities.insert(
+            uid,
+            MEntity {
+                label: l,
+                pos: p,
+                ..Default::default()
+            },
+        );
+        // The rest is inserted after the spawn; references may point at the
+        // new entity itself.
+        if mask & 4 != 0 {
+            let f = Flag(r.below(1000) as u16);
+            self.world().entity_mut(e).insert(f);
+            self.model.entities.get_mut(&uid).expect("spawned").flag = Some(f);
+        }
+        if mask & 8 != 0 {
+            let (link, m) = self.link(&mut r);
+            self.world().entity_mut(e).insert(link);
+            self.model.entities.get_mut(&uid).expect("spawned").link = Some(m);
+        }
+        if mask & 16 != 0 {
+            let t = self.target(&mut r);
+            let w = Watch(self.entity(t));
+            self.world().entity_mut(e).insert(w);
+            self.model.entities.get_mut(&uid).expect("spawned").watch = Some(t);
+        }
+        self.trace
+            .push(format!("spawn uid {uid}: {:?}", self.model.entities[&uid]));
+        Ok(())
+    }
+
+    fn insert(&mut self, who: u64, what: u8, seed: u64) -> Result<(), String> {
+        let Some(uid) = self.pick(who) else {
+            self.trace.push("insert: no entity, skipped".into());
+            return Ok(());
+        };
+        let e = self.ents[&uid];
+        let mut r = Rng(seed);
+        let desc;
+        match what {
+            0 => {
+                let v = label(&mut r);
+                desc = format!("{v:?}");
+                self.world().entity_mut(e).insert(v.clone());
+                self.model_entity(uid).label = Some(v);
+            }
+            1 => {
+                let v = pos(&mut r);
+                desc = format!("{v:?}");
+                self.world().entity_mut(e).insert(v);
+                self.model_entity(uid).pos = Some(v);
+            }
+            2 => {
+                let v = Flag(r.below(1000) as u16);
+                desc = format!("{v:?}");
+                self.world().entity_mut(e).insert(v);
+                self.model_entity(uid).flag = Some(v);
+            }
+            3 => {
+                let (v, m) = self.link(&mut r);
+                desc = format!("{m:?}");
+                self.world().entity_mut(e).insert(v);
+                self.model_entity(uid).link = Some(m);
+            }
+            _ => {
+                let t = self.target(&mut r);
+                desc = format!("Watch({t:?})");
+                let v = Watch(self.entity(t));
+                self.world().entity_mut(e).insert(v);
+                self.model_entity(uid).watch = Some(t);
+            }
+        }
+        self.trace.push(format!("insert on uid {uid}: {desc}"));
+        Ok(())
+    }
+
+    fn model_entity(&mut self, uid: u64) -> &mut MEntity {
+        self.model.entities.get_mut(&uid).expect("live uid")
+    }
+
+    fn mutate(&mut self, who: u64, what: u8, seed: u64) -> Result<(), String> {
+        let Some(uid) = self.pick(who) else {
+            self.trace.push("mutate: no entity, skipped".into());
+            return Ok(());
+        };
+        let e = self.ents[&uid];
+        let mut r = Rng(seed);
+        let how = r.below(4);
+        // Targets are chosen before anything is borrowed.
+        let t = self.target(&mut r);
+        let te = self.entity(t);
+        let m = self.model.entities.get_mut(&uid).expect("live uid");
+        let world = self.rt.as_mut().expect("open").world_mut();
+        let desc = match what {
+            0 => match (&mut m.label, world.get_mut::<Label>(e)) {
+                (Some(ml), Some(mut wl)) => {
+                    match how {
+                        0 => {
+                            ml.text.push('x');
+                            wl.text.push('x');
+                        }
+                        1 => {
+                            ml.tags.push(how as u8);
+                            wl.tags.push(how as u8);
+                        }
+                        _ => {
+                            ml.text.clear();
+                            wl.text.clear();
+                        }
+                    }
+                    format!("label ({how}) -> {ml:?}")
+                }
+                (None, None) => "label: absent, skipped".into(),
+                _ => {
+                    return fail(format!(
+                        "uid {uid}: Label present in only one of model and world"
+                    ));
+                }
+            },
+            1 => match (&mut m.pos, world.get_mut::<Pos>(e)) {
+                (Some(mp), Some(mut wp)) => {
+                    match how {
+                        0 => {
+                            mp.x = mp.x.wrapping_add(7);
+                            wp.x = wp.x.wrapping_add(7);
+                        }
+                        1 => {
+                            mp.y = mp.y.wrapping_sub(1);
+                            wp.y = wp.y.wrapping_sub(1);
+                        }
+                        // Marked changed, value unchanged.
+                        _ => wp.set_changed(),
+                    }
+                    format!("pos ({how}) -> {mp:?}")
+                }
+                (None, None) => "pos: absent, skipped".into(),
+                _ => {
+                    return fail(format!(
+                        "uid {uid}: Pos present in only one of model and world"
+                    ));
+                }
+            },
+            2 => match (&mut m.flag, world.get_mut::<Flag>(e)) {
+                (Some(mf), Some(mut wf)) => {
+                    mf.0 = mf.0.wrapping_add(1);
+                    wf.0 = wf.0.wrapping_add(1);
+                    format!("flag -> {mf:?}")
+                }
+                (None, None) => "flag: absent, skipped".into(),
+                _ => {
+                    return fail(format!(
+                        "uid {uid}: Flag present in only one of model and world"
+                    ));
+                }
+            },
+            3 => match (&mut m.link, world.get_mut::<Link>(e)) {
+                (Some(ml), Some(mut wl)) => {
+                    match how {
+                        0 => {
+                            ml.weight = ml.weight.wrapping_add(1);
+                            wl.weight = wl.weight.wrapping_add(1);
+                        }
+                        1 => {
+                            ml.to = t;
+                            wl.to = te;
+                        }
+                        2 => {
+                            if let Some(t) = t {
+                                ml.also.push(t);
+                                wl.also.push(te);
+                            }
+                        }
+                        _ => {
+                            ml.also.pop();
+                            wl.also.pop();
+                        }
+                    }
+                    format!("link ({how}) -> {ml:?}")
+                }
+                (None, None) => "link: absent, skipped".into(),
+                _ => {
+                    return fail(format!(
+                        "uid {uid}: Link present in only one of model and world"
+                    ));
+                }
+            },
+            _ => match (&mut m.watch, world.get_mut::<Watch>(e)) {
+                (Some(mw), Some(mut ww)) => {
+                    *mw = t;
+                    ww.0 = te;
+                    format!("watch -> {mw:?}")
+                }
+                (None, None) => "watch: absent, skipped".into(),
+                _ => {
+                    return fail(format!(
+                        "uid {uid}: Watch present in only one of model and world"
+                    ));
+                }
+            },
+        };
+        self.trace
+            .push(format!("mutate uid {uid} in place: {desc}"));
+        Ok(())
+    }
+
+    fn remove(&mut self, who: u64, what: u8) -> Result<(), String> {
+        let Some(uid) = self.pick(who) else {
+            self.trace.push("remove: no entity, skipped".into());
+            return Ok(());
+        };
+        let e = self.ents[&uid];
+        let name = ["Label", "Pos", "Flag", "Link", "Watch"][what as usize % 5];
+        self.trace.push(format!("remove {name} from uid {uid}"));
+        let m = self.model.entities.get_mut(&uid).expect("live uid");
+        let world = self.rt.as_mut().expect("open").world_mut();
+        let mut ent = world.entity_mut(e);
+        match what {
+            0 => {
+                m.label = None;
+                ent.remove::<Label>();
+            }
+            1 => {
+                m.pos = None;
+                ent.remove::<Pos>();
+            }
+            2 => {
+                m.flag = None;
+                ent.remove::<Flag>();
+            }
+            3 => {
+                m.link = None;
+                ent.remove::<Link>();
+            }
+            _ => {
+                m.watch = None;
+                ent.remove::<Watch>();
+            }
+        }
+        Ok(())
+    }
+
+    /// Despawns an entity after clearing, retargeting or removing every
+    /// reference to it (a dangling reference is an error by default).
+    fn despawn(&mut self, who: u64, seed: u64) -> Result<(), String> {
+        let Some(victim) = self.pick(who) else {
+            self.trace.push("despawn: no entity, skipped".into());
+            return Ok(());
+        };
+        let mut r = Rng(seed);
+        let ve = self.ents[&victim];
+        let holders: Vec<u64> = self
+            .model
+            .entities
+            .iter()
+            .filter(|(u, m)| **u != victim && m.refers_to(victim))
+            .map(|(u, _)| *u)
+            .collect();
+        let mut notes = Vec::new();
+        for h in holders {
+            let he = self.ents[&h];
+            let mode = r.below(3);
+            let other = self.other(victim, &mut r);
+            let oe = self.entity(other);
+            let m = self.model.entities.get_mut(&h).expect("live uid");
+            let world = self.rt.as_mut().expect("open").world_mut();
+            if m.link
+                .as_ref()
+                .is_some_and(|l| l.to == Some(victim) || l.also.contains(&victim))
+            {
+                if mode == 0 {
+                    m.link = None;
+                    world.entity_mut(he).remove::<Link>();
+                    notes.push(format!("remove Link of {h}"));
+                } else {
+                    let ml = m.link.as_mut().expect("checked");
+                    let mut wl = world
+                        .get_mut::<Link>(he)
+                        .ok_or("model Link missing in world")?;
+                    if ml.to == Some(victim) {
+                        let (to, te) = if mode == 1 {
+                            (None, Entity::PLACEHOLDER)
+                        } else {
+                            (other, oe)
+                        };
+                        ml.to = to;
+                        wl.to = te;
+                    }
+                    ml.also.retain(|&u| u != victim);
+                    wl.also.retain(|&e| e != ve);
+                    notes.push(format!("relink {h} -> {ml:?}"));
+                }
+            }
+            if m.watch == Some(Some(victim)) {
+                let world = self.rt.as_mut().expect("open").world_mut();
+                match mode {
+                    0 => {
+                        m.watch = None;
+                        world.entity_mut(he).remove::<Watch>();
+                        notes.push(format!("remove Watch of {h}"));
+                    }
+                    1 => {
+                        m.watch = Some(None);
+                        world.get_mut::<Watch>(he).ok_or("model Watch missing")?.0 =
+                            Entity::PLACEHOLDER;
+                        notes.push(format!("clear Watch of {h}"));
+                    }
+                    _ => {
+                        m.watch = Some(other);
+                        world.get_mut::<Watch>(he).ok_or("model Watch missing")?.0 = oe;
+                        notes.push(format!("Watch of {h} -> {other:?}"));
+                    }
+                }
+            }
+        }
+        if self
+            .model
+            .score
+            .as_ref()
+            .is_some_and(|s| s.leader == Some(victim))
+        {
+            let other = if r.below(2) == 0 {
+                None
+            } else {
+                self.other(victim, &mut r)
+            };
+            let oe = self.entity(other);
+            self.model.score.as_mut().expect("checked").leader = other;
+            self.world().resource_mut::<Score>().leader = oe;
+            notes.push(format!("resource leader -> {other:?}"));
+        }
+        self.world().despawn(ve);
+        self.ents.remove(&victim);
+        self.model.entities.remove(&victim);
+        self.trace.push(format!(
+            "despawn uid {victim} (first: {})",
+            notes.join(", ")
+        ));
+        Ok(())
+    }
+
+    fn relink(&mut self, who: u64, seed: u64) -> Result<(), String> {
+        let Some(uid) = self.pick(who) else {
+            self.trace.push("relink: no entity, skipped".into());
+            return Ok(());
+        };
+        let e = self.ents[&uid];
+        let mut r = Rng(seed);
+        let t = self.target(&mut r);
+        let te = self.entity(t);
+        if r.below(2) == 0 {
+            let world = self.rt.as_mut().expect("open").world_mut();
+            let m = self.model.entities.get_mut(&uid).expect("live uid");
+            match (&mut m.link, world.get_mut::<Link>(e)) {
+                (Some(ml), Some(mut wl)) => {
+                    ml.to = t;
+                    wl.to = te;
+                }
+                (None, None) => {
+                    m.link = Some(MLink {
+                        to: t,
+                        also: Vec::new(),
+                        weight: 0,
+                    });
+                    world.entity_mut(e).insert(Link {
+                        to: te,
+                        also: Vec::new(),
+                        weight: 0,
+                    });
+                }
+                _ => {
+                    return fail(format!(
+                        "uid {uid}: Link present in only one of model and world"
+                    ));
+                }
+            }
+            self.trace
+                .push(format!("relink uid {uid}: Link.to -> {t:?}"));
+        } else {
+            self.world().entity_mut(e).insert(Watch(te));
+            self.model_entity(uid).watch = Some(t);
+            self.trace.push(format!("relink uid {uid}: Watch -> {t:?}"));
+        }
+        Ok(())
+    }
+
+    /// Closes the runtime (which snapshots if a tick ran since the last
+    /// snapshot, or if there is none), checks every snapshot from the file,
+    /// and reopens: at the latest snapshot, or at an earlier one.
+    fn reopen(&mut self, back: Option<u64>) -> Result<(), String> {
+        let captures = self.ticks_since_snapshot > 0 || !self.has_base;
+        let before = if captures {
+            let uid_next = self.rt().world().resource::<Uids>().next_raw();
+            Some((dump(self.world())?, uid_next))
+        } else {
+            None
+        };
+        let closed = self
+            .rt
+            .take()
+            .expect("open")
+            .close()
+            .map_err(|e| format!("close: {e}"))?;
+        match before {
+            Some((live, uid_next)) => {
+                self.trace
+                    .push(format!("close (final snapshot) -> {closed:?}"));
+                if closed != Some(self.next_id) {
+                    return fail(format!(
+                        "close returned {closed:?}, expected a final snapshot {}",
+                        self.next_id
+                    ));
+                }
+                self.record(self.next_id, false, live, uid_next)?;
+            }
+            None => {
+                self.trace
+                    .push(format!("close (nothing to snapshot) -> {closed:?}"));
+                if closed != self.session_last {
+                    return fail(format!(
+                        "close returned {closed:?}, expected {:?}",
+                        self.session_last
+                    ));
+                }
+            }
+        }
+        self.verify_all()?;
+
+        let target = back.map(|b| {
+            *self
+                .recorded
+                .keys()
+                .nth((b % self.recorded.len() as u64) as usize)
+                .expect("in range")
+        });
+        let mut app = self.cfg.app(&self.path);
+        if let Some(t) = target {
+            app = app.at_snapshot(t);
+            self.stats.time_travels += 1;
+        }
+        let mut rt = app.open().map_err(|e| format!("reopen: {e}"))?;
+        let expected = target.unwrap_or_else(|| *self.recorded.keys().last().expect("closed"));
+        self.trace.push(format!(
+            "reopen at {expected} -> resumed from {:?}",
+            rt.resumed_from()
+        ));
+        if rt.resumed_from() != Some(expected) {
+            return fail(format!(
+                "reopened from {:?}, expected {expected}",
+                rt.resumed_from()
+            ));
+        }
+        let rec = &self.recorded[&expected];
+        if rt.tick_count() != rec.tick {
+            return fail(format!(
+                "reopened at tick {}, expected {}",
+                rt.tick_count(),
+                rec.tick
+            ));
+        }
+        self.model = rec.state.clone();
+        self.tick = rec.tick;
+        // A registered resource absent from the snapshot starts from its
+        // initial value (`App::resource`).
+        if self.model.score.is_none() {
+            let s = initial_score();
+            self.model.score = Some(MScore {
+                n: s.n,
+                note: s.note,
+                leader: None,
+            });
+        }
+        self.ticks_since_snapshot = 0;
+        self.has_base = true;
+        self.session_last = None;
+        self.ents = rt
+            .world_mut()
+            .query::<(Entity, &Uid)>()
+            .iter(rt.world())
+            .map(|(e, u)| (u.get(), e))
+            .collect();
+        let live = dump(rt.world_mut())?;
+        self.rt = Some(rt);
+        self.stats.reopens += 1;
+        if live != self.model {
+            return fail(format!(
+                "the reopened world differs from the model:\n{}",
+                diff(&self.model, &live)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Restores every recorded snapshot from the (closed) file and compares
+    /// it with the model state recorded for it.
+    fn verify_all(&mut self) -> Result<(), String> {
+        let store = Store::open_to_read(&self.path).map_err(|e| format!("open to read: {e}"))?;
+        let app = self.cfg.app(&self.path);
+        let mut full = 0;
+        for (&id, rec) in &self.recorded {
+            let r = restore(
+                &store,
+                app.registry(),
+                &RestoreOptions {
+                    snapshot: Some(id),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| format!("restoring snapshot {id}: {e}"))?;
+            self.stats.restores += 1;
+            let kinds: Vec<(u64, SnapshotKind)> = r.chain.iter().map(|m| (m.id, m.kind)).collect();
+            let chain_ok = r.meta.id == id
+                && r.chain.last().is_some_and(|m| m.id == id)
+                && kinds.first().is_some_and(|k| k.1 == SnapshotKind::Full)
+                && kinds[1..].iter().all(|k| k.1 == SnapshotKind::Delta)
+                && kinds.len() <= self.cfg.max_chain as usize + 1
+                && (!rec.full || kinds.len() == 1);
+            if !chain_ok {
+                return fail(format!(
+                    "snapshot {id} (full requested: {}): restored {} through the chain {kinds:?} (max chain {})",
+                    rec.full, r.meta.id, self.cfg.max_chain
+                ));
+            }
+            if r.meta.kind == SnapshotKind::Full {
+                full += 1;
+            }
+            self.stats.longest_chain = self.stats.longest_chain.max(kinds.len());
+            if r.meta.tick != rec.tick {
+                return fail(format!(
+                    "snapshot {id}: restored tick {}, expected {}",
+                    r.meta.tick, rec.tick
+                ));
+            }
+            let mut world = r.world;
+            let uid_next = world.resource::<Uids>().next_raw();
+            if uid_next != rec.uid_next {
+                return fail(format!(
+                    "snapshot {id}: restored uid allocator at {uid_next}, expected {}",
+                    rec.uid_next
+                ));
+            }
+            let got = dump(&mut world).map_err(|e| format!("snapshot {id}: {e}"))?;
+            if got != rec.state {
+                return fail(format!(
+                    "restoring snapshot {id} (chain {kinds:?}) differs from the model:\n{}",
+                    diff(&rec.state, &got)
+                ));
+            }
+        }
+        self.stats.full = full;
+        Ok(())
+    }
+}
+
+fn run_case(cfg: &Config, ops: &[Op]) -> Result<Stats, Failure> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("model.redb");
+    let mut case = Case {
+        cfg,
+        path: path.clone(),
+        rt: None,
+        ents: BTreeMap::new(),
+        model: State::default(),
+        tick: 0,
+        ticks_since_snapshot: 0,
+        has_base: false,
+        session_last: None,
+        next_id: 1,
+        recorded: BTreeMap::new(),
+        trace: Vec::new(),
+        stats: Stats::default(),
+    };
+    let mut at = 0;
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
+        let mut rt = cfg.app(&path).open().map_err(|e| format!("open: {e}"))?;
+        case.model = dump(rt.world_mut())?;
+        if case.model.score.as_ref().map(|s| (s.n, s.leader)) != Some((0, None)) {
+            return fail(format!("a new world starts with {:?}", case.model.score));
+        }
+        case.rt = Some(rt);
+        for op in ops {
+            case.apply(op)?;
+            at += 1;
+        }
+        // The end: close (with its final snapshot) and check every snapshot
+        // once more; then the file reopens at the latest one.
+        case.reopen(None)?;
+        if let Some(rt) = case.rt.take() {
+            rt.close().map_err(|e| format!("final close: {e}"))?;
+        }
+        Ok(())
+    }));
+    let message = match result {
+        Ok(Ok(())) => return Ok(case.stats),
+        Ok(Err(m)) => m,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            format!("panicked: {text}")
+        }
+    };
+    Err(Failure {
+        at,
+        message,
+        trace: std::mem::take(&mut case.trace),
+    })
+}
+
+/// Removes operations while the case still fails (any failure), within `budget`.
+fn shrink(
+    cfg: &Config,
+    mut ops: Vec<Op>,
+    mut failure: Failure,
+    budget: Duration,
+) -> (Vec<Op>, Failure) {
+    let deadline = Instant::now() + budget;
+    ops.truncate(failure.at + 1);
+    let mut chunk = (ops.len() / 2).max(1);
+    loop {
+        let mut i = 0;
+        while i < ops.len() && Instant::now() < deadline {
+            let end = (i + chunk).min(ops.len());
+            let candidate: Vec<Op> = ops[..i].iter().chain(&ops[end..]).cloned().collect();
+            match run_case(cfg, &candidate) {
+                Err(f) => {
+                    ops = candidate;
+                    ops.truncate(f.at + 1);
+                    failure = f;
+                }
+                Ok(_) => i += chunk,
+            }
+        }
+        if chunk == 1 || Instant::now() >= deadline {
+            return (ops, failure);
+        }
+        chunk /= 2;
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
+    )
+}
+
+/// The seeds to run: `DIZZY_MODEL_SEED` and the `DIZZY_MODEL_CASES - 1`
+/// seeds after it; otherwise the first `DIZZY_MODEL_CASES - 1` fixed seeds
+/// (all of them by default) and then seeds derived from the clock (one by
+/// default).
+fn seeds() -> Vec<u64> {
+    const FIXED: [u64; 16] = [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        0x5EED_0001,
+        0x5EED_0002,
+        0x5EED_0003,
+        0x5EED_0004,
+        0xD1_2201,
+        0xD1_2202,
+        0xD1_2203,
+        0xD1_2204,
+    ];
+    let cases = env_u64("DIZZY_MODEL_CASES");
+    if let Some(seed) = env_u64("DIZZY_MODEL_SEED") {
+        return (0..cases.unwrap_or(1))
+            .map(|i| seed.wrapping_add(i))
+            .collect();
+    }
+    let cases = cases.unwrap_or(FIXED.len() as u64 + 1) as usize;
+    let fixed = cases.saturating_sub(1).min(FIXED.len());
+    let mut seeds = FIXED[..fixed].to_vec();
+    let clock = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32);
+    let mut clock = Rng(clock);
+    while seeds.len() < cases {
+        seeds.push(clock.next_u64());
+    }
+    seeds
+}
+
+#[test]
+fn snapshots_match_a_model_under_random_operations() {
+    let started = Instant::now();
+    let seeds = seeds();
+    println!(
+        "model cases: {}; each prints its seed (rerun one with DIZZY_MODEL_SEED=<seed>)",
+        seeds.len()
+    );
+    for &seed in &seeds {
+        let cfg = Config::from_seed(seed);
+        let ops = generate(&mut Rng(seed), &cfg);
+        let t = Instant::now();
+        match run_case(&cfg, &ops) {
+            Ok(stats) => println!("seed {seed}: ok in {:?}: {cfg:?} {stats:?}", t.elapsed()),
+            Err(failure) => {
+                println!(
+                    "seed {seed}: FAILED after op {} of {}: {}\nshrinking...",
+                    failure.at,
+                    ops.len(),
+                    failure.message
+                );
+                let original = format!("op {}: {}", failure.at, failure.message);
+                // The shrinker's runs fail on purpose; keep their panics quiet.
+                let hook = std::panic::take_hook();
+                std::panic::set_hook(Box::new(|_| {}));
+                let (small, failure) = shrink(&cfg, ops, failure, Duration::from_secs(120));
+                std::panic::set_hook(hook);
+                panic!(
+                    "model test failed: seed {seed} ({cfg:?})\n\
+                     rerun: DIZZY_MODEL_SEED={seed} cargo test -p dizzy-tests --test snapshots_match_a_model_under_random_operations -- --nocapture\n\
+                     original failure: {original}\n\
+                     shrunk to {} ops: {small:?}\n\
+                     which do:\n  {}\n\
+                     and fail with: {}",
+                    small.len(),
+                    failure.trace.join("\n  "),
+                    failure.message
+                );
+            }
+        }
+    }
+    println!("{} model cases in {:?}", seeds.len(), started.elapsed());
+}
