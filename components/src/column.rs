@@ -202,7 +202,37 @@ pub trait ColumnOps: Send + Sync + 'static {
         id: ComponentId,
         places: &[Place<'_>],
         policy: RefPolicy,
+    ) -> Result<RefLog, Dangling> {
+        self.to_placeholders_within(world, id, places, policy, None)
+    }
+    /// [`ColumnOps::to_placeholders`], where a reference to an entity
+    /// outside `within` counts as dangling (bundles without their closure).
+    fn to_placeholders_within(
+        &self,
+        world: &mut World,
+        id: ComponentId,
+        places: &[Place<'_>],
+        policy: RefPolicy,
+        within: Option<&dyn Fn(Entity) -> bool>,
     ) -> Result<RefLog, Dangling>;
+    /// Appends the entities referenced by the values of `entities`.
+    fn collect_refs(
+        &self,
+        world: &mut World,
+        id: ComponentId,
+        entities: &[Entity],
+        out: &mut Vec<Entity>,
+    );
+    /// Decodes `rows` values (all of `payload`) and checks that every
+    /// reference is null or satisfies `known` (a uid); under
+    /// `RefPolicy::Drop` unknown references are allowed (they will be dropped).
+    fn check(
+        &self,
+        payload: &[u8],
+        rows: usize,
+        known: &dyn Fn(u64) -> bool,
+        policy: RefPolicy,
+    ) -> Result<(), ValueError>;
     /// Puts back what [`ColumnOps::to_placeholders`] replaced.
     fn restore_refs(&self, world: &mut World, id: ComponentId, places: &[Place<'_>], log: RefLog);
     /// Resolves uid placeholders at `place` to local entities.
@@ -413,17 +443,75 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         Ok(())
     }
 
-    fn to_placeholders(
+    fn collect_refs(
+        &self,
+        world: &mut World,
+        id: ComponentId,
+        entities: &[Entity],
+        out: &mut Vec<Entity>,
+    ) {
+        struct Collect<'a>(&'a mut Vec<Entity>);
+        impl bevy_ecs::entity::EntityMapper for Collect<'_> {
+            fn get_mapped(&mut self, source: Entity) -> Entity {
+                if source != Entity::PLACEHOLDER {
+                    self.0.push(source);
+                }
+                source
+            }
+            fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+        }
+        let mut c = Collect(out);
+        let cell = world.as_unsafe_world_cell();
+        // SAFETY: exclusive access; the identity mapping changes nothing.
+        unsafe {
+            Self::for_each_mut(cell, id, Place::Entities(entities), &mut |_, v| {
+                T::map_entities(v, &mut c)
+            })
+        };
+    }
+
+    fn check(
+        &self,
+        payload: &[u8],
+        rows: usize,
+        known: &dyn Fn(u64) -> bool,
+        policy: RefPolicy,
+    ) -> Result<(), ValueError> {
+        let lookup = |u: u64| known(u).then_some(Entity::PLACEHOLDER);
+        let mut resolver = Resolver::new(&lookup, policy);
+        let mut at = 0;
+        for _ in 0..rows {
+            let (mut v, used) = codec::decode_prefix::<T>(&payload[at..])?;
+            at += used;
+            T::map_entities(&mut v, &mut resolver);
+            if let Some(d) = resolver.dangling() {
+                return Err(ValueError::Dangling(d));
+            }
+        }
+        if at != payload.len() {
+            return Err(ValueError::Codec(CodecError::Decode(format!(
+                "{} bytes left after {rows} values",
+                payload.len() - at
+            ))));
+        }
+        Ok(())
+    }
+
+    fn to_placeholders_within(
         &self,
         world: &mut World,
         id: ComponentId,
         places: &[Place<'_>],
         policy: RefPolicy,
+        within: Option<&dyn Fn(Entity) -> bool>,
     ) -> Result<RefLog, Dangling> {
         let cell = world.as_unsafe_world_cell();
         // SAFETY: the pass reads `Uid` only, while it writes `T` only (`T` is
         // never `Uid`: the registry refuses to register it).
         let uid_of = |e: Entity| -> Option<Uid> {
+            if within.is_some_and(|w| !w(e)) {
+                return None;
+            }
             unsafe { cell.get_entity(e).ok()?.get::<Uid>() }.copied()
         };
         let mut mapper = ToPlaceholders {
@@ -558,11 +646,89 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
 
     fn to_json(&self, payload: &[u8]) -> Result<(serde_json::Value, usize), CodecError> {
         let (v, used) = codec::decode_prefix::<T>(payload)?;
-        let json = serde_json::to_value(&v).map_err(|e| CodecError::Encode(e.to_string()))?;
-        Ok((json, used))
+        Ok((stored_json(v)?, used))
     }
 
     fn skip(&self, payload: &[u8]) -> Result<usize, CodecError> {
         codec::decode_prefix::<T>(payload).map(|(_, used)| used)
     }
+}
+
+/// A decoded value as JSON: its entity references are uids as stored, and
+/// the null reference ([`NULL_REF`](crate::NULL_REF)) is `null`.
+///
+/// serde shows an `Entity` as its bits, which for a decoded value are the
+/// target's uid, or `1` for "no entity" — indistinguishable from a plain `1`.
+/// So null references are marked twice, with two different marker entities:
+/// where the two renderings differ, exactly there, is a null reference (a
+/// plain number cannot change between them).
+pub(crate) fn stored_json<T: Component + Serialize>(
+    mut value: T,
+) -> Result<serde_json::Value, CodecError> {
+    use bevy_ecs::entity::EntityMapper;
+    struct Remap {
+        from: u64,
+        to: Entity,
+        seen: bool,
+    }
+    impl EntityMapper for Remap {
+        fn get_mapped(&mut self, source: Entity) -> Entity {
+            if source.to_bits() == self.from {
+                self.seen = true;
+                self.to
+            } else {
+                source
+            }
+        }
+        fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+    }
+    const MARK_A: u64 = 0xFFFF_FFFE_FFFF_FFFE;
+    const MARK_B: u64 = 0xFFFF_FFFD_FFFF_FFFD;
+    let to_json = |v: &T| serde_json::to_value(v).map_err(|e| CodecError::Encode(e.to_string()));
+    let (Some(a), Some(b)) = (crate::ref_entity(MARK_A), crate::ref_entity(MARK_B)) else {
+        return to_json(&value);
+    };
+    let mut first = Remap {
+        from: crate::NULL_REF,
+        to: a,
+        seen: false,
+    };
+    T::map_entities(&mut value, &mut first);
+    if !first.seen {
+        return to_json(&value);
+    }
+    let marked_a = to_json(&value)?;
+    let mut second = Remap {
+        from: MARK_A,
+        to: b,
+        seen: false,
+    };
+    T::map_entities(&mut value, &mut second);
+    let marked_b = to_json(&value)?;
+    fn merge(a: serde_json::Value, b: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Number(x), Value::Number(y))
+                if x.as_u64() == Some(MARK_A) && y.as_u64() == Some(MARK_B) =>
+            {
+                Value::Null
+            }
+            (Value::Array(xs), Value::Array(ys)) if xs.len() == ys.len() => {
+                Value::Array(xs.into_iter().zip(ys).map(|(x, y)| merge(x, y)).collect())
+            }
+            (Value::Object(xs), Value::Object(ys)) => Value::Object(
+                xs.into_iter()
+                    .map(|(k, x)| {
+                        let merged = match ys.get(&k) {
+                            Some(y) => merge(x, y),
+                            None => x,
+                        };
+                        (k, merged)
+                    })
+                    .collect(),
+            ),
+            (a, _) => a,
+        }
+    }
+    Ok(merge(marked_a, &marked_b))
 }

@@ -5,6 +5,7 @@
 //! - [`Registry`]: the types that are persisted, by stable name and schema
 //!   version, each with type-erased [`ColumnOps`] or [`ResourceOps`];
 //! - entity references ([`RefPolicy`]): stored as uids, restored as entities;
+//! - lineage ([`CausedBy`], [`CorrelationId`]): which entity produced which;
 //! - [`codec`]: the only module that knows the binary codec (bincode 2.0.1).
 //!
 //! This crate depends on no other dizzy crate; most users reach it through
@@ -14,17 +15,20 @@
 pub mod codec;
 mod column;
 mod journal;
+mod lineage;
 mod refs;
 mod registry;
 mod resource;
+pub mod shape;
 mod spawn;
 mod uid;
 
 pub use codec::CodecError;
 pub use column::{ColumnOps, DecodedColumn, Place, RefLog, Rows, Typed, ValueError};
 pub use journal::{Departures, Journal};
+pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};
-pub use registry::{Kind, Ops, Registration, Registry, RegistryError};
+pub use registry::{Kind, Ops, Registration, Registry, RegistryError, UpgradeError};
 pub use resource::{ResourceOps, TypedResource};
 pub use spawn::{ArchetypeSpawner, ArchetypeTuple, spawn_rows};
 pub use uid::{

@@ -5,7 +5,7 @@
 //! type can be renamed or moved between modules without breaking old files.
 
 use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bevy_ecs::component::{Component, ComponentId};
 use bevy_ecs::resource::Resource;
@@ -13,6 +13,7 @@ use bevy_ecs::world::World;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::codec::CodecError;
 use crate::column::{ColumnOps, Typed};
 use crate::resource::{ResourceOps, TypedResource};
 use crate::spawn::{ArchetypeSpawner, ArchetypeTuple, Declared};
@@ -67,6 +68,16 @@ pub enum RegistryError {
     /// `Uid` is built in and cannot be registered.
     #[error("dizzy's `Uid` is built in; register your own types only")]
     BuiltIn,
+    /// A migration for an unregistered name, or out of the version range.
+    #[error("migration of `{name}` from version {from}: {reason}")]
+    Migration {
+        /// The stable name.
+        name: String,
+        /// The version it migrates from.
+        from: u32,
+        /// What is wrong.
+        reason: String,
+    },
     /// A declared archetype names an unregistered type.
     #[error("archetype {archetype}: {type_name} is not a registered component")]
     UnregisteredInArchetype {
@@ -94,14 +105,72 @@ impl std::fmt::Debug for Ops {
     }
 }
 
+/// One step of a migration: decodes one value of version `v` at the front
+/// of the bytes, converts it and encodes it as version `v + 1`; returns the
+/// new bytes and how many it read.
+type Step = Box<dyn Fn(&[u8]) -> Result<(Vec<u8>, usize), CodecError> + Send + Sync>;
+
 /// One registered type.
-#[derive(Debug)]
 pub struct Registration {
     name: String,
     version: u32,
     type_name: &'static str,
     type_id: TypeId,
+    shape: Option<String>,
     ops: Ops,
+    migrations: BTreeMap<u32, Step>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("type_name", &self.type_name)
+            .field(
+                "migrations_from",
+                &self.migrations.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Stored values could not be brought to the registered version.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpgradeError {
+    /// No migration from the stored version (or the stored one is newer).
+    #[error("`{name}` is stored as version {stored}; this build registers version {current} and has no migration from {missing}{}", fields_note(.fields))]
+    NoMigration {
+        /// Stable name.
+        name: String,
+        /// Stored version.
+        stored: u32,
+        /// Registered version.
+        current: u32,
+        /// The first version without a migration step.
+        missing: u32,
+        /// Fields that differ between the stored and current shapes.
+        fields: Vec<String>,
+    },
+    /// A stored value does not decode as the old type.
+    #[error("`{name}` version {version}: {source}")]
+    Codec {
+        /// Stable name.
+        name: String,
+        /// The version being migrated.
+        version: u32,
+        /// The codec's error.
+        source: CodecError,
+    },
+}
+
+fn fields_note(fields: &[String]) -> String {
+    if fields.is_empty() {
+        String::new()
+    } else {
+        format!("; fields that differ: {}", fields.join(", "))
+    }
 }
 
 impl Registration {
@@ -127,6 +196,64 @@ impl Registration {
     /// The Rust type's id.
     pub fn type_id(&self) -> TypeId {
         self.type_id
+    }
+    /// The serde shape (JSON text), if the type could be traced.
+    pub fn shape(&self) -> Option<&str> {
+        self.shape.as_deref()
+    }
+    /// Whether migrations reach the registered version from `stored`.
+    pub fn migrates_from(&self, stored: u32) -> bool {
+        stored <= self.version && (stored..self.version).all(|v| self.migrations.contains_key(&v))
+    }
+    /// Brings `rows` values of version `stored` (all of `payload`) to the
+    /// registered version, step by step; `stored_shape` names the fields that
+    /// differ when a step is missing.
+    pub fn upgrade(
+        &self,
+        stored: u32,
+        stored_shape: Option<&str>,
+        payload: &[u8],
+        rows: usize,
+    ) -> Result<Vec<u8>, UpgradeError> {
+        if stored > self.version || !self.migrates_from(stored) {
+            let missing = (stored..self.version)
+                .find(|v| !self.migrations.contains_key(v))
+                .unwrap_or(stored);
+            return Err(UpgradeError::NoMigration {
+                name: self.name.clone(),
+                stored,
+                current: self.version,
+                missing,
+                fields: crate::shape::differences(stored_shape, self.shape()),
+            });
+        }
+        let mut bytes = payload.to_vec();
+        for v in stored..self.version {
+            let step = &self.migrations[&v];
+            let mut next = Vec::with_capacity(bytes.len());
+            let mut at = 0;
+            for _ in 0..rows {
+                let (out, used) = step(&bytes[at..]).map_err(|source| UpgradeError::Codec {
+                    name: self.name.clone(),
+                    version: v,
+                    source,
+                })?;
+                next.extend_from_slice(&out);
+                at += used;
+            }
+            if at != bytes.len() {
+                return Err(UpgradeError::Codec {
+                    name: self.name.clone(),
+                    version: v,
+                    source: CodecError::Decode(format!(
+                        "{} bytes left after {rows} values",
+                        bytes.len() - at
+                    )),
+                });
+            }
+            bytes = next;
+        }
+        Ok(bytes)
     }
     /// The operations.
     pub fn ops(&self) -> &Ops {
@@ -241,7 +368,57 @@ impl Registry {
         self.add::<T>(name, 1, Ops::Component(Box::new(Typed::<T>::default())))
     }
 
-    fn add<T: 'static>(&mut self, name: &str, version: u32, ops: Ops) -> Result<(), RegistryError> {
+    /// Registers how to migrate values of `name` stored as version `from`
+    /// (type `Old`) to version `from + 1` (type `New`): a plain Rust
+    /// function. A chain `v1 -> v2 -> v3` is two migrations; the last one's
+    /// `New` must be the registered type.
+    pub fn migration<Old, New>(
+        &mut self,
+        name: &str,
+        from: u32,
+        f: impl Fn(Old) -> New + Send + Sync + 'static,
+    ) -> Result<(), RegistryError>
+    where
+        Old: DeserializeOwned + 'static,
+        New: Serialize + 'static,
+    {
+        let bad = |reason: String| RegistryError::Migration {
+            name: name.to_owned(),
+            from,
+            reason,
+        };
+        let i = *self
+            .by_name
+            .get(name)
+            .ok_or_else(|| bad("the name is not registered".into()))?;
+        let reg = &mut self.entries[i];
+        if from == 0 || from >= reg.version {
+            return Err(bad(format!("the registered version is {}", reg.version)));
+        }
+        if from + 1 == reg.version && TypeId::of::<New>() != reg.type_id {
+            return Err(bad(format!(
+                "the last step must produce the registered type {}, not {}",
+                reg.type_name,
+                std::any::type_name::<New>()
+            )));
+        }
+        if reg.migrations.contains_key(&from) {
+            return Err(bad("a migration from this version exists".into()));
+        }
+        let step: Step = Box::new(move |bytes: &[u8]| {
+            let (old, used) = crate::codec::decode_prefix::<Old>(bytes)?;
+            Ok((crate::codec::encode(&f(old))?, used))
+        });
+        reg.migrations.insert(from, step);
+        Ok(())
+    }
+
+    fn add<T: DeserializeOwned + 'static>(
+        &mut self,
+        name: &str,
+        version: u32,
+        ops: Ops,
+    ) -> Result<(), RegistryError> {
         if TypeId::of::<T>() == TypeId::of::<Uid>() {
             return Err(RegistryError::BuiltIn);
         }
@@ -266,7 +443,9 @@ impl Registry {
             version,
             type_name: std::any::type_name::<T>(),
             type_id: TypeId::of::<T>(),
+            shape: crate::shape::trace::<T>(),
             ops,
+            migrations: BTreeMap::new(),
         });
         self.by_name.insert(name.to_owned(), index);
         self.by_type.insert(TypeId::of::<T>(), index);
@@ -424,6 +603,95 @@ mod tests {
             Err(RegistryError::InvalidVersion(_))
         ));
         assert_eq!(reg.component::<Uid>("uid"), Err(RegistryError::BuiltIn));
+    }
+
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq)]
+    struct PlaceV3 {
+        name: String,
+        height_m: f64,
+        country: String,
+    }
+    #[derive(Serialize, Deserialize)]
+    struct PlaceV1 {
+        name: String,
+        height_ft: i32,
+    }
+    #[derive(Serialize, Deserialize)]
+    struct PlaceV2 {
+        name: String,
+        height_m: f64,
+    }
+
+    #[test]
+    fn migrations_chain_and_missing_ones_name_the_fields() {
+        let mut reg = Registry::new();
+        reg.component_version::<PlaceV3>("place", 3).unwrap();
+        let v1 = PlaceV1 {
+            name: "Mont".into(),
+            height_ft: 1000,
+        };
+        let mut payload = crate::codec::encode(&v1).unwrap();
+        payload.extend(
+            crate::codec::encode(&PlaceV1 {
+                name: "Pic".into(),
+                height_ft: 10,
+            })
+            .unwrap(),
+        );
+        let shape_v1 = crate::shape::trace::<PlaceV1>();
+        let err = reg
+            .get("place")
+            .unwrap()
+            .upgrade(1, shape_v1.as_deref(), &payload, 2)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("version 1") && msg.contains("version 3"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("`height_ft`") && msg.contains("`country`"),
+            "{msg}"
+        );
+
+        assert!(
+            reg.migration::<PlaceV1, PlaceV2>("nope", 1, |o| PlaceV2 {
+                name: o.name,
+                height_m: 0.0
+            })
+            .is_err()
+        );
+        assert!(
+            reg.migration::<PlaceV2, PlaceV2>("place", 2, |o| o)
+                .is_err(),
+            "last step must give the registered type"
+        );
+        reg.migration::<PlaceV1, PlaceV2>("place", 1, |o| PlaceV2 {
+            name: o.name,
+            height_m: f64::from(o.height_ft) * 0.3048,
+        })
+        .unwrap();
+        assert!(!reg.get("place").unwrap().migrates_from(1));
+        reg.migration::<PlaceV2, PlaceV3>("place", 2, |o| PlaceV3 {
+            name: o.name,
+            height_m: o.height_m,
+            country: "FR".into(),
+        })
+        .unwrap();
+        let r = reg.get("place").unwrap();
+        assert!(r.migrates_from(1) && r.migrates_from(3) && !r.migrates_from(4));
+        let up = r.upgrade(1, None, &payload, 2).unwrap();
+        let (first, used) = crate::codec::decode_prefix::<PlaceV3>(&up).unwrap();
+        assert_eq!(
+            first,
+            PlaceV3 {
+                name: "Mont".into(),
+                height_m: 304.8,
+                country: "FR".into()
+            }
+        );
+        let second: PlaceV3 = crate::codec::decode(&up[used..]).unwrap();
+        assert_eq!(second.name, "Pic");
     }
 
     #[test]

@@ -141,7 +141,6 @@ impl<R: Resource + Serialize + DeserializeOwned> ResourceOps for TypedResource<R
     }
 
     fn to_json(&self, payload: &[u8]) -> Result<serde_json::Value, CodecError> {
-        let value: R = codec::decode(payload)?;
-        serde_json::to_value(&value).map_err(|e| CodecError::Encode(e.to_string()))
+        crate::column::stored_json(codec::decode::<R>(payload)?)
     }
 }

@@ -150,15 +150,35 @@ impl Default for Uids {
 
 const DENSE_SLACK: u64 = 1 << 16;
 
+/// The dense index never holds more than this many slots for `live`
+/// entities: however spaced the uids a file or bundle holds, the index
+/// stays a small multiple of the entities it indexes (uids beyond go to
+/// the sparse map).
+fn dense_room(live: usize) -> u64 {
+    4 * live as u64 + DENSE_SLACK
+}
+
 impl Uids {
     /// Hands out a fresh uid.
     pub fn allocate(&mut self) -> Uid {
-        while !is_valid(self.next) {
+        // A uid that came from elsewhere (a bundle) may sit ahead of the
+        // allocator: skip every uid that is taken.
+        while !is_valid(self.next) || self.entity(self.next).is_some() {
             self.next += 1;
         }
         let uid = Uid(self.next);
         self.next += 1;
         uid
+    }
+
+    /// Moves the allocator past `uid`, unless `uid` is so far ahead that
+    /// following it would waste the uid space (a hostile or foreign value):
+    /// such uids stay unique because `allocate` skips live ones.
+    fn pass(&mut self, uid: u64) {
+        const FAR: u64 = 1 << 40;
+        if uid >= self.next && uid - self.next < FAR {
+            self.next = uid + 1;
+        }
     }
 
     /// Hands out `n` consecutive fresh uids' worth of values.
@@ -178,7 +198,7 @@ impl Uids {
 
     /// Makes sure `uid` will never be allocated again (after an import).
     pub fn reserve(&mut self, uid: Uid) {
-        self.next = self.next.max(uid.0.saturating_add(1));
+        self.pass(uid.0);
     }
 
     /// The live entity with this uid.
@@ -229,15 +249,19 @@ impl Uids {
     /// Reserves index room for `n` more uids.
     pub fn reserve_index(&mut self, n: usize) {
         let want = (self.next as usize).saturating_add(n);
-        if want <= self.dense.len() + DENSE_SLACK as usize * 64 {
+        if want <= self.dense.len() + DENSE_SLACK as usize * 64
+            && want as u64 <= dense_room(self.live.saturating_add(n))
+        {
             self.dense.reserve(want.saturating_sub(self.dense.len()));
         }
     }
 
     fn index_insert(&mut self, uid: u64, entity: Entity) {
-        self.next = self.next.max(uid.saturating_add(1));
+        self.pass(uid);
         let slot = uid as usize;
-        if uid < self.dense.len() as u64 + DENSE_SLACK {
+        if uid < self.dense.len() as u64
+            || (uid < self.dense.len() as u64 + DENSE_SLACK && uid < dense_room(self.live + 1))
+        {
             if slot >= self.dense.len() {
                 self.dense.resize(slot + 1, Entity::PLACEHOLDER);
             }
@@ -310,6 +334,11 @@ mod tests {
         let e = world.spawn(far).id();
         assert_eq!(world.resource::<Uids>().entity(far.get()), Some(e));
         assert!(world.resource_mut::<Uids>().allocate().get() > far.get());
+        // A uid at the end of the space does not exhaust the allocator.
+        let last = Uid::new(u64::MAX).unwrap();
+        world.spawn(last);
+        let next = world.resource_mut::<Uids>().allocate();
+        assert!(next.get() > far.get() && next != last);
     }
 
     #[test]

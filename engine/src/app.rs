@@ -38,6 +38,7 @@ pub struct App {
     pub(crate) snapshot: Option<u64>,
     pub(crate) keep_last: Option<usize>,
     pub(crate) store: Option<dizzy_snapshots::Store>,
+    pub(crate) unknown: dizzy_snapshots::Unknown,
 }
 
 impl Default for App {
@@ -57,6 +58,7 @@ impl App {
             snapshot: None,
             keep_last: None,
             store: None,
+            unknown: dizzy_snapshots::Unknown::Fail,
         }
     }
 
@@ -156,6 +158,40 @@ impl App {
     /// gives the space back.
     pub fn keep_last(mut self, k: usize) -> Self {
         self.keep_last = Some(k.max(1));
+        self
+    }
+
+    /// What to do with components and resources in the file that this app
+    /// does not register: fail (default), skip them, or keep them byte for
+    /// byte in every later snapshot.
+    pub fn unknown_components(mut self, policy: dizzy_snapshots::Unknown) -> Self {
+        self.unknown = policy;
+        self
+    }
+
+    /// Registers a migration of `name` from version `from` to `from + 1`;
+    /// see [`Registry::migration`](dizzy_components::Registry::migration).
+    pub fn migration<Old, New>(
+        mut self,
+        name: &str,
+        from: u32,
+        f: impl Fn(Old) -> New + Send + Sync + 'static,
+    ) -> Self
+    where
+        Old: DeserializeOwned + 'static,
+        New: Serialize + 'static,
+    {
+        self.setup.migration(name, from, f);
+        self
+    }
+
+    /// Persists component `T` under a stable name and schema version.
+    pub fn component_version<T: Component + Serialize + DeserializeOwned>(
+        mut self,
+        name: &str,
+        version: u32,
+    ) -> Self {
+        self.setup.component_version::<T>(name, version);
         self
     }
 

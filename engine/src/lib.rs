@@ -25,15 +25,17 @@ pub use dizzy_systems as systems;
 pub use serde;
 
 pub use dizzy_components::{RefPolicy, Registry, Uid, Uids};
-pub use dizzy_snapshots::{SnapshotKind, SnapshotMeta, Store};
+pub use dizzy_snapshots::{SnapshotKind, SnapshotMeta, Store, Unknown};
 pub use dizzy_systems::{Plugin, Setup};
 
-/// What a user touches: the builder and runtime, plugins, uids, and bevy's
-/// and serde's everyday items.
+/// What a user touches: the builder and runtime, plugins, uids, lineage
+/// (`CausedBy`, `CorrelationId`, `spawn_caused_by`), and bevy's and serde's
+/// everyday items.
 pub mod prelude {
     pub use crate::{
         App, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, TickCount, Uid, Uids,
     };
     pub use bevy_ecs::prelude::*;
+    pub use dizzy_components::{CausedBy, CommandsExt, CorrelationId};
     pub use serde::{Deserialize, Serialize};
 }

@@ -47,6 +47,7 @@ pub struct Runtime {
     last_capture: Instant,
     resumed: Option<SnapshotMeta>,
     poisoned: Option<String>,
+    plugins: Vec<String>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -79,6 +80,7 @@ impl Runtime {
             snapshot,
             keep_last,
             store: given,
+            unknown,
         } = app;
         let opened = Instant::now();
         let parts = setup.finish()?;
@@ -94,6 +96,7 @@ impl Runtime {
                 let options = RestoreOptions {
                     snapshot,
                     refs: capture.refs,
+                    unknown,
                 };
                 restored = Some(restore(s, &registry, &options)?);
                 capturer = Capturer::new(capture.clone(), latest.id + 1);
@@ -115,6 +118,7 @@ impl Runtime {
                     &RestoreOptions {
                         snapshot,
                         refs: capture.refs,
+                        unknown,
                     },
                 )?;
                 capturer = Capturer::new(capture, latest.id + 1);
@@ -166,6 +170,7 @@ impl Runtime {
             last_capture: Instant::now(),
             resumed,
             poisoned: None,
+            plugins: parts.plugins,
         })
     }
 
@@ -199,6 +204,13 @@ impl Runtime {
         self.resumed.as_ref().map(|m| m.id)
     }
 
+    /// The tick schedule as data: systems, what they read and write, their
+    /// order, sets and parallel stages (what every snapshot records, and
+    /// what `dizzy graph` draws).
+    pub fn describe(&self) -> dizzy_systems::ScheduleDescription {
+        dizzy_systems::describe(&self.schedule, &self.world, &self.plugins)
+    }
+
     /// The record of the snapshot this runtime was restored from, if any.
     pub fn resumed_meta(&self) -> Option<&SnapshotMeta> {
         self.resumed.as_ref()
@@ -212,6 +224,32 @@ impl Runtime {
     ) -> Entity {
         let uid = self.world.resource_mut::<Uids>().allocate();
         self.world.spawn((uid, bundle)).id()
+    }
+
+    /// Cuts a selection of entities (with what they reference, unless told
+    /// otherwise) out of the world into a bundle; the world is unchanged.
+    pub fn export(
+        &mut self,
+        selection: &dizzy_snapshots::Selection,
+        options: &dizzy_snapshots::ExportOptions,
+    ) -> Result<dizzy_snapshots::Exported, dizzy_snapshots::ExportError> {
+        dizzy_snapshots::export(&mut self.world, &self.registry, selection, options)
+    }
+
+    /// Imports a bundle into the world, all or nothing; returns the
+    /// old-to-new uid of each of its entities. The import is part of the
+    /// next snapshot.
+    pub fn import(
+        &mut self,
+        bundle: &[u8],
+        on_conflict: dizzy_snapshots::OnConflict,
+        refs: dizzy_components::RefPolicy,
+    ) -> Result<std::collections::BTreeMap<u64, u64>, dizzy_snapshots::ImportError> {
+        let map =
+            dizzy_snapshots::import(&mut self.world, &self.registry, bundle, on_conflict, refs)?;
+        // Whatever was imported is a change since the last snapshot.
+        self.ticks_since_capture += 1;
+        Ok(map)
     }
 
     fn check_writer(&mut self) -> Result<(), TickError> {

@@ -24,6 +24,7 @@ use crate::error::CaptureError;
 use crate::format::{
     ColumnMeta, GroupMeta, HEADER, Layout, Schema, SnapshotKind, SnapshotMeta, col, header,
 };
+use crate::kept::Kept;
 
 /// One encoded chunk, ready to be written.
 #[derive(Debug)]
@@ -306,6 +307,45 @@ fn finish(buf: &mut [u8], layout: Layout, rows: u32) {
     buf[..HEADER].copy_from_slice(&h);
 }
 
+/// Writes what a [`Kept`] holds (values of unregistered types), byte for
+/// byte, for the entities still alive.
+fn write_kept(kept: &Kept, uids: &Uids, target: usize, out: &mut Columns) {
+    for (name, rows) in kept.component_values() {
+        let mut buf = vec![0u8; HEADER];
+        let mut owners: Vec<u64> = Vec::new();
+        let mut flush = |buf: &mut Vec<u8>, owners: &mut Vec<u64>| {
+            if owners.is_empty() {
+                return;
+            }
+            for u in owners.iter() {
+                buf.extend_from_slice(&u.to_le_bytes());
+            }
+            finish(buf, Layout::Keyed, owners.len() as u32);
+            out.push(
+                name,
+                owners.len() as u64,
+                std::mem::replace(buf, vec![0u8; HEADER]),
+            );
+            owners.clear();
+        };
+        for (uid, bytes) in rows.into_iter().filter(|(u, _)| uids.entity(*u).is_some()) {
+            buf.extend_from_slice(bytes);
+            owners.push(uid);
+            if buf.len() - HEADER >= target {
+                flush(&mut buf, &mut owners);
+            }
+        }
+        flush(&mut buf, &mut owners);
+    }
+    for (name, bytes) in kept.resource_values() {
+        let mut buf = vec![0u8; HEADER];
+        buf.extend_from_slice(bytes);
+        buf.extend_from_slice(&0u64.to_le_bytes());
+        finish(&mut buf, Layout::Keyed, 1);
+        out.push(&format!("{}{}", col::RESOURCE, name), 1, buf);
+    }
+}
+
 /// Encodes `place` of one column as keyed chunks (values, then uids).
 fn keyed_chunks(
     world: &World,
@@ -436,8 +476,12 @@ impl Capturer {
                 version: r.version(),
                 kind: r.kind(),
                 type_name: r.type_name().to_owned(),
+                shape: r.shape().map(str::to_owned),
             })
             .collect();
+        if let Some(kept) = world.get_resource::<Kept>() {
+            meta.schemas.extend(kept.schemas().cloned());
+        }
         meta.app = self.app.clone();
         self.next_id += 1;
         self.base = Some(match delta_base {
@@ -650,6 +694,9 @@ impl Capturer {
             .collect();
         self.resources.clear();
         self.encode_resources(world, registry, &mut out, None)?;
+        if let Some(kept) = world.get_resource::<Kept>() {
+            write_kept(kept, world.resource::<Uids>(), target, &mut out);
+        }
         meta.bytes = out.bytes();
         meta.columns = out.meta;
         Ok((meta, out.chunks))

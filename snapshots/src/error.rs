@@ -193,7 +193,7 @@ pub enum RestoreError {
     },
     /// The stored schema version differs from the registered one.
     #[error(
-        "{path}: snapshot {snapshot} holds `{name}` version {stored}; this build registers version {current} and no migration between them"
+        "{path}: snapshot {snapshot} holds `{name}` version {stored}; this build registers version {current} and no migration between them{fields}"
     )]
     VersionMismatch {
         /// The path.
@@ -206,6 +206,20 @@ pub enum RestoreError {
         stored: u32,
         /// Version registered.
         current: u32,
+        /// The fields that differ, as a note (may be empty).
+        fields: String,
+    },
+    /// An unregistered component cannot be kept: its shape is not recorded.
+    #[error(
+        "{path}: snapshot {snapshot} holds `{name}`, which this build does not register and cannot keep (the file records no shape for it; it was written before format 2)"
+    )]
+    Unkeepable {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// Stable name.
+        name: String,
     },
     /// Registered as a component but stored as a resource, or the reverse.
     #[error("{path}: `{name}` is a {stored} in snapshot {snapshot} but registered as a {current}")]

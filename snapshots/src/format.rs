@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use dizzy_components::Kind;
 
 /// The format version this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// `meta`: file-level facts: `format` (u32 LE), `codec` (UTF-8), `app` (UTF-8).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("dizzy.meta");
@@ -62,6 +62,9 @@ pub struct Schema {
     pub kind: Kind,
     /// The Rust type that wrote it (informative only).
     pub type_name: String,
+    /// Its serde shape (JSON, see `dizzy_components::shape`), if traceable.
+    /// Absent in format 1 files.
+    pub shape: Option<String>,
 }
 
 /// One column of a snapshot.
@@ -124,6 +127,97 @@ impl SnapshotMeta {
     /// The column with this name.
     pub fn column(&self, name: &str) -> Option<&ColumnMeta> {
         self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Snapshot records of format 2 and later start with this byte (never the
+/// first byte of a format 1 record, whose first field is a bincode varint,
+/// for which 255 is invalid), then the record's format version.
+const RECORD_TAG: u8 = 0xff;
+
+/// Encodes a snapshot record.
+pub(crate) fn encode_meta(meta: &SnapshotMeta) -> Result<Vec<u8>, dizzy_components::CodecError> {
+    let mut out = vec![RECORD_TAG, FORMAT_VERSION as u8];
+    dizzy_components::codec::encode_into(meta, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a snapshot record of any format this build reads.
+pub(crate) fn decode_meta(bytes: &[u8]) -> Result<SnapshotMeta, String> {
+    use dizzy_components::codec;
+    match bytes {
+        [RECORD_TAG, 2, rest @ ..] => {
+            codec::decode::<SnapshotMeta>(rest).map_err(|e| e.to_string())
+        }
+        [RECORD_TAG, v, ..] => Err(format!(
+            "a record of format {v}, newer than this build reads"
+        )),
+        _ => codec::decode::<v1::SnapshotMeta>(bytes)
+            .map(SnapshotMeta::from)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The records of format 1, read by later builds.
+mod v1 {
+    use serde::Deserialize;
+
+    use super::{ColumnMeta, GroupMeta, SnapshotKind};
+    use dizzy_components::Kind;
+
+    #[derive(Deserialize)]
+    pub(super) struct Schema {
+        name: String,
+        version: u32,
+        kind: Kind,
+        type_name: String,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct SnapshotMeta {
+        id: u64,
+        kind: SnapshotKind,
+        base: Option<u64>,
+        tick: u64,
+        unix_ms: u64,
+        entities: u64,
+        bytes: u64,
+        uid_next: u64,
+        schemas: Vec<Schema>,
+        columns: Vec<ColumnMeta>,
+        groups: Vec<GroupMeta>,
+        removed_resources: Vec<String>,
+        app: String,
+    }
+
+    impl From<SnapshotMeta> for super::SnapshotMeta {
+        fn from(m: SnapshotMeta) -> Self {
+            super::SnapshotMeta {
+                id: m.id,
+                kind: m.kind,
+                base: m.base,
+                tick: m.tick,
+                unix_ms: m.unix_ms,
+                entities: m.entities,
+                bytes: m.bytes,
+                uid_next: m.uid_next,
+                schemas: m
+                    .schemas
+                    .into_iter()
+                    .map(|s| super::Schema {
+                        name: s.name,
+                        version: s.version,
+                        kind: s.kind,
+                        type_name: s.type_name,
+                        shape: None,
+                    })
+                    .collect(),
+                columns: m.columns,
+                groups: m.groups,
+                removed_resources: m.removed_resources,
+                app: m.app,
+            }
+        }
     }
 }
 

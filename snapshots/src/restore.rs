@@ -20,7 +20,8 @@ use dizzy_components::{
 use redb::ReadTransaction;
 
 use crate::error::RestoreError;
-use crate::format::{Chunk, Layout, SnapshotKind, SnapshotMeta, col, parse};
+use crate::format::{Chunk, GroupMeta, Layout, SnapshotKind, SnapshotMeta, col, parse};
+use crate::kept::Kept;
 use crate::store::{Store, read_chunks, read_meta};
 
 /// How to restore.
@@ -30,6 +31,24 @@ pub struct RestoreOptions {
     pub snapshot: Option<u64>,
     /// References to entities missing from the snapshot: fail or drop.
     pub refs: RefPolicy,
+    /// Components and resources in the file that this build does not register.
+    pub unknown: Unknown,
+}
+
+/// What to do with a component or resource in a file that this build does
+/// not register.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unknown {
+    /// Refuse to restore (the default): nothing is lost by accident.
+    #[default]
+    Fail,
+    /// Restore without it; the next full snapshot no longer holds it.
+    Skip,
+    /// Keep its values, byte for byte, and write them into every later
+    /// snapshot, so that a tool built without some plugin never destroys
+    /// that plugin's data (needs the value's shape, recorded since format 2).
+    Keep,
 }
 
 /// A restored world and where it came from.
@@ -112,12 +131,23 @@ pub fn check_schemas(
     store: &Store,
     registry: &Registry,
     meta: &SnapshotMeta,
+    unknown: Unknown,
 ) -> Result<(), RestoreError> {
     for c in &meta.columns {
         let (name, kind) = column_type(&c.name);
         let Some(name) = name else { continue };
         let stored = meta.schemas.iter().find(|s| s.name == name);
         let Some(reg) = registry.get(name) else {
+            if unknown == Unknown::Keep && stored.is_none_or(|s| s.shape.is_none()) {
+                return Err(RestoreError::Unkeepable {
+                    path: store.path().to_owned(),
+                    snapshot: meta.id,
+                    name: name.to_owned(),
+                });
+            }
+            if unknown != Unknown::Fail {
+                continue;
+            }
             return Err(RestoreError::Unregistered {
                 path: store.path().to_owned(),
                 snapshot: meta.id,
@@ -135,19 +165,25 @@ pub fn check_schemas(
             });
         }
         if let Some(s) = stored
-            && s.version != reg.version()
+            && !reg.migrates_from(s.version)
         {
+            let fields = dizzy_components::shape::differences(s.shape.as_deref(), reg.shape());
             return Err(RestoreError::VersionMismatch {
                 path: store.path().to_owned(),
                 snapshot: meta.id,
                 name: name.to_owned(),
                 stored: s.version,
                 current: reg.version(),
+                fields: if fields.is_empty() {
+                    String::new()
+                } else {
+                    format!("; fields that differ: {}", fields.join(", "))
+                },
             });
         }
     }
     for name in &meta.removed_resources {
-        if registry.get(name).is_none() {
+        if registry.get(name).is_none() && unknown == Unknown::Fail {
             return Err(RestoreError::Unregistered {
                 path: store.path().to_owned(),
                 snapshot: meta.id,
@@ -181,7 +217,7 @@ pub fn restore(
     let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
     let chain = chain(store, &tx, options.snapshot)?;
     for m in &chain {
-        check_schemas(store, registry, m)?;
+        check_schemas(store, registry, m, options.unknown)?;
     }
     let mut world = World::new();
     registry.install(&mut world);
@@ -190,6 +226,8 @@ pub fn restore(
         tx: &tx,
         registry,
         refs: options.refs,
+        unknown: options.unknown,
+        kept: Kept::default(),
     };
     let t = std::time::Instant::now();
     ctx.apply_full(&mut world, &chain[0])?;
@@ -205,6 +243,11 @@ pub fn restore(
     tracing::debug!("restore: {} deltas in {:?}", chain.len() - 1, t.elapsed());
     let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
     world.resource_mut::<Uids>().set_next_raw(meta.uid_next);
+    if ctx.unknown == Unknown::Keep {
+        let mut kept = std::mem::take(&mut ctx.kept);
+        kept.retain_live(world.resource::<Uids>());
+        world.insert_resource(kept);
+    }
     world.resource_mut::<Journal>().clear();
     Ok(Restored { world, meta, chain })
 }
@@ -214,6 +257,8 @@ struct Ctx<'a> {
     tx: &'a ReadTransaction,
     registry: &'a Registry,
     refs: RefPolicy,
+    unknown: Unknown,
+    kept: Kept,
 }
 
 /// Rows `start..end` of a group, restored as one piece: for each of the
@@ -254,11 +299,11 @@ impl Ctx<'_> {
     /// between places where every column of the group starts a chunk.
     fn units(
         &self,
-        meta: &SnapshotMeta,
+        snap: u64,
+        groups: &[GroupMeta],
         names: &[&str],
         raw: &[(usize, u32, Vec<u8>)],
     ) -> Result<Vec<Unit>, RestoreError> {
-        let snap = meta.id;
         // (group, column) -> [(start, rows, raw index)]
         let mut by: BTreeMap<(usize, usize), Vec<(usize, usize, usize)>> = BTreeMap::new();
         for (i, (ni, ci, bytes)) in raw.iter().enumerate() {
@@ -267,8 +312,7 @@ impl Ctx<'_> {
             let Layout::Rows { group, start } = chunk.layout else {
                 return Err(bad("not a row chunk".into()));
             };
-            let rows = meta
-                .groups
+            let rows = groups
                 .get(group as usize)
                 .map(|g| g.rows)
                 .ok_or_else(|| bad(format!("group {group} does not exist")))?;
@@ -285,7 +329,7 @@ impl Ctx<'_> {
             ));
         }
         let mut units = Vec::new();
-        for (gi, g) in meta.groups.iter().enumerate() {
+        for (gi, g) in groups.iter().enumerate() {
             let rows = g.rows as usize;
             let mut cols = Vec::with_capacity(g.components.len());
             for name in &g.components {
@@ -354,17 +398,41 @@ impl Ctx<'_> {
 
     fn apply_full(&mut self, world: &mut World, meta: &SnapshotMeta) -> Result<(), RestoreError> {
         let snap = meta.id;
-        let groups = &meta.groups;
+        // The groups as this build spawns them: registered components only
+        // (the others are skipped or kept, per the policy).
+        let registered = |n: &str| self.registry.get(n).and_then(|r| r.column()).is_some();
+        let groups: Vec<GroupMeta> = meta
+            .groups
+            .iter()
+            .map(|g| GroupMeta {
+                components: g
+                    .components
+                    .iter()
+                    .filter(|n| registered(n))
+                    .cloned()
+                    .collect(),
+                rows: g.rows,
+            })
+            .collect();
+        let groups = &groups;
         if groups.len() > u32::MAX as usize {
             return Err(corrupt(self.store, snap, "@meta", 0, "too many groups"));
         }
 
         // Uids of every group.
+        // Row counts come from the file: reserve no more than the uid
+        // chunks actually hold.
+        let uid_chunks = self.chunks(meta, col::UID)?;
+        let mut left = uid_chunks.iter().map(|c| c.len() as u64 / 8).sum::<u64>();
         let mut uids: Vec<Vec<Uid>> = groups
             .iter()
-            .map(|g| Vec::with_capacity(g.rows.min(1 << 24) as usize))
+            .map(|g| {
+                let n = g.rows.min(left);
+                left -= n;
+                Vec::with_capacity(n as usize)
+            })
             .collect();
-        for (i, bytes) in self.chunks(meta, col::UID)?.iter().enumerate() {
+        for (i, bytes) in uid_chunks.iter().enumerate() {
             let bad = |r: String| corrupt(self.store, snap, col::UID, i as u32, r);
             let chunk = parse(bytes).map_err(bad)?;
             let Layout::Uids { group, start } = chunk.layout else {
@@ -407,6 +475,12 @@ impl Ctx<'_> {
                 continue;
             }
             let chunks = self.chunks(meta, &c.name)?;
+            if !registered(&c.name) {
+                if self.unknown == Unknown::Keep {
+                    self.keep_full(meta, &c.name, &chunks, &uids)?;
+                }
+                continue;
+            }
             match names.iter().position(|n| *n == c.name) {
                 Some(ni) => raw.extend(
                     chunks
@@ -424,7 +498,17 @@ impl Ctx<'_> {
                     .map_err(|r| corrupt(self.store, snap, n, 0, r))
             })
             .collect::<Result<_, _>>()?;
-        let units = self.units(meta, &names, &raw)?;
+        let units = self.units(snap, groups, &names, &raw)?;
+        // Columns stored at another version are migrated chunk by chunk.
+        let upgrades: Vec<Option<(&dizzy_components::Registration, u32, Option<&str>)>> = names
+            .iter()
+            .map(|n| {
+                let reg = self.registry.get(n)?;
+                let s = meta.schemas.iter().find(|s| s.name == *n)?;
+                (s.version != reg.version()).then_some((reg, s.version, s.shape.as_deref()))
+            })
+            .collect();
+        let upgrades = &upgrades;
         tracing::debug!("restore: read {} chunks in {:?}", raw.len(), t0.elapsed());
 
         // Decode units on rayon's workers while this thread spawns them, in
@@ -467,9 +551,20 @@ impl Ctx<'_> {
                                 let (ni, ci, bytes) = &raw_ref[p];
                                 let bad = |r: String| (*ni, *ci, r);
                                 let chunk = parse(bytes).map_err(bad)?;
+                                let rows = chunk.rows as usize;
+                                let migrated;
+                                let payload = match upgrades[*ni] {
+                                    Some((reg, stored, shape)) => {
+                                        migrated = reg
+                                            .upgrade(stored, shape, chunk.payload, rows)
+                                            .map_err(|e| bad(e.to_string()))?;
+                                        &migrated[..]
+                                    }
+                                    None => chunk.payload,
+                                };
                                 let piece = ops_ref[*ni]
                                     .0
-                                    .decode_column(chunk.payload, chunk.rows as usize)
+                                    .decode_column(payload, rows)
                                     .map_err(|e| bad(e.to_string()))?;
                                 match &mut column {
                                     Some(c) => c.append(piece),
@@ -588,14 +683,96 @@ impl Ctx<'_> {
         self.apply_resources(world, meta)
     }
 
-    fn apply_keyed(
+    /// The payload of `rows` values of `name` at the registered version.
+    fn upgraded<'p>(
         &self,
+        meta: &SnapshotMeta,
+        name: &str,
+        payload: &'p [u8],
+        rows: usize,
+    ) -> Result<std::borrow::Cow<'p, [u8]>, String> {
+        let (Some(reg), Some(s)) = (
+            self.registry.get(name),
+            meta.schemas.iter().find(|s| s.name == name),
+        ) else {
+            return Ok(std::borrow::Cow::Borrowed(payload));
+        };
+        if s.version == reg.version() {
+            return Ok(std::borrow::Cow::Borrowed(payload));
+        }
+        reg.upgrade(s.version, s.shape.as_deref(), payload, rows)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The shape of an unregistered `name`, to keep its values.
+    fn kept_shape<'m>(
+        &self,
+        meta: &'m SnapshotMeta,
+        name: &str,
+    ) -> Result<&'m crate::format::Schema, RestoreError> {
+        meta.schemas
+            .iter()
+            .find(|s| s.name == name && s.shape.is_some())
+            .ok_or_else(|| RestoreError::Unkeepable {
+                path: self.store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+            })
+    }
+
+    /// Keeps the values of unregistered `name` from a full snapshot.
+    fn keep_full(
+        &mut self,
+        meta: &SnapshotMeta,
+        name: &str,
+        chunks: &[Vec<u8>],
+        uids: &[Vec<Uid>],
+    ) -> Result<(), RestoreError> {
+        let schema = self.kept_shape(meta, name)?.clone();
+        let shape = schema.shape.as_deref().unwrap_or_default();
+        for (ci, bytes) in chunks.iter().enumerate() {
+            let bad = |r: String| corrupt(self.store, meta.id, name, ci as u32, r);
+            let chunk = parse(bytes).map_err(bad)?;
+            let values = dizzy_components::shape::split(shape, chunk.payload, chunk.rows as usize)
+                .map_err(bad)?;
+            let owners: Vec<u64> = match chunk.layout {
+                Layout::Rows { group, start } => {
+                    let g = uids
+                        .get(group as usize)
+                        .ok_or_else(|| bad(format!("group {group} does not exist")))?;
+                    let rows = (start as usize)..(start as usize + values.len());
+                    g.get(rows)
+                        .ok_or_else(|| bad("rows beyond the group".into()))?
+                        .iter()
+                        .map(|u| u.get())
+                        .collect()
+                }
+                Layout::Keyed => chunk.uids().collect(),
+                Layout::Uids { .. } => return Err(bad("not a value chunk".into())),
+            };
+            for (uid, v) in owners.into_iter().zip(values) {
+                self.kept.put(&schema, uid, v.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_keyed(
+        &mut self,
         world: &mut World,
         meta: &SnapshotMeta,
         name: &str,
         chunks: &[Vec<u8>],
     ) -> Result<(), RestoreError> {
         let snap = meta.id;
+        if self.registry.get(name).is_none() {
+            if self.unknown == Unknown::Keep {
+                let none: [Vec<Uid>; 0] = [];
+                self.keep_full(meta, name, chunks, &none)?;
+            }
+            return Ok(());
+        }
         let (ops, _) = self
             .column_ops(world, name)
             .map_err(|r| corrupt(self.store, snap, name, 0, r))?;
@@ -605,6 +782,9 @@ impl Ctx<'_> {
             if chunk.layout != Layout::Keyed {
                 return Err(bad("not a keyed chunk".into()));
             }
+            let payload = self
+                .upgraded(meta, name, chunk.payload, chunk.rows as usize)
+                .map_err(bad)?;
             let targets: Vec<(u64, Entity)> = {
                 let uids = world.resource::<Uids>();
                 chunk
@@ -622,7 +802,7 @@ impl Ctx<'_> {
                 .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
                     let lookup = |u: u64| uids.entity(u);
                     let mut resolver = Resolver::new(&lookup, self.refs);
-                    ops.decode_insert(world, &targets, chunk.payload, &mut resolver)
+                    ops.decode_insert(world, &targets, &payload, &mut resolver)
                 })
                 .map_err(|e| match e {
                     ValueError::Dangling(d) => RestoreError::Dangling {
@@ -638,7 +818,11 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn apply_resources(&self, world: &mut World, meta: &SnapshotMeta) -> Result<(), RestoreError> {
+    fn apply_resources(
+        &mut self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+    ) -> Result<(), RestoreError> {
         let snap = meta.id;
         for c in meta
             .columns
@@ -647,21 +831,30 @@ impl Ctx<'_> {
         {
             let name = &c.name[col::RESOURCE.len()..];
             let bad = |r: String| corrupt(self.store, snap, &c.name, 0, r);
-            let ops = self
-                .registry
-                .get(name)
-                .and_then(|r| r.resource())
-                .ok_or_else(|| bad(format!("`{name}` is not a registered resource")))?;
+            let Some(ops) = self.registry.get(name).and_then(|r| r.resource()) else {
+                if self.registry.get(name).is_none() && self.unknown != Unknown::Fail {
+                    if self.unknown == Unknown::Keep {
+                        let schema = self.kept_shape(meta, name)?.clone();
+                        for bytes in self.chunks(meta, &c.name)? {
+                            let chunk = parse(&bytes).map_err(bad)?;
+                            self.kept.put_resource(&schema, chunk.payload.to_vec());
+                        }
+                    }
+                    continue;
+                }
+                return Err(bad(format!("`{name}` is not a registered resource")));
+            };
             for bytes in self.chunks(meta, &c.name)? {
                 let chunk = parse(&bytes).map_err(bad)?;
                 if chunk.layout != Layout::Keyed || chunk.rows != 1 {
                     return Err(bad("not a resource chunk".into()));
                 }
+                let payload = self.upgraded(meta, name, chunk.payload, 1).map_err(bad)?;
                 world
                     .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
                         let lookup = |u: u64| uids.entity(u);
                         let mut resolver = Resolver::new(&lookup, self.refs);
-                        ops.decode_insert(world, chunk.payload, &mut resolver)
+                        ops.decode_insert(world, &payload, &mut resolver)
                     })
                     .map_err(|e| match e {
                         ValueError::Dangling(d) => RestoreError::Dangling {
@@ -676,8 +869,9 @@ impl Ctx<'_> {
             }
         }
         for name in &meta.removed_resources {
-            if let Some(ops) = self.registry.get(name).and_then(|r| r.resource()) {
-                ops.remove(world);
+            match self.registry.get(name).and_then(|r| r.resource()) {
+                Some(ops) => ops.remove(world),
+                None => self.kept.remove_resource(name),
             }
         }
         Ok(())
@@ -705,6 +899,7 @@ impl Ctx<'_> {
     fn apply_delta(&mut self, world: &mut World, meta: &SnapshotMeta) -> Result<(), RestoreError> {
         let snap = meta.id;
         for uid in self.uid_list(meta, col::DESPAWN)? {
+            self.kept.despawn(uid);
             if let Some(e) = world.resource::<Uids>().entity(uid) {
                 world.despawn(e);
             }
@@ -715,6 +910,12 @@ impl Ctx<'_> {
             .filter(|c| c.name.starts_with(col::REMOVE))
         {
             let name = &c.name[col::REMOVE.len()..];
+            if self.registry.get(name).is_none() {
+                for uid in self.uid_list(meta, &c.name)? {
+                    self.kept.remove(name, uid);
+                }
+                continue;
+            }
             let (ops, _) = self
                 .column_ops(world, name)
                 .map_err(|r| corrupt(self.store, snap, &c.name, 0, r))?;

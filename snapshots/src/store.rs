@@ -129,7 +129,12 @@ impl Store {
             db: Db::Write(Arc::new(db)),
         };
         if existed {
-            store.check_meta()?;
+            let format = store.check_meta()?;
+            if format < FORMAT_VERSION {
+                // Records of the older format stay readable; new ones are
+                // written in this format, so the file is of this format now.
+                store.write_meta()?;
+            }
         } else {
             store.write_meta()?;
         }
@@ -200,7 +205,8 @@ impl Store {
         tx.commit().map_err(|e| storage(&self.path, e))
     }
 
-    fn check_meta(&self) -> Result<(), OpenError> {
+    /// Checks the file's metadata; returns its format version.
+    fn check_meta(&self) -> Result<u32, OpenError> {
         let tx = self.begin_read().map_err(|e| storage(&self.path, e))?;
         let meta = match tx.open_table(META) {
             Ok(t) => t,
@@ -214,7 +220,8 @@ impl Store {
                 if empty && self.database().is_some() {
                     // A redb file that was created but never got its metadata
                     // (killed right after creation): make it a dizzy file.
-                    return self.write_meta();
+                    self.write_meta()?;
+                    return Ok(FORMAT_VERSION);
                 }
                 return Err(OpenError::NotDizzy {
                     path: self.path.clone(),
@@ -249,7 +256,7 @@ impl Store {
                 supported: codec::CODEC,
             });
         }
-        Ok(())
+        Ok(format)
     }
 
     /// The file's path.
@@ -319,8 +326,7 @@ pub(crate) fn decode_meta(
     id: u64,
     bytes: &[u8],
 ) -> Result<SnapshotMeta, RestoreError> {
-    codec::decode::<SnapshotMeta>(bytes)
-        .map_err(|e| e.to_string())
+    crate::format::decode_meta(bytes)
         .and_then(|m| {
             if m.id == id {
                 Ok(m)
@@ -381,7 +387,8 @@ pub(crate) fn read_chunks(
     let table = tx
         .open_table(CHUNKS)
         .map_err(|e| store.restore_storage(e))?;
-    let mut out = Vec::with_capacity(expected as usize);
+    // `expected` comes from the file: it sizes nothing before the chunks are there.
+    let mut out = Vec::new();
     let range = table
         .range((snapshot, column, 0u32)..=(snapshot, column, u32::MAX))
         .map_err(|e| store.restore_storage(e))?;

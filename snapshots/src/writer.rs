@@ -12,7 +12,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use dizzy_components::codec;
 use redb::{Database, Durability, ReadableTable};
 
 use crate::capture::Capture;
@@ -93,7 +92,7 @@ fn commit_retaining(
                 base,
             });
         }
-        let meta = codec::encode(&capture.meta)
+        let meta = crate::format::encode_meta(&capture.meta)
             .map_err(|e| fail(redb::Error::Corrupted(e.to_string())))?;
         snapshots
             .insert(id, meta.as_slice())

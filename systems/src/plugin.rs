@@ -6,7 +6,9 @@ use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule, ScheduleLabel, SystemSet};
 use bevy_ecs::system::ScheduleSystem;
 use bevy_ecs::world::World;
-use dizzy_components::{ArchetypeTuple, Registry, RegistryError};
+use dizzy_components::{
+    ArchetypeTuple, CAUSED_BY, CORRELATION, CausedBy, CorrelationId, Registry, RegistryError,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -79,9 +81,11 @@ impl std::fmt::Debug for Setup {
 }
 
 impl Default for Setup {
+    /// An empty setup, whose registry already holds dizzy's built-in
+    /// lineage components (`dizzy.correlation`, `dizzy.caused_by`).
     fn default() -> Self {
         Setup {
-            registry: Registry::new(),
+            registry: builtin_registry(),
             schedule: Schedule::new(Tick),
             inits: Vec::new(),
             errors: Vec::new(),
@@ -91,8 +95,19 @@ impl Default for Setup {
     }
 }
 
+/// A registry with dizzy's own components, which every app persists.
+fn builtin_registry() -> Registry {
+    let mut registry = Registry::new();
+    // Both names are valid and distinct: these cannot fail.
+    let lineage = registry
+        .builtin_component::<CorrelationId>(CORRELATION)
+        .and_then(|()| registry.builtin_component::<CausedBy>(CAUSED_BY));
+    debug_assert!(lineage.is_ok(), "{lineage:?}");
+    registry
+}
+
 impl Setup {
-    /// An empty setup.
+    /// An empty setup (with dizzy's built-in components registered).
     pub fn new() -> Self {
         Self::default()
     }
@@ -119,6 +134,25 @@ impl Setup {
         version: u32,
     ) -> &mut Self {
         if let Err(e) = self.registry.component_version::<T>(name, version) {
+            self.errors.push(e);
+        }
+        self
+    }
+
+    /// Registers how to migrate stored values of `name` from version `from`
+    /// (type `Old`) to `from + 1` (type `New`); see
+    /// [`Registry::migration`].
+    pub fn migration<Old, New>(
+        &mut self,
+        name: &str,
+        from: u32,
+        f: impl Fn(Old) -> New + Send + Sync + 'static,
+    ) -> &mut Self
+    where
+        Old: DeserializeOwned + 'static,
+        New: Serialize + 'static,
+    {
+        if let Err(e) = self.registry.migration(name, from, f) {
             self.errors.push(e);
         }
         self

@@ -1,5 +1,7 @@
 //! Shared helpers for dizzy's behaviour, crash and property tests.
 
+pub mod hostile;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

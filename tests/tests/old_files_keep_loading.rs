@@ -42,7 +42,7 @@ fn app(db: &std::path::Path) -> App {
         .snapshot_policy(SnapshotPolicy::OFF)
 }
 
-const FIXTURES: [u32; 1] = [1];
+const FIXTURES: [u32; 2] = [1, 2];
 
 fn fixture(format: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/format-{format}.redb"))
@@ -64,10 +64,16 @@ fn write(path: &std::path::Path) {
         })
         .collect();
     rt.world_mut().entity_mut(ids[1]).insert(Capital);
-    rt.world_mut().entity_mut(ids[0]).insert(Road { to: ids[1], km: 465.0 });
+    rt.world_mut().entity_mut(ids[0]).insert(Road {
+        to: ids[1],
+        km: 465.0,
+    });
     rt.world_mut().insert_resource(Atlas { edition: 1 });
     rt.snapshot_full().unwrap();
-    rt.world_mut().entity_mut(ids[2]).insert(Road { to: ids[0], km: 683.5 });
+    rt.world_mut().entity_mut(ids[2]).insert(Road {
+        to: ids[0],
+        km: 683.5,
+    });
     rt.world_mut().get_mut::<Place>(ids[3]).unwrap().height = 99;
     rt.world_mut().despawn(ids[3]);
     rt.world_mut().resource_mut::<Atlas>().edition = 2;
@@ -82,7 +88,15 @@ fn contents(rt: &mut Runtime) -> (Vec<(String, i32, Option<(String, f32)>, bool)
         .query::<(&Place, Option<&Road>, Option<&Capital>)>()
         .iter(world)
         .map(|(p, r, c)| {
-            let road = r.map(|r| (world.get::<Place>(r.to).map(|p| p.name.clone()).unwrap_or_default(), r.km));
+            let road = r.map(|r| {
+                (
+                    world
+                        .get::<Place>(r.to)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default(),
+                    r.km,
+                )
+            });
             (p.name.clone(), p.height, road, c.is_some())
         })
         .collect();
@@ -99,11 +113,23 @@ fn every_past_format_still_opens() {
         let dir = tempfile::tempdir().unwrap();
         let copy = dir.path().join("old.redb");
         std::fs::copy(fixture(format), &copy).unwrap();
-        let mut rt = app(&copy).open().unwrap_or_else(|e| panic!("format {format}: {e}"));
+        let mut rt = app(&copy)
+            .open()
+            .unwrap_or_else(|e| panic!("format {format}: {e}"));
         assert_eq!(rt.resumed_from(), Some(2), "format {format}");
         let expected = vec![
-            ("Lyon".to_owned(), 0, Some(("Paris".to_owned(), 465.0)), false),
-            ("Nantes".to_owned(), 20, Some(("Lyon".to_owned(), 683.5)), false),
+            (
+                "Lyon".to_owned(),
+                0,
+                Some(("Paris".to_owned(), 465.0)),
+                false,
+            ),
+            (
+                "Nantes".to_owned(),
+                20,
+                Some(("Lyon".to_owned(), 683.5)),
+                false,
+            ),
             ("Paris".to_owned(), 10, None, true),
         ];
         assert_eq!(contents(&mut rt), (expected, 2), "format {format}");

@@ -16,9 +16,17 @@ use clap::{Parser, Subcommand};
 use crate::app::{App, DEFAULT_DB};
 
 mod bench;
+mod bundle;
 mod dedupe;
+mod diff;
+mod graph;
 mod particles;
+mod show;
 mod snapshots;
+mod stats;
+mod table;
+mod trace;
+mod view;
 
 /// dizzy: an entity-component-system data runtime whose worlds survive being killed.
 #[derive(Debug, Parser)]
@@ -48,6 +56,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export entities (and what they reference) into a bundle file.
+    Export(bundle::ExportArgs),
+    /// Import a bundle file into a dizzy file, as a new snapshot.
+    Import(bundle::ImportArgs),
+    /// Draw the tick schedule: systems, sets, order, reads and writes.
+    Graph(graph::Args),
+    /// Show the entities of a snapshot, components decoded.
+    Show(show::Args),
+    /// Per snapshot: entities and bytes per component.
+    Stats(stats::Args),
+    /// What changed between snapshots A and B.
+    Diff(diff::Args),
+    /// A correlation (or a uid's) as a causal tree.
+    Trace(trace::Args),
+    /// One component of a snapshot as a table (JSON lines or CSV).
+    ExportTable(table::Args),
     /// List the snapshots in a file.
     Snapshots {
         /// The dizzy file.
@@ -109,8 +133,15 @@ pub fn run(app: App) -> ExitCode {
             json,
         } => snapshots::compact(&db, keep_last, json),
         Command::Snapshots { db, json } => snapshots::list(&db, json),
+        Command::Graph(args) => graph::run(args, app),
+        Command::Show(args) => show::run(args, app.registry()),
+        Command::Stats(args) => stats::run(args, app.registry()),
+        Command::Diff(args) => diff::run(args, app.registry()),
+        Command::Trace(args) => trace::run(args, app.registry()),
+        Command::ExportTable(args) => table::run(args, app.registry()),
+        Command::Export(args) => bundle::export(app, args),
+        Command::Import(args) => bundle::import(app, args),
     };
-    let _ = app;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError(msg)) => {

@@ -9,6 +9,12 @@
 //! duplicate-set entities that reference their member files. Kill it at any
 //! moment: the next run resumes from the last snapshot and hashes only what
 //! was not hashed before it.
+//!
+//! Lineage: every file and subdirectory is caused by (`CausedBy`) the
+//! directory that listed it, and a duplicate set by the first of its files
+//! (by path; `DuplicateSet::files` holds them all), so one run is one
+//! correlation rooted at the root directory: `dizzy trace <uid>` shows the
+//! directories that led to a duplicate set.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -19,6 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256 as Hasher};
 
+use dizzy_components::CommandsExt;
 use dizzy_systems::{Plugin, Setup};
 
 /// A directory, by its path relative to the root ("" for the root).
@@ -204,13 +211,14 @@ pub fn discover(
                 for entry in entries {
                     match entry {
                         Entry::Dir(path) => {
-                            commands.spawn((Dir { path }, Unlisted));
+                            commands.spawn_caused_by(dir, (Dir { path }, Unlisted));
                         }
                         Entry::File(path, size) => {
-                            commands.spawn(File { path, size });
+                            commands.spawn_caused_by(dir, File { path, size });
                         }
                         Entry::Bad(path, error) => {
-                            commands.spawn((File { path, size: 0 }, Unreadable { error }));
+                            let bad = (File { path, size: 0 }, Unreadable { error });
+                            commands.spawn_caused_by(dir, bad);
                         }
                     }
                 }
@@ -295,11 +303,14 @@ pub fn group(
     sets.sort_by_key(|s| s.0);
     for ((sha256, size), mut members) in sets {
         members.sort();
-        commands.spawn(DuplicateSet {
+        // Caused by its first file (every set has two or more).
+        let first = members[0].1;
+        let set = DuplicateSet {
             sha256,
             size,
             files: members.into_iter().map(|(_, e)| e).collect(),
-        });
+        };
+        commands.spawn_caused_by(first, set);
     }
     state.phase = Phase::Done;
 }

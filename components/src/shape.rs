@@ -1,0 +1,600 @@
+//! The serde shape of a registered type, recorded with every snapshot and
+//! bundle, so that a reader can tell exactly what changed between versions
+//! and can decode values whose Rust type it does not have.
+//!
+//! Shapes are traced with `serde-reflection` when a type is registered and
+//! stored as JSON text. [`decode`] reads one value encoded by [`crate::codec`]
+//! (bincode 2, standard configuration) following a shape, into JSON;
+//! [`differences`] names the fields that differ between two shapes.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_reflection::{ContainerFormat, Format, Named, Tracer, TracerConfig, VariantFormat};
+
+/// A traced shape: the root format and every named container it uses.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+struct Shape {
+    root: Format,
+    types: BTreeMap<String, ContainerFormat>,
+}
+
+/// Traces `T`'s serde shape, as JSON text; `None` if the type cannot be
+/// traced (a custom `Deserialize` that rejects the tracer's sample values).
+///
+/// Limitation (of tracing by deserialization): an enum reached only inside
+/// a `Vec`, an `Option` or a map is explored once, so only its first variant
+/// may be known; values using other variants then cannot be decoded by shape
+/// (and are reported as such). Enums at the top of a type or in struct
+/// fields are traced completely.
+pub fn trace<T: DeserializeOwned>() -> Option<String> {
+    // 2 is a valid uid and entity: bevy's `Entity` rejects 0.
+    let config = || {
+        TracerConfig::default()
+            .default_u64_value(2)
+            .default_u32_value(2)
+            .record_samples_for_newtype_structs(false)
+    };
+    // A first pass finds the enums' names; the second traces again, one more
+    // variant of each enum per pass, until no enum is left incomplete.
+    let mut first = Tracer::new(config());
+    first.trace_simple_type::<T>().ok()?;
+    let enums: Vec<String> = first
+        .registry_unchecked()
+        .into_iter()
+        .filter(|(_, c)| matches!(c, ContainerFormat::Enum(_)))
+        .map(|(n, _)| n)
+        .collect();
+    let mut tracer = Tracer::new(config());
+    let mut root = None;
+    for _ in 0..1024 {
+        root = Some(tracer.trace_simple_type::<T>().ok()?.0);
+        let mut incomplete = false;
+        for name in &enums {
+            incomplete |= tracer.check_incomplete_enum(name).is_some();
+        }
+        if !incomplete {
+            break;
+        }
+    }
+    let root = root?;
+    let mut types = tracer.registry_unchecked();
+    for c in types.values_mut() {
+        if let ContainerFormat::Enum(variants) = c {
+            normalize_indices(variants);
+            variants.retain(|_, v| !matches!(v.value, VariantFormat::Variable(_)));
+        }
+    }
+    let complete = std::iter::once(&root)
+        .chain(types.values().flat_map(formats))
+        .all(|f| !has_variable(f));
+    complete
+        .then(|| serde_json::to_string(&Shape { root, types }).ok())
+        .flatten()
+}
+
+/// Variants whose index tracing did not confirm keep a provisional key
+/// (`u32::MAX - (n - 1) + i` for the `i`-th of `n` variants); the first
+/// variant explored is always the 0th, so the smallest key gives the offset.
+fn normalize_indices(variants: &mut BTreeMap<u32, Named<VariantFormat>>) {
+    const PROVISIONAL: u32 = u32::MAX / 2;
+    let provisional: Vec<u32> = variants
+        .keys()
+        .copied()
+        .filter(|&k| k > PROVISIONAL)
+        .collect();
+    let Some(&min) = provisional.first() else {
+        return;
+    };
+    for k in provisional {
+        if let Some(v) = variants.remove(&k) {
+            variants.entry(k - min).or_insert(v);
+        }
+    }
+}
+
+fn formats(c: &ContainerFormat) -> Vec<&Format> {
+    match c {
+        ContainerFormat::UnitStruct => vec![],
+        ContainerFormat::NewTypeStruct(f) => vec![f],
+        ContainerFormat::TupleStruct(fs) => fs.iter().collect(),
+        ContainerFormat::Struct(fs) => fs.iter().map(|n| &n.value).collect(),
+        ContainerFormat::Enum(vs) => vs
+            .values()
+            .flat_map(|v| match &v.value {
+                VariantFormat::NewType(f) => vec![&**f],
+                VariantFormat::Tuple(fs) => fs.iter().collect(),
+                VariantFormat::Struct(fs) => fs.iter().map(|n| &n.value).collect(),
+                _ => vec![],
+            })
+            .collect(),
+    }
+}
+
+fn has_variable(f: &Format) -> bool {
+    match f {
+        Format::Variable(_) => true,
+        Format::Option(i) | Format::Seq(i) => has_variable(i),
+        Format::Map { key, value } => has_variable(key) || has_variable(value),
+        Format::Tuple(items) => items.iter().any(has_variable),
+        Format::TupleArray { content, .. } => has_variable(content),
+        _ => false,
+    }
+}
+
+fn parse(shape: &str) -> Result<Shape, String> {
+    serde_json::from_str(shape).map_err(|e| format!("unreadable shape: {e}"))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    types: &'a BTreeMap<String, ContainerFormat>,
+    depth: usize,
+}
+
+const MAX_DEPTH: usize = 64;
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or_else(|| {
+            format!(
+                "{} bytes needed at offset {}, {} left",
+                n,
+                self.at,
+                self.bytes.len() - self.at
+            )
+        })?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn varint(&mut self) -> Result<u128, String> {
+        let tag = self.byte()?;
+        Ok(match tag {
+            0..=250 => u128::from(tag),
+            251 => u128::from(u16::from_le_bytes(
+                self.take(2)?.try_into().map_err(|_| "short u16")?,
+            )),
+            252 => u128::from(u32::from_le_bytes(
+                self.take(4)?.try_into().map_err(|_| "short u32")?,
+            )),
+            253 => u128::from(u64::from_le_bytes(
+                self.take(8)?.try_into().map_err(|_| "short u64")?,
+            )),
+            254 => u128::from_le_bytes(self.take(16)?.try_into().map_err(|_| "short u128")?),
+            _ => {
+                return Err(format!(
+                    "invalid integer tag {tag} at offset {}",
+                    self.at - 1
+                ));
+            }
+        })
+    }
+
+    fn signed(&mut self) -> Result<i128, String> {
+        let z = self.varint()?;
+        Ok(((z >> 1) as i128) ^ -((z & 1) as i128))
+    }
+
+    fn len(&mut self) -> Result<usize, String> {
+        let n = self.varint()?;
+        // Every element takes at least a byte, except zero-sized ones: cap
+        // lengths so that hostile input cannot make a loop spin forever.
+        let left = (self.bytes.len() - self.at) as u128;
+        if n > left.saturating_mul(8) + 4096 {
+            return Err(format!("a length of {n} with {left} bytes left"));
+        }
+        Ok(n as usize)
+    }
+
+    fn number(n: impl Into<Value>) -> Value {
+        n.into()
+    }
+
+    fn value(&mut self, f: &Format) -> Result<Value, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err("nested too deeply".into());
+        }
+        let v = match f {
+            Format::Unit => Value::Null,
+            Format::Bool => match self.byte()? {
+                0 => Value::Bool(false),
+                1 => Value::Bool(true),
+                b => return Err(format!("invalid bool {b}")),
+            },
+            Format::U8 => Self::number(self.byte()?),
+            Format::I8 => Self::number(self.byte()? as i8),
+            Format::U16 | Format::U32 | Format::U64 => {
+                let n = self.varint()?;
+                Self::number(u64::try_from(n).map_err(|_| "integer too large")?)
+            }
+            Format::U128 => Value::String(self.varint()?.to_string()),
+            Format::I16 | Format::I32 | Format::I64 => {
+                let n = self.signed()?;
+                Self::number(i64::try_from(n).map_err(|_| "integer too large")?)
+            }
+            Format::I128 => Value::String(self.signed()?.to_string()),
+            Format::F32 => Self::number(f64::from(f32::from_le_bytes(
+                self.take(4)?.try_into().map_err(|_| "short f32")?,
+            ))),
+            Format::F64 => Self::number(f64::from_le_bytes(
+                self.take(8)?.try_into().map_err(|_| "short f64")?,
+            )),
+            Format::Char => {
+                let first = self
+                    .bytes
+                    .get(self.at)
+                    .copied()
+                    .ok_or("a char at the end")?;
+                let width = match first {
+                    0x00..=0x7f => 1,
+                    0xc0..=0xdf => 2,
+                    0xe0..=0xef => 3,
+                    _ => 4,
+                };
+                let s = std::str::from_utf8(self.take(width)?).map_err(|e| e.to_string())?;
+                Value::String(s.to_owned())
+            }
+            Format::Str => {
+                let n = self.len()?;
+                let s = std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())?;
+                Value::String(s.to_owned())
+            }
+            Format::Bytes => {
+                let n = self.len()?;
+                Value::Array(self.take(n)?.iter().map(|&b| Value::from(b)).collect())
+            }
+            Format::Option(inner) => match self.byte()? {
+                0 => Value::Null,
+                1 => self.value(inner)?,
+                b => return Err(format!("invalid option tag {b}")),
+            },
+            Format::Seq(inner) => {
+                let n = self.len()?;
+                Value::Array(
+                    (0..n)
+                        .map(|_| self.value(inner))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            Format::Map { key, value } => {
+                let n = self.len()?;
+                let mut pairs = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    pairs.push((self.value(key)?, self.value(value)?));
+                }
+                if pairs.iter().all(|(k, _)| k.is_string()) {
+                    Value::Object(
+                        pairs
+                            .into_iter()
+                            .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), v))
+                            .collect(),
+                    )
+                } else {
+                    Value::Array(
+                        pairs
+                            .into_iter()
+                            .map(|(k, v)| Value::Array(vec![k, v]))
+                            .collect(),
+                    )
+                }
+            }
+            Format::Tuple(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.value(i))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Format::TupleArray { content, size } => {
+                if *size > self.bytes.len().saturating_mul(8) + 4096 {
+                    return Err(format!("an array of {size}"));
+                }
+                Value::Array(
+                    (0..*size)
+                        .map(|_| self.value(content))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            Format::TypeName(name) => {
+                let c = self
+                    .types
+                    .get(name)
+                    .ok_or_else(|| format!("unknown type `{name}` in the shape"))?;
+                self.container(c)?
+            }
+            Format::Variable(_) => return Err("an incomplete shape".into()),
+        };
+        self.depth -= 1;
+        Ok(v)
+    }
+
+    fn fields(&mut self, fields: &[Named<Format>]) -> Result<Value, String> {
+        let mut obj = serde_json::Map::new();
+        for f in fields {
+            obj.insert(f.name.clone(), self.value(&f.value)?);
+        }
+        Ok(Value::Object(obj))
+    }
+
+    fn container(&mut self, c: &ContainerFormat) -> Result<Value, String> {
+        Ok(match c {
+            ContainerFormat::UnitStruct => Value::Null,
+            ContainerFormat::NewTypeStruct(inner) => self.value(inner)?,
+            ContainerFormat::TupleStruct(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.value(i))
+                    .collect::<Result<_, _>>()?,
+            ),
+            ContainerFormat::Struct(fields) => self.fields(fields)?,
+            ContainerFormat::Enum(variants) => {
+                let index = u32::try_from(self.varint()?).map_err(|_| "variant index too large")?;
+                let v = variants
+                    .get(&index)
+                    .ok_or_else(|| format!("no variant {index}"))?;
+                let content = match &v.value {
+                    VariantFormat::Unit => return Ok(Value::String(v.name.clone())),
+                    VariantFormat::NewType(inner) => self.value(inner)?,
+                    VariantFormat::Tuple(items) => Value::Array(
+                        items
+                            .iter()
+                            .map(|i| self.value(i))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    VariantFormat::Struct(fields) => self.fields(fields)?,
+                    VariantFormat::Variable(_) => return Err("an incomplete shape".into()),
+                };
+                let mut obj = serde_json::Map::new();
+                obj.insert(v.name.clone(), content);
+                Value::Object(obj)
+            }
+        })
+    }
+}
+
+/// Decodes one value at the front of `bytes` following `shape`; returns it
+/// as JSON and the number of bytes it used.
+pub fn decode(shape: &str, bytes: &[u8]) -> Result<(Value, usize), String> {
+    let shape = parse(shape)?;
+    let mut r = Reader {
+        bytes,
+        at: 0,
+        types: &shape.types,
+        depth: 0,
+    };
+    let v = r.value(&shape.root)?;
+    Ok((v, r.at))
+}
+
+/// Splits `rows` values off the front of `bytes` following `shape`; returns
+/// each value's bytes.
+pub fn split<'a>(shape: &str, bytes: &'a [u8], rows: usize) -> Result<Vec<&'a [u8]>, String> {
+    let shape = parse(shape)?;
+    let mut r = Reader {
+        bytes,
+        at: 0,
+        types: &shape.types,
+        depth: 0,
+    };
+    let mut out = Vec::with_capacity(rows.min(bytes.len() + 1));
+    for _ in 0..rows {
+        let start = r.at;
+        r.depth = 0;
+        r.value(&shape.root)?;
+        out.push(&bytes[start..r.at]);
+    }
+    if r.at != bytes.len() {
+        return Err(format!(
+            "{} bytes left after {rows} values",
+            bytes.len() - r.at
+        ));
+    }
+    Ok(out)
+}
+
+fn describe(f: &Format) -> String {
+    match f {
+        Format::TypeName(n) => n.clone(),
+        Format::Option(i) => format!("Option<{}>", describe(i)),
+        Format::Seq(i) => format!("Vec<{}>", describe(i)),
+        Format::Map { key, value } => format!("Map<{}, {}>", describe(key), describe(value)),
+        Format::Tuple(items) => format!(
+            "({})",
+            items.iter().map(describe).collect::<Vec<_>>().join(", ")
+        ),
+        Format::TupleArray { content, size } => format!("[{}; {size}]", describe(content)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The fields of the root containers of two shapes (stored, current) that
+/// differ: added, removed, or of another type. Empty if the shapes are
+/// unknown or the same.
+pub fn differences(stored: Option<&str>, current: Option<&str>) -> Vec<String> {
+    let (Some(a), Some(b)) = (
+        stored.and_then(|s| parse(s).ok()),
+        current.and_then(|s| parse(s).ok()),
+    ) else {
+        return Vec::new();
+    };
+    let root_fields = |s: &Shape| -> Option<Vec<(String, String)>> {
+        let Format::TypeName(n) = &s.root else {
+            return None;
+        };
+        match s.types.get(n)? {
+            ContainerFormat::Struct(fields) => Some(
+                fields
+                    .iter()
+                    .map(|f| (f.name.clone(), describe(&f.value)))
+                    .collect(),
+            ),
+            ContainerFormat::TupleStruct(items) => Some(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (i.to_string(), describe(f)))
+                    .collect(),
+            ),
+            ContainerFormat::NewTypeStruct(inner) => Some(vec![("0".into(), describe(inner))]),
+            _ => None,
+        }
+    };
+    match (root_fields(&a), root_fields(&b)) {
+        (Some(old), Some(new)) => {
+            let mut out = Vec::new();
+            for (name, ty) in &old {
+                match new.iter().find(|(n, _)| n == name) {
+                    None => out.push(format!("`{name}` ({ty}) was removed")),
+                    Some((_, t)) if t != ty => {
+                        out.push(format!("`{name}` changed from {ty} to {t}"))
+                    }
+                    _ => {}
+                }
+            }
+            for (name, ty) in &new {
+                if !old.iter().any(|(n, _)| n == name) {
+                    out.push(format!("`{name}` ({ty}) was added"));
+                }
+            }
+            if out.is_empty() && a != b {
+                out.push("the nested types differ".into());
+            }
+            out
+        }
+        _ if a != b => vec![format!(
+            "the shape changed from {} to {}",
+            describe(&a.root),
+            describe(&b.root)
+        )],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum Kind {
+        Small,
+        Big(u32),
+        Named { a: i16, b: String },
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Thing {
+        id: u64,
+        name: String,
+        kind: Kind,
+        kinds: Vec<Kind>,
+        maybe: Option<f32>,
+        pair: (i64, bool),
+        arr: [u8; 3],
+        link: bevy_ecs::entity::Entity,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct ThingV2 {
+        id: u64,
+        title: String,
+        kind: Kind,
+        kinds: Vec<Kind>,
+        maybe: Option<f64>,
+        pair: (i64, bool),
+        arr: [u8; 3],
+        link: bevy_ecs::entity::Entity,
+    }
+
+    fn sample() -> Thing {
+        Thing {
+            id: 300,
+            name: "héllo".into(),
+            kind: Kind::Named {
+                a: -5,
+                b: "x".into(),
+            },
+            kinds: vec![Kind::Small, Kind::Small],
+            maybe: Some(1.5),
+            pair: (-1_000_000_000_000, true),
+            arr: [1, 2, 255],
+            link: crate::uid::ref_entity(77).unwrap(),
+        }
+    }
+
+    #[test]
+    fn decodes_like_serde_json_would_show_it() {
+        let shape = trace::<Thing>().expect("traceable");
+        let bytes = codec::encode(&sample()).unwrap();
+        let (json, used) = decode(&shape, &bytes).unwrap();
+        assert_eq!(used, bytes.len());
+        let mut expected = serde_json::to_value(sample()).unwrap();
+        // serde_json writes f32 1.5 as 1.5 as well; entity links show as uids.
+        expected["link"] = Value::from(77u64);
+        assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn every_variant_of_a_top_level_enum_is_known() {
+        let shape = trace::<Kind>().unwrap();
+        for k in [
+            Kind::Small,
+            Kind::Big(3),
+            Kind::Named {
+                a: 1,
+                b: "q".into(),
+            },
+        ] {
+            let bytes = codec::encode(&k).unwrap();
+            assert_eq!(
+                decode(&shape, &bytes).unwrap().0,
+                serde_json::to_value(&k).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn splits_values_and_rejects_garbage() {
+        let shape = trace::<Thing>().unwrap();
+        let mut bytes = codec::encode(&sample()).unwrap();
+        let one = bytes.len();
+        bytes.extend(codec::encode(&sample()).unwrap());
+        let parts = split(&shape, &bytes, 2).unwrap();
+        assert_eq!(parts[0].len(), one);
+        for cut in 0..bytes.len() / 2 {
+            assert!(decode(&shape, &bytes[..cut]).is_err(), "cut {cut}");
+        }
+        assert!(split(&shape, &bytes, 3).is_err());
+        assert!(decode(&shape, &[0xff; 16]).is_err());
+    }
+
+    #[test]
+    fn names_the_fields_that_differ() {
+        let d = differences(trace::<Thing>().as_deref(), trace::<ThingV2>().as_deref());
+        assert!(
+            d.iter()
+                .any(|s| s.contains("`name`") && s.contains("removed")),
+            "{d:?}"
+        );
+        assert!(
+            d.iter()
+                .any(|s| s.contains("`title`") && s.contains("added")),
+            "{d:?}"
+        );
+        assert!(
+            d.iter().any(|s| s.contains("`maybe`") && s.contains("F64")),
+            "{d:?}"
+        );
+        assert!(differences(trace::<Thing>().as_deref(), trace::<Thing>().as_deref()).is_empty());
+    }
+}

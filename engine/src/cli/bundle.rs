@@ -1,0 +1,143 @@
+//! `dizzy export` and `dizzy import`: moving entities between worlds.
+
+use std::path::PathBuf;
+
+use dizzy_components::RefPolicy;
+use dizzy_snapshots::{ExportOptions, OnConflict, RestoreOptions, Selection, Store};
+
+use crate::app::{App, DEFAULT_DB};
+use crate::policy::SnapshotPolicy;
+
+use super::CliError;
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("selection").required(true).args(["uid", "with"])))]
+pub(crate) struct ExportArgs {
+    /// The dizzy file to export from.
+    #[arg(long, default_value = DEFAULT_DB)]
+    db: PathBuf,
+    /// Export the world at this snapshot (default: the latest).
+    #[arg(long)]
+    snapshot: Option<u64>,
+    /// Entities to export, by uid (repeat the flag for several).
+    #[arg(long)]
+    uid: Vec<u64>,
+    /// Export every entity with this component (stable name).
+    #[arg(long)]
+    with: Option<String>,
+    /// Do not carry the entities the selection references; references that
+    /// leave the selection are an error, or dropped with --drop-dangling.
+    #[arg(long)]
+    no_closure: bool,
+    /// With --no-closure: drop references that leave the selection.
+    #[arg(long)]
+    drop_dangling: bool,
+    /// The bundle file to write.
+    #[arg(short = 'o', long = "out")]
+    out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// The dizzy file to import into (created if missing); the import
+    /// becomes a new snapshot.
+    #[arg(long, default_value = DEFAULT_DB)]
+    db: PathBuf,
+    /// The bundle file.
+    bundle: PathBuf,
+    /// What to do with a uid the file already has: remap (a fresh uid),
+    /// skip (keep the file's entity), replace (overwrite its components)
+    /// or fail.
+    #[arg(long, default_value = "remap")]
+    on_conflict: OnConflict,
+}
+
+pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
+    let registry = app.registry_owned();
+    let store = Store::open_to_read(&args.db)?;
+    let options = RestoreOptions {
+        snapshot: args.snapshot,
+        ..Default::default()
+    };
+    let mut restored = dizzy_snapshots::restore(&store, &registry, &options)?;
+    let selection = match args.with {
+        Some(name) => Selection::With(name),
+        None => Selection::Uids(args.uid),
+    };
+    let exported = dizzy_snapshots::export(
+        &mut restored.world,
+        &registry,
+        &selection,
+        &ExportOptions {
+            closure: !args.no_closure,
+            refs: if args.drop_dangling {
+                RefPolicy::Drop
+            } else {
+                RefPolicy::Fail
+            },
+            source: format!("{} snapshot {}", args.db.display(), restored.meta.id),
+        },
+    )?;
+    // Write beside the target, then rename: a reader never sees half a bundle.
+    let tmp = args.out.with_extension("partial");
+    std::fs::write(&tmp, &exported.bytes)
+        .map_err(|e| CliError(format!("{}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &args.out)
+        .map_err(|e| CliError(format!("{}: {e}", args.out.display())))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "bundle": args.out.display().to_string(),
+            "snapshot": restored.meta.id,
+            "entities": exported.entities,
+            "components": exported.components,
+            "bytes": exported.bytes.len(),
+        })
+    );
+    Ok(())
+}
+
+pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
+    let bytes = std::fs::read(&args.bundle)
+        .map_err(|e| CliError(format!("{}: {e}", args.bundle.display())))?;
+    let named =
+        |e: dizzy_snapshots::ImportError| CliError(format!("{}: {e}", args.bundle.display()));
+    // Check the whole bundle against an empty world first: a bad bundle is
+    // refused before the file is even opened.
+    {
+        let registry = app.registry();
+        let mut scratch = bevy_ecs::world::World::new();
+        registry.install(&mut scratch);
+        dizzy_snapshots::import(
+            &mut scratch,
+            registry,
+            &bytes,
+            OnConflict::Remap,
+            RefPolicy::Fail,
+        )
+        .map_err(named)?;
+    }
+    let mut rt = app
+        .db(&args.db)
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()?;
+    let map = rt
+        .import(&bytes, args.on_conflict, RefPolicy::Fail)
+        .map_err(named)?;
+    let snapshot = rt.snapshot()?;
+    rt.close()?;
+    let uids: serde_json::Map<String, serde_json::Value> = map
+        .iter()
+        .map(|(old, new)| (old.to_string(), serde_json::Value::from(*new)))
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "db": args.db.display().to_string(),
+            "imported": map.len(),
+            "uids": uids,
+            "snapshot": snapshot,
+        })
+    );
+    Ok(())
+}

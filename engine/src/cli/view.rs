@@ -1,0 +1,194 @@
+//! What the inspection commands share: opening a file, entities as JSON
+//! objects, short renderings of values, tables, and writing to stdout
+//! without panicking when the reader goes away (`dizzy show | head`).
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, IsTerminal, StdoutLock, Write};
+use std::path::Path;
+
+use dizzy_snapshots::{Components, Inspection, Store};
+use serde_json::Value;
+
+use super::CliError;
+
+/// Opens a dizzy file to read it.
+pub(crate) fn open(db: &Path) -> Result<Store, CliError> {
+    Ok(Store::open_to_read(db)?)
+}
+
+/// Buffered stdout.
+pub(crate) fn stdout() -> BufWriter<StdoutLock<'static>> {
+    BufWriter::new(std::io::stdout().lock())
+}
+
+/// Whether stdout is a terminal (tables) or not (plain text).
+pub(crate) fn on_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Ends writing: flushes, and treats a closed pipe as done, not an error.
+pub(crate) fn finish(out: &mut impl Write, written: std::io::Result<()>) -> Result<(), CliError> {
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError(format!("writing the output: {e}"))),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// An entity as one JSON object: `{"uid": U, "<stable name>": value, ...}`;
+/// components whose values were not decoded are left out.
+pub(crate) fn entity_json(uid: u64, components: &Components) -> Value {
+    let mut object = match components_json(components) {
+        Value::Object(o) => o,
+        _ => serde_json::Map::new(),
+    };
+    object.insert("uid".to_owned(), Value::from(uid));
+    Value::Object(object)
+}
+
+/// An entity's decoded components as one JSON object, by stable name.
+pub(crate) fn components_json(components: &Components) -> Value {
+    Value::Object(
+        components
+            .iter()
+            .filter_map(|(name, value)| Some((name.clone(), value.clone()?)))
+            .collect(),
+    )
+}
+
+/// [`entity_json`] as text, with the uid first (as people read it).
+pub(crate) fn entity_line(uid: u64, components: &Components) -> String {
+    let mut line = format!("{{\"uid\":{uid}");
+    for (name, value) in components {
+        if let Some(value) = value {
+            line.push_str(&format!(",{}:{value}", Value::from(name.as_str())));
+        }
+    }
+    line.push('}');
+    line
+}
+
+/// A value on one line, at most `max` characters (`…` marks a cut).
+pub(crate) fn short(value: Option<&Value>, max: usize) -> String {
+    let text = match value {
+        Some(v) => v.to_string(),
+        None => "?".to_owned(),
+    };
+    cut(&text, max)
+}
+
+/// `text`, cut to at most `max` characters.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The note printed (on stderr) when some values could not be decoded.
+pub(crate) fn undecodable_note(undecodable: &BTreeMap<String, String>) -> Option<String> {
+    if undecodable.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = undecodable
+        .iter()
+        .map(|(name, why)| format!("{name} ({why})"))
+        .collect();
+    Some(format!(
+        "note: not decodable by this build: {}",
+        names.join(", ")
+    ))
+}
+
+/// Prints the undecodable note of `inspection` on stderr, if any.
+pub(crate) fn warn_undecodable(inspection: &Inspection) {
+    if let Some(note) = undecodable_note(&inspection.undecodable) {
+        eprintln!("{note}");
+    }
+}
+
+/// Writes `rows` as a table with a header, columns padded to their widest
+/// cell; numbers are right-aligned.
+pub(crate) fn table(
+    out: &mut impl Write,
+    header: &[String],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let numeric: Vec<bool> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .all(|c| c.is_empty() || c.parse::<f64>().is_ok())
+        })
+        .collect();
+    let line = |cells: &[String]| -> String {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if numeric[i] {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                if i + 1 < cells.len() {
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        s
+    };
+    writeln!(out, "{}", line(header))?;
+    for row in rows {
+        writeln!(out, "{}", line(row))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_leave_out_values_not_decoded() {
+        let mut c = Components::new();
+        c.insert("a".into(), Some(Value::from(3)));
+        c.insert("b".into(), None);
+        assert_eq!(entity_json(7, &c), serde_json::json!({"uid": 7, "a": 3}));
+        assert_eq!(entity_line(7, &c), r#"{"uid":7,"a":3}"#);
+        let parsed: Value = serde_json::from_str(&entity_line(7, &c)).unwrap();
+        assert_eq!(parsed, entity_json(7, &c));
+    }
+
+    #[test]
+    fn cuts_count_characters() {
+        assert_eq!(cut("héllo", 5), "héllo");
+        assert_eq!(cut("héllo world", 5), "héll…");
+        assert_eq!(short(None, 5), "?");
+    }
+
+    #[test]
+    fn tables_align() {
+        let mut out = Vec::new();
+        let header = vec!["uid".to_owned(), "name".to_owned()];
+        let rows = vec![
+            vec!["2".to_owned(), "a".to_owned()],
+            vec!["100".to_owned(), "bcd".to_owned()],
+        ];
+        table(&mut out, &header, &rows).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "uid  name\n  2  a\n100  bcd\n"
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! Bundles: a piece of one world, sent to another.
+//!
+//! A bundle is a single self-contained file: a header (magic, format
+//! version, codec), the schemas of the components it carries, their values
+//! (entity references stored as uids, as in snapshots) and a SHA-256 of all
+//! of it. [`export`] cuts a selection of entities out of a world — with the
+//! entities they reference, transitively, unless told not to; [`import`]
+//! brings a bundle into a world all or nothing: every byte is checked and
+//! every value decoded before the world is touched.
+//!
+//! Layout (little endian):
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 8 | magic `DIZZYBDL` |
+//! | 4 | bundle format version (1) |
+//! | 4 | codec name length `n` (at most 64) |
+//! | n | codec name, UTF-8 |
+//! | 8 | body length `b` |
+//! | b | body: the [`BundleBody`], encoded with the codec |
+//! | 32 | SHA-256 of everything before |
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use bevy_ecs::entity::Entity;
+use bevy_ecs::world::World;
+use dizzy_components::{
+    RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::format::{HEADER, Layout, Schema, header, parse};
+
+const MAGIC: &[u8; 8] = b"DIZZYBDL";
+/// The bundle format version this build writes (and the newest it reads).
+pub const BUNDLE_VERSION: u32 = 1;
+
+/// The body of a bundle.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct BundleBody {
+    /// The schemas of the components carried.
+    pub schemas: Vec<Schema>,
+    /// Every entity carried, by uid (some may carry no component).
+    pub uids: Vec<u64>,
+    /// Per component: its stable name and one keyed chunk (values, then uids).
+    pub columns: Vec<(String, Vec<u8>)>,
+    /// Where it came from (a file and snapshot, informative).
+    pub source: String,
+}
+
+/// Which entities to export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Selection {
+    /// These uids.
+    Uids(Vec<u64>),
+    /// Every entity with this component (stable name).
+    With(String),
+}
+
+/// A bundle could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// A selected uid is not in the world.
+    #[error("uid {0} is not in the world")]
+    UnknownUid(u64),
+    /// The component filter names an unregistered component.
+    #[error("`{0}` is not a registered component")]
+    UnknownComponent(String),
+    /// Nothing matched the selection.
+    #[error("the selection is empty")]
+    Empty,
+    /// A reference leaves the selection (without the closure) under `RefPolicy::Fail`.
+    #[error(
+        "`{component}` of uid {holder} references an entity outside the selection; export with its closure, or drop such references"
+    )]
+    Dangling {
+        /// The component's stable name.
+        component: String,
+        /// The referencing uid.
+        holder: u64,
+    },
+    /// A value could not be encoded.
+    #[error("`{component}`: {source}")]
+    Codec {
+        /// The component's stable name.
+        component: String,
+        /// The codec's error.
+        source: dizzy_components::CodecError,
+    },
+}
+
+/// A bundle was refused; the target is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The bytes are not a valid bundle (truncated, corrupt, hostile).
+    #[error("not a valid bundle: {0}")]
+    Invalid(String),
+    /// Written by a newer dizzy.
+    #[error("bundle format {found}; this build reads formats up to {supported}")]
+    NewerFormat {
+        /// The bundle's version.
+        found: u32,
+        /// The newest this build reads.
+        supported: u32,
+    },
+    /// Encoded with a codec this build does not have.
+    #[error("bundle encoded with codec `{0}`; this build has `{supported}`", supported = codec::CODEC)]
+    UnknownCodec(String),
+    /// A component this build does not register.
+    #[error("the bundle carries `{0}`, which this build does not register")]
+    Unregistered(String),
+    /// A stored version without a migration.
+    #[error(transparent)]
+    Version(#[from] dizzy_components::UpgradeError),
+    /// A uid of the bundle is already in the world (`OnConflict::Fail`).
+    #[error("uid {0} of the bundle is already in the world (on conflict: fail)")]
+    Conflict(u64),
+    /// A reference to an entity neither in the bundle nor kept.
+    #[error(
+        "`{component}` of uid {holder} references uid {target}, which the bundle does not carry"
+    )]
+    Dangling {
+        /// The component's stable name.
+        component: String,
+        /// The referencing uid.
+        holder: u64,
+        /// The missing uid.
+        target: u64,
+    },
+    /// A value does not decode.
+    #[error("`{component}`: {reason}")]
+    Corrupt {
+        /// The component's stable name.
+        component: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What to do when a uid of the bundle is already in the target world.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OnConflict {
+    /// Give the imported entity a fresh uid (default); references follow.
+    #[default]
+    Remap,
+    /// Do not import it; references to it point at the existing entity.
+    Skip,
+    /// Import into the existing entity: the bundle's values overwrite its
+    /// components of the same types.
+    Replace,
+    /// Refuse the whole import.
+    Fail,
+}
+
+impl std::str::FromStr for OnConflict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "remap" => Ok(OnConflict::Remap),
+            "skip" => Ok(OnConflict::Skip),
+            "replace" => Ok(OnConflict::Replace),
+            "fail" => Ok(OnConflict::Fail),
+            _ => Err(format!("`{s}`: expected remap, skip, replace or fail")),
+        }
+    }
+}
+
+/// How to export.
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    /// Carry everything the selection references, transitively (default).
+    pub closure: bool,
+    /// References that leave the selection (without the closure): fail or drop.
+    pub refs: RefPolicy,
+    /// Where the world came from, recorded in the bundle.
+    pub source: String,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions {
+            closure: true,
+            refs: RefPolicy::Fail,
+            source: String::new(),
+        }
+    }
+}
+
+/// What an export carried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exported {
+    /// The bundle's bytes.
+    pub bytes: Vec<u8>,
+    /// Uids carried.
+    pub entities: usize,
+    /// Component names carried.
+    pub components: Vec<String>,
+}
+
+/// Cuts `selection` (and, with the closure, everything it references) out
+/// of `world` into a bundle. The world is unchanged.
+pub fn export(
+    world: &mut World,
+    registry: &Registry,
+    selection: &Selection,
+    options: &ExportOptions,
+) -> Result<Exported, ExportError> {
+    // The selected entities.
+    let mut chosen: Vec<Entity> = match selection {
+        Selection::Uids(uids) => uids
+            .iter()
+            .map(|&u| {
+                world
+                    .resource::<Uids>()
+                    .entity(u)
+                    .ok_or(ExportError::UnknownUid(u))
+            })
+            .collect::<Result<_, _>>()?,
+        Selection::With(name) => {
+            let ops = registry
+                .get(name)
+                .and_then(|r| r.column())
+                .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
+            let id = ops
+                .component_id(world)
+                .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
+            let uid_id = world.register_component::<Uid>();
+            world
+                .archetypes()
+                .iter()
+                .filter(|a| a.contains(id) && a.contains(uid_id))
+                .flat_map(|a| a.entities().iter().map(|e| e.id()))
+                .collect()
+        }
+    };
+    if chosen.is_empty() {
+        return Err(ExportError::Empty);
+    }
+    let columns: Vec<(
+        &str,
+        &dyn dizzy_components::ColumnOps,
+        bevy_ecs::component::ComponentId,
+    )> = registry
+        .iter()
+        .filter_map(|r| {
+            let ops = r.column()?;
+            Some((r.name(), ops, ops.component_id(world)?))
+        })
+        .collect();
+
+    // The closure: follow references until nothing new appears.
+    let mut set: HashSet<Entity> = chosen.iter().copied().collect();
+    if options.closure {
+        let mut frontier = chosen.clone();
+        while !frontier.is_empty() {
+            let mut found = Vec::new();
+            for (_, ops, id) in &columns {
+                ops.collect_refs(world, *id, &frontier, &mut found);
+            }
+            frontier = found
+                .into_iter()
+                .filter(|e| world.get::<Uid>(*e).is_some() && set.insert(*e))
+                .collect();
+            chosen.extend(frontier.iter().copied());
+        }
+    }
+    let uid_of = |w: &World, e: Entity| w.get::<Uid>(e).map_or(0, |u| u.get());
+    chosen.sort_by_key(|&e| uid_of(world, e));
+    chosen.dedup();
+
+    let mut body = BundleBody {
+        schemas: Vec::new(),
+        uids: chosen.iter().map(|&e| uid_of(world, e)).collect(),
+        columns: Vec::new(),
+        source: options.source.clone(),
+    };
+    for (name, ops, id) in &columns {
+        let holders: Vec<Entity> = chosen
+            .iter()
+            .copied()
+            .filter(|&e| world.entity(e).contains_id(*id))
+            .collect();
+        if holders.is_empty() {
+            continue;
+        }
+        let places = [dizzy_components::Place::Entities(&holders)];
+        let within = |e: Entity| set.contains(&e);
+        let log = ops
+            .to_placeholders_within(world, *id, &places, options.refs, Some(&within))
+            .map_err(|d| ExportError::Dangling {
+                component: (*name).to_owned(),
+                holder: d.holder,
+            })?;
+        let mut chunk = vec![0u8; HEADER];
+        let encoded = ops.encode(world, *id, places[0], &mut chunk);
+        ops.restore_refs(world, *id, &places, log);
+        let rows = encoded.map_err(|source| ExportError::Codec {
+            component: (*name).to_owned(),
+            source,
+        })?;
+        for &e in &holders {
+            chunk.extend_from_slice(&uid_of(world, e).to_le_bytes());
+        }
+        let mut h = Vec::with_capacity(HEADER);
+        header(&mut h, Layout::Keyed, rows as u32);
+        chunk[..HEADER].copy_from_slice(&h);
+        body.columns.push(((*name).to_owned(), chunk));
+        let reg = registry
+            .get(name)
+            .unwrap_or_else(|| unreachable!("listed from the registry"));
+        body.schemas.push(Schema {
+            name: reg.name().to_owned(),
+            version: reg.version(),
+            kind: reg.kind(),
+            type_name: reg.type_name().to_owned(),
+            shape: reg.shape().map(str::to_owned),
+        });
+    }
+    let components = body.columns.iter().map(|(n, _)| n.clone()).collect();
+    let entities = body.uids.len();
+    let bytes = write(&body).map_err(|source| ExportError::Codec {
+        component: "@bundle".into(),
+        source,
+    })?;
+    Ok(Exported {
+        bytes,
+        entities,
+        components,
+    })
+}
+
+/// Encodes a bundle body into a bundle file's bytes.
+pub fn write(body: &BundleBody) -> Result<Vec<u8>, dizzy_components::CodecError> {
+    let encoded = codec::encode(body)?;
+    let mut out = Vec::with_capacity(encoded.len() + 96);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
+    out.extend_from_slice(&(codec::CODEC.len() as u32).to_le_bytes());
+    out.extend_from_slice(codec::CODEC.as_bytes());
+    out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
+    out.extend_from_slice(&encoded);
+    let sum = Sha256::digest(&out);
+    out.extend_from_slice(&sum);
+    Ok(out)
+}
+
+/// Checks a bundle file's bytes and decodes its body. Bounded: nothing is
+/// allocated beyond a small multiple of `bytes.len()`.
+pub fn read(bytes: &[u8]) -> Result<BundleBody, ImportError> {
+    let bad = |m: &str| ImportError::Invalid(m.to_owned());
+    if bytes.len() < 8 + 4 + 4 + 8 + 32 {
+        return Err(ImportError::Invalid(format!(
+            "{} bytes is shorter than any bundle",
+            bytes.len()
+        )));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(bad("it does not start with the bundle magic (DIZZYBDL)"));
+    }
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let version = u32_at(8);
+    if version > BUNDLE_VERSION || version == 0 {
+        if version == 0 {
+            return Err(bad("bundle format 0"));
+        }
+        return Err(ImportError::NewerFormat {
+            found: version,
+            supported: BUNDLE_VERSION,
+        });
+    }
+    let n = u32_at(12) as usize;
+    if n > 64 || 16 + n + 8 + 32 > bytes.len() {
+        return Err(ImportError::Invalid(format!("a codec name of {n} bytes")));
+    }
+    let name =
+        std::str::from_utf8(&bytes[16..16 + n]).map_err(|_| bad("the codec name is not UTF-8"))?;
+    let at = 16 + n;
+    let body_len = u64::from_le_bytes(
+        bytes[at..at + 8]
+            .try_into()
+            .map_err(|_| bad("short header"))?,
+    );
+    let body_start = at + 8;
+    let expected = (bytes.len() - body_start - 32) as u64;
+    if body_len != expected {
+        return Err(ImportError::Invalid(format!(
+            "the header announces a body of {body_len} bytes, the file holds {expected} (truncated or corrupt)"
+        )));
+    }
+    let (content, sum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(content).as_slice() != sum {
+        return Err(bad("the checksum does not match (corrupt)"));
+    }
+    if name != codec::CODEC {
+        return Err(ImportError::UnknownCodec(name.to_owned()));
+    }
+    let body: BundleBody =
+        codec::decode(&content[body_start..]).map_err(|e| ImportError::Invalid(e.to_string()))?;
+    let mut seen = HashSet::new();
+    for &u in &body.uids {
+        if !is_valid_uid(u) || !seen.insert(u) {
+            return Err(ImportError::Invalid(format!(
+                "uid {u} is invalid or repeated"
+            )));
+        }
+    }
+    Ok(body)
+}
+
+/// Imports a bundle into `world`, all or nothing; returns the old-to-new uid
+/// of every entity of the bundle.
+pub fn import(
+    world: &mut World,
+    registry: &Registry,
+    bytes: &[u8],
+    on_conflict: OnConflict,
+    refs: RefPolicy,
+) -> Result<BTreeMap<u64, u64>, ImportError> {
+    let body = read(bytes)?;
+    let carried: BTreeSet<u64> = body.uids.iter().copied().collect();
+
+    // 1. Check everything; decide every uid. Nothing changes yet.
+    let mut columns = Vec::with_capacity(body.columns.len());
+    for (name, chunk) in &body.columns {
+        let reg = registry
+            .get(name)
+            .filter(|r| r.column().is_some())
+            .ok_or_else(|| ImportError::Unregistered(name.clone()))?;
+        let corrupt = |reason: String| ImportError::Corrupt {
+            component: name.clone(),
+            reason,
+        };
+        let chunk = parse(chunk).map_err(corrupt)?;
+        if chunk.layout != Layout::Keyed {
+            return Err(corrupt("not a keyed chunk".into()));
+        }
+        let owners: Vec<u64> = chunk.uids().collect();
+        if let Some(u) = owners.iter().find(|u| !carried.contains(u)) {
+            return Err(corrupt(format!(
+                "a value for uid {u}, which the bundle does not carry"
+            )));
+        }
+        let schema = body.schemas.iter().find(|s| &s.name == name);
+        let version = schema.map_or(reg.version(), |s| s.version);
+        let payload = if version == reg.version() {
+            chunk.payload.to_vec()
+        } else {
+            reg.upgrade(
+                version,
+                schema.and_then(|s| s.shape.as_deref()),
+                chunk.payload,
+                owners.len(),
+            )?
+        };
+        let ops = reg
+            .column()
+            .unwrap_or_else(|| unreachable!("filtered above"));
+        ops.check(&payload, owners.len(), &|u| carried.contains(&u), refs)
+            .map_err(|e| match e {
+                ValueError::Dangling(d) => ImportError::Dangling {
+                    component: name.clone(),
+                    holder: d.holder,
+                    target: d.target,
+                },
+                other => corrupt(other.to_string()),
+            })?;
+        columns.push((name, ops, owners, payload));
+    }
+    let mut map: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut skipped: BTreeSet<u64> = BTreeSet::new();
+    {
+        let index = world.resource::<Uids>();
+        for &u in &body.uids {
+            if index.entity(u).is_some() {
+                match on_conflict {
+                    OnConflict::Fail => return Err(ImportError::Conflict(u)),
+                    OnConflict::Skip => {
+                        skipped.insert(u);
+                        map.insert(u, u);
+                    }
+                    OnConflict::Replace => {
+                        map.insert(u, u);
+                    }
+                    OnConflict::Remap => {}
+                }
+            } else {
+                map.insert(u, u);
+            }
+        }
+    }
+
+    // 2. Apply: cannot fail from here on.
+    {
+        let mut uids = world.resource_mut::<Uids>();
+        for &u in &body.uids {
+            if let Some(uid) = Uid::new(u) {
+                uids.reserve(uid);
+            }
+        }
+        let remapped: Vec<u64> = body
+            .uids
+            .iter()
+            .copied()
+            .filter(|u| !map.contains_key(u))
+            .collect();
+        for u in remapped {
+            let fresh = uids.allocate();
+            map.insert(u, fresh.get());
+        }
+    }
+    let mut entity: UidMap<Entity> = UidMap::default();
+    for &u in &body.uids {
+        let new = map[&u];
+        let e = match world.resource::<Uids>().entity(new) {
+            Some(e) => e,
+            None => world
+                .spawn(Uid::new(new).unwrap_or_else(|| unreachable!("checked or allocated")))
+                .id(),
+        };
+        entity.insert(u, e);
+    }
+    for (name, ops, owners, payload) in columns {
+        // Values of skipped entities are decoded (to keep the byte offsets)
+        // but written to a throwaway entity, then dropped.
+        let scratch = if skipped.is_empty() {
+            None
+        } else {
+            Some(world.spawn_empty().id())
+        };
+        let targets: Vec<(u64, Entity)> = owners
+            .iter()
+            .map(|u| match (skipped.contains(u), scratch) {
+                (true, Some(s)) => (*u, s),
+                _ => (*u, entity[u]),
+            })
+            .collect();
+        let lookup = |u: u64| entity.get(&u).copied();
+        let mut resolver = Resolver::new(&lookup, refs);
+        if let Err(e) = ops.decode_insert(world, &targets, &payload, &mut resolver) {
+            unreachable!("`{name}` was checked before the import: {e}");
+        }
+        if let Some(s) = scratch {
+            world.despawn(s);
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_damage_is_named() {
+        let body = BundleBody {
+            schemas: vec![],
+            uids: vec![2, 3],
+            columns: vec![],
+            source: "test".into(),
+        };
+        let bytes = write(&body).unwrap();
+        assert_eq!(read(&bytes).unwrap(), body);
+        for cut in 0..bytes.len() {
+            assert!(read(&bytes[..cut]).is_err(), "truncated at {cut}");
+        }
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x40;
+            assert!(read(&b).is_err(), "flipped byte {i}");
+        }
+        let mut newer = bytes.clone();
+        newer[8] = 9;
+        assert!(matches!(
+            read(&newer),
+            Err(ImportError::NewerFormat { found: 9, .. })
+        ));
+    }
+}
