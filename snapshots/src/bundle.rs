@@ -57,6 +57,8 @@ pub enum Selection {
     Uids(Vec<u64>),
     /// Every entity with this component (stable name).
     With(String),
+    /// Every entity of this correlation (see `dizzy_components::CorrelationId`).
+    Correlation(u64),
 }
 
 /// A bundle could not be made.
@@ -237,6 +239,12 @@ pub fn export(
                 .flat_map(|a| a.entities().iter().map(|e| e.id()))
                 .collect()
         }
+        Selection::Correlation(c) => world
+            .query_filtered::<(Entity, &dizzy_components::CorrelationId), bevy_ecs::query::With<Uid>>()
+            .iter(world)
+            .filter(|(_, id)| id.0 == *c)
+            .map(|(e, _)| e)
+            .collect(),
     };
     if chosen.is_empty() {
         return Err(ExportError::Empty);

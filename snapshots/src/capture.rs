@@ -222,6 +222,34 @@ fn unswap(world: &mut World, cols: &[(&Col<'_>, Vec<Place<'_>>)], logs: Vec<RefL
     }
 }
 
+/// Appends the rows whose tick is newer than `since` (seen at `now`), as
+/// `Tick::is_newer_than` decides, in blocks of 64 that the compiler turns
+/// into vector compares: a delta scans every row of every column, so this
+/// loop is most of a delta's cost.
+///
+/// The capturer writes a full snapshot long before `since` could age past
+/// `CHECK_TICK_THRESHOLD`, so `horizon` is small; a tick older than
+/// `MAX_CHANGE_AGE` (not clamped yet) has an age above it either way, so
+/// bevy's clamping of both ages changes nothing here.
+fn newer_rows(ticks: &[std::cell::UnsafeCell<Tick>], since: Tick, now: Tick, out: &mut Vec<u32>) {
+    let n = now.get();
+    let horizon = n.wrapping_sub(since.get());
+    debug_assert!(horizon < CHECK_TICK_THRESHOLD);
+    for (block, chunk) in ticks.chunks(64).enumerate() {
+        let mut mask = 0u64;
+        for (i, t) in chunk.iter().enumerate() {
+            // SAFETY: ticks are read between ticks, no writer.
+            let age = n.wrapping_sub(unsafe { *t.get() }.get());
+            mask |= u64::from(age < horizon) << i;
+        }
+        while mask != 0 {
+            let i = mask.trailing_zeros();
+            out.push((block * 64) as u32 + i);
+            mask &= mask - 1;
+        }
+    }
+}
+
 /// Encoded chunks of one column: (rows, framed bytes) each.
 type Encoded = Vec<(u64, Vec<u8>)>;
 
@@ -713,18 +741,16 @@ impl Capturer {
         let uid_id = world.register_component::<Uid>();
         let cols = columns(world, registry);
         let mut out = Columns::default();
+        let t0 = std::time::Instant::now();
 
         // Entities that appeared: their uid was added since the last capture.
         let mut spawned = Vec::new();
         for (_, t) in tables_with(world, uid_id) {
             let uids = uids_of(t, uid_id);
             if let Some(added) = t.get_added_ticks_slice_for(uid_id) {
-                for (row, a) in added.iter().enumerate() {
-                    // SAFETY: ticks are read between ticks, no writer.
-                    if unsafe { *a.get() }.is_newer_than(since, now) {
-                        spawned.push(uid_at(uids, row));
-                    }
-                }
+                let mut rows = Vec::new();
+                newer_rows(added, since, now, &mut rows);
+                spawned.extend(rows.into_iter().map(|r| uid_at(uids, r as usize)));
             }
         }
         let (departed, removed) = world.resource::<Journal>().peek();
@@ -764,6 +790,7 @@ impl Capturer {
             }
         }
 
+        tracing::debug!("delta: spawns and removals in {:?}", t0.elapsed());
         // Changed values: scan change ticks, per table, in parallel.
         let tables: Vec<TableId> = tables_with(world, uid_id).map(|(tid, _)| tid).collect();
         let read: &World = world;
@@ -777,13 +804,8 @@ impl Capturer {
             .filter_map(|(i, id, tid)| {
                 let t = read.storages().tables.get(tid)?;
                 let ticks = t.get_changed_ticks_slice_for(id)?;
-                let rows: Vec<u32> = ticks
-                    .iter()
-                    .enumerate()
-                    // SAFETY: read between ticks, no writer.
-                    .filter(|(_, c)| unsafe { *c.get() }.is_newer_than(since, now))
-                    .map(|(r, _)| r as u32)
-                    .collect();
+                let mut rows = Vec::new();
+                newer_rows(ticks, since, now, &mut rows);
                 (!rows.is_empty()).then_some((i, tid, rows))
             })
             .collect();
@@ -824,7 +846,9 @@ impl Capturer {
             })
             .filter(|(_, p)| !p.is_empty())
             .collect();
+        tracing::debug!("delta: change scan in {:?}", t0.elapsed());
         let logs = swap(world, &places, self.settings.refs)?;
+        tracing::debug!("delta: references swapped in {:?}", t0.elapsed());
         let read: &World = world;
         let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = places
             .par_iter()
@@ -861,6 +885,7 @@ impl Capturer {
             }
         }
 
+        tracing::debug!("delta: encoded in {:?}", t0.elapsed());
         let mut meta = Self::empty_meta(SnapshotKind::Delta);
         self.encode_resources(world, registry, &mut out, Some((since, now)))?;
         let present: BTreeSet<String> = registry

@@ -370,3 +370,25 @@ fn a_duplicate_set_moves_between_two_dedupe_files_in_separate_processes() {
     );
     assert!(file_bytes(&db_b) == before, "the target file is unchanged");
 }
+
+#[test]
+fn a_correlation_can_be_exported() {
+    use dizzy::components::CorrelationId;
+    let (mut from, _) = world(3, "c");
+    let tagged: Vec<Entity> = (0..3).map(|i| from.spawn((Photo { title: format!("t{i}"), bytes: vec![] }, CorrelationId(77)))).collect();
+    from.spawn((Photo { title: "other".into(), bytes: vec![] }, CorrelationId(78)));
+    let bundle = from.export(&Selection::Correlation(77), &ExportOptions::default()).unwrap();
+    assert_eq!(bundle.entities, tagged.len());
+    let (mut to, _) = world(1, "d");
+    let map = to.import(&bundle.bytes, OnConflict::Remap, RefPolicy::Fail).unwrap();
+    let mut titles: Vec<String> = map
+        .values()
+        .map(|&u| {
+            let e = to.world().resource::<Uids>().entity(u).unwrap();
+            assert_eq!(to.world().get::<CorrelationId>(e), Some(&CorrelationId(77)));
+            to.world().get::<Photo>(e).unwrap().title.clone()
+        })
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["t0", "t1", "t2"]);
+}

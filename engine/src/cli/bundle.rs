@@ -11,7 +11,7 @@ use crate::policy::SnapshotPolicy;
 use super::CliError;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("selection").required(true).args(["uid", "with"])))]
+#[command(group(clap::ArgGroup::new("selection").required(true).args(["uid", "with", "correlation"])))]
 pub(crate) struct ExportArgs {
     /// The dizzy file to export from.
     #[arg(long, default_value = DEFAULT_DB)]
@@ -25,6 +25,9 @@ pub(crate) struct ExportArgs {
     /// Export every entity with this component (stable name).
     #[arg(long)]
     with: Option<String>,
+    /// Export every entity of this correlation id.
+    #[arg(long)]
+    correlation: Option<u64>,
     /// Do not carry the entities the selection references; references that
     /// leave the selection are an error, or dropped with --drop-dangling.
     #[arg(long)]
@@ -60,9 +63,10 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
         ..Default::default()
     };
     let mut restored = dizzy_snapshots::restore(&store, &registry, &options)?;
-    let selection = match args.with {
-        Some(name) => Selection::With(name),
-        None => Selection::Uids(args.uid),
+    let selection = match (args.with, args.correlation) {
+        (Some(name), _) => Selection::With(name),
+        (None, Some(c)) => Selection::Correlation(c),
+        (None, None) => Selection::Uids(args.uid),
     };
     let exported = dizzy_snapshots::export(
         &mut restored.world,
