@@ -97,6 +97,9 @@ enum Demo {
     Particles(particles::Args),
 }
 
+/// How the message of a run stopped by a signal starts.
+pub(crate) const INTERRUPTED: &str = "interrupted";
+
 /// A command failed: the message is printed on one line, without a backtrace.
 #[derive(Debug)]
 pub struct CliError(pub String);
@@ -144,6 +147,12 @@ pub fn run(app: App) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A run stopped by SIGINT/SIGTERM saved its progress: not an error,
+        // but not done either (128 + SIGINT, as shells expect).
+        Err(CliError(msg)) if msg.starts_with(INTERRUPTED) => {
+            eprintln!("dizzy: {msg}");
+            ExitCode::from(130)
+        }
         Err(CliError(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::FAILURE
