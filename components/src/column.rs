@@ -293,7 +293,9 @@ fn prefetch<T>(ptr: Option<*mut T>) {
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = ptr {
         // SAFETY: a prefetch never faults, whatever the address.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>()) };
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+        };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ptr;
@@ -351,11 +353,14 @@ impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
     /// # Safety
     /// `cell` must allow writing `T` (and reading tables and entities); no
     /// other reference to `T` values may be live; `id` must be `T`'s.
-    unsafe fn for_each_mut(
+    ///
+    /// Generic over `F` (not `dyn`), so that for a type without entity
+    /// references the whole loop compiles away.
+    unsafe fn for_each_mut<F: FnMut(Entity, &mut T)>(
         cell: UnsafeWorldCell<'_>,
         id: ComponentId,
         place: Place<'_>,
-        f: &mut dyn FnMut(Entity, &mut T),
+        f: &mut F,
     ) {
         match place {
             Place::Table(tid, rows) => {

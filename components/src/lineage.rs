@@ -16,6 +16,12 @@
 //! correlation yet becomes the root of a new one: it gets
 //! `CorrelationId(its own uid)` (and a uid at once, if it has none yet).
 //!
+//! `CausedBy` is an entity reference, stored as the cause's uid. Causes are
+//! often despawned once processed, so it is registered with its own
+//! dangling-reference policy, `RefPolicy::Drop`: an effect whose cause is
+//! gone keeps its correlation, and its `CausedBy` becomes "no entity" at
+//! the next snapshot instead of failing it.
+//!
 //! `dizzy trace` prints a correlation as a causal tree.
 
 use bevy_ecs::bundle::Bundle;
@@ -55,7 +61,8 @@ pub trait CommandsExt {
     /// uid now if it has none) and so does the new entity. If the cause no
     /// longer exists when the command is applied, the new entity's
     /// `CausedBy` is `Entity::PLACEHOLDER` (no entity) and it starts a
-    /// correlation of its own.
+    /// correlation of its own. `bundle` must not hold a `CausedBy` or a
+    /// `CorrelationId` of its own.
     ///
     /// ```
     /// use bevy_ecs::prelude::*;
@@ -83,9 +90,14 @@ pub trait CommandsExt {
     fn spawn_caused_by<B: Bundle>(&mut self, cause: Entity, bundle: B) -> EntityCommands<'_>;
 }
 
+/// The correlation an effect is spawned with until its command sets the
+/// cause's (in place: spawning with it saves an archetype move per entity).
+/// `0` is never a uid, so never a correlation.
+const UNSET: CorrelationId = CorrelationId(0);
+
 impl CommandsExt for Commands<'_, '_> {
     fn spawn_caused_by<B: Bundle>(&mut self, cause: Entity, bundle: B) -> EntityCommands<'_> {
-        let effect = self.spawn((bundle, CausedBy(cause))).id();
+        let effect = self.spawn((bundle, CausedBy(cause), UNSET)).id();
         self.queue(move |world: &mut World| inherit(world, cause, effect));
         self.entity(effect)
     }
@@ -96,8 +108,8 @@ impl CommandsExt for Commands<'_, '_> {
 fn inherit(world: &mut World, cause: Entity, effect: Entity) {
     let correlation = match world.get_entity(cause) {
         Ok(c) => match c.get::<CorrelationId>() {
-            Some(&id) => id,
-            None => {
+            Some(&id) if id != UNSET => id,
+            _ => {
                 let uid = match c.get::<Uid>() {
                     Some(&uid) => uid,
                     None => {
@@ -119,7 +131,12 @@ fn inherit(world: &mut World, cause: Entity, effect: Entity) {
         }
     };
     if let Ok(mut e) = world.get_entity_mut(effect) {
-        e.insert(correlation);
+        match e.get_mut::<CorrelationId>() {
+            Some(mut c) => *c = correlation,
+            None => {
+                e.insert(correlation);
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::codec::CodecError;
 use crate::column::{ColumnOps, Typed};
+use crate::refs::RefPolicy;
 use crate::resource::{ResourceOps, TypedResource};
 use crate::spawn::{ArchetypeSpawner, ArchetypeTuple, Declared};
 use crate::uid::{Uid, init_uids};
@@ -119,6 +120,7 @@ pub struct Registration {
     shape: Option<String>,
     ops: Ops,
     migrations: BTreeMap<u32, Step>,
+    refs: Option<RefPolicy>,
 }
 
 impl std::fmt::Debug for Registration {
@@ -196,6 +198,11 @@ impl Registration {
     /// The Rust type's id.
     pub fn type_id(&self) -> TypeId {
         self.type_id
+    }
+    /// This type's own policy for dangling references, if it has one (else
+    /// the app's applies).
+    pub fn refs(&self) -> Option<RefPolicy> {
+        self.refs
     }
     /// The serde shape (JSON text), if the type could be traced.
     pub fn shape(&self) -> Option<&str> {
@@ -413,6 +420,22 @@ impl Registry {
         Ok(())
     }
 
+    /// Gives `name` its own policy for references to entities that are not
+    /// persisted or not present (e.g. `Drop` for a lineage link whose cause
+    /// was despawned), instead of the app's.
+    pub fn reference_policy(&mut self, name: &str, policy: RefPolicy) -> Result<(), RegistryError> {
+        let i = *self
+            .by_name
+            .get(name)
+            .ok_or_else(|| RegistryError::Migration {
+                name: name.to_owned(),
+                from: 0,
+                reason: "the name is not registered".into(),
+            })?;
+        self.entries[i].refs = Some(policy);
+        Ok(())
+    }
+
     fn add<T: DeserializeOwned + 'static>(
         &mut self,
         name: &str,
@@ -446,6 +469,7 @@ impl Registry {
             shape: crate::shape::trace::<T>(),
             ops,
             migrations: BTreeMap::new(),
+            refs: None,
         });
         self.by_name.insert(name.to_owned(), index);
         self.by_type.insert(TypeId::of::<T>(), index);

@@ -13,7 +13,7 @@ use dizzy_systems::{Plugin, Setup};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::OpenError;
+use crate::error::{OpenError, RegistryError};
 use crate::policy::SnapshotPolicy;
 use crate::runtime::Runtime;
 
@@ -207,10 +207,22 @@ impl App {
     }
 
     /// The registry the plugins built, on its own (to read files with
-    /// [`dizzy_snapshots::restore`]); registration errors show up at
-    /// [`App::open`], not here.
+    /// [`dizzy_snapshots::restore`]), or the first registration error.
+    pub fn try_registry(self) -> Result<dizzy_components::Registry, RegistryError> {
+        self.setup.finish().map(|p| p.registry)
+    }
+
+    /// [`App::try_registry`] for tests and tools that already know their
+    /// registrations are valid: on a registration error it returns a
+    /// registry with dizzy's built-in types only (the error itself shows up
+    /// at [`App::open`]).
     pub fn registry_owned(self) -> dizzy_components::Registry {
-        self.setup.finish().map(|p| p.registry).unwrap_or_default()
+        self.try_registry().unwrap_or_else(|_| {
+            Setup::new()
+                .finish()
+                .map(|p| p.registry)
+                .unwrap_or_default()
+        })
     }
 
     /// The file, if any.

@@ -70,6 +70,25 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// The world's fallback error handler: bevy hands a system's panic to it
+/// with the system's name, and its default only resumes the panic, so the
+/// name would be lost; this one resumes it with a message that names the
+/// system. Errors that are not panics get bevy's default handling.
+fn name_the_panicking_system(
+    mut error: bevy_ecs::error::BevyError,
+    ctx: bevy_ecs::error::ErrorContext,
+) {
+    if let Some(payload) = error.take_payload() {
+        let message = panic_message(payload.as_ref());
+        std::panic::resume_unwind(Box::new(format!(
+            "{} `{}` panicked: {message}",
+            ctx.kind(),
+            ctx.name()
+        )));
+    }
+    bevy_ecs::error::match_severity(error, ctx);
+}
+
 impl Runtime {
     pub(crate) fn open(app: App) -> Result<Runtime, OpenError> {
         let App {
@@ -148,6 +167,11 @@ impl Runtime {
         }
         let tick = resumed.as_ref().map_or(0, |m| m.tick);
         world.insert_resource(TickCount(tick));
+        if !world.contains_resource::<bevy_ecs::error::FallbackErrorHandler>() {
+            world.insert_resource(bevy_ecs::error::FallbackErrorHandler(
+                name_the_panicking_system,
+            ));
+        }
         let mut schedule = parts.schedule;
         dizzy_systems::build(&mut schedule, &mut world, parts.ambiguity_is_error)?;
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);

@@ -299,7 +299,16 @@ pub fn export(
         let places = [dizzy_components::Place::Entities(&holders)];
         let within = |e: Entity| set.contains(&e);
         let log = ops
-            .to_placeholders_within(world, *id, &places, options.refs, Some(&within))
+            .to_placeholders_within(
+                world,
+                *id,
+                &places,
+                registry
+                    .get(name)
+                    .and_then(|r| r.refs())
+                    .unwrap_or(options.refs),
+                Some(&within),
+            )
             .map_err(|d| ExportError::Dangling {
                 component: (*name).to_owned(),
                 holder: d.holder,
@@ -469,15 +478,20 @@ pub fn import(
         let ops = reg
             .column()
             .unwrap_or_else(|| unreachable!("filtered above"));
-        ops.check(&payload, owners.len(), &|u| carried.contains(&u), refs)
-            .map_err(|e| match e {
-                ValueError::Dangling(d) => ImportError::Dangling {
-                    component: name.clone(),
-                    holder: d.holder,
-                    target: d.target,
-                },
-                other => corrupt(other.to_string()),
-            })?;
+        ops.check(
+            &payload,
+            owners.len(),
+            &|u| carried.contains(&u),
+            reg.refs().unwrap_or(refs),
+        )
+        .map_err(|e| match e {
+            ValueError::Dangling(d) => ImportError::Dangling {
+                component: name.clone(),
+                holder: d.holder,
+                target: d.target,
+            },
+            other => corrupt(other.to_string()),
+        })?;
         columns.push((name, ops, owners, payload));
     }
     let mut map: BTreeMap<u64, u64> = BTreeMap::new();
@@ -549,7 +563,8 @@ pub fn import(
             })
             .collect();
         let lookup = |u: u64| entity.get(&u).copied();
-        let mut resolver = Resolver::new(&lookup, refs);
+        let policy = registry.get(name).and_then(|r| r.refs()).unwrap_or(refs);
+        let mut resolver = Resolver::new(&lookup, policy);
         if let Err(e) = ops.decode_insert(world, &targets, &payload, &mut resolver) {
             unreachable!("`{name}` was checked before the import: {e}");
         }

@@ -201,7 +201,10 @@ fn swap<'a>(
 ) -> Result<Vec<RefLog>, CaptureError> {
     let mut logs = Vec::with_capacity(cols.len());
     for (c, places) in cols {
-        match c.ops.to_placeholders(world, c.id, places, policy) {
+        match c
+            .ops
+            .to_placeholders(world, c.id, places, c.reg.refs().unwrap_or(policy))
+        {
             Ok(log) => logs.push(log),
             Err(d) => {
                 unswap(world, &cols[..logs.len()], logs);

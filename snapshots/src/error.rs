@@ -88,6 +88,14 @@ pub enum OpenError {
         /// redb's error.
         source: redb::Error,
     },
+    /// The file's pages were changed outside redb (its reader gave up).
+    #[error("{path}: the file is damaged ({reason})")]
+    Damaged {
+        /// The path.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// Capturing a snapshot from the world failed; the world is unchanged.
@@ -272,5 +280,13 @@ pub enum RestoreError {
         path: PathBuf,
         /// redb's error.
         source: redb::Error,
+    },
+    /// The file's pages were changed outside redb (its reader gave up).
+    #[error("{path}: the file is damaged ({reason})")]
+    Damaged {
+        /// The path.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
     },
 }

@@ -85,7 +85,8 @@ pub fn read_raw(store: &Store) -> Result<Raw, redb::Error> {
 
 /// Checks what every restored world must satisfy, whatever the file held:
 /// the uid index knows exactly the entities that have a uid, each under its
-/// own uid, and no uid is used twice.
+/// own uid (so no uid is used twice), and the allocator hands out no uid
+/// that is in use.
 pub fn check_world(world: &mut World) -> Result<(), String> {
     let pairs: Vec<(bevy_ecs::entity::Entity, Uid)> = world
         .query::<(bevy_ecs::entity::Entity, &Uid)>()
@@ -106,12 +107,13 @@ pub fn check_world(world: &mut World) -> Result<(), String> {
         if uids.entity(uid.get()) != Some(e) {
             return Err(format!("uid {uid} is not indexed as its entity"));
         }
-        if uids.next_raw() <= uid.get() {
-            return Err(format!(
-                "the allocator would hand out uid {uid} again (next {})",
-                uids.next_raw()
-            ));
-        }
+    }
+    let mut uids = world.resource_mut::<Uids>();
+    let fresh = uids.allocate();
+    if uids.entity(fresh.get()).is_some() {
+        return Err(format!(
+            "the allocator hands out uid {fresh}, which is in use"
+        ));
     }
     Ok(())
 }

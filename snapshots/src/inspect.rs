@@ -304,12 +304,12 @@ impl<'a> Inspector<'a> {
         let stored = meta.schemas.iter().find(|s| s.name == name);
         let by_shape = || stored.and_then(|s| s.shape.as_deref()).map(Decoder::Shape);
         let reason = match self.registry.get(name) {
-            None => "not registered by this build".to_owned(),
+            None => "not registered".to_owned(),
             Some(reg) if reg.kind() != kind => {
                 format!("a {kind} in the file, registered as a {}", reg.kind())
             }
             Some(reg) if stored.is_some_and(|s| s.version != reg.version()) => format!(
-                "version {} in the file, this build registers version {}",
+                "version {} in the file, version {} registered",
                 stored.map_or(0, |s| s.version),
                 reg.version()
             ),
@@ -319,7 +319,11 @@ impl<'a> Inspector<'a> {
                 _ => "no operations registered".to_owned(),
             },
         };
-        by_shape().unwrap_or(Decoder::Skip(Some(reason)))
+        by_shape().unwrap_or_else(|| {
+            Decoder::Skip(Some(format!(
+                "{reason}, and the file records no shape for it"
+            )))
+        })
     }
 
     /// Decodes one column's chunk payload; `None` (and the reason recorded
@@ -339,9 +343,15 @@ impl<'a> Inspector<'a> {
                 Ok(values) => return Ok(values),
                 // A value that does not decode leaves the rest readable:
                 // the component is reported, not the inspection failed.
-                Err(e) => Some(format!(
-                    "snapshot {snapshot}, column `{column}`, chunk {chunk}: {e}"
-                )),
+                Err(e) => {
+                    let how = match decoder {
+                        Decoder::Shape(_) => "with the shape the file records",
+                        _ => "as the registered type",
+                    };
+                    Some(format!(
+                        "does not decode {how}: snapshot {snapshot}, column `{column}`, chunk {chunk}: {e}"
+                    ))
+                }
             },
         };
         if let Some(reason) = reason {
@@ -405,14 +415,14 @@ impl<'a> Inspector<'a> {
                 let chunk = parse(bytes).map_err(|r| self.corrupt(snap, &c.name, i, r))?;
                 let rows = chunk.rows as usize;
                 let at = (snap, c.name.as_str(), i);
-                let values =
-                    self.decode_values(&mut state, &decoder, &c.name, at, chunk.payload, rows)?;
+                // The rows' uids first: they bound how many values are
+                // decoded by what the file holds (a value may take no bytes).
                 let uids: Vec<u64> = match chunk.layout {
                     Layout::Rows { group, start } => {
                         let start = start as usize;
                         groups
                             .get(group as usize)
-                            .and_then(|g| g.get(start..start + rows))
+                            .and_then(|g| g.get(start..start.checked_add(rows)?))
                             .ok_or_else(|| {
                                 self.corrupt(snap, &c.name, i, "rows beyond their group")
                             })?
@@ -423,6 +433,8 @@ impl<'a> Inspector<'a> {
                         return Err(self.corrupt(snap, &c.name, i, "a uid chunk"));
                     }
                 };
+                let values =
+                    self.decode_values(&mut state, &decoder, &c.name, at, chunk.payload, rows)?;
                 self.set_values(&mut state, &c.name, at, &uids, values)?;
             }
         }
@@ -530,5 +542,147 @@ impl<'a> Inspector<'a> {
             state.resources.remove(name);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bevy_ecs::prelude::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+    use crate::{CaptureSettings, Capturer, Want, commit};
+
+    #[derive(Component, Serialize, Deserialize)]
+    struct Name(String);
+    #[derive(Component, Serialize, Deserialize)]
+    struct Link(#[entities] Entity);
+    #[derive(Component, Serialize, Deserialize)]
+    #[component(storage = "SparseSet")]
+    struct Tag(u8);
+    #[derive(Resource, Serialize, Deserialize)]
+    struct Clock(u64);
+
+    fn registry(with_name: bool) -> Registry {
+        let mut r = Registry::new();
+        if with_name {
+            r.component::<Name>("name").unwrap();
+        }
+        r.component::<Link>("link").unwrap();
+        r.component::<Tag>("tag").unwrap();
+        r.resource::<Clock>("clock").unwrap();
+        r
+    }
+
+    /// Snapshot 1 (full): a; b -> a; c, tagged, -> no entity. Snapshot 2
+    /// (delta): c despawned, b renamed and unlinked, d spawned tagged, the
+    /// clock ticks.
+    fn file(dir: &std::path::Path) -> Store {
+        let store = Store::open(dir.join("i.redb")).unwrap();
+        let reg = registry(true);
+        let mut world = World::new();
+        reg.install(&mut world);
+        world.insert_resource(Clock(1));
+        let a = world.spawn(Name("a".into())).id();
+        let b = world.spawn((Name("b".into()), Link(a))).id();
+        let c = world
+            .spawn((Name("c".into()), Link(Entity::PLACEHOLDER), Tag(7)))
+            .id();
+        let settings = CaptureSettings {
+            chunk_bytes: 64,
+            ..CaptureSettings::default()
+        };
+        let mut cap = Capturer::new(settings, 1);
+        let db = store.database().unwrap().clone();
+        let full = cap.capture(&mut world, &reg, 1, Want::Full).unwrap();
+        commit(&db, store.path(), &full).unwrap();
+        world.despawn(c);
+        world
+            .entity_mut(b)
+            .remove::<Link>()
+            .insert(Name("b2".into()));
+        world.spawn((Name("d".into()), Tag(9)));
+        world.resource_mut::<Clock>().0 = 2;
+        let delta = cap.capture(&mut world, &reg, 2, Want::Auto).unwrap();
+        assert_eq!(delta.meta.kind, SnapshotKind::Delta);
+        commit(&db, store.path(), &delta).unwrap();
+        store
+    }
+
+    fn entity(i: &Inspection, uid: u64) -> Value {
+        let c = &i.entities[&uid];
+        Value::Object(
+            c.iter()
+                .map(|(k, v)| (k.clone(), v.clone().unwrap_or(json!("?"))))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn full_then_delta_as_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file(dir.path());
+        let reg = registry(true);
+        let first = entities_at(&store, &reg, Some(1)).unwrap();
+        assert_eq!(first.entities.len(), 3);
+        assert_eq!(entity(&first, 2), json!({"name": "a"}));
+        assert_eq!(entity(&first, 3), json!({"name": "b", "link": 2}));
+        assert_eq!(
+            entity(&first, 4),
+            json!({"name": "c", "link": null, "tag": 7}),
+            "a null reference is null; sparse components are read"
+        );
+        assert_eq!(first.resources["clock"], Some(json!(1)));
+
+        let last = entities_at(&store, &reg, None).unwrap();
+        assert_eq!(last.meta.id, 2);
+        assert_eq!(last.chain, [1, 2]);
+        let uids: Vec<u64> = last.entities.keys().copied().collect();
+        assert_eq!(uids, [2, 3, 5]);
+        assert_eq!(entity(&last, 3), json!({"name": "b2"}));
+        assert_eq!(entity(&last, 5), json!({"name": "d", "tag": 9}));
+        assert_eq!(last.resources["clock"], Some(json!(2)));
+        assert!(last.undecodable.is_empty());
+
+        // One inspector going forward applies the delta to what it has.
+        let mut inspector = Inspector::new(&store, &reg, Decode::All).unwrap();
+        inspector.at(Some(1)).unwrap();
+        let again = inspector.at(Some(2)).unwrap();
+        assert_eq!(again.entities, last.entities);
+        let seen = inspector
+            .first_seen(&BTreeSet::from([2, 5, 99]), 2)
+            .unwrap();
+        assert_eq!(seen, BTreeMap::from([(2, 1), (5, 2)]));
+    }
+
+    #[test]
+    fn types_this_build_lacks_decode_by_their_recorded_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file(dir.path());
+        let reg = registry(false);
+        let i = entities_at(&store, &reg, None).unwrap();
+        assert_eq!(entity(&i, 3), json!({"name": "b2"}));
+        assert!(i.undecodable.is_empty(), "{:?}", i.undecodable);
+
+        // Nothing asked: presence only, and nothing reported missing.
+        let mut presence = Inspector::new(&store, &reg, Decode::Nothing).unwrap();
+        let p = presence.at(None).unwrap();
+        assert!(p.undecodable.is_empty());
+        assert_eq!(p.entities[&5].get("tag"), Some(&None));
+        assert_eq!(p.entities[&5].get("name"), Some(&None));
+        assert_eq!(p.entities[&2].len(), 1);
+        assert_eq!(p.resources.get("clock"), Some(&None));
+    }
+
+    #[test]
+    fn unknown_snapshots_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file(dir.path());
+        let err = entities_at(&store, &registry(true), Some(9)).unwrap_err();
+        assert!(
+            matches!(err, RestoreError::UnknownSnapshot { id: 9, .. }),
+            "{err}"
+        );
     }
 }

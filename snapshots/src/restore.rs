@@ -214,6 +214,16 @@ pub fn restore(
     registry: &Registry,
     options: &RestoreOptions,
 ) -> Result<Restored, RestoreError> {
+    // A damaged page can make redb's reader panic: an error, and no world.
+    crate::store::contain(|| restore_unguarded(store, registry, options))
+        .unwrap_or_else(|reason| Err(store.damaged(reason)))
+}
+
+fn restore_unguarded(
+    store: &Store,
+    registry: &Registry,
+    options: &RestoreOptions,
+) -> Result<Restored, RestoreError> {
     let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
     let chain = chain(store, &tx, options.snapshot)?;
     for m in &chain {
@@ -667,7 +677,12 @@ impl Ctx<'_> {
             world
                 .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
                     let lookup = |u: u64| uids.entity(u);
-                    let mut resolver = Resolver::new(&lookup, self.refs);
+                    let policy = self
+                        .registry
+                        .get(&c.name)
+                        .and_then(|r| r.refs())
+                        .unwrap_or(self.refs);
+                    let mut resolver = Resolver::new(&lookup, policy);
                     places
                         .iter()
                         .try_for_each(|&p| ops.resolve_refs(world, id, p, &mut resolver))
@@ -801,7 +816,12 @@ impl Ctx<'_> {
             world
                 .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
                     let lookup = |u: u64| uids.entity(u);
-                    let mut resolver = Resolver::new(&lookup, self.refs);
+                    let policy = self
+                        .registry
+                        .get(name)
+                        .and_then(|r| r.refs())
+                        .unwrap_or(self.refs);
+                    let mut resolver = Resolver::new(&lookup, policy);
                     ops.decode_insert(world, &targets, &payload, &mut resolver)
                 })
                 .map_err(|e| match e {

@@ -69,6 +69,78 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
     }
 }
 
+/// Creates a new, empty dizzy file at `path` all at once: it is made under
+/// a temporary name beside `path` and linked into place complete. A process
+/// killed while creating it leaves no half-made file at `path` (redb writes
+/// its header last, and the next run would refuse a file without one), at
+/// worst a stray temporary file. If another process created `path`
+/// meanwhile, that file is kept.
+fn create_new(path: &Path) -> Result<(), OpenError> {
+    let io = |source| OpenError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.creating", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    remove_stray_creations(path, &name);
+    let made = Database::builder()
+        .create(&tmp)
+        .map_err(|e| classify(path, e))
+        .and_then(|db| {
+            let store = Store {
+                path: path.to_owned(),
+                db: Db::Write(Arc::new(db)),
+            };
+            store.write_meta()
+        });
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // `hard_link` fails if `path` exists; a file system without hard links
+    // gets a rename (which would replace a file created meanwhile).
+    let linked = match std::fs::hard_link(&tmp, path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => std::fs::rename(&tmp, path),
+        other => other,
+    };
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the temporary files that creators of `path` killed while
+/// creating it left behind (where `/proc` tells which processes live).
+fn remove_stray_creations(path: &Path, name: &str) {
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(".creating"))
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Checks the path before redb sees it.
 fn precheck(path: &Path, must_exist: bool) -> Result<bool, OpenError> {
     match std::fs::metadata(path) {
@@ -108,7 +180,10 @@ impl Store {
                 ),
             });
         }
-        let db = if existed {
+        if !existed {
+            create_new(path)?;
+        }
+        let db = {
             if let Err(e) = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -119,23 +194,29 @@ impl Store {
                     source: e,
                 });
             }
-            Database::builder().open(path)
-        } else {
-            Database::builder().create(path)
+            // A file changed outside redb (a flipped bit, a hostile file)
+            // must be an error, not a panic at a later commit (a plain redb
+            // open trusts the allocator state it finds): verify every page's
+            // checksum and rebuild that state (about 1.2 ms per MB of file).
+            contain(|| {
+                Database::builder()
+                    .set_check_integrity_on_open(true)
+                    .open(path)
+            })
+            .map_err(|reason| OpenError::Damaged {
+                path: path.to_owned(),
+                reason,
+            })?
         }
         .map_err(|e| classify(path, e))?;
         let store = Store {
             path: path.to_owned(),
             db: Db::Write(Arc::new(db)),
         };
-        if existed {
-            let format = store.check_meta()?;
-            if format < FORMAT_VERSION {
-                // Records of the older format stay readable; new ones are
-                // written in this format, so the file is of this format now.
-                store.write_meta()?;
-            }
-        } else {
+        let format = store.check_meta()?;
+        if format < FORMAT_VERSION {
+            // Records of the older format stay readable; new ones are
+            // written in this format, so the file is of this format now.
             store.write_meta()?;
         }
         Ok(store)
@@ -146,8 +227,12 @@ impl Store {
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, OpenError> {
         let path = path.as_ref();
         precheck(path, true)?;
-        let db = Database::builder()
-            .open_read_only(path)
+        let damaged = |reason| OpenError::Damaged {
+            path: path.to_owned(),
+            reason,
+        };
+        let db = contain(|| Database::builder().open_read_only(path))
+            .map_err(damaged)?
             .map_err(|e| classify(path, e))?;
         let store = Store {
             path: path.to_owned(),
@@ -207,6 +292,15 @@ impl Store {
 
     /// Checks the file's metadata; returns its format version.
     fn check_meta(&self) -> Result<u32, OpenError> {
+        contain(|| self.check_meta_unguarded()).unwrap_or_else(|reason| {
+            Err(OpenError::Damaged {
+                path: self.path.clone(),
+                reason,
+            })
+        })
+    }
+
+    fn check_meta_unguarded(&self) -> Result<u32, OpenError> {
         let tx = self.begin_read().map_err(|e| storage(&self.path, e))?;
         let meta = match tx.open_table(META) {
             Ok(t) => t,
@@ -295,14 +389,29 @@ impl Store {
         }
     }
 
+    /// A [`RestoreError`] for a reader that gave up on a damaged page.
+    pub(crate) fn damaged(&self, reason: String) -> RestoreError {
+        RestoreError::Damaged {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
     /// Every snapshot record, oldest first.
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, RestoreError> {
-        let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
-        read_all_meta(self, &tx)
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            read_all_meta(self, &tx)
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
     }
 
     /// The newest snapshot record.
     pub fn latest(&self) -> Result<Option<SnapshotMeta>, RestoreError> {
+        contain(|| self.latest_unguarded()).unwrap_or_else(|r| Err(self.damaged(r)))
+    }
+
+    fn latest_unguarded(&self) -> Result<Option<SnapshotMeta>, RestoreError> {
         let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
         let table = tx
             .open_table(SNAPSHOTS)
@@ -316,9 +425,52 @@ impl Store {
 
     /// The record of snapshot `id`.
     pub fn snapshot(&self, id: u64) -> Result<SnapshotMeta, RestoreError> {
-        let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
-        read_meta(self, &tx, id)
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            read_meta(self, &tx, id)
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
     }
+}
+
+thread_local! {
+    /// Set while [`contain`] runs on this thread: the panic hook stays quiet.
+    static CONTAINED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Where the last contained panic happened.
+    static WHERE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Runs `f`, which reads the file, and turns a panic inside it into `Err`
+/// naming what failed, without printing it.
+///
+/// redb reads the pages of a cleanly closed file without verifying them (a
+/// read-write open with an integrity check does, see [`Store::open`], but a
+/// read-only open cannot) and may panic on a page changed outside redb, as
+/// its documentation says. A damaged file must be an error that names it,
+/// never a panic.
+pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CONTAINED.get() == 0 {
+                previous(info);
+            } else if let Some(at) = info.location() {
+                WHERE.set(format!("{}:{}", at.file(), at.line()));
+            }
+        }));
+    });
+    CONTAINED.set(CONTAINED.get() + 1);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CONTAINED.set(CONTAINED.get() - 1);
+    result.map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("its reader panicked: {msg} at {}", WHERE.take())
+    })
 }
 
 pub(crate) fn decode_meta(

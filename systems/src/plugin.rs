@@ -101,7 +101,10 @@ fn builtin_registry() -> Registry {
     // Both names are valid and distinct: these cannot fail.
     let lineage = registry
         .builtin_component::<CorrelationId>(CORRELATION)
-        .and_then(|()| registry.builtin_component::<CausedBy>(CAUSED_BY));
+        .and_then(|()| registry.builtin_component::<CausedBy>(CAUSED_BY))
+        // A cause is often despawned once processed: its effects then lose
+        // the link (it becomes "no entity"), not the snapshot.
+        .and_then(|()| registry.reference_policy(CAUSED_BY, dizzy_components::RefPolicy::Drop));
     debug_assert!(lineage.is_ok(), "{lineage:?}");
     registry
 }

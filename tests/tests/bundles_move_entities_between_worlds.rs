@@ -375,12 +375,32 @@ fn a_duplicate_set_moves_between_two_dedupe_files_in_separate_processes() {
 fn a_correlation_can_be_exported() {
     use dizzy::components::CorrelationId;
     let (mut from, _) = world(3, "c");
-    let tagged: Vec<Entity> = (0..3).map(|i| from.spawn((Photo { title: format!("t{i}"), bytes: vec![] }, CorrelationId(77)))).collect();
-    from.spawn((Photo { title: "other".into(), bytes: vec![] }, CorrelationId(78)));
-    let bundle = from.export(&Selection::Correlation(77), &ExportOptions::default()).unwrap();
+    let tagged: Vec<Entity> = (0..3)
+        .map(|i| {
+            from.spawn((
+                Photo {
+                    title: format!("t{i}"),
+                    bytes: vec![],
+                },
+                CorrelationId(77),
+            ))
+        })
+        .collect();
+    from.spawn((
+        Photo {
+            title: "other".into(),
+            bytes: vec![],
+        },
+        CorrelationId(78),
+    ));
+    let bundle = from
+        .export(&Selection::Correlation(77), &ExportOptions::default())
+        .unwrap();
     assert_eq!(bundle.entities, tagged.len());
     let (mut to, _) = world(1, "d");
-    let map = to.import(&bundle.bytes, OnConflict::Remap, RefPolicy::Fail).unwrap();
+    let map = to
+        .import(&bundle.bytes, OnConflict::Remap, RefPolicy::Fail)
+        .unwrap();
     let mut titles: Vec<String> = map
         .values()
         .map(|&u| {

@@ -1,4 +1,5 @@
-//! On the dedupe demo's file, through the real `dizzy` binary: `show` gives
+//! On a file of the dedupe demo (its plugin, run with a snapshot after
+//! every tick), through the real `dizzy` binary: `show` gives
 //! the world of any snapshot (full snapshot plus deltas) with references as
 //! uids; `stats` counts entities and bytes per component; `diff` between two
 //! snapshots taken mid-run gives exactly what changed; `trace` of a
@@ -10,7 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use dizzy::demos::dedupe::{Dir, DuplicateSet, File, Sha256, Unlisted, Unreadable};
+use dizzy::demos::dedupe::{
+    self, Dedupe, DedupePlugin, Dir, DuplicateSet, File, Settings, Sha256, Unlisted, Unreadable,
+};
 use dizzy::prelude::*;
 use dizzy::snapshots::{RestoreOptions, Store, restore};
 use dizzy_tests::{dizzy, make_tree};
@@ -124,6 +127,39 @@ fn sha256sums(root: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// Runs the dedupe demo's plugin on `tree` into `db` (as `dizzy demo
+/// dedupe --batch 2` does), with a durable snapshot after every tick, so
+/// that the file holds many snapshots taken mid-run.
+fn write_run(tree: &Path, db: &Path) {
+    let root = std::fs::canonicalize(tree).unwrap();
+    let settings = Settings {
+        root: root.clone(),
+        batch: 2,
+        batch_bytes: 64 << 20,
+    };
+    let mut rt = App::new()
+        .db(db)
+        .plugin(DedupePlugin {
+            settings: Some(settings),
+        })
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    rt.world_mut().resource_mut::<Dedupe>().root = root.to_string_lossy().into_owned();
+    rt.spawn((
+        Dir {
+            path: String::new(),
+        },
+        Unlisted,
+    ));
+    while !dedupe::done(rt.world()) {
+        rt.tick().unwrap();
+        rt.snapshot().unwrap();
+        rt.flush().unwrap();
+    }
+    rt.close().unwrap();
+}
+
 fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(p, _)| p)
 }
@@ -135,18 +171,7 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     make_tree(&tree, 60, 2048, 11);
     let db_path = dir.path().join("d.redb");
     let db = db_path.to_str().unwrap();
-    run(&[
-        "demo",
-        "dedupe",
-        tree.to_str().unwrap(),
-        "--db",
-        db,
-        "--batch",
-        "2",
-        "--snapshot-every",
-        "1",
-        "--json",
-    ]);
+    write_run(&tree, &db_path);
     let metas = Store::open_to_read(&db_path).unwrap().snapshots().unwrap();
     let ids: Vec<u64> = metas.iter().map(|m| m.id).collect();
     assert!(ids.len() >= 4, "a run with several snapshots: {ids:?}");
@@ -260,36 +285,37 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
             assert_eq!(&e[name], v, "spawned {uid} {name}");
         }
     }
-    let mut added = BTreeSet::new();
-    let mut removed = BTreeSet::new();
-    let mut changed = BTreeSet::new();
+    // (uid, component) -> (old, new), from the restored worlds.
+    type Changes = BTreeMap<(u64, String), (Value, Value)>;
+    let (mut added, mut removed, mut changed) = (Changes::new(), Changes::new(), Changes::new());
     for (uid, old) in wa.iter().filter(|(u, _)| wb.contains_key(u)) {
         let new = &wb[uid];
         for (name, v) in new {
+            let key = (*uid, name.clone());
             match old.get(name) {
-                None => added.insert((*uid, name.clone(), Value::Null, v.clone())),
-                Some(o) if o != v => changed.insert((*uid, name.clone(), o.clone(), v.clone())),
-                Some(_) => false,
+                None => added.insert(key, (Value::Null, v.clone())),
+                Some(o) if o != v => changed.insert(key, (o.clone(), v.clone())),
+                Some(_) => None,
             };
         }
         for (name, v) in old {
             if !new.contains_key(name) {
-                removed.insert((*uid, name.clone(), v.clone(), Value::Null));
+                removed.insert((*uid, name.clone()), (v.clone(), Value::Null));
             }
         }
     }
-    let changes = |key: &str, old: &str, new: &str| -> BTreeSet<(u64, String, Value, Value)> {
+    let changes = |key: &str, old: &str, new: &str| -> Changes {
         d[key]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| {
-                (
+                let at = (
                     c["uid"].as_u64().unwrap(),
                     c["component"].as_str().unwrap().to_owned(),
-                    c.get(old).cloned().unwrap_or(Value::Null),
-                    c.get(new).cloned().unwrap_or(Value::Null),
-                )
+                );
+                let old = c.get(old).cloned().unwrap_or(Value::Null);
+                (at, (old, c.get(new).cloned().unwrap_or(Value::Null)))
             })
             .collect()
     };
@@ -350,13 +376,13 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     let first_file = set_c["dizzy.caused_by"].as_u64().unwrap();
     let path = world[&first_file]["dedupe.file"]["path"].as_str().unwrap();
     let mut expected = vec![set, first_file];
-    let mut d = parent(path);
+    let mut at = parent(path);
     loop {
-        expected.push(dirs[d]);
-        if d.is_empty() {
+        expected.push(dirs[at]);
+        if at.is_empty() {
             break;
         }
-        d = parent(d);
+        at = parent(at);
     }
     expected.reverse();
     assert_eq!(chain, expected);

@@ -30,11 +30,11 @@ const ENTITIES: usize = 3_000;
 const CHANGED: f64 = 0.05;
 const SEED: u64 = 11;
 /// Every file's runs end at this tick.
-const TICKS: u64 = 500;
+const TICKS: u64 = 300;
 /// Kill points per CI run, at least.
 const KILLS: usize = 64;
 /// Kill points per file before its last run is let finish.
-const KILLS_PER_FILE: usize = 16;
+const KILLS_PER_FILE: usize = 8;
 
 /// The world at every tick, computed in this process without a file.
 struct Reference {
@@ -83,6 +83,8 @@ fn committed_id(line: &str) -> Option<u64> {
 struct Run {
     child: Child,
     commits: mpsc::Receiver<u64>,
+    /// Ids already taken from `commits`.
+    seen: Vec<u64>,
     reader: std::thread::JoinHandle<String>,
 }
 
@@ -126,7 +128,18 @@ impl Run {
         Run {
             child,
             commits,
+            seen: Vec::new(),
             reader,
+        }
+    }
+
+    /// Waits for `n` more commits (or the end of the process).
+    fn wait_commits(&mut self, n: u64) {
+        for _ in 0..n {
+            match self.commits.recv_timeout(Duration::from_secs(60)) {
+                Ok(id) => self.seen.push(id),
+                Err(_) => break,
+            }
         }
     }
 
@@ -144,7 +157,8 @@ impl Run {
             stdout.read_to_string(&mut out).expect("read stdout");
         }
         let other = self.reader.join().expect("stderr reader");
-        let ids: Vec<u64> = self.commits.try_iter().collect();
+        let mut ids = std::mem::take(&mut self.seen);
+        ids.extend(self.commits.try_iter());
         let finished = status.success().then_some(out);
         if !kill || finished.is_none() {
             assert!(
@@ -164,6 +178,7 @@ struct Tally {
     durable_reported: usize,
     snapshots_verified: usize,
     killed_before_any_commit: usize,
+    killed_while_creating: usize,
     lost: usize,
 }
 
@@ -178,12 +193,12 @@ fn check_file(
     rng: &mut Rng,
     tally: &mut Tally,
 ) {
-    let len = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
-    if len == 0 {
-        // Killed before the file was created (or while redb created it).
+    if !db.exists() {
+        // Killed before the file was created: it appears whole or not at
+        // all (a half-created file would be refused by the next run).
         assert!(durable.is_empty(), "committed snapshots, but no file");
         tally.killed_before_any_commit += 1;
-        let _ = std::fs::remove_file(db);
+        tally.killed_while_creating += 1;
         return;
     }
     std::fs::copy(db, copy).expect("copy the file");
@@ -260,21 +275,19 @@ fn kill_at_random_points() {
         let mut kills_here = 0;
         loop {
             let last = kills_here == KILLS_PER_FILE;
-            let run = Run::start(&db);
+            let mut run = Run::start(&db);
             if !last {
-                if rng.below(3) == 0 {
+                if !db.exists() && rng.below(2) == 0 {
+                    // While the new file is being created.
+                    std::thread::sleep(Duration::from_micros(rng.below(40_000)));
+                } else if rng.below(3) == 0 {
                     // Anywhere from start-up on: opening, repairing,
                     // restoring, the first ticks.
                     std::thread::sleep(Duration::from_micros(rng.below(150_000)));
                 } else {
                     // After a number of commits, at a random moment of the
                     // next tick or commit.
-                    let wait_for = rng.below(7);
-                    for _ in 0..wait_for {
-                        if run.commits.recv_timeout(Duration::from_secs(60)).is_err() {
-                            break;
-                        }
-                    }
+                    run.wait_commits(rng.below(7));
                     std::thread::sleep(Duration::from_micros(rng.below(12_000)));
                 }
             }
@@ -319,13 +332,15 @@ fn kill_at_random_points() {
     }
     println!(
         "kill points survived: {} over {file} files ({} runs finished); committed snapshots \
-         reported: {}, verified by restore: {}, lost: {}; kills before any commit: {}; {:.1} s",
+         reported: {}, verified by restore: {}, lost: {}; kills before any commit: {} ({} before \
+         the file existed); {:.1} s",
         tally.kills,
         tally.finished_runs,
         tally.durable_reported,
         tally.snapshots_verified,
         tally.lost,
         tally.killed_before_any_commit,
+        tally.killed_while_creating,
         started.elapsed().as_secs_f64()
     );
     assert_eq!(tally.lost, 0);

@@ -10,7 +10,11 @@ use dizzy_tests::dizzy;
 
 fn run_json(args: &[&str]) -> serde_json::Value {
     let out = dizzy().args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -18,7 +22,16 @@ fn run_json(args: &[&str]) -> serde_json::Value {
 fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.redb");
-    let args = ["--entities", "20000", "--ticks", "100000", "--changed", "0.05", "--snapshot-every", "1"];
+    let args = [
+        "--entities",
+        "20000",
+        "--ticks",
+        "100000",
+        "--changed",
+        "0.05",
+        "--snapshot-every",
+        "1",
+    ];
     let mut child = dizzy()
         .args(["demo", "particles", "--db", db.to_str().unwrap(), "--json"])
         .args(args)
@@ -34,13 +47,23 @@ fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
         line.clear();
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "a clean exit, not death by signal: {rest}");
-    let note = rest.lines().find(|l| l.contains("interrupted at tick")).expect("the note");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "a clean exit, not death by signal: {rest}"
+    );
+    let note = rest
+        .lines()
+        .find(|l| l.contains("interrupted at tick"))
+        .expect("the note");
     let tick: u64 = note
         .split("interrupted at tick ")
         .nth(1)
@@ -52,15 +75,38 @@ fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
 
     let list = run_json(&["snapshots", "--db", db.to_str().unwrap(), "--json"]);
     let last = list.as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["tick"], tick, "the final snapshot holds the tick it reached");
+    assert_eq!(
+        last["tick"], tick,
+        "the final snapshot holds the tick it reached"
+    );
 
     // It resumes from there; the end state equals an uninterrupted run's.
     let target = (tick + 3).to_string();
-    let resumed = run_json(&["demo", "particles", "--db", db.to_str().unwrap(), "--json", "--ticks", &target]);
+    let resumed = run_json(&[
+        "demo",
+        "particles",
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+        "--ticks",
+        &target,
+    ]);
     assert_eq!(resumed["resumed_from_snapshot"], last["id"]);
     let fresh = dir.path().join("fresh.redb");
     let mut whole_args = args.to_vec();
     whole_args[3] = &target;
-    let whole = run_json(&[&["demo", "particles", "--db", fresh.to_str().unwrap(), "--json"][..], &whole_args].concat());
+    let whole = run_json(
+        &[
+            &[
+                "demo",
+                "particles",
+                "--db",
+                fresh.to_str().unwrap(),
+                "--json",
+            ][..],
+            &whole_args,
+        ]
+        .concat(),
+    );
     assert_eq!(resumed["checksum"], whole["checksum"]);
 }

@@ -45,9 +45,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let _ = std::fs::remove_dir_all(&dir);
     let report = result.map_err(|e| CliError(e.to_string()))?;
     if args.json {
-        println!("{report}");
+        outln!("{report}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
 }

@@ -56,7 +56,7 @@ pub(crate) struct ImportArgs {
 }
 
 pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
-    let registry = app.registry_owned();
+    let registry = app.try_registry()?;
     let store = Store::open_to_read(&args.db)?;
     let options = RestoreOptions {
         snapshot: args.snapshot,
@@ -88,7 +88,7 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
         .map_err(|e| CliError(format!("{}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, &args.out)
         .map_err(|e| CliError(format!("{}: {e}", args.out.display())))?;
-    println!(
+    outln!(
         "{}",
         serde_json::json!({
             "bundle": args.out.display().to_string(),
@@ -134,7 +134,7 @@ pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
         .iter()
         .map(|(old, new)| (old.to_string(), serde_json::Value::from(*new)))
         .collect();
-    println!(
+    outln!(
         "{}",
         serde_json::json!({
             "db": args.db.display().to_string(),

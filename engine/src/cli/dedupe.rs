@@ -143,9 +143,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     report.snapshot = snapshot;
     rt.close()?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
+        outln!(
             "{} files, {} bytes, {} duplicate sets ({} files hashed by this run{})",
             report.files,
             report.bytes,
@@ -156,9 +156,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
                 .map_or_else(String::new, |s| format!(", resumed from snapshot {s}"))
         );
         for set in &report.duplicate_sets {
-            println!("{} {} bytes", set.sha256, set.size);
+            outln!("{} {} bytes", set.sha256, set.size);
             for p in &set.paths {
-                println!("  {p}");
+                outln!("  {p}");
             }
         }
     }

@@ -15,6 +15,25 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{App, DEFAULT_DB};
 
+/// `println!` that survives a closed pipe (`dizzy ... | head`): output that
+/// nobody reads is not an error, and never a panic.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::write_line(format_args!($($t)*))
+    };
+}
+
+/// Writes one line to stdout; a closed pipe ends output quietly.
+pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{args}").and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing the output: {e}");
+    }
+}
+
 mod bench;
 mod bundle;
 mod dedupe;

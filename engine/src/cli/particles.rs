@@ -102,9 +102,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     });
     rt.close()?;
     if args.json {
-        println!("{report}");
+        outln!("{report}");
     } else {
-        println!(
+        outln!(
             "tick {} with {entities} particles, checksum {checksum}{}",
             report["ticks"],
             rt_resumed(&report)

@@ -30,7 +30,8 @@ pub(crate) struct Args {
     #[arg(long = "with", value_name = "COMPONENT")]
     with: Vec<String>,
     /// Print a JSON array, one object per entity: its `uid` and its
-    /// components under their stable names (entity references as uids).
+    /// components under their stable names (entity references as uids);
+    /// components this build cannot decode are listed under `@undecoded`.
     #[arg(long)]
     json: bool,
 }

@@ -24,15 +24,21 @@ pub(crate) fn list(db: &Path, json: bool) -> Result<(), CliError> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(rows));
+        outln!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    println!(
+    outln!(
         "{:>6} {:>10} {:<6} {:>6} {:<24} {:>10} {:>12}",
-        "id", "tick", "kind", "base", "time (UTC)", "entities", "bytes"
+        "id",
+        "tick",
+        "kind",
+        "base",
+        "time (UTC)",
+        "entities",
+        "bytes"
     );
     for m in &snapshots {
-        println!(
+        outln!(
             "{:>6} {:>10} {:<6} {:>6} {:<24} {:>10} {:>12}",
             m.id,
             m.tick,
@@ -52,7 +58,7 @@ pub(crate) fn compact(db: &Path, keep_last: Option<usize>, json: bool) -> Result
     }
     let c = dizzy_snapshots::compact(db, keep_last)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "deleted": c.deleted,
@@ -63,7 +69,7 @@ pub(crate) fn compact(db: &Path, keep_last: Option<usize>, json: bool) -> Result
             })
         );
     } else {
-        println!(
+        outln!(
             "{}: {} snapshots deleted, {} kept; {} -> {} bytes ({} bytes of snapshot data)",
             db.display(),
             c.deleted,

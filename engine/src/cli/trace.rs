@@ -54,8 +54,10 @@ struct Tree {
     roots: Vec<u64>,
 }
 
-fn tree(inspection: &Inspection, id: u64, branch: bool) -> Option<Tree> {
-    let entities = &inspection.entities;
+/// The tree of `id`'s correlation (or of `id` and its effects when it has
+/// none; or `id`'s causes and effects only, with `branch`); `None` when
+/// nothing matches.
+fn tree(entities: &BTreeMap<u64, Components>, id: u64, branch: bool) -> Option<Tree> {
     let caused_by = |uid: u64| entities.get(&uid).and_then(|c| number(c, CAUSED_BY));
     let (correlation, mut members): (Option<u64>, BTreeSet<u64>) = match entities.get(&id) {
         Some(c) => match number(c, CORRELATION) {
@@ -94,7 +96,11 @@ fn tree(inspection: &Inspection, id: u64, branch: bool) -> Option<Tree> {
         if branch {
             // ...and its causes.
             let mut at = id;
-            while let Some(cause) = caused_by(at).filter(|c| members.contains(c)) {
+            let traced = |c: &u64| match correlation {
+                Some(_) => members.contains(c),
+                None => entities.contains_key(c),
+            };
+            while let Some(cause) = caused_by(at).filter(traced) {
                 if !effects.insert(cause) {
                     break;
                 }
@@ -135,7 +141,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
     let inspection = inspector.at(args.snapshot)?.clone();
     let snapshot = inspection.meta.id;
-    let tree = tree(&inspection, args.id, args.branch).ok_or_else(|| {
+    let tree = tree(&inspection.entities, args.id, args.branch).ok_or_else(|| {
         CliError(format!(
             "{}: snapshot {snapshot} holds no entity with uid or correlation {}",
             args.db.display(),
@@ -297,4 +303,83 @@ fn text(
         line(out, &root, "", None, inspection, first, args.id)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Entities by uid: (correlation, cause).
+    fn world(rows: &[(u64, Option<u64>, Option<u64>)]) -> BTreeMap<u64, Components> {
+        rows.iter()
+            .map(|&(uid, corr, cause)| {
+                let mut c = Components::new();
+                if let Some(corr) = corr {
+                    c.insert(CORRELATION.to_owned(), Some(Value::from(corr)));
+                }
+                if let Some(cause) = cause {
+                    c.insert(CAUSED_BY.to_owned(), Some(Value::from(cause)));
+                }
+                (uid, c)
+            })
+            .collect()
+    }
+
+    fn count(nodes: &[Node]) -> usize {
+        nodes.iter().map(|n| 1 + count(&n.children)).sum()
+    }
+
+    fn depth(nodes: &[Node]) -> usize {
+        nodes
+            .iter()
+            .map(|n| 1 + depth(&n.children))
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_correlation_is_one_tree_and_a_branch_its_path() {
+        let w = world(&[
+            (2, Some(2), None),
+            (3, Some(2), Some(2)),
+            (4, Some(2), Some(2)),
+            (5, Some(2), Some(3)),
+            (6, Some(9), None),
+        ]);
+        let t = tree(&w, 5, false).unwrap();
+        assert_eq!(t.correlation, Some(2));
+        assert_eq!(t.roots, [2]);
+        assert_eq!(count(&walk(&t)), 4);
+        let b = tree(&w, 3, true).unwrap();
+        assert_eq!(b.parent.keys().copied().collect::<Vec<_>>(), [2, 3, 5]);
+        assert!(tree(&w, 77, false).is_none());
+        // A correlation id alone (its root may be gone).
+        assert_eq!(tree(&w, 9, false).unwrap().roots, [6]);
+    }
+
+    #[test]
+    fn without_correlations_a_uid_gives_its_effects_and_causes() {
+        let w = world(&[(2, None, None), (3, None, Some(2)), (4, None, Some(3))]);
+        let t = tree(&w, 3, false).unwrap();
+        assert_eq!(t.parent.keys().copied().collect::<Vec<_>>(), [3, 4]);
+        let b = tree(&w, 3, true).unwrap();
+        assert_eq!(b.parent.keys().copied().collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(b.roots, [2]);
+    }
+
+    #[test]
+    fn cycles_and_long_chains_are_printed_whole_and_bounded() {
+        let w = world(&[(2, Some(7), Some(3)), (3, Some(7), Some(2))]);
+        let t = tree(&w, 7, false).unwrap();
+        assert!(t.roots.is_empty(), "a cycle has no root");
+        assert_eq!(count(&walk(&t)), 2);
+        let n = 3 * MAX_DEPTH as u64;
+        let rows: Vec<_> = (2..2 + n)
+            .map(|u| (u, Some(2), (u > 2).then(|| u - 1)))
+            .collect();
+        let t = tree(&world(&rows), 2, false).unwrap();
+        let nodes = walk(&t);
+        assert_eq!(count(&nodes), n as usize);
+        assert!(depth(&nodes) <= MAX_DEPTH);
+    }
 }

@@ -56,13 +56,27 @@ pub(crate) fn components_json(components: &Components) -> Value {
     )
 }
 
-/// [`entity_json`] as text, with the uid first (as people read it).
+/// The key under which [`entity_line`] lists the components an entity
+/// has whose values were not decoded (no stable name starts with `@`).
+pub(crate) const UNDECODED: &str = "@undecoded";
+
+/// [`entity_json`] as text, with the uid first (as people read it), and
+/// the names of its components whose values were not decoded under
+/// [`UNDECODED`].
 pub(crate) fn entity_line(uid: u64, components: &Components) -> String {
     let mut line = format!("{{\"uid\":{uid}");
+    let mut undecoded = Vec::new();
     for (name, value) in components {
-        if let Some(value) = value {
-            line.push_str(&format!(",{}:{value}", Value::from(name.as_str())));
+        match value {
+            Some(value) => line.push_str(&format!(",{}:{value}", Value::from(name.as_str()))),
+            None => undecoded.push(name.as_str()),
         }
+    }
+    if !undecoded.is_empty() {
+        line.push_str(&format!(
+            ",\"{UNDECODED}\":{}",
+            serde_json::json!(undecoded)
+        ));
     }
     line.push('}');
     line
@@ -165,9 +179,9 @@ mod tests {
         c.insert("a".into(), Some(Value::from(3)));
         c.insert("b".into(), None);
         assert_eq!(entity_json(7, &c), serde_json::json!({"uid": 7, "a": 3}));
-        assert_eq!(entity_line(7, &c), r#"{"uid":7,"a":3}"#);
+        assert_eq!(entity_line(7, &c), r#"{"uid":7,"a":3,"@undecoded":["b"]}"#);
         let parsed: Value = serde_json::from_str(&entity_line(7, &c)).unwrap();
-        assert_eq!(parsed, entity_json(7, &c));
+        assert_eq!(parsed["a"], 3);
     }
 
     #[test]

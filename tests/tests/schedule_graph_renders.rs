@@ -1,0 +1,112 @@
+//! `dizzy graph` draws the schedule of the app that wrote a file from the
+//! file alone: on the dedupe demo's file it shows the three systems, what
+//! each reads and writes and which run at the same time; the Mermaid output
+//! is well-formed and the DOT output renders with Graphviz's `dot`. Without
+//! a file it draws the running program's own schedule.
+
+use dizzy::demos::dedupe::{DedupePlugin, Settings};
+use dizzy::prelude::*;
+use dizzy::systems::ScheduleDescription;
+use dizzy_tests::{dizzy, make_tree};
+
+/// The renderings' checks, shared with `dizzy-systems`' unit tests.
+#[path = "../../systems/src/describe/check.rs"]
+mod check;
+
+fn run(args: &[&str]) -> String {
+    let out = dizzy().args(args).output().expect("run dizzy");
+    assert!(
+        out.status.success(),
+        "dizzy {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn the_dedupe_file_gives_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 8, 100, 21);
+    let db_path = dir.path().join("d.redb");
+    let db = db_path.to_str().unwrap();
+    run(&[
+        "demo",
+        "dedupe",
+        tree.to_str().unwrap(),
+        "--db",
+        db,
+        "--json",
+    ]);
+
+    // The description recorded in the file is the demo's own schedule.
+    let json = run(&["graph", "--db", db, "--format", "json"]);
+    let recorded: ScheduleDescription = serde_json::from_str(&json).unwrap();
+    let settings = Settings {
+        root: tree.clone(),
+        batch: 1,
+        batch_bytes: 1,
+    };
+    let own = App::new()
+        .in_memory()
+        .plugin(DedupePlugin {
+            settings: Some(settings),
+        })
+        .open()
+        .unwrap()
+        .describe();
+    assert_eq!(recorded, own);
+    let names: Vec<&str> = recorded.systems.iter().map(|s| s.name.as_str()).collect();
+    for system in ["discover", "hash", "group"] {
+        assert!(names.contains(&system), "{system} in {names:?}");
+    }
+
+    let mermaid = run(&["graph", "--db", db]);
+    check::check_mermaid(&mermaid);
+    for line in [
+        "c_Dir -.->|reads| sys_discover",
+        "c_File -.->|reads| sys_hash",
+        "sys_hash ==>|writes| r_HashedThisRun",
+        "c_Sha256 -.->|reads| sys_group",
+        "sys_group ==>|writes| r_Dedupe",
+        "sys_hash --> sys_group",
+        "class sys_hash,sys_discover stage0",
+    ] {
+        assert!(mermaid.contains(line), "{line:?} in\n{mermaid}");
+    }
+
+    let dot = run(&["graph", "--db", db, "--format", "dot"]);
+    assert!(dot.contains("\"sys_discover\""), "{dot}");
+    assert!(
+        check::check_dot(&dot),
+        "Graphviz's `dot` is needed to check the DOT output (apt-get install graphviz)"
+    );
+
+    // An explicit snapshot gives the same schedule (one app wrote them all).
+    let first = run(&["graph", "--db", db, "--snapshot", "1", "--format", "json"]);
+    assert_eq!(first, json);
+}
+
+#[test]
+fn without_a_file_it_draws_the_programs_schedule() {
+    let mermaid = run(&["graph"]);
+    check::check_mermaid(&mermaid);
+    assert!(
+        mermaid.contains("%% plugins: dizzy::demos::dedupe::DedupePlugin"),
+        "{mermaid}"
+    );
+    let dot = run(&["graph", "--format", "dot"]);
+    assert!(check::check_dot(&dot), "`dot` renders it");
+
+    // A file without snapshots: the program's schedule, with a note.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.redb");
+    drop(dizzy::Store::open(&db).unwrap());
+    let out = dizzy()
+        .args(["graph", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), mermaid);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("records no schedule"));
+}
