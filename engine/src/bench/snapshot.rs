@@ -9,6 +9,8 @@
 //!   `full_durable_ms`: until it is committed; `full_bytes`;
 //! - `delta_*`: the same for a delta after one particles tick at `changed`;
 //! - `restore_ms`: open the file and rebuild the world (full + delta);
+//!   `resume_ms`: `App::open` of that file (restore, then the verified
+//!   read-write open and the writer thread);
 //! - `spawn_baseline_ms`: plain bevy_ecs `spawn_batch` of the same rows from
 //!   memory (a plain `u64` id component, no hooks);
 //! - `fsync_baseline_ms`: write `full_bytes` to a plain file and fsync;
@@ -90,6 +92,7 @@ struct Samples {
     delta_durable: Vec<f64>,
     delta_bytes: u64,
     restore: Vec<f64>,
+    resume: Vec<f64>,
     spawn: Vec<f64>,
     fsync: Vec<f64>,
     tick: Vec<f64>,
@@ -179,18 +182,27 @@ impl SnapshotBench {
         rt.close()?;
         s.file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
 
+        // Restore: open the file and rebuild the world (what a reader, or
+        // time travel, pays).
+        let registry = App::new().plugin(ParticlesPlugin { types_only: true }).try_registry()?;
         let t = Instant::now();
-        let restored = App::new()
+        let store = dizzy_snapshots::Store::open_to_read(&path)?;
+        let restored = dizzy_snapshots::restore(&store, &registry, &Default::default())?;
+        s.restore.push(ms(t));
+        let n = restored.world.resource::<Uids>().len();
+        if n != self.entities {
+            return Err(format!("restored {n} entities, expected {}", self.entities).into());
+        }
+        drop((restored, store));
+        // Resume: the same, then the verified read-write open and the writer.
+        let t = Instant::now();
+        let resumed = App::new()
             .db(&path)
             .plugin(ParticlesPlugin { types_only: true })
             .snapshot_policy(SnapshotPolicy::OFF)
             .open()?;
-        s.restore.push(ms(t));
-        let n = restored.world().resource::<Uids>().len();
-        if n != self.entities {
-            return Err(format!("restored {n} entities, expected {}", self.entities).into());
-        }
-        drop(restored);
+        s.resume.push(ms(t));
+        drop(resumed);
         let _ = std::fs::remove_file(&path);
         Ok(())
     }
@@ -273,6 +285,7 @@ impl SnapshotBench {
             "delta_bytes": s.delta_bytes,
             "file_bytes": s.file_bytes,
             "restore_ms": round(restore),
+            "resume_ms": round(median(s.resume)),
             "spawn_baseline_ms": round(spawn),
             "fsync_baseline_ms": round(fsync),
             "tick_ms": round(tick),
