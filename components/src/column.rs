@@ -618,18 +618,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
 
     fn decode_column(&self, payload: &[u8], rows: usize) -> Result<DecodedColumn, CodecError> {
         let mut values: Vec<T> = Vec::with_capacity(rows.min(payload.len().max(1)));
-        let mut at = 0;
-        for _ in 0..rows {
-            let (v, used) = codec::decode_prefix::<T>(&payload[at..])?;
-            values.push(v);
-            at += used;
-        }
-        if at != payload.len() {
-            return Err(CodecError::Decode(format!(
-                "{} bytes left after {rows} values",
-                payload.len() - at
-            )));
-        }
+        codec::decode_rows::<T>(payload, rows, |v| values.push(v))?;
         Ok(DecodedColumn {
             vec: Box::new(values),
         })

@@ -30,7 +30,7 @@ pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};
 pub use registry::{Kind, Ops, Registration, Registry, RegistryError, UpgradeError};
 pub use resource::{ResourceOps, TypedResource};
-pub use spawn::{ArchetypeSpawner, ArchetypeTuple, spawn_rows};
+pub use spawn::{ArchetypeSpawner, ArchetypeTuple, NextUnit, spawn_rows};
 pub use uid::{
     NULL_REF, Uid, UidHasher, UidMap, Uids, init_uids, is_valid as is_valid_uid, ref_entity,
 };

@@ -24,13 +24,20 @@ use bevy_ecs::world::World;
 use crate::column::DecodedColumn;
 use crate::uid::Uid;
 
+/// The next piece of a group, in row order: its decoded columns, or `None`
+/// when there is no more (or decoding failed: the caller knows why).
+pub type NextUnit<'a> = dyn FnMut() -> Option<Vec<DecodedColumn>> + 'a;
+
 /// Spawns rows of one declared set of components with a typed `spawn_batch`.
 pub trait ArchetypeSpawner: Send + Sync + 'static {
     /// The component types, in tuple order.
     fn type_ids(&self) -> Vec<TypeId>;
-    /// Spawns one entity per uid; `columns` are in [`ArchetypeSpawner::type_ids`]
-    /// order and as long as `uids`. Returns the entities in row order.
-    fn spawn(&self, world: &mut World, uids: &[Uid], columns: Vec<DecodedColumn>) -> Vec<Entity>;
+    /// Spawns one entity per uid, in one batch: the rows come from `units`,
+    /// called until the uids are used up, each piece's columns in
+    /// [`ArchetypeSpawner::type_ids`] order and of equal length. Storage for
+    /// every row is reserved once, up front. Returns the entities in row
+    /// order (fewer than the uids if `units` ran out early).
+    fn spawn(&self, world: &mut World, uids: &[Uid], units: &mut NextUnit<'_>) -> Vec<Entity>;
 }
 
 /// A tuple of components that can be declared as an archetype.
@@ -38,7 +45,7 @@ pub trait ArchetypeTuple: Send + Sync + 'static {
     /// The component types, in tuple order.
     fn type_ids() -> Vec<TypeId>;
     /// See [`ArchetypeSpawner::spawn`].
-    fn spawn(world: &mut World, uids: &[Uid], columns: Vec<DecodedColumn>) -> Vec<Entity>;
+    fn spawn(world: &mut World, uids: &[Uid], units: &mut NextUnit<'_>) -> Vec<Entity>;
 }
 
 pub(crate) struct Declared<B>(std::marker::PhantomData<fn() -> B>);
@@ -53,8 +60,31 @@ impl<B: ArchetypeTuple> ArchetypeSpawner for Declared<B> {
     fn type_ids(&self) -> Vec<TypeId> {
         B::type_ids()
     }
-    fn spawn(&self, world: &mut World, uids: &[Uid], columns: Vec<DecodedColumn>) -> Vec<Entity> {
-        B::spawn(world, uids, columns)
+    fn spawn(&self, world: &mut World, uids: &[Uid], units: &mut NextUnit<'_>) -> Vec<Entity> {
+        B::spawn(world, uids, units)
+    }
+}
+
+/// At most `left` items of `inner`, announced as exactly `left`: bevy's
+/// `spawn_batch` reserves table and entity storage from the size hint, so
+/// one reservation covers the whole group instead of one per piece.
+struct Announced<I> {
+    inner: I,
+    left: usize,
+}
+
+impl<I: Iterator> Iterator for Announced<I> {
+    type Item = I::Item;
+    fn next(&mut self) -> Option<I::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let item = self.inner.next()?;
+        self.left -= 1;
+        Some(item)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }
 
@@ -69,31 +99,30 @@ macro_rules! tuple_spawner {
             }
 
             #[allow(non_snake_case)]
-            fn spawn(world: &mut World, uids: &[Uid], columns: Vec<DecodedColumn>) -> Vec<Entity> {
-                let mut columns = columns.into_iter();
-                $(let $t = columns
-                    .next()
-                    .and_then(|c| c.into_vec::<$t>())
-                    .expect("columns match the declared archetype")
-                    .into_iter();)+
-                let rows = uids.iter().copied();
-                $(let rows = rows.zip($t);)+
-                let rows = rows.map(|nested| {
-                    let flat = tuple_spawner!(@flatten nested; $($t),+);
-                    flat
+            fn spawn(world: &mut World, uids: &[Uid], units: &mut NextUnit<'_>) -> Vec<Entity> {
+                let mut current: Option<($(std::vec::IntoIter<$t>,)+)> = None;
+                let mut ids = uids.iter().copied();
+                let rows = std::iter::from_fn(move || loop {
+                    if let Some(($($t,)+)) = current.as_mut() {
+                        if let ($(Some($t),)+) = ($($t.next(),)+) {
+                            return Some((ids.next()?, $($t,)+));
+                        }
+                    }
+                    let mut columns = units()?.into_iter();
+                    current = Some(($(
+                        columns
+                            .next()
+                            .and_then(|c| c.into_vec::<$t>())
+                            .expect("columns match the declared archetype")
+                            .into_iter(),
+                    )+));
                 });
-                world.spawn_batch(rows).collect()
+                world
+                    .spawn_batch(Announced { inner: rows, left: uids.len() })
+                    .collect()
             }
         }
     };
-    (@flatten $n:ident; $a:ident) => {{ let (u, $a) = $n; (u, $a) }};
-    (@flatten $n:ident; $a:ident, $b:ident) => {{ let ((u, $a), $b) = $n; (u, $a, $b) }};
-    (@flatten $n:ident; $a:ident, $b:ident, $c:ident) => {{ let (((u, $a), $b), $c) = $n; (u, $a, $b, $c) }};
-    (@flatten $n:ident; $a:ident, $b:ident, $c:ident, $d:ident) => {{ let ((((u, $a), $b), $c), $d) = $n; (u, $a, $b, $c, $d) }};
-    (@flatten $n:ident; $a:ident, $b:ident, $c:ident, $d:ident, $e:ident) => {{ let (((((u, $a), $b), $c), $d), $e) = $n; (u, $a, $b, $c, $d, $e) }};
-    (@flatten $n:ident; $a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident) => {{ let ((((((u, $a), $b), $c), $d), $e), $f) = $n; (u, $a, $b, $c, $d, $e, $f) }};
-    (@flatten $n:ident; $a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident) => {{ let (((((((u, $a), $b), $c), $d), $e), $f), $g) = $n; (u, $a, $b, $c, $d, $e, $f, $g) }};
-    (@flatten $n:ident; $a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident) => {{ let ((((((((u, $a), $b), $c), $d), $e), $f), $g), $h) = $n; (u, $a, $b, $c, $d, $e, $f, $g, $h) }};
 }
 
 tuple_spawner!(A);

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::error::RestoreError;
 use crate::format::{Layout, SnapshotKind, SnapshotMeta, col, parse};
 use crate::restore::chain;
-use crate::store::{Store, read_all_meta, read_chunks};
+use crate::store::{Store, Stored, read_all_meta, read_chunks};
 
 /// The components of one entity by stable name: `Some(value)` when decoded,
 /// `None` when the entity has the component but its value was not decoded
@@ -267,7 +267,7 @@ impl<'a> Inspector<'a> {
         }
     }
 
-    fn chunks(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<Vec<u8>>, RestoreError> {
+    fn chunks(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<Stored>, RestoreError> {
         match meta.column(column).map_or(0, |c| c.chunks) {
             0 => Ok(Vec::new()),
             n => read_chunks(self.store, &self.tx, meta.id, column, n),

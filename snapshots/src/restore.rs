@@ -22,7 +22,7 @@ use redb::ReadTransaction;
 use crate::error::RestoreError;
 use crate::format::{Chunk, GroupMeta, Layout, SnapshotKind, SnapshotMeta, col, parse};
 use crate::kept::Kept;
-use crate::store::{Store, read_chunks, read_meta};
+use crate::store::{Store, Stored, read_chunks, read_meta};
 
 /// How to restore.
 #[derive(Clone, Debug, Default)]
@@ -281,7 +281,7 @@ struct Unit {
 }
 
 impl Ctx<'_> {
-    fn chunks(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<Vec<u8>>, RestoreError> {
+    fn chunks(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<Stored>, RestoreError> {
         let expected = meta.column(column).map_or(0, |c| c.chunks);
         if expected == 0 {
             return Ok(Vec::new());
@@ -312,7 +312,7 @@ impl Ctx<'_> {
         snap: u64,
         groups: &[GroupMeta],
         names: &[&str],
-        raw: &[(usize, u32, Vec<u8>)],
+        raw: &[(usize, u32, Stored)],
     ) -> Result<Vec<Unit>, RestoreError> {
         // (group, column) -> [(start, rows, raw index)]
         let mut by: BTreeMap<(usize, usize), Vec<(usize, usize, usize)>> = BTreeMap::new();
@@ -478,8 +478,8 @@ impl Ctx<'_> {
             .collect();
         names.sort_unstable();
         names.dedup();
-        let mut raw: Vec<(usize, u32, Vec<u8>)> = Vec::new();
-        let mut keyed: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
+        let mut raw: Vec<(usize, u32, Stored)> = Vec::new();
+        let mut keyed: Vec<(&str, Vec<Stored>)> = Vec::new();
         for c in &meta.columns {
             if c.name.starts_with('@') {
                 continue;
@@ -588,45 +588,78 @@ impl Ctx<'_> {
                 });
             }
             drop(tx);
+            // Decoded units, taken in order whatever order they arrive in.
             let mut ready = BTreeMap::new();
             let mut next = 0;
-            for (ui, result) in rx.iter() {
-                ready.insert(ui, result);
-                while let Some(result) = ready.remove(&next) {
-                    let unit = &units[next];
+            let mut take = || loop {
+                if let Some(result) = ready.remove(&next) {
                     next += 1;
-                    if failure.is_some() {
-                        continue;
-                    }
-                    let columns = match result {
-                        Ok(c) => c,
-                        Err((ni, ci, reason)) => {
-                            failure = Some(corrupt(self.store, snap, names[ni], ci, reason));
-                            continue;
-                        }
-                    };
-                    let g = &groups[unit.group];
-                    let guids = &uids[unit.group][unit.start..unit.end];
-                    Uids::bulk(world, |world| {
-                        let entities = match &declared[unit.group] {
-                            Some((spawner, order)) => {
-                                let mut slots: Vec<Option<DecodedColumn>> =
-                                    columns.into_iter().map(Some).collect();
-                                let ordered =
-                                    order.iter().filter_map(|&i| slots[i].take()).collect();
-                                spawner.spawn(world, guids, ordered)
-                            }
-                            None => {
-                                let ids = g.components.iter().map(|n| {
-                                    let ni = names.iter().position(|x| x == n).unwrap_or(0);
-                                    ops[ni].1
-                                });
-                                spawn_rows(world, uid_id, guids, ids.zip(columns).collect())
-                            }
-                        };
-                        (guids.to_vec(), entities)
-                    });
+                    return Some(result);
                 }
+                let (ui, result) = rx.recv().ok()?;
+                ready.insert(ui, result);
+            };
+            let mut ui = 0;
+            while ui < units.len() {
+                let gi = units[ui].group;
+                let count = units[ui..].iter().take_while(|u| u.group == gi).count();
+                ui += count;
+                if failure.is_some() {
+                    continue;
+                }
+                let g = &groups[gi];
+                let guids = &uids[gi][..];
+                let mut columns_of = |result: Result<Vec<DecodedColumn>, (usize, u32, String)>| {
+                    result
+                        .map_err(|(ni, ci, reason)| {
+                            failure = Some(corrupt(self.store, snap, names[ni], ci, reason));
+                        })
+                        .ok()
+                };
+                Uids::bulk(world, |world| match &declared[gi] {
+                    // One batch for the whole group, fed unit by unit.
+                    Some((spawner, order)) => {
+                        let mut left = count;
+                        let mut units = || {
+                            if left == 0 {
+                                return None;
+                            }
+                            left -= 1;
+                            let columns = columns_of(take()?)?;
+                            let mut slots: Vec<Option<DecodedColumn>> =
+                                columns.into_iter().map(Some).collect();
+                            Some(order.iter().filter_map(|&i| slots[i].take()).collect())
+                        };
+                        let entities = spawner.spawn(world, guids, &mut units);
+                        // Units the batch did not need stay out of the next group.
+                        for _ in 0..left {
+                            take();
+                        }
+                        (guids[..entities.len()].to_vec(), entities)
+                    }
+                    None => {
+                        let ids: Vec<ComponentId> = g
+                            .components
+                            .iter()
+                            .map(|n| {
+                                let ni = names.iter().position(|x| x == n).unwrap_or(0);
+                                ops[ni].1
+                            })
+                            .collect();
+                        let mut spawned_uids = Vec::new();
+                        let mut entities = Vec::new();
+                        for unit in &units[ui - count..ui] {
+                            let Some(columns) = take().and_then(&mut columns_of) else {
+                                break;
+                            };
+                            let guids = &guids[unit.start..unit.end];
+                            let ids = ids.iter().copied().zip(columns).collect();
+                            entities.extend(spawn_rows(world, uid_id, guids, ids));
+                            spawned_uids.extend_from_slice(guids);
+                        }
+                        (spawned_uids, entities)
+                    }
+                });
             }
         });
         if let Some(e) = failure {
@@ -741,7 +774,7 @@ impl Ctx<'_> {
         &mut self,
         meta: &SnapshotMeta,
         name: &str,
-        chunks: &[Vec<u8>],
+        chunks: &[Stored],
         uids: &[Vec<Uid>],
     ) -> Result<(), RestoreError> {
         let schema = self.kept_shape(meta, name)?.clone();
@@ -778,7 +811,7 @@ impl Ctx<'_> {
         world: &mut World,
         meta: &SnapshotMeta,
         name: &str,
-        chunks: &[Vec<u8>],
+        chunks: &[Stored],
     ) -> Result<(), RestoreError> {
         let snap = meta.id;
         if self.registry.get(name).is_none() {

@@ -529,13 +529,23 @@ pub(crate) fn read_all_meta(
 }
 
 /// Reads every chunk of one column of one snapshot, in chunk order.
+/// One stored chunk, read in place from redb's page (no copy).
+pub(crate) struct Stored(redb::AccessGuard<'static, &'static [u8]>);
+
+impl std::ops::Deref for Stored {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.0.value()
+    }
+}
+
 pub(crate) fn read_chunks(
     store: &Store,
     tx: &ReadTransaction,
     snapshot: u64,
     column: &str,
     expected: u32,
-) -> Result<Vec<Vec<u8>>, RestoreError> {
+) -> Result<Vec<Stored>, RestoreError> {
     let table = tx
         .open_table(CHUNKS)
         .map_err(|e| store.restore_storage(e))?;
@@ -556,7 +566,7 @@ pub(crate) fn read_chunks(
                 reason: format!("chunk {} is missing", out.len()),
             });
         }
-        out.push(v.value().to_vec());
+        out.push(Stored(v));
     }
     if out.len() != expected as usize {
         return Err(RestoreError::Corrupt {

@@ -301,6 +301,8 @@ struct Config {
     initial: usize,
     max_chain: u32,
     chunk_bytes: Option<usize>,
+    /// Declares archetypes, so that their groups restore with one typed batch.
+    declared: bool,
     ops: usize,
 }
 
@@ -318,6 +320,7 @@ impl Config {
             initial: if r.below(2) == 0 { 4 } else { 40 },
             max_chain,
             chunk_bytes,
+            declared: (seed / 4) % 2 == 1,
             ops: 300 + r.below(300) as usize,
         }
     }
@@ -330,7 +333,7 @@ impl Config {
         if let Some(c) = self.chunk_bytes {
             settings.chunk_bytes = c;
         }
-        App::new()
+        let app = App::new()
             .db(path)
             .component::<Label>("model.label")
             .component::<Pos>("model.pos")
@@ -340,7 +343,14 @@ impl Config {
             .resource("model.score", initial_score())
             .systems(drift)
             .snapshot_policy(SnapshotPolicy::OFF)
-            .capture_settings(settings)
+            .capture_settings(settings);
+        if self.declared {
+            app.archetype::<(Label, Pos)>()
+                .archetype::<(Pos,)>()
+                .archetype::<(Label, Pos, Link)>()
+        } else {
+            app
+        }
     }
 }
 

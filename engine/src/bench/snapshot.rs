@@ -184,7 +184,9 @@ impl SnapshotBench {
 
         // Restore: open the file and rebuild the world (what a reader, or
         // time travel, pays).
-        let registry = App::new().plugin(ParticlesPlugin { types_only: true }).try_registry()?;
+        let registry = App::new()
+            .plugin(ParticlesPlugin { types_only: true })
+            .try_registry()?;
         let t = Instant::now();
         let store = dizzy_snapshots::Store::open_to_read(&path)?;
         let restored = dizzy_snapshots::restore(&store, &registry, &Default::default())?;
