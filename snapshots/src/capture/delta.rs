@@ -1,0 +1,239 @@
+//! A delta capture: values changed since the previous capture (change
+//! ticks), plus removed components and despawned entities (the journal).
+
+use std::collections::BTreeSet;
+
+use bevy_ecs::change_detection::Tick;
+use bevy_ecs::component::{ComponentId, StorageType};
+use bevy_ecs::entity::Entity;
+use bevy_ecs::storage::TableId;
+use bevy_ecs::world::World;
+use dizzy_components::{Journal, Place, RefLog, Registry, Rows, Uid, Uids};
+use rayon::prelude::*;
+
+use crate::error::CaptureError;
+use crate::format::{HEADER, SnapshotKind, SnapshotMeta, col};
+
+use super::encode::*;
+use super::*;
+
+impl Capturer {
+    pub(super) fn delta(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+        since: Tick,
+        now: Tick,
+    ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
+        let target = self.settings.chunk_bytes.max(64);
+        let uid_id = world.register_component::<Uid>();
+        let cols = columns(world, registry);
+        let mut out = Columns::default();
+        let t0 = std::time::Instant::now();
+
+        // One parallel pass over the change ticks, in slices of rows: the
+        // uid column's *added* ticks (entities that appeared) and every table
+        // column's *changed* ticks (values written).
+        let tables: Vec<TableId> = tables_with(world, uid_id).map(|(tid, _)| tid).collect();
+        let (spawned, changed) = scan(world, &cols, &tables, uid_id, since, now);
+        let (departed, removed) = world.resource::<Journal>().peek();
+        let mut buf = Vec::new();
+        if !departed.is_empty() {
+            uid_chunks(departed.iter().copied(), (0, 0), target, &mut buf);
+            for c in buf.drain(..) {
+                out.push(col::DESPAWN, ((c.len() - HEADER) / 8) as u64, c);
+            }
+        }
+        if !spawned.is_empty() {
+            uid_chunks(spawned.iter().copied(), (0, 0), target, &mut buf);
+            for c in buf.drain(..) {
+                out.push(col::SPAWN, ((c.len() - HEADER) / 8) as u64, c);
+            }
+        }
+        {
+            let uids = world.resource::<Uids>();
+            for c in &cols {
+                let gone: Vec<u64> = removed
+                    .iter()
+                    .filter(|(id, uid)| {
+                        *id == c.id
+                            && uids
+                                .entity(*uid)
+                                .is_some_and(|e| !world.entity(e).contains_id(c.id))
+                    })
+                    .map(|(_, uid)| *uid)
+                    .collect();
+                if !gone.is_empty() {
+                    uid_chunks(gone.into_iter(), (0, 0), target, &mut buf);
+                    let name = format!("{}{}", col::REMOVE, c.reg.name());
+                    for ch in buf.drain(..) {
+                        out.push(&name, ((ch.len() - HEADER) / 8) as u64, ch);
+                    }
+                }
+            }
+        }
+
+        tracing::debug!("delta: spawns and removals in {:?}", t0.elapsed());
+        let read: &World = world;
+        let sparse: Vec<(usize, Vec<Entity>)> = cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.ops.storage() == StorageType::SparseSet)
+            .map(|(i, c)| {
+                let es: Vec<Entity> = sparse_entities(read, uid_id, c.id)
+                    .into_iter()
+                    .filter(|&e| {
+                        read.entity(e)
+                            .get_change_ticks_by_id(c.id)
+                            .is_some_and(|t| t.is_changed(since, now))
+                    })
+                    .collect();
+                (i, es)
+            })
+            .filter(|(_, e)| !e.is_empty())
+            .collect();
+
+        let places: Vec<(&Col<'_>, Vec<Place<'_>>)> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut p: Vec<Place<'_>> = changed
+                    .iter()
+                    .filter(|(j, _, _)| *j == i)
+                    .map(|(_, t, rows)| Place::Table(*t, Rows::Only(rows)))
+                    .collect();
+                p.extend(
+                    sparse
+                        .iter()
+                        .filter(|(j, _)| *j == i)
+                        .map(|(_, e)| Place::Entities(e)),
+                );
+                (c, p)
+            })
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+        tracing::debug!("delta: change scan in {:?}", t0.elapsed());
+        let logs = swap(world, &places, self.settings.refs)?;
+        tracing::debug!("delta: references swapped in {:?}", t0.elapsed());
+        let read: &World = world;
+        let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = places
+            .par_iter()
+            .enumerate()
+            .map(|(pi, (c, ps))| {
+                let mut all = Vec::new();
+                for &p in ps {
+                    let uids: Vec<u64> = match p {
+                        Place::Table(tid, Rows::Only(rows)) => {
+                            let t = read.storages().tables.get(tid);
+                            let u = t.map(|t| uids_of(t, uid_id)).unwrap_or(&[]);
+                            rows.iter().map(|&r| uid_at(u, r as usize)).collect()
+                        }
+                        Place::Entities(es) => es
+                            .iter()
+                            .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
+                            .collect(),
+                        Place::Table(..) => Vec::new(),
+                    };
+                    all.extend(keyed_chunks(read, c, p, &uids, target)?);
+                }
+                Ok((pi, all))
+            })
+            .collect();
+        let has_refs: Vec<bool> = logs.iter().map(RefLog::has_refs).collect();
+        unswap(world, &places, logs);
+        for (pi, chunks) in encoded? {
+            let name = places[pi].0.reg.name();
+            for (rows, bytes) in chunks {
+                out.push(name, rows, bytes);
+            }
+            if has_refs[pi] {
+                out.mark_refs(name);
+            }
+        }
+
+        tracing::debug!("delta: encoded in {:?}", t0.elapsed());
+        let mut meta = Self::empty_meta(SnapshotKind::Delta);
+        self.encode_resources(world, registry, &mut out, Some((since, now)))?;
+        let present: BTreeSet<String> = registry
+            .iter()
+            .filter(|r| r.resource().is_some_and(|o| o.exists(world)))
+            .map(|r| r.name().to_owned())
+            .collect();
+        meta.removed_resources = self.resources.difference(&present).cloned().collect();
+        self.resources = present;
+        meta.bytes = out.bytes();
+        meta.columns = out.meta;
+        Ok((meta, out.chunks))
+    }
+}
+
+/// Rows per scanning task: small enough to spread a column over every core.
+const SCAN_ROWS: usize = 1 << 17;
+
+/// Uids of the entities that appeared in `(since, now]`, and for each table
+/// column (by index in `cols`) and table, the rows changed in that window.
+#[allow(clippy::type_complexity)]
+fn scan(
+    world: &World,
+    cols: &[Col<'_>],
+    tables: &[TableId],
+    uid_id: ComponentId,
+    since: Tick,
+    now: Tick,
+) -> (Vec<u64>, Vec<(usize, TableId, Vec<u32>)>) {
+    // (column index, or None for the uid column's added ticks; table; first row)
+    let mut tasks: Vec<(Option<usize>, ComponentId, TableId, usize)> = Vec::new();
+    for &tid in tables {
+        let Some(t) = world.storages().tables.get(tid) else {
+            continue;
+        };
+        let rows = t.entity_count() as usize;
+        let columns = std::iter::once((None, uid_id)).chain(
+            cols.iter()
+                .enumerate()
+                .filter(|(_, c)| c.ops.storage() == StorageType::Table && t.has_column(c.id))
+                .map(|(i, c)| (Some(i), c.id)),
+        );
+        for (i, id) in columns {
+            tasks.extend(
+                (0..rows)
+                    .step_by(SCAN_ROWS)
+                    .map(|start| (i, id, tid, start)),
+            );
+        }
+    }
+    let found: Vec<(Option<usize>, TableId, Vec<u32>)> = tasks
+        .into_par_iter()
+        .filter_map(|(i, id, tid, start)| {
+            let t = world.storages().tables.get(tid)?;
+            let ticks = match i {
+                None => t.get_added_ticks_slice_for(id)?,
+                Some(_) => t.get_changed_ticks_slice_for(id)?,
+            };
+            let end = (start + SCAN_ROWS).min(ticks.len());
+            let mut rows = Vec::new();
+            newer_rows(ticks.get(start..end)?, since, now, &mut rows);
+            let offset = start as u32;
+            rows.iter_mut().for_each(|r| *r += offset);
+            (!rows.is_empty()).then_some((i, tid, rows))
+        })
+        .collect();
+    // Tasks come back in order: pieces of one (column, table) are adjacent.
+    let mut spawned = Vec::new();
+    let mut changed: Vec<(usize, TableId, Vec<u32>)> = Vec::new();
+    for (i, tid, rows) in found {
+        match i {
+            None => {
+                if let Some(t) = world.storages().tables.get(tid) {
+                    let uids = uids_of(t, uid_id);
+                    spawned.extend(rows.into_iter().map(|r| uid_at(uids, r as usize)));
+                }
+            }
+            Some(i) => match changed.last_mut() {
+                Some((j, t, all)) if *j == i && *t == tid => all.extend(rows),
+                _ => changed.push((i, tid, rows)),
+            },
+        }
+    }
+    (spawned, changed)
+}

@@ -1,0 +1,285 @@
+//! Encoding helpers shared by full and delta captures: column lists, uid and
+//! keyed chunks, change-tick scans, reference swapping.
+
+use bevy_ecs::change_detection::{CHECK_TICK_THRESHOLD, Tick};
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::storage::{Table, TableId};
+use bevy_ecs::world::World;
+use dizzy_components::{ColumnOps, Place, RefLog, RefPolicy, Registration, Registry, Uid, Uids};
+
+use crate::error::CaptureError;
+use crate::format::{ColumnMeta, HEADER, Layout, col, header};
+use crate::kept::Kept;
+
+use super::*;
+
+pub(super) fn tables_with<'w>(
+    world: &'w World,
+    uid_id: ComponentId,
+) -> impl Iterator<Item = (TableId, &'w Table)> + 'w {
+    world
+        .storages()
+        .tables
+        .iter()
+        .enumerate()
+        .filter(move |(_, t)| !t.is_empty() && t.has_column(uid_id))
+        .map(|(i, t)| (TableId::from_usize(i), t))
+}
+
+/// Entities with a uid and sparse-set component `id`.
+pub(super) fn sparse_entities(world: &World, uid_id: ComponentId, id: ComponentId) -> Vec<Entity> {
+    world
+        .archetypes()
+        .iter()
+        .filter(|a| a.contains(uid_id) && a.contains(id))
+        .flat_map(|a| a.entities().iter().map(|e| e.id()))
+        .collect()
+}
+
+pub(super) fn uids_of(table: &Table, uid_id: ComponentId) -> &[std::cell::UnsafeCell<Uid>] {
+    // SAFETY: `uid_id` is `Uid`'s id; read between ticks, no writer.
+    unsafe { table.get_data_slice_for::<Uid>(uid_id) }.unwrap_or(&[])
+}
+
+pub(super) fn uid_at(uids: &[std::cell::UnsafeCell<Uid>], row: usize) -> u64 {
+    // SAFETY: see `uids_of`.
+    uids.get(row).map_or(0, |c| unsafe { (*c.get()).get() })
+}
+
+/// A registered component as present in this world.
+pub(super) struct Col<'r> {
+    pub(super) reg: &'r Registration,
+    pub(super) ops: &'r dyn ColumnOps,
+    pub(super) id: ComponentId,
+}
+
+pub(super) fn columns<'r>(world: &World, registry: &'r Registry) -> Vec<Col<'r>> {
+    registry
+        .iter()
+        .filter_map(|reg| {
+            let ops = reg.column()?;
+            Some(Col {
+                reg,
+                ops,
+                id: ops.component_id(world)?,
+            })
+        })
+        .collect()
+}
+
+/// Swaps references for uid placeholders on every column; undone by
+/// [`unswap`]. On error, what was swapped is put back.
+pub(super) fn swap<'a>(
+    world: &mut World,
+    cols: &[(&Col<'_>, Vec<Place<'a>>)],
+    policy: RefPolicy,
+) -> Result<Vec<RefLog>, CaptureError> {
+    let mut logs = Vec::with_capacity(cols.len());
+    for (c, places) in cols {
+        match c
+            .ops
+            .to_placeholders(world, c.id, places, c.reg.refs().unwrap_or(policy))
+        {
+            Ok(log) => logs.push(log),
+            Err(d) => {
+                unswap(world, &cols[..logs.len()], logs);
+                return Err(CaptureError::Dangling {
+                    component: c.reg.name().to_owned(),
+                    holder: d.holder,
+                    target: d.target,
+                });
+            }
+        }
+    }
+    Ok(logs)
+}
+
+pub(super) fn unswap(world: &mut World, cols: &[(&Col<'_>, Vec<Place<'_>>)], logs: Vec<RefLog>) {
+    for ((c, places), log) in cols.iter().zip(logs) {
+        c.ops.restore_refs(world, c.id, places, log);
+    }
+}
+
+/// Appends the rows whose tick is newer than `since` (seen at `now`), as
+/// `Tick::is_newer_than` decides, in blocks of 64 that the compiler turns
+/// into vector compares: a delta scans every row of every column, so this
+/// loop is most of a delta's cost.
+///
+/// The capturer writes a full snapshot long before `since` could age past
+/// `CHECK_TICK_THRESHOLD`, so `horizon` is small; a tick older than
+/// `MAX_CHANGE_AGE` (not clamped yet) has an age above it either way, so
+/// bevy's clamping of both ages changes nothing here.
+pub(super) fn newer_rows(
+    ticks: &[std::cell::UnsafeCell<Tick>],
+    since: Tick,
+    now: Tick,
+    out: &mut Vec<u32>,
+) {
+    let n = now.get();
+    let horizon = n.wrapping_sub(since.get());
+    debug_assert!(horizon < CHECK_TICK_THRESHOLD);
+    for (block, chunk) in ticks.chunks(64).enumerate() {
+        let mut mask = 0u64;
+        for (i, t) in chunk.iter().enumerate() {
+            // SAFETY: ticks are read between ticks, no writer.
+            let age = n.wrapping_sub(unsafe { *t.get() }.get());
+            mask |= u64::from(age < horizon) << i;
+        }
+        while mask != 0 {
+            let i = mask.trailing_zeros();
+            out.push((block * 64) as u32 + i);
+            mask &= mask - 1;
+        }
+    }
+}
+
+/// Encoded chunks of one column: (rows, framed bytes) each.
+pub(super) type Encoded = Vec<(u64, Vec<u8>)>;
+
+/// Collects chunks per column and numbers them.
+#[derive(Default)]
+pub(super) struct Columns {
+    pub(super) meta: Vec<ColumnMeta>,
+    pub(super) chunks: Vec<ChunkData>,
+}
+
+impl Columns {
+    pub(super) fn push(&mut self, column: &str, rows: u64, bytes: Vec<u8>) {
+        let i = match self.meta.iter().position(|c| c.name == column) {
+            Some(i) => i,
+            None => {
+                self.meta.push(ColumnMeta {
+                    name: column.to_owned(),
+                    chunks: 0,
+                    rows: 0,
+                    bytes: 0,
+                    has_refs: false,
+                });
+                self.meta.len() - 1
+            }
+        };
+        let m = &mut self.meta[i];
+        m.rows += rows;
+        m.bytes += bytes.len() as u64;
+        self.chunks.push(ChunkData {
+            column: column.to_owned(),
+            index: m.chunks,
+            bytes,
+        });
+        m.chunks += 1;
+    }
+
+    pub(super) fn mark_refs(&mut self, column: &str) {
+        if let Some(m) = self.meta.iter_mut().find(|c| c.name == column) {
+            m.has_refs = true;
+        }
+    }
+
+    pub(super) fn bytes(&self) -> u64 {
+        self.meta.iter().map(|c| c.bytes).sum()
+    }
+}
+
+/// Frames uids as `Uids` chunks; `at` is (group, first row) for full snapshots.
+pub(super) fn uid_chunks(
+    uids: impl Iterator<Item = u64>,
+    at: (u32, u32),
+    target: usize,
+    out: &mut Vec<Vec<u8>>,
+) {
+    let per = (target / 8).max(1);
+    let mut buf = Vec::new();
+    let mut n = 0u32;
+    let (group, mut start) = at;
+    for uid in uids {
+        if n == 0 {
+            buf = Vec::with_capacity(HEADER + per * 8);
+            buf.resize(HEADER, 0);
+        }
+        buf.extend_from_slice(&uid.to_le_bytes());
+        n += 1;
+        if n as usize == per {
+            finish(&mut buf, Layout::Uids { group, start }, n);
+            out.push(std::mem::take(&mut buf));
+            start += n;
+            n = 0;
+        }
+    }
+    if n > 0 {
+        finish(&mut buf, Layout::Uids { group, start }, n);
+        out.push(buf);
+    }
+}
+
+/// Writes the header into the `HEADER` bytes reserved at the front.
+pub(super) fn finish(buf: &mut [u8], layout: Layout, rows: u32) {
+    let mut h = Vec::with_capacity(HEADER);
+    header(&mut h, layout, rows);
+    buf[..HEADER].copy_from_slice(&h);
+}
+
+/// Writes what a [`Kept`] holds (values of unregistered types), byte for
+/// byte, for the entities still alive.
+pub(super) fn write_kept(kept: &Kept, uids: &Uids, target: usize, out: &mut Columns) {
+    for (name, rows) in kept.component_values() {
+        let mut buf = vec![0u8; HEADER];
+        let mut owners: Vec<u64> = Vec::new();
+        let mut flush = |buf: &mut Vec<u8>, owners: &mut Vec<u64>| {
+            if owners.is_empty() {
+                return;
+            }
+            for u in owners.iter() {
+                buf.extend_from_slice(&u.to_le_bytes());
+            }
+            finish(buf, Layout::Keyed, owners.len() as u32);
+            out.push(
+                name,
+                owners.len() as u64,
+                std::mem::replace(buf, vec![0u8; HEADER]),
+            );
+            owners.clear();
+        };
+        for (uid, bytes) in rows.into_iter().filter(|(u, _)| uids.entity(*u).is_some()) {
+            buf.extend_from_slice(bytes);
+            owners.push(uid);
+            if buf.len() - HEADER >= target {
+                flush(&mut buf, &mut owners);
+            }
+        }
+        flush(&mut buf, &mut owners);
+    }
+    for (name, bytes) in kept.resource_values() {
+        let mut buf = vec![0u8; HEADER];
+        buf.extend_from_slice(bytes);
+        buf.extend_from_slice(&0u64.to_le_bytes());
+        finish(&mut buf, Layout::Keyed, 1);
+        out.push(&format!("{}{}", col::RESOURCE, name), 1, buf);
+    }
+}
+
+/// Encodes `place` of one column as keyed chunks (values, then uids).
+pub(super) fn keyed_chunks(
+    world: &World,
+    c: &Col<'_>,
+    place: Place<'_>,
+    uids: &[u64],
+    target: usize,
+) -> Result<Encoded, CaptureError> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    c.ops
+        .encode_chunked(world, c.id, place, target, HEADER, &mut |mut buf, rows| {
+            for &u in &uids[at..at + rows] {
+                buf.extend_from_slice(&u.to_le_bytes());
+            }
+            at += rows;
+            finish(&mut buf, Layout::Keyed, rows as u32);
+            out.push((rows as u64, buf));
+        })
+        .map_err(|source| CaptureError::Codec {
+            component: c.reg.name().to_owned(),
+            source,
+        })?;
+    Ok(out)
+}

@@ -1,0 +1,198 @@
+//! A full capture: every registered column, straight from bevy's tables,
+//! encoded in parallel.
+
+use bevy_ecs::component::StorageType;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::storage::TableId;
+use bevy_ecs::world::World;
+use dizzy_components::{Place, RefLog, Registry, Rows, Uid, Uids};
+use rayon::prelude::*;
+
+use crate::error::CaptureError;
+use crate::format::{GroupMeta, HEADER, Layout, SnapshotKind, SnapshotMeta, col};
+use crate::kept::Kept;
+
+use super::encode::*;
+use super::*;
+
+impl Capturer {
+    pub(super) fn full(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+    ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
+        let target = self.settings.chunk_bytes.max(64);
+        let uid_id = world.register_component::<Uid>();
+        let cols = columns(world, registry);
+
+        // Groups: every non-empty table whose rows have a uid.
+        struct Group {
+            table: TableId,
+            rows: u32,
+            cols: Vec<usize>,
+        }
+        let groups: Vec<Group> = tables_with(world, uid_id)
+            .map(|(tid, t)| Group {
+                table: tid,
+                rows: t.entity_count(),
+                cols: cols
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.ops.storage() == StorageType::Table && t.has_column(c.id))
+                    .map(|(i, _)| i)
+                    .collect(),
+            })
+            .collect();
+        let sparse: Vec<(usize, Vec<Entity>)> = cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.ops.storage() == StorageType::SparseSet)
+            .map(|(i, c)| (i, sparse_entities(world, uid_id, c.id)))
+            .filter(|(_, e)| !e.is_empty())
+            .collect();
+
+        let places: Vec<(&Col<'_>, Vec<Place<'_>>)> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut p: Vec<Place<'_>> = groups
+                    .iter()
+                    .filter(|g| g.cols.contains(&i))
+                    .map(|g| Place::Table(g.table, Rows::All))
+                    .collect();
+                p.extend(
+                    sparse
+                        .iter()
+                        .filter(|(j, _)| *j == i)
+                        .map(|(_, e)| Place::Entities(e)),
+                );
+                (c, p)
+            })
+            .collect();
+        let logs = swap(world, &places, self.settings.refs)?;
+
+        // Encode in parallel: tasks of up to SPAN rows of one column of one group.
+        const SPAN: u32 = 1 << 16;
+        enum Task<'a> {
+            Uids(u32, TableId, u32, u32),
+            Rows(u32, usize, TableId, u32, u32),
+            Sparse(usize, &'a [Entity]),
+        }
+        let mut tasks = Vec::new();
+        for (gi, g) in groups.iter().enumerate() {
+            let gi = gi as u32;
+            for start in (0..g.rows).step_by(SPAN as usize) {
+                let end = (start + SPAN).min(g.rows);
+                tasks.push(Task::Uids(gi, g.table, start, end));
+                for &c in &g.cols {
+                    tasks.push(Task::Rows(gi, c, g.table, start, end));
+                }
+            }
+        }
+        for (i, e) in &sparse {
+            tasks.push(Task::Sparse(*i, e));
+        }
+        let read: &World = world;
+        let results: Vec<Result<(String, Encoded), CaptureError>> = tasks
+            .par_iter()
+            .map(|task| match *task {
+                Task::Uids(gi, tid, a, b) => {
+                    let uids = read
+                        .storages()
+                        .tables
+                        .get(tid)
+                        .map(|t| uids_of(t, uid_id))
+                        .unwrap_or(&[]);
+                    let mut out = Vec::new();
+                    uid_chunks(
+                        (a..b).map(|r| uid_at(uids, r as usize)),
+                        (gi, a),
+                        target,
+                        &mut out,
+                    );
+                    let out = out
+                        .into_iter()
+                        .map(|c| (((c.len() - HEADER) / 8) as u64, c))
+                        .collect();
+                    Ok((col::UID.to_owned(), out))
+                }
+                Task::Rows(gi, ci, tid, a, b) => {
+                    let c = &cols[ci];
+                    let mut out = Vec::new();
+                    let mut at = a;
+                    c.ops
+                        .encode_chunked(
+                            read,
+                            c.id,
+                            Place::Table(tid, Rows::Range(a, b)),
+                            target,
+                            HEADER,
+                            &mut |mut buf, rows| {
+                                finish(
+                                    &mut buf,
+                                    Layout::Rows {
+                                        group: gi,
+                                        start: at,
+                                    },
+                                    rows as u32,
+                                );
+                                at += rows as u32;
+                                out.push((rows as u64, buf));
+                            },
+                        )
+                        .map_err(|source| CaptureError::Codec {
+                            component: c.reg.name().to_owned(),
+                            source,
+                        })?;
+                    Ok((c.reg.name().to_owned(), out))
+                }
+                Task::Sparse(ci, entities) => {
+                    let c = &cols[ci];
+                    let uids: Vec<u64> = entities
+                        .iter()
+                        .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
+                        .collect();
+                    Ok((
+                        c.reg.name().to_owned(),
+                        keyed_chunks(read, c, Place::Entities(entities), &uids, target)?,
+                    ))
+                }
+            })
+            .collect();
+        let has_refs: Vec<bool> = logs.iter().map(RefLog::has_refs).collect();
+        unswap(world, &places, logs);
+
+        let mut out = Columns::default();
+        for r in results {
+            let (name, chunks) = r?;
+            for (rows, bytes) in chunks {
+                out.push(&name, rows, bytes);
+            }
+        }
+        for (i, c) in cols.iter().enumerate() {
+            if has_refs[i] {
+                out.mark_refs(c.reg.name());
+            }
+        }
+        let mut meta = Self::empty_meta(SnapshotKind::Full);
+        meta.groups = groups
+            .iter()
+            .map(|g| GroupMeta {
+                components: g
+                    .cols
+                    .iter()
+                    .map(|&i| cols[i].reg.name().to_owned())
+                    .collect(),
+                rows: u64::from(g.rows),
+            })
+            .collect();
+        self.resources.clear();
+        self.encode_resources(world, registry, &mut out, None)?;
+        if let Some(kept) = world.get_resource::<Kept>() {
+            write_kept(kept, world.resource::<Uids>(), target, &mut out);
+        }
+        meta.bytes = out.bytes();
+        meta.columns = out.meta;
+        Ok((meta, out.chunks))
+    }
+}

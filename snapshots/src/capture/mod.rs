@@ -1,0 +1,334 @@
+//! Capturing a snapshot from a world, between ticks, on the world's thread.
+//!
+//! A capture encodes what is to be written into memory ([`Capture`]); the
+//! commit to redb happens elsewhere (see [`crate::Writer`]), so the world
+//! waits only for encoding. A full capture encodes every registered column
+//! straight from bevy's tables, in parallel; a delta encodes only what changed
+//! since the previous capture (bevy's change ticks) plus what the
+//! [`Journal`] recorded as removed or despawned.
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bevy_ecs::change_detection::{CHECK_TICK_THRESHOLD, Tick};
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
+use bevy_ecs::world::World;
+use dizzy_components::{Journal, RefPolicy, Registry, Uid, Uids};
+
+use crate::error::CaptureError;
+use crate::format::{HEADER, Layout, Schema, SnapshotKind, SnapshotMeta, col};
+use crate::kept::Kept;
+
+mod delta;
+mod encode;
+mod full;
+
+use encode::*;
+
+/// One encoded chunk, ready to be written.
+#[derive(Debug)]
+pub struct ChunkData {
+    /// The column's name.
+    pub column: String,
+    /// The chunk's number within its column.
+    pub index: u32,
+    /// The framed bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A snapshot encoded in memory, not yet written.
+#[derive(Debug)]
+pub struct Capture {
+    /// Its record.
+    pub meta: SnapshotMeta,
+    /// Its chunks.
+    pub chunks: Vec<ChunkData>,
+}
+
+/// When to write a full snapshot instead of a delta, and how to encode.
+#[derive(Clone, Debug)]
+pub struct CaptureSettings {
+    /// Target size of a chunk, in bytes: a chunk ends at the first value
+    /// that reaches it (so it holds at least one value).
+    pub chunk_bytes: usize,
+    /// Dangling references: fail (default) or drop.
+    pub refs: RefPolicy,
+    /// A full snapshot is written after this many deltas in a chain.
+    pub max_chain: u32,
+    /// ...or when the chain's deltas together reach this fraction of the
+    /// full snapshot's bytes.
+    pub max_chain_ratio: f64,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        CaptureSettings {
+            // Just under 1 MiB, so that a chunk and its page header fit redb's
+            // 1 MiB allocation order instead of spilling into 2 MiB.
+            chunk_bytes: (1 << 20) - (32 << 10),
+            refs: RefPolicy::Fail,
+            max_chain: 100,
+            max_chain_ratio: 1.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Base {
+    /// Change tick of the last capture: a delta holds what is newer.
+    since: Tick,
+    /// The snapshot the next delta applies to.
+    id: u64,
+    chain_len: u32,
+    chain_bytes: u64,
+    full_bytes: u64,
+}
+
+/// Whether to write a delta when possible or a full snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// A delta if there is a base and the chain is short enough; else full.
+    Auto,
+    /// A full snapshot.
+    Full,
+}
+
+/// The capture state of one world: what the next delta is relative to.
+#[derive(Debug)]
+pub struct Capturer {
+    settings: CaptureSettings,
+    base: Option<Base>,
+    next_id: u64,
+    resources: BTreeSet<String>,
+    app: String,
+}
+
+/// Gives a uid to every entity that has a registered component but no uid
+/// yet; returns how many got one.
+pub fn assign_uids(world: &mut World, registry: &Registry) -> usize {
+    let Some(uid_id) = world.component_id::<Uid>() else {
+        return 0;
+    };
+    let ids: Vec<ComponentId> = registry
+        .iter()
+        .filter_map(|r| r.column().and_then(|c| c.component_id(world)))
+        .collect();
+    let mut pending: Vec<Entity> = Vec::new();
+    for arch in world.archetypes().iter() {
+        if arch.is_empty() || arch.contains(uid_id) {
+            continue;
+        }
+        if ids.iter().any(|&id| arch.contains(id)) {
+            pending.extend(arch.entities().iter().map(|e| e.id()));
+        }
+    }
+    if pending.is_empty() {
+        return 0;
+    }
+    let n = pending.len();
+    let uids = world.resource_mut::<Uids>().allocate_many(n);
+    world.insert_batch(pending.into_iter().zip(uids));
+    n
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Capturer {
+    /// A capturer whose first snapshot will get id `next_id`.
+    pub fn new(settings: CaptureSettings, next_id: u64) -> Self {
+        Capturer {
+            settings,
+            base: None,
+            next_id,
+            resources: BTreeSet::new(),
+            app: String::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &CaptureSettings {
+        &self.settings
+    }
+
+    /// Sets the app description recorded in every snapshot (JSON text).
+    pub fn set_app(&mut self, app: String) {
+        self.app = app;
+    }
+
+    /// The id the next capture will get.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// After restoring `meta` into `world`: the next delta applies to it.
+    /// Clears the journal (restoring despawns things too).
+    pub fn resume(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+        meta: &SnapshotMeta,
+        chain: &[SnapshotMeta],
+    ) {
+        let full_bytes = chain.first().map_or(meta.bytes, |m| m.bytes);
+        let chain_bytes = chain.iter().skip(1).map(|m| m.bytes).sum();
+        self.base = Some(Base {
+            since: world.increment_change_tick(),
+            id: meta.id,
+            chain_len: chain.len().saturating_sub(1) as u32,
+            chain_bytes,
+            full_bytes,
+        });
+        self.next_id = self.next_id.max(meta.id + 1);
+        self.resources = registry
+            .iter()
+            .filter(|r| r.resource().is_some_and(|o| o.exists(world)))
+            .map(|r| r.name().to_owned())
+            .collect();
+        if let Some(mut j) = world.get_resource_mut::<Journal>() {
+            j.clear();
+        }
+    }
+
+    /// Forgets the base: the next capture is full (after a failed write).
+    pub fn reset(&mut self) {
+        self.base = None;
+    }
+
+    /// Whether the next `Want::Auto` capture would be a delta.
+    pub fn has_base(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// Captures a snapshot of `world` after engine tick `tick`.
+    pub fn capture(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+        tick: u64,
+        want: Want,
+    ) -> Result<Capture, CaptureError> {
+        assign_uids(world, registry);
+        let now = world.increment_change_tick();
+        let delta_base = match (&self.base, want) {
+            (Some(b), Want::Auto)
+                if b.chain_len < self.settings.max_chain
+                    && (b.chain_bytes as f64)
+                        < self.settings.max_chain_ratio * b.full_bytes.max(1) as f64
+                    && now.get().wrapping_sub(b.since.get()) < CHECK_TICK_THRESHOLD =>
+            {
+                Some(b.clone())
+            }
+            _ => None,
+        };
+        let (mut meta, chunks) = match &delta_base {
+            Some(base) => self.delta(world, registry, base.since, now)?,
+            None => self.full(world, registry)?,
+        };
+        meta.id = self.next_id;
+        meta.tick = tick;
+        meta.base = delta_base.as_ref().map(|b| b.id);
+        meta.unix_ms = now_ms();
+        meta.entities = world.resource::<Uids>().len() as u64;
+        meta.uid_next = world.resource::<Uids>().next_raw();
+        meta.schemas = registry
+            .iter()
+            .map(|r| Schema {
+                name: r.name().to_owned(),
+                version: r.version(),
+                kind: r.kind(),
+                type_name: r.type_name().to_owned(),
+                shape: r.shape().map(str::to_owned),
+            })
+            .collect();
+        if let Some(kept) = world.get_resource::<Kept>() {
+            meta.schemas.extend(kept.schemas().cloned());
+        }
+        meta.app = self.app.clone();
+        self.next_id += 1;
+        self.base = Some(match delta_base {
+            Some(b) => Base {
+                since: now,
+                id: meta.id,
+                chain_len: b.chain_len + 1,
+                chain_bytes: b.chain_bytes + meta.bytes,
+                full_bytes: b.full_bytes,
+            },
+            None => Base {
+                since: now,
+                id: meta.id,
+                chain_len: 0,
+                chain_bytes: 0,
+                full_bytes: meta.bytes,
+            },
+        });
+        world.resource_mut::<Journal>().clear();
+        Ok(Capture { meta, chunks })
+    }
+
+    fn empty_meta(kind: SnapshotKind) -> SnapshotMeta {
+        SnapshotMeta {
+            id: 0,
+            kind,
+            base: None,
+            tick: 0,
+            unix_ms: 0,
+            entities: 0,
+            bytes: 0,
+            uid_next: 0,
+            schemas: Vec::new(),
+            columns: Vec::new(),
+            groups: Vec::new(),
+            removed_resources: Vec::new(),
+            app: String::new(),
+        }
+    }
+
+    /// Encodes every registered resource (full) or those changed in
+    /// `(since, now]` (delta).
+    fn encode_resources(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+        out: &mut Columns,
+        changed: Option<(Tick, Tick)>,
+    ) -> Result<(), CaptureError> {
+        for reg in registry.iter() {
+            let Some(ops) = reg.resource() else { continue };
+            if let Some((since, now)) = changed
+                && !ops.changed(world, since, now)
+            {
+                continue;
+            }
+            let mut buf = vec![0u8; HEADER];
+            let present = ops
+                .encode(world, self.settings.refs, &mut buf)
+                .map_err(|e| match e {
+                    dizzy_components::ValueError::Dangling(d) => CaptureError::Dangling {
+                        component: reg.name().to_owned(),
+                        holder: d.holder,
+                        target: d.target,
+                    },
+                    dizzy_components::ValueError::Codec(source) => CaptureError::Codec {
+                        component: reg.name().to_owned(),
+                        source,
+                    },
+                    _ => CaptureError::Codec {
+                        component: reg.name().to_owned(),
+                        source: dizzy_components::CodecError::Encode(e.to_string()),
+                    },
+                })?;
+            if present {
+                buf.extend_from_slice(&0u64.to_le_bytes());
+                finish(&mut buf, Layout::Keyed, 1);
+                out.push(&format!("{}{}", col::RESOURCE, reg.name()), 1, buf);
+                self.resources.insert(reg.name().to_owned());
+            }
+        }
+        Ok(())
+    }
+}

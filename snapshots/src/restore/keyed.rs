@@ -1,0 +1,137 @@
+//! Keyed rows (sparse-set components, resources): one value per uid.
+
+use bevy_ecs::entity::Entity;
+use bevy_ecs::world::World;
+use dizzy_components::{Resolver, Uid, Uids, ValueError};
+
+use crate::error::RestoreError;
+use crate::format::{Chunk, Layout, SnapshotMeta, col, parse};
+use crate::store::Stored;
+
+use super::*;
+
+impl Ctx<'_> {
+    pub(super) fn apply_keyed(
+        &mut self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        name: &str,
+        chunks: &[Stored],
+    ) -> Result<(), RestoreError> {
+        let snap = meta.id;
+        if self.registry.get(name).is_none() {
+            if self.unknown == Unknown::Keep {
+                let none: [Vec<Uid>; 0] = [];
+                self.keep_full(meta, name, chunks, &none)?;
+            }
+            return Ok(());
+        }
+        let (ops, _) = self
+            .column_ops(world, name)
+            .map_err(|r| corrupt(self.store, snap, name, 0, r))?;
+        for (ci, bytes) in chunks.iter().enumerate() {
+            let bad = |r: String| corrupt(self.store, snap, name, ci as u32, r);
+            let chunk: Chunk<'_> = parse(bytes).map_err(bad)?;
+            if chunk.layout != Layout::Keyed {
+                return Err(bad("not a keyed chunk".into()));
+            }
+            let payload = self
+                .upgraded(meta, name, chunk.payload, chunk.rows as usize)
+                .map_err(bad)?;
+            let targets: Vec<(u64, Entity)> = {
+                let uids = world.resource::<Uids>();
+                chunk
+                    .uids()
+                    .map(|uid| {
+                        uids.entity(uid).map(|e| (uid, e)).ok_or_else(|| {
+                            bad(format!("a value for uid {uid}, which does not exist"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            // Inserting a registered component never changes uids: the index
+            // can be taken out of the world meanwhile.
+            world
+                .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
+                    let lookup = |u: u64| uids.entity(u);
+                    let policy = self
+                        .registry
+                        .get(name)
+                        .and_then(|r| r.refs())
+                        .unwrap_or(self.refs);
+                    let mut resolver = Resolver::new(&lookup, policy);
+                    ops.decode_insert(world, &targets, &payload, &mut resolver)
+                })
+                .map_err(|e| match e {
+                    ValueError::Dangling(d) => RestoreError::Dangling {
+                        path: self.store.path().to_owned(),
+                        snapshot: snap,
+                        component: name.to_owned(),
+                        holder: d.holder,
+                        target: d.target,
+                    },
+                    other => bad(other.to_string()),
+                })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn apply_resources(
+        &mut self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+    ) -> Result<(), RestoreError> {
+        let snap = meta.id;
+        for c in meta
+            .columns
+            .iter()
+            .filter(|c| c.name.starts_with(col::RESOURCE))
+        {
+            let name = &c.name[col::RESOURCE.len()..];
+            let bad = |r: String| corrupt(self.store, snap, &c.name, 0, r);
+            let Some(ops) = self.registry.get(name).and_then(|r| r.resource()) else {
+                if self.registry.get(name).is_none() && self.unknown != Unknown::Fail {
+                    if self.unknown == Unknown::Keep {
+                        let schema = self.kept_shape(meta, name)?.clone();
+                        for bytes in self.chunks(meta, &c.name)? {
+                            let chunk = parse(&bytes).map_err(bad)?;
+                            self.kept.put_resource(&schema, chunk.payload.to_vec());
+                        }
+                    }
+                    continue;
+                }
+                return Err(bad(format!("`{name}` is not a registered resource")));
+            };
+            for bytes in self.chunks(meta, &c.name)? {
+                let chunk = parse(&bytes).map_err(bad)?;
+                if chunk.layout != Layout::Keyed || chunk.rows != 1 {
+                    return Err(bad("not a resource chunk".into()));
+                }
+                let payload = self.upgraded(meta, name, chunk.payload, 1).map_err(bad)?;
+                world
+                    .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
+                        let lookup = |u: u64| uids.entity(u);
+                        let mut resolver = Resolver::new(&lookup, self.refs);
+                        ops.decode_insert(world, &payload, &mut resolver)
+                    })
+                    .map_err(|e| match e {
+                        ValueError::Dangling(d) => RestoreError::Dangling {
+                            path: self.store.path().to_owned(),
+                            snapshot: snap,
+                            component: name.to_owned(),
+                            holder: d.holder,
+                            target: d.target,
+                        },
+                        other => bad(other.to_string()),
+                    })?;
+            }
+        }
+        for name in &meta.removed_resources {
+            match self.registry.get(name).and_then(|r| r.resource()) {
+                Some(ops) => ops.remove(world),
+                None => self.kept.remove_resource(name),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,398 @@
+//! Rebuilding a world from a snapshot: the latest full snapshot at or before
+//! the target, then its deltas in order (despawns, removals, spawns, values).
+//!
+//! A full snapshot is restored in bulk: every chunk is decoded in parallel,
+//! then each archetype group is spawned whole (see
+//! [`dizzy_components::ArchetypeSpawner`]), and entity references are
+//! resolved last, when every entity exists. Any error returns no world at
+//! all: the caller never sees a half-restored one.
+
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::world::World;
+use dizzy_components::{ColumnOps, Journal, Kind, RefPolicy, Registry, Uid, Uids};
+use redb::ReadTransaction;
+
+use crate::error::RestoreError;
+use crate::format::{Layout, SnapshotKind, SnapshotMeta, col, parse};
+use crate::kept::Kept;
+use crate::store::{Store, Stored, read_chunks, read_meta};
+
+mod delta;
+mod full;
+mod keyed;
+
+/// How to restore.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// The snapshot to restore; the latest if `None`.
+    pub snapshot: Option<u64>,
+    /// References to entities missing from the snapshot: fail or drop.
+    pub refs: RefPolicy,
+    /// Components and resources in the file that this build does not register.
+    pub unknown: Unknown,
+}
+
+/// What to do with a component or resource in a file that this build does
+/// not register.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unknown {
+    /// Refuse to restore (the default): nothing is lost by accident.
+    #[default]
+    Fail,
+    /// Restore without it; the next full snapshot no longer holds it.
+    Skip,
+    /// Keep its values, byte for byte, and write them into every later
+    /// snapshot, so that a tool built without some plugin never destroys
+    /// that plugin's data (needs the value's shape, recorded since format 2).
+    Keep,
+}
+
+/// A restored world and where it came from.
+#[derive(Debug)]
+pub struct Restored {
+    /// The world, with every registered type installed.
+    pub world: World,
+    /// The snapshot restored.
+    pub meta: SnapshotMeta,
+    /// Its chain: the full snapshot first, then the deltas up to `meta`.
+    pub chain: Vec<SnapshotMeta>,
+}
+
+/// The chain that restores snapshot `target` (the latest if `None`): the
+/// full snapshot first, `target` last.
+pub fn chain(
+    store: &Store,
+    tx: &ReadTransaction,
+    target: Option<u64>,
+) -> Result<Vec<SnapshotMeta>, RestoreError> {
+    let last = match target {
+        Some(id) => read_meta(store, tx, id)?,
+        None => {
+            let all = crate::store::read_all_meta(store, tx)?;
+            all.into_iter()
+                .last()
+                .ok_or_else(|| RestoreError::NoSnapshot {
+                    path: store.path().to_owned(),
+                })?
+        }
+    };
+    let mut chain = vec![last];
+    while let Some(m) = chain.last().filter(|m| m.kind == SnapshotKind::Delta) {
+        let (id, base) = (m.id, m.base);
+        let base = base.ok_or_else(|| corrupt(store, id, "@meta", 0, "a delta without a base"))?;
+        if base >= id {
+            return Err(corrupt(
+                store,
+                id,
+                "@meta",
+                0,
+                "a delta whose base is not older",
+            ));
+        }
+        match read_meta(store, tx, base) {
+            Ok(m) => chain.push(m),
+            Err(RestoreError::UnknownSnapshot { .. }) => {
+                return Err(RestoreError::BrokenChain {
+                    path: store.path().to_owned(),
+                    id,
+                    base,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+fn corrupt(
+    store: &Store,
+    snapshot: u64,
+    column: &str,
+    chunk: u32,
+    reason: impl Into<String>,
+) -> RestoreError {
+    RestoreError::Corrupt {
+        path: store.path().to_owned(),
+        snapshot,
+        column: column.to_owned(),
+        chunk,
+        reason: reason.into(),
+    }
+}
+
+/// Checks that every column with data in `meta` is registered, as the same
+/// kind and version.
+pub fn check_schemas(
+    store: &Store,
+    registry: &Registry,
+    meta: &SnapshotMeta,
+    unknown: Unknown,
+) -> Result<(), RestoreError> {
+    for c in &meta.columns {
+        let (name, kind) = column_type(&c.name);
+        let Some(name) = name else { continue };
+        let stored = meta.schemas.iter().find(|s| s.name == name);
+        let Some(reg) = registry.get(name) else {
+            if unknown == Unknown::Keep && stored.is_none_or(|s| s.shape.is_none()) {
+                return Err(RestoreError::Unkeepable {
+                    path: store.path().to_owned(),
+                    snapshot: meta.id,
+                    name: name.to_owned(),
+                });
+            }
+            if unknown != Unknown::Fail {
+                continue;
+            }
+            return Err(RestoreError::Unregistered {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                kind: stored.map_or(kind, |s| s.kind),
+                name: name.to_owned(),
+            });
+        };
+        if reg.kind() != kind {
+            return Err(RestoreError::KindMismatch {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+                stored: kind,
+                current: reg.kind(),
+            });
+        }
+        if let Some(s) = stored
+            && !reg.migrates_from(s.version)
+        {
+            let fields = dizzy_components::shape::differences(s.shape.as_deref(), reg.shape());
+            return Err(RestoreError::VersionMismatch {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+                stored: s.version,
+                current: reg.version(),
+                fields: if fields.is_empty() {
+                    String::new()
+                } else {
+                    format!("; fields that differ: {}", fields.join(", "))
+                },
+            });
+        }
+    }
+    for name in &meta.removed_resources {
+        if registry.get(name).is_none() && unknown == Unknown::Fail {
+            return Err(RestoreError::Unregistered {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                kind: Kind::Resource,
+                name: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The registered name a column holds data of, and its kind.
+fn column_type(column: &str) -> (Option<&str>, Kind) {
+    if let Some(n) = column.strip_prefix(col::RESOURCE) {
+        (Some(n), Kind::Resource)
+    } else if let Some(n) = column.strip_prefix(col::REMOVE) {
+        (Some(n), Kind::Component)
+    } else if column.starts_with('@') {
+        (None, Kind::Component)
+    } else {
+        (Some(column), Kind::Component)
+    }
+}
+
+/// Restores a world from `store`.
+pub fn restore(
+    store: &Store,
+    registry: &Registry,
+    options: &RestoreOptions,
+) -> Result<Restored, RestoreError> {
+    // A damaged page can make redb's reader panic: an error, and no world.
+    crate::store::contain(|| restore_unguarded(store, registry, options))
+        .unwrap_or_else(|reason| Err(store.damaged(reason)))
+}
+
+fn restore_unguarded(
+    store: &Store,
+    registry: &Registry,
+    options: &RestoreOptions,
+) -> Result<Restored, RestoreError> {
+    let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
+    let chain = chain(store, &tx, options.snapshot)?;
+    for m in &chain {
+        check_schemas(store, registry, m, options.unknown)?;
+    }
+    let mut world = World::new();
+    registry.install(&mut world);
+    let mut ctx = Ctx {
+        store,
+        tx: &tx,
+        registry,
+        refs: options.refs,
+        unknown: options.unknown,
+        kept: Kept::default(),
+    };
+    let t = std::time::Instant::now();
+    ctx.apply_full(&mut world, &chain[0])?;
+    tracing::debug!(
+        "restore: full snapshot {} in {:?}",
+        chain[0].id,
+        t.elapsed()
+    );
+    let t = std::time::Instant::now();
+    for delta in &chain[1..] {
+        ctx.apply_delta(&mut world, delta)?;
+    }
+    tracing::debug!("restore: {} deltas in {:?}", chain.len() - 1, t.elapsed());
+    let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
+    world.resource_mut::<Uids>().set_next_raw(meta.uid_next);
+    if ctx.unknown == Unknown::Keep {
+        let mut kept = std::mem::take(&mut ctx.kept);
+        kept.retain_live(world.resource::<Uids>());
+        world.insert_resource(kept);
+    }
+    world.resource_mut::<Journal>().clear();
+    Ok(Restored { world, meta, chain })
+}
+
+struct Ctx<'a> {
+    store: &'a Store,
+    tx: &'a ReadTransaction,
+    registry: &'a Registry,
+    refs: RefPolicy,
+    unknown: Unknown,
+    kept: Kept,
+}
+
+/// Rows `start..end` of a group, restored as one piece: for each of the
+/// group's components (in the group's order), the chunks that hold them.
+struct Unit {
+    group: usize,
+    start: usize,
+    end: usize,
+    columns: Vec<Vec<usize>>,
+}
+
+impl Ctx<'_> {
+    fn chunks(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<Stored>, RestoreError> {
+        let expected = meta.column(column).map_or(0, |c| c.chunks);
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        read_chunks(self.store, self.tx, meta.id, column, expected)
+    }
+
+    fn column_ops(
+        &self,
+        world: &World,
+        name: &str,
+    ) -> Result<(&dyn ColumnOps, ComponentId), String> {
+        let ops = self
+            .registry
+            .get(name)
+            .and_then(|r| r.column())
+            .ok_or_else(|| format!("`{name}` is not a registered component"))?;
+        let id = ops
+            .component_id(world)
+            .ok_or_else(|| format!("`{name}` is not installed"))?;
+        Ok((ops, id))
+    }
+
+    /// The payload of `rows` values of `name` at the registered version.
+    fn upgraded<'p>(
+        &self,
+        meta: &SnapshotMeta,
+        name: &str,
+        payload: &'p [u8],
+        rows: usize,
+    ) -> Result<std::borrow::Cow<'p, [u8]>, String> {
+        let (Some(reg), Some(s)) = (
+            self.registry.get(name),
+            meta.schemas.iter().find(|s| s.name == name),
+        ) else {
+            return Ok(std::borrow::Cow::Borrowed(payload));
+        };
+        if s.version == reg.version() {
+            return Ok(std::borrow::Cow::Borrowed(payload));
+        }
+        reg.upgrade(s.version, s.shape.as_deref(), payload, rows)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The shape of an unregistered `name`, to keep its values.
+    fn kept_shape<'m>(
+        &self,
+        meta: &'m SnapshotMeta,
+        name: &str,
+    ) -> Result<&'m crate::format::Schema, RestoreError> {
+        meta.schemas
+            .iter()
+            .find(|s| s.name == name && s.shape.is_some())
+            .ok_or_else(|| RestoreError::Unkeepable {
+                path: self.store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+            })
+    }
+
+    /// Keeps the values of unregistered `name` from a full snapshot.
+    fn keep_full(
+        &mut self,
+        meta: &SnapshotMeta,
+        name: &str,
+        chunks: &[Stored],
+        uids: &[Vec<Uid>],
+    ) -> Result<(), RestoreError> {
+        let schema = self.kept_shape(meta, name)?.clone();
+        let shape = schema.shape.as_deref().unwrap_or_default();
+        for (ci, bytes) in chunks.iter().enumerate() {
+            let bad = |r: String| corrupt(self.store, meta.id, name, ci as u32, r);
+            let chunk = parse(bytes).map_err(bad)?;
+            let values = dizzy_components::shape::split(shape, chunk.payload, chunk.rows as usize)
+                .map_err(bad)?;
+            let owners: Vec<u64> = match chunk.layout {
+                Layout::Rows { group, start } => {
+                    let g = uids
+                        .get(group as usize)
+                        .ok_or_else(|| bad(format!("group {group} does not exist")))?;
+                    let rows = (start as usize)..(start as usize + values.len());
+                    g.get(rows)
+                        .ok_or_else(|| bad("rows beyond the group".into()))?
+                        .iter()
+                        .map(|u| u.get())
+                        .collect()
+                }
+                Layout::Keyed => chunk.uids().collect(),
+                Layout::Uids { .. } => return Err(bad("not a value chunk".into())),
+            };
+            for (uid, v) in owners.into_iter().zip(values) {
+                self.kept.put(&schema, uid, v.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    fn uid_list(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<u64>, RestoreError> {
+        let mut out = Vec::new();
+        for (i, bytes) in self.chunks(meta, column)?.iter().enumerate() {
+            let chunk =
+                parse(bytes).map_err(|r| corrupt(self.store, meta.id, column, i as u32, r))?;
+            if !matches!(chunk.layout, Layout::Uids { .. }) {
+                return Err(corrupt(
+                    self.store,
+                    meta.id,
+                    column,
+                    i as u32,
+                    "not a uid chunk",
+                ));
+            }
+            out.extend(chunk.uids());
+        }
+        Ok(out)
+    }
+}
