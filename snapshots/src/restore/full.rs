@@ -339,9 +339,18 @@ impl Ctx<'_> {
                     return Some(result);
                 }
                 let t = std::time::Instant::now();
-                let received = rx.recv();
+                // On one of rayon's own threads, run queued decoders here
+                // rather than block on them (a pool of one would deadlock).
+                let received = loop {
+                    match rx.try_recv() {
+                        Err(crossbeam_channel::TryRecvError::Empty)
+                            if rayon::yield_now() == Some(rayon::Yield::Executed) => {}
+                        Err(crossbeam_channel::TryRecvError::Empty) => break rx.recv().ok(),
+                        other => break other.ok(),
+                    }
+                };
                 waited += t.elapsed();
-                let (ui, result) = received.ok()?;
+                let (ui, result) = received?;
                 ready.insert(ui, result);
             };
             let mut ui = 0;
