@@ -115,33 +115,45 @@ impl Capturer {
         tracing::debug!("delta: change scan in {:?}", t0.elapsed());
         let logs = swap(world, &places, self.settings.refs)?;
         tracing::debug!("delta: references swapped in {:?}", t0.elapsed());
-        let read: &World = world;
-        let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = places
-            .par_iter()
+        // Encode in pieces of at most ENCODE_ROWS rows, so that every core
+        // gets a share even when few columns changed; pieces of one column
+        // come back in order.
+        let jobs: Vec<(usize, Place<'_>)> = places
+            .iter()
             .enumerate()
-            .map(|(pi, (c, ps))| {
-                let mut all = Vec::new();
-                for &p in ps {
-                    let uids: Vec<u64> = match p {
-                        Place::Table(tid, Rows::Only(rows)) => {
-                            let t = read.storages().tables.get(tid);
-                            let u = t.map(|t| uids_of(t, uid_id)).unwrap_or(&[]);
-                            rows.iter().map(|&r| uid_at(u, r as usize)).collect()
-                        }
-                        Place::Entities(es) => es
-                            .iter()
-                            .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
-                            .collect(),
-                        Place::Table(..) => Vec::new(),
-                    };
-                    all.extend(keyed_chunks(read, c, p, &uids, target)?);
-                }
-                Ok((pi, all))
+            .flat_map(|(pi, (_, ps))| {
+                ps.iter().flat_map(move |&p| match p {
+                    Place::Table(tid, Rows::Only(rows)) => rows
+                        .chunks(ENCODE_ROWS)
+                        .map(|piece| (pi, Place::Table(tid, Rows::Only(piece))))
+                        .collect::<Vec<_>>(),
+                    other => vec![(pi, other)],
+                })
+            })
+            .collect();
+        let read: &World = world;
+        let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = jobs
+            .par_iter()
+            .map(|&(pi, p)| {
+                let uids: Vec<u64> = match p {
+                    Place::Table(tid, Rows::Only(rows)) => {
+                        let t = read.storages().tables.get(tid);
+                        let u = t.map(|t| uids_of(t, uid_id)).unwrap_or(&[]);
+                        rows.iter().map(|&r| uid_at(u, r as usize)).collect()
+                    }
+                    Place::Entities(es) => es
+                        .iter()
+                        .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
+                        .collect(),
+                    Place::Table(..) => Vec::new(),
+                };
+                Ok((pi, keyed_chunks(read, places[pi].0, p, &uids, target)?))
             })
             .collect();
         let has_refs: Vec<bool> = logs.iter().map(RefLog::has_refs).collect();
         unswap(world, &places, logs);
-        for (pi, chunks) in encoded? {
+        let encoded = encoded?;
+        for (pi, chunks) in encoded {
             let name = places[pi].0.reg.name();
             for (rows, bytes) in chunks {
                 out.push(name, rows, bytes);
@@ -166,6 +178,9 @@ impl Capturer {
         Ok((meta, out.chunks))
     }
 }
+
+/// Changed rows per encoding task.
+const ENCODE_ROWS: usize = 4096;
 
 /// Rows per scanning task: small enough to spread a column over every core.
 const SCAN_ROWS: usize = 1 << 17;
