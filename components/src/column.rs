@@ -507,22 +507,17 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     ) -> Result<(), ValueError> {
         let lookup = |u: u64| known(u).then_some(Entity::PLACEHOLDER);
         let mut resolver = Resolver::new(&lookup, policy);
-        let mut at = 0;
-        for _ in 0..rows {
-            let (mut v, used) = codec::decode_prefix::<T>(&payload[at..])?;
-            at += used;
-            T::map_entities(&mut v, &mut resolver);
-            if let Some(d) = resolver.dangling() {
-                return Err(ValueError::Dangling(d));
+        let mut dangling = None;
+        codec::decode_rows::<T>(payload, rows, |mut v| {
+            if dangling.is_none() {
+                T::map_entities(&mut v, &mut resolver);
+                dangling = resolver.dangling();
             }
+        })?;
+        match dangling {
+            Some(d) => Err(ValueError::Dangling(d)),
+            None => Ok(()),
         }
-        if at != payload.len() {
-            return Err(ValueError::Codec(CodecError::Decode(format!(
-                "{} bytes left after {rows} values",
-                payload.len() - at
-            ))));
-        }
-        Ok(())
     }
 
     fn to_placeholders_within(
@@ -632,23 +627,21 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         resolver: &mut Resolver<'_>,
     ) -> Result<(), ValueError> {
         let mut values = Vec::with_capacity(targets.len());
-        let mut at = 0;
-        for &(holder, entity) in targets {
-            let (mut v, used) = codec::decode_prefix::<T>(&payload[at..])?;
-            at += used;
-            resolver.holder(holder);
-            T::map_entities(&mut v, resolver);
-            if let Some(d) = resolver.dangling() {
-                return Err(ValueError::Dangling(d));
+        let mut dangling = None;
+        let mut next = targets.iter();
+        codec::decode_rows::<T>(payload, targets.len(), |mut v| {
+            let Some(&(holder, entity)) = next.next() else {
+                return;
+            };
+            if dangling.is_none() {
+                resolver.holder(holder);
+                T::map_entities(&mut v, resolver);
+                dangling = resolver.dangling();
             }
             values.push((entity, v));
-        }
-        if at != payload.len() {
-            return Err(ValueError::Codec(CodecError::Decode(format!(
-                "{} bytes left after {} values",
-                payload.len() - at,
-                targets.len()
-            ))));
+        })?;
+        if let Some(d) = dangling {
+            return Err(ValueError::Dangling(d));
         }
         world
             .try_insert_batch(values)

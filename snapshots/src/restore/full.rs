@@ -269,11 +269,58 @@ impl Ctx<'_> {
         let decode_ns = std::sync::atomic::AtomicU64::new(0);
         let decode_ns = &decode_ns;
         let mut waited = std::time::Duration::ZERO;
-        // This thread spawns; the other cores decode, taking units in order
-        // (more decoders than free cores only fight the spawning thread).
+        // Units are claimed in order by the decoders (the cores this thread
+        // leaves free) and by this thread itself whenever the next unit it
+        // must spawn is not decoded yet: spawning and decoding share the
+        // cores without oversubscribing them.
         let claimed = std::sync::atomic::AtomicUsize::new(0);
         let claimed = &claimed;
         let units_ref = &units;
+        let decode_unit = |unit: &Unit| -> Result<Vec<DecodedColumn>, (usize, u32, String)> {
+            let started = std::time::Instant::now();
+            let decoded = unit
+                .columns
+                .iter()
+                .map(|pieces| {
+                    let mut column: Option<DecodedColumn> = None;
+                    for &p in pieces {
+                        let (ni, ci, bytes) = &raw_ref[p];
+                        let bad = |r: String| (*ni, *ci, r);
+                        let chunk = parse(bytes).map_err(bad)?;
+                        let rows = chunk.rows as usize;
+                        let migrated;
+                        let payload = match upgrades[*ni] {
+                            Some((reg, stored, shape)) => {
+                                migrated = reg
+                                    .upgrade(stored, shape, chunk.payload, rows)
+                                    .map_err(|e| bad(e.to_string()))?;
+                                &migrated[..]
+                            }
+                            None => chunk.payload,
+                        };
+                        let piece = ops_ref[*ni]
+                            .0
+                            .decode_column(payload, rows)
+                            .map_err(|e| bad(e.to_string()))?;
+                        match &mut column {
+                            Some(c) => c.append(piece),
+                            None => column = Some(piece),
+                        }
+                    }
+                    column.ok_or((0, 0, "an empty unit".to_owned()))
+                })
+                .collect();
+            decode_ns.fetch_add(
+                started.elapsed().as_nanos() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            decoded
+        };
+        let decode_unit = &decode_unit;
+        let claim = || {
+            let ui = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            units_ref.get(ui).map(|unit| (ui, unit))
+        };
         let decoders = rayon::current_num_threads()
             .saturating_sub(1)
             .clamp(1, units.len().max(1));
@@ -281,49 +328,8 @@ impl Ctx<'_> {
             for _ in 0..decoders {
                 let tx = tx.clone();
                 scope.spawn(move |_| {
-                    loop {
-                        let ui = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(unit) = units_ref.get(ui) else {
-                            break;
-                        };
-                        let started = std::time::Instant::now();
-                        let decoded = unit
-                            .columns
-                            .iter()
-                            .map(|pieces| {
-                                let mut column: Option<DecodedColumn> = None;
-                                for &p in pieces {
-                                    let (ni, ci, bytes) = &raw_ref[p];
-                                    let bad = |r: String| (*ni, *ci, r);
-                                    let chunk = parse(bytes).map_err(bad)?;
-                                    let rows = chunk.rows as usize;
-                                    let migrated;
-                                    let payload = match upgrades[*ni] {
-                                        Some((reg, stored, shape)) => {
-                                            migrated = reg
-                                                .upgrade(stored, shape, chunk.payload, rows)
-                                                .map_err(|e| bad(e.to_string()))?;
-                                            &migrated[..]
-                                        }
-                                        None => chunk.payload,
-                                    };
-                                    let piece = ops_ref[*ni]
-                                        .0
-                                        .decode_column(payload, rows)
-                                        .map_err(|e| bad(e.to_string()))?;
-                                    match &mut column {
-                                        Some(c) => c.append(piece),
-                                        None => column = Some(piece),
-                                    }
-                                }
-                                column.ok_or((0, 0, "an empty unit".to_owned()))
-                            })
-                            .collect();
-                        decode_ns.fetch_add(
-                            started.elapsed().as_nanos() as u64,
-                            std::sync::atomic::Ordering::Relaxed,
-                        );
-                        if tx.send((ui, decoded)).is_err() {
+                    while let Some((ui, unit)) = claim() {
+                        if tx.send((ui, decode_unit(unit))).is_err() {
                             break;
                         }
                     }
@@ -338,19 +344,21 @@ impl Ctx<'_> {
                     next += 1;
                     return Some(result);
                 }
+                if let Ok((ui, result)) = rx.try_recv() {
+                    ready.insert(ui, result);
+                    continue;
+                }
+                // Not decoded yet: decode the next unclaimed unit here. Once
+                // every unit is claimed, the rest are being decoded by running
+                // decoders, so waiting for them cannot deadlock.
+                if let Some((ui, unit)) = claim() {
+                    ready.insert(ui, decode_unit(unit));
+                    continue;
+                }
                 let t = std::time::Instant::now();
-                // On one of rayon's own threads, run queued decoders here
-                // rather than block on them (a pool of one would deadlock).
-                let received = loop {
-                    match rx.try_recv() {
-                        Err(crossbeam_channel::TryRecvError::Empty)
-                            if rayon::yield_now() == Some(rayon::Yield::Executed) => {}
-                        Err(crossbeam_channel::TryRecvError::Empty) => break rx.recv().ok(),
-                        other => break other.ok(),
-                    }
-                };
+                let received = rx.recv();
                 waited += t.elapsed();
-                let (ui, result) = received?;
+                let (ui, result) = received.ok()?;
                 ready.insert(ui, result);
             };
             let mut ui = 0;
@@ -421,7 +429,7 @@ impl Ctx<'_> {
         }
         drop(raw);
         tracing::debug!(
-            "restore: decoded and spawned in {:?} (decoding {:?} over all workers, waiting for it {:?})",
+            "restore: decoded and spawned in {:?} (decoding {:?} summed over threads, waiting for decoders {:?})",
             t0.elapsed(),
             std::time::Duration::from_nanos(decode_ns.load(std::sync::atomic::Ordering::Relaxed)),
             waited
