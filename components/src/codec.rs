@@ -31,9 +31,19 @@ pub enum CodecError {
 
 /// Appends the encoding of `value` to `out`.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    bincode::serde::encode_into_std_write(value, out, bincode::config::standard())
-        .map(|_| ())
+    bincode::serde::encode_into_writer(value, Append(out), bincode::config::standard())
         .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+/// A buffer as a bincode writer (appending, no `io::Write` detour).
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    #[inline(always)]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// Encodes `value` into a new buffer.
