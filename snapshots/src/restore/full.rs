@@ -487,13 +487,7 @@ impl Ctx<'_> {
                         .iter()
                         .try_for_each(|&p| ops.resolve_refs(world, id, p, &mut resolver))
                 })
-                .map_err(|d| RestoreError::Dangling {
-                    path: self.store.path().to_owned(),
-                    snapshot: snap,
-                    component: c.name.clone(),
-                    holder: d.holder,
-                    target: d.target,
-                })?;
+                .map_err(|d| dangling(self.store, snap, &c.name, d))?;
         }
         self.apply_resources(world, meta)
     }

@@ -2,7 +2,7 @@
 
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
-use dizzy_components::{Resolver, Uid, Uids, ValueError};
+use dizzy_components::{Resolver, Uid, Uids};
 
 use crate::error::RestoreError;
 use crate::format::{Chunk, Layout, SnapshotMeta, col, parse};
@@ -62,16 +62,7 @@ impl Ctx<'_> {
                     let mut resolver = Resolver::new(&lookup, policy);
                     ops.decode_insert(world, &targets, &payload, &mut resolver)
                 })
-                .map_err(|e| match e {
-                    ValueError::Dangling(d) => RestoreError::Dangling {
-                        path: self.store.path().to_owned(),
-                        snapshot: snap,
-                        component: name.to_owned(),
-                        holder: d.holder,
-                        target: d.target,
-                    },
-                    other => bad(other.to_string()),
-                })?;
+                .map_err(|e| value_error(self.store, snap, name, e, bad))?;
         }
         Ok(())
     }
@@ -114,16 +105,7 @@ impl Ctx<'_> {
                         let mut resolver = Resolver::new(&lookup, self.refs);
                         ops.decode_insert(world, &payload, &mut resolver)
                     })
-                    .map_err(|e| match e {
-                        ValueError::Dangling(d) => RestoreError::Dangling {
-                            path: self.store.path().to_owned(),
-                            snapshot: snap,
-                            component: name.to_owned(),
-                            holder: d.holder,
-                            target: d.target,
-                        },
-                        other => bad(other.to_string()),
-                    })?;
+                    .map_err(|e| value_error(self.store, snap, name, e, bad))?;
             }
         }
         for name in &meta.removed_resources {

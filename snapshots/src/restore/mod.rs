@@ -9,7 +9,9 @@
 
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::world::World;
-use dizzy_components::{ColumnOps, Journal, Kind, RefPolicy, Registry, Uid, Uids};
+use dizzy_components::{
+    ColumnOps, Dangling, Journal, Kind, RefPolicy, Registry, Uid, Uids, ValueError,
+};
 use redb::ReadTransaction;
 
 use crate::error::RestoreError;
@@ -119,6 +121,32 @@ fn corrupt(
         column: column.to_owned(),
         chunk,
         reason: reason.into(),
+    }
+}
+
+/// The error for a reference, held by `component`'s value, to an entity that
+/// does not exist.
+fn dangling(store: &Store, snapshot: u64, component: &str, d: Dangling) -> RestoreError {
+    RestoreError::Dangling {
+        path: store.path().to_owned(),
+        snapshot,
+        component: component.to_owned(),
+        holder: d.holder,
+        target: d.target,
+    }
+}
+
+/// A value that could not be restored: a dangling reference, or `bad` data.
+fn value_error(
+    store: &Store,
+    snapshot: u64,
+    component: &str,
+    e: ValueError,
+    bad: impl FnOnce(String) -> RestoreError,
+) -> RestoreError {
+    match e {
+        ValueError::Dangling(d) => dangling(store, snapshot, component, d),
+        other => bad(other.to_string()),
     }
 }
 
