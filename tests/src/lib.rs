@@ -38,6 +38,23 @@ pub fn dizzy() -> Command {
     Command::new(dizzy_bin())
 }
 
+/// Runs `dizzy args`, which must succeed; returns its stdout.
+pub fn dizzy_ok(args: &[&str]) -> String {
+    let out = dizzy().args(args).output().expect("run dizzy");
+    assert!(
+        out.status.success(),
+        "dizzy {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Runs `dizzy args`, which must succeed and print JSON; returns it.
+pub fn dizzy_json(args: &[&str]) -> serde_json::Value {
+    let text = dizzy_ok(args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("dizzy {args:?}: {e}: {text}"))
+}
+
 /// A small deterministic PRNG (splitmix64), so that generated data is the
 /// same on every run with the same seed.
 #[derive(Clone, Debug)]

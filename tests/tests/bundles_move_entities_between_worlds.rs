@@ -10,7 +10,7 @@ use dizzy::prelude::*;
 use dizzy::snapshots::{
     ExportOptions, ImportError, OnConflict, RestoreOptions, Selection, Store, restore,
 };
-use dizzy_tests::{dizzy, file_bytes, make_tree};
+use dizzy_tests::{dizzy, dizzy_json, file_bytes, make_tree};
 
 #[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq)]
 struct Photo {
@@ -233,16 +233,6 @@ fn every_damaged_bundle_is_refused_and_the_target_is_unchanged() {
     eprintln!("{refused} damaged bundles refused");
 }
 
-fn run_ok(args: &[&str]) -> serde_json::Value {
-    let out = dizzy().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "dizzy {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The set's file paths, read from a dedupe file.
 fn set_paths(db: &std::path::Path, set_uid: u64) -> Vec<String> {
     let store = Store::open_to_read(db).unwrap();
@@ -266,7 +256,7 @@ fn a_duplicate_set_moves_between_two_dedupe_files_in_separate_processes() {
     make_tree(&tree_a, 60, 2000, 11);
     make_tree(&tree_b, 40, 2000, 12);
     let (db_a, db_b) = (dir.path().join("a.redb"), dir.path().join("b.redb"));
-    let report = run_ok(&[
+    let report = dizzy_json(&[
         "demo",
         "dedupe",
         tree_a.to_str().unwrap(),
@@ -274,7 +264,7 @@ fn a_duplicate_set_moves_between_two_dedupe_files_in_separate_processes() {
         db_a.to_str().unwrap(),
         "--json",
     ]);
-    run_ok(&[
+    dizzy_json(&[
         "demo",
         "dedupe",
         tree_b.to_str().unwrap(),
@@ -305,7 +295,7 @@ fn a_duplicate_set_moves_between_two_dedupe_files_in_separate_processes() {
     assert_eq!(set_paths(&db_a, set_uid), want);
 
     let bundle = dir.path().join("set.bundle");
-    let exported = run_ok(&[
+    let exported = dizzy_json(&[
         "export",
         "--db",
         db_a.to_str().unwrap(),
@@ -323,7 +313,7 @@ fn a_duplicate_set_moves_between_two_dedupe_files_in_separate_processes() {
         .snapshots()
         .unwrap()
         .len();
-    let imported = run_ok(&[
+    let imported = dizzy_json(&[
         "import",
         "--db",
         db_b.to_str().unwrap(),

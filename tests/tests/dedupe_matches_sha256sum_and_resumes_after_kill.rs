@@ -8,17 +8,7 @@ use std::process::Stdio;
 
 use dizzy::demos::dedupe::Sha256;
 use dizzy::snapshots::{RestoreOptions, Store, restore};
-use dizzy_tests::{dizzy, expected_duplicates, make_tree, reported_duplicates};
-
-fn run_json(args: &[&str]) -> serde_json::Value {
-    let out = dizzy().args(args).output().expect("run dizzy");
-    assert!(
-        out.status.success(),
-        "dizzy {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
-}
+use dizzy_tests::{dizzy, dizzy_json, expected_duplicates, make_tree, reported_duplicates};
 
 #[test]
 fn uninterrupted_run_matches_sha256sum() {
@@ -26,7 +16,7 @@ fn uninterrupted_run_matches_sha256sum() {
     let tree = dir.path().join("tree");
     let paths = make_tree(&tree, 120, 4096, 1);
     let db = dir.path().join("d.redb");
-    let report = run_json(&[
+    let report = dizzy_json(&[
         "demo",
         "dedupe",
         tree.to_str().unwrap(),
@@ -51,7 +41,7 @@ fn uninterrupted_run_matches_sha256sum() {
     assert_eq!(report["bytes"], bytes);
 
     // A finished run, run again: same answer, nothing hashed.
-    let again = run_json(&[
+    let again = dizzy_json(&[
         "demo",
         "dedupe",
         tree.to_str().unwrap(),
@@ -64,7 +54,7 @@ fn uninterrupted_run_matches_sha256sum() {
     assert!(again["resumed_from_snapshot"].is_u64());
 
     // The snapshots listing.
-    let list = run_json(&["snapshots", "--db", db.to_str().unwrap(), "--json"]);
+    let list = dizzy_json(&["snapshots", "--db", db.to_str().unwrap(), "--json"]);
     let list = list.as_array().expect("an array");
     assert!(!list.is_empty());
     for s in list {
@@ -120,7 +110,7 @@ fn killed_run_resumes_without_hashing_again() {
     drop(store);
     assert!(hashed_before < paths.len() as u64, "the kill came mid-run");
 
-    let report = run_json(&[
+    let report = dizzy_json(&[
         "demo",
         "dedupe",
         tree.to_str().unwrap(),

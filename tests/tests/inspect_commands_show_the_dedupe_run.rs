@@ -16,23 +16,8 @@ use dizzy::demos::dedupe::{
 };
 use dizzy::prelude::*;
 use dizzy::snapshots::{RestoreOptions, Store, restore};
-use dizzy_tests::{dizzy, make_tree};
+use dizzy_tests::{dizzy, dizzy_json, dizzy_ok, make_tree};
 use serde_json::{Value, json};
-
-fn run(args: &[&str]) -> String {
-    let out = dizzy().args(args).output().expect("run dizzy");
-    assert!(
-        out.status.success(),
-        "dizzy {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn run_json(args: &[&str]) -> Value {
-    let text = run(args);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("dizzy {args:?}: {e}: {text}"))
-}
 
 /// The world at `snapshot`, restored with the demo's types, as
 /// uid -> {stable name -> JSON}, references mapped to uids by hand.
@@ -93,7 +78,7 @@ fn oracle(db: &Path, snapshot: u64) -> BTreeMap<u64, BTreeMap<String, Value>> {
 /// `show --json` as uid -> {stable name -> JSON}.
 fn shown(db: &str, snapshot: u64) -> BTreeMap<u64, BTreeMap<String, Value>> {
     let s = snapshot.to_string();
-    let list = run_json(&["show", "--db", db, "--snapshot", &s, "--json"]);
+    let list = dizzy_json(&["show", "--db", db, "--snapshot", &s, "--json"]);
     list.as_array()
         .expect("an array")
         .iter()
@@ -222,10 +207,10 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
         assert_eq!(c["dizzy.caused_by"], files[0]);
     }
     // --uid and --with select.
-    let one = run_json(&["show", "--db", db, "--uid", &root.to_string(), "--json"]);
+    let one = dizzy_json(&["show", "--db", db, "--uid", &root.to_string(), "--json"]);
     assert_eq!(one.as_array().unwrap().len(), 1);
     assert_eq!(one[0]["uid"], root);
-    let with = run_json(&[
+    let with = dizzy_json(&[
         "show",
         "--db",
         db,
@@ -234,12 +219,12 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
         "--json",
     ]);
     assert_eq!(with.as_array().unwrap().len(), sets.len());
-    let text = run(&["show", "--db", db, "--uid", &root.to_string()]);
+    let text = dizzy_ok(&["show", "--db", db, "--uid", &root.to_string()]);
     assert!(text.contains(&format!("uid {root}")), "{text}");
     assert!(text.contains("dedupe.dir: {\"path\":\"\"}"), "{text}");
 
     // stats: entities and bytes per component, for every snapshot.
-    let stats = run_json(&["stats", "--db", db, "--json"]);
+    let stats = dizzy_json(&["stats", "--db", db, "--json"]);
     let stats = stats.as_array().unwrap();
     assert_eq!(stats.len(), ids.len());
     for (s, meta) in stats.iter().zip(&metas) {
@@ -260,10 +245,10 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
 
     // diff between two snapshots taken mid-run.
     let (a, b) = (ids[1], ids[ids.len() - 2]);
-    let state_at_b = run_json(&["show", "--db", db, "--snapshot", &b.to_string(), "--json"]);
+    let state_at_b = dizzy_json(&["show", "--db", db, "--snapshot", &b.to_string(), "--json"]);
     assert!(!state_at_b.as_array().unwrap().is_empty());
     let (wa, wb) = (oracle(&db_path, a), oracle(&db_path, b));
-    let d = run_json(&["diff", "--db", db, &a.to_string(), &b.to_string(), "--json"]);
+    let d = dizzy_json(&["diff", "--db", db, &a.to_string(), &b.to_string(), "--json"]);
     let uids = |v: &Value| -> BTreeSet<u64> {
         v.as_array()
             .unwrap()
@@ -323,7 +308,7 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     assert_eq!(changes("added", "-", "value"), added);
     assert_eq!(changes("removed", "value", "-"), removed);
     assert_eq!(changes("changed", "old", "new"), changed);
-    let text = run(&["diff", "--db", db, &a.to_string(), &b.to_string()]);
+    let text = dizzy_ok(&["diff", "--db", db, &a.to_string(), &b.to_string()]);
     assert!(
         text.starts_with(&format!(
             "{db}: snapshot {a} -> {b}: {} spawned",
@@ -335,7 +320,7 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     // trace of a duplicate set: the whole run is one correlation, rooted at
     // the root directory; the set hangs under its first file.
     let (set, set_c) = sets[0];
-    let t = run_json(&["trace", "--db", db, &set.to_string(), "--json"]);
+    let t = dizzy_json(&["trace", "--db", db, &set.to_string(), "--json"]);
     assert_eq!(t["correlation"], root);
     assert_eq!(t["entities"], world.len());
     let roots = t["roots"].as_array().unwrap();
@@ -362,7 +347,7 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     }
     assert_eq!(seen, world.len(), "every entity once in the tree");
     // --branch: only the chain of causes, root to set.
-    let t = run_json(&["trace", "--db", db, &set.to_string(), "--branch", "--json"]);
+    let t = dizzy_json(&["trace", "--db", db, &set.to_string(), "--branch", "--json"]);
     let mut chain = Vec::new();
     let mut node = &t["roots"][0];
     loop {
@@ -386,7 +371,7 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     }
     expected.reverse();
     assert_eq!(chain, expected);
-    let text = run(&["trace", "--db", db, &set.to_string(), "--branch"]);
+    let text = dizzy_ok(&["trace", "--db", db, &set.to_string(), "--branch"]);
     assert!(
         text.contains(&format!("{set} dedupe.duplicate_set")),
         "{text}"
@@ -394,7 +379,7 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     assert!(text.contains("└── "), "{text}");
 
     // export-table: one row per file, fields flattened.
-    let jsonl = run(&["export-table", "--db", db, "--with", "dedupe.file"]);
+    let jsonl = dizzy_ok(&["export-table", "--db", db, "--with", "dedupe.file"]);
     let rows: Vec<Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -405,7 +390,7 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
         assert_eq!(r["path"], world[&uid]["dedupe.file"]["path"]);
         assert_eq!(r["size"], world[&uid]["dedupe.file"]["size"]);
     }
-    let csv = run(&[
+    let csv = dizzy_ok(&[
         "export-table",
         "--db",
         db,
@@ -431,7 +416,7 @@ fn bad_arguments_are_one_line_errors() {
     make_tree(&tree, 5, 100, 12);
     let db_path = dir.path().join("d.redb");
     let db = db_path.to_str().unwrap();
-    run(&[
+    dizzy_ok(&[
         "demo",
         "dedupe",
         tree.to_str().unwrap(),

@@ -6,17 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use dizzy_tests::dizzy;
-
-fn run_json(args: &[&str]) -> serde_json::Value {
-    let out = dizzy().args(args).output().expect("run dizzy");
-    assert!(
-        out.status.success(),
-        "dizzy {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
-}
+use dizzy_tests::{dizzy, dizzy_json};
 
 const ARGS: [&str; 8] = [
     "--entities",
@@ -33,7 +23,7 @@ const ARGS: [&str; 8] = [
 fn killed_run_ends_like_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole.redb");
-    let reference = run_json(
+    let reference = dizzy_json(
         &[
             &[
                 "demo",
@@ -78,7 +68,7 @@ fn killed_run_ends_like_an_uninterrupted_one() {
     let out = child.wait_with_output().unwrap();
     assert!(out.stdout.is_empty(), "killed before the end");
 
-    let resumed = run_json(&[
+    let resumed = dizzy_json(&[
         "demo",
         "particles",
         "--db",
@@ -92,7 +82,7 @@ fn killed_run_ends_like_an_uninterrupted_one() {
     assert_eq!(resumed["checksum"], reference["checksum"]);
 
     // Time travel: resume the finished file from an early snapshot.
-    let again = run_json(&[
+    let again = dizzy_json(&[
         "demo",
         "particles",
         "--db",

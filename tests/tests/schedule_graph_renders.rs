@@ -7,21 +7,11 @@
 use dizzy::demos::dedupe::{DedupePlugin, Settings};
 use dizzy::prelude::*;
 use dizzy::systems::ScheduleDescription;
-use dizzy_tests::{dizzy, make_tree};
+use dizzy_tests::{dizzy, dizzy_ok, make_tree};
 
 /// The renderings' checks, shared with `dizzy-systems`' unit tests.
 #[path = "../../systems/src/describe/check.rs"]
 mod check;
-
-fn run(args: &[&str]) -> String {
-    let out = dizzy().args(args).output().expect("run dizzy");
-    assert!(
-        out.status.success(),
-        "dizzy {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
 
 #[test]
 fn the_dedupe_file_gives_its_schedule() {
@@ -30,7 +20,7 @@ fn the_dedupe_file_gives_its_schedule() {
     make_tree(&tree, 8, 100, 21);
     let db_path = dir.path().join("d.redb");
     let db = db_path.to_str().unwrap();
-    run(&[
+    dizzy_ok(&[
         "demo",
         "dedupe",
         tree.to_str().unwrap(),
@@ -40,7 +30,7 @@ fn the_dedupe_file_gives_its_schedule() {
     ]);
 
     // The description recorded in the file is the demo's own schedule.
-    let json = run(&["graph", "--db", db, "--format", "json"]);
+    let json = dizzy_ok(&["graph", "--db", db, "--format", "json"]);
     let recorded: ScheduleDescription = serde_json::from_str(&json).unwrap();
     let settings = Settings {
         root: tree.clone(),
@@ -61,7 +51,7 @@ fn the_dedupe_file_gives_its_schedule() {
         assert!(names.contains(&system), "{system} in {names:?}");
     }
 
-    let mermaid = run(&["graph", "--db", db]);
+    let mermaid = dizzy_ok(&["graph", "--db", db]);
     check::check_mermaid(&mermaid);
     for line in [
         "c_Dir -.->|reads| sys_discover",
@@ -75,7 +65,7 @@ fn the_dedupe_file_gives_its_schedule() {
         assert!(mermaid.contains(line), "{line:?} in\n{mermaid}");
     }
 
-    let dot = run(&["graph", "--db", db, "--format", "dot"]);
+    let dot = dizzy_ok(&["graph", "--db", db, "--format", "dot"]);
     assert!(dot.contains("\"sys_discover\""), "{dot}");
     assert!(
         check::check_dot(&dot),
@@ -83,19 +73,19 @@ fn the_dedupe_file_gives_its_schedule() {
     );
 
     // An explicit snapshot gives the same schedule (one app wrote them all).
-    let first = run(&["graph", "--db", db, "--snapshot", "1", "--format", "json"]);
+    let first = dizzy_ok(&["graph", "--db", db, "--snapshot", "1", "--format", "json"]);
     assert_eq!(first, json);
 }
 
 #[test]
 fn without_a_file_it_draws_the_programs_schedule() {
-    let mermaid = run(&["graph"]);
+    let mermaid = dizzy_ok(&["graph"]);
     check::check_mermaid(&mermaid);
     assert!(
         mermaid.contains("%% plugins: dizzy::demos::dedupe::DedupePlugin"),
         "{mermaid}"
     );
-    let dot = run(&["graph", "--format", "dot"]);
+    let dot = dizzy_ok(&["graph", "--format", "dot"]);
     assert!(check::check_dot(&dot), "`dot` renders it");
 
     // A file without snapshots: the program's schedule, with a note.

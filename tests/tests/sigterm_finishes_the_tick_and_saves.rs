@@ -6,17 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use dizzy_tests::dizzy;
-
-fn run_json(args: &[&str]) -> serde_json::Value {
-    let out = dizzy().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use dizzy_tests::{dizzy, dizzy_json};
 
 #[test]
 fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
@@ -73,7 +63,7 @@ fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
     assert!(tick > 0);
     assert!(!rest.contains("panicked"));
 
-    let list = run_json(&["snapshots", "--db", db.to_str().unwrap(), "--json"]);
+    let list = dizzy_json(&["snapshots", "--db", db.to_str().unwrap(), "--json"]);
     let last = list.as_array().unwrap().last().unwrap().clone();
     assert_eq!(
         last["tick"], tick,
@@ -82,7 +72,7 @@ fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
 
     // It resumes from there; the end state equals an uninterrupted run's.
     let target = (tick + 3).to_string();
-    let resumed = run_json(&[
+    let resumed = dizzy_json(&[
         "demo",
         "particles",
         "--db",
@@ -95,7 +85,7 @@ fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
     let fresh = dir.path().join("fresh.redb");
     let mut whole_args = args.to_vec();
     whole_args[3] = &target;
-    let whole = run_json(
+    let whole = dizzy_json(
         &[
             &[
                 "demo",

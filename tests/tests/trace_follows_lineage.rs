@@ -5,7 +5,7 @@
 //! correlation id alone (even when the root is gone).
 
 use dizzy::prelude::*;
-use dizzy_tests::dizzy;
+use dizzy_tests::{dizzy, dizzy_json};
 use serde_json::{Value, json};
 
 #[derive(Component, Serialize, Deserialize)]
@@ -54,16 +54,6 @@ fn app(db: &std::path::Path) -> App {
         .snapshot_policy(SnapshotPolicy::OFF)
 }
 
-fn run_json(args: &[&str]) -> Value {
-    let out = dizzy().args(args).output().expect("run dizzy");
-    assert!(
-        out.status.success(),
-        "dizzy {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
-
 /// The uid of the entity with `component` equal to `value`.
 fn uid_of(shown: &Value, component: &str, value: Value) -> u64 {
     shown
@@ -93,7 +83,7 @@ fn trace_prints_the_causal_tree_of_a_correlation() {
     rt.snapshot().unwrap(); // 4: order 1 is gone
     rt.close().unwrap();
 
-    let shown = run_json(&["show", "--db", db, "--snapshot", "3", "--json"]);
+    let shown = dizzy_json(&["show", "--db", db, "--snapshot", "3", "--json"]);
     let order = uid_of(&shown, "shop.order", json!({"n": 2}));
     let invoice = uid_of(&shown, "shop.invoice", json!({"order": 2}));
     let email = uid_of(&shown, "shop.email", json!({"to": "customer-2"}));
@@ -101,7 +91,7 @@ fn trace_prints_the_causal_tree_of_a_correlation() {
 
     // From any member: the order, its invoice, its email; nothing of order 1.
     for from in [order, invoice, email] {
-        let t = run_json(&["trace", "--db", db, &from.to_string(), "--json"]);
+        let t = dizzy_json(&["trace", "--db", db, &from.to_string(), "--json"]);
         assert_eq!(t["correlation"], order, "the root's uid is the correlation");
         assert_eq!(t["entities"], 3);
         let root = &t["roots"][0];
@@ -122,7 +112,7 @@ fn trace_prints_the_causal_tree_of_a_correlation() {
 
     // Order 1 is gone at snapshot 4: its correlation id still finds its
     // invoice and email; the invoice still names its (gone) cause.
-    let t = run_json(&["trace", "--db", db, &gone.to_string(), "--json"]);
+    let t = dizzy_json(&["trace", "--db", db, &gone.to_string(), "--json"]);
     assert_eq!(t["correlation"], gone);
     assert_eq!(t["entities"], 2);
     let root = &t["roots"][0];
