@@ -289,12 +289,7 @@ impl Reader<'_> {
                     )
                 }
             }
-            Format::Tuple(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|i| self.value(i))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Format::Tuple(items) => self.tuple(items)?,
             Format::TupleArray { content, size } => {
                 if *size > self.bytes.len().saturating_mul(8) + 4096 {
                     return Err(format!("an array of {size}"));
@@ -326,16 +321,20 @@ impl Reader<'_> {
         Ok(Value::Object(obj))
     }
 
+    fn tuple(&mut self, items: &[Format]) -> Result<Value, String> {
+        Ok(Value::Array(
+            items
+                .iter()
+                .map(|i| self.value(i))
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+
     fn container(&mut self, c: &ContainerFormat) -> Result<Value, String> {
         Ok(match c {
             ContainerFormat::UnitStruct => Value::Null,
             ContainerFormat::NewTypeStruct(inner) => self.value(inner)?,
-            ContainerFormat::TupleStruct(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|i| self.value(i))
-                    .collect::<Result<_, _>>()?,
-            ),
+            ContainerFormat::TupleStruct(items) => self.tuple(items)?,
             ContainerFormat::Struct(fields) => self.fields(fields)?,
             ContainerFormat::Enum(variants) => {
                 let index = u32::try_from(self.varint()?).map_err(|_| "variant index too large")?;
@@ -345,12 +344,7 @@ impl Reader<'_> {
                 let content = match &v.value {
                     VariantFormat::Unit => return Ok(Value::String(v.name.clone())),
                     VariantFormat::NewType(inner) => self.value(inner)?,
-                    VariantFormat::Tuple(items) => Value::Array(
-                        items
-                            .iter()
-                            .map(|i| self.value(i))
-                            .collect::<Result<_, _>>()?,
-                    ),
+                    VariantFormat::Tuple(items) => self.tuple(items)?,
                     VariantFormat::Struct(fields) => self.fields(fields)?,
                     VariantFormat::Variable(_) => return Err("an incomplete shape".into()),
                 };
