@@ -2,13 +2,10 @@
 #![warn(missing_docs)]
 
 mod app;
-pub mod bench;
-pub mod cli;
-pub mod demos;
 mod error;
 mod policy;
 mod runtime;
-mod signal;
+mod stop;
 
 pub use app::{App, DEFAULT_DB};
 pub use error::{
@@ -16,7 +13,7 @@ pub use error::{
 };
 pub use policy::SnapshotPolicy;
 pub use runtime::{RunEnd, Runtime, TickCount};
-pub use signal::request_stop;
+pub use stop::StopHandle;
 
 pub use bevy_ecs;
 pub use dizzy_components as components;
@@ -33,7 +30,8 @@ pub use dizzy_systems::{Plugin, Setup};
 /// everyday items.
 pub mod prelude {
     pub use crate::{
-        App, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, TickCount, Uid, Uids,
+        App, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, StopHandle, TickCount, Uid,
+        Uids,
     };
     pub use bevy_ecs::prelude::*;
     pub use dizzy_components::{CausedBy, CommandsExt, CorrelationId};

@@ -17,7 +17,7 @@ use dizzy_snapshots::{
 use crate::app::App;
 use crate::error::{OpenError, TickError};
 use crate::policy::SnapshotPolicy;
-use crate::signal;
+use crate::stop::StopHandle;
 
 /// The number of the tick being run (1 for the first tick of a new file);
 /// after a resume, ticks continue where the snapshot left off.
@@ -29,7 +29,7 @@ pub struct TickCount(pub u64);
 pub enum RunEnd {
     /// The condition became true.
     Done,
-    /// SIGINT or SIGTERM (or [`request_stop`](crate::request_stop)) asked to stop.
+    /// A stop was requested through the runtime's [`StopHandle`].
     Interrupted,
 }
 
@@ -48,6 +48,7 @@ pub struct Runtime {
     resumed: Option<SnapshotMeta>,
     poisoned: Option<String>,
     plugins: Vec<String>,
+    stop: StopHandle,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -195,6 +196,7 @@ impl Runtime {
             resumed,
             poisoned: None,
             plugins: parts.plugins,
+            stop: StopHandle::new(),
         })
     }
 
@@ -325,16 +327,27 @@ impl Runtime {
         (0..n).try_for_each(|_| self.tick())
     }
 
+    /// This runtime's stop handle: a request made through it (or a clone)
+    /// ends [`Runtime::run_until`] after the current tick.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
     /// Ticks until `done` returns true (checked before each tick) or a stop
-    /// is requested (SIGINT, SIGTERM); then writes a final snapshot and
-    /// waits until it is durable.
+    /// is requested through [`Runtime::stop_handle`]; then writes a final
+    /// snapshot and waits until it is durable. While a stop is requested it
+    /// returns at once (after the final snapshot); [`StopHandle::reset`]
+    /// withdraws the request.
+    ///
+    /// # Errors
+    /// A tick's error ([`TickError`]): a system panicked, or the snapshot
+    /// after a tick (or the final one) failed.
     pub fn run_until(
         &mut self,
         mut done: impl FnMut(&mut World) -> bool,
     ) -> Result<RunEnd, TickError> {
-        let _ = signal::stop_flag();
         let end = loop {
-            if signal::stop_requested() {
+            if self.stop.is_requested() {
                 break RunEnd::Interrupted;
             }
             if done(&mut self.world) {

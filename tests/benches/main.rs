@@ -5,9 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use dizzy::demos::particles::{self, Params, ParticlesPlugin};
 use dizzy::prelude::*;
 use dizzy::snapshots::{RestoreOptions, Store, restore};
+use dizzy_demos::particles::{self, Params, ParticlesPlugin};
 
 const SIZES: [usize; 2] = [10_000, 100_000];
 

@@ -12,11 +12,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
 use bevy_ecs::prelude::*;
-use dizzy::demos::{dedupe, particles};
 use dizzy::prelude::*;
 use dizzy::snapshots::fuzzing::{self, Raw};
 use dizzy::snapshots::{RestoreOptions, restore};
 use dizzy::{Registry, Store};
+use dizzy_demos::{dedupe, particles};
 
 /// A sparse-set component with an entity reference and a string: the
 /// fixture's keyed chunks in full snapshots.
@@ -33,7 +33,7 @@ pub struct Link {
 /// The app that writes and reads the fixture: the demos' types and [`Link`],
 /// no systems, no automatic snapshots.
 pub fn app() -> App {
-    dizzy::demos::registry_app()
+    dizzy_demos::registry_app()
         .component::<Link>("hostile.link")
         .snapshot_policy(SnapshotPolicy::OFF)
 }

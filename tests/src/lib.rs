@@ -20,7 +20,7 @@ pub fn dizzy_bin() -> PathBuf {
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "dizzy", "--bin", "dizzy"]);
+        cmd.args(["build", "--quiet", "-p", "dizzy-tool", "--bin", "dizzy"]);
         if release {
             cmd.arg("--release");
         }

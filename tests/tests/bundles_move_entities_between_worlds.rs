@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use dizzy::demos::dedupe::{DuplicateSet, File};
 use dizzy::prelude::*;
 use dizzy::snapshots::{
     ExportOptions, ImportError, OnConflict, RestoreOptions, Selection, Store, restore,
 };
+use dizzy_demos::dedupe::{DuplicateSet, File};
 use dizzy_tests::{dizzy, dizzy_json, file_bytes, make_tree};
 
 #[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -236,7 +236,7 @@ fn every_damaged_bundle_is_refused_and_the_target_is_unchanged() {
 /// The set's file paths, read from a dedupe file.
 fn set_paths(db: &std::path::Path, set_uid: u64) -> Vec<String> {
     let store = Store::open_to_read(db).unwrap();
-    let registry = dizzy::demos::registry_app().registry_owned();
+    let registry = dizzy_demos::registry_app().registry_owned();
     let mut r = restore(&store, &registry, &RestoreOptions::default()).unwrap();
     let e = r.world.resource::<Uids>().entity(set_uid).expect("the set");
     let files = r.world.get::<DuplicateSet>(e).unwrap().files.clone();
@@ -282,13 +282,13 @@ fn a_duplicate_set_moves_between_two_dedupe_files_in_separate_processes() {
     // Find that set's uid in file A.
     let set_uid = {
         let store = Store::open_to_read(&db_a).unwrap();
-        let registry = dizzy::demos::registry_app().registry_owned();
+        let registry = dizzy_demos::registry_app().registry_owned();
         let mut r = restore(&store, &registry, &RestoreOptions::default()).unwrap();
         let sets: BTreeMap<String, u64> = r
             .world
             .query::<(&Uid, &DuplicateSet)>()
             .iter(&r.world)
-            .map(|(u, s)| (dizzy::demos::dedupe::hex(&s.sha256), u.get()))
+            .map(|(u, s)| (dizzy_demos::dedupe::hex(&s.sha256), u.get()))
             .collect();
         sets[report["duplicate_sets"][0]["sha256"].as_str().unwrap()]
     };

@@ -6,8 +6,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use dizzy::demos::dedupe::Sha256;
 use dizzy::snapshots::{RestoreOptions, Store, restore};
+use dizzy_demos::dedupe::Sha256;
 use dizzy_tests::{dizzy, dizzy_json, expected_duplicates, make_tree, reported_duplicates};
 
 #[test]
@@ -100,7 +100,7 @@ fn killed_run_resumes_without_hashing_again() {
 
     // What the file holds now.
     let store = Store::open_to_read(&db).unwrap();
-    let app = dizzy::demos::registry_app();
+    let app = dizzy_demos::registry_app();
     let mut restored = restore(&store, app.registry(), &RestoreOptions::default()).unwrap();
     let hashed_before = restored
         .world

@@ -11,11 +11,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use dizzy::demos::dedupe::{
-    self, Dedupe, DedupePlugin, Dir, DuplicateSet, File, Settings, Sha256, Unlisted, Unreadable,
-};
 use dizzy::prelude::*;
 use dizzy::snapshots::{RestoreOptions, Store, restore};
+use dizzy_demos::dedupe::{
+    self, Dedupe, DedupePlugin, Dir, DuplicateSet, File, Settings, Sha256, Unlisted, Unreadable,
+};
 use dizzy_tests::{dizzy, dizzy_json, dizzy_ok, make_tree};
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 /// uid -> {stable name -> JSON}, references mapped to uids by hand.
 fn oracle(db: &Path, snapshot: u64) -> BTreeMap<u64, BTreeMap<String, Value>> {
     let store = Store::open_to_read(db).unwrap();
-    let app = dizzy::demos::registry_app();
+    let app = dizzy_demos::registry_app();
     let options = RestoreOptions {
         snapshot: Some(snapshot),
         ..RestoreOptions::default()

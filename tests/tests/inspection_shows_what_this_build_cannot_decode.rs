@@ -80,11 +80,11 @@ fn unknown_components_are_decoded_from_the_recorded_shape() {
     let db = db_path.to_str().unwrap();
     let mut rt = App::new()
         .db(&db_path)
-        .plugin(dizzy::demos::dedupe::DedupePlugin::default())
+        .plugin(dizzy_demos::dedupe::DedupePlugin::default())
         .component::<Pin>("test.pin")
         .open()
         .unwrap();
-    let home = rt.spawn(dizzy::demos::dedupe::Dir {
+    let home = rt.spawn(dizzy_demos::dedupe::Dir {
         path: "home".into(),
     });
     rt.spawn(Pin {

@@ -21,9 +21,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use dizzy::Registry;
-use dizzy::demos::particles::{self, Params, ParticlesPlugin};
 use dizzy::prelude::*;
 use dizzy::snapshots::{RestoreOptions, fuzzing::check_world, restore};
+use dizzy_demos::particles::{self, Params, ParticlesPlugin};
 use dizzy_tests::{Rng, dizzy};
 
 const ENTITIES: usize = 3_000;

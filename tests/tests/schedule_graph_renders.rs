@@ -4,9 +4,9 @@
 //! is well-formed and the DOT output renders with Graphviz's `dot`. Without
 //! a file it draws the running program's own schedule.
 
-use dizzy::demos::dedupe::{DedupePlugin, Settings};
 use dizzy::prelude::*;
 use dizzy::systems::ScheduleDescription;
+use dizzy_demos::dedupe::{DedupePlugin, Settings};
 use dizzy_tests::{dizzy, dizzy_ok, make_tree};
 
 /// The renderings' checks, shared with `dizzy-systems`' unit tests.
@@ -82,7 +82,7 @@ fn without_a_file_it_draws_the_programs_schedule() {
     let mermaid = dizzy_ok(&["graph"]);
     check::check_mermaid(&mermaid);
     assert!(
-        mermaid.contains("%% plugins: dizzy::demos::dedupe::DedupePlugin"),
+        mermaid.contains("%% plugins: dizzy_demos::dedupe::DedupePlugin"),
         "{mermaid}"
     );
     let dot = dizzy_ok(&["graph", "--format", "dot"]);

@@ -1,6 +1,7 @@
 //! SIGTERM (or SIGINT) asks a running `run_until` to finish its tick, write a
-//! final snapshot and return: the process exits cleanly (status 130, a
-//! one-line note, no panic), the file's latest snapshot is the tick it
+//! final snapshot and return: the process exits cleanly (status 143 for
+//! SIGTERM, 130 for SIGINT: 128 + the signal, as shells expect; a one-line
+//! note, no panic), the file's latest snapshot is the tick it
 //! reached, and the next run resumes from there to the same end state.
 
 use std::io::{BufRead, BufReader};
@@ -10,6 +11,15 @@ use dizzy_tests::{dizzy, dizzy_json};
 
 #[test]
 fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
+    stop_with("-TERM", 143);
+}
+
+#[test]
+fn sigint_saves_a_final_snapshot_and_exits_cleanly() {
+    stop_with("-INT", 130);
+}
+
+fn stop_with(signal: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.redb");
     let args = [
@@ -38,7 +48,7 @@ fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -47,7 +57,7 @@ fn sigterm_saves_a_final_snapshot_and_exits_cleanly() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
-        Some(130),
+        Some(code),
         "a clean exit, not death by signal: {rest}"
     );
     let note = rest

@@ -1,13 +1,37 @@
 //! `dizzy snapshots`: list the snapshots in a file.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use dizzy_snapshots::Store;
 
-use super::CliError;
+use crate::CliError;
 
-pub(crate) fn list(db: &Path, json: bool) -> Result<(), CliError> {
-    let store = Store::open_to_read(db)?;
+#[derive(Debug, clap::Args)]
+pub(crate) struct ListArgs {
+    /// The dizzy file.
+    #[arg(long)]
+    db: PathBuf,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CompactArgs {
+    /// The dizzy file.
+    #[arg(long)]
+    db: PathBuf,
+    /// Keep the newest K snapshots (and what their delta chains need).
+    #[arg(long)]
+    keep_last: Option<usize>,
+    /// Print a JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn list(args: ListArgs) -> Result<(), CliError> {
+    let ListArgs { db, json } = args;
+    let store = Store::open_to_read(&db)?;
     let snapshots = store.snapshots()?;
     if json {
         let rows: Vec<serde_json::Value> = snapshots
@@ -52,9 +76,15 @@ pub(crate) fn list(db: &Path, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-pub(crate) fn compact(db: &Path, keep_last: Option<usize>, json: bool) -> Result<(), CliError> {
+pub(crate) fn compact(args: CompactArgs) -> Result<(), CliError> {
+    let CompactArgs {
+        db,
+        keep_last,
+        json,
+    } = args;
+    let db = db.as_path();
     if !db.exists() {
-        return Err(CliError(format!("{}: no such file", db.display())));
+        return Err(CliError::new(format!("{}: no such file", db.display())));
     }
     let c = dizzy_snapshots::compact(db, keep_last)?;
     if json {

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use dizzy_components::Registry;
 use dizzy_snapshots::{Components, Decode, Inspection, Inspector};
 
-use super::CliError;
-use super::view::{self, entity_line, short};
-use crate::app::DEFAULT_DB;
+use crate::CliError;
+use crate::view::{self, entity_line, short};
 
 /// Widest cell of the terminal table, in characters.
 const CELL: usize = 40;
@@ -17,7 +16,7 @@ const CELL: usize = 40;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The dizzy file.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long)]
     db: PathBuf,
     /// The world at this snapshot (its full snapshot and deltas up to it);
     /// the latest if not given.
@@ -57,7 +56,7 @@ pub(crate) fn check_components(
                 .map(|s| s.name.as_str())
                 .collect();
             let known: Vec<&str> = known.into_iter().collect();
-            return Err(CliError(format!(
+            return Err(CliError::new(format!(
                 "{}: snapshot {} has no component `{name}` (components: {})",
                 db.display(),
                 inspection.meta.id,
@@ -75,7 +74,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     check_components(&args.db, inspection, registry, &args.with)?;
     for uid in &args.uids {
         if !inspection.entities.contains_key(uid) {
-            return Err(CliError(format!(
+            return Err(CliError::new(format!(
                 "{}: snapshot {} holds no entity with uid {uid}",
                 args.db.display(),
                 inspection.meta.id

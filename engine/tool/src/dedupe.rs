@@ -4,12 +4,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::app::{App, DEFAULT_DB};
-use crate::demos::dedupe::{self, Dedupe, DedupePlugin, Dir, Settings, Unlisted};
-use crate::policy::SnapshotPolicy;
-use crate::runtime::RunEnd;
+use dizzy::RunEnd;
+use dizzy::SnapshotPolicy;
+use dizzy::{App, DEFAULT_DB};
+use dizzy_demos::dedupe::{self, Dedupe, DedupePlugin, Dir, Settings, Unlisted};
 
-use super::CliError;
+use dizzy_cli::{CliError, outln};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -62,11 +62,14 @@ pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
     // Check the tree before the file is touched.
     let root = std::fs::canonicalize(&args.dir)
-        .map_err(|e| CliError(format!("{}: {e}", args.dir.display())))?;
+        .map_err(|e| CliError::new(format!("{}: {e}", args.dir.display())))?;
     if !root.is_dir() {
-        return Err(CliError(format!("{}: not a directory", args.dir.display())));
+        return Err(CliError::new(format!(
+            "{}: not a directory",
+            args.dir.display()
+        )));
     }
-    std::fs::read_dir(&root).map_err(|e| CliError(format!("{}: {e}", args.dir.display())))?;
+    std::fs::read_dir(&root).map_err(|e| CliError::new(format!("{}: {e}", args.dir.display())))?;
     let root_str = root.to_string_lossy().into_owned();
 
     let settings = Settings {
@@ -81,6 +84,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         })
         .snapshot_policy(args.snapshot_every)
         .open()?;
+    let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
     let state = rt.world().resource::<Dedupe>().clone();
     if state.root.is_empty() {
         rt.world_mut().resource_mut::<Dedupe>().root = root_str.clone();
@@ -91,7 +95,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             Unlisted,
         ));
     } else if state.root != root_str {
-        return Err(CliError(format!(
+        return Err(CliError::new(format!(
             "{}: holds a dedupe run of {}, not of {}; use another --db",
             args.db.display(),
             state.root,
@@ -132,11 +136,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     }
     let snapshot = rt.flush()?.or(rt.resumed_from());
     if end == RunEnd::Interrupted {
-        return Err(CliError(format!(
-            "interrupted; progress is saved in {} (snapshot {}), run the same command to resume",
-            args.db.display(),
-            snapshot.map_or_else(|| "none".to_owned(), |s| s.to_string())
-        )));
+        return Err(crate::stopped(&rt, "interrupted", &args.db, snapshot));
     }
     let mut report = dedupe::report(rt.world_mut());
     report.resumed_from_snapshot = rt.resumed_from();

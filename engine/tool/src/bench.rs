@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::bench::SnapshotBench;
+use dizzy_bench::SnapshotBench;
 
-use super::CliError;
+use dizzy_cli::{CliError, outln};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -31,7 +31,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let base = args.dir.unwrap_or_else(std::env::temp_dir);
     let dir = base.join(format!("dizzy-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| CliError(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
     let bench = SnapshotBench {
         entities: args.entities,
         changed: args.changed,
@@ -43,7 +43,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     };
     let result = bench.run(&dir, &mut |msg| eprintln!("bench: {msg}"));
     let _ = std::fs::remove_dir_all(&dir);
-    let report = result.map_err(|e| CliError(e.to_string()))?;
+    let report = result.map_err(|e| CliError::new(e.to_string()))?;
     if args.json {
         outln!("{report}");
     } else {

@@ -11,10 +11,9 @@ use dizzy_components::Registry;
 use dizzy_snapshots::{Decode, Inspector};
 use serde_json::Value;
 
-use super::CliError;
-use super::show::check_components;
-use super::view;
-use crate::app::DEFAULT_DB;
+use crate::CliError;
+use crate::show::check_components;
+use crate::view;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
@@ -28,7 +27,7 @@ pub(crate) enum Format {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The dizzy file.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long)]
     db: PathBuf,
     /// The component to export, by stable name.
     #[arg(long = "with", value_name = "COMPONENT")]
@@ -94,7 +93,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
         std::slice::from_ref(&args.with),
     )?;
     if let Some(why) = inspection.undecodable.get(&args.with) {
-        return Err(CliError(format!(
+        return Err(CliError::new(format!(
             "{}: snapshot {}: component `{}` is not decodable by this build ({why})",
             args.db.display(),
             inspection.meta.id,

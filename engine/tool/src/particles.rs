@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use crate::app::{App, DEFAULT_DB};
-use crate::demos::particles::{self, Params, ParticlesPlugin};
-use crate::policy::SnapshotPolicy;
-use crate::runtime::RunEnd;
+use dizzy::RunEnd;
+use dizzy::SnapshotPolicy;
+use dizzy::{App, DEFAULT_DB};
+use dizzy_demos::particles::{self, Params, ParticlesPlugin};
 
-use super::CliError;
-use super::dedupe::parse_every;
+use crate::dedupe::parse_every;
+use dizzy_cli::{CliError, outln};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -45,7 +45,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if let Some(c) = args.changed
         && !(0.0..=1.0).contains(&c)
     {
-        return Err(CliError(format!(
+        return Err(CliError::new(format!(
             "--changed {c}: expected a fraction between 0 and 1"
         )));
     }
@@ -60,6 +60,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         app = app.at_snapshot(id);
     }
     let mut rt = app.open()?;
+    let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
     let wanted = Params {
         seed: args.seed.unwrap_or(Params::default().seed),
         changed: args.changed.unwrap_or(Params::default().changed),
@@ -72,7 +73,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         if args.seed.is_some_and(|s| s != stored.seed)
             || args.changed.is_some_and(|c| c != stored.changed)
         {
-            return Err(CliError(format!(
+            return Err(CliError::new(format!(
                 "{}: holds a run with --seed {} --changed {}; use another --db for other parameters",
                 args.db.display(),
                 stored.seed,
@@ -81,18 +82,14 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         }
     }
     let target = args.ticks;
-    let end = rt.run_until(|w| w.resource::<crate::TickCount>().0 >= target)?;
+    let end = rt.run_until(|w| w.resource::<dizzy::TickCount>().0 >= target)?;
     let snapshot = rt.flush()?.or(rt.resumed_from());
     if end == RunEnd::Interrupted {
-        return Err(CliError(format!(
-            "interrupted at tick {}; progress is saved in {} (snapshot {}), run the same command to resume",
-            rt.tick_count(),
-            args.db.display(),
-            snapshot.map_or_else(|| "none".to_owned(), |s| s.to_string())
-        )));
+        let what = format!("interrupted at tick {}", rt.tick_count());
+        return Err(crate::stopped(&rt, &what, &args.db, snapshot));
     }
     let checksum = particles::checksum(rt.world_mut());
-    let entities = rt.world().resource::<dizzy_components::Uids>().len();
+    let entities = rt.world().resource::<dizzy::Uids>().len();
     let report = serde_json::json!({
         "ticks": rt.tick_count(),
         "checksum": checksum,

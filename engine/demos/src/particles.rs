@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use dizzy_components::{Uid, Uids};
 use dizzy_systems::{Plugin, Setup};
 
-use crate::runtime::TickCount;
+use dizzy::TickCount;
 
 /// Where a particle is.
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]

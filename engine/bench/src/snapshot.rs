@@ -27,12 +27,12 @@ use bevy_ecs::schedule::MultiThreadedExecutor;
 use dizzy_components::{Uid, Uids};
 use serde_json::{Value, json};
 
-use crate::app::App;
-use crate::demos::particles::{self, Label, Params, ParticlesPlugin, Position, Velocity};
-use crate::policy::SnapshotPolicy;
-use crate::runtime::TickCount;
+use dizzy::App;
+use dizzy::SnapshotPolicy;
+use dizzy::TickCount;
+use dizzy_demos::particles::{self, Label, Params, ParticlesPlugin, Position, Velocity};
 
-use super::peer::hecs_column_peer;
+use crate::peer::hecs_column_peer;
 
 /// What to measure.
 #[derive(Clone, Debug)]

@@ -5,16 +5,16 @@ use std::path::PathBuf;
 use dizzy_components::RefPolicy;
 use dizzy_snapshots::{ExportOptions, OnConflict, RestoreOptions, Selection, Store};
 
-use crate::app::{App, DEFAULT_DB};
-use crate::policy::SnapshotPolicy;
+use dizzy::App;
+use dizzy::SnapshotPolicy;
 
-use super::CliError;
+use crate::CliError;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("selection").required(true).args(["uid", "with", "correlation"])))]
 pub(crate) struct ExportArgs {
     /// The dizzy file to export from.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long)]
     db: PathBuf,
     /// Export the world at this snapshot (default: the latest).
     #[arg(long)]
@@ -44,7 +44,7 @@ pub(crate) struct ExportArgs {
 pub(crate) struct ImportArgs {
     /// The dizzy file to import into (created if missing); the import
     /// becomes a new snapshot.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long)]
     db: PathBuf,
     /// The bundle file.
     bundle: PathBuf,
@@ -85,9 +85,9 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     // Write beside the target, then rename: a reader never sees half a bundle.
     let tmp = args.out.with_extension("partial");
     std::fs::write(&tmp, &exported.bytes)
-        .map_err(|e| CliError(format!("{}: {e}", tmp.display())))?;
+        .map_err(|e| CliError::new(format!("{}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, &args.out)
-        .map_err(|e| CliError(format!("{}: {e}", args.out.display())))?;
+        .map_err(|e| CliError::new(format!("{}: {e}", args.out.display())))?;
     outln!(
         "{}",
         serde_json::json!({
@@ -103,9 +103,9 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
 
 pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
     let bytes = std::fs::read(&args.bundle)
-        .map_err(|e| CliError(format!("{}: {e}", args.bundle.display())))?;
+        .map_err(|e| CliError::new(format!("{}: {e}", args.bundle.display())))?;
     let named =
-        |e: dizzy_snapshots::ImportError| CliError(format!("{}: {e}", args.bundle.display()));
+        |e: dizzy_snapshots::ImportError| CliError::new(format!("{}: {e}", args.bundle.display()));
     // Check the whole bundle against an empty world first: a bad bundle is
     // refused before the file is even opened.
     {

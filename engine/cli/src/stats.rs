@@ -9,15 +9,14 @@ use dizzy_components::{Kind, Registry};
 use dizzy_snapshots::{Decode, Inspection, Inspector, SnapshotMeta};
 use serde_json::{Value, json};
 
-use super::CliError;
-use super::snapshots::utc;
-use super::view;
-use crate::app::DEFAULT_DB;
+use crate::CliError;
+use crate::snapshots::utc;
+use crate::view;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The dizzy file.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long)]
     db: PathBuf,
     /// Only this snapshot (all of them if not given).
     #[arg(long)]
@@ -97,7 +96,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
         None => inspector.snapshots()?.iter().map(|m| m.id).collect(),
     };
     if ids.is_empty() {
-        return Err(CliError(format!(
+        return Err(CliError::new(format!(
             "{}: holds no snapshot",
             args.db.display()
         )));

@@ -10,9 +10,8 @@ use dizzy_components::Registry;
 use dizzy_snapshots::{Decode, Inspection, Inspector};
 use serde_json::{Value, json};
 
-use super::CliError;
-use super::view::{self, components_json, entity_json, short};
-use crate::app::DEFAULT_DB;
+use crate::CliError;
+use crate::view::{self, components_json, entity_json, short};
 
 /// Widest value in the text form, in characters.
 const VALUE: usize = 120;
@@ -20,7 +19,7 @@ const VALUE: usize = 120;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The dizzy file.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long)]
     db: PathBuf,
     /// The earlier snapshot.
     a: u64,

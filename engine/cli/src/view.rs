@@ -9,7 +9,7 @@ use std::path::Path;
 use dizzy_snapshots::{Components, Inspection, Store};
 use serde_json::Value;
 
-use super::CliError;
+use crate::CliError;
 
 /// Opens a dizzy file to read it.
 pub(crate) fn open(db: &Path) -> Result<Store, CliError> {
@@ -30,7 +30,7 @@ pub(crate) fn on_terminal() -> bool {
 pub(crate) fn finish(out: &mut impl Write, written: std::io::Result<()>) -> Result<(), CliError> {
     match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError(format!("writing the output: {e}"))),
+        Err(e) => Err(CliError::new(format!("writing the output: {e}"))),
         Ok(()) => Ok(()),
     }
 }

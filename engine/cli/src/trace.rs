@@ -9,9 +9,8 @@ use dizzy_components::{CAUSED_BY, CORRELATION, Registry};
 use dizzy_snapshots::{Components, Decode, Inspection, Inspector};
 use serde_json::{Value, json};
 
-use super::CliError;
-use super::view::{self, cut};
-use crate::app::DEFAULT_DB;
+use crate::CliError;
+use crate::view::{self, cut};
 
 /// Deeper causes than this are shown as roots of their own (a file could
 /// hold an absurdly long chain; the tree is printed recursively).
@@ -22,7 +21,7 @@ const SUMMARY: usize = 100;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The dizzy file.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long)]
     db: PathBuf,
     /// The world at this snapshot (the latest if not given).
     #[arg(long)]
@@ -142,7 +141,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let inspection = inspector.at(args.snapshot)?.clone();
     let snapshot = inspection.meta.id;
     let tree = tree(&inspection.entities, args.id, args.branch).ok_or_else(|| {
-        CliError(format!(
+        CliError::new(format!(
             "{}: snapshot {snapshot} holds no entity with uid or correlation {}",
             args.db.display(),
             args.id

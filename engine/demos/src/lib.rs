@@ -1,9 +1,11 @@
-//! Built-in demos, written only with the public API.
+//! dizzy's demos, written only with the public API: [`dedupe`], a
+//! resumable duplicate-file finder, and [`particles`], a deterministic
+//! simulation for load.
 
 pub mod dedupe;
 pub mod particles;
 
-use crate::App;
+use dizzy::App;
 
 /// An app that registers every demo's types (no systems), so that the
 /// inspection commands can decode the demos' files.

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use dizzy_systems::ScheduleDescription;
 
-use super::CliError;
-use super::view;
-use crate::app::App;
+use crate::CliError;
+use crate::view;
+use dizzy::App;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
@@ -60,7 +60,7 @@ fn recorded(
         return Ok(None);
     }
     serde_json::from_str(&meta.app).map(Some).map_err(|e| {
-        CliError(format!(
+        CliError::new(format!(
             "{}: snapshot {}: the recorded schedule is not readable: {e}",
             db.display(),
             meta.id

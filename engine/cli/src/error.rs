@@ -1,0 +1,65 @@
+//! The one error type of a subcommand, and its exit code.
+
+/// A subcommand failed: printed on one line, without a backtrace, with an
+/// exit code (1, or 128 + a signal's number for a run a signal stopped).
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+    code: u8,
+}
+
+impl CliError {
+    /// An error with exit code 1.
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: 1,
+        }
+    }
+
+    /// A run that a stop request ended, its progress saved: exit code 128 +
+    /// the signal's number when `signal` is one (130 for SIGINT, 143 for
+    /// SIGTERM), else 130.
+    pub fn stopped(message: impl Into<String>, signal: Option<usize>) -> Self {
+        let code = match signal {
+            Some(s) if (1..=64).contains(&s) => 128 + s as u8,
+            _ => 130,
+        };
+        CliError {
+            message: message.into(),
+            code,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+
+    /// Prints the message on stderr, on one line.
+    pub(crate) fn print(&self) {
+        let one_line = self.message.replace('\n', " ");
+        if self.code == 1 {
+            eprintln!("error: {one_line}");
+        } else {
+            eprintln!("stopped: {one_line}");
+        }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError::new(e.to_string())
+    }
+}

@@ -1,0 +1,324 @@
+//! dizzy's command line, for any dizzy app.
+//!
+//! [`Cli`] gives a binary the inspection subcommands (`snapshots`, `show`,
+//! `stats`, `diff`, `trace`, `graph`, `export-table`, `export`, `import`,
+//! `compact`) with the app's component types compiled in and the app's
+//! file as the default `--db`, under the binary's own name, version and
+//! about text; [`Cli::subcommands`] adds the binary's own subcommands
+//! (clap derive). [`on_signals`] connects SIGINT and SIGTERM to a run's
+//! [`StopHandle`](dizzy::StopHandle), for as long as its guard lives.
+//!
+//! ```no_run
+//! use dizzy::prelude::*;
+//!
+//! #[derive(Component, Serialize, Deserialize)]
+//! struct Reading(f64);
+//!
+//! fn main() -> std::process::ExitCode {
+//!     // `my-tool show --with lab.reading` decodes `lab.reading` values.
+//!     dizzy_cli::run!(App::new().db("lab.redb").component::<Reading>("lab.reading"))
+//! }
+//! ```
+#![warn(missing_docs)]
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{FromArgMatches, Parser, Subcommand};
+
+use dizzy::App;
+
+/// `println!` that survives a closed pipe (`my-tool show | head`): output
+/// that nobody reads is not an error, and never a panic.
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::write_line(format_args!($($t)*))
+    };
+}
+
+/// Writes one line to stdout; a closed pipe ends output quietly (see
+/// [`outln!`]).
+#[doc(hidden)]
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{args}").and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing the output: {e}");
+    }
+}
+
+mod bundle;
+mod diff;
+mod error;
+mod graph;
+mod show;
+mod signal;
+mod snapshots;
+mod stats;
+mod table;
+mod trace;
+mod view;
+
+pub use error::CliError;
+pub use signal::{SignalGuard, on_signals};
+
+/// The inspection subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply a retention policy and give free space back to the file system.
+    Compact(snapshots::CompactArgs),
+    /// Export entities (and what they reference) into a bundle file.
+    Export(bundle::ExportArgs),
+    /// Import a bundle file into a dizzy file, as a new snapshot.
+    Import(bundle::ImportArgs),
+    /// Draw the tick schedule: systems, sets, order, reads and writes.
+    Graph(graph::Args),
+    /// Show the entities of a snapshot, components decoded.
+    Show(show::Args),
+    /// Per snapshot: entities and bytes per component.
+    Stats(stats::Args),
+    /// What changed between snapshots A and B.
+    Diff(diff::Args),
+    /// A correlation (or a uid's) as a causal tree.
+    Trace(trace::Args),
+    /// One component of a snapshot as a table (JSON lines or CSV).
+    ExportTable(table::Args),
+    /// List the snapshots in a file.
+    Snapshots(snapshots::ListArgs),
+}
+
+/// The clap shell of the inspection subcommands (its name, version and
+/// about text are set at run time).
+#[derive(Debug, Parser)]
+#[command(name = "dizzy")]
+struct Inspect {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// A binary's own subcommands: which names they take, and how to run them.
+struct Extension {
+    has: fn(&str) -> bool,
+    run: Box<dyn FnOnce(&clap::ArgMatches, App) -> Result<(), CliError>>,
+}
+
+/// A command line for one app: the inspection subcommands, the binary's own
+/// subcommands, its name, version and about text.
+pub struct Cli {
+    app: App,
+    name: String,
+    version: Option<String>,
+    about: Option<String>,
+    augment: Vec<fn(clap::Command) -> clap::Command>,
+    extensions: Vec<Extension>,
+}
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl Cli {
+    /// A command line for `app`, named after the running executable, with
+    /// no version and no about text (see [`run!`], which sets the calling
+    /// crate's).
+    pub fn new(app: App) -> Self {
+        let name = std::env::args_os()
+            .next()
+            .map(PathBuf::from)
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "dizzy".to_owned());
+        Cli {
+            app,
+            name,
+            version: None,
+            about: None,
+            augment: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+
+    /// The binary's name, in usage and help.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The version `--version` prints.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// The text `--help` starts with.
+    pub fn about(mut self, about: impl Into<String>) -> Self {
+        self.about = Some(about.into()).filter(|s: &String| !s.is_empty());
+        self
+    }
+
+    /// Adds the subcommands of `S` (a clap `Subcommand` enum); `run` runs
+    /// the one the user chose, with the app.
+    ///
+    /// ```no_run
+    /// use dizzy::prelude::*;
+    /// use dizzy_cli::{Cli, CliError};
+    ///
+    /// #[derive(clap::Subcommand)]
+    /// enum Mine {
+    ///     /// Count the entities of the latest snapshot.
+    ///     Count,
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     Cli::new(App::new())
+    ///         .subcommands(|mine: Mine, app: App| match mine {
+    ///             Mine::Count => {
+    ///                 let run = app.open()?;
+    ///                 dizzy_cli::outln!("{}", run.world().resource::<Uids>().len());
+    ///                 Ok(())
+    ///             }
+    ///         })
+    ///         .run()
+    /// }
+    /// ```
+    pub fn subcommands<S: Subcommand + 'static>(
+        mut self,
+        run: impl FnOnce(S, App) -> Result<(), CliError> + 'static,
+    ) -> Self {
+        self.augment.push(S::augment_subcommands);
+        self.extensions.push(Extension {
+            has: S::has_subcommand,
+            run: Box::new(move |matches, app| {
+                S::from_arg_matches(matches)
+                    .map_err(|e| CliError::new(e.to_string()))
+                    .and_then(|s| run(s, app))
+            }),
+        });
+        self
+    }
+
+    /// Parses the process's arguments and runs the chosen subcommand; prints
+    /// an error on one line (no backtrace) and returns the exit code: 0, 1
+    /// for an error, 2 for a usage error, 128 + the signal's number for a
+    /// run stopped by SIGINT (130) or SIGTERM (143).
+    pub fn run(self) -> ExitCode {
+        self.run_from(std::env::args_os())
+    }
+
+    /// [`Cli::run`] with these arguments (the first is the program's name).
+    pub fn run_from<I, T>(self, args: I) -> ExitCode
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        init_logs();
+        let Cli {
+            app,
+            name,
+            version,
+            about,
+            augment,
+            extensions,
+        } = self;
+        let mut command = <Inspect as clap::CommandFactory>::command();
+        command = command.name(name.clone()).bin_name(name);
+        if let Some(v) = version {
+            command = command.version(v);
+        }
+        if let Some(a) = about {
+            command = command.about(a);
+        }
+        for f in augment {
+            command = f(command);
+        }
+        if let Some(db) = app.db_path().map(|p| p.to_string_lossy().into_owned()) {
+            let names: Vec<String> = command
+                .get_subcommands()
+                .filter(|s| {
+                    s.get_name() != "graph" && s.get_arguments().any(|a| a.get_id() == "db")
+                })
+                .map(|s| s.get_name().to_owned())
+                .collect();
+            for n in names {
+                command =
+                    command.mut_subcommand(n, |s| s.mut_arg("db", |a| a.default_value(db.clone())));
+            }
+        }
+        let matches = match command.try_get_matches_from(args) {
+            Ok(m) => m,
+            Err(e) => e.exit(),
+        };
+        let result = match Command::from_arg_matches(&matches) {
+            Ok(c) => dispatch(c, app),
+            Err(_) => {
+                let chosen = matches.subcommand_name().unwrap_or_default();
+                match extensions.into_iter().find(|e| (e.has)(chosen)) {
+                    Some(ext) => (ext.run)(&matches, app),
+                    None => Err(CliError::new(format!("no such subcommand: `{chosen}`"))),
+                }
+            }
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                e.print();
+                ExitCode::from(e.exit_code())
+            }
+        }
+    }
+}
+
+fn dispatch(command: Command, app: App) -> Result<(), CliError> {
+    match command {
+        Command::Compact(args) => snapshots::compact(args),
+        Command::Snapshots(args) => snapshots::list(args),
+        Command::Graph(args) => graph::run(args, app),
+        Command::Show(args) => show::run(args, app.registry()),
+        Command::Stats(args) => stats::run(args, app.registry()),
+        Command::Diff(args) => diff::run(args, app.registry()),
+        Command::Trace(args) => trace::run(args, app.registry()),
+        Command::ExportTable(args) => table::run(args, app.registry()),
+        Command::Export(args) => bundle::export(app, args),
+        Command::Import(args) => bundle::import(app, args),
+    }
+}
+
+/// Runs the command line of an app with the calling crate's binary name
+/// (`CARGO_BIN_NAME`, else the executable's), version and description:
+/// `dizzy_cli::run!(app)` is
+/// `Cli::new(app).name(env!("CARGO_BIN_NAME")).version(env!("CARGO_PKG_VERSION")).about(env!("CARGO_PKG_DESCRIPTION")).run()`.
+#[macro_export]
+macro_rules! run {
+    ($app:expr) => {{
+        let mut cli = $crate::Cli::new($app);
+        if let Some(name) = option_env!("CARGO_BIN_NAME") {
+            cli = cli.name(name);
+        }
+        cli.version(env!("CARGO_PKG_VERSION"))
+            .about(env!("CARGO_PKG_DESCRIPTION"))
+            .run()
+    }};
+}
+
+/// Installs the log subscriber: warnings by default, `DIZZY_LOG` to change
+/// (`DIZZY_LOG=info` shows each commit, `debug` timings); colour only on a
+/// terminal. Does nothing if the program installed its own.
+pub fn init_logs() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DIZZY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}

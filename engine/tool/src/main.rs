@@ -1,0 +1,67 @@
+//! The `dizzy` binary: dizzy's command line with the demos and the
+//! benchmark built in (`dizzy demo dedupe DIR`, `dizzy bench snapshot`), and
+//! every inspection subcommand able to decode the demos' files.
+
+use std::process::ExitCode;
+
+use dizzy_cli::{Cli, CliError};
+
+mod bench;
+mod dedupe;
+mod particles;
+
+/// The binary's own subcommands, beside the inspection ones.
+#[derive(Debug, clap::Subcommand)]
+enum Tool {
+    /// Run a built-in demo.
+    #[command(subcommand)]
+    Demo(Demo),
+    /// Measure snapshot, restore and tick costs (prints JSON).
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Demo {
+    /// Find duplicate files under DIR, resumably.
+    Dedupe(dedupe::Args),
+    /// A deterministic particle simulation that snapshots every tick.
+    Particles(particles::Args),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Bench {
+    /// Full and delta snapshots, restore and ticks, against baselines and hecs.
+    Snapshot(bench::Args),
+}
+
+fn main() -> ExitCode {
+    Cli::new(dizzy_demos::registry_app())
+        .name("dizzy")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("dizzy: an entity-component-system data runtime whose worlds survive being killed")
+        .subcommands(|tool: Tool, _app| match tool {
+            Tool::Demo(Demo::Dedupe(args)) => dedupe::run(args),
+            Tool::Demo(Demo::Particles(args)) => particles::run(args),
+            Tool::Bench(Bench::Snapshot(args)) => bench::run(args),
+        })
+        .run()
+}
+
+/// The error of a run that a stop request (a signal) ended: its progress is
+/// saved in `db` at `snapshot`.
+fn stopped(
+    rt: &dizzy::Runtime,
+    what: &str,
+    db: &std::path::Path,
+    snapshot: Option<u64>,
+) -> CliError {
+    CliError::stopped(
+        format!(
+            "{what}; progress is saved in {} (snapshot {}), run the same command to resume",
+            db.display(),
+            snapshot.map_or_else(|| "none".to_owned(), |s| s.to_string())
+        ),
+        rt.stop_handle().reason(),
+    )
+}
