@@ -370,6 +370,18 @@ pub fn decode(shape: &str, bytes: &[u8]) -> Result<(Value, usize), String> {
     Ok((v, r.at))
 }
 
+/// The entity references inside `value`, a value of the type `shape`
+/// describes as JSON (as [`decode`] or a registered type's `to_json` gives
+/// it): each as the JSON pointer of the reference within the value and the
+/// uid it points at. Null references are left out.
+///
+/// (Work in progress: shapes do not mark entity references yet, so this
+/// finds none; see the stop-9 plan.)
+pub fn references(shape: &str, value: &Value) -> Vec<(String, u64)> {
+    let _ = (shape, value);
+    Vec::new()
+}
+
 /// Splits `rows` values off the front of `bytes` following `shape`; returns
 /// each value's bytes.
 pub fn split<'a>(shape: &str, bytes: &'a [u8], rows: usize) -> Result<Vec<&'a [u8]>, String> {

@@ -29,7 +29,6 @@ pub const DEFAULT_DB: &str = "dizzy.redb";
 /// let runtime = App::new().db("work.redb").open()?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct App {
     pub(crate) setup: Setup,
     pub(crate) db: Option<PathBuf>,
@@ -39,6 +38,21 @@ pub struct App {
     pub(crate) keep_last: Option<usize>,
     pub(crate) store: Option<dizzy_snapshots::Store>,
     pub(crate) unknown: dizzy_snapshots::Unknown,
+    pub(crate) listeners: Vec<dizzy_snapshots::CommitListener>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("setup", &self.setup)
+            .field("db", &self.db)
+            .field("policy", &self.policy)
+            .field("snapshot", &self.snapshot)
+            .field("keep_last", &self.keep_last)
+            .field("unknown", &self.unknown)
+            .field("listeners", &self.listeners.len())
+            .finish()
+    }
 }
 
 impl Default for App {
@@ -59,6 +73,7 @@ impl App {
             keep_last: None,
             store: None,
             unknown: dizzy_snapshots::Unknown::Fail,
+            listeners: Vec::new(),
         }
     }
 
@@ -192,6 +207,19 @@ impl App {
         version: u32,
     ) -> Self {
         self.setup.component_version::<T>(name, version);
+        self
+    }
+
+    /// Calls `listener` after every durable commit of a snapshot (on the
+    /// writer thread, in commit order), with the snapshot's record and the
+    /// snapshots retention deleted meanwhile. Replication to object storage
+    /// and live explorers are built on this. A listener must return quickly:
+    /// the next commit waits for it.
+    pub fn on_commit(
+        mut self,
+        listener: impl Fn(&dizzy_snapshots::Committed) + Send + Sync + 'static,
+    ) -> Self {
+        self.listeners.push(std::sync::Arc::new(listener));
         self
     }
 

@@ -101,6 +101,7 @@ impl Runtime {
             keep_last,
             store: given,
             unknown,
+            listeners,
         } = app;
         let opened = Instant::now();
         let parts = setup.finish()?;
@@ -179,7 +180,7 @@ impl Runtime {
         capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
         let writer = store
             .as_ref()
-            .map(|s| Writer::start(s, keep_last))
+            .map(|s| Writer::start_with(s, keep_last, listeners))
             .transpose()?;
         tracing::debug!("opened in {:?}", opened.elapsed());
         Ok(Runtime {

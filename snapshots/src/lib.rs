@@ -27,4 +27,4 @@ pub use kept::Kept;
 pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use store::Store;
-pub use writer::{Writer, commit};
+pub use writer::{CommitListener, Committed, Writer, commit};

@@ -48,6 +48,23 @@ enum Job {
     Commit(Box<Capture>),
 }
 
+/// What a commit made durable, as told to the writer's listeners (see
+/// [`Writer::start_with`]).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The file.
+    pub path: PathBuf,
+    /// The snapshot's record.
+    pub meta: crate::format::SnapshotMeta,
+    /// Snapshots the retention policy deleted in the same transaction.
+    pub deleted: Vec<u64>,
+}
+
+/// Called on the writer thread after each durable commit, in commit order.
+/// A listener must return quickly (hand slow work to a thread of its own):
+/// the next commit waits for it.
+pub type CommitListener = std::sync::Arc<dyn Fn(&Committed) + Send + Sync>;
+
 /// Commits captures to a dizzy file on a background thread.
 #[derive(Debug)]
 pub struct Writer {
@@ -60,7 +77,7 @@ pub struct Writer {
 /// Writes one capture in one write transaction, durably. A delta whose base
 /// is not in the file is refused (its base failed to commit).
 pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Result<(), WriteError> {
-    commit_retaining(db, path, capture, None)
+    commit_retaining(db, path, capture, None).map(|_| ())
 }
 
 /// [`commit`], then, in the same transaction, deletes the snapshots that the
@@ -70,7 +87,7 @@ fn commit_retaining(
     path: &std::path::Path,
     capture: &Capture,
     retention: Option<(&mut Links, usize)>,
-) -> Result<(), WriteError> {
+) -> Result<Vec<u64>, WriteError> {
     let id = capture.meta.id;
     let started = std::time::Instant::now();
     let fail = |e: redb::Error| WriteError::Storage {
@@ -119,12 +136,12 @@ fn commit_retaining(
                 tracing::debug!("{}: retention deleted snapshots {gone:?}", path.display());
             }
             *links = next;
-            Ok(())
+            Ok(gone.into_iter().collect())
         }
         None => {
             tx.commit().map_err(|e| fail(e.into()))?;
             tracing::debug!("snapshot {id}: committed in {:?}", started.elapsed());
-            Ok(())
+            Ok(Vec::new())
         }
     }
 }
@@ -140,6 +157,7 @@ fn run(
     jobs: Receiver<Job>,
     shared: Arc<Shared>,
     mut retention: Option<Retention>,
+    listeners: Vec<CommitListener>,
 ) {
     for job in jobs {
         match job {
@@ -147,11 +165,24 @@ fn run(
                 let id = capture.meta.id;
                 let keep = retention.as_mut().map(|r| (&mut r.links, r.keep_last));
                 let result = commit_retaining(&db, &path, &capture, keep);
-                drop(capture);
+                let Capture { meta, chunks } = *capture;
+                drop(chunks);
+                if let Ok(deleted) = &result
+                    && !listeners.is_empty()
+                {
+                    let committed = Committed {
+                        path: path.clone(),
+                        meta,
+                        deleted: deleted.clone(),
+                    };
+                    for listener in &listeners {
+                        listener(&committed);
+                    }
+                }
                 let mut s = shared.lock();
                 s.pending -= 1;
                 match result {
-                    Ok(()) => {
+                    Ok(_) => {
                         tracing::info!("{}: committed snapshot {id}", path.display());
                         s.committed = Some(id);
                     }
@@ -176,6 +207,16 @@ impl Writer {
     /// `keep_last`, each commit also deletes the snapshots that are neither
     /// among the newest `keep_last` nor needed by their chains.
     pub fn start(store: &Store, keep_last: Option<usize>) -> Result<Writer, WriteError> {
+        Self::start_with(store, keep_last, Vec::new())
+    }
+
+    /// [`Writer::start`], with listeners told of every durable commit (on
+    /// the writer thread, in commit order; see [`CommitListener`]).
+    pub fn start_with(
+        store: &Store,
+        keep_last: Option<usize>,
+        listeners: Vec<CommitListener>,
+    ) -> Result<Writer, WriteError> {
         let path = store.path().to_owned();
         let db = store
             .database()
@@ -199,7 +240,7 @@ impl Writer {
             let thread_path = path.clone();
             std::thread::Builder::new()
                 .name("dizzy-writer".into())
-                .spawn(move || run(db, thread_path, rx, shared, retention))
+                .spawn(move || run(db, thread_path, rx, shared, retention, listeners))
                 .map_err(|_| WriteError::Stopped { path: path.clone() })?
         };
         Ok(Writer {
