@@ -17,8 +17,10 @@ mod column;
 mod journal;
 mod lineage;
 mod refs;
+mod refscan;
 mod registry;
 mod resource;
+mod sample;
 pub mod shape;
 mod spawn;
 mod uid;
@@ -28,6 +30,7 @@ pub use column::{ColumnOps, DecodedColumn, Place, RefLog, Rows, Typed, ValueErro
 pub use journal::{Departures, Journal};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};
+pub use refscan::{ENTITY, Refs};
 pub use registry::{Kind, Ops, Registration, Registry, RegistryError, UpgradeError};
 pub use resource::{ResourceOps, TypedResource};
 pub use spawn::{ArchetypeSpawner, ArchetypeTuple, NextUnit, spawn_rows};

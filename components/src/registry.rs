@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::codec::CodecError;
 use crate::column::{ColumnOps, Typed};
 use crate::refs::RefPolicy;
+use crate::refscan::Refs;
 use crate::resource::{ResourceOps, TypedResource};
 use crate::spawn::{ArchetypeSpawner, ArchetypeTuple, Declared};
 use crate::uid::{Uid, init_uids};
@@ -120,7 +121,8 @@ pub struct Registration {
     shape: Option<String>,
     ops: Ops,
     migrations: BTreeMap<u32, Step>,
-    refs: Option<RefPolicy>,
+    policy: Option<RefPolicy>,
+    refs: Refs,
 }
 
 impl std::fmt::Debug for Registration {
@@ -202,6 +204,11 @@ impl Registration {
     /// This type's own policy for dangling references, if it has one (else
     /// the app's applies).
     pub fn refs(&self) -> Option<RefPolicy> {
+        self.policy
+    }
+    /// Whether values of this type may hold entity references, and whether
+    /// the shape marks where (see [`Refs`]).
+    pub fn references(&self) -> Refs {
         self.refs
     }
     /// The serde shape (JSON text), if the type could be traced.
@@ -330,10 +337,12 @@ impl Registry {
         if !valid_name(name) {
             return Err(RegistryError::InvalidName(name.to_owned()));
         }
+        let traced = crate::shape::trace_component::<T>();
         self.add::<T>(
             name,
             version,
             Ops::Component(Box::new(Typed::<T>::default())),
+            traced,
         )
     }
 
@@ -353,10 +362,12 @@ impl Registry {
         if !valid_name(name) {
             return Err(RegistryError::InvalidName(name.to_owned()));
         }
+        let traced = crate::shape::trace_component::<R>();
         self.add::<R>(
             name,
             version,
             Ops::Resource(Box::new(TypedResource::<R>::default())),
+            traced,
         )
     }
 
@@ -372,7 +383,13 @@ impl Registry {
         if self.by_type.contains_key(&TypeId::of::<T>()) {
             return Ok(());
         }
-        self.add::<T>(name, 1, Ops::Component(Box::new(Typed::<T>::default())))
+        let traced = crate::shape::trace_component::<T>();
+        self.add::<T>(
+            name,
+            1,
+            Ops::Component(Box::new(Typed::<T>::default())),
+            traced,
+        )
     }
 
     /// Registers how to migrate values of `name` stored as version `from`
@@ -432,15 +449,16 @@ impl Registry {
                 from: 0,
                 reason: "the name is not registered".into(),
             })?;
-        self.entries[i].refs = Some(policy);
+        self.entries[i].policy = Some(policy);
         Ok(())
     }
 
-    fn add<T: DeserializeOwned + 'static>(
+    fn add<T: 'static>(
         &mut self,
         name: &str,
         version: u32,
         ops: Ops,
+        (shape, refs): (Option<String>, Refs),
     ) -> Result<(), RegistryError> {
         if TypeId::of::<T>() == TypeId::of::<Uid>() {
             return Err(RegistryError::BuiltIn);
@@ -466,10 +484,11 @@ impl Registry {
             version,
             type_name: std::any::type_name::<T>(),
             type_id: TypeId::of::<T>(),
-            shape: crate::shape::trace::<T>(),
+            shape,
             ops,
             migrations: BTreeMap::new(),
-            refs: None,
+            policy: None,
+            refs,
         });
         self.by_name.insert(name.to_owned(), index);
         self.by_type.insert(TypeId::of::<T>(), index);

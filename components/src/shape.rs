@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_reflection::{ContainerFormat, Format, Named, Tracer, TracerConfig, VariantFormat};
 
+use crate::refscan::{ENTITY, Refs};
+
 /// A traced shape: the root format and every named container it uses.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 struct Shape {
@@ -29,7 +31,29 @@ struct Shape {
 /// may be known; values using other variants then cannot be decoded by shape
 /// (and are reported as such). Enums at the top of a type or in struct
 /// fields are traced completely.
-pub fn trace<T: DeserializeOwned>() -> Option<String> {
+pub fn trace<T: Serialize + DeserializeOwned>() -> Option<String> {
+    let (shape, _) = trace_samples::<T>()?;
+    serde_json::to_string(&shape).ok()
+}
+
+/// The shape of a component or resource type, with its entity references
+/// marked (see [`crate::refscan`]), and what is known of its references.
+pub(crate) fn trace_component<T>() -> (Option<String>, Refs)
+where
+    T: bevy_ecs::component::Component + Serialize + DeserializeOwned,
+{
+    let Some((mut shape, samples)) = trace_samples::<T>() else {
+        return (None, Refs::Unmarked);
+    };
+    let refs = crate::refscan::scan(samples, &mut shape.root, &mut shape.types);
+    (serde_json::to_string(&shape).ok(), refs)
+}
+
+/// The shape of `T` and sample values of it: the tracer's, and those of
+/// [`crate::sample`], which reach every variant of every enum wherever it
+/// sits (each is traced by serialization too, which completes the enums'
+/// formats).
+fn trace_samples<T: Serialize + DeserializeOwned>() -> Option<(Shape, Vec<T>)> {
     // 2 is a valid uid and entity: bevy's `Entity` rejects 0.
     let config = || {
         TracerConfig::default()
@@ -37,10 +61,29 @@ pub fn trace<T: DeserializeOwned>() -> Option<String> {
             .default_u32_value(2)
             .record_samples_for_newtype_structs(false)
     };
+    let mut samples = Vec::new();
+    if let Some(made) = crate::sample::samples::<T>() {
+        let mut tracer = Tracer::new(config());
+        if let Ok((root, values)) = tracer.trace_simple_type::<T>() {
+            samples.extend(values);
+            let mut complete = true;
+            for s in &made {
+                complete &= tracer
+                    .trace_value(&mut serde_reflection::Samples::new(), s)
+                    .is_ok();
+            }
+            samples.extend(made);
+            if complete && let Some(shape) = finish(root, tracer) {
+                return Some((shape, samples));
+            }
+            samples.clear();
+        }
+    }
     // A first pass finds the enums' names; the second traces again, one more
     // variant of each enum per pass, until no enum is left incomplete.
     let mut first = Tracer::new(config());
-    first.trace_simple_type::<T>().ok()?;
+    let (_, values) = first.trace_simple_type::<T>().ok()?;
+    samples.extend(values);
     let enums: Vec<String> = first
         .registry_unchecked()
         .into_iter()
@@ -50,7 +93,9 @@ pub fn trace<T: DeserializeOwned>() -> Option<String> {
     let mut tracer = Tracer::new(config());
     let mut root = None;
     for _ in 0..1024 {
-        root = Some(tracer.trace_simple_type::<T>().ok()?.0);
+        let (format, values) = tracer.trace_simple_type::<T>().ok()?;
+        root = Some(format);
+        samples.extend(values);
         let mut incomplete = false;
         for name in &enums {
             incomplete |= tracer.check_incomplete_enum(name).is_some();
@@ -59,7 +104,11 @@ pub fn trace<T: DeserializeOwned>() -> Option<String> {
             break;
         }
     }
-    let root = root?;
+    finish(root?, tracer).map(|shape| (shape, samples))
+}
+
+/// The shape a tracer found: `None` if it is incomplete.
+fn finish(root: Format, tracer: Tracer) -> Option<Shape> {
     let mut types = tracer.registry_unchecked();
     for c in types.values_mut() {
         if let ContainerFormat::Enum(variants) = c {
@@ -70,9 +119,7 @@ pub fn trace<T: DeserializeOwned>() -> Option<String> {
     let complete = std::iter::once(&root)
         .chain(types.values().flat_map(formats))
         .all(|f| !has_variable(f));
-    complete
-        .then(|| serde_json::to_string(&Shape { root, types }).ok())
-        .flatten()
+    complete.then_some(Shape { root, types })
 }
 
 /// Variants whose index tracing did not confirm keep a provisional key
@@ -371,15 +418,149 @@ pub fn decode(shape: &str, bytes: &[u8]) -> Result<(Value, usize), String> {
 }
 
 /// The entity references inside `value`, a value of the type `shape`
-/// describes as JSON (as [`decode`] or a registered type's `to_json` gives
+/// describes, as JSON (as [`decode`] or a registered type's `to_json` gives
 /// it): each as the JSON pointer of the reference within the value and the
-/// uid it points at. Null references are left out.
-///
-/// (Work in progress: shapes do not mark entity references yet, so this
-/// finds none; see the stop-9 plan.)
+/// uid it points at. Null references (`null`) are left out. References are
+/// found where the shape marks them (shapes recorded since format 3); a
+/// shape without marks finds none.
 pub fn references(shape: &str, value: &Value) -> Vec<(String, u64)> {
-    let _ = (shape, value);
-    Vec::new()
+    let Ok(shape) = parse(shape) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut pointer = String::new();
+    find_refs(&shape.root, &shape.types, value, &mut pointer, &mut out, 0);
+    out
+}
+
+/// A key as a JSON pointer token (RFC 6901).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn find_refs(
+    format: &Format,
+    types: &BTreeMap<String, ContainerFormat>,
+    value: &Value,
+    pointer: &mut String,
+    out: &mut Vec<(String, u64)>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    fn at(
+        key: &str,
+        format: &Format,
+        types: &BTreeMap<String, ContainerFormat>,
+        value: &Value,
+        pointer: &mut String,
+        out: &mut Vec<(String, u64)>,
+        depth: usize,
+    ) {
+        let len = pointer.len();
+        pointer.push('/');
+        pointer.push_str(key);
+        find_refs(format, types, value, pointer, out, depth + 1);
+        pointer.truncate(len);
+    }
+    match format {
+        Format::TypeName(n) if n == ENTITY => {
+            if let Some(uid) = value.as_u64() {
+                out.push((pointer.clone(), uid));
+            }
+        }
+        Format::TypeName(n) => {
+            let Some(c) = types.get(n) else { return };
+            match (c, value) {
+                (ContainerFormat::NewTypeStruct(inner), v) => {
+                    find_refs(inner, types, v, pointer, out, depth + 1)
+                }
+                (ContainerFormat::TupleStruct(items), Value::Array(vs)) => {
+                    for (i, (f, v)) in items.iter().zip(vs).enumerate() {
+                        at(&i.to_string(), f, types, v, pointer, out, depth);
+                    }
+                }
+                (ContainerFormat::Struct(fields), Value::Object(o)) => {
+                    for f in fields {
+                        if let Some(v) = o.get(&f.name) {
+                            at(&escape(&f.name), &f.value, types, v, pointer, out, depth);
+                        }
+                    }
+                }
+                (ContainerFormat::Enum(variants), Value::Object(o)) => {
+                    let Some((name, content)) = o.iter().next() else {
+                        return;
+                    };
+                    let Some(v) = variants.values().find(|v| &v.name == name) else {
+                        return;
+                    };
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&escape(name));
+                    match (&v.value, content) {
+                        (VariantFormat::NewType(inner), c) => {
+                            find_refs(inner, types, c, pointer, out, depth + 1)
+                        }
+                        (VariantFormat::Tuple(items), Value::Array(cs)) => {
+                            for (i, (f, c)) in items.iter().zip(cs).enumerate() {
+                                at(&i.to_string(), f, types, c, pointer, out, depth);
+                            }
+                        }
+                        (VariantFormat::Struct(fields), Value::Object(co)) => {
+                            for f in fields {
+                                if let Some(c) = co.get(&f.name) {
+                                    at(&escape(&f.name), &f.value, types, c, pointer, out, depth);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    pointer.truncate(len);
+                }
+                _ => {}
+            }
+        }
+        Format::Option(inner) => {
+            if !value.is_null() {
+                find_refs(inner, types, value, pointer, out, depth + 1);
+            }
+        }
+        Format::Seq(inner) | Format::TupleArray { content: inner, .. } => {
+            if let Value::Array(vs) = value {
+                for (i, v) in vs.iter().enumerate() {
+                    at(&i.to_string(), inner, types, v, pointer, out, depth);
+                }
+            }
+        }
+        Format::Tuple(items) => {
+            if let Value::Array(vs) = value {
+                for (i, (f, v)) in items.iter().zip(vs).enumerate() {
+                    at(&i.to_string(), f, types, v, pointer, out, depth);
+                }
+            }
+        }
+        Format::Map { key, value: vf } => match value {
+            // Maps with string keys show as objects, others as [key, value] pairs.
+            Value::Object(o) => {
+                for (k, v) in o {
+                    at(&escape(k), vf, types, v, pointer, out, depth);
+                }
+            }
+            Value::Array(pairs) => {
+                for (i, pair) in pairs.iter().enumerate() {
+                    if let Value::Array(kv) = pair
+                        && let [k, v] = kv.as_slice()
+                    {
+                        at(&format!("{i}/0"), key, types, k, pointer, out, depth);
+                        at(&format!("{i}/1"), vf, types, v, pointer, out, depth);
+                    }
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
 }
 
 /// Splits `rows` values off the front of `bytes` following `shape`; returns

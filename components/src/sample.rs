@@ -1,0 +1,340 @@
+//! Sample values of a type, one per *variant choice*: pass `k` takes the
+//! `k`-th variant (or the last) of every enum it meets, wherever it meets
+//! it, with every sequence and map holding one element and every option
+//! `Some`. Together the passes reach every variant of every enum in every
+//! place — inside vectors, options and maps too, where serde-reflection's
+//! tracer explores an enum only once.
+//!
+//! Used at registration to complete a type's shape (each sample is traced
+//! by serialization, which records the formats of the variants it holds)
+//! and to find its entity references ([`crate::refscan`]).
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+
+/// Nesting below which sequences are empty and options `None` (recursive
+/// types end there).
+const MAX_DEPTH: usize = 24;
+
+/// At most this many passes (enums with more variants: the rest share the last).
+const MAX_PASSES: usize = 256;
+
+/// At most this many values made up per pass (a recursive enum whose every
+/// variant recurses would otherwise grow without bound).
+const BUDGET: usize = 20_000;
+
+/// The samples of `T`: one per pass, until a pass meets no enum with a
+/// further variant. `None` if `T` refuses the made-up values (a custom
+/// `Deserialize` with its own validation).
+pub(crate) fn samples<T: DeserializeOwned>() -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    for pass in 0..MAX_PASSES {
+        let mut state = State {
+            more: false,
+            budget: BUDGET,
+        };
+        let value = T::deserialize(Sampler {
+            pass,
+            depth: 0,
+            state: &mut state,
+        })
+        .ok()?;
+        out.push(value);
+        if !state.more {
+            break;
+        }
+    }
+    Some(out)
+}
+
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl de::Error for Refused {
+    fn custom<M: std::fmt::Display>(msg: M) -> Self {
+        Refused(msg.to_string())
+    }
+}
+
+struct State {
+    /// Set when some enum has a variant beyond this pass's.
+    more: bool,
+    /// Values still to be made up in this pass.
+    budget: usize,
+}
+
+struct Sampler<'a> {
+    pass: usize,
+    depth: usize,
+    state: &'a mut State,
+}
+
+impl Sampler<'_> {
+    fn deeper(&mut self) -> Sampler<'_> {
+        Sampler {
+            pass: self.pass,
+            depth: self.depth + 1,
+            state: self.state,
+        }
+    }
+    fn spend(&mut self) -> Result<(), Refused> {
+        self.state.budget = self
+            .state
+            .budget
+            .checked_sub(1)
+            .ok_or_else(|| Refused("too many values".into()))?;
+        Ok(())
+    }
+    fn shallow(&self) -> bool {
+        self.depth < MAX_DEPTH
+    }
+}
+
+/// `n` items, each sampled one level deeper.
+struct Items<'s, 'a> {
+    sampler: &'s mut Sampler<'a>,
+    left: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for Items<'_, '_> {
+    type Error = Refused;
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Refused> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        self.sampler.spend()?;
+        seed.deserialize(self.sampler.deeper()).map(Some)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
+    }
+}
+
+impl<'de> de::MapAccess<'de> for Items<'_, '_> {
+    type Error = Refused;
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Refused> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(self.sampler.deeper()).map(Some)
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Refused> {
+        seed.deserialize(self.sampler.deeper())
+    }
+}
+
+struct Variant<'s, 'a> {
+    sampler: &'s mut Sampler<'a>,
+    name: &'static str,
+}
+
+impl<'de, 's, 'a> de::EnumAccess<'de> for Variant<'s, 'a> {
+    type Error = Refused;
+    type Variant = Self;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Refused> {
+        let key = seed.deserialize(self.name.into_deserializer())?;
+        Ok((key, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for Variant<'_, '_> {
+    type Error = Refused;
+    fn unit_variant(self) -> Result<(), Refused> {
+        Ok(())
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Refused> {
+        seed.deserialize(self.sampler.deeper())
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_seq(Items {
+            sampler: self.sampler,
+            left: len,
+        })
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        visitor.visit_seq(Items {
+            sampler: self.sampler,
+            left: fields.len(),
+        })
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Sampler<'_> {
+    type Error = Refused;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Refused> {
+        Err(Refused("a self-describing value".into()))
+    }
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_bool(false)
+    }
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_i8(0)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_i16(0)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_i32(0)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_i64(0)
+    }
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_i128(0)
+    }
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_u8(0)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_u16(0)
+    }
+    // 2 for u32 and u64: a valid entity (bevy's `Entity` refuses 0) and uid.
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_u32(2)
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_u64(2)
+    }
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_u128(0)
+    }
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_f32(0.0)
+    }
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_f64(0.0)
+    }
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_char('a')
+    }
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_str("a")
+    }
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_string("a".to_owned())
+    }
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_bytes(&[0])
+    }
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_byte_buf(vec![0])
+    }
+    fn deserialize_option<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        if self.shallow() {
+            visitor.visit_some(self.deeper())
+        } else {
+            visitor.visit_none()
+        }
+    }
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_unit()
+    }
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        visitor.visit_unit()
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        mut self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        visitor.visit_newtype_struct(self.deeper())
+    }
+    fn deserialize_seq<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        let left = usize::from(self.shallow());
+        visitor.visit_seq(Items {
+            sampler: &mut self,
+            left,
+        })
+    }
+    fn deserialize_tuple<V: Visitor<'de>>(
+        mut self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        visitor.visit_seq(Items {
+            sampler: &mut self,
+            left: len,
+        })
+    }
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        self.deserialize_tuple(len, visitor)
+    }
+    fn deserialize_map<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        let left = usize::from(self.shallow());
+        visitor.visit_map(Items {
+            sampler: &mut self,
+            left,
+        })
+    }
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        self.deserialize_tuple(fields.len(), visitor)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        mut self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        let Some(&last) = variants.last() else {
+            return Err(Refused("an enum without variants".into()));
+        };
+        self.spend()?;
+        if self.pass + 1 < variants.len() {
+            self.state.more = true;
+        }
+        // Past the depth limit take the first variant: for a recursive
+        // enum that is usually the leaf.
+        let name = if self.shallow() {
+            variants.get(self.pass).copied().unwrap_or(last)
+        } else {
+            variants[0]
+        };
+        visitor.visit_enum(Variant {
+            sampler: &mut self,
+            name,
+        })
+    }
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_str("a")
+    }
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_unit()
+    }
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+}
