@@ -1,31 +1,37 @@
-//! Type-erased operations on one registered type: encode a column straight
-//! from bevy's tables, decode a column into a typed buffer, swap entity
-//! references for uids and back, insert one value, show a value as JSON.
+//! Type-erased operations on one registered component type: encode values
+//! straight from bevy's tables, decode a column into a typed buffer,
+//! resolve references, insert values, show a value as JSON.
 //!
 //! [`ColumnOps`] is implemented once, generically, by [`Typed<T>`]; the
 //! registry keeps one per registration so that the snapshot code never needs
-//! to know a Rust type.
+//! to know a Rust type. The trait is sealed, and no method takes a
+//! component id from its caller: each looks up its own type's id, so that
+//! table memory is only ever read as the type it holds.
+//!
+//! Encoding only reads the world. A type whose values may hold entity
+//! references (see [`Refs`](crate::Refs)) is encoded through a copy: the
+//! value is encoded, decoded into a fresh value, its references mapped to
+//! uids there, and the copy encoded — the live value is never touched.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use bevy_ecs::change_detection::DetectChangesMut;
 use bevy_ecs::component::{Component, ComponentId, StorageType};
-use bevy_ecs::entity::Entity;
+use bevy_ecs::entity::{Entity, EntityMapper};
 use bevy_ecs::lifecycle::Remove;
 use bevy_ecs::observer::On;
 use bevy_ecs::storage::{Table, TableId};
 use bevy_ecs::system::{Query, ResMut};
 use bevy_ecs::world::World;
-use bevy_ecs::world::unsafe_world_cell::UnsafeWorldCell;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{self, CodecError};
 use crate::journal::Journal;
-use crate::refs::{Dangling, RefPolicy, Resolver, Restorer, ToPlaceholders};
-use crate::uid::Uid;
+use crate::refs::{Dangling, RefPolicy, Resolver, null_entity};
+use crate::uid::{Uid, Uids, ref_entity};
 
 /// Which rows of a table an operation touches.
 #[derive(Clone, Copy, Debug)]
@@ -47,23 +53,10 @@ pub enum Place<'a> {
     Entities(&'a [Entity]),
 }
 
-/// The entities a [`ColumnOps::to_placeholders`] pass replaced, in visit
-/// order, to be put back by [`ColumnOps::restore_refs`].
-#[derive(Debug, Default)]
-pub struct RefLog {
-    originals: Vec<Entity>,
-}
-
-impl RefLog {
-    /// Whether the pass met any entity reference at all.
-    pub fn has_refs(&self) -> bool {
-        !self.originals.is_empty()
-    }
-}
-
 /// A column decoded into its typed buffer (`Vec<T>` behind `dyn Any`).
 pub struct DecodedColumn {
     vec: Box<dyn ErasedVec>,
+    type_id: TypeId,
 }
 
 impl std::fmt::Debug for DecodedColumn {
@@ -75,6 +68,13 @@ impl std::fmt::Debug for DecodedColumn {
 }
 
 impl DecodedColumn {
+    fn new<T: Send + 'static>(values: Vec<T>) -> Self {
+        DecodedColumn {
+            vec: Box::new(values),
+            type_id: TypeId::of::<T>(),
+        }
+    }
+
     /// Number of values.
     pub fn len(&self) -> usize {
         self.vec.len()
@@ -85,9 +85,28 @@ impl DecodedColumn {
         self.vec.len() == 0
     }
 
+    /// The type of the values.
+    pub fn value_type(&self) -> TypeId {
+        self.type_id
+    }
+
     /// Appends another column of the same type.
+    ///
+    /// # Panics
+    /// If `other` holds values of another type (a broken invariant: pieces
+    /// of one column come from one registration).
     pub fn append(&mut self, other: DecodedColumn) {
+        assert_eq!(
+            self.type_id, other.type_id,
+            "pieces of one column share a type"
+        );
         self.vec.append(other.vec);
+    }
+
+    /// Keeps the values at `order` (indices into this column), in that
+    /// order; the others are dropped.
+    pub fn reorder(&mut self, order: &[usize]) {
+        self.vec.reorder(order);
     }
 
     /// The typed buffer, if it holds `T`s.
@@ -116,7 +135,9 @@ trait ErasedVec: Send {
     fn stride(&self) -> usize;
     fn forget_items(&mut self);
     fn append(&mut self, other: Box<dyn ErasedVec>);
+    fn reorder(&mut self, order: &[usize]);
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    fn into_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Send + 'static> ErasedVec for Vec<T> {
@@ -135,97 +156,210 @@ impl<T: Send + 'static> ErasedVec for Vec<T> {
         unsafe { self.set_len(0) }
     }
     fn append(&mut self, other: Box<dyn ErasedVec>) {
-        match other.into_any().downcast::<Vec<T>>() {
-            Ok(mut other) => Vec::append(self, &mut other),
-            Err(_) => unreachable!("columns of one registration share a type"),
+        if let Ok(mut other) = other.into_any().downcast::<Vec<T>>() {
+            Vec::append(self, &mut other);
         }
+    }
+    fn reorder(&mut self, order: &[usize]) {
+        let mut slots: Vec<Option<T>> = std::mem::take(self).into_iter().map(Some).collect();
+        *self = order
+            .iter()
+            .filter_map(|&i| slots.get_mut(i)?.take())
+            .collect();
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
+    fn into_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
-/// A value failed to decode or resolve.
+/// A value failed to encode, decode or resolve.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValueError {
-    /// The bytes are not a value of this type.
+    /// The bytes are not a value of this type, or the value's `Serialize`
+    /// failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
     /// A reference inside the value points at nothing.
-    #[error("dangling entity reference from uid {} to uid {}", .0.holder, .0.target)]
+    #[error("dangling entity reference from uid {} to {}", .0.holder, .0.target)]
     Dangling(Dangling),
+}
+
+/// Writes entity references as uids while encoding: each live entity
+/// becomes its `Uid`, read from the world (which is only read).
+pub struct RefEncoder<'w> {
+    world: &'w World,
+    policy: RefPolicy,
+    within: Option<&'w (dyn Fn(Entity) -> bool + Sync)>,
+    seen: AtomicBool,
+}
+
+impl std::fmt::Debug for RefEncoder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefEncoder")
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl<'w> RefEncoder<'w> {
+    /// References to entities without a uid are handled by `policy`.
+    pub fn new(world: &'w World, policy: RefPolicy) -> Self {
+        RefEncoder {
+            world,
+            policy,
+            within: None,
+            seen: AtomicBool::new(false),
+        }
+    }
+
+    /// A reference to an entity outside `within` counts as dangling (a
+    /// bundle without its closure).
+    pub fn within(mut self, within: &'w (dyn Fn(Entity) -> bool + Sync)) -> Self {
+        self.within = Some(within);
+        self
+    }
+
+    /// The same encoder with another policy (a type's own).
+    pub fn with_policy(&self, policy: RefPolicy) -> RefEncoder<'w> {
+        RefEncoder {
+            world: self.world,
+            policy,
+            within: self.within,
+            seen: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether any value encoded met a reference (null ones included).
+    pub fn saw_references(&self) -> bool {
+        self.seen.load(Ordering::Relaxed)
+    }
+
+    /// A mapper that turns references into uid stand-ins.
+    pub(crate) fn mapper(&self) -> ToUids<'_, 'w> {
+        ToUids {
+            encoder: self,
+            dangling: None,
+            seen: false,
+        }
+    }
+
+    fn uid_of(&self, e: Entity) -> Option<Uid> {
+        if self.within.is_some_and(|w| !w(e)) {
+            return None;
+        }
+        self.world.get::<Uid>(e).copied()
+    }
+}
+
+/// Maps the references of a copy to their uids' stand-in entities.
+pub(crate) struct ToUids<'a, 'w> {
+    encoder: &'a RefEncoder<'w>,
+    dangling: Option<u64>,
+    seen: bool,
+}
+
+impl ToUids<'_, '_> {
+    /// The first reference met that has no uid, under `RefPolicy::Fail`.
+    pub(crate) fn dangling(&self) -> Option<u64> {
+        self.dangling
+    }
+}
+
+impl EntityMapper for ToUids<'_, '_> {
+    fn get_mapped(&mut self, source: Entity) -> Entity {
+        self.seen = true;
+        if source == Entity::PLACEHOLDER {
+            return null_entity();
+        }
+        match self.encoder.uid_of(source) {
+            Some(uid) => ref_entity(uid.get()).unwrap_or_else(null_entity),
+            None => {
+                if self.encoder.policy == RefPolicy::Fail && self.dangling.is_none() {
+                    self.dangling = Some(source.to_bits());
+                }
+                null_entity()
+            }
+        }
+    }
+
+    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T> Sealed for super::Typed<T> {}
 }
 
 /// Type-erased operations on one registered component type.
 ///
-/// Implemented by [`Typed<T>`]; the methods that read tables are only called
-/// by dizzy between ticks, with no system running.
-pub trait ColumnOps: Send + Sync + 'static {
+/// Implemented by [`Typed<T>`] only (the trait is sealed). The methods that
+/// read tables are called by dizzy between ticks, with no system running.
+pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
     /// The Rust type's name, for messages.
     fn type_name(&self) -> &'static str;
+    /// The Rust type.
+    fn value_type(&self) -> TypeId;
     /// The type's storage.
     fn storage(&self) -> StorageType;
     /// The type's id in `world`, if registered there.
     fn component_id(&self, world: &World) -> Option<ComponentId>;
-    /// Registers the type in `world` and, for components, the observer that
-    /// journals removals; returns its id.
-    fn install(&self, world: &mut World, journal_removals: bool) -> ComponentId;
+    /// Registers the type in `world`, the observer that journals its
+    /// removals, and `Uid` as a required component: an entity gets its uid
+    /// the moment it first gets a persisted component, from the world's
+    /// allocator (see [`Uids`]); returns its id.
+    fn install(&self, world: &mut World) -> ComponentId;
 
-    /// Encodes the values at `place`, in order, appending them to `out`;
-    /// returns how many were encoded.
-    fn encode(
-        &self,
-        world: &World,
-        id: ComponentId,
-        place: Place<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<usize, CodecError>;
     /// Encodes the values at `place` in order into chunks of about `target`
     /// bytes: each buffer handed to `emit` starts with `prefix` zero bytes
     /// (room for a header), then the values; `emit` also gets the number of
-    /// values in it.
+    /// values in it. With `refs`, references are written as uids (through a
+    /// copy of each value; the world is only read).
+    ///
+    /// # Errors
+    /// A value's `Serialize` failed, or a reference dangles under
+    /// `RefPolicy::Fail` (the holder is named by its uid).
     fn encode_chunked(
         &self,
         world: &World,
-        id: ComponentId,
         place: Place<'_>,
         target: usize,
         prefix: usize,
+        refs: Option<&RefEncoder<'_>>,
         emit: &mut dyn FnMut(Vec<u8>, usize),
-    ) -> Result<(), CodecError>;
-    /// Replaces entity references at `place` by uid placeholders.
-    /// On `Err` the world is unchanged.
-    fn to_placeholders(
+    ) -> Result<(), ValueError>;
+    /// Encodes the values at `place`, in order, appending them to `out`;
+    /// returns how many were encoded.
+    ///
+    /// # Errors
+    /// As [`ColumnOps::encode_chunked`].
+    fn encode(
         &self,
-        world: &mut World,
-        id: ComponentId,
-        places: &[Place<'_>],
-        policy: RefPolicy,
-    ) -> Result<RefLog, Dangling> {
-        self.to_placeholders_within(world, id, places, policy, None)
-    }
-    /// [`ColumnOps::to_placeholders`], where a reference to an entity
-    /// outside `within` counts as dangling (bundles without their closure).
-    fn to_placeholders_within(
+        world: &World,
+        place: Place<'_>,
+        refs: Option<&RefEncoder<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ValueError>;
+    /// Appends the entities referenced by the values of `entities` (read
+    /// through a copy of each value).
+    ///
+    /// # Errors
+    /// A value does not survive its own encoding and decoding.
+    fn referenced(
         &self,
-        world: &mut World,
-        id: ComponentId,
-        places: &[Place<'_>],
-        policy: RefPolicy,
-        within: Option<&dyn Fn(Entity) -> bool>,
-    ) -> Result<RefLog, Dangling>;
-    /// Appends the entities referenced by the values of `entities`.
-    fn collect_refs(
-        &self,
-        world: &mut World,
-        id: ComponentId,
+        world: &World,
         entities: &[Entity],
         out: &mut Vec<Entity>,
-    );
+    ) -> Result<(), CodecError>;
     /// Decodes `rows` values (all of `payload`) and checks that every
     /// reference is null or satisfies `known` (a uid); under
     /// `RefPolicy::Drop` unknown references are allowed (they will be dropped).
+    ///
+    /// # Errors
+    /// The bytes do not decode, or a reference dangles.
     fn check(
         &self,
         payload: &[u8],
@@ -233,21 +367,40 @@ pub trait ColumnOps: Send + Sync + 'static {
         known: &dyn Fn(u64) -> bool,
         policy: RefPolicy,
     ) -> Result<(), ValueError>;
-    /// Puts back what [`ColumnOps::to_placeholders`] replaced.
-    fn restore_refs(&self, world: &mut World, id: ComponentId, places: &[Place<'_>], log: RefLog);
-    /// Resolves uid placeholders at `place` to local entities.
-    fn resolve_refs(
-        &self,
-        world: &mut World,
-        id: ComponentId,
-        place: Place<'_>,
-        resolver: &mut Resolver<'_>,
-    ) -> Result<(), Dangling>;
 
     /// Decodes `rows` values from `payload`, which must be used exactly.
+    ///
+    /// # Errors
+    /// The bytes are not `rows` values of this type.
     fn decode_column(&self, payload: &[u8], rows: usize) -> Result<DecodedColumn, CodecError>;
+    /// Resolves the references of decoded values (stored as uids) to local
+    /// entities; `holders` names each value's entity by uid, for errors.
+    ///
+    /// # Errors
+    /// A reference dangles under `RefPolicy::Fail`.
+    fn resolve_column(
+        &self,
+        column: &mut DecodedColumn,
+        holders: &[u64],
+        resolver: &mut Resolver<'_>,
+    ) -> Result<(), Dangling>;
+    /// Inserts decoded (and resolved) values into `entities`, one each, in
+    /// order (hooks and observers see them in that order).
+    ///
+    /// # Errors
+    /// The column holds another type, or an entity does not exist.
+    fn insert_column(
+        &self,
+        world: &mut World,
+        entities: &[Entity],
+        column: DecodedColumn,
+    ) -> Result<(), ValueError>;
     /// Decodes one value per `(holder uid, entity)` from all of `payload`,
     /// resolves their references and inserts them, in one batch.
+    ///
+    /// # Errors
+    /// The bytes do not decode, a reference dangles, or an entity does not
+    /// exist; nothing is inserted then.
     fn decode_insert(
         &self,
         world: &mut World,
@@ -257,9 +410,19 @@ pub trait ColumnOps: Send + Sync + 'static {
     ) -> Result<(), ValueError>;
     /// Removes the type from `entity`.
     fn remove(&self, world: &mut World, entity: Entity);
+    /// Removes the value from `entity` and inserts it again (its hooks run
+    /// as for a new value: a relationship moves to the end of its target's
+    /// list).
+    fn reinsert(&self, world: &mut World, entity: Entity);
     /// Decodes one value from the front of `payload` as JSON; returns the bytes used.
+    ///
+    /// # Errors
+    /// The bytes are not a value of this type.
     fn to_json(&self, payload: &[u8]) -> Result<(serde_json::Value, usize), CodecError>;
     /// Skips one value at the front of `payload`; returns the bytes used.
+    ///
+    /// # Errors
+    /// The bytes are not a value of this type.
     fn skip(&self, payload: &[u8]) -> Result<usize, CodecError>;
 }
 
@@ -278,15 +441,6 @@ impl<T> std::fmt::Debug for Typed<T> {
     }
 }
 
-/// The typed data slice of `id` in `table`.
-///
-/// # Safety
-/// `T` must be the type of `id`.
-unsafe fn slice<T: 'static>(table: &Table, id: ComponentId) -> &[UnsafeCell<T>] {
-    // SAFETY: the caller guarantees the type; the length is the table's.
-    unsafe { table.get_data_slice_for::<T>(id) }.unwrap_or(&[])
-}
-
 /// Hints the CPU to load `ptr` into the cache (a no-op elsewhere than x86-64).
 #[inline(always)]
 fn prefetch<T>(ptr: Option<*mut T>) {
@@ -301,30 +455,39 @@ fn prefetch<T>(ptr: Option<*mut T>) {
     let _ = ptr;
 }
 
-fn table(world: &World, id: TableId) -> Option<&Table> {
-    world.storages().tables.get(id)
-}
-
 impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
-    /// Calls `f` on each value at `place` in order; stops at the first error.
-    fn for_each(
+    /// The values of `T` in `table`, and the table's entities.
+    fn table_slice(world: &World, tid: TableId) -> Option<(&[UnsafeCell<T>], &[Entity])> {
+        let id = world.component_id::<T>()?;
+        let table: &Table = world.storages().tables.get(tid)?;
+        // SAFETY: `id` is `T`'s own id in this world, so the column holds `T`s.
+        let data = unsafe { table.get_data_slice_for::<T>(id) }?;
+        Some((data, table.entities()))
+    }
+
+    /// Calls `f` on each value at `place` in order, with its entity; stops
+    /// at the first error. Only reads: dizzy calls it between ticks, with no
+    /// system running, so no one writes the values meanwhile.
+    fn for_each<E>(
         world: &World,
-        id: ComponentId,
         place: Place<'_>,
-        f: &mut dyn FnMut(&T) -> Result<(), CodecError>,
-    ) -> Result<(), CodecError> {
+        f: &mut dyn FnMut(Entity, &T) -> Result<(), E>,
+    ) -> Result<(), E> {
         match place {
             Place::Table(tid, rows) => {
-                let Some(table) = table(world, tid) else {
+                let Some((data, entities)) = Self::table_slice(world, tid) else {
                     return Ok(());
                 };
-                // SAFETY: `id` is `T`'s; dizzy reads between ticks, with `&World`
-                // and no system running, so there is no writer.
-                let data = unsafe { slice::<T>(table, id) };
-                let get = |r: usize| data.get(r).map(|c| unsafe { &*c.get() });
+                let mut at = |r: usize| -> Result<(), E> {
+                    match (data.get(r), entities.get(r)) {
+                        // SAFETY: read-only, with no writer (see above).
+                        (Some(c), Some(&e)) => f(e, unsafe { &*c.get() }),
+                        _ => Ok(()),
+                    }
+                };
                 match rows {
-                    Rows::All => data.iter().try_for_each(|c| f(unsafe { &*c.get() })),
-                    Rows::Range(a, b) => (a as usize..b as usize).filter_map(get).try_for_each(f),
+                    Rows::All => (0..data.len()).try_for_each(at),
+                    Rows::Range(a, b) => (a as usize..b as usize).try_for_each(at),
                     Rows::Only(rows) => {
                         // Scattered rows miss the cache: ask for the values a
                         // few rows ahead while encoding this one.
@@ -333,9 +496,7 @@ impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
                             if let Some(&next) = rows.get(i + AHEAD) {
                                 prefetch(data.get(next as usize).map(UnsafeCell::get));
                             }
-                            if let Some(v) = get(r as usize) {
-                                f(v)?;
-                            }
+                            at(r as usize)?;
                         }
                         Ok(())
                     }
@@ -343,64 +504,55 @@ impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
             }
             Place::Entities(entities) => entities
                 .iter()
-                .filter_map(|&e| world.get::<T>(e))
-                .try_for_each(f),
+                .filter_map(|&e| Some((e, world.get::<T>(e)?)))
+                .try_for_each(|(e, v)| f(e, v)),
         }
     }
 
-    /// Calls `f` on each value at `place` in order, mutably.
-    ///
-    /// # Safety
-    /// `cell` must allow writing `T` (and reading tables and entities); no
-    /// other reference to `T` values may be live; `id` must be `T`'s.
-    ///
-    /// Generic over `F` (not `dyn`), so that for a type without entity
-    /// references the whole loop compiles away.
-    unsafe fn for_each_mut<F: FnMut(Entity, &mut T)>(
-        cell: UnsafeWorldCell<'_>,
-        id: ComponentId,
-        place: Place<'_>,
-        f: &mut F,
-    ) {
-        match place {
-            Place::Table(tid, rows) => {
-                // SAFETY: tables are only read here.
-                let Some(table) = unsafe { cell.storages() }.tables.get(tid) else {
-                    return;
-                };
-                // SAFETY: `id` is `T`'s, and the caller grants write access to `T`.
-                let data = unsafe { slice::<T>(table, id) };
-                let entities = table.entities();
-                let mut visit = |r: usize| {
-                    if let (Some(c), Some(&e)) = (data.get(r), entities.get(r)) {
-                        // SAFETY: as above.
-                        f(e, unsafe { &mut *c.get() });
-                    }
-                };
-                match rows {
-                    Rows::All => (0..data.len()).for_each(&mut visit),
-                    Rows::Range(a, b) => (a as usize..b as usize).for_each(&mut visit),
-                    Rows::Only(rows) => rows.iter().for_each(|&r| visit(r as usize)),
-                }
-            }
-            Place::Entities(entities) => {
-                for &e in entities {
-                    // SAFETY: the caller grants write access to `T`; values are
-                    // put back by the caller's protocol, so immutability holds.
-                    if let Ok(ent) = cell.get_entity(e)
-                        && let Some(mut v) = unsafe { ent.get_mut_assume_mutable::<T>() }
-                    {
-                        f(e, v.bypass_change_detection());
-                    }
-                }
-            }
+    /// Encodes `value` into `out`, its references as uids when `refs` is given.
+    fn encode_value(
+        value: &T,
+        holder: Entity,
+        refs: Option<&RefEncoder<'_>>,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ValueError> {
+        let Some(refs) = refs else {
+            return Ok(codec::encode_into(value, out)?);
+        };
+        scratch.clear();
+        codec::encode_into(value, scratch)?;
+        let mut copy: T = codec::decode(scratch)?;
+        let mut mapper = refs.mapper();
+        T::map_entities(&mut copy, &mut mapper);
+        if mapper.seen {
+            refs.seen.store(true, Ordering::Relaxed);
         }
+        if let Some(target) = mapper.dangling {
+            let holder = refs.world.get::<Uid>(holder).map_or(0, |u| u.get());
+            return Err(ValueError::Dangling(Dangling { holder, target }));
+        }
+        Ok(codec::encode_into(&copy, out)?)
     }
+}
+
+/// Registers `Uid` as required by `T`, constructed from `world`'s allocator.
+fn require_uid<T: Component>(world: &mut World) {
+    let Some(counter) = world.get_resource::<Uids>().map(Uids::shared_counter) else {
+        return;
+    };
+    // Already required (a second install), or `T` already used: nothing to do.
+    let _ = world
+        .try_register_required_components_with::<T, Uid>(move || crate::uid::take_from(&counter));
 }
 
 impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<T>()
+    }
+
+    fn value_type(&self) -> TypeId {
+        TypeId::of::<T>()
     }
 
     fn storage(&self) -> StorageType {
@@ -411,31 +563,31 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         world.component_id::<T>()
     }
 
-    fn install(&self, world: &mut World, journal_removals: bool) -> ComponentId {
+    fn install(&self, world: &mut World) -> ComponentId {
         let id = world.register_component::<T>();
-        if journal_removals {
-            world.add_observer(
-                move |event: On<Remove<T>>, uids: Query<&Uid>, journal: Option<ResMut<Journal>>| {
-                    if let (Ok(uid), Some(mut journal)) = (uids.get(event.entity), journal) {
-                        journal.removed(id, uid.get());
-                    }
-                },
-            );
-        }
+        require_uid::<T>(world);
+        world.add_observer(
+            move |event: On<Remove<T>>, uids: Query<&Uid>, journal: Option<ResMut<Journal>>| {
+                if let (Ok(uid), Some(mut journal)) = (uids.get(event.entity), journal) {
+                    journal.removed(id, uid.get());
+                }
+            },
+        );
         id
     }
 
     fn encode(
         &self,
         world: &World,
-        id: ComponentId,
         place: Place<'_>,
+        refs: Option<&RefEncoder<'_>>,
         out: &mut Vec<u8>,
-    ) -> Result<usize, CodecError> {
+    ) -> Result<usize, ValueError> {
         let mut n = 0;
-        Self::for_each(world, id, place, &mut |v| {
+        let mut scratch = Vec::new();
+        Self::for_each(world, place, &mut |e, v| {
             n += 1;
-            codec::encode_into(v, out)
+            Self::encode_value(v, e, refs, &mut scratch, out)
         })?;
         Ok(n)
     }
@@ -443,12 +595,12 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     fn encode_chunked(
         &self,
         world: &World,
-        id: ComponentId,
         place: Place<'_>,
         target: usize,
         prefix: usize,
+        refs: Option<&RefEncoder<'_>>,
         emit: &mut dyn FnMut(Vec<u8>, usize),
-    ) -> Result<(), CodecError> {
+    ) -> Result<(), ValueError> {
         let fresh = || {
             let mut b = Vec::with_capacity(target + target / 8 + prefix);
             b.resize(prefix, 0);
@@ -456,14 +608,15 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         };
         let mut buf = fresh();
         let mut rows = 0;
-        Self::for_each(world, id, place, &mut |v| {
-            codec::encode_into(v, &mut buf)?;
+        let mut scratch = Vec::new();
+        Self::for_each(world, place, &mut |e, v| {
+            Self::encode_value(v, e, refs, &mut scratch, &mut buf)?;
             rows += 1;
             if buf.len() - prefix >= target {
                 emit(std::mem::replace(&mut buf, fresh()), rows);
                 rows = 0;
             }
-            Ok(())
+            Ok::<(), ValueError>(())
         })?;
         if rows > 0 {
             emit(buf, rows);
@@ -471,15 +624,14 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         Ok(())
     }
 
-    fn collect_refs(
+    fn referenced(
         &self,
-        world: &mut World,
-        id: ComponentId,
+        world: &World,
         entities: &[Entity],
         out: &mut Vec<Entity>,
-    ) {
+    ) -> Result<(), CodecError> {
         struct Collect<'a>(&'a mut Vec<Entity>);
-        impl bevy_ecs::entity::EntityMapper for Collect<'_> {
+        impl EntityMapper for Collect<'_> {
             fn get_mapped(&mut self, source: Entity) -> Entity {
                 if source != Entity::PLACEHOLDER {
                     self.0.push(source);
@@ -488,14 +640,14 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
             }
             fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
         }
-        let mut c = Collect(out);
-        let cell = world.as_unsafe_world_cell();
-        // SAFETY: exclusive access; the identity mapping changes nothing.
-        unsafe {
-            Self::for_each_mut(cell, id, Place::Entities(entities), &mut |_, v| {
-                T::map_entities(v, &mut c)
-            })
-        };
+        let mut scratch = Vec::new();
+        Self::for_each(world, Place::Entities(entities), &mut |_, v| {
+            scratch.clear();
+            codec::encode_into(v, &mut scratch)?;
+            let mut copy: T = codec::decode(&scratch)?;
+            T::map_entities(&mut copy, &mut Collect(out));
+            Ok(())
+        })
     }
 
     fn check(
@@ -520,103 +672,46 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         }
     }
 
-    fn to_placeholders_within(
-        &self,
-        world: &mut World,
-        id: ComponentId,
-        places: &[Place<'_>],
-        policy: RefPolicy,
-        within: Option<&dyn Fn(Entity) -> bool>,
-    ) -> Result<RefLog, Dangling> {
-        let cell = world.as_unsafe_world_cell();
-        // SAFETY: the pass reads `Uid` only, while it writes `T` only (`T` is
-        // never `Uid`: the registry refuses to register it).
-        let uid_of = |e: Entity| -> Option<Uid> {
-            if within.is_some_and(|w| !w(e)) {
-                return None;
-            }
-            unsafe { cell.get_entity(e).ok()?.get::<Uid>() }.copied()
-        };
-        let mut mapper = ToPlaceholders {
-            uid_of: &uid_of,
-            policy,
-            originals: Vec::new(),
-            dangling: None,
-        };
-        let mut holder = None;
-        for &place in places {
-            let mut visit = |e: Entity, v: &mut T| {
-                let before = mapper.dangling.is_some();
-                T::map_entities(v, &mut mapper);
-                if !before && mapper.dangling.is_some() {
-                    holder = Some(e);
-                }
-            };
-            // SAFETY: see above; `id` is `T`'s.
-            unsafe { Self::for_each_mut(cell, id, place, &mut visit) };
-        }
-        let log = RefLog {
-            originals: mapper.originals,
-        };
-        if let Some(target) = mapper.dangling {
-            let holder = holder
-                .and_then(|e| world.get::<Uid>(e))
-                .map_or(0, |u| u.get());
-            self.restore_refs(world, id, places, log);
-            return Err(Dangling { holder, target });
-        }
-        Ok(log)
-    }
-
-    fn restore_refs(&self, world: &mut World, id: ComponentId, places: &[Place<'_>], log: RefLog) {
-        if !log.has_refs() {
-            return;
-        }
-        let mut mapper = Restorer {
-            originals: log.originals.iter(),
-        };
-        let cell = world.as_unsafe_world_cell();
-        for &place in places {
-            // SAFETY: exclusive access; `id` is `T`'s.
-            unsafe {
-                Self::for_each_mut(cell, id, place, &mut |_, v| T::map_entities(v, &mut mapper))
-            };
-        }
-    }
-
-    fn resolve_refs(
-        &self,
-        world: &mut World,
-        id: ComponentId,
-        place: Place<'_>,
-        resolver: &mut Resolver<'_>,
-    ) -> Result<(), Dangling> {
-        // SAFETY: exclusive access; `id` is `T`'s.
-        let cell = world.as_unsafe_world_cell();
-        let mut visit = |e: Entity, v: &mut T| {
-            // SAFETY: reads `Uid` while `T` is written; `T` is never `Uid`.
-            let holder = cell
-                .get_entity(e)
-                .ok()
-                .and_then(|c| unsafe { c.get::<Uid>() })
-                .map_or(0, |u| u.get());
-            resolver.holder(holder);
-            T::map_entities(v, resolver);
-        };
-        // SAFETY: exclusive access; `id` is `T`'s and only `Uid` is read besides.
-        unsafe { Self::for_each_mut(cell, id, place, &mut visit) };
-        match resolver.dangling() {
-            Some(d) => Err(d),
-            None => Ok(()),
-        }
-    }
-
     fn decode_column(&self, payload: &[u8], rows: usize) -> Result<DecodedColumn, CodecError> {
         let mut values: Vec<T> = Vec::with_capacity(rows.min(payload.len().max(1)));
         codec::decode_rows::<T>(payload, rows, |v| values.push(v))?;
-        Ok(DecodedColumn {
-            vec: Box::new(values),
-        })
+        Ok(DecodedColumn::new(values))
+    }
+
+    fn resolve_column(
+        &self,
+        column: &mut DecodedColumn,
+        holders: &[u64],
+        resolver: &mut Resolver<'_>,
+    ) -> Result<(), Dangling> {
+        let Some(values) = column.vec.as_mut().into_any_mut().downcast_mut::<Vec<T>>() else {
+            return Ok(());
+        };
+        for (i, v) in values.iter_mut().enumerate() {
+            resolver.holder(holders.get(i).copied().unwrap_or(0));
+            T::map_entities(v, resolver);
+            if let Some(d) = resolver.dangling() {
+                return Err(d);
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_column(
+        &self,
+        world: &mut World,
+        entities: &[Entity],
+        column: DecodedColumn,
+    ) -> Result<(), ValueError> {
+        let values = column.into_vec::<T>().ok_or_else(|| {
+            CodecError::Decode(format!(
+                "a column of another type inserted as {}",
+                std::any::type_name::<T>()
+            ))
+        })?;
+        world
+            .try_insert_batch(entities.iter().copied().zip(values))
+            .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())))
     }
 
     fn decode_insert(
@@ -626,7 +721,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         payload: &[u8],
         resolver: &mut Resolver<'_>,
     ) -> Result<(), ValueError> {
-        let mut values = Vec::with_capacity(targets.len());
+        let mut values = Vec::with_capacity(targets.len().min(payload.len()));
         let mut dangling = None;
         let mut next = targets.iter();
         codec::decode_rows::<T>(payload, targets.len(), |mut v| {
@@ -654,6 +749,14 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         }
     }
 
+    fn reinsert(&self, world: &mut World, entity: Entity) {
+        if let Ok(mut e) = world.get_entity_mut(entity)
+            && let Some(v) = e.take::<T>()
+        {
+            e.insert(v);
+        }
+    }
+
     fn to_json(&self, payload: &[u8]) -> Result<(serde_json::Value, usize), CodecError> {
         let (v, used) = codec::decode_prefix::<T>(payload)?;
         Ok((stored_json(v)?, used))
@@ -664,14 +767,6 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     }
 }
 
-/// A decoded value as JSON: its entity references are uids as stored, and
-/// the null reference ([`NULL_REF`](crate::NULL_REF)) is `null`.
-///
-/// serde shows an `Entity` as its bits, which for a decoded value are the
-/// target's uid, or `1` for "no entity" — indistinguishable from a plain `1`.
-/// So null references are marked twice, with two different marker entities:
-/// where the two renderings differ, exactly there, is a null reference (a
-/// plain number cannot change between them).
 pub(crate) fn stored_json<T: Component + Serialize>(
     mut value: T,
 ) -> Result<serde_json::Value, CodecError> {

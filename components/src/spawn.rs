@@ -137,12 +137,25 @@ tuple_spawner!(A, B, C, D, E, F, G, H);
 /// Spawns one entity per uid with `columns` (component id, decoded values,
 /// each as long as `uids`), for any set of components. Returns the entities
 /// in row order.
+///
+/// # Panics
+/// If a column's values are not of its component id's type, or a column is
+/// not as long as `uids` (checked before anything is spawned: a broken
+/// invariant of the caller, never undefined behaviour).
 pub fn spawn_rows(
     world: &mut World,
-    uid_id: ComponentId,
     uids: &[Uid],
     columns: Vec<(ComponentId, DecodedColumn)>,
 ) -> Vec<Entity> {
+    let uid_id = world.register_component::<Uid>();
+    for (id, column) in &columns {
+        let stored = world.components().get_info(*id).and_then(|i| i.type_id());
+        assert_eq!(
+            stored,
+            Some(column.value_type()),
+            "component {id:?} holds another type than its decoded column"
+        );
+    }
     let mut ids = Vec::with_capacity(columns.len() + 1);
     ids.push(uid_id);
     let mut parts = Vec::with_capacity(columns.len());
@@ -171,7 +184,8 @@ pub fn spawn_rows(
         // moved out exactly once (the buffers' lengths were set to zero).
         let ptrs = ptrs.map(|p| unsafe { OwningPtr::new(p) });
         let mut entity = world.spawn_empty();
-        // SAFETY: ids and pointers match one to one, from this world.
+        // SAFETY: ids and pointers match one to one, from this world, and
+        // each pointer holds a value of its id's type (checked above).
         unsafe { entity.insert_by_ids(&ids, ptrs) };
         entities.push(entity.id());
     }

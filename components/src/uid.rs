@@ -6,9 +6,18 @@
 //! allocator's state is persisted with every snapshot, so a uid is never handed
 //! out twice in the life of a file. The index is kept exact by the component's
 //! hooks, whatever inserts or removes the `Uid`.
+//!
+//! An entity gets its uid the moment it first gets a persisted component:
+//! `Uid` is a *required component* of every registered type, built from the
+//! allocator. Spawns are applied in a deterministic order (commands in
+//! schedule order, then observers' and hooks'), so the uid an entity gets
+//! depends only on what the systems did since the last snapshot — never on
+//! archetypes, entity indices or the process's history.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bevy_ecs::component::Component;
 use bevy_ecs::entity::Entity;
@@ -131,7 +140,9 @@ pub type UidMap<V> = HashMap<u64, V, BuildHasherDefault<UidHasher>>;
 /// from elsewhere (bundles).
 #[derive(Resource, Debug)]
 pub struct Uids {
-    next: u64,
+    /// The next raw value to consider; shared with the constructors of the
+    /// required `Uid` component (see [`take_from`]).
+    next: Arc<AtomicU64>,
     dense: Vec<Entity>,
     sparse: UidMap<Entity>,
     live: usize,
@@ -140,10 +151,23 @@ pub struct Uids {
 impl Default for Uids {
     fn default() -> Self {
         Uids {
-            next: NULL_REF + 1,
+            next: Arc::new(AtomicU64::new(NULL_REF + 1)),
             dense: Vec::new(),
             sparse: UidMap::default(),
             live: 0,
+        }
+    }
+}
+
+/// Takes the next valid uid from an allocator's shared counter. This is
+/// what the required `Uid` component is built with: it cannot see the
+/// index, so a uid imported from elsewhere far (2^40) ahead of the
+/// allocator could in principle be met again after 2^40 allocations.
+pub(crate) fn take_from(next: &AtomicU64) -> Uid {
+    loop {
+        let raw = next.fetch_add(1, Ordering::Relaxed);
+        if is_valid(raw) {
+            return Uid(raw);
         }
     }
 }
@@ -163,12 +187,17 @@ impl Uids {
     pub fn allocate(&mut self) -> Uid {
         // A uid that came from elsewhere (a bundle) may sit ahead of the
         // allocator: skip every uid that is taken.
-        while !is_valid(self.next) || self.entity(self.next).is_some() {
-            self.next += 1;
+        loop {
+            let uid = take_from(&self.next);
+            if self.entity(uid.0).is_none() {
+                return uid;
+            }
         }
-        let uid = Uid(self.next);
-        self.next += 1;
-        uid
+    }
+
+    /// The counter the required `Uid` component is built from.
+    pub(crate) fn shared_counter(&self) -> Arc<AtomicU64> {
+        self.next.clone()
     }
 
     /// Moves the allocator past `uid`, unless `uid` is so far ahead that
@@ -176,8 +205,9 @@ impl Uids {
     /// such uids stay unique because `allocate` skips live ones.
     fn pass(&mut self, uid: u64) {
         const FAR: u64 = 1 << 40;
-        if uid >= self.next && uid - self.next < FAR {
-            self.next = uid + 1;
+        let next = self.next.load(Ordering::Relaxed);
+        if uid >= next && uid - next < FAR {
+            self.next.store(uid + 1, Ordering::Relaxed);
         }
     }
 
@@ -188,12 +218,12 @@ impl Uids {
 
     /// The allocator's state: the next raw value it will consider.
     pub fn next_raw(&self) -> u64 {
-        self.next
+        self.next.load(Ordering::Relaxed)
     }
 
     /// Restores the allocator's state (never moves it backwards).
     pub fn set_next_raw(&mut self, next: u64) {
-        self.next = self.next.max(next);
+        self.next.fetch_max(next, Ordering::Relaxed);
     }
 
     /// Makes sure `uid` will never be allocated again (after an import).
@@ -248,7 +278,7 @@ impl Uids {
 
     /// Reserves index room for `n` more uids.
     pub fn reserve_index(&mut self, n: usize) {
-        let want = (self.next as usize).saturating_add(n);
+        let want = (self.next_raw() as usize).saturating_add(n);
         if want <= self.dense.len() + DENSE_SLACK as usize * 64
             && want as u64 <= dense_room(self.live.saturating_add(n))
         {

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use dizzy_components::{
-    RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
+    RefEncoder, RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -205,9 +205,14 @@ pub struct Exported {
 }
 
 /// Cuts `selection` (and, with the closure, everything it references) out
-/// of `world` into a bundle. The world is unchanged.
+/// of `world` into a bundle. The world is only read.
+///
+/// # Errors
+/// The selection names a uid that is not in the world or an unregistered
+/// component, or selects nothing; a reference leaves the selection without
+/// the closure under `RefPolicy::Fail`; a value does not encode.
 pub fn export(
-    world: &mut World,
+    world: &World,
     registry: &Registry,
     selection: &Selection,
     options: &ExportOptions,
@@ -231,7 +236,9 @@ pub fn export(
             let id = ops
                 .component_id(world)
                 .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
-            let uid_id = world.register_component::<Uid>();
+            let Some(uid_id) = world.component_id::<Uid>() else {
+                return Err(ExportError::Empty);
+            };
             world
                 .archetypes()
                 .iter()
@@ -239,12 +246,24 @@ pub fn export(
                 .flat_map(|a| a.entities().iter().map(|e| e.id()))
                 .collect()
         }
-        Selection::Correlation(c) => world
-            .query_filtered::<(Entity, &dizzy_components::CorrelationId), bevy_ecs::query::With<Uid>>()
-            .iter(world)
-            .filter(|(_, id)| id.0 == *c)
-            .map(|(e, _)| e)
-            .collect(),
+        Selection::Correlation(c) => {
+            let uid_id = world.component_id::<Uid>();
+            let corr_id = world.component_id::<dizzy_components::CorrelationId>();
+            match (uid_id, corr_id) {
+                (Some(uid_id), Some(corr_id)) => world
+                    .archetypes()
+                    .iter()
+                    .filter(|a| a.contains(uid_id) && a.contains(corr_id))
+                    .flat_map(|a| a.entities().iter().map(|e| e.id()))
+                    .filter(|&e| {
+                        world
+                            .get::<dizzy_components::CorrelationId>(e)
+                            .is_some_and(|id| id.0 == *c)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
     };
     if chosen.is_empty() {
         return Err(ExportError::Empty);
@@ -267,8 +286,12 @@ pub fn export(
         let mut frontier = chosen.clone();
         while !frontier.is_empty() {
             let mut found = Vec::new();
-            for (_, ops, id) in &columns {
-                ops.collect_refs(world, *id, &frontier, &mut found);
+            for (name, ops, _) in &columns {
+                ops.referenced(world, &frontier, &mut found)
+                    .map_err(|source| ExportError::Codec {
+                        component: (*name).to_owned(),
+                        source,
+                    })?;
             }
             frontier = found
                 .into_iter()
@@ -296,30 +319,34 @@ pub fn export(
         if holders.is_empty() {
             continue;
         }
-        let places = [dizzy_components::Place::Entities(&holders)];
         let within = |e: Entity| set.contains(&e);
-        let log = ops
-            .to_placeholders_within(
-                world,
-                *id,
-                &places,
-                registry
-                    .get(name)
-                    .and_then(|r| r.refs())
-                    .unwrap_or(options.refs),
-                Some(&within),
-            )
-            .map_err(|d| ExportError::Dangling {
-                component: (*name).to_owned(),
-                holder: d.holder,
-            })?;
+        let reg = registry
+            .get(name)
+            .unwrap_or_else(|| unreachable!("listed from the registry"));
+        let encoder = RefEncoder::new(world, reg.refs().unwrap_or(options.refs)).within(&within);
+        let refs = reg.references().any().then_some(&encoder);
         let mut chunk = vec![0u8; HEADER];
-        let encoded = ops.encode(world, *id, places[0], &mut chunk);
-        ops.restore_refs(world, *id, &places, log);
-        let rows = encoded.map_err(|source| ExportError::Codec {
-            component: (*name).to_owned(),
-            source,
-        })?;
+        let rows = ops
+            .encode(
+                world,
+                dizzy_components::Place::Entities(&holders),
+                refs,
+                &mut chunk,
+            )
+            .map_err(|e| match e {
+                ValueError::Dangling(d) => ExportError::Dangling {
+                    component: (*name).to_owned(),
+                    holder: d.holder,
+                },
+                ValueError::Codec(source) => ExportError::Codec {
+                    component: (*name).to_owned(),
+                    source,
+                },
+                other => ExportError::Codec {
+                    component: (*name).to_owned(),
+                    source: dizzy_components::CodecError::Encode(other.to_string()),
+                },
+            })?;
         for &e in &holders {
             chunk.extend_from_slice(&uid_of(world, e).to_le_bytes());
         }
@@ -327,9 +354,6 @@ pub fn export(
         header(&mut h, Layout::Keyed, rows as u32);
         chunk[..HEADER].copy_from_slice(&h);
         body.columns.push(((*name).to_owned(), chunk));
-        let reg = registry
-            .get(name)
-            .unwrap_or_else(|| unreachable!("listed from the registry"));
         body.schemas.push(Schema {
             name: reg.name().to_owned(),
             version: reg.version(),

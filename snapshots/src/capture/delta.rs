@@ -8,7 +8,7 @@ use bevy_ecs::component::{ComponentId, StorageType};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::storage::TableId;
 use bevy_ecs::world::World;
-use dizzy_components::{Journal, Place, RefLog, Registry, Rows, Uid, Uids};
+use dizzy_components::{Journal, Place, RefEncoder, Registry, Rows, Uid, Uids};
 use rayon::prelude::*;
 
 use crate::error::CaptureError;
@@ -113,8 +113,6 @@ impl Capturer {
             .filter(|(_, p)| !p.is_empty())
             .collect();
         tracing::debug!("delta: change scan in {:?}", t0.elapsed());
-        let logs = swap(world, &places, self.settings.refs)?;
-        tracing::debug!("delta: references swapped in {:?}", t0.elapsed());
         // Encode in pieces of at most ENCODE_ROWS rows, so that every core
         // gets a share even when few columns changed; pieces of one column
         // come back in order.
@@ -132,6 +130,10 @@ impl Capturer {
             })
             .collect();
         let read: &World = world;
+        let encoders: Vec<Option<RefEncoder<'_>>> = places
+            .iter()
+            .map(|(c, _)| c.encoder(read, self.settings.refs))
+            .collect();
         let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = jobs
             .par_iter()
             .map(|&(pi, p)| {
@@ -147,11 +149,17 @@ impl Capturer {
                         .collect(),
                     Place::Table(..) => Vec::new(),
                 };
-                Ok((pi, keyed_chunks(read, places[pi].0, p, &uids, target)?))
+                let refs = encoders[pi].as_ref();
+                Ok((
+                    pi,
+                    keyed_chunks(read, places[pi].0, p, &uids, target, refs)?,
+                ))
             })
             .collect();
-        let has_refs: Vec<bool> = logs.iter().map(RefLog::has_refs).collect();
-        unswap(world, &places, logs);
+        let has_refs: Vec<bool> = encoders
+            .iter()
+            .map(|e| e.as_ref().is_some_and(RefEncoder::saw_references))
+            .collect();
         let encoded = encoded?;
         for (pi, chunks) in encoded {
             let name = places[pi].0.reg.name();

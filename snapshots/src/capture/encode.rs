@@ -6,7 +6,9 @@ use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::storage::{Table, TableId};
 use bevy_ecs::world::World;
-use dizzy_components::{ColumnOps, Place, RefLog, RefPolicy, Registration, Registry, Uid, Uids};
+use dizzy_components::{
+    ColumnOps, Place, RefEncoder, RefPolicy, Registration, Registry, Uid, Uids, ValueError,
+};
 
 use crate::error::CaptureError;
 use crate::format::{ColumnMeta, HEADER, Layout, col, header};
@@ -54,6 +56,45 @@ pub(super) struct Col<'r> {
     pub(super) id: ComponentId,
 }
 
+impl Col<'_> {
+    /// The reference encoder for this column's values, if they may hold
+    /// references (the type's own policy, else `policy`).
+    pub(super) fn encoder<'w>(
+        &self,
+        world: &'w World,
+        policy: RefPolicy,
+    ) -> Option<RefEncoder<'w>> {
+        self.reg
+            .references()
+            .any()
+            .then(|| RefEncoder::new(world, self.reg.refs().unwrap_or(policy)))
+    }
+
+    /// A value error of this column as a capture error.
+    pub(super) fn error(&self, e: ValueError) -> CaptureError {
+        value_error(self.reg.name(), e)
+    }
+}
+
+/// A value error of component `name` as a capture error.
+pub(super) fn value_error(name: &str, e: ValueError) -> CaptureError {
+    match e {
+        ValueError::Dangling(d) => CaptureError::Dangling {
+            component: name.to_owned(),
+            holder: d.holder,
+            target: d.target,
+        },
+        ValueError::Codec(source) => CaptureError::Codec {
+            component: name.to_owned(),
+            source,
+        },
+        other => CaptureError::Codec {
+            component: name.to_owned(),
+            source: dizzy_components::CodecError::Encode(other.to_string()),
+        },
+    }
+}
+
 pub(super) fn columns<'r>(world: &World, registry: &'r Registry) -> Vec<Col<'r>> {
     registry
         .iter()
@@ -66,39 +107,6 @@ pub(super) fn columns<'r>(world: &World, registry: &'r Registry) -> Vec<Col<'r>>
             })
         })
         .collect()
-}
-
-/// Swaps references for uid placeholders on every column; undone by
-/// [`unswap`]. On error, what was swapped is put back.
-pub(super) fn swap<'a>(
-    world: &mut World,
-    cols: &[(&Col<'_>, Vec<Place<'a>>)],
-    policy: RefPolicy,
-) -> Result<Vec<RefLog>, CaptureError> {
-    let mut logs = Vec::with_capacity(cols.len());
-    for (c, places) in cols {
-        match c
-            .ops
-            .to_placeholders(world, c.id, places, c.reg.refs().unwrap_or(policy))
-        {
-            Ok(log) => logs.push(log),
-            Err(d) => {
-                unswap(world, &cols[..logs.len()], logs);
-                return Err(CaptureError::Dangling {
-                    component: c.reg.name().to_owned(),
-                    holder: d.holder,
-                    target: d.target,
-                });
-            }
-        }
-    }
-    Ok(logs)
-}
-
-pub(super) fn unswap(world: &mut World, cols: &[(&Col<'_>, Vec<Place<'_>>)], logs: Vec<RefLog>) {
-    for ((c, places), log) in cols.iter().zip(logs) {
-        c.ops.restore_refs(world, c.id, places, log);
-    }
 }
 
 /// Appends the rows whose tick is newer than `since` (seen at `now`), as
@@ -267,11 +275,12 @@ pub(super) fn keyed_chunks(
     place: Place<'_>,
     uids: &[u64],
     target: usize,
+    refs: Option<&RefEncoder<'_>>,
 ) -> Result<Encoded, CaptureError> {
     let mut out = Vec::new();
     let mut at = 0usize;
     c.ops
-        .encode_chunked(world, c.id, place, target, HEADER, &mut |mut buf, rows| {
+        .encode_chunked(world, place, target, HEADER, refs, &mut |mut buf, rows| {
             for &u in &uids[at..at + rows] {
                 buf.extend_from_slice(&u.to_le_bytes());
             }
@@ -279,9 +288,6 @@ pub(super) fn keyed_chunks(
             finish(&mut buf, Layout::Keyed, rows as u32);
             out.push((rows as u64, buf));
         })
-        .map_err(|source| CaptureError::Codec {
-            component: c.reg.name().to_owned(),
-            source,
-        })?;
+        .map_err(|e| c.error(e))?;
     Ok(out)
 }

@@ -5,7 +5,7 @@ use bevy_ecs::component::StorageType;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::storage::TableId;
 use bevy_ecs::world::World;
-use dizzy_components::{Place, RefLog, Registry, Rows, Uid, Uids};
+use dizzy_components::{Place, RefEncoder, Registry, Rows, Uid, Uids};
 use rayon::prelude::*;
 
 use crate::error::CaptureError;
@@ -51,26 +51,6 @@ impl Capturer {
             .filter(|(_, e)| !e.is_empty())
             .collect();
 
-        let places: Vec<(&Col<'_>, Vec<Place<'_>>)> = cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut p: Vec<Place<'_>> = groups
-                    .iter()
-                    .filter(|g| g.cols.contains(&i))
-                    .map(|g| Place::Table(g.table, Rows::All))
-                    .collect();
-                p.extend(
-                    sparse
-                        .iter()
-                        .filter(|(j, _)| *j == i)
-                        .map(|(_, e)| Place::Entities(e)),
-                );
-                (c, p)
-            })
-            .collect();
-        let logs = swap(world, &places, self.settings.refs)?;
-
         // Encode in parallel: tasks of up to SPAN rows of one column of one group.
         const SPAN: u32 = 1 << 16;
         enum Task<'a> {
@@ -93,6 +73,10 @@ impl Capturer {
             tasks.push(Task::Sparse(*i, e));
         }
         let read: &World = world;
+        let encoders: Vec<Option<RefEncoder<'_>>> = cols
+            .iter()
+            .map(|c| c.encoder(read, self.settings.refs))
+            .collect();
         let results: Vec<Result<(String, Encoded), CaptureError>> = tasks
             .par_iter()
             .map(|task| match *task {
@@ -123,10 +107,10 @@ impl Capturer {
                     c.ops
                         .encode_chunked(
                             read,
-                            c.id,
                             Place::Table(tid, Rows::Range(a, b)),
                             target,
                             HEADER,
+                            encoders[ci].as_ref(),
                             &mut |mut buf, rows| {
                                 finish(
                                     &mut buf,
@@ -140,10 +124,7 @@ impl Capturer {
                                 out.push((rows as u64, buf));
                             },
                         )
-                        .map_err(|source| CaptureError::Codec {
-                            component: c.reg.name().to_owned(),
-                            source,
-                        })?;
+                        .map_err(|e| c.error(e))?;
                     Ok((c.reg.name().to_owned(), out))
                 }
                 Task::Sparse(ci, entities) => {
@@ -154,13 +135,22 @@ impl Capturer {
                         .collect();
                     Ok((
                         c.reg.name().to_owned(),
-                        keyed_chunks(read, c, Place::Entities(entities), &uids, target)?,
+                        keyed_chunks(
+                            read,
+                            c,
+                            Place::Entities(entities),
+                            &uids,
+                            target,
+                            encoders[ci].as_ref(),
+                        )?,
                     ))
                 }
             })
             .collect();
-        let has_refs: Vec<bool> = logs.iter().map(RefLog::has_refs).collect();
-        unswap(world, &places, logs);
+        let has_refs: Vec<bool> = encoders
+            .iter()
+            .map(|e| e.as_ref().is_some_and(RefEncoder::saw_references))
+            .collect();
 
         let mut out = Columns::default();
         for r in results {

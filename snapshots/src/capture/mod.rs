@@ -305,23 +305,10 @@ impl Capturer {
                 continue;
             }
             let mut buf = vec![0u8; HEADER];
+            let policy = reg.refs().unwrap_or(self.settings.refs);
             let present = ops
-                .encode(world, self.settings.refs, &mut buf)
-                .map_err(|e| match e {
-                    dizzy_components::ValueError::Dangling(d) => CaptureError::Dangling {
-                        component: reg.name().to_owned(),
-                        holder: d.holder,
-                        target: d.target,
-                    },
-                    dizzy_components::ValueError::Codec(source) => CaptureError::Codec {
-                        component: reg.name().to_owned(),
-                        source,
-                    },
-                    _ => CaptureError::Codec {
-                        component: reg.name().to_owned(),
-                        source: dizzy_components::CodecError::Encode(e.to_string()),
-                    },
-                })?;
+                .encode(world, policy, &mut buf)
+                .map_err(|e| value_error(reg.name(), e))?;
             if present {
                 buf.extend_from_slice(&0u64.to_le_bytes());
                 finish(&mut buf, Layout::Keyed, 1);

@@ -1,20 +1,54 @@
-//! Restoring a full snapshot: uids, then every group decoded on rayon's
-//! workers while this thread spawns it, then references and resources.
+//! Restoring a full snapshot, in steps: read and check the uids and the
+//! chunk headers ([`Ctx::plan_full`]); decode every group on rayon's
+//! workers while this thread spawns it with the components whose values
+//! hold no entity references ([`Ctx::spawn_groups`]); then, when every
+//! entity exists, resolve the values that hold references and insert them
+//! ([`Ctx::insert_deferred`]), so that no hook, observer or relationship
+//! ever sees a stand-in entity; then drop the required components the
+//! snapshot does not record, and restore the resources.
 
 use std::collections::BTreeMap;
 
 use bevy_ecs::component::ComponentId;
-use bevy_ecs::storage::TableId;
+use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use dizzy_components::{
-    ArchetypeSpawner, ColumnOps, DecodedColumn, Place, Resolver, Rows, Uid, Uids, spawn_rows,
+    ArchetypeSpawner, ColumnOps, DecodedColumn, Registration, Resolver, Uid, Uids, spawn_rows,
 };
 
 use crate::error::RestoreError;
 use crate::format::{GroupMeta, Layout, SnapshotMeta, col, parse};
 use crate::store::Stored;
 
-use super::*;
+use super::{Ctx, Unit, Unknown, corrupt, dangling};
+
+/// What a full snapshot holds, read and checked, before anything is spawned.
+pub(super) struct Plan<'m> {
+    /// Its groups, with the components this build registers only.
+    groups: Vec<GroupMeta>,
+    /// Each group's uids, in row order.
+    uids: Vec<Vec<Uid>>,
+    /// The distinct components of the groups.
+    names: Vec<&'m str>,
+    /// Every chunk of the groups' columns: (name index, chunk number, bytes).
+    raw: Vec<(usize, u32, Stored)>,
+    /// Columns outside the groups (sparse-set components): keyed chunks.
+    keyed: Vec<(&'m str, Vec<Stored>)>,
+    /// The rows of each group cut where every column starts a chunk.
+    units: Vec<Unit>,
+}
+
+/// One column of one group whose values hold references: decoded, waiting
+/// for every entity to exist.
+pub(super) struct Deferred {
+    name: String,
+    entities: Vec<Entity>,
+    holders: Vec<u64>,
+    column: DecodedColumn,
+}
+
+/// A decoded unit, or where it failed: (name index, chunk, reason).
+type Decoded = Result<Vec<DecodedColumn>, (usize, u32, String)>;
 
 impl Ctx<'_> {
     /// Checks every chunk header and cuts each group into units: the rows
@@ -123,6 +157,22 @@ impl Ctx<'_> {
         world: &mut World,
         meta: &SnapshotMeta,
     ) -> Result<(), RestoreError> {
+        let plan = self.plan_full(meta)?;
+        let deferred = self.spawn_groups(world, meta, &plan)?;
+        // Sparse-set components: keyed rows, references resolved as they
+        // are decoded (every entity exists by now).
+        let mut sparse: Vec<(&str, Vec<u64>)> = Vec::new();
+        for (name, chunks) in &plan.keyed {
+            sparse.push((name, self.apply_keyed(world, meta, name, chunks)?));
+        }
+        self.insert_deferred(world, meta, deferred)?;
+        self.drop_unrecorded_requires(world, &plan, &sparse);
+        self.apply_resources(world, meta)
+    }
+
+    /// Reads the uids and chunk headers of `meta` and cuts its groups into
+    /// units; keeps the values of unregistered components if asked to.
+    fn plan_full<'m>(&mut self, meta: &'m SnapshotMeta) -> Result<Plan<'m>, RestoreError> {
         let snap = meta.id;
         // The groups as this build spawns them: registered components only
         // (the others are skipped or kept, per the policy).
@@ -140,12 +190,61 @@ impl Ctx<'_> {
                 rows: g.rows,
             })
             .collect();
-        let groups = &groups;
         if groups.len() > u32::MAX as usize {
             return Err(corrupt(self.store, snap, "@meta", 0, "too many groups"));
         }
+        let uids = self.group_uids(meta, &groups)?;
 
-        // Uids of every group.
+        // Every chunk of the groups' columns; headers are checked first.
+        let mut names: Vec<&str> = meta
+            .groups
+            .iter()
+            .flat_map(|g| g.components.iter().map(String::as_str))
+            .filter(|n| registered(n))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut raw: Vec<(usize, u32, Stored)> = Vec::new();
+        let mut keyed: Vec<(&str, Vec<Stored>)> = Vec::new();
+        for c in &meta.columns {
+            if c.name.starts_with('@') {
+                continue;
+            }
+            let chunks = self.chunks(meta, &c.name)?;
+            if !registered(&c.name) {
+                if self.unknown == Unknown::Keep {
+                    self.keep_full(meta, &c.name, &chunks, &uids)?;
+                }
+                continue;
+            }
+            match names.iter().position(|n| *n == c.name) {
+                Some(ni) => raw.extend(
+                    chunks
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, b)| (ni, i as u32, b)),
+                ),
+                None => keyed.push((c.name.as_str(), chunks)),
+            }
+        }
+        let units = self.units(snap, &groups, &names, &raw)?;
+        Ok(Plan {
+            groups,
+            uids,
+            names,
+            raw,
+            keyed,
+            units,
+        })
+    }
+
+    /// The uids of every group, checked against the groups' row counts.
+    fn group_uids(
+        &self,
+        meta: &SnapshotMeta,
+        groups: &[GroupMeta],
+    ) -> Result<Vec<Vec<Uid>>, RestoreError> {
+        let snap = meta.id;
         // Row counts come from the file: reserve no more than the uid
         // chunks actually hold.
         let uid_chunks = self.chunks(meta, col::UID)?;
@@ -185,38 +284,38 @@ impl Ctx<'_> {
                 ));
             }
         }
+        Ok(uids)
+    }
 
+    /// Decodes the units on rayon's workers while this thread spawns them,
+    /// in order, as they arrive: decoding and spawning overlap, and the
+    /// decoded buffers are reused by the allocator unit after unit. Values
+    /// that hold references are kept aside ([`Deferred`]) for
+    /// [`Ctx::insert_deferred`].
+    fn spawn_groups(
+        &self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        plan: &Plan<'_>,
+    ) -> Result<Vec<Deferred>, RestoreError> {
+        let snap = meta.id;
         let t0 = std::time::Instant::now();
-        // Every chunk of the groups' columns; headers are checked first.
-        let mut names: Vec<&str> = groups
+        let Plan {
+            groups,
+            uids,
+            names,
+            raw,
+            units,
+            ..
+        } = plan;
+        let regs: Vec<&Registration> = names
             .iter()
-            .flat_map(|g| g.components.iter().map(String::as_str))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let mut raw: Vec<(usize, u32, Stored)> = Vec::new();
-        let mut keyed: Vec<(&str, Vec<Stored>)> = Vec::new();
-        for c in &meta.columns {
-            if c.name.starts_with('@') {
-                continue;
-            }
-            let chunks = self.chunks(meta, &c.name)?;
-            if !registered(&c.name) {
-                if self.unknown == Unknown::Keep {
-                    self.keep_full(meta, &c.name, &chunks, &uids)?;
-                }
-                continue;
-            }
-            match names.iter().position(|n| *n == c.name) {
-                Some(ni) => raw.extend(
-                    chunks
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, b)| (ni, i as u32, b)),
-                ),
-                None => keyed.push((c.name.as_str(), chunks)),
-            }
-        }
+            .map(|n| {
+                self.registry
+                    .get(n)
+                    .ok_or_else(|| corrupt(self.store, snap, n, 0, "not a registered component"))
+            })
+            .collect::<Result<_, _>>()?;
         let ops: Vec<(&dyn ColumnOps, ComponentId)> = names
             .iter()
             .map(|n| {
@@ -224,59 +323,43 @@ impl Ctx<'_> {
                     .map_err(|r| corrupt(self.store, snap, n, 0, r))
             })
             .collect::<Result<_, _>>()?;
-        let units = self.units(snap, groups, &names, &raw)?;
-        // Columns stored at another version are migrated chunk by chunk.
-        let upgrades: Vec<Option<(&dizzy_components::Registration, u32, Option<&str>)>> = names
+        // A column waits for every entity when its values hold references.
+        let waits: Vec<bool> = names
             .iter()
-            .map(|n| {
-                let reg = self.registry.get(n)?;
+            .zip(&regs)
+            .map(|(n, r)| r.references().any() && meta.column(n).is_some_and(|c| c.has_refs))
+            .collect();
+        // Columns stored at another version or shape are brought to this
+        // build's, chunk by chunk.
+        let upgrades: Vec<Option<(&Registration, u32, Option<&str>)>> = names
+            .iter()
+            .zip(&regs)
+            .map(|(n, reg)| {
                 let s = meta.schemas.iter().find(|s| s.name == *n)?;
-                (s.version != reg.version()).then_some((reg, s.version, s.shape.as_deref()))
+                reg.needs_upgrade(s.version, s.shape.as_deref()).then_some((
+                    *reg,
+                    s.version,
+                    s.shape.as_deref(),
+                ))
             })
             .collect();
-        let upgrades = &upgrades;
-        tracing::debug!("restore: read {} chunks in {:?}", raw.len(), t0.elapsed());
-
-        // Decode units on rayon's workers while this thread spawns them, in
-        // order, as they arrive: decoding and spawning overlap, and the
-        // decoded buffers are reused by the allocator unit after unit.
-        let t0 = std::time::Instant::now();
-        let uid_id = world.register_component::<Uid>();
         let declared: Vec<Option<(&dyn ArchetypeSpawner, Vec<usize>)>> = groups
             .iter()
             .map(|g| {
-                let types: Vec<std::any::TypeId> = g
+                let types: Option<Vec<std::any::TypeId>> = g
                     .components
                     .iter()
                     .map(|n| {
-                        self.registry
-                            .get(n)
-                            .map_or_else(std::any::TypeId::of::<()>, |r| r.type_id())
+                        let ni = names.iter().position(|x| x == n)?;
+                        (!waits[ni]).then(|| regs[ni].type_id())
                     })
                     .collect();
-                self.registry.declared_archetype(&types)
+                self.registry.declared_archetype(&types?)
             })
             .collect();
-        let (tx, rx) = crossbeam_channel::unbounded::<(
-            usize,
-            Result<Vec<DecodedColumn>, (usize, u32, String)>,
-        )>();
-        let mut failure: Option<RestoreError> = None;
-        let raw_ref = &raw;
-        let ops_ref = &ops;
-        // Where the time goes, for `DIZZY_LOG=debug`: decoding (summed over
-        // workers) and this thread waiting for decoded units.
+
         let decode_ns = std::sync::atomic::AtomicU64::new(0);
-        let decode_ns = &decode_ns;
-        let mut waited = std::time::Duration::ZERO;
-        // Units are claimed in order by the decoders (the cores this thread
-        // leaves free) and by this thread itself whenever the next unit it
-        // must spawn is not decoded yet: spawning and decoding share the
-        // cores without oversubscribing them.
-        let claimed = std::sync::atomic::AtomicUsize::new(0);
-        let claimed = &claimed;
-        let units_ref = &units;
-        let decode_unit = |unit: &Unit| -> Result<Vec<DecodedColumn>, (usize, u32, String)> {
+        let decode_unit = |unit: &Unit| -> Decoded {
             let started = std::time::Instant::now();
             let decoded = unit
                 .columns
@@ -284,7 +367,7 @@ impl Ctx<'_> {
                 .map(|pieces| {
                     let mut column: Option<DecodedColumn> = None;
                     for &p in pieces {
-                        let (ni, ci, bytes) = &raw_ref[p];
+                        let (ni, ci, bytes) = &raw[p];
                         let bad = |r: String| (*ni, *ci, r);
                         let chunk = parse(bytes).map_err(bad)?;
                         let rows = chunk.rows as usize;
@@ -298,7 +381,7 @@ impl Ctx<'_> {
                             }
                             None => chunk.payload,
                         };
-                        let piece = ops_ref[*ni]
+                        let piece = ops[*ni]
                             .0
                             .decode_column(payload, rows)
                             .map_err(|e| bad(e.to_string()))?;
@@ -316,69 +399,36 @@ impl Ctx<'_> {
             );
             decoded
         };
-        let decode_unit = &decode_unit;
-        let claim = || {
-            let ui = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            units_ref.get(ui).map(|unit| (ui, unit))
-        };
-        let decoders = rayon::current_num_threads()
-            .saturating_sub(1)
-            .clamp(1, units.len().max(1));
-        rayon::in_place_scope(|scope| {
-            for _ in 0..decoders {
-                let tx = tx.clone();
-                scope.spawn(move |_| {
-                    while let Some((ui, unit)) = claim() {
-                        if tx.send((ui, decode_unit(unit))).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            // Decoded units, taken in order whatever order they arrive in.
-            let mut ready = BTreeMap::new();
-            let mut next = 0;
-            let mut take = || loop {
-                if let Some(result) = ready.remove(&next) {
-                    next += 1;
-                    return Some(result);
-                }
-                if let Ok((ui, result)) = rx.try_recv() {
-                    ready.insert(ui, result);
-                    continue;
-                }
-                // Not decoded yet: decode the next unclaimed unit here. Once
-                // every unit is claimed, the rest are being decoded by running
-                // decoders, so waiting for them cannot deadlock.
-                if let Some((ui, unit)) = claim() {
-                    ready.insert(ui, decode_unit(unit));
-                    continue;
-                }
-                let t = std::time::Instant::now();
-                let received = rx.recv();
-                waited += t.elapsed();
-                let (ui, result) = received.ok()?;
-                ready.insert(ui, result);
-            };
+        let mut failure: Option<RestoreError> = None;
+        let mut deferred: Vec<Deferred> = Vec::new();
+        let mut waited = std::time::Duration::ZERO;
+        in_order(units, &decode_unit, &mut waited, |take| {
             let mut ui = 0;
             while ui < units.len() {
                 let gi = units[ui].group;
                 let count = units[ui..].iter().take_while(|u| u.group == gi).count();
                 ui += count;
                 if failure.is_some() {
+                    // Drain the group's units so the next group starts clean.
+                    (0..count).for_each(|_| drop(take()));
                     continue;
                 }
                 let g = &groups[gi];
                 let guids = &uids[gi][..];
-                let mut columns_of = |result: Result<Vec<DecodedColumn>, (usize, u32, String)>| {
+                let mut columns_of = |result: Decoded| {
                     result
                         .map_err(|(ni, ci, reason)| {
                             failure = Some(corrupt(self.store, snap, names[ni], ci, reason));
                         })
                         .ok()
                 };
-                Uids::bulk(world, |world| match &declared[gi] {
+                let idx: Vec<usize> = g
+                    .components
+                    .iter()
+                    .map(|n| names.iter().position(|x| x == n).unwrap_or(0))
+                    .collect();
+                let mut waiting: Vec<(usize, DecodedColumn)> = Vec::new();
+                let entities = Uids::bulk(world, |world| match &declared[gi] {
                     // One batch for the whole group, fed unit by unit.
                     Some((spawner, order)) => {
                         let mut left = count;
@@ -400,34 +450,46 @@ impl Ctx<'_> {
                         (guids[..entities.len()].to_vec(), entities)
                     }
                     None => {
-                        let ids: Vec<ComponentId> = g
-                            .components
-                            .iter()
-                            .map(|n| {
-                                let ni = names.iter().position(|x| x == n).unwrap_or(0);
-                                ops[ni].1
-                            })
-                            .collect();
                         let mut spawned_uids = Vec::new();
                         let mut entities = Vec::new();
                         for unit in &units[ui - count..ui] {
                             let Some(columns) = take().and_then(&mut columns_of) else {
                                 break;
                             };
+                            let mut direct = Vec::with_capacity(columns.len());
+                            for ((k, column), &ni) in columns.into_iter().enumerate().zip(&idx) {
+                                if waits[ni] {
+                                    match waiting.iter_mut().find(|(j, _)| *j == k) {
+                                        Some((_, acc)) => acc.append(column),
+                                        None => waiting.push((k, column)),
+                                    }
+                                } else {
+                                    direct.push((ops[ni].1, column));
+                                }
+                            }
                             let guids = &guids[unit.start..unit.end];
-                            let ids = ids.iter().copied().zip(columns).collect();
-                            entities.extend(spawn_rows(world, uid_id, guids, ids));
+                            entities.extend(spawn_rows(world, guids, direct));
                             spawned_uids.extend_from_slice(guids);
                         }
                         (spawned_uids, entities)
                     }
                 });
+                if failure.is_none() {
+                    let holders: Vec<u64> = guids.iter().map(|u| u.get()).collect();
+                    for (k, column) in waiting {
+                        deferred.push(Deferred {
+                            name: g.components[k].clone(),
+                            entities: entities.clone(),
+                            holders: holders.clone(),
+                            column,
+                        });
+                    }
+                }
             }
         });
         if let Some(e) = failure {
             return Err(e);
         }
-        drop(raw);
         tracing::debug!(
             "restore: decoded and spawned in {:?} (decoding {:?} summed over threads, waiting for decoders {:?})",
             t0.elapsed(),
@@ -444,51 +506,182 @@ impl Ctx<'_> {
                 "a uid appears more than once",
             ));
         }
-
-        tracing::debug!("restore: spawned in {:?}", t0.elapsed());
-        // Sparse-set components: keyed rows.
-        for (name, chunks) in keyed {
-            self.apply_keyed(world, meta, name, &chunks)?;
-        }
-        // References, now that every entity exists.
-        for c in meta
-            .columns
-            .iter()
-            .filter(|c| c.has_refs && !c.name.starts_with('@'))
-        {
-            let (ops, id) = self
-                .column_ops(world, &c.name)
-                .map_err(|r| corrupt(self.store, snap, &c.name, 0, r))?;
-            let tables: Vec<TableId> = world
-                .storages()
-                .tables
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.has_column(id))
-                .map(|(i, _)| TableId::from_usize(i))
-                .collect();
-            // Table columns only: sparse-set values were resolved when their
-            // keyed rows were inserted, and resolving them again would read
-            // local entities as uids.
-            let places: Vec<Place<'_>> =
-                tables.iter().map(|&t| Place::Table(t, Rows::All)).collect();
-            // Resolving changes values only, never uids: the index can be
-            // taken out of the world meanwhile.
-            world
-                .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
-                    let lookup = |u: u64| uids.entity(u);
-                    let policy = self
-                        .registry
-                        .get(&c.name)
-                        .and_then(|r| r.refs())
-                        .unwrap_or(self.refs);
-                    let mut resolver = Resolver::new(&lookup, policy);
-                    places
-                        .iter()
-                        .try_for_each(|&p| ops.resolve_refs(world, id, p, &mut resolver))
-                })
-                .map_err(|d| dangling(self.store, snap, &c.name, d))?;
-        }
-        self.apply_resources(world, meta)
+        Ok(deferred)
     }
+
+    /// Resolves the references of the deferred values (every entity exists
+    /// now) and inserts them; a relationship is inserted in the order the
+    /// snapshot records for each target, so that bevy rebuilds the target's
+    /// list (`Children`) in the order the user gave it.
+    fn insert_deferred(
+        &self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        deferred: Vec<Deferred>,
+    ) -> Result<(), RestoreError> {
+        let snap = meta.id;
+        let mut by_name: BTreeMap<String, Vec<Deferred>> = BTreeMap::new();
+        for d in deferred {
+            by_name.entry(d.name.clone()).or_default().push(d);
+        }
+        for (name, parts) in by_name {
+            let (ops, _) = self
+                .column_ops(world, &name)
+                .map_err(|r| corrupt(self.store, snap, &name, 0, r))?;
+            let policy = self
+                .registry
+                .get(&name)
+                .and_then(|r| r.refs())
+                .unwrap_or(self.refs);
+            // One column of every group, resolved.
+            let mut entities = Vec::new();
+            let mut holders = Vec::new();
+            let mut column: Option<DecodedColumn> = None;
+            for mut part in parts {
+                world
+                    .resource_scope(|_, uids: bevy_ecs::world::Mut<Uids>| {
+                        let lookup = |u: u64| uids.entity(u);
+                        let mut resolver = Resolver::new(&lookup, policy);
+                        ops.resolve_column(&mut part.column, &part.holders, &mut resolver)
+                    })
+                    .map_err(|d| dangling(self.store, snap, &name, d))?;
+                entities.extend(part.entities);
+                holders.extend(part.holders);
+                match &mut column {
+                    Some(c) => c.append(part.column),
+                    None => column = Some(part.column),
+                }
+            }
+            let Some(mut column) = column else { continue };
+            let order = self.order(world, meta, &name, &holders)?;
+            if let Some(order) = order {
+                column.reorder(&order);
+                entities = order.iter().map(|&i| entities[i]).collect();
+            }
+            ops.insert_column(world, &entities, column)
+                .map_err(|e| corrupt(self.store, snap, &name, 0, e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Removes from the restored entities the registered components that
+    /// bevy added as *required* by another one but the snapshot does not
+    /// record (the user had removed them). `sparse`: the uids that got each
+    /// sparse-set component.
+    fn drop_unrecorded_requires(
+        &self,
+        world: &mut World,
+        plan: &Plan<'_>,
+        sparse: &[(&str, Vec<u64>)],
+    ) {
+        let requires = super::registered_requires(world, self.registry);
+        if requires.is_empty() {
+            return;
+        }
+        let id_of = |world: &World, n: &str| self.registry.get(n)?.column()?.component_id(world);
+        let sparse: Vec<(ComponentId, std::collections::HashSet<u64>)> = sparse
+            .iter()
+            .filter_map(|(n, uids)| Some((id_of(world, n)?, uids.iter().copied().collect())))
+            .collect();
+        let holds_sparse = |id: ComponentId, uid: u64| {
+            sparse
+                .iter()
+                .any(|(s, uids)| *s == id && uids.contains(&uid))
+        };
+        for (gi, g) in plan.groups.iter().enumerate() {
+            let recorded: Vec<ComponentId> = g
+                .components
+                .iter()
+                .filter_map(|n| id_of(world, n))
+                .collect();
+            for uid in &plan.uids[gi] {
+                let mine: Vec<ComponentId> = recorded
+                    .iter()
+                    .copied()
+                    .chain(
+                        sparse
+                            .iter()
+                            .filter(|(_, uids)| uids.contains(&uid.get()))
+                            .map(|(id, _)| *id),
+                    )
+                    .collect();
+                let extra: Vec<ComponentId> = mine
+                    .iter()
+                    .filter_map(|id| requires.get(id))
+                    .flatten()
+                    .copied()
+                    .filter(|r| !recorded.contains(r) && !holds_sparse(*r, uid.get()))
+                    .collect();
+                if extra.is_empty() {
+                    continue;
+                }
+                if let Some(e) = world.resource::<Uids>().entity(uid.get()) {
+                    super::drop_components(world, e, &extra);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `spawn` with `take`, which hands out the decoded units in order:
+/// decoders claim units in order on the cores this thread leaves free, and
+/// this thread decodes the next unclaimed unit itself whenever the one it
+/// needs is not ready (a pool of one thread cannot deadlock).
+fn in_order<F>(
+    units: &[Unit],
+    decode_unit: &(dyn Fn(&Unit) -> Decoded + Sync),
+    waited: &mut std::time::Duration,
+    spawn: F,
+) where
+    F: FnOnce(&mut dyn FnMut() -> Option<Decoded>),
+{
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Decoded)>();
+    let claimed = std::sync::atomic::AtomicUsize::new(0);
+    let claim = || {
+        let ui = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        units.get(ui).map(|unit| (ui, unit))
+    };
+    let decoders = rayon::current_num_threads()
+        .saturating_sub(1)
+        .clamp(1, units.len().max(1));
+    rayon::in_place_scope(|scope| {
+        for _ in 0..decoders {
+            let tx = tx.clone();
+            let claim = &claim;
+            scope.spawn(move |_| {
+                while let Some((ui, unit)) = claim() {
+                    if tx.send((ui, decode_unit(unit))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Decoded units, taken in order whatever order they arrive in.
+        let mut ready = BTreeMap::new();
+        let mut next = 0;
+        let mut take = || loop {
+            if let Some(result) = ready.remove(&next) {
+                next += 1;
+                return Some(result);
+            }
+            if let Ok((ui, result)) = rx.try_recv() {
+                ready.insert(ui, result);
+                continue;
+            }
+            // Not decoded yet: decode the next unclaimed unit here. Once
+            // every unit is claimed, the rest are being decoded by running
+            // decoders, so waiting for them cannot deadlock.
+            if let Some((ui, unit)) = claim() {
+                ready.insert(ui, decode_unit(unit));
+                continue;
+            }
+            let t = std::time::Instant::now();
+            let received = rx.recv();
+            *waited += t.elapsed();
+            let (ui, result) = received.ok()?;
+            ready.insert(ui, result);
+        };
+        spawn(&mut take);
+    });
 }

@@ -11,20 +11,23 @@ use crate::store::Stored;
 use super::*;
 
 impl Ctx<'_> {
+    /// Decodes keyed rows of `name`, resolves their references and
+    /// inserts them; returns the uids that got a value.
     pub(super) fn apply_keyed(
         &mut self,
         world: &mut World,
         meta: &SnapshotMeta,
         name: &str,
         chunks: &[Stored],
-    ) -> Result<(), RestoreError> {
+    ) -> Result<Vec<u64>, RestoreError> {
         let snap = meta.id;
+        let mut inserted = Vec::new();
         if self.registry.get(name).is_none() {
             if self.unknown == Unknown::Keep {
                 let none: [Vec<Uid>; 0] = [];
                 self.keep_full(meta, name, chunks, &none)?;
             }
-            return Ok(());
+            return Ok(inserted);
         }
         let (ops, _) = self
             .column_ops(world, name)
@@ -63,8 +66,9 @@ impl Ctx<'_> {
                     ops.decode_insert(world, &targets, &payload, &mut resolver)
                 })
                 .map_err(|e| value_error(self.store, snap, name, e, bad))?;
+            inserted.extend(targets.iter().map(|t| t.0));
         }
-        Ok(())
+        Ok(inserted)
     }
 
     pub(super) fn apply_resources(

@@ -22,6 +22,7 @@ use crate::store::{Store, Stored, read_chunks, read_meta};
 mod delta;
 mod full;
 mod keyed;
+mod order;
 
 /// How to restore.
 #[derive(Clone, Debug, Default)]
@@ -422,5 +423,47 @@ impl Ctx<'_> {
             out.extend(chunk.uids());
         }
         Ok(out)
+    }
+}
+
+/// For each registered component, the registered components (`Uid` aside)
+/// it requires: what bevy inserts on its own when the first is inserted.
+pub(crate) fn registered_requires(
+    world: &World,
+    registry: &Registry,
+) -> std::collections::HashMap<ComponentId, Vec<ComponentId>> {
+    let ids: Vec<ComponentId> = registry
+        .iter()
+        .filter_map(|r| r.column()?.component_id(world))
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for &id in &ids {
+        let Some(info) = world.components().get_info(id) else {
+            continue;
+        };
+        let required: Vec<ComponentId> = info
+            .required_components()
+            .iter_ids()
+            .filter(|r| ids.contains(r))
+            .collect();
+        if !required.is_empty() {
+            out.insert(id, required);
+        }
+    }
+    out
+}
+
+/// Removes each of `ids` that `entity` has.
+pub(crate) fn drop_components(
+    world: &mut World,
+    entity: bevy_ecs::entity::Entity,
+    ids: &[ComponentId],
+) {
+    if let Ok(mut e) = world.get_entity_mut(entity) {
+        for &id in ids {
+            if e.contains_id(id) {
+                e.remove_by_id(id);
+            }
+        }
     }
 }
