@@ -137,7 +137,7 @@ trait ErasedVec: Send {
     fn append(&mut self, other: Box<dyn ErasedVec>);
     fn reorder(&mut self, order: &[usize]);
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
-    fn into_any_mut(&mut self) -> &mut dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Send + 'static> ErasedVec for Vec<T> {
@@ -170,7 +170,7 @@ impl<T: Send + 'static> ErasedVec for Vec<T> {
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
-    fn into_any_mut(&mut self) -> &mut dyn Any {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 }
@@ -684,7 +684,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         holders: &[u64],
         resolver: &mut Resolver<'_>,
     ) -> Result<(), Dangling> {
-        let Some(values) = column.vec.as_mut().into_any_mut().downcast_mut::<Vec<T>>() else {
+        let Some(values) = column.vec.as_mut().as_any_mut().downcast_mut::<Vec<T>>() else {
             return Ok(());
         };
         for (i, v) in values.iter_mut().enumerate() {

@@ -521,10 +521,8 @@ fn find_refs(
                 _ => {}
             }
         }
-        Format::Option(inner) => {
-            if !value.is_null() {
-                find_refs(inner, types, value, pointer, out, depth + 1);
-            }
+        Format::Option(inner) if !value.is_null() => {
+            find_refs(inner, types, value, pointer, out, depth + 1);
         }
         Format::Seq(inner) | Format::TupleArray { content: inner, .. } => {
             if let Value::Array(vs) = value {

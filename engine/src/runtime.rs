@@ -254,13 +254,16 @@ impl Runtime {
     }
 
     /// Cuts a selection of entities (with what they reference, unless told
-    /// otherwise) out of the world into a bundle; the world is unchanged.
+    /// otherwise) out of the world into a bundle; the world is only read.
+    ///
+    /// # Errors
+    /// See [`dizzy_snapshots::export`].
     pub fn export(
-        &mut self,
+        &self,
         selection: &dizzy_snapshots::Selection,
         options: &dizzy_snapshots::ExportOptions,
     ) -> Result<dizzy_snapshots::Exported, dizzy_snapshots::ExportError> {
-        dizzy_snapshots::export(&mut self.world, &self.registry, selection, options)
+        dizzy_snapshots::export(&self.world, &self.registry, selection, options)
     }
 
     /// Imports a bundle into the world, all or nothing; returns the

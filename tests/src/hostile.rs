@@ -453,7 +453,7 @@ pub fn fuzz_bundle(data: &[u8]) -> Outcome {
 pub fn bundle_seeds() -> Vec<Vec<u8>> {
     use dizzy::snapshots::{ExportOptions, Selection, export};
     let (_, registry) = shared();
-    let mut world = fixture_world();
+    let world = fixture_world();
     let mut out = Vec::new();
     for selection in [
         Selection::With("dedupe.file".into()),
@@ -461,8 +461,7 @@ pub fn bundle_seeds() -> Vec<Vec<u8>> {
         Selection::With("particles.position".into()),
         Selection::With("hostile.link".into()),
     ] {
-        let Ok(exported) = export(&mut world, registry, &selection, &ExportOptions::default())
-        else {
+        let Ok(exported) = export(&world, registry, &selection, &ExportOptions::default()) else {
             continue;
         };
         let bytes = exported.bytes;

@@ -139,7 +139,7 @@ fn a_selection_travels_with_its_references_and_remaps_colliding_uids() {
 
 #[test]
 fn without_the_closure_references_are_cut_by_policy() {
-    let (mut from, album) = world(3, "x");
+    let (from, album) = world(3, "x");
     let err = from
         .export(
             &Selection::Uids(vec![album]),
@@ -173,7 +173,7 @@ fn without_the_closure_references_are_cut_by_policy() {
 
 #[test]
 fn every_damaged_bundle_is_refused_and_the_target_is_unchanged() {
-    let (mut from, album) = world(2, "small");
+    let (from, album) = world(2, "small");
     let bytes = from
         .export(&Selection::Uids(vec![album]), &ExportOptions::default())
         .unwrap()

@@ -62,14 +62,14 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
         snapshot: args.snapshot,
         ..Default::default()
     };
-    let mut restored = dizzy_snapshots::restore(&store, &registry, &options)?;
+    let restored = dizzy_snapshots::restore(&store, &registry, &options)?;
     let selection = match (args.with, args.correlation) {
         (Some(name), _) => Selection::With(name),
         (None, Some(c)) => Selection::Correlation(c),
         (None, None) => Selection::Uids(args.uid),
     };
     let exported = dizzy_snapshots::export(
-        &mut restored.world,
+        &restored.world,
         &registry,
         &selection,
         &ExportOptions {
