@@ -68,6 +68,11 @@ impl std::fmt::Debug for DecodedColumn {
 }
 
 impl DecodedColumn {
+    /// A column of these values.
+    pub fn from_vec<T: Send + 'static>(values: Vec<T>) -> Self {
+        Self::new(values)
+    }
+
     fn new<T: Send + 'static>(values: Vec<T>) -> Self {
         DecodedColumn {
             vec: Box::new(values),

@@ -19,6 +19,7 @@ mod lineage;
 mod refs;
 mod refscan;
 mod registry;
+mod relation;
 mod resource;
 mod sample;
 pub mod shape;
@@ -32,6 +33,7 @@ pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};
 pub use refscan::{ENTITY, Refs};
 pub use registry::{Kind, Ops, Registration, Registry, RegistryError, UpgradeError};
+pub use relation::Relation;
 pub use resource::{ResourceOps, TypedResource};
 pub use spawn::{ArchetypeSpawner, ArchetypeTuple, NextUnit, spawn_rows};
 pub use uid::{

@@ -22,15 +22,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use dizzy_components::{
-    RefEncoder, RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
+    DecodedColumn, RefEncoder, RefPolicy, Registry, Relation, Resolver, Uid, UidMap, Uids,
+    ValueError, codec, is_valid_uid,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::format::{HEADER, Layout, Schema, header, parse};
+use crate::format::{HEADER, Layout, Schema, col, header, parse};
 
 const MAGIC: &[u8; 8] = b"DIZZYBDL";
 /// The bundle format version this build writes (and the newest it reads).
@@ -362,7 +364,48 @@ pub fn export(
             shape: reg.shape().map(str::to_owned),
         });
     }
-    let components = body.columns.iter().map(|(n, _)| n.clone()).collect();
+    // The order of relationship targets' lists, among the entities carried.
+    for (name, _, id) in &columns {
+        let Some(relation) = Relation::of(world, *id) else {
+            continue;
+        };
+        let mut chunk = vec![0u8; HEADER];
+        let mut owners = Vec::new();
+        for &target in &chosen {
+            let Some(list) = relation.list(world, target) else {
+                continue;
+            };
+            let uids: Vec<u64> = list
+                .iter()
+                .filter(|e| set.contains(e))
+                .map(|&e| uid_of(world, e))
+                .collect();
+            if uids.len() < 2 {
+                continue;
+            }
+            codec::encode_into(&uids, &mut chunk).map_err(|source| ExportError::Codec {
+                component: (*name).to_owned(),
+                source,
+            })?;
+            owners.push(uid_of(world, target));
+        }
+        if owners.is_empty() {
+            continue;
+        }
+        for u in &owners {
+            chunk.extend_from_slice(&u.to_le_bytes());
+        }
+        let mut h = Vec::with_capacity(HEADER);
+        header(&mut h, Layout::Keyed, owners.len() as u32);
+        chunk[..HEADER].copy_from_slice(&h);
+        body.columns.push((format!("{}{name}", col::ORDER), chunk));
+    }
+    let components = body
+        .columns
+        .iter()
+        .filter(|(n, _)| !n.starts_with('@'))
+        .map(|(n, _)| n.clone())
+        .collect();
     let entities = body.uids.len();
     let bytes = write(&body).map_err(|source| ExportError::Codec {
         component: "@bundle".into(),
@@ -373,6 +416,63 @@ pub fn export(
         entities,
         components,
     })
+}
+
+/// Reads the recorded lists of relationship targets of a bundle.
+fn read_order(
+    name: &str,
+    chunk: &[u8],
+    carried: &BTreeSet<u64>,
+) -> Result<Vec<(u64, Vec<u64>)>, ImportError> {
+    let corrupt = |reason: String| ImportError::Corrupt {
+        component: name.to_owned(),
+        reason,
+    };
+    let chunk = parse(chunk).map_err(corrupt)?;
+    if chunk.layout != Layout::Keyed {
+        return Err(corrupt("not a keyed chunk".into()));
+    }
+    let mut lists = Vec::new();
+    codec::decode_rows::<Vec<u64>>(chunk.payload, chunk.rows as usize, |l| lists.push(l))
+        .map_err(|e| corrupt(e.to_string()))?;
+    let out: Vec<(u64, Vec<u64>)> = chunk.uids().zip(lists).collect();
+    for (t, l) in &out {
+        if let Some(u) = std::iter::once(t).chain(l).find(|u| !carried.contains(u)) {
+            return Err(corrupt(format!("uid {u}, which the bundle does not carry")));
+        }
+    }
+    Ok(out)
+}
+
+/// Correlation ids follow the bundle's uids: the uid of a carried root
+/// becomes its new uid; a root the bundle does not carry keeps its value
+/// if no entity of the target world has it as uid (and the allocator is
+/// moved past it), else gets a fresh one — the same for every entity of
+/// that correlation.
+fn remap_correlations(
+    column: DecodedColumn,
+    map: &BTreeMap<u64, u64>,
+    world: &mut World,
+) -> DecodedColumn {
+    let Some(mut values) = column.into_vec::<dizzy_components::CorrelationId>() else {
+        unreachable!("the correlation column holds correlation ids");
+    };
+    let mut fresh: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut uids = world.resource_mut::<Uids>();
+    for v in &mut values {
+        let new = match map.get(&v.0) {
+            Some(&n) => n,
+            None => *fresh.entry(v.0).or_insert_with(|| match Uid::new(v.0) {
+                Some(u) if uids.entity(v.0).is_none() => {
+                    uids.reserve(u);
+                    v.0
+                }
+                _ => uids.allocate().get(),
+            }),
+        };
+        v.0 = new;
+    }
+    DecodedColumn::from_vec(values)
 }
 
 /// Encodes a bundle body into a bundle file's bytes.
@@ -468,7 +568,12 @@ pub fn import(
 
     // 1. Check everything; decide every uid. Nothing changes yet.
     let mut columns = Vec::with_capacity(body.columns.len());
+    let mut orders: BTreeMap<&str, Vec<(u64, Vec<u64>)>> = BTreeMap::new();
     for (name, chunk) in &body.columns {
+        if let Some(relationship) = name.strip_prefix(col::ORDER) {
+            orders.insert(relationship, read_order(name, chunk, &carried)?);
+            continue;
+        }
         let reg = registry
             .get(name)
             .filter(|r| r.column().is_some())
@@ -516,8 +621,11 @@ pub fn import(
             },
             other => corrupt(other.to_string()),
         })?;
-        columns.push((name, ops, owners, payload));
+        columns.push((name, reg, ops, owners, payload));
     }
+    // Values without references first: an entity is complete, but for the
+    // references it holds, when the first reference to it is inserted.
+    columns.sort_by_key(|(_, reg, ..)| reg.references().any());
     let mut map: BTreeMap<u64, u64> = BTreeMap::new();
     let mut skipped: BTreeSet<u64> = BTreeSet::new();
     {
@@ -571,30 +679,74 @@ pub fn import(
         };
         entity.insert(u, e);
     }
-    for (name, ops, owners, payload) in columns {
-        // Values of skipped entities are decoded (to keep the byte offsets)
-        // but written to a throwaway entity, then dropped.
-        let scratch = if skipped.is_empty() {
-            None
-        } else {
-            Some(world.spawn_empty().id())
-        };
-        let targets: Vec<(u64, Entity)> = owners
-            .iter()
-            .map(|u| match (skipped.contains(u), scratch) {
-                (true, Some(s)) => (*u, s),
-                _ => (*u, entity[u]),
+    let requires = crate::restore::registered_requires(world, registry);
+    let before: Vec<(Entity, Vec<ComponentId>)> = if requires.is_empty() {
+        Vec::new()
+    } else {
+        entity
+            .values()
+            .map(|&e| {
+                let has = world.entity(e).archetype().components().to_vec();
+                (e, has)
             })
-            .collect();
+            .collect()
+    };
+    let mut inserted: Vec<(Entity, ComponentId)> = Vec::new();
+    for (name, reg, ops, owners, payload) in columns {
+        let corrupt = |reason: String| ImportError::Corrupt {
+            component: name.clone(),
+            reason,
+        };
+        // Checked above: decoding again cannot fail; if it did, no value
+        // of this column is inserted.
+        let mut column = ops
+            .decode_column(&payload, owners.len())
+            .map_err(|e| corrupt(e.to_string()))?;
         let lookup = |u: u64| entity.get(&u).copied();
-        let policy = registry.get(name).and_then(|r| r.refs()).unwrap_or(refs);
+        let policy = reg.refs().unwrap_or(refs);
         let mut resolver = Resolver::new(&lookup, policy);
-        if let Err(e) = ops.decode_insert(world, &targets, &payload, &mut resolver) {
-            unreachable!("`{name}` was checked before the import: {e}");
+        ops.resolve_column(&mut column, &owners, &mut resolver)
+            .map_err(|d| ImportError::Dangling {
+                component: name.clone(),
+                holder: d.holder,
+                target: d.target,
+            })?;
+        if name == dizzy_components::CORRELATION {
+            column = remap_correlations(column, &map, world);
         }
-        if let Some(s) = scratch {
-            world.despawn(s);
+        // Values of skipped entities are dropped; a relationship is inserted
+        // in the order its bundle records for each target.
+        let mut keep: Vec<usize> = (0..owners.len())
+            .filter(|&i| !skipped.contains(&owners[i]))
+            .collect();
+        if let Some(lists) = orders.get(name.as_str()) {
+            let position: UidMap<usize> = lists
+                .iter()
+                .flat_map(|(_, l)| l.iter().enumerate().map(|(i, &u)| (u, i)))
+                .collect();
+            keep.sort_by_key(|&i| position.get(&owners[i]).copied().unwrap_or(usize::MAX));
         }
+        column.reorder(&keep);
+        let targets: Vec<Entity> = keep.iter().map(|&i| entity[&owners[i]]).collect();
+        if let Some(id) = ops.component_id(world) {
+            inserted.extend(targets.iter().map(|&e| (e, id)));
+        }
+        ops.insert_column(world, &targets, column)
+            .map_err(|e| corrupt(e.to_string()))?;
+    }
+    // Registered components bevy added as required, that the bundle does
+    // not carry and the entity did not have, are removed again.
+    for (e, had) in before {
+        let Ok(now) = world.get_entity(e) else {
+            continue;
+        };
+        let extra: Vec<ComponentId> = requires
+            .values()
+            .flatten()
+            .copied()
+            .filter(|r| now.contains_id(*r) && !had.contains(r) && !inserted.contains(&(e, *r)))
+            .collect();
+        crate::restore::drop_components(world, e, &extra);
     }
     Ok(map)
 }

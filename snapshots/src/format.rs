@@ -30,6 +30,10 @@ pub(crate) mod col {
     pub const REMOVE: &str = "@remove/";
     /// `@res/<name>`: a resource's value.
     pub const RESOURCE: &str = "@res/";
+    /// `@order/<name>`: for relationship `<name>`, each target's list (the
+    /// uids whose relationship points at it) in its order; keyed by the
+    /// target's uid, each value a `Vec<u64>`. Only lists of two or more.
+    pub const ORDER: &str = "@order/";
 }
 
 /// Full or delta.

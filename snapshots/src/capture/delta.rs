@@ -174,6 +174,7 @@ impl Capturer {
         tracing::debug!("delta: encoded in {:?}", t0.elapsed());
         let mut meta = Self::empty_meta(SnapshotKind::Delta);
         self.encode_resources(world, registry, &mut out, Some((since, now)))?;
+        super::order::encode_orders(world, registry, &mut out, Some((since, now)))?;
         let present: BTreeSet<String> = registry
             .iter()
             .filter(|r| r.resource().is_some_and(|o| o.exists(world)))

@@ -178,6 +178,7 @@ impl Capturer {
             .collect();
         self.resources.clear();
         self.encode_resources(world, registry, &mut out, None)?;
+        super::order::encode_orders(world, registry, &mut out, None)?;
         if let Some(kept) = world.get_resource::<Kept>() {
             write_kept(kept, world.resource::<Uids>(), target, &mut out);
         }

@@ -23,6 +23,7 @@ use crate::kept::Kept;
 mod delta;
 mod encode;
 mod full;
+mod order;
 
 use encode::*;
 

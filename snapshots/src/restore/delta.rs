@@ -1,5 +1,6 @@
 //! Applying a delta on top of the restored world, in order.
 
+use bevy_ecs::component::ComponentId;
 use bevy_ecs::world::World;
 use dizzy_components::{Uid, Uids};
 
@@ -56,10 +57,63 @@ impl Ctx<'_> {
                 world.spawn(uid);
             }
         }
+        // Registered components that bevy adds as required by a value
+        // inserted here, and that the entity had not: removed again unless
+        // this delta inserts them too.
+        let requires = super::registered_requires(world, self.registry);
+        let mut present_before: Vec<(u64, ComponentId, bool)> = Vec::new();
+        if !requires.is_empty() {
+            for c in meta.columns.iter().filter(|c| !c.name.starts_with('@')) {
+                let Some(id) = self.id_of(world, &c.name) else {
+                    continue;
+                };
+                let Some(required) = requires.get(&id) else {
+                    continue;
+                };
+                for uid in self.keyed_uids(meta, &c.name)? {
+                    let e = world.resource::<Uids>().entity(uid);
+                    for &r in required {
+                        let had = e.is_some_and(|e| world.entity(e).contains_id(r));
+                        present_before.push((uid, r, had));
+                    }
+                }
+            }
+        }
+        let mut inserted: Vec<(u64, ComponentId)> = Vec::new();
         for c in meta.columns.iter().filter(|c| !c.name.starts_with('@')) {
             let chunks = self.chunks(meta, &c.name)?;
-            self.apply_keyed(world, meta, &c.name, &chunks)?;
+            let uids = self.apply_keyed(world, meta, &c.name, &chunks)?;
+            if let Some(id) = self.id_of(world, &c.name)
+                && !present_before.is_empty()
+            {
+                inserted.extend(uids.into_iter().map(|u| (u, id)));
+            }
         }
+        for (uid, r, had) in present_before {
+            if had || inserted.contains(&(uid, r)) {
+                continue;
+            }
+            if let Some(e) = world.resource::<Uids>().entity(uid) {
+                super::drop_components(world, e, &[r]);
+            }
+        }
+        self.apply_orders(world, meta)?;
         self.apply_resources(world, meta)
+    }
+
+    /// The component id of registered component `name` in `world`.
+    fn id_of(&self, world: &World, name: &str) -> Option<ComponentId> {
+        self.registry.get(name)?.column()?.component_id(world)
+    }
+
+    /// The uids of the keyed chunks of column `name`.
+    fn keyed_uids(&self, meta: &SnapshotMeta, name: &str) -> Result<Vec<u64>, RestoreError> {
+        let mut out = Vec::new();
+        for (i, bytes) in self.chunks(meta, name)?.iter().enumerate() {
+            let chunk = crate::format::parse(bytes)
+                .map_err(|r| super::corrupt(self.store, meta.id, name, i as u32, r))?;
+            out.extend(chunk.uids());
+        }
+        Ok(out)
     }
 }

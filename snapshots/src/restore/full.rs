@@ -167,6 +167,7 @@ impl Ctx<'_> {
         }
         self.insert_deferred(world, meta, deferred)?;
         self.drop_unrecorded_requires(world, &plan, &sparse);
+        self.apply_orders(world, meta)?;
         self.apply_resources(world, meta)
     }
 
@@ -553,7 +554,7 @@ impl Ctx<'_> {
                 }
             }
             let Some(mut column) = column else { continue };
-            let order = self.order(world, meta, &name, &holders)?;
+            let order = self.order(meta, &name, &holders)?;
             if let Some(order) = order {
                 column.reorder(&order);
                 entities = order.iter().map(|&i| entities[i]).collect();

@@ -1,0 +1,74 @@
+//! The order of relationship targets' lists, for restore to keep it (see
+//! `dizzy_components::Relation`).
+
+use bevy_ecs::change_detection::Tick;
+use bevy_ecs::world::World;
+use dizzy_components::{Registry, Relation, Uid, codec};
+
+use crate::error::CaptureError;
+use crate::format::{HEADER, Layout, col};
+
+use super::encode::{Columns, finish};
+
+/// Writes, for every registered relationship, the lists of two or more
+/// entries of its targets: all of them (`changed` is `None`), or those
+/// whose list changed in `changed` (a delta).
+pub(super) fn encode_orders(
+    world: &World,
+    registry: &Registry,
+    out: &mut Columns,
+    changed: Option<(Tick, Tick)>,
+) -> Result<(), CaptureError> {
+    for reg in registry.iter() {
+        let Some(id) = reg.column().and_then(|c| c.component_id(world)) else {
+            continue;
+        };
+        let Some(relation) = Relation::of(world, id) else {
+            continue;
+        };
+        let mut buf = vec![0u8; HEADER];
+        let mut owners: Vec<u64> = Vec::new();
+        for (target, list) in relation.targets(world) {
+            if list.len() < 2 {
+                continue;
+            }
+            if let Some((since, now)) = changed {
+                let fresh = world
+                    .get_entity(target)
+                    .ok()
+                    .and_then(|e| e.get_change_ticks_by_id(relation.target))
+                    .is_some_and(|t| t.is_changed(since, now));
+                if !fresh {
+                    continue;
+                }
+            }
+            let Some(owner) = world.get::<Uid>(target) else {
+                continue;
+            };
+            // Entries without a uid are not persisted: they are not restored
+            // either, and leave no gap.
+            let uids: Vec<u64> = list
+                .iter()
+                .filter_map(|&e| world.get::<Uid>(e).map(|u| u.get()))
+                .collect();
+            codec::encode_into(&uids, &mut buf).map_err(|source| CaptureError::Codec {
+                component: reg.name().to_owned(),
+                source,
+            })?;
+            owners.push(owner.get());
+        }
+        if owners.is_empty() {
+            continue;
+        }
+        for u in &owners {
+            buf.extend_from_slice(&u.to_le_bytes());
+        }
+        finish(&mut buf, Layout::Keyed, owners.len() as u32);
+        out.push(
+            &format!("{}{}", col::ORDER, reg.name()),
+            owners.len() as u64,
+            buf,
+        );
+    }
+    Ok(())
+}
