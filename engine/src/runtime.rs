@@ -277,8 +277,6 @@ impl Runtime {
     ) -> Result<std::collections::BTreeMap<u64, u64>, dizzy_snapshots::ImportError> {
         let map =
             dizzy_snapshots::import(&mut self.world, &self.registry, bundle, on_conflict, refs)?;
-        // Whatever was imported is a change since the last snapshot.
-        self.ticks_since_capture += 1;
         Ok(map)
     }
 
@@ -403,7 +401,10 @@ impl Runtime {
             return Ok(None);
         };
         match writer.flush() {
-            Ok(id) => Ok(id),
+            // Nothing committed by this run: the newest snapshot of the file.
+            Ok(id) => {
+                Ok(id.or_else(|| self.capturer.next_id().checked_sub(1).filter(|&id| id > 0)))
+            }
             Err(e) => {
                 self.capturer.reset();
                 Err(e.into())
@@ -411,12 +412,37 @@ impl Runtime {
         }
     }
 
-    /// Snapshots what changed since the last snapshot (if a tick ran since)
-    /// and waits until it is durable; returns the newest committed id.
+    /// Snapshots everything that changed since the last snapshot — by the
+    /// world's own change ticks, removals and despawns, whether a tick ran
+    /// or the world was edited between ticks (`world_mut`, `spawn`,
+    /// `import`), resources too — and waits until it is durable; returns
+    /// the newest committed id. Nothing is written when nothing changed
+    /// and no tick ran.
+    ///
+    /// # Errors
+    /// The capture or the writer failed ([`TickError`]).
     pub fn finish(&mut self) -> Result<Option<u64>, TickError> {
-        if self.poisoned.is_none() && (self.ticks_since_capture > 0 || !self.capturer.has_base()) {
+        if self.poisoned.is_none() {
             self.check_writer()?;
-            self.capture(Want::Auto)?;
+            if let Some(writer) = &self.writer {
+                let forced = self.ticks_since_capture > 0 || !self.capturer.has_base();
+                let capture = if forced {
+                    Some(self.capturer.capture(
+                        &mut self.world,
+                        &self.registry,
+                        self.tick,
+                        Want::Auto,
+                    )?)
+                } else {
+                    self.capturer
+                        .capture_changes(&mut self.world, &self.registry, self.tick)?
+                };
+                if let Some(capture) = capture {
+                    writer.submit(capture)?;
+                    self.ticks_since_capture = 0;
+                    self.last_capture = Instant::now();
+                }
+            }
         }
         self.flush()
     }

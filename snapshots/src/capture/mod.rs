@@ -206,6 +206,10 @@ impl Capturer {
     }
 
     /// Captures a snapshot of `world` after engine tick `tick`.
+    ///
+    /// # Errors
+    /// A value could not be encoded or holds a dangling reference under
+    /// `RefPolicy::Fail`; the world is unchanged (a capture only reads it).
     pub fn capture(
         &mut self,
         world: &mut World,
@@ -213,6 +217,34 @@ impl Capturer {
         tick: u64,
         want: Want,
     ) -> Result<Capture, CaptureError> {
+        self.capture_if(world, registry, tick, want, true)
+            .map(|c| c.unwrap_or_else(|| unreachable!("a forced capture always gives one")))
+    }
+
+    /// Captures what changed in `world` since the last capture — values
+    /// (by bevy's change ticks), spawns, despawns, removals, resources — as
+    /// a delta (or a full snapshot when one is due); `None`, and nothing
+    /// consumed, if nothing changed.
+    ///
+    /// # Errors
+    /// As [`Capturer::capture`].
+    pub fn capture_changes(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+        tick: u64,
+    ) -> Result<Option<Capture>, CaptureError> {
+        self.capture_if(world, registry, tick, Want::Auto, false)
+    }
+
+    fn capture_if(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+        tick: u64,
+        want: Want,
+        forced: bool,
+    ) -> Result<Option<Capture>, CaptureError> {
         assign_uids(world, registry);
         let now = world.increment_change_tick();
         let delta_base = match (&self.base, want) {
@@ -230,6 +262,13 @@ impl Capturer {
             Some(base) => self.delta(world, registry, base.since, now)?,
             None => self.full(world, registry)?,
         };
+        if !forced
+            && delta_base.is_some()
+            && meta.columns.is_empty()
+            && meta.removed_resources.is_empty()
+        {
+            return Ok(None);
+        }
         meta.id = self.next_id;
         meta.tick = tick;
         meta.base = delta_base.as_ref().map(|b| b.id);
@@ -268,7 +307,7 @@ impl Capturer {
             },
         });
         world.resource_mut::<Journal>().clear();
-        Ok(Capture { meta, chunks })
+        Ok(Some(Capture { meta, chunks }))
     }
 
     fn empty_meta(kind: SnapshotKind) -> SnapshotMeta {
