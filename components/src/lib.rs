@@ -20,6 +20,7 @@ mod refs;
 mod refscan;
 mod registry;
 mod relation;
+mod resolve;
 mod resource;
 mod sample;
 pub mod shape;
@@ -34,6 +35,7 @@ pub use refs::{Dangling, RefPolicy, Resolver};
 pub use refscan::{ENTITY, Refs};
 pub use registry::{Kind, Ops, Registration, Registry, RegistryError, UpgradeError};
 pub use relation::Relation;
+pub use resolve::Unresolved;
 pub use resource::{ResourceOps, TypedResource};
 pub use spawn::{ArchetypeSpawner, ArchetypeTuple, NextUnit, spawn_rows};
 pub use uid::{

@@ -17,6 +17,7 @@ use crate::codec::CodecError;
 use crate::column::{ColumnOps, Typed};
 use crate::refs::RefPolicy;
 use crate::refscan::Refs;
+use crate::resolve::Unresolved;
 use crate::resource::{ResourceOps, TypedResource};
 use crate::spawn::{ArchetypeSpawner, ArchetypeTuple, Declared};
 use crate::uid::{Uid, init_uids};
@@ -112,6 +113,20 @@ impl std::fmt::Debug for Ops {
 /// new bytes and how many it read.
 type Step = Box<dyn Fn(&[u8]) -> Result<(Vec<u8>, usize), CodecError> + Send + Sync>;
 
+/// Brings `rows` values stored with a shape (all of the payload) to another
+/// layout by field name; see [`crate::resolve`].
+type Resolve = Box<dyn Fn(&str, &[u8], usize) -> Result<Vec<u8>, Unresolved> + Send + Sync>;
+
+/// A migration from version `v` to `v + 1`.
+struct Migration {
+    /// Decodes one old value from the front of the bytes, converts it.
+    step: Step,
+    /// The old type's shape, and the same step reading values stored with
+    /// another shape by field name.
+    shape: Option<String>,
+    resolve: Resolve,
+}
+
 /// One registered type.
 pub struct Registration {
     name: String,
@@ -120,9 +135,11 @@ pub struct Registration {
     type_id: TypeId,
     shape: Option<String>,
     ops: Ops,
-    migrations: BTreeMap<u32, Step>,
+    migrations: BTreeMap<u32, Migration>,
     policy: Option<RefPolicy>,
     refs: Refs,
+    /// Reads values stored with another shape of this version by name.
+    resolve: Resolve,
 }
 
 impl std::fmt::Debug for Registration {
@@ -156,6 +173,24 @@ pub enum UpgradeError {
         missing: u32,
         /// Fields that differ between the stored and current shapes.
         fields: Vec<String>,
+    },
+    /// Values stored with another shape cannot be read by name as this
+    /// build's type (a field added without a default, an incompatible type,
+    /// a variant the data uses that was removed).
+    #[error(
+        "`{name}` version {version} is stored as {stored} and cannot be read as this build's {current}: {problem}; bump its version and register a migration (App::migration) from version {version}"
+    )]
+    Unresolved {
+        /// Stable name.
+        name: String,
+        /// The stored version.
+        version: u32,
+        /// The stored shape, outlined.
+        stored: String,
+        /// The build's shape, outlined.
+        current: String,
+        /// Which field, and what is wrong.
+        problem: Unresolved,
     },
     /// A stored value does not decode as the old type.
     #[error("`{name}` version {version}: {source}")]
@@ -216,10 +251,15 @@ impl Registration {
         self.shape.as_deref()
     }
     /// Whether values stored at `version` with `shape` must be brought to
-    /// this registration's version and shape before they decode as its type.
+    /// this registration's version and shape before they decode as its
+    /// type: another version, or the same version with another shape
+    /// (fields reordered, added or removed without a version bump). Equal
+    /// shapes take the fast path.
     pub fn needs_upgrade(&self, version: u32, shape: Option<&str>) -> bool {
-        let _ = shape;
         version != self.version
+            || shape
+                .zip(self.shape())
+                .is_some_and(|(a, b)| !crate::resolve::same(a, b))
     }
     /// Whether migrations reach the registered version from `stored`.
     pub fn migrates_from(&self, stored: u32) -> bool {
@@ -228,6 +268,16 @@ impl Registration {
     /// Brings `rows` values of version `stored` (all of `payload`) to the
     /// registered version, step by step; `stored_shape` names the fields that
     /// differ when a step is missing.
+    ///
+    /// Values of this version stored with another shape are read by field
+    /// name (see [`Registration::needs_upgrade`]); so are values of an older
+    /// version whose stored shape differs from the first migration's old
+    /// type.
+    ///
+    /// # Errors
+    /// No migration reaches this version, a value does not decode, or a
+    /// value cannot be read by name ([`UpgradeError::Unresolved`], naming
+    /// the field and both shapes).
     pub fn upgrade(
         &self,
         stored: u32,
@@ -247,17 +297,50 @@ impl Registration {
                 fields: crate::shape::differences(stored_shape, self.shape()),
             });
         }
+        let unresolved = |current: Option<&str>, problem: Unresolved| UpgradeError::Unresolved {
+            name: self.name.clone(),
+            version: stored,
+            stored: stored_shape.map_or_else(|| "an unknown shape".into(), crate::resolve::outline),
+            current: current.map_or_else(|| "an unknown shape".into(), crate::resolve::outline),
+            problem,
+        };
+        // The shape the first step (or this type, at this version) reads.
+        let reads = if stored == self.version {
+            self.shape()
+        } else {
+            self.migrations[&stored].shape.as_deref()
+        };
+        let by_name = stored_shape
+            .zip(reads)
+            .filter(|(a, b)| !crate::resolve::same(a, b))
+            .map(|(a, _)| a);
+        if stored == self.version {
+            return match by_name {
+                Some(shape) => {
+                    (self.resolve)(shape, payload, rows).map_err(|p| unresolved(self.shape(), p))
+                }
+                None => Ok(payload.to_vec()),
+            };
+        }
         let mut bytes = payload.to_vec();
         for v in stored..self.version {
-            let step = &self.migrations[&v];
+            let migration = &self.migrations[&v];
+            if v == stored
+                && let Some(shape) = by_name
+            {
+                bytes = (migration.resolve)(shape, &bytes, rows)
+                    .map_err(|p| unresolved(migration.shape.as_deref(), p))?;
+                continue;
+            }
             let mut next = Vec::with_capacity(bytes.len());
             let mut at = 0;
             for _ in 0..rows {
-                let (out, used) = step(&bytes[at..]).map_err(|source| UpgradeError::Codec {
-                    name: self.name.clone(),
-                    version: v,
-                    source,
-                })?;
+                let (out, used) =
+                    (migration.step)(&bytes[at..]).map_err(|source| UpgradeError::Codec {
+                        name: self.name.clone(),
+                        version: v,
+                        source,
+                    })?;
                 next.extend_from_slice(&out);
                 at += used;
             }
@@ -435,11 +518,23 @@ impl Registry {
         if reg.migrations.contains_key(&from) {
             return Err(bad("a migration from this version exists".into()));
         }
+        let f = std::sync::Arc::new(f);
+        let g = f.clone();
         let step: Step = Box::new(move |bytes: &[u8]| {
             let (old, used) = crate::codec::decode_prefix::<Old>(bytes)?;
             Ok((crate::codec::encode(&f(old))?, used))
         });
-        reg.migrations.insert(from, step);
+        let resolve: Resolve = Box::new(move |shape: &str, payload: &[u8], rows: usize| {
+            crate::resolve::resolve_with::<Old, New>(shape, payload, rows, &|old| g(old))
+        });
+        reg.migrations.insert(
+            from,
+            Migration {
+                step,
+                shape: crate::shape::trace_de::<Old>(),
+                resolve,
+            },
+        );
         Ok(())
     }
 
@@ -459,13 +554,14 @@ impl Registry {
         Ok(())
     }
 
-    fn add<T: 'static>(
+    fn add<T: Serialize + DeserializeOwned + 'static>(
         &mut self,
         name: &str,
         version: u32,
         ops: Ops,
         (shape, refs): (Option<String>, Refs),
     ) -> Result<(), RegistryError> {
+        let resolve: Resolve = Box::new(crate::resolve::resolve::<T>);
         if TypeId::of::<T>() == TypeId::of::<Uid>() {
             return Err(RegistryError::BuiltIn);
         }
@@ -495,6 +591,7 @@ impl Registry {
             migrations: BTreeMap::new(),
             policy: None,
             refs,
+            resolve,
         });
         self.by_name.insert(name.to_owned(), index);
         self.by_type.insert(TypeId::of::<T>(), index);

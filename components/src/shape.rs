@@ -18,9 +18,9 @@ use crate::refscan::{ENTITY, Refs};
 
 /// A traced shape: the root format and every named container it uses.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-struct Shape {
-    root: Format,
-    types: BTreeMap<String, ContainerFormat>,
+pub(crate) struct Shape {
+    pub(crate) root: Format,
+    pub(crate) types: BTreeMap<String, ContainerFormat>,
 }
 
 /// Traces `T`'s serde shape, as JSON text; `None` if the type cannot be
@@ -33,6 +33,39 @@ struct Shape {
 /// fields are traced completely.
 pub fn trace<T: Serialize + DeserializeOwned>() -> Option<String> {
     let (shape, _) = trace_samples::<T>()?;
+    serde_json::to_string(&shape).ok()
+}
+
+/// `T`'s shape traced by deserialization alone (for types that are only
+/// read, such as a migration's old type), as JSON text.
+pub(crate) fn trace_de<T: DeserializeOwned>() -> Option<String> {
+    let config = || {
+        TracerConfig::default()
+            .default_u64_value(2)
+            .default_u32_value(2)
+            .record_samples_for_newtype_structs(false)
+    };
+    let mut first = Tracer::new(config());
+    first.trace_simple_type::<T>().ok()?;
+    let enums: Vec<String> = first
+        .registry_unchecked()
+        .into_iter()
+        .filter(|(_, c)| matches!(c, ContainerFormat::Enum(_)))
+        .map(|(n, _)| n)
+        .collect();
+    let mut tracer = Tracer::new(config());
+    let mut root = None;
+    for _ in 0..1024 {
+        root = Some(tracer.trace_simple_type::<T>().ok()?.0);
+        let mut incomplete = false;
+        for name in &enums {
+            incomplete |= tracer.check_incomplete_enum(name).is_some();
+        }
+        if !incomplete {
+            break;
+        }
+    }
+    let shape = finish(root?, tracer)?;
     serde_json::to_string(&shape).ok()
 }
 
@@ -171,21 +204,21 @@ fn has_variable(f: &Format) -> bool {
     }
 }
 
-fn parse(shape: &str) -> Result<Shape, String> {
+pub(crate) fn parse(shape: &str) -> Result<Shape, String> {
     serde_json::from_str(shape).map_err(|e| format!("unreadable shape: {e}"))
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    types: &'a BTreeMap<String, ContainerFormat>,
-    depth: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
+    pub(crate) types: &'a BTreeMap<String, ContainerFormat>,
+    pub(crate) depth: usize,
 }
 
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], String> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or_else(|| {
             format!(
@@ -200,11 +233,11 @@ impl Reader<'_> {
         Ok(s)
     }
 
-    fn byte(&mut self) -> Result<u8, String> {
+    pub(crate) fn byte(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
     }
 
-    fn varint(&mut self) -> Result<u128, String> {
+    pub(crate) fn varint(&mut self) -> Result<u128, String> {
         let tag = self.byte()?;
         Ok(match tag {
             0..=250 => u128::from(tag),
@@ -227,12 +260,12 @@ impl Reader<'_> {
         })
     }
 
-    fn signed(&mut self) -> Result<i128, String> {
+    pub(crate) fn signed(&mut self) -> Result<i128, String> {
         let z = self.varint()?;
         Ok(((z >> 1) as i128) ^ -((z & 1) as i128))
     }
 
-    fn len(&mut self) -> Result<usize, String> {
+    pub(crate) fn len(&mut self) -> Result<usize, String> {
         let n = self.varint()?;
         // Every element takes at least a byte, except zero-sized ones: cap
         // lengths so that hostile input cannot make a loop spin forever.
@@ -587,7 +620,7 @@ pub fn split<'a>(shape: &str, bytes: &'a [u8], rows: usize) -> Result<Vec<&'a [u
     Ok(out)
 }
 
-fn describe(f: &Format) -> String {
+pub(crate) fn describe(f: &Format) -> String {
     match f {
         Format::TypeName(n) => n.clone(),
         Format::Option(i) => format!("Option<{}>", describe(i)),

@@ -594,7 +594,7 @@ pub fn import(
         }
         let schema = body.schemas.iter().find(|s| &s.name == name);
         let version = schema.map_or(reg.version(), |s| s.version);
-        let payload = if version == reg.version() {
+        let payload = if !reg.needs_upgrade(version, schema.and_then(|s| s.shape.as_deref())) {
             chunk.payload.to_vec()
         } else {
             reg.upgrade(

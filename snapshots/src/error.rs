@@ -289,4 +289,34 @@ pub enum RestoreError {
         /// What failed.
         reason: String,
     },
+    /// Values stored with another shape or version that this build cannot
+    /// read as its type (the file is fine; the build's type changed).
+    #[error("{path}: snapshot {snapshot}: {source}")]
+    Incompatible {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// What cannot be read, and the fix.
+        source: dizzy_components::UpgradeError,
+    },
+    /// User code — a type's `Deserialize`, a component hook or an observer —
+    /// panicked while the world was restored; the file is fine.
+    #[error(
+        "{path}: snapshot {snapshot}: {what} of `{component}` ({type_name}) panicked while restoring: {message}"
+    )]
+    Panicked {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot.
+        snapshot: u64,
+        /// The component's or resource's stable name.
+        component: String,
+        /// Its Rust type.
+        type_name: String,
+        /// What ran: `Deserialize`, or a hook or observer.
+        what: String,
+        /// The panic's message.
+        message: String,
+    },
 }

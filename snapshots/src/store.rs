@@ -433,43 +433,24 @@ impl Store {
     }
 }
 
-thread_local! {
-    /// Set while [`contain`] runs on this thread: the panic hook stays quiet.
-    static CONTAINED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    /// Where the last contained panic happened.
-    static WHERE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// Runs `f`, which reads the file, and turns a panic inside it into `Err`
-/// naming what failed, without printing it.
+/// Runs `f`, a read of redb's pages, and turns a panic inside it into
+/// `Err` naming what failed.
 ///
 /// redb reads the pages of a cleanly closed file without verifying them (a
-/// read-write open with an integrity check does, see [`Store::open`], but a
+/// read-write open verifies every checksum, see [`Store::open`], but a
 /// read-only open cannot) and may panic on a page changed outside redb, as
 /// its documentation says. A damaged file must be an error that names it,
-/// never a panic.
+/// never a panic: only redb's calls are wrapped, never user code, and no
+/// panic hook is installed (the panic's message goes wherever the
+/// program's hook sends it).
 pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if CONTAINED.get() == 0 {
-                previous(info);
-            } else if let Some(at) = info.location() {
-                WHERE.set(format!("{}:{}", at.file(), at.line()));
-            }
-        }));
-    });
-    CONTAINED.set(CONTAINED.get() + 1);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    CONTAINED.set(CONTAINED.get() - 1);
-    result.map_err(|payload| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         let msg = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        format!("its reader panicked: {msg} at {}", WHERE.take())
+        format!("its reader panicked: {msg}")
     })
 }
 
@@ -500,6 +481,14 @@ pub(crate) fn read_meta(
     tx: &ReadTransaction,
     id: u64,
 ) -> Result<SnapshotMeta, RestoreError> {
+    contain(|| read_meta_unguarded(store, tx, id)).unwrap_or_else(|r| Err(store.damaged(r)))
+}
+
+fn read_meta_unguarded(
+    store: &Store,
+    tx: &ReadTransaction,
+    id: u64,
+) -> Result<SnapshotMeta, RestoreError> {
     let table = tx
         .open_table(SNAPSHOTS)
         .map_err(|e| store.restore_storage(e))?;
@@ -514,6 +503,13 @@ pub(crate) fn read_meta(
 }
 
 pub(crate) fn read_all_meta(
+    store: &Store,
+    tx: &ReadTransaction,
+) -> Result<Vec<SnapshotMeta>, RestoreError> {
+    contain(|| read_all_meta_unguarded(store, tx)).unwrap_or_else(|r| Err(store.damaged(r)))
+}
+
+fn read_all_meta_unguarded(
     store: &Store,
     tx: &ReadTransaction,
 ) -> Result<Vec<SnapshotMeta>, RestoreError> {
@@ -540,6 +536,17 @@ impl std::ops::Deref for Stored {
 }
 
 pub(crate) fn read_chunks(
+    store: &Store,
+    tx: &ReadTransaction,
+    snapshot: u64,
+    column: &str,
+    expected: u32,
+) -> Result<Vec<Stored>, RestoreError> {
+    contain(|| read_chunks_unguarded(store, tx, snapshot, column, expected))
+        .unwrap_or_else(|r| Err(store.damaged(r)))
+}
+
+fn read_chunks_unguarded(
     store: &Store,
     tx: &ReadTransaction,
     snapshot: u64,

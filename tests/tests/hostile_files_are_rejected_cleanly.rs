@@ -25,6 +25,13 @@ static ALLOC: CountingAlloc = CountingAlloc;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
+    // dizzy installs no panic hook: redb's panics on damaged pages are
+    // caught around its calls, and their message goes to the program's
+    // hook. This program prints one line, without the backtrace the
+    // default hook would capture (and count as memory) under
+    // RUST_BACKTRACE=1.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| std::panic::set_hook(Box::new(|info| eprintln!("{info}"))));
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 

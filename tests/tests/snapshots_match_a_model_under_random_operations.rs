@@ -132,6 +132,8 @@ struct Case<'a> {
     has_base: bool,
     /// The newest snapshot taken since the runtime was opened.
     session_last: Option<u64>,
+    /// The snapshot whose state the live world holds, if unchanged since.
+    at: Option<u64>,
     next_id: u64,
     recorded: BTreeMap<u64, Recorded>,
     trace: Vec<String>,
@@ -285,47 +287,57 @@ impl Case<'_> {
         self.ticks_since_snapshot = 0;
         self.has_base = true;
         self.session_last = Some(id);
+        self.at = Some(id);
         Ok(())
     }
 
-    /// Closes the runtime (which snapshots if a tick ran since the last
-    /// snapshot, or if there is none), checks every snapshot from the file,
+    /// Closes the runtime — which snapshots if a tick ran since the last
+    /// snapshot, if there is none, or if the world changed between ticks
+    /// (and writes nothing otherwise) — checks every snapshot from the file,
     /// and reopens: at the latest snapshot, or at an earlier one.
     fn reopen(&mut self, back: Option<u64>) -> Result<(), String> {
-        let captures = self.ticks_since_snapshot > 0 || !self.has_base;
-        let before = if captures {
-            let uid_next = self.rt().world().resource::<Uids>().next_raw();
-            Some((dump(self.world())?, uid_next))
-        } else {
-            None
-        };
+        let must = self.ticks_since_snapshot > 0 || !self.has_base;
+        let uid_next = self.rt().world().resource::<Uids>().next_raw();
+        let live = dump(self.world())?;
         let closed = self
             .rt
             .take()
             .expect("open")
             .close()
             .map_err(|e| format!("close: {e}"))?;
-        match before {
-            Some((live, uid_next)) => {
-                self.trace
-                    .push(format!("close (final snapshot) -> {closed:?}"));
-                if closed != Some(self.next_id) {
-                    return fail(format!(
-                        "close returned {closed:?}, expected a final snapshot {}",
-                        self.next_id
-                    ));
-                }
-                self.record(self.next_id, false, live, uid_next)?;
+        if closed == Some(self.next_id) {
+            self.trace
+                .push(format!("close (final snapshot) -> {closed:?}"));
+            self.record(self.next_id, false, live, uid_next)?;
+        } else {
+            self.trace
+                .push(format!("close (nothing to snapshot) -> {closed:?}"));
+            if must {
+                return fail(format!(
+                    "close returned {closed:?}, expected a final snapshot {}",
+                    self.next_id
+                ));
             }
-            None => {
-                self.trace
-                    .push(format!("close (nothing to snapshot) -> {closed:?}"));
-                if closed != self.session_last {
-                    return fail(format!(
-                        "close returned {closed:?}, expected {:?}",
-                        self.session_last
-                    ));
-                }
+            if closed != self.session_last {
+                return fail(format!(
+                    "close returned {closed:?}, expected {:?}",
+                    self.session_last
+                ));
+            }
+            // Nothing written: then nothing may have changed since the
+            // last snapshot of this session.
+            let last = self
+                .at
+                .and_then(|id| self.recorded.get(&id))
+                .map(|r| &r.state);
+            if let Some(state) = last
+                && *state != live
+            {
+                return fail(format!(
+                    "close wrote nothing, but the world changed since snapshot {:?}:\n{}",
+                    self.at,
+                    diff(state, &live)
+                ));
             }
         }
         self.verify_all()?;
@@ -376,7 +388,9 @@ impl Case<'_> {
         }
         self.ticks_since_snapshot = 0;
         self.has_base = true;
-        self.session_last = None;
+        // Flush answers with the newest snapshot of the file.
+        self.session_last = self.recorded.keys().next_back().copied();
+        self.at = target.or(self.session_last);
         self.ents = rt
             .world_mut()
             .query::<(Entity, &Uid)>()
@@ -469,6 +483,7 @@ fn run_case(cfg: &Config, ops: &[Op]) -> Result<Stats, Failure> {
         ticks_since_snapshot: 0,
         has_base: false,
         session_last: None,
+        at: None,
         next_id: 1,
         recorded: BTreeMap::new(),
         trace: Vec::new(),

@@ -47,8 +47,18 @@ pub(super) struct Deferred {
     column: DecodedColumn,
 }
 
-/// A decoded unit, or where it failed: (name index, chunk, reason).
-type Decoded = Result<Vec<DecodedColumn>, (usize, u32, String)>;
+/// A decoded unit, or where it failed: (name index, chunk, what).
+type Decoded = Result<Vec<DecodedColumn>, (usize, u32, UnitError)>;
+
+/// Why a unit could not be decoded.
+enum UnitError {
+    /// The bytes are damaged.
+    Corrupt(String),
+    /// The values cannot be read as this build's type (shape or version).
+    Incompatible(dizzy_components::UpgradeError),
+    /// The type's `Deserialize` panicked.
+    Panicked(String),
+}
 
 impl Ctx<'_> {
     /// Checks every chunk header and cuts each group into units: the rows
@@ -369,29 +379,30 @@ impl Ctx<'_> {
                     let mut column: Option<DecodedColumn> = None;
                     for &p in pieces {
                         let (ni, ci, bytes) = &raw[p];
-                        let bad = |r: String| (*ni, *ci, r);
-                        let chunk = parse(bytes).map_err(bad)?;
+                        let at = |e: UnitError| (*ni, *ci, e);
+                        let chunk = parse(bytes).map_err(|r| at(UnitError::Corrupt(r)))?;
                         let rows = chunk.rows as usize;
                         let migrated;
                         let payload = match upgrades[*ni] {
                             Some((reg, stored, shape)) => {
-                                migrated = reg
-                                    .upgrade(stored, shape, chunk.payload, rows)
-                                    .map_err(|e| bad(e.to_string()))?;
+                                migrated = super::guard(|| {
+                                    reg.upgrade(stored, shape, chunk.payload, rows)
+                                })
+                                .map_err(|m| at(UnitError::Panicked(m)))?
+                                .map_err(|e| at(UnitError::Incompatible(e)))?;
                                 &migrated[..]
                             }
                             None => chunk.payload,
                         };
-                        let piece = ops[*ni]
-                            .0
-                            .decode_column(payload, rows)
-                            .map_err(|e| bad(e.to_string()))?;
+                        let piece = super::guard(|| ops[*ni].0.decode_column(payload, rows))
+                            .map_err(|m| at(UnitError::Panicked(m)))?
+                            .map_err(|e| at(UnitError::Corrupt(e.to_string())))?;
                         match &mut column {
                             Some(c) => c.append(piece),
                             None => column = Some(piece),
                         }
                     }
-                    column.ok_or((0, 0, "an empty unit".to_owned()))
+                    column.ok_or((0, 0, UnitError::Corrupt("an empty unit".to_owned())))
                 })
                 .collect();
             decode_ns.fetch_add(
@@ -418,8 +429,25 @@ impl Ctx<'_> {
                 let guids = &uids[gi][..];
                 let mut columns_of = |result: Decoded| {
                     result
-                        .map_err(|(ni, ci, reason)| {
-                            failure = Some(corrupt(self.store, snap, names[ni], ci, reason));
+                        .map_err(|(ni, ci, e)| {
+                            failure = Some(match e {
+                                UnitError::Corrupt(reason) => {
+                                    corrupt(self.store, snap, names[ni], ci, reason)
+                                }
+                                UnitError::Incompatible(source) => RestoreError::Incompatible {
+                                    path: self.store.path().to_owned(),
+                                    snapshot: snap,
+                                    source,
+                                },
+                                UnitError::Panicked(message) => RestoreError::Panicked {
+                                    path: self.store.path().to_owned(),
+                                    snapshot: snap,
+                                    component: names[ni].to_owned(),
+                                    type_name: regs[ni].type_name().to_owned(),
+                                    what: "`Deserialize`".into(),
+                                    message,
+                                },
+                            });
                         })
                         .ok()
                 };
@@ -559,7 +587,15 @@ impl Ctx<'_> {
                 column.reorder(&order);
                 entities = order.iter().map(|&i| entities[i]).collect();
             }
-            ops.insert_column(world, &entities, column)
+            super::guard(|| ops.insert_column(world, &entities, column))
+                .map_err(|message| RestoreError::Panicked {
+                    path: self.store.path().to_owned(),
+                    snapshot: snap,
+                    component: name.clone(),
+                    type_name: ops.type_name().to_owned(),
+                    what: "a hook or observer".into(),
+                    message,
+                })?
                 .map_err(|e| corrupt(self.store, snap, &name, 0, e.to_string()))?;
         }
         Ok(())

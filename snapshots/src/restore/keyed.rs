@@ -38,9 +38,7 @@ impl Ctx<'_> {
             if chunk.layout != Layout::Keyed {
                 return Err(bad("not a keyed chunk".into()));
             }
-            let payload = self
-                .upgraded(meta, name, chunk.payload, chunk.rows as usize)
-                .map_err(bad)?;
+            let payload = self.upgraded(meta, name, chunk.payload, chunk.rows as usize)?;
             let targets: Vec<(u64, Entity)> = {
                 let uids = world.resource::<Uids>();
                 chunk
@@ -52,21 +50,34 @@ impl Ctx<'_> {
                     })
                     .collect::<Result<_, _>>()?
             };
-            // Inserting a registered component never changes uids: the index
-            // can be taken out of the world meanwhile.
-            world
-                .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
-                    let lookup = |u: u64| uids.entity(u);
-                    let policy = self
-                        .registry
-                        .get(name)
-                        .and_then(|r| r.refs())
-                        .unwrap_or(self.refs);
-                    let mut resolver = Resolver::new(&lookup, policy);
-                    ops.decode_insert(world, &targets, &payload, &mut resolver)
-                })
+            let reg = self.registry.get(name);
+            let type_name = reg.map_or("?", |r| r.type_name());
+            let panicked = |what: &str, message: String| RestoreError::Panicked {
+                path: self.store.path().to_owned(),
+                snapshot: snap,
+                component: name.to_owned(),
+                type_name: type_name.to_owned(),
+                what: what.to_owned(),
+                message,
+            };
+            let mut column = super::guard(|| ops.decode_column(&payload, targets.len()))
+                .map_err(|m| panicked("`Deserialize`", m))?
+                .map_err(|e| bad(e.to_string()))?;
+            // Resolved before the values reach the world: hooks see entities.
+            let holders: Vec<u64> = targets.iter().map(|t| t.0).collect();
+            {
+                let uids = world.resource::<Uids>();
+                let lookup = |u: u64| uids.entity(u);
+                let policy = reg.and_then(|r| r.refs()).unwrap_or(self.refs);
+                let mut resolver = Resolver::new(&lookup, policy);
+                ops.resolve_column(&mut column, &holders, &mut resolver)
+                    .map_err(|d| super::dangling(self.store, snap, name, d))?;
+            }
+            let entities: Vec<Entity> = targets.iter().map(|t| t.1).collect();
+            super::guard(|| ops.insert_column(world, &entities, column))
+                .map_err(|m| panicked("a hook or observer", m))?
                 .map_err(|e| value_error(self.store, snap, name, e, bad))?;
-            inserted.extend(targets.iter().map(|t| t.0));
+            inserted.extend(holders);
         }
         Ok(inserted)
     }
@@ -102,14 +113,24 @@ impl Ctx<'_> {
                 if chunk.layout != Layout::Keyed || chunk.rows != 1 {
                     return Err(bad("not a resource chunk".into()));
                 }
-                let payload = self.upgraded(meta, name, chunk.payload, 1).map_err(bad)?;
-                world
-                    .resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
+                let payload = self.upgraded(meta, name, chunk.payload, 1)?;
+                let type_name = self.registry.get(name).map_or("?", |r| r.type_name());
+                super::guard(|| {
+                    world.resource_scope(|world, uids: bevy_ecs::world::Mut<Uids>| {
                         let lookup = |u: u64| uids.entity(u);
                         let mut resolver = Resolver::new(&lookup, self.refs);
                         ops.decode_insert(world, &payload, &mut resolver)
                     })
-                    .map_err(|e| value_error(self.store, snap, name, e, bad))?;
+                })
+                .map_err(|message| RestoreError::Panicked {
+                    path: self.store.path().to_owned(),
+                    snapshot: snap,
+                    component: name.to_owned(),
+                    type_name: type_name.to_owned(),
+                    what: "`Deserialize`, a hook or an observer".into(),
+                    message,
+                })?
+                .map_err(|e| value_error(self.store, snap, name, e, bad))?;
             }
         }
         for name in &meta.removed_resources {

@@ -240,9 +240,20 @@ pub fn restore(
     registry: &Registry,
     options: &RestoreOptions,
 ) -> Result<Restored, RestoreError> {
-    // A damaged page can make redb's reader panic: an error, and no world.
-    crate::store::contain(|| restore_unguarded(store, registry, options))
-        .unwrap_or_else(|reason| Err(store.damaged(reason)))
+    // redb's reads are contained where they happen (a damaged page is a
+    // `Damaged` error); user code that panics (a `Deserialize`, a hook, an
+    // observer) is named where it runs, and anything else is reported as
+    // user code too, never as a damaged file. No world is returned either way.
+    guard(|| restore_unguarded(store, registry, options)).unwrap_or_else(|message| {
+        Err(RestoreError::Panicked {
+            path: store.path().to_owned(),
+            snapshot: options.snapshot.unwrap_or(0),
+            component: "(unknown)".into(),
+            type_name: "(unknown)".into(),
+            what: "user code (a hook or an observer)".into(),
+            message,
+        })
+    })
 }
 
 fn restore_unguarded(
@@ -338,19 +349,23 @@ impl Ctx<'_> {
         name: &str,
         payload: &'p [u8],
         rows: usize,
-    ) -> Result<std::borrow::Cow<'p, [u8]>, String> {
+    ) -> Result<std::borrow::Cow<'p, [u8]>, RestoreError> {
         let (Some(reg), Some(s)) = (
             self.registry.get(name),
             meta.schemas.iter().find(|s| s.name == name),
         ) else {
             return Ok(std::borrow::Cow::Borrowed(payload));
         };
-        if s.version == reg.version() {
+        if !reg.needs_upgrade(s.version, s.shape.as_deref()) {
             return Ok(std::borrow::Cow::Borrowed(payload));
         }
         reg.upgrade(s.version, s.shape.as_deref(), payload, rows)
             .map(std::borrow::Cow::Owned)
-            .map_err(|e| e.to_string())
+            .map_err(|source| RestoreError::Incompatible {
+                path: self.store.path().to_owned(),
+                snapshot: meta.id,
+                source,
+            })
     }
 
     /// The shape of an unregistered `name`, to keep its values.
@@ -466,4 +481,16 @@ pub(crate) fn drop_components(
             }
         }
     }
+}
+
+/// Runs user code (a `Deserialize`, a hook, an observer); its panic becomes
+/// `Err` with the panic's message.
+pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned())
+    })
 }
