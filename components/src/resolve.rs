@@ -67,11 +67,14 @@ pub struct Unresolved {
 
 impl fmt::Display for Unresolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str(&self.reason)
-        } else {
-            write!(f, "field `{}`: {}", self.field, self.reason)
+        if !self.field.is_empty() {
+            write!(f, "field `{}`: ", self.field)?;
         }
+        f.write_str(&self.reason)?;
+        if self.reason.starts_with("missing field") {
+            f.write_str(" (a field added without a default: `#[serde(default)]` or an `Option` would resolve it)")?;
+        }
+        Ok(())
     }
 }
 
