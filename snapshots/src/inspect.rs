@@ -120,6 +120,14 @@ pub fn entities_at(
 enum Decoder<'r> {
     Column(&'r dyn ColumnOps),
     Resource(&'r dyn ResourceOps),
+    /// Stored at another version or shape: brought to the build's (the
+    /// migrations and by-name resolution a restore applies), then decoded
+    /// as the registered type; by the stored shape if that fails.
+    Upgraded {
+        reg: &'r dizzy_components::Registration,
+        version: u32,
+        shape: Option<&'r str>,
+    },
     Shape(&'r str),
     /// Not decoded; the reason if it cannot be (vs. not asked for).
     Skip(Option<String>),
@@ -135,7 +143,7 @@ impl Decoder<'_> {
                 .map(|v| (v, bytes.len()))
                 .map_err(|e| e.to_string()),
             Decoder::Shape(s) => shape::decode(s, bytes),
-            Decoder::Skip(_) => Err("not decoded".to_owned()),
+            Decoder::Upgraded { .. } | Decoder::Skip(_) => Err("not decoded".to_owned()),
         }
     }
 
@@ -144,6 +152,27 @@ impl Decoder<'_> {
     fn values(&self, payload: &[u8], rows: usize) -> Result<Option<Vec<Value>>, String> {
         if matches!(self, Decoder::Skip(_)) {
             return Ok(None);
+        }
+        if let Decoder::Upgraded {
+            reg,
+            version,
+            shape,
+        } = self
+        {
+            let as_registered = match (reg.upgrade(*version, *shape, payload, rows), reg.ops()) {
+                (Ok(bytes), dizzy_components::Ops::Component(ops)) => {
+                    Decoder::Column(ops.as_ref()).values(&bytes, rows).ok()
+                }
+                (Ok(bytes), dizzy_components::Ops::Resource(ops)) => {
+                    Decoder::Resource(ops.as_ref()).values(&bytes, rows).ok()
+                }
+                (Err(_), _) => None,
+            };
+            return match (as_registered, shape) {
+                (Some(values), _) => Ok(values),
+                (None, Some(s)) => Decoder::Shape(s).values(payload, rows),
+                (None, None) => Ok(None),
+            };
         }
         let mut out = Vec::with_capacity(rows.min(payload.len() + 1));
         let mut at = 0;
@@ -307,6 +336,18 @@ impl<'a> Inspector<'a> {
             None => "not registered".to_owned(),
             Some(reg) if reg.kind() != kind => {
                 format!("a {kind} in the file, registered as a {}", reg.kind())
+            }
+            Some(reg)
+                if stored.is_some_and(|s| {
+                    reg.needs_upgrade(s.version, s.shape.as_deref()) && reg.migrates_from(s.version)
+                }) =>
+            {
+                let s = stored.unwrap_or_else(|| unreachable!("checked"));
+                return Decoder::Upgraded {
+                    reg,
+                    version: s.version,
+                    shape: s.shape.as_deref(),
+                };
             }
             Some(reg) if stored.is_some_and(|s| s.version != reg.version()) => format!(
                 "version {} in the file, version {} registered",
