@@ -49,6 +49,9 @@ pub struct Runtime {
     poisoned: Option<String>,
     plugins: Vec<String>,
     stop: StopHandle,
+    /// The world's change tick when the last tick started (values changed
+    /// since are recorded with their ticks in the next snapshot).
+    tick_start: Option<bevy_ecs::change_detection::Tick>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -150,14 +153,23 @@ impl Runtime {
         if store.is_none() {
             store = db.as_deref().map(Store::open).transpose()?;
         }
-        let (mut world, resumed, chain) = match restored {
-            Some(r) => (r.world, Some(r.meta), r.chain),
+        let (mut world, resumed, chain, detection) = match restored {
+            Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
             None => {
                 let mut world = World::new();
                 registry.install(&mut world);
-                (world, None, Vec::new())
+                (world, None, Vec::new(), None)
             }
         };
+        // Change detection where the snapshot left it: restored values are
+        // old to every system, but for those changed in the last tick.
+        let detected = detection.map(|d| {
+            let base = dizzy_snapshots::detect::apply(&mut world, &registry, &d);
+            (d, base)
+        });
+        let tick_start = detected.as_ref().map(|(d, base)| {
+            bevy_ecs::change_detection::Tick::new(base.get().wrapping_sub(d.max_age() + 1))
+        });
         if let Some(meta) = &resumed {
             // Before the start-up functions: what they change in persisted
             // state (a registered resource the snapshot lacks, inserted with
@@ -175,7 +187,23 @@ impl Runtime {
             ));
         }
         let mut schedule = parts.schedule;
-        dizzy_systems::build(&mut schedule, &mut world, parts.ambiguity_is_error)?;
+        let last_run = |name: &str, occurrence: usize| {
+            let (d, base) = detected.as_ref()?;
+            let age = d
+                .systems
+                .iter()
+                .filter(|(n, _)| n == name)
+                .nth(occurrence)?
+                .1;
+            (age <= dizzy_snapshots::detect::MAX_AGE)
+                .then(|| bevy_ecs::change_detection::Tick::new(base.get().wrapping_sub(age)))
+        };
+        dizzy_systems::build_with(
+            &mut schedule,
+            &mut world,
+            parts.ambiguity_is_error,
+            &last_run,
+        )?;
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
         capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
         let writer = store
@@ -198,6 +226,7 @@ impl Runtime {
             poisoned: None,
             plugins: parts.plugins,
             stop: StopHandle::new(),
+            tick_start,
         })
     }
 
@@ -299,6 +328,7 @@ impl Runtime {
         self.check_writer()?;
         let next = self.tick + 1;
         self.world.resource_mut::<TickCount>().0 = next;
+        self.tick_start = Some(self.world.read_change_tick());
         let (world, schedule) = (&mut self.world, &mut self.schedule);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| schedule.run(world))) {
             let message = panic_message(payload.as_ref());
@@ -310,6 +340,9 @@ impl Runtime {
         }
         self.tick = next;
         self.ticks_since_capture += 1;
+        // As bevy's App does after each update: removal messages older than
+        // two ticks are dropped (they would pile up otherwise).
+        self.world.clear_trackers();
         if let Some(check) = self.world.check_change_ticks() {
             self.schedule.check_change_ticks(check);
         }
@@ -361,7 +394,20 @@ impl Runtime {
         Ok(end)
     }
 
+    /// Hands the capturer where change detection stands.
+    fn record_detection(&mut self) {
+        self.capturer
+            .set_detection(dizzy_snapshots::detect::SystemRuns {
+                window_start: self.tick_start,
+                systems: dizzy_systems::last_runs(&self.schedule),
+            });
+    }
+
     fn capture(&mut self, want: Want) -> Result<Option<u64>, TickError> {
+        if self.writer.is_none() {
+            return Ok(None);
+        }
+        self.record_detection();
         let Some(writer) = &self.writer else {
             return Ok(None);
         };
@@ -424,6 +470,7 @@ impl Runtime {
     pub fn finish(&mut self) -> Result<Option<u64>, TickError> {
         if self.poisoned.is_none() {
             self.check_writer()?;
+            self.record_detection();
             if let Some(writer) = &self.writer {
                 let forced = self.ticks_since_capture > 0 || !self.capturer.has_base();
                 let capture = if forced {

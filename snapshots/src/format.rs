@@ -30,6 +30,13 @@ pub(crate) mod col {
     pub const REMOVE: &str = "@remove/";
     /// `@res/<name>`: a resource's value.
     pub const RESOURCE: &str = "@res/";
+    /// `@detect`: where change detection stood (one keyed row, uid 0): each
+    /// system's last run and the resources changed in the last tick, as
+    /// ages (see `crate::detect`).
+    pub const DETECT: &str = "@detect";
+    /// `@ticks/<name>`: for values of `<name>` changed in the last tick,
+    /// their changed and added ages; keyed by uid.
+    pub const TICKS: &str = "@ticks/";
     /// `@order/<name>`: for relationship `<name>`, each target's list (the
     /// uids whose relationship points at it) in its order; keyed by the
     /// target's uid, each value a `Vec<u64>`. Only lists of two or more.

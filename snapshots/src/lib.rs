@@ -4,6 +4,7 @@
 
 mod bundle;
 mod capture;
+pub mod detect;
 mod error;
 mod format;
 #[doc(hidden)]

@@ -13,4 +13,4 @@ mod schedule;
 
 pub use describe::{Edge, ScheduleDescription, SetDescription, SystemDescription, describe};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick};
-pub use schedule::{ScheduleError, build};
+pub use schedule::{ScheduleError, build, build_with, last_runs};

@@ -1,7 +1,13 @@
 //! Building the tick schedule: bevy's multi-threaded executor, with
 //! ambiguity detection as an error unless the app opts out.
 
-use bevy_ecs::schedule::{LogLevel, MultiThreadedExecutor, Schedule, ScheduleBuildSettings};
+use std::collections::HashMap;
+
+use bevy_ecs::change_detection::Tick;
+use bevy_ecs::schedule::{
+    LogLevel, MultiThreadedExecutor, Schedule, ScheduleBuildSettings, SystemKey,
+};
+use bevy_ecs::system::System;
 use bevy_ecs::world::World;
 
 /// The schedule could not be built.
@@ -14,10 +20,29 @@ pub enum ScheduleError {
 }
 
 /// Configures `schedule` for dizzy and builds it against `world`.
+///
+/// # Errors
+/// bevy refused the schedule (an ambiguity, a cycle, ...).
 pub fn build(
     schedule: &mut Schedule,
     world: &mut World,
     ambiguity_is_error: bool,
+) -> Result<(), ScheduleError> {
+    build_with(schedule, world, ambiguity_is_error, &|_, _| None)
+}
+
+/// [`build`], where each system (and its run conditions) gets the last run
+/// `last_run` gives for its name and occurrence (the `n`-th system of that
+/// name, in the order systems were added), instead of bevy's "never ran":
+/// a resumed run hands on where change detection stood.
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(
+    schedule: &mut Schedule,
+    world: &mut World,
+    ambiguity_is_error: bool,
+    last_run: &dyn Fn(&str, usize) -> Option<Tick>,
 ) -> Result<(), ScheduleError> {
     schedule.set_executor(MultiThreadedExecutor::new());
     schedule.set_build_settings(ScheduleBuildSettings {
@@ -28,8 +53,46 @@ pub fn build(
         },
         ..ScheduleBuildSettings::default()
     });
+    // Initialize the systems (bevy gives each a last run of "never"), then
+    // hand on the recorded ones, before the schedule is built.
+    let graph = schedule.graph_mut();
+    graph.initialize(world);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let keys: Vec<SystemKey> = graph.systems.iter().map(|(k, _, _)| k).collect();
+    for key in keys {
+        let Some(system) = graph.systems.get_mut(key) else {
+            continue;
+        };
+        let name = system.name().to_string();
+        let n = seen.entry(name.clone()).or_default();
+        let occurrence = *n;
+        *n += 1;
+        let Some(tick) = last_run(&name, occurrence) else {
+            continue;
+        };
+        system.set_last_run(tick);
+        if let Some(conditions) = graph.systems.get_conditions_mut(key) {
+            for c in conditions {
+                c.condition.set_last_run(tick);
+            }
+        }
+    }
     match schedule.initialize(world) {
         Ok(_) => Ok(()),
         Err(e) => Err(ScheduleError::Build(e.to_string(schedule.graph(), world))),
     }
+}
+
+/// Each system of a built `schedule` with its last run, in the order the
+/// systems were added (what [`build_with`] takes back): the names and
+/// occurrences match.
+pub fn last_runs(schedule: &Schedule) -> Vec<(String, Tick)> {
+    let Ok(systems) = schedule.systems() else {
+        return Vec::new();
+    };
+    let mut all: Vec<(SystemKey, String, Tick)> = systems
+        .map(|(key, s)| (key, s.name().to_string(), s.get_last_run()))
+        .collect();
+    all.sort_by_key(|(k, _, _)| *k);
+    all.into_iter().map(|(_, n, t)| (n, t)).collect()
 }

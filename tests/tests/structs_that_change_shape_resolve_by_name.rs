@@ -213,7 +213,10 @@ fn a_change_that_cannot_be_resolved_names_the_field_and_the_fix() {
         assert!(err.contains(&format!("`{field}`")), "{err}");
         assert!(err.contains("migration"), "the fix: {err}");
         assert!(err.contains("width"), "both shapes: {err}");
-        assert!(!err.contains("corrupt"), "a good file is not corrupt: {err}");
+        assert!(
+            !err.contains("corrupt"),
+            "a good file is not corrupt: {err}"
+        );
     }
     // The file is untouched: the old build still opens it.
     let old = App::new()

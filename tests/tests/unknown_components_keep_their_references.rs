@@ -157,7 +157,11 @@ fn imports_remap_correlation_ids_like_uids() {
         assert_eq!(*c, Some(new_root), "uid {uid} follows its root's new uid");
     }
     for (uid, c) in with.iter().filter(|(u, _)| !map.values().any(|v| v == u)) {
-        assert_ne!(*c, Some(new_root), "uid {uid} of the target is not in the tree");
+        assert_ne!(
+            *c,
+            Some(new_root),
+            "uid {uid} of the target is not in the tree"
+        );
     }
 }
 

@@ -103,6 +103,7 @@ pub struct Capturer {
     next_id: u64,
     resources: BTreeSet<String>,
     app: String,
+    runs: crate::detect::SystemRuns,
 }
 
 /// Gives a uid to every entity that has a registered component but no uid
@@ -148,7 +149,14 @@ impl Capturer {
             next_id,
             resources: BTreeSet::new(),
             app: String::new(),
+            runs: crate::detect::SystemRuns::default(),
         }
+    }
+
+    /// Where the systems' last runs stand, recorded with the next capture
+    /// so that a resume restores change detection (see [`crate::detect`]).
+    pub fn set_detection(&mut self, runs: crate::detect::SystemRuns) {
+        self.runs = runs;
     }
 
     /// The settings.
@@ -246,6 +254,7 @@ impl Capturer {
         forced: bool,
     ) -> Result<Option<Capture>, CaptureError> {
         assign_uids(world, registry);
+        let before = world.read_change_tick();
         let now = world.increment_change_tick();
         let delta_base = match (&self.base, want) {
             (Some(b), Want::Auto)
@@ -269,6 +278,13 @@ impl Capturer {
         {
             return Ok(None);
         }
+        let mut chunks = chunks;
+        let detection = crate::detect::record(world, registry, &self.runs, before);
+        let mut extra = Columns::default();
+        encode_detection(&detection, &mut extra, self.settings.chunk_bytes.max(64))?;
+        meta.bytes += extra.bytes();
+        meta.columns.extend(extra.meta);
+        chunks.extend(extra.chunks);
         meta.id = self.next_id;
         meta.tick = tick;
         meta.base = delta_base.as_ref().map(|b| b.id);
@@ -358,4 +374,53 @@ impl Capturer {
         }
         Ok(())
     }
+}
+
+/// Writes `@detect` and the `@ticks/<name>` columns of `detection`.
+fn encode_detection(
+    detection: &crate::detect::Detection,
+    out: &mut Columns,
+    target: usize,
+) -> Result<(), CaptureError> {
+    let codec_error = |source| CaptureError::Codec {
+        component: col::DETECT.to_owned(),
+        source,
+    };
+    let mut buf = vec![0u8; HEADER];
+    buf.extend(detection.encode().map_err(codec_error)?);
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    finish(&mut buf, Layout::Keyed, 1);
+    out.push(col::DETECT, 1, buf);
+    let mut names: Vec<&str> = detection.values.iter().map(|v| v.0.as_str()).collect();
+    names.dedup();
+    for name in names {
+        let column = format!("{}{name}", col::TICKS);
+        let mut buf = vec![0u8; HEADER];
+        let mut owners: Vec<u64> = Vec::new();
+        let mut flush = |buf: &mut Vec<u8>, owners: &mut Vec<u64>| {
+            if owners.is_empty() {
+                return;
+            }
+            let n = owners.len() as u32;
+            for u in owners.drain(..) {
+                buf.extend_from_slice(&u.to_le_bytes());
+            }
+            finish(buf, Layout::Keyed, n);
+            out.push(
+                &column,
+                u64::from(n),
+                std::mem::replace(buf, vec![0u8; HEADER]),
+            );
+        };
+        for (_, uid, changed, added) in detection.values.iter().filter(|v| v.0 == name) {
+            dizzy_components::codec::encode_into(&(changed, added), &mut buf)
+                .map_err(codec_error)?;
+            owners.push(*uid);
+            if buf.len() >= target {
+                flush(&mut buf, &mut owners);
+            }
+        }
+        flush(&mut buf, &mut owners);
+    }
+    Ok(())
 }

@@ -60,6 +60,9 @@ pub struct Restored {
     pub meta: SnapshotMeta,
     /// Its chain: the full snapshot first, then the deltas up to `meta`.
     pub chain: Vec<SnapshotMeta>,
+    /// Where change detection stood when `meta` was taken, if it records
+    /// it (see [`crate::detect`]): for a resume to hand on.
+    pub detection: Option<crate::detect::Detection>,
 }
 
 /// The chain that restores snapshot `target` (the latest if `None`): the
@@ -296,7 +299,17 @@ fn restore_unguarded(
         world.insert_resource(kept);
     }
     world.resource_mut::<Journal>().clear();
-    Ok(Restored { world, meta, chain })
+    let detection = ctx.read_detection(&meta)?;
+    // Restoring removed and replaced components (deltas, relationship
+    // order): no system may see those removals as its own.
+    world.clear_trackers();
+    world.clear_trackers();
+    Ok(Restored {
+        world,
+        meta,
+        chain,
+        detection,
+    })
 }
 
 struct Ctx<'a> {
@@ -419,6 +432,45 @@ impl Ctx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The change detection `meta` records, if any.
+    fn read_detection(
+        &self,
+        meta: &SnapshotMeta,
+    ) -> Result<Option<crate::detect::Detection>, RestoreError> {
+        let chunks = self.chunks(meta, col::DETECT)?;
+        let Some(first) = chunks.first() else {
+            return Ok(None);
+        };
+        let bad = |r: String| corrupt(self.store, meta.id, col::DETECT, 0, r);
+        let chunk = parse(first).map_err(bad)?;
+        let mut detection: crate::detect::Detection =
+            dizzy_components::codec::decode(chunk.payload).map_err(|e| bad(e.to_string()))?;
+        for c in meta
+            .columns
+            .iter()
+            .filter(|c| c.name.starts_with(col::TICKS))
+        {
+            let name = &c.name[col::TICKS.len()..];
+            for (ci, bytes) in self.chunks(meta, &c.name)?.iter().enumerate() {
+                let bad = |r: String| corrupt(self.store, meta.id, &c.name, ci as u32, r);
+                let chunk = parse(bytes).map_err(bad)?;
+                let mut ages = Vec::new();
+                dizzy_components::codec::decode_rows::<(u32, Option<u32>)>(
+                    chunk.payload,
+                    chunk.rows as usize,
+                    |a| ages.push(a),
+                )
+                .map_err(|e| bad(e.to_string()))?;
+                for (uid, (changed, added)) in chunk.uids().zip(ages) {
+                    detection
+                        .values
+                        .push((name.to_owned(), uid, changed, added));
+                }
+            }
+        }
+        Ok(Some(detection))
     }
 
     fn uid_list(&self, meta: &SnapshotMeta, column: &str) -> Result<Vec<u64>, RestoreError> {

@@ -1,0 +1,240 @@
+//! Change detection across a resume.
+//!
+//! bevy decides what `Added<T>`, `Changed<T>` and `is_changed()` show a
+//! system by comparing each value's added and changed ticks with the tick
+//! of the system's last run. A restored world's values all carry the tick
+//! of the restore, and its systems have never run: without more, every
+//! value would look just added to every system after a resume. So each
+//! snapshot records, compactly, where change detection stood when it was
+//! taken:
+//!
+//! - `@detect`: the last run of every system of the schedule (by name, in
+//!   schedule order) and the ticks of the resources changed in the last
+//!   tick, each as an *age* — change ticks before the capture;
+//! - `@ticks/<name>`: for the values of component `<name>` changed (or
+//!   added) in the last tick, their ages, keyed by uid.
+//!
+//! A resume ([`apply`]) moves the world's change tick past the oldest age
+//! recorded, gives those values and every system the same ages again, and
+//! leaves every other value older than every system's last run: restored
+//! values are old to every system, except those changed in the tick before
+//! the snapshot after a system ran, which are still new to it — as in a
+//! run that never stopped.
+
+use bevy_ecs::change_detection::{DetectChangesMut, Tick};
+use bevy_ecs::component::{ComponentId, StorageType};
+use bevy_ecs::entity::Entity;
+use bevy_ecs::world::World;
+use dizzy_components::{Registry, Uid, Uids, codec};
+use serde::{Deserialize, Serialize};
+
+/// Where each system's last run stood before a capture: what the engine
+/// hands the capturer (see [`crate::Capturer::set_detection`]).
+#[derive(Clone, Debug, Default)]
+pub struct SystemRuns {
+    /// The world's change tick when the last tick started: values changed
+    /// since are recorded with their ticks.
+    pub window_start: Option<Tick>,
+    /// Each system of the schedule, in schedule order: its name and its
+    /// last run.
+    pub systems: Vec<(String, Tick)>,
+}
+
+/// What a snapshot records of change detection (`@detect`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Each system, in schedule order: name and age of its last run.
+    pub systems: Vec<(String, u32)>,
+    /// Resources changed in the window: name, changed age, added age.
+    pub resources: Vec<(String, u32, Option<u32>)>,
+    /// Component values changed in the window: component, uid, changed
+    /// age, added age (stored in `@ticks/<name>` chunks).
+    #[serde(skip)]
+    pub values: Vec<(String, u64, u32, Option<u32>)>,
+}
+
+/// Ages above this are "older than anything recorded": a system that has
+/// not run for that long keeps the last run bevy gives a new system.
+pub const MAX_AGE: u32 = 1 << 24;
+
+fn age(now: Tick, t: Tick) -> u32 {
+    now.get().wrapping_sub(t.get())
+}
+
+/// Whether tick `t` is in the window (newer than `start`, seen at `now`).
+fn recent(t: Tick, start: Tick, now: Tick) -> bool {
+    t.is_newer_than(start, now)
+}
+
+/// What to record for `world` at `now`.
+pub(crate) fn record(
+    world: &World,
+    registry: &Registry,
+    runs: &SystemRuns,
+    now: Tick,
+) -> Detection {
+    let mut out = Detection {
+        systems: runs
+            .systems
+            .iter()
+            .map(|(n, t)| (n.clone(), age(now, *t)))
+            .collect(),
+        ..Default::default()
+    };
+    let Some(start) = runs.window_start else {
+        return out;
+    };
+    let Some(uid_id) = world.component_id::<Uid>() else {
+        return out;
+    };
+    for reg in registry.iter() {
+        if let Some(ops) = reg.resource() {
+            if let Some(id) = world.components().get_id(reg.type_id())
+                && let Some(ticks) = world.get_resource_change_ticks_by_id(id)
+                && ops.exists(world)
+                && recent(ticks.changed, start, now)
+            {
+                let added = recent(ticks.added, start, now).then(|| age(now, ticks.added));
+                out.resources
+                    .push((reg.name().to_owned(), age(now, ticks.changed), added));
+            }
+            continue;
+        }
+        let Some(id) = reg.column().and_then(|c| c.component_id(world)) else {
+            continue;
+        };
+        for arch in world.archetypes().iter() {
+            if !arch.contains(id) || !arch.contains(uid_id) || arch.is_empty() {
+                continue;
+            }
+            for e in arch.entities() {
+                let entity = e.id();
+                let Ok(er) = world.get_entity(entity) else {
+                    continue;
+                };
+                let Some(ticks) = er.get_change_ticks_by_id(id) else {
+                    continue;
+                };
+                if !recent(ticks.changed, start, now) {
+                    continue;
+                }
+                let Some(uid) = er.get::<Uid>() else { continue };
+                let added = recent(ticks.added, start, now).then(|| age(now, ticks.added));
+                out.values.push((
+                    reg.name().to_owned(),
+                    uid.get(),
+                    age(now, ticks.changed),
+                    added,
+                ));
+            }
+        }
+    }
+    out
+}
+
+impl Detection {
+    /// The oldest age recorded (systems older than [`MAX_AGE`] aside).
+    pub fn max_age(&self) -> u32 {
+        self.systems
+            .iter()
+            .map(|s| s.1)
+            .filter(|&a| a <= MAX_AGE)
+            .chain(
+                self.resources
+                    .iter()
+                    .flat_map(|r| [Some(r.1), r.2])
+                    .flatten(),
+            )
+            .chain(self.values.iter().flat_map(|v| [Some(v.2), v.3]).flatten())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Encodes the record (systems and resources) for `@detect`.
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, codec::CodecError> {
+        codec::encode(self)
+    }
+}
+
+/// Gives the values and resources of a restored world the ages `recorded`
+/// holds, and every other value an age older than every recorded system's
+/// last run; returns the world's change tick the ages count from (a
+/// system's last run is that tick minus its recorded age).
+pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Tick {
+    let span = recorded.max_age().saturating_add(1);
+    for _ in 0..=span {
+        world.increment_change_tick();
+    }
+    let now = world.read_change_tick();
+    let at = |age: u32| Tick::new(now.get().wrapping_sub(age));
+    for (name, uid, changed, added) in &recorded.values {
+        let Some(id) = registry
+            .get(name)
+            .and_then(|r| r.column())
+            .and_then(|c| c.component_id(world))
+        else {
+            continue;
+        };
+        let Some(entity) = world.resource::<Uids>().entity(*uid) else {
+            continue;
+        };
+        set_ticks(world, entity, id, at(*changed), added.map(at));
+    }
+    for (name, changed, added) in &recorded.resources {
+        let Some(id) = registry
+            .get(name)
+            .and_then(|r| world.components().get_id(r.type_id()))
+        else {
+            continue;
+        };
+        if let Some(mut r) = world.get_resource_mut_by_id(id) {
+            if let Some(a) = added {
+                r.set_last_added(at(*a));
+            }
+            r.set_last_changed(at(*changed));
+        }
+    }
+    now
+}
+
+/// Sets the ticks of `entity`'s value of component `id`.
+fn set_ticks(
+    world: &mut World,
+    entity: Entity,
+    id: ComponentId,
+    changed: Tick,
+    added: Option<Tick>,
+) {
+    let Some(location) = world.entities().get_spawned(entity).ok() else {
+        return;
+    };
+    let storage = world.components().get_info(id).map(|i| i.storage_type());
+    let cells = match storage {
+        Some(StorageType::Table) => world
+            .storages()
+            .tables
+            .get(location.table_id)
+            .and_then(|t| {
+                Some((
+                    t.get_changed_tick(id, location.table_row)?,
+                    t.get_added_tick(id, location.table_row)?,
+                ))
+            }),
+        Some(StorageType::SparseSet) => world
+            .storages()
+            .sparse_sets
+            .get(id)
+            .and_then(|s| Some((s.get_changed_tick(entity)?, s.get_added_tick(entity)?))),
+        None => None,
+    };
+    if let Some((changed_cell, added_cell)) = cells {
+        // SAFETY: the caller holds `&mut World`, so no other reference to
+        // these ticks exists while they are written.
+        unsafe {
+            *changed_cell.get() = changed;
+            if let Some(a) = added {
+                *added_cell.get() = a;
+            }
+        }
+    }
+}
