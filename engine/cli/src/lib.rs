@@ -220,6 +220,7 @@ impl Cli {
         T: Into<OsString> + Clone,
     {
         init_logs();
+        quiet_panics();
         let Cli {
             app,
             name,
@@ -256,7 +257,7 @@ impl Cli {
             Ok(m) => m,
             Err(e) => e.exit(),
         };
-        let result = match Command::from_arg_matches(&matches) {
+        let run = || match Command::from_arg_matches(&matches) {
             Ok(c) => dispatch(c, app),
             Err(_) => {
                 let chosen = matches.subcommand_name().unwrap_or_default();
@@ -266,6 +267,17 @@ impl Cli {
                 }
             }
         };
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+                let message = LAST_PANIC
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.take())
+                    .unwrap_or_default();
+                Err(CliError::new(format!(
+                    "internal error (a panic): {message}"
+                )))
+            });
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -306,6 +318,34 @@ macro_rules! run {
             .about(env!("CARGO_PKG_DESCRIPTION"))
             .run()
     }};
+}
+
+/// The last panic's message and place (of any thread), for the one-line error.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// A command line prints one line per error: a panic's message is kept
+/// (not printed with a backtrace) and becomes the error's line if it ends
+/// the command; a panic that dizzy contains (a damaged page redb's reader
+/// gave up on) is reported in its error instead.
+fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            if let Ok(mut last) = LAST_PANIC.lock() {
+                *last = Some(format!("{message}{at}"));
+            }
+        }));
+    });
 }
 
 /// Installs the log subscriber: warnings by default, `DIZZY_LOG` to change

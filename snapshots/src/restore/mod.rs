@@ -290,6 +290,11 @@ fn restore_unguarded(
     for delta in &chain[1..] {
         ctx.apply_delta(&mut world, delta)?;
     }
+    // What the earlier snapshots of the chain record of change detection
+    // is not used, but checked like every other chunk of the chain.
+    for m in &chain[..chain.len() - 1] {
+        ctx.read_detection(m)?;
+    }
     tracing::debug!("restore: {} deltas in {:?}", chain.len() - 1, t.elapsed());
     let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
     world.resource_mut::<Uids>().set_next_raw(meta.uid_next);
