@@ -33,7 +33,7 @@ pub use journal::{Departures, Journal};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};
 pub use refscan::{ENTITY, Refs};
-pub use registry::{Kind, Ops, Registration, Registry, RegistryError, UpgradeError};
+pub use registry::{Kind, Ops, Registration, Registry, RegistryError, ShapeMismatch, UpgradeError};
 pub use relation::Relation;
 pub use resolve::Unresolved;
 pub use resource::{ResourceOps, TypedResource};

@@ -177,21 +177,8 @@ pub enum UpgradeError {
     /// Values stored with another shape cannot be read by name as this
     /// build's type (a field added without a default, an incompatible type,
     /// a variant the data uses that was removed).
-    #[error(
-        "`{name}` version {version} is stored as {stored} and cannot be read as this build's {current}: {problem}; bump its version and register a migration (App::migration) from version {version}"
-    )]
-    Unresolved {
-        /// Stable name.
-        name: String,
-        /// The stored version.
-        version: u32,
-        /// The stored shape, outlined.
-        stored: String,
-        /// The build's shape, outlined.
-        current: String,
-        /// Which field, and what is wrong.
-        problem: Unresolved,
-    },
+    #[error("{0}")]
+    Unresolved(Box<ShapeMismatch>),
     /// A stored value does not decode as the old type.
     #[error("`{name}` version {version}: {source}")]
     Codec {
@@ -202,6 +189,32 @@ pub enum UpgradeError {
         /// The codec's error.
         source: CodecError,
     },
+}
+
+/// Values of one version stored with a shape this build cannot read them by
+/// (see [`UpgradeError::Unresolved`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeMismatch {
+    /// Stable name.
+    pub name: String,
+    /// The stored version.
+    pub version: u32,
+    /// The stored shape, outlined.
+    pub stored: String,
+    /// The build's shape, outlined.
+    pub current: String,
+    /// Which field, and what is wrong.
+    pub problem: Unresolved,
+}
+
+impl std::fmt::Display for ShapeMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` version {} is stored as {} and cannot be read as this build's {}: {}; bump its version and register a migration (App::migration) from version {}",
+            self.name, self.version, self.stored, self.current, self.problem, self.version
+        )
+    }
 }
 
 fn fields_note(fields: &[String]) -> String {
@@ -297,12 +310,15 @@ impl Registration {
                 fields: crate::shape::differences(stored_shape, self.shape()),
             });
         }
-        let unresolved = |current: Option<&str>, problem: Unresolved| UpgradeError::Unresolved {
-            name: self.name.clone(),
-            version: stored,
-            stored: stored_shape.map_or_else(|| "an unknown shape".into(), crate::resolve::outline),
-            current: current.map_or_else(|| "an unknown shape".into(), crate::resolve::outline),
-            problem,
+        let unresolved = |current: Option<&str>, problem: Unresolved| {
+            UpgradeError::Unresolved(Box::new(ShapeMismatch {
+                name: self.name.clone(),
+                version: stored,
+                stored: stored_shape
+                    .map_or_else(|| "an unknown shape".into(), crate::resolve::outline),
+                current: current.map_or_else(|| "an unknown shape".into(), crate::resolve::outline),
+                problem,
+            }))
         };
         // The shape the first step (or this type, at this version) reads.
         let reads = if stored == self.version {

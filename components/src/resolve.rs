@@ -544,7 +544,7 @@ impl<'de> de::Deserializer<'de> for TreeDe<'de, '_> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let r = match self.tree {
+        match self.tree {
             Tree::Unit => visitor.visit_unit(),
             Tree::Bool(b) => visitor.visit_bool(*b),
             Tree::U(u) => match u64::try_from(*u) {
@@ -586,20 +586,17 @@ impl<'de> de::Deserializer<'de> for TreeDe<'de, '_> {
                 next: 0,
                 path: self.path,
             }),
-            Tree::NewType(inner) => {
-                return TreeDe {
-                    tree: inner,
-                    path: self.path,
-                }
-                .deserialize_any(visitor);
+            Tree::NewType(inner) => TreeDe {
+                tree: inner,
+                path: self.path,
             }
+            .deserialize_any(visitor),
             Tree::Variant(name, content) => visitor.visit_enum(Enum {
                 name,
                 content,
                 path: self.path,
             }),
-        };
-        r
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {

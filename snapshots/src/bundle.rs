@@ -94,6 +94,12 @@ pub enum ExportError {
         /// The codec's error.
         source: dizzy_components::CodecError,
     },
+    /// User code (a `Serialize`, `Deserialize` or `map_entities`) panicked;
+    /// the world is as it was.
+    #[error(
+        "a value's `Serialize` (or `Deserialize`, `map_entities`) panicked while exporting: {0}"
+    )]
+    Panicked(String),
 }
 
 /// A bundle was refused; the target is unchanged.
@@ -214,6 +220,26 @@ pub struct Exported {
 /// component, or selects nothing; a reference leaves the selection without
 /// the closure under `RefPolicy::Fail`; a value does not encode.
 pub fn export(
+    world: &World,
+    registry: &Registry,
+    selection: &Selection,
+    options: &ExportOptions,
+) -> Result<Exported, ExportError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        export_unguarded(world, registry, selection, options)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(ExportError::Panicked(
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default(),
+        ))
+    })
+}
+
+fn export_unguarded(
     world: &World,
     registry: &Registry,
     selection: &Selection,

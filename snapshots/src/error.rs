@@ -122,6 +122,15 @@ pub enum CaptureError {
         /// The codec's error.
         source: dizzy_components::CodecError,
     },
+    /// User code (a type's `Serialize` or `Deserialize`, a `map_entities`)
+    /// panicked while the snapshot was encoded; the world is as it was.
+    #[error(
+        "a value's `Serialize` (or `Deserialize`, `map_entities`) panicked while a snapshot was captured: {message}"
+    )]
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Writing to the file failed; earlier snapshots are intact.
@@ -303,7 +312,7 @@ pub enum RestoreError {
     /// User code — a type's `Deserialize`, a component hook or an observer —
     /// panicked while the world was restored; the file is fine.
     #[error(
-        "{path}: snapshot {snapshot}: {what} of `{component}` ({type_name}) panicked while restoring: {message}"
+        "{path}: snapshot {snapshot}: `{component}`: {what} panicked while restoring: {message}"
     )]
     Panicked {
         /// The path.
@@ -312,9 +321,7 @@ pub enum RestoreError {
         snapshot: u64,
         /// The component's or resource's stable name.
         component: String,
-        /// Its Rust type.
-        type_name: String,
-        /// What ran: `Deserialize`, or a hook or observer.
+        /// What ran: its Rust type's `Deserialize`, or a hook or observer.
         what: String,
         /// The panic's message.
         message: String,

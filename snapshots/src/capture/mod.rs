@@ -253,6 +253,30 @@ impl Capturer {
         want: Want,
         forced: bool,
     ) -> Result<Option<Capture>, CaptureError> {
+        // Encoding only reads the world, so a panic of user code leaves it
+        // as it was; the next capture is a full one.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.capture_unguarded(world, registry, tick, want, forced)
+        }));
+        result.unwrap_or_else(|payload| {
+            self.base = None;
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(CaptureError::Panicked { message })
+        })
+    }
+
+    fn capture_unguarded(
+        &mut self,
+        world: &mut World,
+        registry: &Registry,
+        tick: u64,
+        want: Want,
+        forced: bool,
+    ) -> Result<Option<Capture>, CaptureError> {
         assign_uids(world, registry);
         let before = world.read_change_tick();
         let now = world.increment_change_tick();

@@ -443,8 +443,7 @@ impl Ctx<'_> {
                                     path: self.store.path().to_owned(),
                                     snapshot: snap,
                                     component: names[ni].to_owned(),
-                                    type_name: regs[ni].type_name().to_owned(),
-                                    what: "`Deserialize`".into(),
+                                    what: format!("`Deserialize` of {}", regs[ni].type_name()),
                                     message,
                                 },
                             });
@@ -457,52 +456,74 @@ impl Ctx<'_> {
                     .map(|n| names.iter().position(|x| x == n).unwrap_or(0))
                     .collect();
                 let mut waiting: Vec<(usize, DecodedColumn)> = Vec::new();
-                let entities = Uids::bulk(world, |world| match &declared[gi] {
-                    // One batch for the whole group, fed unit by unit.
-                    Some((spawner, order)) => {
-                        let mut left = count;
-                        let mut units = || {
-                            if left == 0 {
-                                return None;
-                            }
-                            left -= 1;
-                            let columns = columns_of(take()?)?;
-                            let mut slots: Vec<Option<DecodedColumn>> =
-                                columns.into_iter().map(Some).collect();
-                            Some(order.iter().filter_map(|&i| slots[i].take()).collect())
-                        };
-                        let entities = spawner.spawn(world, guids, &mut units);
-                        // Units the batch did not need stay out of the next group.
-                        for _ in 0..left {
-                            take();
-                        }
-                        (guids[..entities.len()].to_vec(), entities)
-                    }
-                    None => {
-                        let mut spawned_uids = Vec::new();
-                        let mut entities = Vec::new();
-                        for unit in &units[ui - count..ui] {
-                            let Some(columns) = take().and_then(&mut columns_of) else {
-                                break;
-                            };
-                            let mut direct = Vec::with_capacity(columns.len());
-                            for ((k, column), &ni) in columns.into_iter().enumerate().zip(&idx) {
-                                if waits[ni] {
-                                    match waiting.iter_mut().find(|(j, _)| *j == k) {
-                                        Some((_, acc)) => acc.append(column),
-                                        None => waiting.push((k, column)),
-                                    }
-                                } else {
-                                    direct.push((ops[ni].1, column));
+                let spawned = super::guard(|| {
+                    Uids::bulk(world, |world| match &declared[gi] {
+                        // One batch for the whole group, fed unit by unit.
+                        Some((spawner, order)) => {
+                            let mut left = count;
+                            let mut units = || {
+                                if left == 0 {
+                                    return None;
                                 }
+                                left -= 1;
+                                let columns = columns_of(take()?)?;
+                                let mut slots: Vec<Option<DecodedColumn>> =
+                                    columns.into_iter().map(Some).collect();
+                                Some(order.iter().filter_map(|&i| slots[i].take()).collect())
+                            };
+                            let entities = spawner.spawn(world, guids, &mut units);
+                            // Units the batch did not need stay out of the next group.
+                            for _ in 0..left {
+                                take();
                             }
-                            let guids = &guids[unit.start..unit.end];
-                            entities.extend(spawn_rows(world, guids, direct));
-                            spawned_uids.extend_from_slice(guids);
+                            (guids[..entities.len()].to_vec(), entities)
                         }
-                        (spawned_uids, entities)
-                    }
+                        None => {
+                            let mut spawned_uids = Vec::new();
+                            let mut entities = Vec::new();
+                            for unit in &units[ui - count..ui] {
+                                let Some(columns) = take().and_then(&mut columns_of) else {
+                                    break;
+                                };
+                                let mut direct = Vec::with_capacity(columns.len());
+                                for ((k, column), &ni) in columns.into_iter().enumerate().zip(&idx)
+                                {
+                                    if waits[ni] {
+                                        match waiting.iter_mut().find(|(j, _)| *j == k) {
+                                            Some((_, acc)) => acc.append(column),
+                                            None => waiting.push((k, column)),
+                                        }
+                                    } else {
+                                        direct.push((ops[ni].1, column));
+                                    }
+                                }
+                                let guids = &guids[unit.start..unit.end];
+                                entities.extend(spawn_rows(world, guids, direct));
+                                spawned_uids.extend_from_slice(guids);
+                            }
+                            (spawned_uids, entities)
+                        }
+                    })
                 });
+                let entities = match spawned {
+                    Ok(entities) => entities,
+                    Err(message) => {
+                        failure = Some(RestoreError::Panicked {
+                            path: self.store.path().to_owned(),
+                            snapshot: snap,
+                            component: g.components.join("`, `"),
+                            what: format!(
+                                "a hook or observer of one of these components ({})",
+                                idx.iter()
+                                    .map(|&ni| regs[ni].type_name())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            message,
+                        });
+                        Vec::new()
+                    }
+                };
                 if failure.is_none() {
                     let holders: Vec<u64> = guids.iter().map(|u| u.get()).collect();
                     for (k, column) in waiting {
@@ -592,8 +613,7 @@ impl Ctx<'_> {
                     path: self.store.path().to_owned(),
                     snapshot: snap,
                     component: name.clone(),
-                    type_name: ops.type_name().to_owned(),
-                    what: "a hook or observer".into(),
+                    what: format!("a hook or observer of {}", ops.type_name()),
                     message,
                 })?
                 .map_err(|e| corrupt(self.store, snap, &name, 0, e.to_string()))?;

@@ -56,8 +56,7 @@ impl Ctx<'_> {
                 path: self.store.path().to_owned(),
                 snapshot: snap,
                 component: name.to_owned(),
-                type_name: type_name.to_owned(),
-                what: what.to_owned(),
+                what: format!("{what} of {type_name}"),
                 message,
             };
             let mut column = super::guard(|| ops.decode_column(&payload, targets.len()))
@@ -126,8 +125,7 @@ impl Ctx<'_> {
                     path: self.store.path().to_owned(),
                     snapshot: snap,
                     component: name.to_owned(),
-                    type_name: type_name.to_owned(),
-                    what: "`Deserialize`, a hook or an observer".into(),
+                    what: format!("`Deserialize`, a hook or an observer of {type_name}"),
                     message,
                 })?
                 .map_err(|e| value_error(self.store, snap, name, e, bad))?;

@@ -252,7 +252,6 @@ pub fn restore(
             path: store.path().to_owned(),
             snapshot: options.snapshot.unwrap_or(0),
             component: "(unknown)".into(),
-            type_name: "(unknown)".into(),
             what: "user code (a hook or an observer)".into(),
             message,
         })
