@@ -13,6 +13,7 @@ mod kept;
 mod restore;
 mod retention;
 mod store;
+mod table;
 mod writer;
 
 pub use bundle::{
@@ -27,4 +28,5 @@ pub use kept::Kept;
 pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use store::Store;
+pub use table::{Cell, Column, ColumnType, Table, TableError, table};
 pub use writer::{CommitListener, Committed, Writer, commit};
