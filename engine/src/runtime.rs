@@ -49,6 +49,8 @@ pub struct Runtime {
     poisoned: Option<String>,
     plugins: Vec<String>,
     stop: StopHandle,
+    /// The app's policy for unregistered components (files and bundles).
+    unknown: dizzy_snapshots::Unknown,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -198,6 +200,7 @@ impl Runtime {
             poisoned: None,
             plugins: parts.plugins,
             stop: StopHandle::new(),
+            unknown,
         })
     }
 
@@ -265,18 +268,29 @@ impl Runtime {
 
     /// Imports a bundle into the world, all or nothing; returns the
     /// old-to-new uid of each of its entities. The import is part of the
-    /// next snapshot.
+    /// next snapshot. Components the app does not register are refused,
+    /// left out or kept byte for byte, as its
+    /// [`App::unknown_components`](crate::App::unknown_components) says.
     pub fn import(
         &mut self,
         bundle: &[u8],
         on_conflict: dizzy_snapshots::OnConflict,
         refs: dizzy_components::RefPolicy,
     ) -> Result<std::collections::BTreeMap<u64, u64>, dizzy_snapshots::ImportError> {
-        let map =
-            dizzy_snapshots::import(&mut self.world, &self.registry, bundle, on_conflict, refs)?;
+        let options = dizzy_snapshots::ImportOptions {
+            on_conflict,
+            refs,
+            unknown: self.unknown,
+        };
+        let imported =
+            dizzy_snapshots::import_with(&mut self.world, &self.registry, bundle, &options)?;
         // Whatever was imported is a change since the last snapshot.
         self.ticks_since_capture += 1;
-        Ok(map)
+        if !imported.kept.is_empty() {
+            // Kept values are written by full snapshots only.
+            self.capturer.reset();
+        }
+        Ok(imported.uids)
     }
 
     fn check_writer(&mut self) -> Result<(), TickError> {

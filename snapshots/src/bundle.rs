@@ -8,6 +8,13 @@
 //! brings a bundle into a world all or nothing: every byte is checked and
 //! every value decoded before the world is touched.
 //!
+//! Values of components this build does not register travel too: a world
+//! restored with [`Unknown::Keep`] holds them byte for byte ([`Kept`]), and
+//! [`export`] carries them with the schema (and shape) their file recorded.
+//! [`import_with`] decodes them in an app that registers the type; an app
+//! that does not refuses them, drops them or keeps them, as its
+//! [`Unknown`] policy says.
+//!
 //! Layout (little endian):
 //!
 //! | bytes | what |
@@ -25,12 +32,15 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use dizzy_components::{
-    RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
+    ENTITY, RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
+    shape,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::format::{HEADER, Layout, Schema, header, parse};
+use crate::kept::Kept;
+use crate::restore::Unknown;
 
 const MAGIC: &[u8; 8] = b"DIZZYBDL";
 /// The bundle format version this build writes (and the newest it reads).
@@ -68,8 +78,11 @@ pub enum ExportError {
     /// A selected uid is not in the world.
     #[error("uid {0} is not in the world")]
     UnknownUid(u64),
-    /// The component filter names an unregistered component.
-    #[error("`{0}` is not a registered component")]
+    /// The component filter names a component that is neither registered
+    /// nor kept (from a file, see [`Kept`]).
+    #[error(
+        "`{0}` is not a registered component, and the world keeps no values of it from its file"
+    )]
     UnknownComponent(String),
     /// Nothing matched the selection.
     #[error("the selection is empty")]
@@ -83,6 +96,20 @@ pub enum ExportError {
         component: String,
         /// The referencing uid.
         holder: u64,
+    },
+    /// A value of a type this build does not register (kept from the
+    /// file) references an entity the bundle would not carry; such a value
+    /// cannot be rewritten here, so the reference cannot be dropped.
+    #[error(
+        "`{component}` of uid {holder} references uid {target}, outside the selection, and this build does not register `{component}` to drop the reference; export with the closure"
+    )]
+    KeptDangling {
+        /// The component's stable name.
+        component: String,
+        /// The referencing uid.
+        holder: u64,
+        /// The uid outside the selection.
+        target: u64,
     },
     /// A value could not be encoded.
     #[error("`{component}`: {source}")]
@@ -112,9 +139,31 @@ pub enum ImportError {
     /// Encoded with a codec this build does not have.
     #[error("bundle encoded with codec `{0}`; this build has `{supported}`", supported = codec::CODEC)]
     UnknownCodec(String),
-    /// A component this build does not register.
-    #[error("the bundle carries `{0}`, which this build does not register")]
+    /// A component this build does not register (with [`Unknown::Fail`]).
+    #[error(
+        "the bundle carries `{0}`, which this build does not register (register it, or import with the unknown-components policy skip or keep)"
+    )]
     Unregistered(String),
+    /// A component this build does not register, to keep, without the
+    /// shape that keeping needs.
+    #[error(
+        "the bundle carries `{0}`, which this build does not register and cannot keep (the bundle records no shape for it)"
+    )]
+    Unkeepable(String),
+    /// A kept value (of a type this build does not register) references
+    /// an entity whose uid the import changes: its bytes cannot be
+    /// rewritten here.
+    #[error(
+        "`{component}` of uid {holder} references uid {target}, which is taken in this world and would get a new uid; this build does not register `{component}` to rewrite the reference (register it, or import with on-conflict skip or replace)"
+    )]
+    KeptRemapped {
+        /// The component's stable name.
+        component: String,
+        /// The referencing uid (in the bundle).
+        holder: u64,
+        /// The referenced uid (in the bundle).
+        target: u64,
+    },
     /// A stored version without a migration.
     #[error(transparent)]
     Version(#[from] dizzy_components::UpgradeError),
@@ -223,22 +272,31 @@ pub fn export(
                     .ok_or(ExportError::UnknownUid(u))
             })
             .collect::<Result<_, _>>()?,
-        Selection::With(name) => {
-            let ops = registry
-                .get(name)
-                .and_then(|r| r.column())
-                .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
-            let id = ops
-                .component_id(world)
-                .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
-            let uid_id = world.register_component::<Uid>();
-            world
-                .archetypes()
-                .iter()
-                .filter(|a| a.contains(id) && a.contains(uid_id))
-                .flat_map(|a| a.entities().iter().map(|e| e.id()))
-                .collect()
-        }
+        Selection::With(name) => match registry.get(name).and_then(|r| r.column()) {
+            Some(ops) => {
+                let id = ops
+                    .component_id(world)
+                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
+                let uid_id = world.register_component::<Uid>();
+                world
+                    .archetypes()
+                    .iter()
+                    .filter(|a| a.contains(id) && a.contains(uid_id))
+                    .flat_map(|a| a.entities().iter().map(|e| e.id()))
+                    .collect()
+            }
+            // A component this build does not register, kept from the file.
+            None => {
+                let kept = world
+                    .get_resource::<Kept>()
+                    .filter(|k| k.component_names().any(|n| n == name))
+                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
+                let uids = world.resource::<Uids>();
+                let mut holders = kept.holders(name);
+                holders.sort_unstable();
+                holders.into_iter().filter_map(|u| uids.entity(u)).collect()
+            }
+        },
         Selection::Correlation(c) => world
             .query_filtered::<(Entity, &dizzy_components::CorrelationId), bevy_ecs::query::With<Uid>>()
             .iter(world)
@@ -270,6 +328,7 @@ pub fn export(
             for (_, ops, id) in &columns {
                 ops.collect_refs(world, *id, &frontier, &mut found);
             }
+            found.extend(kept_references(world, &frontier));
             frontier = found
                 .into_iter()
                 .filter(|e| world.get::<Uid>(*e).is_some() && set.insert(*e))
@@ -338,6 +397,46 @@ pub fn export(
             shape: reg.shape().map(str::to_owned),
         });
     }
+    if let Some(kept) = world.get_resource::<Kept>() {
+        let uids = world.resource::<Uids>();
+        for name in kept.component_names() {
+            let Some(schema) = kept.schema(name) else {
+                continue;
+            };
+            let shape = schema.shape.as_deref().filter(|s| s.contains(ENTITY));
+            let mut chunk = vec![0u8; HEADER];
+            let mut owners = Vec::new();
+            for &uid in &body.uids {
+                let Some(bytes) = kept.get(name, uid) else {
+                    continue;
+                };
+                // Bytes cannot be rewritten here: every reference must stay
+                // inside the bundle.
+                for target in shape.map(|s| kept_targets(s, bytes)).unwrap_or_default() {
+                    if !uids.entity(target).is_some_and(|e| set.contains(&e)) {
+                        return Err(ExportError::KeptDangling {
+                            component: name.to_owned(),
+                            holder: uid,
+                            target,
+                        });
+                    }
+                }
+                chunk.extend_from_slice(bytes);
+                owners.push(uid);
+            }
+            if owners.is_empty() {
+                continue;
+            }
+            for u in &owners {
+                chunk.extend_from_slice(&u.to_le_bytes());
+            }
+            let mut h = Vec::with_capacity(HEADER);
+            header(&mut h, Layout::Keyed, owners.len() as u32);
+            chunk[..HEADER].copy_from_slice(&h);
+            body.columns.push((name.to_owned(), chunk));
+            body.schemas.push(schema.clone());
+        }
+    }
     let components = body.columns.iter().map(|(n, _)| n.clone()).collect();
     let entities = body.uids.len();
     let bytes = write(&body).map_err(|source| ExportError::Codec {
@@ -349,6 +448,48 @@ pub fn export(
         entities,
         components,
     })
+}
+
+/// The entities that kept values (of types this build does not register)
+/// of `holders` reference, found by the values' recorded shapes.
+fn kept_references(world: &World, holders: &[Entity]) -> Vec<Entity> {
+    let Some(kept) = world.get_resource::<Kept>() else {
+        return Vec::new();
+    };
+    let uids = world.resource::<Uids>();
+    let mut out = Vec::new();
+    for name in kept.component_names() {
+        let Some(shape) = kept
+            .schema(name)
+            .and_then(|s| s.shape.as_deref())
+            .filter(|s| s.contains(ENTITY))
+        else {
+            continue;
+        };
+        for &e in holders {
+            let Some(bytes) = world.get::<Uid>(e).and_then(|u| kept.get(name, u.get())) else {
+                continue;
+            };
+            out.extend(
+                kept_targets(shape, bytes)
+                    .into_iter()
+                    .filter_map(|t| uids.entity(t)),
+            );
+        }
+    }
+    out
+}
+
+/// The uids one value of `shape` references (null references aside).
+fn kept_targets(shape: &str, bytes: &[u8]) -> Vec<u64> {
+    match shape::decode(shape, bytes) {
+        Ok((value, _)) => shape::references(shape, &value)
+            .into_iter()
+            .map(|(_, uid)| uid)
+            .filter(|&uid| is_valid_uid(uid))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Encodes a bundle body into a bundle file's bytes.
@@ -430,8 +571,37 @@ pub fn read(bytes: &[u8]) -> Result<BundleBody, ImportError> {
     Ok(body)
 }
 
+/// How to import.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions {
+    /// What to do with a uid the world already has.
+    pub on_conflict: OnConflict,
+    /// References to entities the bundle does not carry: fail or drop.
+    pub refs: RefPolicy,
+    /// Components of the bundle that `registry` does not register: refuse
+    /// the bundle (default), leave them out, or keep them byte for byte
+    /// (in the world's [`Kept`], written into every later full snapshot).
+    pub unknown: Unknown,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Imported {
+    /// The old-to-new uid of every entity of the bundle.
+    pub uids: BTreeMap<u64, u64>,
+    /// Components this build does not register, kept byte for byte.
+    pub kept: Vec<String>,
+    /// Components this build does not register, left out.
+    pub skipped: Vec<String>,
+}
+
 /// Imports a bundle into `world`, all or nothing; returns the old-to-new uid
-/// of every entity of the bundle.
+/// of every entity of the bundle. A component `registry` does not register
+/// refuses the bundle ([`import_with`] can skip or keep it).
+///
+/// # Errors
+/// The bundle is invalid, or refused ([`ImportError`]); `world` is unchanged.
 pub fn import(
     world: &mut World,
     registry: &Registry,
@@ -439,16 +609,109 @@ pub fn import(
     on_conflict: OnConflict,
     refs: RefPolicy,
 ) -> Result<BTreeMap<u64, u64>, ImportError> {
+    let options = ImportOptions {
+        on_conflict,
+        refs,
+        unknown: Unknown::Fail,
+    };
+    import_with(world, registry, bytes, &options).map(|i| i.uids)
+}
+
+/// The values of a component this build does not register, to keep.
+struct KeptColumn<'b> {
+    schema: &'b Schema,
+    owners: Vec<u64>,
+    values: Vec<&'b [u8]>,
+    /// Each reference: (holder, target), by the bundle's uids.
+    refs: Vec<(u64, u64)>,
+}
+
+/// Checks a column of unregistered `name` for keeping: its shape, its
+/// values (split by the shape), its owners and references carried.
+fn keep_column<'b>(
+    body: &'b BundleBody,
+    name: &str,
+    chunk: &'b [u8],
+    carried: &BTreeSet<u64>,
+) -> Result<KeptColumn<'b>, ImportError> {
+    let schema = body
+        .schemas
+        .iter()
+        .find(|s| s.name == name && s.shape.is_some())
+        .ok_or_else(|| ImportError::Unkeepable(name.to_owned()))?;
+    let shape = schema.shape.as_deref().unwrap_or_default();
+    let corrupt = |reason: String| ImportError::Corrupt {
+        component: name.to_owned(),
+        reason,
+    };
+    let chunk = parse(chunk).map_err(corrupt)?;
+    if chunk.layout != Layout::Keyed {
+        return Err(corrupt("not a keyed chunk".into()));
+    }
+    let owners: Vec<u64> = chunk.uids().collect();
+    if let Some(u) = owners.iter().find(|u| !carried.contains(u)) {
+        return Err(corrupt(format!(
+            "a value for uid {u}, which the bundle does not carry"
+        )));
+    }
+    let values = shape::split(shape, chunk.payload, owners.len())
+        .map_err(|e| corrupt(format!("does not decode with its recorded shape: {e}")))?;
+    let mut refs = Vec::new();
+    if shape.contains(ENTITY) {
+        for (&holder, bytes) in owners.iter().zip(&values) {
+            for target in kept_targets(shape, bytes) {
+                // Kept bytes cannot be rewritten: a reference that leaves
+                // the bundle cannot be dropped.
+                if !carried.contains(&target) {
+                    return Err(ImportError::Dangling {
+                        component: name.to_owned(),
+                        holder,
+                        target,
+                    });
+                }
+                refs.push((holder, target));
+            }
+        }
+    }
+    Ok(KeptColumn {
+        schema,
+        owners,
+        values,
+        refs,
+    })
+}
+
+/// Imports a bundle into `world`, all or nothing, as `options` say.
+///
+/// # Errors
+/// The bundle is invalid, or refused ([`ImportError`]); `world` is unchanged.
+pub fn import_with(
+    world: &mut World,
+    registry: &Registry,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let ImportOptions {
+        on_conflict,
+        refs,
+        unknown,
+    } = *options;
     let body = read(bytes)?;
     let carried: BTreeSet<u64> = body.uids.iter().copied().collect();
 
     // 1. Check everything; decide every uid. Nothing changes yet.
     let mut columns = Vec::with_capacity(body.columns.len());
+    let mut kept: Vec<KeptColumn<'_>> = Vec::new();
+    let mut skipped_columns = Vec::new();
     for (name, chunk) in &body.columns {
-        let reg = registry
-            .get(name)
-            .filter(|r| r.column().is_some())
-            .ok_or_else(|| ImportError::Unregistered(name.clone()))?;
+        let Some(reg) = registry.get(name).filter(|r| r.column().is_some()) else {
+            match unknown {
+                Unknown::Skip => skipped_columns.push(name.clone()),
+                Unknown::Keep => kept.push(keep_column(&body, name, chunk, &carried)?),
+                _ => return Err(ImportError::Unregistered(name.clone())),
+            }
+            continue;
+        };
         let corrupt = |reason: String| ImportError::Corrupt {
             component: name.clone(),
             reason,
@@ -517,6 +780,20 @@ pub fn import(
         }
     }
 
+    // Kept bytes cannot follow a uid that changes (one not in `map` yet
+    // gets a fresh uid below).
+    for column in &kept {
+        for &(holder, target) in &column.refs {
+            if !map.contains_key(&target) {
+                return Err(ImportError::KeptRemapped {
+                    component: column.schema.name.clone(),
+                    holder,
+                    target,
+                });
+            }
+        }
+    }
+
     // 2. Apply: cannot fail from here on.
     {
         let mut uids = world.resource_mut::<Uids>();
@@ -572,7 +849,22 @@ pub fn import(
             world.despawn(s);
         }
     }
-    Ok(map)
+    if !kept.is_empty() {
+        let mut store = world.remove_resource::<Kept>().unwrap_or_default();
+        for column in &kept {
+            for (u, bytes) in column.owners.iter().zip(&column.values) {
+                if !skipped.contains(u) {
+                    store.put(column.schema, map[u], bytes.to_vec());
+                }
+            }
+        }
+        world.insert_resource(store);
+    }
+    Ok(Imported {
+        uids: map,
+        kept: kept.iter().map(|c| c.schema.name.clone()).collect(),
+        skipped: skipped_columns,
+    })
 }
 
 #[cfg(test)]

@@ -42,6 +42,29 @@ impl Kept {
         self.components.get(name).map_or(0, |m| m.len())
     }
 
+    /// The recorded schema of kept `name`.
+    pub(crate) fn schema(&self, name: &str) -> Option<&Schema> {
+        self.schemas.get(name)
+    }
+
+    /// The names of the kept components (not resources).
+    pub(crate) fn component_names(&self) -> impl Iterator<Item = &str> {
+        self.components.keys().map(String::as_str)
+    }
+
+    /// The value of kept component `name` on `uid`.
+    pub(crate) fn get(&self, name: &str, uid: u64) -> Option<&[u8]> {
+        self.components.get(name)?.get(&uid).map(Vec::as_slice)
+    }
+
+    /// The uids that hold a value of kept component `name`.
+    pub(crate) fn holders(&self, name: &str) -> Vec<u64> {
+        self.components
+            .get(name)
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn put(&mut self, schema: &Schema, uid: u64, bytes: Vec<u8>) {
         self.schemas
             .entry(schema.name.clone())

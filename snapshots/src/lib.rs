@@ -17,8 +17,9 @@ mod table;
 mod writer;
 
 pub use bundle::{
-    BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, OnConflict,
-    Selection, export, import, read as read_bundle, write as write_bundle,
+    BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, ImportOptions,
+    Imported, OnConflict, Selection, export, import, import_with, read as read_bundle,
+    write as write_bundle,
 };
 pub use capture::{Capture, CaptureSettings, Capturer, ChunkData, Want, assign_uids};
 pub use error::{CaptureError, OpenError, RestoreError, WriteError};
