@@ -7,8 +7,8 @@
 //! CSV: a header row; text (strings, hex bytes, lists and other values as
 //! JSON) always in double quotes, so DuckDB's sniffer sees the quoting on
 //! the first line; numbers and booleans bare; NaN and infinities as `NaN`,
-//! `inf`, `-inf`; null as an empty, unquoted field. Parquet: see
-//! [`crate::parquet`].
+//! `1e999`, `-1e999` (see `float_text`); null as an empty, unquoted
+//! field. Parquet: see the `parquet` module.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -130,10 +130,19 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// A float as CSV: the shortest text that reads back as it; `NaN`, `inf`
-/// and `-inf` (what pandas, polars and DuckDB read as those floats).
-fn float_text(x: impl std::fmt::Debug) -> String {
-    format!("{x:?}")
+/// A float as CSV: the shortest text that reads back as it; NaN as `NaN`,
+/// and the infinities as `1e999` and `-1e999`, numbers too large for any
+/// float, which every reader rounds to infinity. (`inf` would be natural,
+/// but DuckDB's sniffer types a column whose first value is `inf` as a date
+/// or as text; pandas, polars and DuckDB all read `1e999` as infinity.)
+fn float_text(x: f64, text: impl FnOnce() -> String) -> String {
+    if x == f64::INFINITY {
+        "1e999".to_owned()
+    } else if x == f64::NEG_INFINITY {
+        "-1e999".to_owned()
+    } else {
+        text()
+    }
 }
 
 /// A cell as a CSV field. Text is always quoted, numbers never: a reader
@@ -148,8 +157,8 @@ fn csv_field(cell: Option<&Cell>) -> String {
         Cell::Bool(b) => b.to_string(),
         Cell::Int(i) => i.to_string(),
         Cell::UInt(u) => u.to_string(),
-        Cell::F32(f) => float_text(f),
-        Cell::F64(f) => float_text(f),
+        Cell::F32(f) => float_text(f64::from(*f), || format!("{f:?}")),
+        Cell::F64(f) => float_text(*f, || format!("{f:?}")),
         Cell::Text(s) => quoted(s),
         // Bytes as hex; lists and other values as JSON text.
         other => match other.to_json() {
@@ -232,7 +241,7 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"uid\",\"path\",\"x\",\"y\",\"h\",\"l\"\n\
              2,\"a,\"\"b\"\"\nc\",NaN,1.1,\"ab01\",\"[4,null]\"\n\
-             3,\"7\",-inf,,,\n"
+             3,\"7\",-1e999,,,\n"
         );
     }
 
