@@ -450,11 +450,12 @@ impl Ctx<'_> {
         for (name, chunks) in keyed {
             self.apply_keyed(world, meta, name, &chunks)?;
         }
-        // References, now that every entity exists.
+        // References, now that every entity exists. (Kept values of
+        // unregistered types keep their references as the uids they are.)
         for c in meta
             .columns
             .iter()
-            .filter(|c| c.has_refs && !c.name.starts_with('@'))
+            .filter(|c| c.has_refs && !c.name.starts_with('@') && registered(&c.name))
         {
             let (ops, id) = self
                 .column_ops(world, &c.name)
