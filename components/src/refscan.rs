@@ -482,7 +482,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use bevy_ecs::component::Component;
-    use bevy_ecs::entity::{Entity, MapEntities};
+    use bevy_ecs::entity::Entity;
     use serde::{Deserialize, Serialize};
 
     use crate::Refs;

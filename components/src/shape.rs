@@ -32,7 +32,7 @@ impl Shape {
     }
 
     /// The container a `Format::TypeName` names (an entity reference is
-    /// [`ENTITY`](crate::ENTITY), a newtype of `U64`).
+    /// [`ENTITY`], a newtype of `U64`).
     pub fn container(&self, name: &str) -> Option<&ContainerFormat> {
         self.types.get(name)
     }
@@ -545,10 +545,8 @@ fn find_refs(
                 _ => {}
             }
         }
-        Format::Option(inner) => {
-            if !value.is_null() {
-                find_refs(inner, types, value, pointer, out, depth + 1);
-            }
+        Format::Option(inner) if !value.is_null() => {
+            find_refs(inner, types, value, pointer, out, depth + 1);
         }
         Format::Seq(inner) | Format::TupleArray { content: inner, .. } => {
             if let Value::Array(vs) = value {

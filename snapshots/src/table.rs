@@ -1,37 +1,5 @@
-//! Components of a snapshot as one typed table, for data tools.
-//!
-//! [`table`] joins components by uid: one row per entity that has the first
-//! component (a left join: an entity without one of the others has nulls in
-//! that component's columns), sorted by uid. The first column is the uid;
-//! then, for each component in the order asked, its fields in declaration
-//! order, nested structs flattened with dotted names (`at.x`, `at.y`).
-//!
-//! Column types come from the serde shape of the component (the one its
-//! values were decoded with: the registered type's, or the one the file
-//! recorded), so they hold even for a column whose values are all null:
-//!
-//! | Rust | column |
-//! |---|---|
-//! | `bool` | [`ColumnType::Bool`] |
-//! | `i8`…`i64`, `u8`…`u64` | [`ColumnType::Int`], [`ColumnType::UInt`] (same width) |
-//! | `f32`, `f64` | [`ColumnType::F32`], [`ColumnType::F64`] (NaN and infinities kept) |
-//! | `String`, `char`, `i128`, `u128`, an enum of unit variants | [`ColumnType::Text`] |
-//! | `[u8; N]`, `Vec<u8>`, bytes | [`ColumnType::Bytes`] |
-//! | `Entity` (a reference) | [`ColumnType::Uid`]: the target's uid |
-//! | `Option<T>` | `T`'s column(s), null for `None` |
-//! | struct, tuple, tuple struct | one column per field (`pos.0`, `pos.1` for positions) |
-//! | `Vec<T>`, `[T; N]` of one of the above | [`ColumnType::List`] |
-//! | anything else (maps, enums with data, lists of structs) | [`ColumnType::Json`] |
-//!
-//! A component whose value is not a struct (a newtype such as
-//! `Sha256([u8; 32])`) gives one column named after the last part of its
-//! stable name (`sha256` for `dedupe.sha256`); a component without fields
-//! (a marker) gives a boolean column, true where the entity has it. A name
-//! that two components share, or `uid`, is qualified with the component's
-//! stable name (`dedupe.duplicate_set.size`). A component recorded without
-//! a shape gets column types from its values; a column whose values do not
-//! fit its shape (a file that does not match its own record) is kept as
-//! [`ColumnType::Json`] and named in [`Table::notes`], never dropped.
+//! Components of a snapshot as one typed table, for data tools: see
+//! [`table()`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -153,7 +121,7 @@ pub struct Column {
     pub cells: Vec<Option<Cell>>,
 }
 
-/// Components of a snapshot joined by uid; see the [module](self).
+/// Components of a snapshot joined by uid; see [`table()`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     /// The snapshot the table shows.
@@ -228,9 +196,42 @@ struct Plan {
     named_fields: bool,
 }
 
-/// Components `components` of `inspection` as one table; see the
-/// [module](self). The inspection must have decoded their values
-/// ([`Decode::All`](crate::Decode::All), or `Decode::Only` naming them).
+/// Components `components` of `inspection` as one table. The inspection
+/// must have decoded their values ([`Decode::All`](crate::Decode::All), or
+/// `Decode::Only` naming them).
+///
+/// Components are joined by uid: one row per entity that has the first
+/// component (a left join: an entity without one of the others has nulls in
+/// that component's columns), sorted by uid. The first column is the uid;
+/// then, for each component in the order asked, its fields in declaration
+/// order, nested structs flattened with dotted names (`at.x`, `at.y`).
+///
+/// Column types come from the serde shape of the component (the one its
+/// values were decoded with: the registered type's, or the one the file
+/// recorded), so they hold even for a column whose values are all null:
+///
+/// | Rust | column |
+/// |---|---|
+/// | `bool` | [`ColumnType::Bool`] |
+/// | `i8`…`i64`, `u8`…`u64` | [`ColumnType::Int`], [`ColumnType::UInt`] (same width) |
+/// | `f32`, `f64` | [`ColumnType::F32`], [`ColumnType::F64`] (NaN and infinities kept) |
+/// | `String`, `char`, `i128`, `u128`, an enum of unit variants | [`ColumnType::Text`] |
+/// | `[u8; N]`, `Vec<u8>`, bytes | [`ColumnType::Bytes`] |
+/// | `Entity` (a reference) | [`ColumnType::Uid`]: the target's uid |
+/// | `Option<T>` | `T`'s column(s), null for `None` |
+/// | struct, tuple, tuple struct | one column per field (`pos.0`, `pos.1` for positions) |
+/// | `Vec<T>`, `[T; N]` of one of the above | [`ColumnType::List`] |
+/// | anything else (maps, enums with data, lists of structs) | [`ColumnType::Json`] |
+///
+/// A component whose value is not a struct (a newtype such as
+/// `Sha256([u8; 32])`) gives one column named after the last part of its
+/// stable name (`sha256` for `dedupe.sha256`); a component without fields
+/// (a marker) gives a boolean column, true where the entity has it. A name
+/// that two components share, or `uid`, is qualified with the component's
+/// stable name (`dedupe.duplicate_set.size`). A component recorded without
+/// a shape gets column types from its values; a column whose values do not
+/// fit its shape (a file that does not match its own record) is kept as
+/// [`ColumnType::Json`] and named in [`Table::notes`], never dropped.
 ///
 /// # Errors
 /// No component named, one named twice, one that neither the snapshot nor
