@@ -84,8 +84,10 @@ fn to_file(
     f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), CliError> {
     let named = |e: std::io::Error, p: &Path| CliError::new(format!("{}: {e}", p.display()));
-    let tmp = path.with_extension("partial");
-    let file = File::create(&tmp).map_err(|e| named(e, &tmp))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let file = File::create(&tmp).map_err(|e| named(e, path))?;
     let mut out = BufWriter::new(file);
     let written = f(&mut out).and_then(|()| out.flush());
     if let Err(e) = written {
