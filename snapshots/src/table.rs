@@ -13,6 +13,10 @@ use crate::inspect::Inspection;
 /// Deeper nesting than this is kept as one JSON column.
 const MAX_DEPTH: usize = 32;
 
+/// More columns than this for one component: the rest are JSON columns
+/// (a shape from elsewhere can fan out without bound).
+const MAX_COLUMNS: usize = 4096;
+
 /// The type of a column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -419,9 +423,14 @@ fn plan_shape(shape: &Shape) -> Plan {
     }
     let named_fields = matches!(root, Format::TypeName(n)
         if matches!(shape.container(n), Some(ContainerFormat::Struct(_))));
-    walk(shape, shape.root(), &mut Vec::new(), &mut leaves, 0);
-    Plan {
+    let mut walker = Walker {
+        shape,
         leaves,
+        open: Vec::new(),
+    };
+    walker.walk(shape.root(), &mut Vec::new(), 0);
+    Plan {
+        leaves: walker.leaves,
         named_fields,
     }
 }
@@ -489,49 +498,75 @@ fn scalar(shape: &Shape, format: &Format) -> Option<ColumnType> {
 
 /// The type of a list's items: a scalar that is not itself a list.
 fn list_item(shape: &Shape, format: &Format) -> Option<ColumnType> {
-    match scalar(shape, format)? {
-        ColumnType::List(_) => None,
-        t => Some(t),
+    // Not a list itself (and no recursion through a list of lists).
+    if matches!(
+        resolve(shape, format),
+        Format::Seq(_) | Format::TupleArray { .. }
+    ) {
+        return None;
     }
+    scalar(shape, format)
 }
 
-/// Adds the columns of a value of `format` at `path`.
-fn walk(shape: &Shape, format: &Format, path: &mut Vec<String>, out: &mut Vec<Leaf>, depth: usize) {
-    let leaf = |ty: ColumnType, path: &Vec<String>, out: &mut Vec<Leaf>| {
-        out.push(Leaf {
-            path: path.clone(),
+/// Plans the columns below a shape's root: one leaf per single-column value.
+struct Walker<'s> {
+    shape: &'s Shape,
+    leaves: Vec<Leaf>,
+    /// The named types being expanded: a type met again inside itself (a
+    /// recursive type) is one JSON column.
+    open: Vec<&'s str>,
+}
+
+impl<'s> Walker<'s> {
+    fn leaf(&mut self, ty: ColumnType, path: &[String]) {
+        self.leaves.push(Leaf {
+            path: path.to_vec(),
             ty,
             presence: false,
-        })
-    };
-    if depth > MAX_DEPTH {
-        return leaf(ColumnType::Json, path, out);
+        });
     }
-    if let Some(ty) = scalar(shape, format) {
-        return leaf(ty, path, out);
-    }
-    let positions = |items: &[Format], path: &mut Vec<String>, out: &mut Vec<Leaf>| {
-        for (i, item) in items.iter().enumerate() {
-            path.push(i.to_string());
-            walk(shape, item, path, out, depth + 1);
-            path.pop();
+
+    /// Adds the columns of a value of `format` at `path`.
+    fn walk(&mut self, format: &'s Format, path: &mut Vec<String>, depth: usize) {
+        // Bounds for shapes from elsewhere: nesting, and fan-out.
+        if depth > MAX_DEPTH || self.leaves.len() >= MAX_COLUMNS {
+            return self.leaf(ColumnType::Json, path);
         }
-    };
-    match resolve(shape, format) {
-        Format::Option(inner) => walk(shape, inner, path, out, depth + 1),
-        Format::Tuple(items) => positions(items, path, out),
-        Format::TypeName(n) => match shape.container(n) {
-            Some(ContainerFormat::TupleStruct(items)) => positions(items, path, out),
-            Some(ContainerFormat::Struct(fields)) if !fields.is_empty() => {
-                for f in fields {
-                    path.push(f.name.clone());
-                    walk(shape, &f.value, path, out, depth + 1);
-                    path.pop();
+        if let Some(ty) = scalar(self.shape, format) {
+            return self.leaf(ty, path);
+        }
+        match resolve(self.shape, format) {
+            Format::Option(inner) => self.walk(inner, path, depth + 1),
+            Format::Tuple(items) => self.positions(items, path, depth),
+            Format::TypeName(n) if !self.open.contains(&n.as_str()) => {
+                match self.shape.container(n) {
+                    Some(ContainerFormat::TupleStruct(items)) => {
+                        self.open.push(n);
+                        self.positions(items, path, depth);
+                        self.open.pop();
+                    }
+                    Some(ContainerFormat::Struct(fields)) if !fields.is_empty() => {
+                        self.open.push(n);
+                        for f in fields {
+                            path.push(f.name.clone());
+                            self.walk(&f.value, path, depth + 1);
+                            path.pop();
+                        }
+                        self.open.pop();
+                    }
+                    _ => self.leaf(ColumnType::Json, path),
                 }
             }
-            _ => leaf(ColumnType::Json, path, out),
-        },
-        _ => leaf(ColumnType::Json, path, out),
+            _ => self.leaf(ColumnType::Json, path),
+        }
+    }
+
+    fn positions(&mut self, items: &'s [Format], path: &mut Vec<String>, depth: usize) {
+        for (i, item) in items.iter().enumerate() {
+            path.push(i.to_string());
+            self.walk(item, path, depth + 1);
+            path.pop();
+        }
     }
 }
 
@@ -910,6 +945,77 @@ mod tests {
                 ("late".into(), ColumnType::Json),
             ]
         );
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Chain {
+        v: u32,
+        next: Option<Box<Chain>>,
+    }
+
+    #[test]
+    fn a_recursive_type_stops_at_itself() {
+        let shape = shape::read(&shape::trace::<Chain>().unwrap()).unwrap();
+        let plan = plan_shape(&shape);
+        let got: Vec<(String, ColumnType)> = plan
+            .leaves
+            .iter()
+            .map(|l| (l.path.join("."), l.ty.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("v".into(), ColumnType::UInt { bits: 32 }),
+                ("next".into(), ColumnType::Json)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hostile_shape_that_fans_out_is_bounded() {
+        use serde_reflection::{ContainerFormat, Format, Named};
+        // T0 { a: T1, b: T1 }, T1 { a: T2, b: T2 }, … : 2^40 paths.
+        let mut types = serde_json::Map::new();
+        for i in 0..40 {
+            let next = Format::TypeName(format!("T{}", i + 1));
+            let c = ContainerFormat::Struct(vec![
+                Named {
+                    name: "a".into(),
+                    value: next.clone(),
+                },
+                Named {
+                    name: "b".into(),
+                    value: next,
+                },
+            ]);
+            types.insert(format!("T{i}"), serde_json::to_value(c).unwrap());
+        }
+        let text = json!({
+            "root": serde_json::to_value(Format::TypeName("T0".into())).unwrap(),
+            "types": types,
+        })
+        .to_string();
+        let shape = shape::read(&text).unwrap();
+        let plan = plan_shape(&shape);
+        assert!(
+            plan.leaves.len() <= 2 * MAX_COLUMNS,
+            "{}",
+            plan.leaves.len()
+        );
+        // A list of lists of itself resolves without recursing forever.
+        let mut types = serde_json::Map::new();
+        let lists = ContainerFormat::NewTypeStruct(Box::new(Format::Seq(Box::new(Format::Seq(
+            Box::new(Format::TypeName("L".into())),
+        )))));
+        types.insert("L".into(), serde_json::to_value(lists).unwrap());
+        let text = json!({
+            "root": serde_json::to_value(Format::TypeName("L".into())).unwrap(),
+            "types": types,
+        })
+        .to_string();
+        let plan = plan_shape(&shape::read(&text).unwrap());
+        assert_eq!(plan.leaves.len(), 1);
+        assert_eq!(plan.leaves[0].ty, ColumnType::Json);
     }
 
     #[test]
