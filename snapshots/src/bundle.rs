@@ -32,14 +32,13 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use dizzy_components::{
-    ENTITY, RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
-    shape,
+    RefPolicy, Registry, Resolver, Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::format::{HEADER, Layout, Schema, header, parse};
-use crate::kept::Kept;
+use crate::kept::{self, Kept};
 use crate::restore::Unknown;
 
 const MAGIC: &[u8; 8] = b"DIZZYBDL";
@@ -328,7 +327,7 @@ pub fn export(
             for (_, ops, id) in &columns {
                 ops.collect_refs(world, *id, &frontier, &mut found);
             }
-            found.extend(kept_references(world, &frontier));
+            found.extend(kept::references(world, &frontier));
             frontier = found
                 .into_iter()
                 .filter(|e| world.get::<Uid>(*e).is_some() && set.insert(*e))
@@ -399,42 +398,10 @@ pub fn export(
     }
     if let Some(kept) = world.get_resource::<Kept>() {
         let uids = world.resource::<Uids>();
-        for name in kept.component_names() {
-            let Some(schema) = kept.schema(name) else {
-                continue;
-            };
-            let shape = schema.shape.as_deref().filter(|s| s.contains(ENTITY));
-            let mut chunk = vec![0u8; HEADER];
-            let mut owners = Vec::new();
-            for &uid in &body.uids {
-                let Some(bytes) = kept.get(name, uid) else {
-                    continue;
-                };
-                // Bytes cannot be rewritten here: every reference must stay
-                // inside the bundle.
-                for target in shape.map(|s| kept_targets(s, bytes)).unwrap_or_default() {
-                    if !uids.entity(target).is_some_and(|e| set.contains(&e)) {
-                        return Err(ExportError::KeptDangling {
-                            component: name.to_owned(),
-                            holder: uid,
-                            target,
-                        });
-                    }
-                }
-                chunk.extend_from_slice(bytes);
-                owners.push(uid);
-            }
-            if owners.is_empty() {
-                continue;
-            }
-            for u in &owners {
-                chunk.extend_from_slice(&u.to_le_bytes());
-            }
-            let mut h = Vec::with_capacity(HEADER);
-            header(&mut h, Layout::Keyed, owners.len() as u32);
-            chunk[..HEADER].copy_from_slice(&h);
-            body.columns.push((name.to_owned(), chunk));
-            body.schemas.push(schema.clone());
+        let within = |uid: u64| uids.entity(uid).is_some_and(|e| set.contains(&e));
+        for (schema, chunk) in kept::bundle_columns(kept, &body.uids, &within)? {
+            body.columns.push((schema.name.clone(), chunk));
+            body.schemas.push(schema);
         }
     }
     let components = body.columns.iter().map(|(n, _)| n.clone()).collect();
@@ -448,48 +415,6 @@ pub fn export(
         entities,
         components,
     })
-}
-
-/// The entities that kept values (of types this build does not register)
-/// of `holders` reference, found by the values' recorded shapes.
-fn kept_references(world: &World, holders: &[Entity]) -> Vec<Entity> {
-    let Some(kept) = world.get_resource::<Kept>() else {
-        return Vec::new();
-    };
-    let uids = world.resource::<Uids>();
-    let mut out = Vec::new();
-    for name in kept.component_names() {
-        let Some(shape) = kept
-            .schema(name)
-            .and_then(|s| s.shape.as_deref())
-            .filter(|s| s.contains(ENTITY))
-        else {
-            continue;
-        };
-        for &e in holders {
-            let Some(bytes) = world.get::<Uid>(e).and_then(|u| kept.get(name, u.get())) else {
-                continue;
-            };
-            out.extend(
-                kept_targets(shape, bytes)
-                    .into_iter()
-                    .filter_map(|t| uids.entity(t)),
-            );
-        }
-    }
-    out
-}
-
-/// The uids one value of `shape` references (null references aside).
-fn kept_targets(shape: &str, bytes: &[u8]) -> Vec<u64> {
-    match shape::decode(shape, bytes) {
-        Ok((value, _)) => shape::references(shape, &value)
-            .into_iter()
-            .map(|(_, uid)| uid)
-            .filter(|&uid| is_valid_uid(uid))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 /// Encodes a bundle body into a bundle file's bytes.
@@ -617,70 +542,6 @@ pub fn import(
     import_with(world, registry, bytes, &options).map(|i| i.uids)
 }
 
-/// The values of a component this build does not register, to keep.
-struct KeptColumn<'b> {
-    schema: &'b Schema,
-    owners: Vec<u64>,
-    values: Vec<&'b [u8]>,
-    /// Each reference: (holder, target), by the bundle's uids.
-    refs: Vec<(u64, u64)>,
-}
-
-/// Checks a column of unregistered `name` for keeping: its shape, its
-/// values (split by the shape), its owners and references carried.
-fn keep_column<'b>(
-    body: &'b BundleBody,
-    name: &str,
-    chunk: &'b [u8],
-    carried: &BTreeSet<u64>,
-) -> Result<KeptColumn<'b>, ImportError> {
-    let schema = body
-        .schemas
-        .iter()
-        .find(|s| s.name == name && s.shape.is_some())
-        .ok_or_else(|| ImportError::Unkeepable(name.to_owned()))?;
-    let shape = schema.shape.as_deref().unwrap_or_default();
-    let corrupt = |reason: String| ImportError::Corrupt {
-        component: name.to_owned(),
-        reason,
-    };
-    let chunk = parse(chunk).map_err(corrupt)?;
-    if chunk.layout != Layout::Keyed {
-        return Err(corrupt("not a keyed chunk".into()));
-    }
-    let owners: Vec<u64> = chunk.uids().collect();
-    if let Some(u) = owners.iter().find(|u| !carried.contains(u)) {
-        return Err(corrupt(format!(
-            "a value for uid {u}, which the bundle does not carry"
-        )));
-    }
-    let values = shape::split(shape, chunk.payload, owners.len())
-        .map_err(|e| corrupt(format!("does not decode with its recorded shape: {e}")))?;
-    let mut refs = Vec::new();
-    if shape.contains(ENTITY) {
-        for (&holder, bytes) in owners.iter().zip(&values) {
-            for target in kept_targets(shape, bytes) {
-                // Kept bytes cannot be rewritten: a reference that leaves
-                // the bundle cannot be dropped.
-                if !carried.contains(&target) {
-                    return Err(ImportError::Dangling {
-                        component: name.to_owned(),
-                        holder,
-                        target,
-                    });
-                }
-                refs.push((holder, target));
-            }
-        }
-    }
-    Ok(KeptColumn {
-        schema,
-        owners,
-        values,
-        refs,
-    })
-}
-
 /// Imports a bundle into `world`, all or nothing, as `options` say.
 ///
 /// # Errors
@@ -701,13 +562,13 @@ pub fn import_with(
 
     // 1. Check everything; decide every uid. Nothing changes yet.
     let mut columns = Vec::with_capacity(body.columns.len());
-    let mut kept: Vec<KeptColumn<'_>> = Vec::new();
+    let mut kept: Vec<kept::Column<'_>> = Vec::new();
     let mut skipped_columns = Vec::new();
     for (name, chunk) in &body.columns {
         let Some(reg) = registry.get(name).filter(|r| r.column().is_some()) else {
             match unknown {
                 Unknown::Skip => skipped_columns.push(name.clone()),
-                Unknown::Keep => kept.push(keep_column(&body, name, chunk, &carried)?),
+                Unknown::Keep => kept.push(kept::bundle_column(&body, name, chunk, &carried)?),
                 _ => return Err(ImportError::Unregistered(name.clone())),
             }
             continue;
