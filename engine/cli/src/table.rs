@@ -147,10 +147,10 @@ fn float_text(x: f64, text: impl FnOnce() -> String) -> String {
     }
 }
 
-/// A cell as a CSV field. Text is always quoted, numbers never: a reader
-/// types columns by what it sees, and a quoted field is always text to
-/// DuckDB's sniffer (so a text column whose first values look like numbers
-/// stays text); an empty, unquoted field is null.
+/// A cell as a CSV field. Text is always quoted, numbers never: readers
+/// type columns by what they see, DuckDB's sniffer finds the quoting on the
+/// first row, and it keeps a quoted `"007"` as text (pandas and polars type
+/// by content either way); an empty, unquoted field is null.
 fn csv_field(cell: Option<&Cell>) -> String {
     let Some(cell) = cell else {
         return String::new();
