@@ -794,7 +794,8 @@ pub(crate) fn stored_json<T: Component + Serialize>(
     }
     const MARK_A: u64 = 0xFFFF_FFFE_FFFF_FFFE;
     const MARK_B: u64 = 0xFFFF_FFFD_FFFF_FFFD;
-    let to_json = |v: &T| serde_json::to_value(v).map_err(|e| CodecError::Encode(e.to_string()));
+    // Non-finite floats as "NaN", "Infinity", "-Infinity" (see `crate::json`).
+    let to_json = |v: &T| crate::json::to_value(v).map_err(|e| CodecError::Encode(e.to_string()));
     let (Some(a), Some(b)) = (crate::ref_entity(MARK_A), crate::ref_entity(MARK_B)) else {
         return to_json(&value);
     };

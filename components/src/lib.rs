@@ -6,7 +6,8 @@
 //!   version, each with type-erased [`ColumnOps`] or [`ResourceOps`];
 //! - entity references ([`RefPolicy`]): stored as uids, restored as entities;
 //! - lineage ([`CausedBy`], [`CorrelationId`]): which entity produced which;
-//! - [`codec`]: the only module that knows the binary codec (bincode 2.0.1).
+//! - [`codec`]: the only module that knows the binary codec (bincode 2.0.1);
+//! - [`json`]: values as JSON for inspection, with NaN and infinities named.
 //!
 //! This crate depends on no other dizzy crate; most users reach it through
 //! the `dizzy` facade.
@@ -15,6 +16,7 @@
 pub mod codec;
 mod column;
 mod journal;
+pub mod json;
 mod lineage;
 mod refs;
 mod refscan;

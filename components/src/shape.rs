@@ -16,11 +16,34 @@ use serde_reflection::{ContainerFormat, Format, Named, Tracer, TracerConfig, Var
 
 use crate::refscan::{ENTITY, Refs};
 
-/// A traced shape: the root format and every named container it uses.
+/// A traced shape: the root format and every named container it uses
+/// (`serde-reflection`'s types). [`read`] gives one, for readers that walk
+/// a shape themselves (the tables of `dizzy export-table`).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Shape {
+pub struct Shape {
     pub(crate) root: Format,
     pub(crate) types: BTreeMap<String, ContainerFormat>,
+}
+
+impl Shape {
+    /// The format of a whole value.
+    pub fn root(&self) -> &Format {
+        &self.root
+    }
+
+    /// The container a `Format::TypeName` names (an entity reference is
+    /// [`ENTITY`], a newtype of `U64`).
+    pub fn container(&self, name: &str) -> Option<&ContainerFormat> {
+        self.types.get(name)
+    }
+}
+
+/// Parses a shape recorded as JSON text (as [`trace`] gives it).
+///
+/// # Errors
+/// The text is not a shape.
+pub fn read(shape: &str) -> Result<Shape, String> {
+    parse(shape)
 }
 
 /// Traces `T`'s serde shape, as JSON text; `None` if the type cannot be
@@ -304,10 +327,11 @@ impl Reader<'_> {
                 Self::number(i64::try_from(n).map_err(|_| "integer too large")?)
             }
             Format::I128 => Value::String(self.signed()?.to_string()),
-            Format::F32 => Self::number(f64::from(f32::from_le_bytes(
+            // Non-finite floats as "NaN", "Infinity", "-Infinity" (see `crate::json`).
+            Format::F32 => crate::json::float(f64::from(f32::from_le_bytes(
                 self.take(4)?.try_into().map_err(|_| "short f32")?,
             ))),
-            Format::F64 => Self::number(f64::from_le_bytes(
+            Format::F64 => crate::json::float(f64::from_le_bytes(
                 self.take(8)?.try_into().map_err(|_| "short f64")?,
             )),
             Format::Char => {
@@ -814,5 +838,43 @@ mod tests {
             "{d:?}"
         );
         assert!(differences(trace::<Thing>().as_deref(), trace::<Thing>().as_deref()).is_empty());
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Floats {
+        a: f64,
+        b: f32,
+        c: Option<f64>,
+        d: Vec<f32>,
+    }
+
+    #[test]
+    fn non_finite_floats_decode_as_their_names_like_registered_types_show_them() {
+        let shape = trace::<Floats>().unwrap();
+        let v = Floats {
+            a: f64::NAN,
+            b: f32::INFINITY,
+            c: Some(f64::NEG_INFINITY),
+            d: vec![0.5, f32::NAN, f32::NEG_INFINITY],
+        };
+        let bytes = codec::encode(&v).unwrap();
+        let (json, _) = decode(&shape, &bytes).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "a": "NaN", "b": "Infinity", "c": "-Infinity",
+                "d": [0.5, "NaN", "-Infinity"],
+            })
+        );
+        assert_eq!(json, crate::json::to_value(&v).unwrap());
+        let none = Floats {
+            a: 1.0,
+            b: -2.5,
+            c: None,
+            d: vec![],
+        };
+        let (json, _) = decode(&shape, &codec::encode(&none).unwrap()).unwrap();
+        assert_eq!(json["c"], Value::Null, "None stays null");
+        assert_eq!(json["b"], serde_json::json!(-2.5));
     }
 }

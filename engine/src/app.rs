@@ -184,6 +184,11 @@ impl App {
         self
     }
 
+    /// The policy set by [`App::unknown_components`].
+    pub fn unknown_policy(&self) -> dizzy_snapshots::Unknown {
+        self.unknown
+    }
+
     /// Registers a migration of `name` from version `from` to `from + 1`;
     /// see [`Registry::migration`](dizzy_components::Registry::migration).
     pub fn migration<Old, New>(

@@ -52,6 +52,8 @@ pub struct Runtime {
     /// The world's change tick when the last tick started (values changed
     /// since are recorded with their ticks in the next snapshot).
     tick_start: Option<bevy_ecs::change_detection::Tick>,
+    /// The app's policy for unregistered components (files and bundles).
+    unknown: dizzy_snapshots::Unknown,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -227,6 +229,7 @@ impl Runtime {
             plugins: parts.plugins,
             stop: StopHandle::new(),
             tick_start,
+            unknown,
         })
     }
 
@@ -297,16 +300,27 @@ impl Runtime {
 
     /// Imports a bundle into the world, all or nothing; returns the
     /// old-to-new uid of each of its entities. The import is part of the
-    /// next snapshot.
+    /// next snapshot. Components the app does not register are refused,
+    /// left out or kept byte for byte, as its
+    /// [`App::unknown_components`](crate::App::unknown_components) says.
     pub fn import(
         &mut self,
         bundle: &[u8],
         on_conflict: dizzy_snapshots::OnConflict,
         refs: dizzy_components::RefPolicy,
     ) -> Result<std::collections::BTreeMap<u64, u64>, dizzy_snapshots::ImportError> {
-        let map =
-            dizzy_snapshots::import(&mut self.world, &self.registry, bundle, on_conflict, refs)?;
-        Ok(map)
+        let options = dizzy_snapshots::ImportOptions {
+            on_conflict,
+            refs,
+            unknown: self.unknown,
+        };
+        let imported =
+            dizzy_snapshots::import_with(&mut self.world, &self.registry, bundle, &options)?;
+        if !imported.kept.is_empty() {
+            // Kept values are written by full snapshots only.
+            self.capturer.reset();
+        }
+        Ok(imported.uids)
     }
 
     fn check_writer(&mut self) -> Result<(), TickError> {

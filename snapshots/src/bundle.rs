@@ -8,6 +8,13 @@
 //! brings a bundle into a world all or nothing: every byte is checked and
 //! every value decoded before the world is touched.
 //!
+//! Values of components this build does not register travel too: a world
+//! restored with [`Unknown::Keep`] holds them byte for byte ([`Kept`]), and
+//! [`export`] carries them with the schema (and shape) their file recorded.
+//! [`import_with`] decodes them in an app that registers the type; an app
+//! that does not refuses them, drops them or keeps them, as its
+//! [`Unknown`] policy says.
+//!
 //! Layout (little endian):
 //!
 //! | bytes | what |
@@ -33,6 +40,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::format::{HEADER, Layout, Schema, col, header, parse};
+use crate::kept::{self, Kept};
+use crate::restore::Unknown;
 
 const MAGIC: &[u8; 8] = b"DIZZYBDL";
 /// The bundle format version this build writes (and the newest it reads).
@@ -70,8 +79,11 @@ pub enum ExportError {
     /// A selected uid is not in the world.
     #[error("uid {0} is not in the world")]
     UnknownUid(u64),
-    /// The component filter names an unregistered component.
-    #[error("`{0}` is not a registered component")]
+    /// The component filter names a component that is neither registered
+    /// nor kept (from a file, see [`Kept`]).
+    #[error(
+        "`{0}` is not a registered component, and the world keeps no values of it from its file"
+    )]
     UnknownComponent(String),
     /// Nothing matched the selection.
     #[error("the selection is empty")]
@@ -85,6 +97,20 @@ pub enum ExportError {
         component: String,
         /// The referencing uid.
         holder: u64,
+    },
+    /// A value of a type this build does not register (kept from the
+    /// file) references an entity the bundle would not carry; such a value
+    /// cannot be rewritten here, so the reference cannot be dropped.
+    #[error(
+        "`{component}` of uid {holder} references uid {target}, outside the selection, and this build does not register `{component}` to drop the reference; export with the closure"
+    )]
+    KeptDangling {
+        /// The component's stable name.
+        component: String,
+        /// The referencing uid.
+        holder: u64,
+        /// The uid outside the selection.
+        target: u64,
     },
     /// A value could not be encoded.
     #[error("`{component}`: {source}")]
@@ -120,9 +146,31 @@ pub enum ImportError {
     /// Encoded with a codec this build does not have.
     #[error("bundle encoded with codec `{0}`; this build has `{supported}`", supported = codec::CODEC)]
     UnknownCodec(String),
-    /// A component this build does not register.
-    #[error("the bundle carries `{0}`, which this build does not register")]
+    /// A component this build does not register (with [`Unknown::Fail`]).
+    #[error(
+        "the bundle carries `{0}`, which this build does not register (register it, or import with the unknown-components policy skip or keep)"
+    )]
     Unregistered(String),
+    /// A component this build does not register, to keep, without the
+    /// shape that keeping needs.
+    #[error(
+        "the bundle carries `{0}`, which this build does not register and cannot keep (the bundle records no shape for it)"
+    )]
+    Unkeepable(String),
+    /// A kept value (of a type this build does not register) references
+    /// an entity whose uid the import changes: its bytes cannot be
+    /// rewritten here.
+    #[error(
+        "`{component}` of uid {holder} references uid {target}, which is taken in this world and would get a new uid; this build does not register `{component}` to rewrite the reference (register it, or import with on-conflict skip or replace)"
+    )]
+    KeptRemapped {
+        /// The component's stable name.
+        component: String,
+        /// The referencing uid (in the bundle).
+        holder: u64,
+        /// The referenced uid (in the bundle).
+        target: u64,
+    },
     /// A stored version without a migration.
     #[error(transparent)]
     Version(#[from] dizzy_components::UpgradeError),
@@ -256,24 +304,33 @@ fn export_unguarded(
                     .ok_or(ExportError::UnknownUid(u))
             })
             .collect::<Result<_, _>>()?,
-        Selection::With(name) => {
-            let ops = registry
-                .get(name)
-                .and_then(|r| r.column())
-                .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
-            let id = ops
-                .component_id(world)
-                .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
-            let Some(uid_id) = world.component_id::<Uid>() else {
-                return Err(ExportError::Empty);
-            };
-            world
-                .archetypes()
-                .iter()
-                .filter(|a| a.contains(id) && a.contains(uid_id))
-                .flat_map(|a| a.entities().iter().map(|e| e.id()))
-                .collect()
-        }
+        Selection::With(name) => match registry.get(name).and_then(|r| r.column()) {
+            Some(ops) => {
+                let id = ops
+                    .component_id(world)
+                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
+                let Some(uid_id) = world.component_id::<Uid>() else {
+                    return Err(ExportError::Empty);
+                };
+                world
+                    .archetypes()
+                    .iter()
+                    .filter(|a| a.contains(id) && a.contains(uid_id))
+                    .flat_map(|a| a.entities().iter().map(|e| e.id()))
+                    .collect()
+            }
+            // A component this build does not register, kept from the file.
+            None => {
+                let kept = world
+                    .get_resource::<Kept>()
+                    .filter(|k| k.component_names().any(|n| n == name))
+                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
+                let uids = world.resource::<Uids>();
+                let mut holders = kept.holders(name);
+                holders.sort_unstable();
+                holders.into_iter().filter_map(|u| uids.entity(u)).collect()
+            }
+        },
         Selection::Correlation(c) => {
             let uid_id = world.component_id::<Uid>();
             let corr_id = world.component_id::<dizzy_components::CorrelationId>();
@@ -321,6 +378,7 @@ fn export_unguarded(
                         source,
                     })?;
             }
+            found.extend(kept::references(world, &frontier));
             frontier = found
                 .into_iter()
                 .filter(|e| world.get::<Uid>(*e).is_some() && set.insert(*e))
@@ -425,6 +483,14 @@ fn export_unguarded(
         header(&mut h, Layout::Keyed, owners.len() as u32);
         chunk[..HEADER].copy_from_slice(&h);
         body.columns.push((format!("{}{name}", col::ORDER), chunk));
+    }
+    if let Some(kept) = world.get_resource::<Kept>() {
+        let uids = world.resource::<Uids>();
+        let within = |uid: u64| uids.entity(uid).is_some_and(|e| set.contains(&e));
+        for (schema, chunk) in kept::bundle_columns(kept, &body.uids, &within)? {
+            body.columns.push((schema.name.clone(), chunk));
+            body.schemas.push(schema);
+        }
     }
     let components = body
         .columns
@@ -580,8 +646,37 @@ pub fn read(bytes: &[u8]) -> Result<BundleBody, ImportError> {
     Ok(body)
 }
 
+/// How to import.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions {
+    /// What to do with a uid the world already has.
+    pub on_conflict: OnConflict,
+    /// References to entities the bundle does not carry: fail or drop.
+    pub refs: RefPolicy,
+    /// Components of the bundle that `registry` does not register: refuse
+    /// the bundle (default), leave them out, or keep them byte for byte
+    /// (in the world's [`Kept`], written into every later full snapshot).
+    pub unknown: Unknown,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Imported {
+    /// The old-to-new uid of every entity of the bundle.
+    pub uids: BTreeMap<u64, u64>,
+    /// Components this build does not register, kept byte for byte.
+    pub kept: Vec<String>,
+    /// Components this build does not register, left out.
+    pub skipped: Vec<String>,
+}
+
 /// Imports a bundle into `world`, all or nothing; returns the old-to-new uid
-/// of every entity of the bundle.
+/// of every entity of the bundle. A component `registry` does not register
+/// refuses the bundle ([`import_with`] can skip or keep it).
+///
+/// # Errors
+/// The bundle is invalid, or refused ([`ImportError`]); `world` is unchanged.
 pub fn import(
     world: &mut World,
     registry: &Registry,
@@ -589,21 +684,50 @@ pub fn import(
     on_conflict: OnConflict,
     refs: RefPolicy,
 ) -> Result<BTreeMap<u64, u64>, ImportError> {
+    let options = ImportOptions {
+        on_conflict,
+        refs,
+        unknown: Unknown::Fail,
+    };
+    import_with(world, registry, bytes, &options).map(|i| i.uids)
+}
+
+/// Imports a bundle into `world`, all or nothing, as `options` say.
+///
+/// # Errors
+/// The bundle is invalid, or refused ([`ImportError`]); `world` is unchanged.
+pub fn import_with(
+    world: &mut World,
+    registry: &Registry,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let ImportOptions {
+        on_conflict,
+        refs,
+        unknown,
+    } = *options;
     let body = read(bytes)?;
     let carried: BTreeSet<u64> = body.uids.iter().copied().collect();
 
     // 1. Check everything; decide every uid. Nothing changes yet.
     let mut columns = Vec::with_capacity(body.columns.len());
     let mut orders: BTreeMap<&str, Vec<(u64, Vec<u64>)>> = BTreeMap::new();
+    let mut kept: Vec<kept::Column<'_>> = Vec::new();
+    let mut skipped_columns = Vec::new();
     for (name, chunk) in &body.columns {
         if let Some(relationship) = name.strip_prefix(col::ORDER) {
             orders.insert(relationship, read_order(name, chunk, &carried)?);
             continue;
         }
-        let reg = registry
-            .get(name)
-            .filter(|r| r.column().is_some())
-            .ok_or_else(|| ImportError::Unregistered(name.clone()))?;
+        let Some(reg) = registry.get(name).filter(|r| r.column().is_some()) else {
+            match unknown {
+                Unknown::Skip => skipped_columns.push(name.clone()),
+                Unknown::Keep => kept.push(kept::bundle_column(&body, name, chunk, &carried)?),
+                _ => return Err(ImportError::Unregistered(name.clone())),
+            }
+            continue;
+        };
         let corrupt = |reason: String| ImportError::Corrupt {
             component: name.clone(),
             reason,
@@ -671,6 +795,20 @@ pub fn import(
                 }
             } else {
                 map.insert(u, u);
+            }
+        }
+    }
+
+    // Kept bytes cannot follow a uid that changes (one not in `map` yet
+    // gets a fresh uid below).
+    for column in &kept {
+        for &(holder, target) in &column.refs {
+            if !map.contains_key(&target) {
+                return Err(ImportError::KeptRemapped {
+                    component: column.schema.name.clone(),
+                    holder,
+                    target,
+                });
             }
         }
     }
@@ -774,7 +912,22 @@ pub fn import(
             .collect();
         crate::restore::drop_components(world, e, &extra);
     }
-    Ok(map)
+    if !kept.is_empty() {
+        let mut store = world.remove_resource::<Kept>().unwrap_or_default();
+        for column in &kept {
+            for (u, bytes) in column.owners.iter().zip(&column.values) {
+                if !skipped.contains(u) {
+                    store.put(column.schema, map[u], bytes.to_vec());
+                }
+            }
+        }
+        world.insert_resource(store);
+    }
+    Ok(Imported {
+        uids: map,
+        kept: kept.iter().map(|c| c.schema.name.clone()).collect(),
+        skipped: skipped_columns,
+    })
 }
 
 #[cfg(test)]

@@ -1,14 +1,19 @@
 //! Values of components and resources this build does not register, kept
 //! byte for byte (restore with [`Unknown::Keep`](crate::Unknown::Keep)) and
 //! written again into every later snapshot: a tool built without some plugin
-//! never destroys that plugin's data.
+//! never destroys that plugin's data. Bundles carry them too: the
+//! functions at the end find their references and cut them into bundle
+//! columns, by the shapes their files recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use bevy_ecs::entity::Entity;
 use bevy_ecs::resource::Resource;
-use dizzy_components::{UidMap, Uids};
+use bevy_ecs::world::World;
+use dizzy_components::{ENTITY, Uid, UidMap, Uids, is_valid_uid, shape};
 
-use crate::format::Schema;
+use crate::bundle::{BundleBody, ExportError, ImportError};
+use crate::format::{HEADER, Layout, Schema, header, parse};
 
 /// Kept values, by stable name and uid, with their recorded schemas.
 #[derive(Resource, Debug, Default)]
@@ -40,6 +45,29 @@ impl Kept {
     /// How many values of component `name` are kept.
     pub fn count(&self, name: &str) -> usize {
         self.components.get(name).map_or(0, |m| m.len())
+    }
+
+    /// The recorded schema of kept `name`.
+    pub(crate) fn schema(&self, name: &str) -> Option<&Schema> {
+        self.schemas.get(name)
+    }
+
+    /// The names of the kept components (not resources).
+    pub(crate) fn component_names(&self) -> impl Iterator<Item = &str> {
+        self.components.keys().map(String::as_str)
+    }
+
+    /// The value of kept component `name` on `uid`.
+    pub(crate) fn get(&self, name: &str, uid: u64) -> Option<&[u8]> {
+        self.components.get(name)?.get(&uid).map(Vec::as_slice)
+    }
+
+    /// The uids that hold a value of kept component `name`.
+    pub(crate) fn holders(&self, name: &str) -> Vec<u64> {
+        self.components
+            .get(name)
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn put(&mut self, schema: &Schema, uid: u64, bytes: Vec<u8>) {
@@ -97,4 +125,159 @@ impl Kept {
             .iter()
             .map(|(n, b)| (n.as_str(), b.as_slice()))
     }
+}
+
+/// The uids one value of `shape` references (null references aside).
+fn targets(shape: &str, bytes: &[u8]) -> Vec<u64> {
+    match shape::decode(shape, bytes) {
+        Ok((value, _)) => shape::references(shape, &value)
+            .into_iter()
+            .map(|(_, uid)| uid)
+            .filter(|&uid| is_valid_uid(uid))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The shape of kept `name`, if its values may hold references.
+fn shape_with_refs<'k>(kept: &'k Kept, name: &str) -> Option<&'k str> {
+    kept.schema(name)
+        .and_then(|s| s.shape.as_deref())
+        .filter(|s| s.contains(ENTITY))
+}
+
+/// The entities that the kept values of `holders` reference.
+pub(crate) fn references(world: &World, holders: &[Entity]) -> Vec<Entity> {
+    let Some(kept) = world.get_resource::<Kept>() else {
+        return Vec::new();
+    };
+    let uids = world.resource::<Uids>();
+    let mut out = Vec::new();
+    for name in kept.component_names() {
+        let Some(shape) = shape_with_refs(kept, name) else {
+            continue;
+        };
+        for &e in holders {
+            let Some(bytes) = world.get::<Uid>(e).and_then(|u| kept.get(name, u.get())) else {
+                continue;
+            };
+            out.extend(
+                targets(shape, bytes)
+                    .into_iter()
+                    .filter_map(|t| uids.entity(t)),
+            );
+        }
+    }
+    out
+}
+
+/// The bundle columns (schema, keyed chunk) of the kept values of `uids`.
+/// Kept bytes cannot be rewritten: every reference must point `within`
+/// the bundle.
+pub(crate) fn bundle_columns(
+    kept: &Kept,
+    uids: &[u64],
+    within: &dyn Fn(u64) -> bool,
+) -> Result<Vec<(Schema, Vec<u8>)>, ExportError> {
+    let mut out = Vec::new();
+    for name in kept.component_names() {
+        let Some(schema) = kept.schema(name) else {
+            continue;
+        };
+        let shape = shape_with_refs(kept, name);
+        let mut chunk = vec![0u8; HEADER];
+        let mut owners = Vec::new();
+        for &uid in uids {
+            let Some(bytes) = kept.get(name, uid) else {
+                continue;
+            };
+            for target in shape.map(|s| targets(s, bytes)).unwrap_or_default() {
+                if !within(target) {
+                    return Err(ExportError::KeptDangling {
+                        component: name.to_owned(),
+                        holder: uid,
+                        target,
+                    });
+                }
+            }
+            chunk.extend_from_slice(bytes);
+            owners.push(uid);
+        }
+        if owners.is_empty() {
+            continue;
+        }
+        for u in &owners {
+            chunk.extend_from_slice(&u.to_le_bytes());
+        }
+        let mut h = Vec::with_capacity(HEADER);
+        header(&mut h, Layout::Keyed, owners.len() as u32);
+        chunk[..HEADER].copy_from_slice(&h);
+        out.push((schema.clone(), chunk));
+    }
+    Ok(out)
+}
+
+/// The values of a bundle's column of a type this build does not register,
+/// checked for keeping.
+pub(crate) struct Column<'b> {
+    pub(crate) schema: &'b Schema,
+    pub(crate) owners: Vec<u64>,
+    pub(crate) values: Vec<&'b [u8]>,
+    /// Each reference: (holder, target), by the bundle's uids.
+    pub(crate) refs: Vec<(u64, u64)>,
+}
+
+/// Checks a bundle's column of unregistered `name` for keeping: its shape,
+/// its values (split by the shape), its owners and references carried.
+pub(crate) fn bundle_column<'b>(
+    body: &'b BundleBody,
+    name: &str,
+    chunk: &'b [u8],
+    carried: &BTreeSet<u64>,
+) -> Result<Column<'b>, ImportError> {
+    let schema = body
+        .schemas
+        .iter()
+        .find(|s| s.name == name && s.shape.is_some())
+        .ok_or_else(|| ImportError::Unkeepable(name.to_owned()))?;
+    let shape = schema.shape.as_deref().unwrap_or_default();
+    let corrupt = |reason: String| ImportError::Corrupt {
+        component: name.to_owned(),
+        reason,
+    };
+    let chunk = parse(chunk).map_err(corrupt)?;
+    if chunk.layout != Layout::Keyed {
+        return Err(corrupt("not a keyed chunk".into()));
+    }
+    let owners: Vec<u64> = chunk.uids().collect();
+    if let Some(u) = owners.iter().find(|u| !carried.contains(u)) {
+        return Err(corrupt(format!(
+            "a value for uid {u}, which the bundle does not carry"
+        )));
+    }
+    let values = shape::split(shape, chunk.payload, owners.len())
+        .map_err(|e| corrupt(format!("does not decode with its recorded shape: {e}")))?;
+    let mut refs = Vec::new();
+    if shape.contains(ENTITY) {
+        for (&holder, bytes) in owners.iter().zip(&values) {
+            for target in targets(shape, bytes) {
+                // A reference that leaves the bundle cannot be dropped from
+                // bytes this build cannot rewrite.
+                if !carried.contains(&target) {
+                    return Err(ImportError::Dangling {
+                        component: name.to_owned(),
+                        holder,
+                        target,
+                    });
+                }
+                refs.push((holder, target));
+            }
+        }
+    }
+    Ok(Column {
+        schema,
+        owners,
+        values,
+        refs,
+    })
 }

@@ -14,11 +14,13 @@ mod kept;
 mod restore;
 mod retention;
 mod store;
+mod table;
 mod writer;
 
 pub use bundle::{
-    BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, OnConflict,
-    Selection, export, import, read as read_bundle, write as write_bundle,
+    BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, ImportOptions,
+    Imported, OnConflict, Selection, export, import, import_with, read as read_bundle,
+    write as write_bundle,
 };
 pub use capture::{Capture, CaptureSettings, Capturer, ChunkData, Want, assign_uids};
 pub use error::{CaptureError, OpenError, RestoreError, WriteError};
@@ -28,4 +30,5 @@ pub use kept::Kept;
 pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use store::Store;
+pub use table::{Cell, Column, ColumnType, Table, TableError, table};
 pub use writer::{CommitListener, Committed, Writer, commit};

@@ -400,11 +400,15 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
         "csv",
     ]);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("uid,path,size"));
+    // Text always quoted (DuckDB's sniffer needs to see it), numbers bare.
+    assert_eq!(lines.next(), Some(r#""uid","path","size""#));
     let csv_rows: Vec<String> = lines.map(str::to_owned).collect();
     let expected: Vec<String> = rows
         .iter()
-        .map(|r| format!("{},{},{}", r["uid"], r["path"].as_str().unwrap(), r["size"]))
+        .map(|r| {
+            let path = r["path"].as_str().unwrap().replace('"', "\"\"");
+            format!("{},\"{path}\",{}", r["uid"], r["size"])
+        })
         .collect();
     assert_eq!(csv_rows, expected);
 }

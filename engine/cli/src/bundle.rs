@@ -1,9 +1,16 @@
 //! `dizzy export` and `dizzy import`: moving entities between worlds.
+//!
+//! `export` carries components this build does not register too, byte for
+//! byte with the schema the file recorded (as `show` decodes them from
+//! it); `import` decodes them where the app registers them, and otherwise
+//! refuses, drops or keeps them (`--unknown`, by default the app's policy).
 
 use std::path::PathBuf;
 
 use dizzy_components::RefPolicy;
-use dizzy_snapshots::{ExportOptions, OnConflict, RestoreOptions, Selection, Store};
+use dizzy_snapshots::{
+    ExportOptions, ImportOptions, OnConflict, RestoreOptions, Selection, Store, Unknown,
+};
 
 use dizzy::App;
 use dizzy::SnapshotPolicy;
@@ -53,13 +60,42 @@ pub(crate) struct ImportArgs {
     /// or fail.
     #[arg(long, default_value = "remap")]
     on_conflict: OnConflict,
+    /// Components of the bundle (or the file) this build does not
+    /// register: fail, skip them, or keep them byte for byte (default: the
+    /// app's policy, fail unless it says otherwise).
+    #[arg(long, value_enum)]
+    unknown: Option<UnknownArg>,
+}
+
+/// `--unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum UnknownArg {
+    /// Refuse the bundle.
+    Fail,
+    /// Leave those components out.
+    Skip,
+    /// Keep their values byte for byte, in every later snapshot.
+    Keep,
+}
+
+impl From<UnknownArg> for Unknown {
+    fn from(a: UnknownArg) -> Unknown {
+        match a {
+            UnknownArg::Fail => Unknown::Fail,
+            UnknownArg::Skip => Unknown::Skip,
+            UnknownArg::Keep => Unknown::Keep,
+        }
+    }
 }
 
 pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     let registry = app.try_registry()?;
     let store = Store::open_to_read(&args.db)?;
+    // Components this build does not register are kept (as the file
+    // recorded them) and carried like the others.
     let options = RestoreOptions {
         snapshot: args.snapshot,
+        unknown: Unknown::Keep,
         ..Default::default()
     };
     let restored = dizzy_snapshots::restore(&store, &registry, &options)?;
@@ -102,6 +138,8 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
 }
 
 pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
+    let unknown = args.unknown.map_or(app.unknown_policy(), Unknown::from);
+    let app = app.unknown_components(unknown);
     let bytes = std::fs::read(&args.bundle)
         .map_err(|e| CliError::new(format!("{}: {e}", args.bundle.display())))?;
     let named =
@@ -112,14 +150,12 @@ pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
         let registry = app.registry();
         let mut scratch = bevy_ecs::world::World::new();
         registry.install(&mut scratch);
-        dizzy_snapshots::import(
-            &mut scratch,
-            registry,
-            &bytes,
-            OnConflict::Remap,
-            RefPolicy::Fail,
-        )
-        .map_err(named)?;
+        let options = ImportOptions {
+            on_conflict: OnConflict::Remap,
+            refs: RefPolicy::Fail,
+            unknown,
+        };
+        dizzy_snapshots::import_with(&mut scratch, registry, &bytes, &options).map_err(named)?;
     }
     let mut rt = app
         .db(&args.db)

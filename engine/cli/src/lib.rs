@@ -55,6 +55,7 @@ mod bundle;
 mod diff;
 mod error;
 mod graph;
+mod parquet;
 mod show;
 mod signal;
 mod snapshots;
@@ -85,7 +86,7 @@ enum Command {
     Diff(diff::Args),
     /// A correlation (or a uid's) as a causal tree.
     Trace(trace::Args),
-    /// One component of a snapshot as a table (JSON lines or CSV).
+    /// Components of a snapshot as one table, joined by uid (JSON lines, CSV or Parquet).
     ExportTable(table::Args),
     /// List the snapshots in a file.
     Snapshots(snapshots::ListArgs),

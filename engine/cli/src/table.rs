@@ -1,27 +1,34 @@
-//! `dizzy export-table`: one component of a snapshot as a table, one row
-//! per entity (its uid, then the component's fields flattened with dotted
-//! names), as JSON lines or CSV: `pandas.read_json(path, lines=True)`,
-//! `polars.read_ndjson(path)` or DuckDB's `read_csv(path)` load it as is.
+//! `dizzy export-table`: components of a snapshot as one table, one row per
+//! entity (see [`dizzy_snapshots::table`] for the columns and their types),
+//! as JSON lines, CSV or Parquet.
+//!
+//! JSON lines: one object per row, `uid` first, then the columns; bytes as
+//! hex strings; NaN and infinities as `"NaN"`, `"Infinity"`, `"-Infinity"`.
+//! CSV: a header row; text (strings, hex bytes, lists and other values as
+//! JSON) always in double quotes, so DuckDB's sniffer sees the quoting on
+//! the first line; numbers and booleans bare; NaN and infinities as `NaN`,
+//! `1e999`, `-1e999` (see `float_text`); null as an empty, unquoted
+//! field. Parquet: see the `parquet` module.
 
-use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use dizzy_components::Registry;
-use dizzy_snapshots::{Decode, Inspector};
-use serde_json::Value;
+use dizzy_snapshots::{Cell, Decode, Inspector, Table};
 
 use crate::CliError;
-use crate::show::check_components;
 use crate::view;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
     /// One JSON object per line.
     Jsonl,
-    /// Comma-separated values with a header row (RFC 4180 quoting; arrays
-    /// and objects as JSON text).
+    /// Comma-separated values with a header row (text always quoted).
     Csv,
+    /// Apache Parquet, typed columns (binary: give -o or redirect stdout).
+    Parquet,
 }
 
 #[derive(Debug, clap::Args)]
@@ -29,132 +36,153 @@ pub(crate) struct Args {
     /// The dizzy file.
     #[arg(long)]
     db: PathBuf,
-    /// The component to export, by stable name.
-    #[arg(long = "with", value_name = "COMPONENT")]
-    with: String,
+    /// A component to export, by stable name; repeat to join several by
+    /// uid (one row per entity with the first; the others' columns are
+    /// empty where an entity lacks them).
+    #[arg(long = "with", value_name = "COMPONENT", required = true)]
+    with: Vec<String>,
     /// The output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
+    /// Write to this file (default: stdout).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    out: Option<PathBuf>,
     /// The world at this snapshot (the latest if not given).
     #[arg(long)]
     snapshot: Option<u64>,
 }
 
-/// `value`'s columns: an object's fields by dotted path (nested objects
-/// flattened, arrays kept whole), or the value itself as `value`.
-fn flatten(value: &Value) -> Vec<(String, Value)> {
-    fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
-        match value {
-            Value::Object(fields) if !fields.is_empty() => {
-                for (k, v) in fields {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, v, out);
-                }
-            }
-            v => out.push((prefix.to_owned(), v.clone())),
-        }
-    }
-    let mut out = Vec::new();
-    match value {
-        Value::Object(fields) if !fields.is_empty() => walk("", value, &mut out),
-        v => out.push(("value".to_owned(), v.clone())),
-    }
-    out
-}
-
-/// A CSV field: quoted when it holds a comma, quote, line break or edge
-/// space; arrays and objects as JSON text, `null` as an empty field.
-fn csv_field(value: &Value) -> String {
-    let text = match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if text.contains([',', '"', '\n', '\r']) || text.trim() != text {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let store = view::open(&args.db)?;
-    let only = Decode::Only(BTreeSet::from([args.with.clone()]));
+    let only = Decode::Only(args.with.iter().cloned().collect::<BTreeSet<_>>());
     let mut inspector = Inspector::new(&store, registry, only)?;
     let inspection = inspector.at(args.snapshot)?;
-    check_components(
-        &args.db,
-        inspection,
-        registry,
-        std::slice::from_ref(&args.with),
-    )?;
-    if let Some(why) = inspection.undecodable.get(&args.with) {
-        return Err(CliError::new(format!(
-            "{}: snapshot {}: component `{}` is not decodable by this build ({why})",
-            args.db.display(),
-            inspection.meta.id,
-            args.with
-        )));
+    let table = dizzy_snapshots::table(inspection, registry, &args.with)
+        .map_err(|e| CliError::new(format!("{}: {e}", args.db.display())))?;
+    for note in &table.notes {
+        eprintln!("note: {note}");
     }
-    let rows: Vec<(u64, Vec<(String, Value)>)> = inspection
-        .entities
-        .iter()
-        .filter_map(|(&uid, c)| {
-            let value = c.get(&args.with)?.as_ref()?;
-            let mut columns = flatten(value);
-            for (key, _) in &mut columns {
-                if key == "uid" {
-                    // The entity's uid owns the name.
-                    *key = format!("{}.uid", args.with);
-                }
+    match &args.out {
+        Some(path) => to_file(path, |w| write(args.format, &table, w)),
+        None => {
+            if args.format == Format::Parquet && std::io::stdout().is_terminal() {
+                return Err(CliError::new(
+                    "Parquet is binary: give -o FILE, or redirect stdout to a file",
+                ));
             }
-            Some((uid, columns))
-        })
-        .collect();
-    let mut out = view::stdout();
-    let written = match args.format {
-        Format::Jsonl => jsonl(&mut out, &rows),
-        Format::Csv => csv(&mut out, &rows),
-    };
-    view::finish(&mut out, written)
+            let mut out = BufWriter::new(std::io::stdout());
+            let written = write(args.format, &table, &mut out);
+            view::finish(&mut out, written)
+        }
+    }
 }
 
-fn jsonl(out: &mut impl Write, rows: &[(u64, Vec<(String, Value)>)]) -> std::io::Result<()> {
-    for (uid, columns) in rows {
-        // Written by hand to keep the uid first and the fields in order.
+/// Writes through `f` into a file beside `path`, then renames it: a reader
+/// never sees half a table, and a failed export leaves no file.
+fn to_file(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    let named = |e: std::io::Error, p: &Path| CliError::new(format!("{}: {e}", p.display()));
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let file = File::create(&tmp).map_err(|e| named(e, path))?;
+    let mut out = BufWriter::new(file);
+    let written = f(&mut out).and_then(|()| out.flush());
+    if let Err(e) = written {
+        drop(out);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(named(e, path));
+    }
+    drop(out);
+    std::fs::rename(&tmp, path).map_err(|e| named(e, path))
+}
+
+fn write(format: Format, table: &Table, out: &mut (impl Write + Send)) -> std::io::Result<()> {
+    match format {
+        Format::Jsonl => jsonl(out, table),
+        Format::Csv => csv(out, table),
+        Format::Parquet => crate::parquet::write(out, table),
+    }
+}
+
+fn jsonl(out: &mut impl Write, table: &Table) -> std::io::Result<()> {
+    let keys: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| serde_json::Value::from(c.name.as_str()).to_string())
+        .collect();
+    for (row, uid) in table.uids.iter().enumerate() {
+        // Written by hand to keep the uid first and the columns in order.
         write!(out, "{{\"uid\":{uid}")?;
-        for (key, value) in columns {
-            write!(out, ",{}:{value}", Value::from(key.as_str()))?;
+        for (key, column) in keys.iter().zip(&table.columns) {
+            match &column.cells[row] {
+                Some(cell) => write!(out, ",{key}:{}", cell.to_json())?,
+                None => write!(out, ",{key}:null")?,
+            }
         }
         writeln!(out, "}}")?;
     }
     Ok(())
 }
 
-fn csv(out: &mut impl Write, rows: &[(u64, Vec<(String, Value)>)]) -> std::io::Result<()> {
-    let mut header: Vec<&str> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for (_, columns) in rows {
-        for (key, _) in columns {
-            if !index.contains_key(key.as_str()) {
-                index.insert(key, header.len());
-                header.push(key);
-            }
-        }
+/// A quoted CSV field (RFC 4180: quotes doubled).
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// A float as CSV: the shortest text that reads back as it; NaN as `NaN`,
+/// and the infinities as `1e999` and `-1e999`, numbers too large for any
+/// float, which every reader rounds to infinity. (`inf` would be natural,
+/// but DuckDB's sniffer types a column whose first value is `inf` as a date
+/// or as text; pandas, polars and DuckDB all read `1e999` as infinity.)
+fn float_text(x: f64, text: impl FnOnce() -> String) -> String {
+    if x == f64::INFINITY {
+        "1e999".to_owned()
+    } else if x == f64::NEG_INFINITY {
+        "-1e999".to_owned()
+    } else {
+        text()
     }
-    let mut line = vec!["uid".to_owned()];
-    line.extend(header.iter().map(|k| csv_field(&Value::from(*k))));
-    writeln!(out, "{}", line.join(","))?;
-    for (uid, columns) in rows {
-        let mut cells = vec![String::new(); header.len()];
-        for (key, value) in columns {
-            cells[index[key.as_str()]] = csv_field(value);
+}
+
+/// A cell as a CSV field. Text is always quoted, numbers never: readers
+/// type columns by what they see, DuckDB's sniffer finds the quoting on the
+/// first row, and it keeps a quoted `"007"` as text (pandas and polars type
+/// by content either way); an empty, unquoted field is null.
+fn csv_field(cell: Option<&Cell>) -> String {
+    let Some(cell) = cell else {
+        return String::new();
+    };
+    match cell {
+        Cell::Bool(b) => b.to_string(),
+        Cell::Int(i) => i.to_string(),
+        Cell::UInt(u) => u.to_string(),
+        Cell::F32(f) => float_text(f64::from(*f), || format!("{f:?}")),
+        Cell::F64(f) => float_text(*f, || format!("{f:?}")),
+        Cell::Text(s) => quoted(s),
+        // Bytes as hex; lists and other values as JSON text.
+        other => match other.to_json() {
+            serde_json::Value::String(s) => quoted(&s),
+            v => quoted(&v.to_string()),
+        },
+    }
+}
+
+fn csv(out: &mut impl Write, table: &Table) -> std::io::Result<()> {
+    let mut header = vec![quoted("uid")];
+    header.extend(table.columns.iter().map(|c| quoted(&c.name)));
+    writeln!(out, "{}", header.join(","))?;
+    let mut line = String::new();
+    for (row, uid) in table.uids.iter().enumerate() {
+        line.clear();
+        line.push_str(&uid.to_string());
+        for column in &table.columns {
+            line.push(',');
+            line.push_str(&csv_field(column.cells[row].as_ref()));
         }
-        writeln!(out, "{uid},{}", cells.join(","))?;
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
@@ -162,46 +190,71 @@ fn csv(out: &mut impl Write, rows: &[(u64, Vec<(String, Value)>)]) -> std::io::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use dizzy_snapshots::{Column, ColumnType};
 
-    #[test]
-    fn objects_flatten_with_dotted_names_and_arrays_stay_whole() {
-        let v = json!({"path": "a", "at": {"x": 1, "y": [1, 2]}, "tags": []});
-        let cols = flatten(&v);
-        let mut keys: Vec<&str> = cols.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["at.x", "at.y", "path", "tags"]);
-        assert_eq!(flatten(&json!(7)), [("value".to_owned(), json!(7))]);
-        assert_eq!(flatten(&json!(null)), [("value".to_owned(), json!(null))]);
+    fn table() -> Table {
+        let col = |name: &str, ty: ColumnType, cells: Vec<Option<Cell>>| Column {
+            name: name.into(),
+            component: "t.c".into(),
+            ty,
+            cells,
+        };
+        Table {
+            snapshot: 1,
+            uids: vec![2, 3],
+            columns: vec![
+                col(
+                    "path",
+                    ColumnType::Text,
+                    vec![
+                        Some(Cell::Text("a,\"b\"\nc".into())),
+                        Some(Cell::Text("7".into())),
+                    ],
+                ),
+                col(
+                    "x",
+                    ColumnType::F64,
+                    vec![
+                        Some(Cell::F64(f64::NAN)),
+                        Some(Cell::F64(f64::NEG_INFINITY)),
+                    ],
+                ),
+                col("y", ColumnType::F32, vec![Some(Cell::F32(1.1)), None]),
+                col(
+                    "h",
+                    ColumnType::Bytes,
+                    vec![Some(Cell::Bytes(vec![0xab, 1])), None],
+                ),
+                col(
+                    "l",
+                    ColumnType::List(Box::new(ColumnType::UInt { bits: 64 })),
+                    vec![Some(Cell::List(vec![Some(Cell::UInt(4)), None])), None],
+                ),
+            ],
+            notes: vec![],
+        }
     }
 
     #[test]
-    fn csv_quotes_what_needs_it() {
-        assert_eq!(csv_field(&json!("plain")), "plain");
-        assert_eq!(csv_field(&json!("a,b")), "\"a,b\"");
-        assert_eq!(csv_field(&json!("say \"hi\"")), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field(&json!([1, 2])), "\"[1,2]\"");
-        assert_eq!(csv_field(&json!(null)), "");
-        assert_eq!(csv_field(&json!(2.5)), "2.5");
-    }
-
-    #[test]
-    fn csv_rows_share_one_header() {
-        let rows = vec![
-            (2, flatten(&json!({"a": 1}))),
-            (3, flatten(&json!({"a": 2, "b": "x,y"}))),
-        ];
+    fn csv_quotes_text_and_names_non_finite_floats() {
         let mut out = Vec::new();
-        csv(&mut out, &rows).unwrap();
+        csv(&mut out, &table()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "uid,a,b\n2,1,\n3,2,\"x,y\"\n"
+            "\"uid\",\"path\",\"x\",\"y\",\"h\",\"l\"\n\
+             2,\"a,\"\"b\"\"\nc\",NaN,1.1,\"ab01\",\"[4,null]\"\n\
+             3,\"7\",-1e999,,,\n"
         );
+    }
+
+    #[test]
+    fn jsonl_keeps_order_and_names_non_finite_floats() {
         let mut out = Vec::new();
-        jsonl(&mut out, &rows).unwrap();
+        jsonl(&mut out, &table()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\"uid\":2,\"a\":1}\n{\"uid\":3,\"a\":2,\"b\":\"x,y\"}\n"
+            "{\"uid\":2,\"path\":\"a,\\\"b\\\"\\nc\",\"x\":\"NaN\",\"y\":1.1,\"h\":\"ab01\",\"l\":[4,null]}\n\
+             {\"uid\":3,\"path\":\"7\",\"x\":\"-Infinity\",\"y\":null,\"h\":null,\"l\":null}\n"
         );
     }
 }

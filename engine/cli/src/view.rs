@@ -38,11 +38,12 @@ pub(crate) fn finish(out: &mut impl Write, written: std::io::Result<()>) -> Resu
 /// An entity as one JSON object: `{"uid": U, "<stable name>": value, ...}`;
 /// components whose values were not decoded are left out.
 pub(crate) fn entity_json(uid: u64, components: &Components) -> Value {
-    let mut object = match components_json(components) {
-        Value::Object(o) => o,
-        _ => serde_json::Map::new(),
-    };
+    // The uid first (objects keep their order), as in [`entity_line`].
+    let mut object = serde_json::Map::new();
     object.insert("uid".to_owned(), Value::from(uid));
+    if let Value::Object(o) = components_json(components) {
+        object.extend(o.into_iter().filter(|(k, _)| k != "uid"));
+    }
     Value::Object(object)
 }
 
@@ -179,6 +180,7 @@ mod tests {
         c.insert("a".into(), Some(Value::from(3)));
         c.insert("b".into(), None);
         assert_eq!(entity_json(7, &c), serde_json::json!({"uid": 7, "a": 3}));
+        assert_eq!(entity_json(7, &c).to_string(), r#"{"uid":7,"a":3}"#);
         assert_eq!(entity_line(7, &c), r#"{"uid":7,"a":3,"@undecoded":["b"]}"#);
         let parsed: Value = serde_json::from_str(&entity_line(7, &c)).unwrap();
         assert_eq!(parsed["a"], 3);

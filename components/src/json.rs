@@ -1,0 +1,444 @@
+//! Values as JSON, for people and tools: what `serde_json` gives, except
+//! for floats that are not finite.
+//!
+//! JSON has no NaN or infinity, and `serde_json` writes all three as `null`,
+//! the same as `None`. Here they are the strings `"NaN"`, `"Infinity"` and
+//! `"-Infinity"` (the spelling of the protobuf JSON mapping; Python's
+//! `float()`, pandas' `read_json`, and a DuckDB `CAST(… AS DOUBLE)` read
+//! them back as the floats they were), so every output stays valid JSON and
+//! the three stay distinct from each other and from `null`. Inspection
+//! (`dizzy show --json`, `diff`, `export-table`) gets its values from
+//! [`to_value`] and from [`crate::shape::decode`], which both use [`float`].
+//! A reader that knows a value is a float (from its shape) turns the strings
+//! back with [`float_of`].
+
+use serde::ser::{self, Serialize, Serializer};
+use serde_json::Value;
+
+/// The JSON of `x`: a number if finite, else `"NaN"`, `"Infinity"` or
+/// `"-Infinity"`.
+pub fn float(x: f64) -> Value {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => Value::Number(n),
+        None => Value::String(non_finite(x).to_owned()),
+    }
+}
+
+/// The name of a float that is not finite.
+fn non_finite(x: f64) -> &'static str {
+    if x.is_nan() {
+        "NaN"
+    } else if x > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+/// The float `value` shows ([`float`]'s inverse): a number, or one of
+/// `"NaN"`, `"Infinity"`, `"-Infinity"`; `None` for anything else.
+pub fn float_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `serde_json::to_value(value)`, with non-finite floats as [`float`]
+/// shows them.
+///
+/// # Errors
+/// What `serde_json::to_value` fails with (a map whose keys are not
+/// strings or numbers, a failing `Serialize` impl).
+pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
+    serde_json::to_value(Finite(value))
+}
+
+/// Serializes the value it holds through [`Adapter`].
+struct Finite<'a, T: ?Sized>(&'a T);
+
+impl<T: Serialize + ?Sized> Serialize for Finite<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(Adapter(serializer))
+    }
+}
+
+/// A serializer (or one of its compound parts) that forwards everything
+/// to the one it wraps, except non-finite floats, which it writes as
+/// strings; every value inside goes through it too.
+struct Adapter<S>(S);
+
+impl<S: Serializer> Serializer for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    type SerializeSeq = Adapter<S::SerializeSeq>;
+    type SerializeTuple = Adapter<S::SerializeTuple>;
+    type SerializeTupleStruct = Adapter<S::SerializeTupleStruct>;
+    type SerializeTupleVariant = Adapter<S::SerializeTupleVariant>;
+    type SerializeMap = Adapter<S::SerializeMap>;
+    type SerializeStruct = Adapter<S::SerializeStruct>;
+    type SerializeStructVariant = Adapter<S::SerializeStructVariant>;
+
+    fn serialize_f32(self, v: f32) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            self.0.serialize_f32(v)
+        } else {
+            self.0.serialize_str(non_finite(f64::from(v)))
+        }
+    }
+    fn serialize_f64(self, v: f64) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            self.0.serialize_f64(v)
+        } else {
+            self.0.serialize_str(non_finite(v))
+        }
+    }
+
+    fn serialize_bool(self, v: bool) -> Result<S::Ok, S::Error> {
+        self.0.serialize_bool(v)
+    }
+    fn serialize_i8(self, v: i8) -> Result<S::Ok, S::Error> {
+        self.0.serialize_i8(v)
+    }
+    fn serialize_i16(self, v: i16) -> Result<S::Ok, S::Error> {
+        self.0.serialize_i16(v)
+    }
+    fn serialize_i32(self, v: i32) -> Result<S::Ok, S::Error> {
+        self.0.serialize_i32(v)
+    }
+    fn serialize_i64(self, v: i64) -> Result<S::Ok, S::Error> {
+        self.0.serialize_i64(v)
+    }
+    fn serialize_i128(self, v: i128) -> Result<S::Ok, S::Error> {
+        self.0.serialize_i128(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<S::Ok, S::Error> {
+        self.0.serialize_u8(v)
+    }
+    fn serialize_u16(self, v: u16) -> Result<S::Ok, S::Error> {
+        self.0.serialize_u16(v)
+    }
+    fn serialize_u32(self, v: u32) -> Result<S::Ok, S::Error> {
+        self.0.serialize_u32(v)
+    }
+    fn serialize_u64(self, v: u64) -> Result<S::Ok, S::Error> {
+        self.0.serialize_u64(v)
+    }
+    fn serialize_u128(self, v: u128) -> Result<S::Ok, S::Error> {
+        self.0.serialize_u128(v)
+    }
+    fn serialize_char(self, v: char) -> Result<S::Ok, S::Error> {
+        self.0.serialize_char(v)
+    }
+    fn serialize_str(self, v: &str) -> Result<S::Ok, S::Error> {
+        self.0.serialize_str(v)
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<S::Ok, S::Error> {
+        self.0.serialize_bytes(v)
+    }
+    fn serialize_none(self) -> Result<S::Ok, S::Error> {
+        self.0.serialize_none()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
+        self.0.serialize_some(&Finite(value))
+    }
+    fn serialize_unit(self) -> Result<S::Ok, S::Error> {
+        self.0.serialize_unit()
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> Result<S::Ok, S::Error> {
+        self.0.serialize_unit_struct(name)
+    }
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<S::Ok, S::Error> {
+        self.0.serialize_unit_variant(name, index, variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
+        self.0.serialize_newtype_struct(name, &Finite(value))
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
+        self.0
+            .serialize_newtype_variant(name, index, variant, &Finite(value))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
+        self.0.serialize_seq(len).map(Adapter)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
+        self.0.serialize_tuple(len).map(Adapter)
+    }
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleStruct, S::Error> {
+        self.0.serialize_tuple_struct(name, len).map(Adapter)
+    }
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleVariant, S::Error> {
+        self.0
+            .serialize_tuple_variant(name, index, variant, len)
+            .map(Adapter)
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
+        self.0.serialize_map(len).map(Adapter)
+    }
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStruct, S::Error> {
+        self.0.serialize_struct(name, len).map(Adapter)
+    }
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStructVariant, S::Error> {
+        self.0
+            .serialize_struct_variant(name, index, variant, len)
+            .map(Adapter)
+    }
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
+}
+
+impl<S: ser::SerializeSeq> ser::SerializeSeq for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        self.0.serialize_element(&Finite(value))
+    }
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
+}
+
+impl<S: ser::SerializeTuple> ser::SerializeTuple for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        self.0.serialize_element(&Finite(value))
+    }
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
+}
+
+impl<S: ser::SerializeTupleStruct> ser::SerializeTupleStruct for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        self.0.serialize_field(&Finite(value))
+    }
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
+}
+
+impl<S: ser::SerializeTupleVariant> ser::SerializeTupleVariant for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        self.0.serialize_field(&Finite(value))
+    }
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
+}
+
+impl<S: ser::SerializeMap> ser::SerializeMap for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), S::Error> {
+        self.0.serialize_key(&Finite(key))
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
+        self.0.serialize_value(&Finite(value))
+    }
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
+}
+
+impl<S: ser::SerializeStruct> ser::SerializeStruct for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), S::Error> {
+        self.0.serialize_field(key, &Finite(value))
+    }
+    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
+        self.0.skip_field(key)
+    }
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
+}
+
+impl<S: ser::SerializeStructVariant> ser::SerializeStructVariant for Adapter<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), S::Error> {
+        self.0.serialize_field(key, &Finite(value))
+    }
+    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
+        self.0.skip_field(key)
+    }
+    fn end(self) -> Result<S::Ok, S::Error> {
+        self.0.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Reading {
+        label: String,
+        value: f64,
+        low: f32,
+        maybe: Option<f64>,
+        series: Vec<f32>,
+        pair: (f64, i32),
+        by_name: BTreeMap<String, f64>,
+        kind: Kind,
+    }
+
+    #[derive(Serialize)]
+    enum Kind {
+        Scale(f64),
+        Range { from: f32, to: f32 },
+    }
+
+    #[test]
+    fn non_finite_floats_are_named_everywhere_in_a_value() {
+        let r = Reading {
+            label: "x".into(),
+            value: f64::NAN,
+            low: f32::NEG_INFINITY,
+            maybe: Some(f64::INFINITY),
+            series: vec![1.5, f32::NAN, f32::INFINITY],
+            pair: (f64::NEG_INFINITY, 3),
+            by_name: BTreeMap::from([("a".into(), f64::NAN), ("b".into(), 2.0)]),
+            kind: Kind::Scale(f64::INFINITY),
+        };
+        assert_eq!(
+            to_value(&r).unwrap(),
+            json!({
+                "label": "x",
+                "value": "NaN",
+                "low": "-Infinity",
+                "maybe": "Infinity",
+                "series": [1.5, "NaN", "Infinity"],
+                "pair": ["-Infinity", 3],
+                "by_name": {"a": "NaN", "b": 2.0},
+                "kind": {"Scale": "Infinity"},
+            })
+        );
+        let range = Kind::Range {
+            from: f32::NAN,
+            to: 0.25,
+        };
+        assert_eq!(
+            to_value(&range).unwrap(),
+            json!({"Range": {"from": "NaN", "to": 0.25}})
+        );
+        // `None` stays null: distinct from all three.
+        assert_eq!(to_value(&None::<f64>).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn finite_values_are_what_serde_json_gives() {
+        let r = Reading {
+            label: "héllo".into(),
+            value: -0.1,
+            low: 1.1,
+            maybe: None,
+            series: vec![],
+            pair: (1e300, -7),
+            by_name: BTreeMap::new(),
+            kind: Kind::Range { from: 1.0, to: 2.0 },
+        };
+        assert_eq!(to_value(&r).unwrap(), serde_json::to_value(&r).unwrap());
+    }
+
+    #[derive(bevy_ecs::component::Component, Serialize)]
+    struct Probe {
+        reading: f32,
+        #[entities]
+        target: bevy_ecs::entity::Entity,
+        spare: Option<f64>,
+    }
+
+    #[test]
+    fn stored_values_keep_null_references_and_name_non_finite_floats() {
+        let probe = Probe {
+            reading: f32::NAN,
+            target: crate::ref_entity(crate::NULL_REF).unwrap(),
+            spare: Some(f64::NEG_INFINITY),
+        };
+        let json = crate::column::stored_json(probe).unwrap();
+        assert_eq!(
+            json,
+            json!({"reading": "NaN", "target": null, "spare": "-Infinity"})
+        );
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["reading", "target", "spare"], "declaration order");
+    }
+
+    #[test]
+    fn the_names_read_back_as_the_floats() {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5, -3.0, 0.0] {
+            let back = float_of(&float(x)).unwrap();
+            assert!(back == x || (back.is_nan() && x.is_nan()), "{x}");
+        }
+        assert_eq!(float_of(&json!("nan")), None);
+        assert_eq!(float_of(&json!(null)), None);
+        assert_eq!(float_of(&json!(true)), None);
+    }
+}

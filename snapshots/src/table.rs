@@ -1,0 +1,1050 @@
+//! Components of a snapshot as one typed table, for data tools: see
+//! [`table()`].
+
+use std::collections::{HashMap, HashSet};
+
+use dizzy_components::shape::{self, Shape};
+use dizzy_components::{ENTITY, Kind, NULL_REF, Registry, json};
+use serde_json::Value;
+use serde_reflection::{ContainerFormat, Format, VariantFormat};
+
+use crate::inspect::Inspection;
+
+/// Deeper nesting than this is kept as one JSON column.
+const MAX_DEPTH: usize = 32;
+
+/// More columns than this for one component: the rest are JSON columns
+/// (a shape from elsewhere can fan out without bound).
+const MAX_COLUMNS: usize = 4096;
+
+/// The type of a column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ColumnType {
+    /// Booleans.
+    Bool,
+    /// Signed integers of `bits` bits (8, 16, 32 or 64).
+    Int {
+        /// The width.
+        bits: u8,
+    },
+    /// Unsigned integers of `bits` bits (8, 16, 32 or 64).
+    UInt {
+        /// The width.
+        bits: u8,
+    },
+    /// 32-bit floats.
+    F32,
+    /// 64-bit floats.
+    F64,
+    /// Text.
+    Text,
+    /// Bytes (hex in text formats).
+    Bytes,
+    /// Entity references, as the target's uid.
+    Uid,
+    /// Lists of one of the types above (their items may be null).
+    List(Box<ColumnType>),
+    /// Any other value, as JSON.
+    Json,
+}
+
+/// One value of a column (a null cell is `None`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Cell {
+    /// Of [`ColumnType::Bool`].
+    Bool(bool),
+    /// Of [`ColumnType::Int`].
+    Int(i64),
+    /// Of [`ColumnType::UInt`] and [`ColumnType::Uid`].
+    UInt(u64),
+    /// Of [`ColumnType::F32`].
+    F32(f32),
+    /// Of [`ColumnType::F64`].
+    F64(f64),
+    /// Of [`ColumnType::Text`].
+    Text(String),
+    /// Of [`ColumnType::Bytes`].
+    Bytes(Vec<u8>),
+    /// Of [`ColumnType::List`].
+    List(Vec<Option<Cell>>),
+    /// Of [`ColumnType::Json`].
+    Json(Value),
+}
+
+impl Cell {
+    /// The cell as JSON: numbers, strings, booleans and arrays as they are;
+    /// bytes as a lowercase hex string; non-finite floats as `"NaN"`,
+    /// `"Infinity"`, `"-Infinity"` (see [`dizzy_components::json`]).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Cell::Bool(b) => Value::Bool(*b),
+            Cell::Int(i) => Value::from(*i),
+            Cell::UInt(u) => Value::from(*u),
+            // An f32 shows as the shortest decimal that reads back as it.
+            Cell::F32(f) => match f.to_string().parse::<f64>() {
+                Ok(x) if f.is_finite() => json::float(x),
+                _ => json::float(f64::from(*f)),
+            },
+            Cell::F64(f) => json::float(*f),
+            Cell::Text(s) => Value::String(s.clone()),
+            Cell::Bytes(b) => Value::String(hex(b)),
+            Cell::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|c| c.as_ref().map_or(Value::Null, Cell::to_json))
+                    .collect(),
+            ),
+            Cell::Json(v) => v.clone(),
+        }
+    }
+}
+
+/// `bytes` as lowercase hex, two digits a byte (what `sha256sum` prints).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// One column of a [`Table`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// Its name.
+    pub name: String,
+    /// The stable name of the component it comes from.
+    pub component: String,
+    /// Its type; every cell is of it.
+    pub ty: ColumnType,
+    /// One cell per row (`None`: null).
+    pub cells: Vec<Option<Cell>>,
+}
+
+/// Components of a snapshot joined by uid; see [`table()`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// The snapshot the table shows.
+    pub snapshot: u64,
+    /// Each row's entity (the uid column), ascending.
+    pub uids: Vec<u64>,
+    /// The other columns, in order.
+    pub columns: Vec<Column>,
+    /// Columns kept as JSON because their values do not fit the recorded
+    /// shape, each with the reason.
+    pub notes: Vec<String>,
+}
+
+/// A table could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// No component was asked for.
+    #[error("no component to export: name one or more")]
+    NoComponents,
+    /// A component was asked for twice.
+    #[error("component `{0}` is asked for twice")]
+    Repeated(String),
+    /// Neither the snapshot nor this build knows the component.
+    #[error("snapshot {snapshot} has no component `{name}` (components: {})", known.join(", "))]
+    UnknownComponent {
+        /// The snapshot.
+        snapshot: u64,
+        /// The name asked for.
+        name: String,
+        /// The components the snapshot records.
+        known: Vec<String>,
+    },
+    /// The component's values cannot be decoded by this build.
+    #[error("snapshot {snapshot}: component `{name}` is not decodable by this build ({reason})")]
+    Undecodable {
+        /// The snapshot.
+        snapshot: u64,
+        /// The component.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The inspection was made without decoding the component's values.
+    #[error(
+        "snapshot {snapshot}: the values of `{name}` were not decoded (inspect with Decode::All or name it in Decode::Only)"
+    )]
+    NotDecoded {
+        /// The snapshot.
+        snapshot: u64,
+        /// The component.
+        name: String,
+    },
+}
+
+/// Where a component's columns come from: a field path below its value
+/// and the column's type.
+#[derive(Clone, Debug)]
+struct Leaf {
+    path: Vec<String>,
+    ty: ColumnType,
+    /// True for the one column of a component without fields: true where
+    /// the entity has it.
+    presence: bool,
+}
+
+/// The columns of one component, planned from its shape (or values).
+struct Plan {
+    leaves: Vec<Leaf>,
+    /// Whether the value is a struct (its fields name the columns) rather
+    /// than a single value or a tuple (named after the component).
+    named_fields: bool,
+}
+
+/// Components `components` of `inspection` as one table. The inspection
+/// must have decoded their values ([`Decode::All`](crate::Decode::All), or
+/// `Decode::Only` naming them).
+///
+/// Components are joined by uid: one row per entity that has the first
+/// component (a left join: an entity without one of the others has nulls in
+/// that component's columns), sorted by uid. The first column is the uid;
+/// then, for each component in the order asked, its fields in declaration
+/// order, nested structs flattened with dotted names (`at.x`, `at.y`).
+///
+/// Column types come from the serde shape of the component (the one its
+/// values were decoded with: the registered type's, or the one the file
+/// recorded), so they hold even for a column whose values are all null:
+///
+/// | Rust | column |
+/// |---|---|
+/// | `bool` | [`ColumnType::Bool`] |
+/// | `i8`…`i64`, `u8`…`u64` | [`ColumnType::Int`], [`ColumnType::UInt`] (same width) |
+/// | `f32`, `f64` | [`ColumnType::F32`], [`ColumnType::F64`] (NaN and infinities kept) |
+/// | `String`, `char`, `i128`, `u128`, an enum of unit variants | [`ColumnType::Text`] |
+/// | `[u8; N]`, `Vec<u8>`, bytes | [`ColumnType::Bytes`] |
+/// | `Entity` (a reference) | [`ColumnType::Uid`]: the target's uid |
+/// | `Option<T>` | `T`'s column(s), null for `None` |
+/// | struct, tuple, tuple struct | one column per field (`pos.0`, `pos.1` for positions) |
+/// | `Vec<T>`, `[T; N]` of one of the above | [`ColumnType::List`] |
+/// | anything else (maps, enums with data, lists of structs) | [`ColumnType::Json`] |
+///
+/// A component whose value is not a struct (a newtype such as
+/// `Sha256([u8; 32])`) gives one column named after the last part of its
+/// stable name (`sha256` for `dedupe.sha256`); a component without fields
+/// (a marker) gives a boolean column, true where the entity has it. A name
+/// that two components share, or `uid`, is qualified with the component's
+/// stable name (`dedupe.duplicate_set.size`). A component recorded without
+/// a shape gets column types from its values; a column whose values do not
+/// fit its shape (a file that does not match its own record) is kept as
+/// [`ColumnType::Json`] and named in [`Table::notes`], never dropped.
+///
+/// # Errors
+/// No component named, one named twice, one that neither the snapshot nor
+/// `registry` knows, one whose values this build cannot decode or that
+/// the inspection did not decode ([`TableError`]).
+pub fn table(
+    inspection: &Inspection,
+    registry: &Registry,
+    components: &[String],
+) -> Result<Table, TableError> {
+    let snapshot = inspection.meta.id;
+    let Some(first) = components.first() else {
+        return Err(TableError::NoComponents);
+    };
+    let mut seen = HashSet::new();
+    for name in components {
+        if !seen.insert(name) {
+            return Err(TableError::Repeated(name.clone()));
+        }
+        let registered = registry
+            .get(name)
+            .is_some_and(|r| r.kind() == Kind::Component);
+        if !registered && !inspection.knows_component(name) {
+            let mut known: Vec<String> = inspection
+                .meta
+                .schemas
+                .iter()
+                .filter(|s| s.kind == Kind::Component)
+                .map(|s| s.name.clone())
+                .collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(TableError::UnknownComponent {
+                snapshot,
+                name: name.clone(),
+                known,
+            });
+        }
+        if let Some(reason) = inspection.undecodable.get(name) {
+            return Err(TableError::Undecodable {
+                snapshot,
+                name: name.clone(),
+                reason: reason.clone(),
+            });
+        }
+    }
+
+    // The rows: every entity with the first component.
+    let rows: Vec<(u64, &crate::inspect::Components)> = inspection
+        .entities
+        .iter()
+        .filter(|(_, c)| c.contains_key(first))
+        .map(|(&uid, c)| (uid, c))
+        .collect();
+
+    let mut columns = Vec::new();
+    let mut notes = Vec::new();
+    // Per column: its name unqualified and qualified with the component.
+    let mut names: Vec<(String, String)> = Vec::new();
+    for name in components {
+        let mut values: Vec<Option<&Value>> = Vec::with_capacity(rows.len());
+        for (_, c) in &rows {
+            match c.get(name) {
+                None => values.push(None),
+                Some(Some(v)) => values.push(Some(v)),
+                Some(None) => {
+                    return Err(TableError::NotDecoded {
+                        snapshot,
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+        let plan = match shape_of(inspection, registry, name).and_then(|s| shape::read(s).ok()) {
+            Some(shape) => plan_shape(&shape),
+            None => plan_values(&values),
+        };
+        let short = name.rsplit('.').next().unwrap_or(name).to_owned();
+        for leaf in &plan.leaves {
+            let dotted = leaf.path.join(".");
+            let (local, qualified) = match (plan.named_fields, dotted.is_empty()) {
+                (true, false) => (dotted.clone(), format!("{name}.{dotted}")),
+                (_, true) => (short.clone(), name.clone()),
+                (false, false) => (format!("{short}.{dotted}"), format!("{name}.{dotted}")),
+            };
+            names.push((local, qualified));
+            let (ty, cells) = fill(leaf, &values).unwrap_or_else(|why| {
+                notes.push(format!(
+                    "`{name}` field `{}`: {why}; written as JSON",
+                    if dotted.is_empty() {
+                        "(value)"
+                    } else {
+                        &dotted
+                    }
+                ));
+                let cells = values
+                    .iter()
+                    .map(|v| v.and_then(|v| at(v, &leaf.path)).cloned().map(Cell::Json))
+                    .collect();
+                (ColumnType::Json, cells)
+            });
+            columns.push(Column {
+                name: String::new(),
+                component: name.clone(),
+                ty,
+                cells,
+            });
+        }
+    }
+    for (column, name) in columns.iter_mut().zip(column_names(&names)) {
+        column.name = name;
+    }
+    Ok(Table {
+        snapshot,
+        uids: rows.iter().map(|(uid, _)| *uid).collect(),
+        columns,
+        notes,
+    })
+}
+
+/// The shape `name`'s values were decoded with: the registered type's when
+/// it matches the file's version (inspection decodes with the type then),
+/// else the one the file records.
+fn shape_of<'a>(inspection: &'a Inspection, registry: &'a Registry, name: &str) -> Option<&'a str> {
+    let stored = inspection
+        .meta
+        .schemas
+        .iter()
+        .find(|s| s.name == name && s.kind == Kind::Component);
+    let registered = registry.get(name).filter(|r| r.kind() == Kind::Component);
+    match (registered, stored) {
+        (Some(r), Some(s)) if s.version == r.version() => r.shape().or(s.shape.as_deref()),
+        (Some(r), None) => r.shape(),
+        (_, Some(s)) => s.shape.as_deref(),
+        (None, None) => None,
+    }
+}
+
+/// Column names: unqualified, except where two columns (or a column and
+/// `uid`) would share one; a name still shared after that gets `_2`, `_3`.
+fn column_names(names: &[(String, String)]) -> Vec<String> {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for (local, _) in names {
+        *count.entry(local.as_str()).or_default() += 1;
+    }
+    let mut taken: HashSet<String> = HashSet::from(["uid".to_owned()]);
+    names
+        .iter()
+        .map(|(local, qualified)| {
+            let base = if count[local.as_str()] > 1 || local == "uid" {
+                qualified
+            } else {
+                local
+            };
+            let mut name = base.clone();
+            let mut n = 1;
+            while !taken.insert(name.clone()) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            name
+        })
+        .collect()
+}
+
+/// The columns of a value of `shape`.
+fn plan_shape(shape: &Shape) -> Plan {
+    let mut leaves = Vec::new();
+    let root = resolve(shape, shape.root());
+    let presence = match root {
+        Format::Unit => true,
+        Format::TypeName(n) => struct_fields(shape, n) == Some(0),
+        _ => false,
+    };
+    if presence {
+        leaves.push(Leaf {
+            path: Vec::new(),
+            ty: ColumnType::Bool,
+            presence: true,
+        });
+        return Plan {
+            leaves,
+            named_fields: false,
+        };
+    }
+    let named_fields = matches!(root, Format::TypeName(n)
+        if matches!(shape.container(n), Some(ContainerFormat::Struct(_))));
+    let mut walker = Walker {
+        shape,
+        leaves,
+        open: Vec::new(),
+    };
+    walker.walk(shape.root(), &mut Vec::new(), 0);
+    Plan {
+        leaves: walker.leaves,
+        named_fields,
+    }
+}
+
+/// How many fields the struct `name` has (`Some(0)` for a unit struct).
+fn struct_fields(shape: &Shape, name: &str) -> Option<usize> {
+    match shape.container(name)? {
+        ContainerFormat::UnitStruct => Some(0),
+        ContainerFormat::Struct(fields) => Some(fields.len()),
+        _ => None,
+    }
+}
+
+/// `format` with newtype structs unwrapped (not references).
+fn resolve<'s>(shape: &'s Shape, mut format: &'s Format) -> &'s Format {
+    for _ in 0..MAX_DEPTH {
+        match format {
+            Format::TypeName(n) if n != ENTITY => match shape.container(n) {
+                Some(ContainerFormat::NewTypeStruct(inner)) => format = inner,
+                _ => return format,
+            },
+            _ => return format,
+        }
+    }
+    format
+}
+
+/// The type of a single-column value of `format`, if it is one.
+fn scalar(shape: &Shape, format: &Format) -> Option<ColumnType> {
+    Some(match resolve(shape, format) {
+        Format::Bool => ColumnType::Bool,
+        Format::U8 => ColumnType::UInt { bits: 8 },
+        Format::U16 => ColumnType::UInt { bits: 16 },
+        Format::U32 => ColumnType::UInt { bits: 32 },
+        Format::U64 => ColumnType::UInt { bits: 64 },
+        Format::I8 => ColumnType::Int { bits: 8 },
+        Format::I16 => ColumnType::Int { bits: 16 },
+        Format::I32 => ColumnType::Int { bits: 32 },
+        Format::I64 => ColumnType::Int { bits: 64 },
+        Format::F32 => ColumnType::F32,
+        Format::F64 => ColumnType::F64,
+        Format::U128 | Format::I128 | Format::Char | Format::Str => ColumnType::Text,
+        Format::Bytes => ColumnType::Bytes,
+        Format::TypeName(n) if n == ENTITY => ColumnType::Uid,
+        Format::TypeName(n) => match shape.container(n)? {
+            ContainerFormat::Enum(variants)
+                if variants
+                    .values()
+                    .all(|v| matches!(v.value, VariantFormat::Unit)) =>
+            {
+                ColumnType::Text
+            }
+            _ => return None,
+        },
+        Format::Seq(item) | Format::TupleArray { content: item, .. } => {
+            match resolve(shape, item) {
+                Format::U8 => ColumnType::Bytes,
+                Format::Option(inner) => ColumnType::List(Box::new(list_item(shape, inner)?)),
+                other => ColumnType::List(Box::new(list_item(shape, other)?)),
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The type of a list's items: a scalar that is not itself a list.
+fn list_item(shape: &Shape, format: &Format) -> Option<ColumnType> {
+    // Not a list itself (and no recursion through a list of lists).
+    if matches!(
+        resolve(shape, format),
+        Format::Seq(_) | Format::TupleArray { .. }
+    ) {
+        return None;
+    }
+    scalar(shape, format)
+}
+
+/// Plans the columns below a shape's root: one leaf per single-column value.
+struct Walker<'s> {
+    shape: &'s Shape,
+    leaves: Vec<Leaf>,
+    /// The named types being expanded: a type met again inside itself (a
+    /// recursive type) is one JSON column.
+    open: Vec<&'s str>,
+}
+
+impl<'s> Walker<'s> {
+    fn leaf(&mut self, ty: ColumnType, path: &[String]) {
+        self.leaves.push(Leaf {
+            path: path.to_vec(),
+            ty,
+            presence: false,
+        });
+    }
+
+    /// Adds the columns of a value of `format` at `path`.
+    fn walk(&mut self, format: &'s Format, path: &mut Vec<String>, depth: usize) {
+        // Bounds for shapes from elsewhere: nesting, and fan-out.
+        if depth > MAX_DEPTH || self.leaves.len() >= MAX_COLUMNS {
+            return self.leaf(ColumnType::Json, path);
+        }
+        if let Some(ty) = scalar(self.shape, format) {
+            return self.leaf(ty, path);
+        }
+        match resolve(self.shape, format) {
+            Format::Option(inner) => self.walk(inner, path, depth + 1),
+            Format::Tuple(items) => self.positions(items, path, depth),
+            Format::TypeName(n) if !self.open.contains(&n.as_str()) => {
+                match self.shape.container(n) {
+                    Some(ContainerFormat::TupleStruct(items)) => {
+                        self.open.push(n);
+                        self.positions(items, path, depth);
+                        self.open.pop();
+                    }
+                    Some(ContainerFormat::Struct(fields)) if !fields.is_empty() => {
+                        self.open.push(n);
+                        for f in fields {
+                            path.push(f.name.clone());
+                            self.walk(&f.value, path, depth + 1);
+                            path.pop();
+                        }
+                        self.open.pop();
+                    }
+                    _ => self.leaf(ColumnType::Json, path),
+                }
+            }
+            _ => self.leaf(ColumnType::Json, path),
+        }
+    }
+
+    fn positions(&mut self, items: &'s [Format], path: &mut Vec<String>, depth: usize) {
+        for (i, item) in items.iter().enumerate() {
+            path.push(i.to_string());
+            self.walk(item, path, depth + 1);
+            path.pop();
+        }
+    }
+}
+
+/// The columns of values recorded without a shape, from the values: an
+/// object's keys (in the order first seen) flattened, each typed by what
+/// its values hold.
+fn plan_values(values: &[Option<&Value>]) -> Plan {
+    fn paths(
+        v: &Value,
+        path: &mut Vec<String>,
+        seen: &mut HashSet<Vec<String>>,
+        out: &mut Vec<Vec<String>>,
+        depth: usize,
+    ) {
+        match v {
+            Value::Object(o) if !o.is_empty() && depth < MAX_DEPTH => {
+                for (k, x) in o {
+                    path.push(k.clone());
+                    paths(x, path, seen, out, depth + 1);
+                    path.pop();
+                }
+            }
+            _ => {
+                if seen.insert(path.clone()) {
+                    out.push(path.clone());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    for v in values.iter().flatten() {
+        paths(v, &mut Vec::new(), &mut seen, &mut found, 0);
+    }
+    let named_fields = values
+        .iter()
+        .flatten()
+        .any(|v| v.as_object().is_some_and(|o| !o.is_empty()));
+    let leaves = found
+        .into_iter()
+        .map(|path| {
+            let ty = infer(values.iter().flatten().filter_map(|v| at(v, &path)));
+            Leaf {
+                path,
+                ty,
+                presence: false,
+            }
+        })
+        .collect();
+    Plan {
+        leaves,
+        named_fields,
+    }
+}
+
+/// The narrowest column type that holds all of `values` (nulls aside).
+fn infer<'v>(values: impl Iterator<Item = &'v Value>) -> ColumnType {
+    let mut ty: Option<ColumnType> = None;
+    for v in values {
+        let this = match v {
+            Value::Null => continue,
+            Value::Bool(_) => ColumnType::Bool,
+            Value::Number(n) if n.is_i64() => ColumnType::Int { bits: 64 },
+            Value::Number(n) if n.is_u64() => ColumnType::UInt { bits: 64 },
+            Value::Number(_) => ColumnType::F64,
+            Value::String(_) => ColumnType::Text,
+            _ => return ColumnType::Json,
+        };
+        ty = Some(match (ty, this) {
+            (None, t) => t,
+            (Some(a), b) if a == b => a,
+            (
+                Some(ColumnType::Int { .. } | ColumnType::UInt { .. } | ColumnType::F64),
+                ColumnType::F64,
+            )
+            | (Some(ColumnType::F64), ColumnType::Int { .. } | ColumnType::UInt { .. }) => {
+                ColumnType::F64
+            }
+            _ => return ColumnType::Json,
+        });
+    }
+    ty.unwrap_or(ColumnType::Json)
+}
+
+/// The value at `path` below `value` (`None` where a step is missing).
+fn at<'v>(value: &'v Value, path: &[String]) -> Option<&'v Value> {
+    let mut v = value;
+    for step in path {
+        v = match v {
+            Value::Object(o) => o.get(step)?,
+            Value::Array(items) => items.get(step.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The cells of `leaf`'s column, typed; an error names the first value
+/// that does not fit the type.
+fn fill(leaf: &Leaf, values: &[Option<&Value>]) -> Result<(ColumnType, Vec<Option<Cell>>), String> {
+    let mut cells = Vec::with_capacity(values.len());
+    for v in values {
+        let cell = match v {
+            None => None,
+            Some(_) if leaf.presence => Some(Cell::Bool(true)),
+            Some(v) => match at(v, &leaf.path) {
+                None => None,
+                Some(x) => cell(&leaf.ty, x)
+                    .ok_or_else(|| format!("{x} is not a value of {:?}", leaf.ty))?,
+            },
+        };
+        cells.push(cell);
+    }
+    Ok((leaf.ty.clone(), cells))
+}
+
+/// `value` as a cell of type `ty` (`Some(None)`: null); `None` if it does
+/// not fit.
+fn cell(ty: &ColumnType, value: &Value) -> Option<Option<Cell>> {
+    if value.is_null() {
+        return Some(None);
+    }
+    Some(Some(match ty {
+        ColumnType::Bool => Cell::Bool(value.as_bool()?),
+        ColumnType::Int { .. } => Cell::Int(value.as_i64()?),
+        ColumnType::UInt { .. } => Cell::UInt(value.as_u64()?),
+        ColumnType::Uid => match value.as_u64()? {
+            // Decoded by shape alone, the null reference shows as its value.
+            NULL_REF => return Some(None),
+            uid => Cell::UInt(uid),
+        },
+        ColumnType::F32 => Cell::F32(json::float_of(value)? as f32),
+        ColumnType::F64 => Cell::F64(json::float_of(value)?),
+        ColumnType::Text => match value {
+            Value::String(s) => Cell::Text(s.clone()),
+            Value::Number(n) => Cell::Text(n.to_string()),
+            _ => return None,
+        },
+        ColumnType::Bytes => Cell::Bytes(
+            value
+                .as_array()?
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect::<Option<Vec<u8>>>()?,
+        ),
+        ColumnType::List(item) => Cell::List(
+            value
+                .as_array()?
+                .iter()
+                .map(|x| cell(item, x))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        ColumnType::Json => Cell::Json(value.clone()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use bevy_ecs::prelude::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+    use crate::{CaptureSettings, Capturer, Decode, Inspector, Store, Want, commit};
+
+    #[derive(Component, Serialize, Deserialize, Clone)]
+    struct Station {
+        name: String,
+        at: Point,
+        elevation: Option<i32>,
+        kind: Kind,
+        tags: Vec<String>,
+        #[entities]
+        next: Option<Entity>,
+        digest: [u8; 4],
+        uid: u16,
+        extra: BTreeMap<String, u8>,
+    }
+
+    #[derive(Serialize, Deserialize, Clone)]
+    struct Point {
+        y: f64,
+        x: f32,
+    }
+
+    #[derive(Serialize, Deserialize, Clone, Copy)]
+    enum Kind {
+        Manual,
+        Automatic,
+    }
+
+    #[derive(Component, Serialize, Deserialize)]
+    struct Reading(f64);
+
+    #[derive(Component, Serialize, Deserialize)]
+    struct Offline;
+
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.component::<Station>("weather.station").unwrap();
+        r.component::<Reading>("weather.reading").unwrap();
+        r.component::<Offline>("weather.offline").unwrap();
+        r
+    }
+
+    fn station(name: &str, next: Option<Entity>) -> Station {
+        Station {
+            name: name.into(),
+            at: Point { y: 46.5, x: 7.25 },
+            elevation: (name == "a").then_some(-12),
+            kind: if name == "a" {
+                Kind::Manual
+            } else {
+                Kind::Automatic
+            },
+            tags: vec![name.into(), "x".into()],
+            next,
+            digest: [0, 15, 16, 255],
+            uid: 9,
+            extra: BTreeMap::from([("k".into(), 1)]),
+        }
+    }
+
+    /// a (reading NaN), b -> a (reading -inf, offline), c (no reading).
+    fn inspection(dir: &std::path::Path, reg: &Registry) -> Inspection {
+        let store = Store::open(dir.join("t.redb")).unwrap();
+        let mut world = World::new();
+        reg.install(&mut world);
+        let a = world.spawn((station("a", None), Reading(f64::NAN))).id();
+        world.spawn((station("b", Some(a)), Reading(f64::NEG_INFINITY), Offline));
+        world.spawn(station("c", None));
+        let mut cap = Capturer::new(CaptureSettings::default(), 1);
+        let full = cap.capture(&mut world, reg, 1, Want::Full).unwrap();
+        commit(store.database().unwrap(), store.path(), &full).unwrap();
+        let mut inspector = Inspector::new(&store, reg, Decode::All).unwrap();
+        inspector.at(None).unwrap();
+        inspector.into_inspection().unwrap()
+    }
+
+    fn column<'t>(t: &'t Table, name: &str) -> &'t Column {
+        t.columns
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", names(t)))
+    }
+
+    fn names(t: &Table) -> Vec<&str> {
+        t.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn fields_flatten_in_declaration_order_with_their_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry();
+        let i = inspection(dir.path(), &reg);
+        let t = table(&i, &reg, &["weather.station".into()]).unwrap();
+        assert_eq!(t.uids, [2, 3, 4]);
+        assert_eq!(
+            names(&t),
+            [
+                "name",
+                "at.y",
+                "at.x",
+                "elevation",
+                "kind",
+                "tags",
+                "next",
+                "digest",
+                "weather.station.uid",
+                "extra"
+            ]
+        );
+        let types: Vec<&ColumnType> = t.columns.iter().map(|c| &c.ty).collect();
+        assert_eq!(
+            types,
+            [
+                &ColumnType::Text,
+                &ColumnType::F64,
+                &ColumnType::F32,
+                &ColumnType::Int { bits: 32 },
+                &ColumnType::Text,
+                &ColumnType::List(Box::new(ColumnType::Text)),
+                &ColumnType::Uid,
+                &ColumnType::Bytes,
+                &ColumnType::UInt { bits: 16 },
+                &ColumnType::Json,
+            ]
+        );
+        assert_eq!(column(&t, "at.x").cells[0], Some(Cell::F32(7.25)));
+        assert_eq!(
+            column(&t, "elevation").cells,
+            [Some(Cell::Int(-12)), None, None]
+        );
+        assert_eq!(
+            column(&t, "kind").cells[0],
+            Some(Cell::Text("Manual".into()))
+        );
+        assert_eq!(column(&t, "next").cells, [None, Some(Cell::UInt(2)), None]);
+        let digest = column(&t, "digest").cells[0].clone().unwrap();
+        assert_eq!(digest.to_json(), json!("000f10ff"));
+        assert_eq!(
+            column(&t, "extra").cells[0],
+            Some(Cell::Json(json!({"k": 1})))
+        );
+        assert!(t.notes.is_empty(), "{:?}", t.notes);
+    }
+
+    #[test]
+    fn components_join_left_on_the_first_by_uid() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry();
+        let i = inspection(dir.path(), &reg);
+        let asked = ["weather.reading", "weather.offline", "weather.station"].map(String::from);
+        let t = table(&i, &reg, &asked).unwrap();
+        assert_eq!(t.uids, [2, 3], "only entities with a reading");
+        assert_eq!(names(&t)[..3], ["reading", "offline", "name"]);
+        let r = &column(&t, "reading").cells;
+        assert!(matches!(r[0], Some(Cell::F64(x)) if x.is_nan()));
+        assert_eq!(r[1], Some(Cell::F64(f64::NEG_INFINITY)));
+        assert_eq!(column(&t, "offline").cells, [None, Some(Cell::Bool(true))]);
+        assert_eq!(
+            column(&t, "name").cells,
+            [Some(Cell::Text("a".into())), Some(Cell::Text("b".into()))]
+        );
+        assert_eq!(Cell::F64(f64::NAN).to_json(), json!("NaN"));
+        assert_eq!(Cell::F32(1.1).to_json(), json!(1.1));
+    }
+
+    #[test]
+    fn without_the_registered_types_the_recorded_shapes_give_the_same_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry();
+        let asked = ["weather.station", "weather.reading"].map(String::from);
+        let with_types = table(&inspection(dir.path(), &reg), &reg, &asked).unwrap();
+        let none = Registry::new();
+        let store = Store::open_to_read(dir.path().join("t.redb")).unwrap();
+        let mut inspector = Inspector::new(&store, &none, Decode::All).unwrap();
+        inspector.at(None).unwrap();
+        let by_shape = inspector.into_inspection().unwrap();
+        let without = table(&by_shape, &none, &asked).unwrap();
+        assert_eq!(names(&with_types), names(&without));
+        let json = |c: &Column| -> Vec<Value> {
+            c.cells
+                .iter()
+                .map(|x| x.as_ref().map_or(Value::Null, Cell::to_json))
+                .collect()
+        };
+        for (a, b) in with_types.columns.iter().zip(&without.columns) {
+            assert_eq!(a.ty, b.ty, "{}", a.name);
+            assert_eq!(json(a), json(b), "{}", a.name);
+        }
+    }
+
+    #[test]
+    fn values_without_a_shape_are_typed_from_what_they_hold() {
+        let v = [
+            json!({"n": 1, "f": 1.5, "s": "x", "o": {"deep": true}}),
+            json!({"n": -2, "f": 2, "s": null, "o": {"deep": false}, "late": [1]}),
+        ];
+        let values: Vec<Option<&Value>> = v.iter().map(Some).collect();
+        let plan = plan_values(&values);
+        let got: Vec<(String, ColumnType)> = plan
+            .leaves
+            .iter()
+            .map(|l| (l.path.join("."), l.ty.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("n".into(), ColumnType::Int { bits: 64 }),
+                ("f".into(), ColumnType::F64),
+                ("s".into(), ColumnType::Text),
+                ("o.deep".into(), ColumnType::Bool),
+                ("late".into(), ColumnType::Json),
+            ]
+        );
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Chain {
+        v: u32,
+        next: Option<Box<Chain>>,
+    }
+
+    #[test]
+    fn a_recursive_type_stops_at_itself() {
+        let shape = shape::read(&shape::trace::<Chain>().unwrap()).unwrap();
+        let plan = plan_shape(&shape);
+        let got: Vec<(String, ColumnType)> = plan
+            .leaves
+            .iter()
+            .map(|l| (l.path.join("."), l.ty.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("v".into(), ColumnType::UInt { bits: 32 }),
+                ("next".into(), ColumnType::Json)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hostile_shape_that_fans_out_is_bounded() {
+        use serde_reflection::{ContainerFormat, Format, Named};
+        // T0 { a: T1, b: T1 }, T1 { a: T2, b: T2 }, … : 2^40 paths.
+        let mut types = serde_json::Map::new();
+        for i in 0..40 {
+            let next = Format::TypeName(format!("T{}", i + 1));
+            let c = ContainerFormat::Struct(vec![
+                Named {
+                    name: "a".into(),
+                    value: next.clone(),
+                },
+                Named {
+                    name: "b".into(),
+                    value: next,
+                },
+            ]);
+            types.insert(format!("T{i}"), serde_json::to_value(c).unwrap());
+        }
+        let text = json!({
+            "root": serde_json::to_value(Format::TypeName("T0".into())).unwrap(),
+            "types": types,
+        })
+        .to_string();
+        let shape = shape::read(&text).unwrap();
+        let plan = plan_shape(&shape);
+        assert!(
+            plan.leaves.len() <= 2 * MAX_COLUMNS,
+            "{}",
+            plan.leaves.len()
+        );
+        // A list of lists of itself resolves without recursing forever.
+        let mut types = serde_json::Map::new();
+        let lists = ContainerFormat::NewTypeStruct(Box::new(Format::Seq(Box::new(Format::Seq(
+            Box::new(Format::TypeName("L".into())),
+        )))));
+        types.insert("L".into(), serde_json::to_value(lists).unwrap());
+        let text = json!({
+            "root": serde_json::to_value(Format::TypeName("L".into())).unwrap(),
+            "types": types,
+        })
+        .to_string();
+        let plan = plan_shape(&shape::read(&text).unwrap());
+        assert_eq!(plan.leaves.len(), 1);
+        assert_eq!(plan.leaves[0].ty, ColumnType::Json);
+    }
+
+    #[test]
+    fn names_collide_only_when_they_must() {
+        let names = column_names(&[
+            ("size".into(), "a.size".into()),
+            ("path".into(), "a.path".into()),
+            ("size".into(), "b.size".into()),
+            ("uid".into(), "b.uid".into()),
+        ]);
+        assert_eq!(names, ["a.size", "path", "b.size", "b.uid"]);
+    }
+
+    #[test]
+    fn bad_requests_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry();
+        let i = inspection(dir.path(), &reg);
+        assert!(matches!(
+            table(&i, &reg, &[]),
+            Err(TableError::NoComponents)
+        ));
+        let twice = ["weather.reading", "weather.reading"].map(String::from);
+        assert!(matches!(
+            table(&i, &reg, &twice),
+            Err(TableError::Repeated(_))
+        ));
+        let err = table(&i, &reg, &["no.such".into()]).unwrap_err();
+        assert!(err.to_string().contains("no component `no.such`"), "{err}");
+        assert!(err.to_string().contains("weather.station"), "{err}");
+    }
+}
