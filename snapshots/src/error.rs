@@ -175,6 +175,16 @@ pub enum RestoreError {
         /// The id asked for.
         id: u64,
     },
+    /// `latest~N` with N snapshots or fewer in the file.
+    #[error("{path}: no snapshot {wanted} (the file holds {held} snapshots)")]
+    TooFewSnapshots {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot asked for, as written (`latest~5`).
+        wanted: String,
+        /// How many snapshots the file holds.
+        held: usize,
+    },
     /// A delta's base is missing.
     #[error("{path}: snapshot {id} is a delta on snapshot {base}, which is missing")]
     BrokenChain {

@@ -2,6 +2,7 @@
 //! restoring worlds from them.
 #![warn(missing_docs)]
 
+mod analysis;
 mod bundle;
 mod capture;
 mod error;
@@ -12,9 +13,14 @@ mod inspect;
 mod kept;
 mod restore;
 mod retention;
+mod snapshot_ref;
 mod store;
 mod writer;
 
+pub use analysis::{
+    Change, ColumnStats, Diff, MAX_TRACE_DEPTH, ResourceChange, Stats, Trace, TraceNode, diff, stats,
+    trace,
+};
 pub use bundle::{
     BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, OnConflict,
     Selection, export, import, read as read_bundle, write as write_bundle,
@@ -26,5 +32,6 @@ pub use inspect::{Components, Decode, Inspection, Inspector, entities_at};
 pub use kept::Kept;
 pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
+pub use snapshot_ref::{SnapshotRef, SnapshotRefError};
 pub use store::Store;
 pub use writer::{CommitListener, Committed, Writer, commit};

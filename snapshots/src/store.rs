@@ -423,6 +423,49 @@ impl Store {
         }
     }
 
+    /// The ids of every snapshot, oldest first (without reading their
+    /// records).
+    pub fn snapshot_ids(&self) -> Result<Vec<u64>, RestoreError> {
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            let table = tx
+                .open_table(SNAPSHOTS)
+                .map_err(|e| self.restore_storage(e))?;
+            let mut ids = Vec::new();
+            for row in table.iter().map_err(|e| self.restore_storage(e))? {
+                let (k, _) = row.map_err(|e| self.restore_storage(e))?;
+                ids.push(k.value());
+            }
+            Ok(ids)
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
+    }
+
+    /// The records of the snapshots with ids above `after` (all of them
+    /// for `None`), oldest first: what a reader that has the older ones
+    /// still needs.
+    pub fn snapshots_after(&self, after: Option<u64>) -> Result<Vec<SnapshotMeta>, RestoreError> {
+        let Some(after) = after else {
+            return self.snapshots();
+        };
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            let table = tx
+                .open_table(SNAPSHOTS)
+                .map_err(|e| self.restore_storage(e))?;
+            let mut out = Vec::new();
+            for row in table.range(from..).map_err(|e| self.restore_storage(e))? {
+                let (k, v) = row.map_err(|e| self.restore_storage(e))?;
+                out.push(decode_meta(self, k.value(), v.value())?);
+            }
+            Ok(out)
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
+    }
+
     /// The record of snapshot `id`.
     pub fn snapshot(&self, id: u64) -> Result<SnapshotMeta, RestoreError> {
         contain(|| {

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use dizzy_components::RefPolicy;
-use dizzy_snapshots::{ExportOptions, OnConflict, RestoreOptions, Selection, Store};
+use dizzy_snapshots::{
+    ExportOptions, OnConflict, RestoreOptions, Selection, SnapshotRef, Store,
+};
 
 use dizzy::App;
 use dizzy::SnapshotPolicy;
@@ -18,7 +20,7 @@ pub(crate) struct ExportArgs {
     db: PathBuf,
     /// Export the world at this snapshot (default: the latest).
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
     /// Entities to export, by uid (repeat the flag for several).
     #[arg(long)]
     uid: Vec<u64>,
@@ -59,7 +61,7 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     let registry = app.try_registry()?;
     let store = Store::open_to_read(&args.db)?;
     let options = RestoreOptions {
-        snapshot: args.snapshot,
+        snapshot: crate::view::snapshot_id(&store, args.snapshot)?,
         ..Default::default()
     };
     let mut restored = dizzy_snapshots::restore(&store, &registry, &options)?;

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use dizzy_snapshots::SnapshotRef;
 use dizzy_systems::ScheduleDescription;
 
 use crate::CliError;
@@ -31,7 +32,7 @@ pub(crate) struct Args {
     db: Option<PathBuf>,
     /// The snapshot whose recorded schedule to draw.
     #[arg(long, requires = "db")]
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
     /// The diagram's format.
     #[arg(long, value_enum, default_value_t = Format::Mermaid)]
     format: Format,
@@ -46,10 +47,10 @@ fn own(app: App) -> Result<ScheduleDescription, CliError> {
 /// when the file holds no snapshot or the snapshot no description.
 fn recorded(
     db: &std::path::Path,
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
 ) -> Result<Option<ScheduleDescription>, CliError> {
     let store = view::open(db)?;
-    let meta = match snapshot {
+    let meta = match view::snapshot_id(&store, snapshot)? {
         Some(id) => Some(store.snapshot(id)?),
         None => store.latest()?,
     };

@@ -37,7 +37,7 @@ pub(crate) struct Args {
     format: Format,
     /// The world at this snapshot (the latest if not given).
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<dizzy_snapshots::SnapshotRef>,
 }
 
 /// `value`'s columns: an object's fields by dotted path (nested objects
@@ -85,7 +85,8 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let store = view::open(&args.db)?;
     let only = Decode::Only(BTreeSet::from([args.with.clone()]));
     let mut inspector = Inspector::new(&store, registry, only)?;
-    let inspection = inspector.at(args.snapshot)?;
+    let at = view::snapshot_id(&store, args.snapshot)?;
+    let inspection = inspector.at(at)?;
     check_components(
         &args.db,
         inspection,
