@@ -47,10 +47,13 @@ pub enum OpenError {
         path: PathBuf,
     },
     /// Another process has the file open.
-    #[error("{path}: is in use by another process")]
+    #[error("{path}: is in use by another process{}", explorer.as_ref().map_or_else(String::new, |url| format!(", which serves its explorer at {url} (open that to look at it)")))]
     Locked {
         /// The path.
         path: PathBuf,
+        /// The address of the explorer the holding process serves over the
+        /// file, if it announced one (see [`served`](crate::served)).
+        explorer: Option<String>,
     },
     /// Written by a newer dizzy.
     #[error("{path}: written in dizzy format {found}; this build reads formats up to {supported}")]

@@ -13,6 +13,7 @@ mod inspect;
 mod kept;
 mod restore;
 mod retention;
+pub mod served;
 mod snapshot_ref;
 mod store;
 mod writer;

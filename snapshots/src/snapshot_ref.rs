@@ -64,7 +64,8 @@ impl SnapshotRef {
             SnapshotRef::Id(id) => ids.binary_search(&id).ok().map(|_| id),
             SnapshotRef::Latest(n) => {
                 let back = usize::try_from(n).ok()?;
-                ids.len().checked_sub(back + 1).map(|i| ids[i])
+                let i = ids.len().checked_sub(back)?.checked_sub(1)?;
+                ids.get(i).copied()
             }
         }
     }

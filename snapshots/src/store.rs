@@ -40,6 +40,7 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
         redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
             OpenError::Locked {
                 path: path.to_owned(),
+                explorer: crate::served::announced(path),
             }
         }
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
