@@ -39,6 +39,11 @@ pub(crate) struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Serve a read-only explorer of the file while the run goes on, at
+    /// this address (`127.0.0.1:8740`; port 0: any free port); its URL is
+    /// printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
 }
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
@@ -61,6 +66,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     }
     let mut rt = app.open()?;
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
+    let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;
     let wanted = Params {
         seed: args.seed.unwrap_or(Params::default().seed),
         changed: args.changed.unwrap_or(Params::default().changed),
