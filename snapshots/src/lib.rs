@@ -19,8 +19,8 @@ mod store;
 mod writer;
 
 pub use analysis::{
-    Change, ColumnStats, Diff, MAX_TRACE_DEPTH, ResourceChange, Stats, Trace, TraceNode, diff, stats,
-    trace,
+    Change, ColumnStats, Diff, MAX_TRACE_DEPTH, ResourceChange, Stats, Trace, TraceNode, diff,
+    stats, trace,
 };
 pub use bundle::{
     BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, OnConflict,

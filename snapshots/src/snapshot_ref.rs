@@ -101,7 +101,15 @@ mod tests {
         assert_eq!("42".parse(), Ok(SnapshotRef::Id(42)));
         assert_eq!("latest".parse(), Ok(SnapshotRef::Latest(0)));
         assert_eq!("latest~3".parse(), Ok(SnapshotRef::Latest(3)));
-        for bad in ["", "latest~", "latest~-1", "latest3", "-1", "4x", "latest~99999999999999999999"] {
+        for bad in [
+            "",
+            "latest~",
+            "latest~-1",
+            "latest3",
+            "-1",
+            "4x",
+            "latest~99999999999999999999",
+        ] {
             assert!(bad.parse::<SnapshotRef>().is_err(), "{bad}");
         }
         assert_eq!(SnapshotRef::Latest(2).to_string(), "latest~2");

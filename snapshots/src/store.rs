@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dizzy_components::codec;
-use redb::{Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{
+    Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata,
+};
 
 use crate::error::{OpenError, RestoreError};
 use crate::format::{CHUNKS, FORMAT_VERSION, META, SNAPSHOTS, SnapshotMeta};
@@ -438,6 +441,18 @@ impl Store {
                 ids.push(k.value());
             }
             Ok(ids)
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
+    }
+
+    /// How many snapshots the file holds (without reading them).
+    pub fn snapshot_count(&self) -> Result<u64, RestoreError> {
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            let table = tx
+                .open_table(SNAPSHOTS)
+                .map_err(|e| self.restore_storage(e))?;
+            table.len().map_err(|e| self.restore_storage(e))
         })
         .unwrap_or_else(|r| Err(self.damaged(r)))
     }

@@ -12,6 +12,7 @@ mod plugin;
 mod schedule;
 
 pub use describe::{
-    DiagramNode, Edge, ScheduleDescription, SetDescription, SystemDescription, describe};
+    DiagramNode, Edge, ScheduleDescription, SetDescription, SystemDescription, describe,
+};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick};
 pub use schedule::{ScheduleError, build};

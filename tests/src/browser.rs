@@ -309,6 +309,7 @@ impl Served {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!("no explorer address printed; output: {seen:?}");
                 }
             }

@@ -13,7 +13,13 @@ use dizzy_tests::{dizzy, dizzy_bin, file_bytes, make_tree};
 
 fn serve(db: &std::path::Path) -> Served {
     let mut c = Command::new(dizzy_bin());
-    c.args(["serve", "--db", db.to_str().unwrap(), "--addr", "127.0.0.1:0"]);
+    c.args([
+        "serve",
+        "--db",
+        db.to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+    ]);
     Served::start(c)
 }
 
@@ -53,13 +59,25 @@ fn hostile_requests_get_4xx_and_change_nothing() {
     expect("/snapshots/-1", 400);
     expect("/snapshots/abc/components/dedupe.file", 400);
     expect("/snapshots/latest/components/no.such", 404);
-    expect("/snapshots/latest/components/dedupe.file?size=100000000", 400);
+    expect(
+        "/snapshots/latest/components/dedupe.file?size=100000000",
+        400,
+    );
     expect("/snapshots/latest/components/dedupe.file?size=0", 400);
-    expect("/snapshots/latest/components/dedupe.file?page=99999999999", 400);
+    expect(
+        "/snapshots/latest/components/dedupe.file?page=99999999999",
+        400,
+    );
     expect("/snapshots/latest/components/dedupe.file?page=-3", 400);
-    expect("/snapshots/latest/components/dedupe.file?sort=%3Cscript%3E", 400);
+    expect(
+        "/snapshots/latest/components/dedupe.file?sort=%3Cscript%3E",
+        400,
+    );
     expect("/snapshots/latest/components/dedupe.file?uid=x", 400);
-    expect("/snapshots/latest/components/dedupe.file?field=nope&value=1", 400);
+    expect(
+        "/snapshots/latest/components/dedupe.file?field=nope&value=1",
+        400,
+    );
     let long = "x".repeat(5000);
     expect(
         &format!("/snapshots/latest/components/dedupe.file?value={long}"),
@@ -116,7 +134,10 @@ fn only_loopback_unless_told() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("not a loopback address") && err.contains("--allow-remote"), "{err}");
+    assert!(
+        err.contains("not a loopback address") && err.contains("--allow-remote"),
+        "{err}"
+    );
 }
 
 /// A type the `dizzy` binary does not have.
@@ -150,7 +171,10 @@ fn a_file_of_another_program_opens_with_its_recorded_shapes() {
         "/snapshots/latest/components/lab.sample?field=station&value=station-07",
     );
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("30 entities have it, 1 match the filter"), "{body}");
+    assert!(
+        body.contains("30 entities have it, 1 match the filter"),
+        "{body}"
+    );
     assert!(body.contains("&quot;station-07&quot;"), "{body}");
     assert!(body.contains("[7,7]"), "{body}");
     assert!(body.contains(">3.5<"), "{body}");

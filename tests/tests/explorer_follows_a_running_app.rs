@@ -26,6 +26,8 @@ fn new_snapshots_appear_while_the_run_goes_on() {
         "100000000",
         "--snapshot-every",
         "400ms",
+        "--keep-last",
+        "3",
         "--db",
         path,
         "--serve",
@@ -48,25 +50,39 @@ fn new_snapshots_appear_while_the_run_goes_on() {
         b.goto(&url);
         rows(b) >= 1
     });
-    let first = rows(&browser);
-    let newest = browser
-        .attr(&browser.find("#snapshots tbody tr"), "data-id")
-        .unwrap();
+    let newest = |b: &Browser| -> u64 {
+        b.find_all("#snapshots tbody tr")
+            .first()
+            .and_then(|r| b.attr(r, "data-id"))
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = newest(&browser);
     browser.screenshot("live-before");
-    // The page reloads itself when a snapshot lands.
+    // The page reloads itself when a snapshot lands (retention deletes the
+    // older ones meanwhile: the list follows both).
     browser.wait_until(Duration::from_secs(30), "new snapshots on the page", |b| {
-        rows(b) >= first + 2
+        newest(b) >= before + 2
     });
-    let now = browser
-        .attr(&browser.find("#snapshots tbody tr"), "data-id")
-        .unwrap();
-    assert!(now.parse::<u64>().unwrap() > newest.parse::<u64>().unwrap());
+    let ids: Vec<u64> = browser
+        .find_all("#snapshots tbody tr")
+        .iter()
+        .map(|r| browser.attr(r, "data-id").unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
     browser.screenshot("live-after");
 
     // A table of the running world, at its newest snapshot.
-    let (status, body) = get(&url, "/snapshots/latest/components/particles.position?size=5");
+    let (status, body) = get(
+        &url,
+        "/snapshots/latest/components/particles.position?size=5",
+    );
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("3000 entities have it"), "{}", &body[..body.len().min(2000)]);
+    assert!(
+        body.contains("3000 entities have it"),
+        "{}",
+        &body[..body.len().min(2000)]
+    );
     drop(browser);
 
     // SIGTERM: the run saves and ends; the note goes with it.
@@ -74,5 +90,5 @@ fn new_snapshots_appear_while_the_run_goes_on() {
     let note = dir.path().join(".particles.redb.explorer");
     assert!(!note.exists(), "the note outlived the run");
     let list = dizzy_json(&["snapshots", "--db", path, "--json"]);
-    assert!(list.as_array().unwrap().len() >= 3, "{list}");
+    assert!(!list.as_array().unwrap().is_empty(), "{list}");
 }

@@ -39,7 +39,13 @@ fn dedupe_run(dir: &Path) -> PathBuf {
 
 fn serve(db: &Path) -> Served {
     let mut c = Command::new(dizzy_bin());
-    c.args(["serve", "--db", db.to_str().unwrap(), "--addr", "127.0.0.1:0"]);
+    c.args([
+        "serve",
+        "--db",
+        db.to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+    ]);
     Served::start(c)
 }
 
@@ -88,14 +94,30 @@ fn the_explorer_shows_what_the_command_line_shows() {
     browser.screenshot("snapshot");
 
     // The table of duplicate sets holds the sets `show --json` shows.
-    let shown = dizzy_json(&["show", "--db", path, "--with", "dedupe.duplicate_set", "--json"]);
+    let shown = dizzy_json(&[
+        "show",
+        "--db",
+        path,
+        "--with",
+        "dedupe.duplicate_set",
+        "--json",
+    ]);
     let expected: BTreeMap<u64, Value> = shown
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["uid"].as_u64().unwrap(), e["dedupe.duplicate_set"].clone()))
+        .map(|e| {
+            (
+                e["uid"].as_u64().unwrap(),
+                e["dedupe.duplicate_set"].clone(),
+            )
+        })
         .collect();
-    assert!(expected.len() >= 5, "the tree has duplicates: {}", expected.len());
+    assert!(
+        expected.len() >= 5,
+        "the tree has duplicates: {}",
+        expected.len()
+    );
     browser.goto(&format!(
         "{url}snapshots/latest/components/dedupe.duplicate_set?size=500"
     ));
@@ -183,7 +205,10 @@ fn the_explorer_shows_what_the_command_line_shows() {
             "const e = document.getElementById(arguments[0]); if (!e) return null; const b = e.getBBox(); return [b.width, b.height];",
             serde_json::json!([system]),
         );
-        let (w, h) = (size[0].as_f64().unwrap_or(0.0), size[1].as_f64().unwrap_or(0.0));
+        let (w, h) = (
+            size[0].as_f64().unwrap_or(0.0),
+            size[1].as_f64().unwrap_or(0.0),
+        );
         assert!(w > 20.0 && h > 10.0, "{system} drawn at {size}");
     }
     let href = browser.script(
@@ -191,12 +216,17 @@ fn the_explorer_shows_what_the_command_line_shows() {
         serde_json::json!([]),
     );
     assert!(
-        href.as_str().is_some_and(|h| h.ends_with("/components/dedupe.sha256")),
+        href.as_str()
+            .is_some_and(|h| h.ends_with("/components/dedupe.sha256")),
         "{href}"
     );
     browser.screenshot("schedule");
     drop(browser);
-    assert_eq!(served.stop(), Some(0), "dizzy serve ends cleanly on SIGTERM");
+    assert_eq!(
+        served.stop(),
+        Some(0),
+        "dizzy serve ends cleanly on SIGTERM"
+    );
 }
 
 #[test]
@@ -230,7 +260,11 @@ fn a_reference_from_a_duplicate_set_leads_to_a_file() {
         );
     }
     let set = browser.attr(&rows[0], "data-uid").unwrap();
-    let target: u64 = browser.attr(&links[0], "data-uid").unwrap().parse().unwrap();
+    let target: u64 = browser
+        .attr(&links[0], "data-uid")
+        .unwrap()
+        .parse()
+        .unwrap();
     browser.click(&links[0]);
     assert!(
         browser.url().ends_with(&format!("/entities/{target}")),

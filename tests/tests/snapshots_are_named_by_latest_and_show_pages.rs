@@ -56,18 +56,53 @@ fn latest_counts_back_from_the_newest_snapshot() {
     assert_eq!(stats[0]["id"], before);
     // diff
     let diff = dizzy_json(&["diff", "--db", &db, "latest~1", "latest", "--json"]);
-    assert_eq!((diff["from"].as_u64(), diff["to"].as_u64()), (Some(before), Some(last)));
+    assert_eq!(
+        (diff["from"].as_u64(), diff["to"].as_u64()),
+        (Some(before), Some(last))
+    );
     assert_eq!(
         diff,
         dizzy_json(&["diff", "--db", &db, &before_s, &last_s, "--json"])
     );
     // trace, graph, export-table, export
-    let trace = dizzy_json(&["trace", "--db", &db, "--snapshot", "latest~1", "2", "--json"]);
+    let trace = dizzy_json(&[
+        "trace",
+        "--db",
+        &db,
+        "--snapshot",
+        "latest~1",
+        "2",
+        "--json",
+    ]);
     assert_eq!(trace["snapshot"], before);
-    dizzy_ok(&["graph", "--db", &db, "--snapshot", "latest", "--format", "json"]);
+    dizzy_ok(&[
+        "graph",
+        "--db",
+        &db,
+        "--snapshot",
+        "latest",
+        "--format",
+        "json",
+    ]);
     assert_eq!(
-        dizzy_ok(&["export-table", "--db", &db, "--with", "dedupe.dir", "--snapshot", "latest~1"]),
-        dizzy_ok(&["export-table", "--db", &db, "--with", "dedupe.dir", "--snapshot", &before_s])
+        dizzy_ok(&[
+            "export-table",
+            "--db",
+            &db,
+            "--with",
+            "dedupe.dir",
+            "--snapshot",
+            "latest~1"
+        ]),
+        dizzy_ok(&[
+            "export-table",
+            "--db",
+            &db,
+            "--with",
+            "dedupe.dir",
+            "--snapshot",
+            &before_s
+        ])
     );
     let bundle = dir.path().join("b.bundle");
     dizzy_ok(&[
@@ -93,7 +128,10 @@ fn latest_counts_back_from_the_newest_snapshot() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains(&format!("no snapshot {back} (the file holds {} snapshots)", ids.len())),
+        err.contains(&format!(
+            "no snapshot {back} (the file holds {} snapshots)",
+            ids.len()
+        )),
         "{err}"
     );
     // Not a snapshot name at all: a usage error.
@@ -103,7 +141,8 @@ fn latest_counts_back_from_the_newest_snapshot() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("expected an id (42), `latest` or `latest~N`"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("expected an id (42), `latest` or `latest~N`"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -117,11 +156,27 @@ fn show_pages_with_limit_and_offset() {
     let all = all.as_array().unwrap();
     assert!(all.len() > 20);
     let page = dizzy_json(&[
-        "show", "--db", &db, "--with", "dedupe.file", "--json", "--offset", "5", "--limit", "7",
+        "show",
+        "--db",
+        &db,
+        "--with",
+        "dedupe.file",
+        "--json",
+        "--offset",
+        "5",
+        "--limit",
+        "7",
     ]);
     assert_eq!(page.as_array().unwrap().as_slice(), &all[5..12]);
     let tail = dizzy_json(&[
-        "show", "--db", &db, "--with", "dedupe.file", "--json", "--offset", "9999",
+        "show",
+        "--db",
+        &db,
+        "--with",
+        "dedupe.file",
+        "--json",
+        "--offset",
+        "9999",
     ]);
     assert_eq!(tail, Value::Array(Vec::new()));
     let text = dizzy_ok(&["show", "--db", &db, "--with", "dedupe.file", "--limit", "3"]);

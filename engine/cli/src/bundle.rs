@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 
 use dizzy_components::RefPolicy;
-use dizzy_snapshots::{
-    ExportOptions, OnConflict, RestoreOptions, Selection, SnapshotRef, Store,
-};
+use dizzy_snapshots::{ExportOptions, OnConflict, RestoreOptions, Selection, SnapshotRef, Store};
 
 use dizzy::App;
 use dizzy::SnapshotPolicy;

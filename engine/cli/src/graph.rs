@@ -20,6 +20,8 @@ pub(crate) enum Format {
     Mermaid,
     /// A Graphviz digraph (`dizzy graph --format dot | dot -Tsvg > schedule.svg`).
     Dot,
+    /// An SVG picture, laid out by dizzy (no Graphviz needed).
+    Svg,
     /// The description itself, as JSON.
     Json,
 }
@@ -86,6 +88,7 @@ pub(crate) fn run(args: Args, app: App) -> Result<(), CliError> {
     let text = match args.format {
         Format::Mermaid => description.to_mermaid(),
         Format::Dot => description.to_dot(),
+        Format::Svg => description.to_svg(),
         Format::Json => serde_json::to_string_pretty(&description)? + "\n",
     };
     let mut out = view::stdout();

@@ -60,7 +60,9 @@ impl Explorer {
         Explorer {
             store,
             registry,
-            addr: DEFAULT_ADDR.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8740))),
+            addr: DEFAULT_ADDR
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8740))),
             allow_remote: false,
             live: false,
             announce: true,
@@ -257,7 +259,10 @@ async fn page(
 fn html_response(html: String) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         html,
@@ -330,7 +335,10 @@ async fn asset(Path(file): Path<String>) -> Response {
         Some((content_type, body)) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600")),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("max-age=3600"),
+                ),
             ],
             body,
         )

@@ -174,31 +174,64 @@ impl Source {
         PageError::internal(e.to_string())
     }
 
-    /// Every snapshot record the file holds now, oldest first; records of
-    /// snapshots new since the last look are read, the others kept.
+    /// Every snapshot record the file holds now, oldest first. Only what
+    /// is new since the last look is read: the records after the newest
+    /// known one, and (when retention deleted some meanwhile, which the
+    /// count tells) the list of ids.
     pub(crate) fn snapshots(&self) -> Result<Vec<Arc<SnapshotMeta>>, PageError> {
-        let ids = self.store.snapshot_ids().map_err(|e| self.read_error(e))?;
-        let known_last = {
-            let c = lock(&self.cache);
-            if c.ids == ids {
-                return Ok(ids.iter().filter_map(|id| c.metas.get(id).cloned()).collect());
-            }
-            c.metas.keys().next_back().copied()
-        };
+        let count = self
+            .store
+            .snapshot_count()
+            .map_err(|e| self.read_error(e))?;
+        let known_last = lock(&self.cache).ids.last().copied();
         let new = self
             .store
             .snapshots_after(known_last)
             .map_err(|e| self.read_error(e))?;
         let mut c = lock(&self.cache);
+        if c.ids.last().copied() != known_last {
+            // Another request refreshed meanwhile: start over next time.
+            c.ids.clear();
+            c.metas.clear();
+        }
         for m in new {
+            c.ids.push(m.id);
             c.metas.insert(m.id, Arc::new(m));
         }
-        // Records of snapshots retention deleted are dropped.
-        let held: BTreeSet<u64> = ids.iter().copied().collect();
-        c.metas.retain(|id, _| held.contains(id));
-        c.ids = ids;
-        let out: Vec<Arc<SnapshotMeta>> = c.ids.iter().filter_map(|id| c.metas.get(id).cloned()).collect();
-        Ok(out)
+        if c.ids.len() as u64 != count {
+            drop(c);
+            let ids = self.store.snapshot_ids().map_err(|e| self.read_error(e))?;
+            c = lock(&self.cache);
+            let held: BTreeSet<u64> = ids.iter().copied().collect();
+            c.metas.retain(|id, _| held.contains(id));
+            let missing: Vec<u64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !c.metas.contains_key(id))
+                .collect();
+            drop(c);
+            let mut read = Vec::new();
+            for id in missing {
+                match self.store.snapshot(id) {
+                    Ok(m) => read.push(m),
+                    // Deleted by retention since the ids were read.
+                    Err(RestoreError::UnknownSnapshot { .. }) => {}
+                    Err(e) => return Err(self.read_error(e)),
+                }
+            }
+            c = lock(&self.cache);
+            for m in read {
+                c.metas.insert(m.id, Arc::new(m));
+            }
+            c.ids = ids
+                .into_iter()
+                .filter(|id| c.metas.contains_key(id))
+                .collect();
+        }
+        Ok(c.ids
+            .iter()
+            .filter_map(|id| c.metas.get(id).cloned())
+            .collect())
     }
 
     /// The id `at` names (`latest`, `latest~N` or an id), or 404.
@@ -211,10 +244,9 @@ impl Source {
         r.pick(&ids).ok_or_else(|| {
             PageError::not_found(match r {
                 SnapshotRef::Id(id) => format!("no snapshot {id} in this file"),
-                SnapshotRef::Latest(_) => format!(
-                    "no snapshot {r}: the file holds {} snapshots",
-                    ids.len()
-                ),
+                SnapshotRef::Latest(_) => {
+                    format!("no snapshot {r}: the file holds {} snapshots", ids.len())
+                }
             })
         })
     }

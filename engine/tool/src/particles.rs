@@ -88,8 +88,11 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         }
     }
     let target = args.ticks;
+    let (started, from_tick) = (std::time::Instant::now(), rt.tick_count());
     let end = rt.run_until(|w| w.resource::<dizzy::TickCount>().0 >= target)?;
     let snapshot = rt.flush()?.or(rt.resumed_from());
+    let run_ms = started.elapsed().as_secs_f64() * 1e3;
+    let ticks_run = rt.tick_count() - from_tick;
     if end == RunEnd::Interrupted {
         let what = format!("interrupted at tick {}", rt.tick_count());
         return Err(crate::stopped(&rt, &what, &args.db, snapshot));
@@ -102,6 +105,8 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         "entities": entities,
         "resumed_from_snapshot": rt.resumed_from(),
         "snapshot": snapshot,
+        "ticks_this_run": ticks_run,
+        "run_ms": (run_ms * 10.0).round() / 10.0,
     });
     rt.close()?;
     if args.json {

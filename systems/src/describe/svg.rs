@@ -115,7 +115,11 @@ fn columns(layout: &Layout<'_>) -> Vec<usize> {
             if d.stages.is_empty() {
                 i
             } else {
-                layout.stage_of.get(s.name.as_str()).copied().unwrap_or(last)
+                layout
+                    .stage_of
+                    .get(s.name.as_str())
+                    .copied()
+                    .unwrap_or(last)
             }
         })
         .collect()
@@ -238,11 +242,7 @@ fn place(layout: &Layout<'_>, labels: &[Vec<String>]) -> Placement {
         .map(Rect::right)
         .fold(0.0, f64::max)
         + MARGIN;
-    let height = data
-        .iter()
-        .map(Rect::bottom)
-        .fold(bottom, f64::max)
-        + MARGIN;
+    let height = data.iter().map(Rect::bottom).fold(bottom, f64::max) + MARGIN;
     Placement {
         systems,
         sets,
@@ -544,14 +544,4 @@ impl ScheduleDescription {
             );
         }
     }
-}
-
-/// The ids of the nodes a picture links, for tests: every `id="…"` value.
-#[cfg(test)]
-pub(super) fn ids(svg: &str) -> Vec<String> {
-    svg.split(" id=\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(str::to_owned)
-        .collect()
 }

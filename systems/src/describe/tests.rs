@@ -196,7 +196,16 @@ fn nested_sets_and_set_edges() {
         crate::DiagramNode::System(name) => Some(format!("#system-{name}")),
         _ => None,
     });
-    check_svg(&svg, &["sys_write_a", "sys_follow", "sys_count", "set_Logic", "set_Sim"]);
+    check_svg(
+        &svg,
+        &[
+            "sys_write_a",
+            "sys_follow",
+            "sys_count",
+            "set_Logic",
+            "set_Sim",
+        ],
+    );
     assert!(svg.contains("<a href=\"#system-follow\">"), "{svg}");
 }
 

@@ -33,7 +33,11 @@ pub(crate) fn frame(
     body: Markup,
 ) -> String {
     let file = source.store().path().display().to_string();
-    let live = if source.live() && follow.is_some() { "1" } else { "0" };
+    let live = if source.live() && follow.is_some() {
+        "1"
+    } else {
+        "0"
+    };
     let latest = follow.flatten().map_or_else(String::new, |l| l.to_string());
     html! {
         (DOCTYPE)

@@ -19,8 +19,7 @@ fn stable_name<'m>(meta: &'m SnapshotMeta, type_name: &str, kind: Kind) -> Optio
         .filter(|s| s.kind == kind)
         .find(|s| {
             s.type_name == type_name
-                || s
-                    .type_name
+                || s.type_name
                     .strip_suffix(type_name)
                     .is_some_and(|rest| rest.ends_with("::"))
         })

@@ -9,7 +9,9 @@ use maud::html;
 use serde_json::Value;
 
 use crate::error::PageError;
-use crate::pages::{Params, ValueHtml, enc, entity_href, frame, parse_uid, refs_within, table_href};
+use crate::pages::{
+    Params, ValueHtml, enc, entity_href, frame, parse_uid, refs_within, table_href,
+};
 use crate::source::Source;
 
 /// Rows per page unless asked, and at most.
@@ -191,14 +193,28 @@ pub(crate) fn render(
                 params.insert(k, v.clone());
             }
         }
-        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect();
         let base = table_href(id, name);
-        if query.is_empty() { base } else { format!("{base}?{}", query.join("&")) }
+        if query.is_empty() {
+            base
+        } else {
+            format!("{base}?{}", query.join("&"))
+        }
     };
     let sort_link = |column: &str| -> String {
         let again = sort == column && !desc;
         here(&[
-            ("sort", if column == "uid" { String::new() } else { column.to_owned() }),
+            (
+                "sort",
+                if column == "uid" {
+                    String::new()
+                } else {
+                    column.to_owned()
+                },
+            ),
             ("desc", if again { "1".to_owned() } else { String::new() }),
             ("page", String::new()),
         ])
