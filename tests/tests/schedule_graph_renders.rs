@@ -76,7 +76,14 @@ fn the_dedupe_file_gives_its_schedule() {
     let svg = dizzy_ok(&["graph", "--db", db, "--format", "svg"]);
     check::check_svg(
         &svg,
-        &["sys_discover", "sys_hash", "sys_group", "c_File", "c_Sha256", "r_Dedupe"],
+        &[
+            "sys_discover",
+            "sys_hash",
+            "sys_group",
+            "c_File",
+            "c_Sha256",
+            "r_Dedupe",
+        ],
     );
 
     // An explicit snapshot gives the same schedule (one app wrote them all).

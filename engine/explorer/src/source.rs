@@ -321,3 +321,53 @@ impl Source {
             .map_err(|e| self.read_error(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dizzy::prelude::*;
+
+    use super::*;
+
+    #[derive(Component, Serialize, Deserialize)]
+    struct Count(u64);
+
+    fn bump(mut q: Query<&mut Count>) {
+        for mut c in &mut q {
+            c.0 += 1;
+        }
+    }
+
+    /// The records a source lists are the file's, as snapshots land and
+    /// retention deletes old ones, read through the running app's handle.
+    #[test]
+    fn follows_new_and_deleted_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rt = App::new()
+            .db(dir.path().join("c.redb"))
+            .component::<Count>("count")
+            .systems(bump)
+            .snapshot_every_ticks(1)
+            .keep_last(2)
+            .open()
+            .unwrap();
+        rt.spawn(Count(0));
+        let source = Source::new(rt.store().unwrap().clone(), rt.shared_registry(), true);
+        assert!(source.snapshots().unwrap().is_empty());
+        for _ in 0..3 {
+            rt.run_ticks(4).unwrap();
+            rt.snapshot().unwrap();
+            rt.flush().unwrap();
+            let listed: Vec<u64> = source.snapshots().unwrap().iter().map(|m| m.id).collect();
+            assert_eq!(listed, rt.store().unwrap().snapshot_ids().unwrap());
+            let newest = *listed.last().unwrap();
+            assert_eq!(source.resolve("latest").unwrap(), newest);
+            let world = source.world(newest).unwrap();
+            let (_, c) = world.inspection.entities.iter().next().unwrap();
+            assert_eq!(c["count"], Some(serde_json::json!(rt.tick_count())));
+        }
+        assert_eq!(source.resolve("999").unwrap_err().status, 404);
+        assert_eq!(source.resolve("latest~99").unwrap_err().status, 404);
+        assert_eq!(source.resolve("x").unwrap_err().status, 400);
+        rt.close().unwrap();
+    }
+}
