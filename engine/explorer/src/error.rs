@@ -2,7 +2,6 @@
 //! request (a status and a one-line message, shown as a page).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 /// Starting an explorer failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,15 +33,6 @@ pub enum ServeError {
     /// The file could not be opened.
     #[error(transparent)]
     Open(#[from] dizzy_snapshots::OpenError),
-    /// The note announcing the explorer beside the file could not be
-    /// written.
-    #[error("{path}: cannot announce the explorer beside the file: {source}")]
-    Announce {
-        /// The note's path.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
 }
 
 /// A request that gets no page: its status and why.

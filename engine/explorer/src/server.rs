@@ -103,9 +103,9 @@ impl Explorer {
     /// # Errors
     /// [`ServeError::NotLoopback`] for an address that is not loopback
     /// without [`Explorer::allow_remote`], [`ServeError::Bind`] when the
-    /// address cannot be bound, [`ServeError::Announce`] when the note
-    /// beside the file cannot be written, [`ServeError::Start`] when the
-    /// server's thread cannot be started.
+    /// address cannot be bound, [`ServeError::Start`] when the server's
+    /// thread cannot be started. A note beside the file that cannot be
+    /// written is only a warning (logged).
     pub fn start(self) -> Result<Serving, ServeError> {
         if !self.addr.ip().is_loopback() && !self.allow_remote {
             return Err(ServeError::NotLoopback { addr: self.addr });
@@ -125,12 +125,18 @@ impl Explorer {
             bound.ip().to_string()
         };
         let url = format!("http://{host}:{}/", bound.port());
+        // Without the note (a read-only directory, no `/proc` to tell this
+        // process from a stale note) the explorer still serves; other
+        // processes are then only told that the file is in use.
         let note = if self.announce {
-            let path = note_path(self.store.path());
-            Some(
-                announce(self.store.path(), &url)
-                    .map_err(|source| ServeError::Announce { path, source })?,
-            )
+            announce(self.store.path(), &url)
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        "{}: the explorer is not announced beside the file: {e}",
+                        note_path(self.store.path()).display()
+                    );
+                })
+                .ok()
         } else {
             None
         };
