@@ -248,6 +248,12 @@ impl Runtime {
         &self.registry
     }
 
+    /// The registry, shared: for readers of the file on other threads
+    /// (an explorer serving the running app's file decodes with it).
+    pub fn shared_registry(&self) -> Arc<Registry> {
+        Arc::clone(&self.registry)
+    }
+
     /// The file, if any.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()

@@ -47,10 +47,13 @@ pub enum OpenError {
         path: PathBuf,
     },
     /// Another process has the file open.
-    #[error("{path}: is in use by another process")]
+    #[error("{path}: is in use by another process{}", explorer.as_ref().map_or_else(String::new, |url| format!(", which serves its explorer at {url} (open that to look at it)")))]
     Locked {
         /// The path.
         path: PathBuf,
+        /// The address of the explorer the holding process serves over the
+        /// file, if it announced one (see [`served`](crate::served)).
+        explorer: Option<String>,
     },
     /// Written by a newer dizzy.
     #[error("{path}: written in dizzy format {found}; this build reads formats up to {supported}")]
@@ -183,6 +186,16 @@ pub enum RestoreError {
         path: PathBuf,
         /// The id asked for.
         id: u64,
+    },
+    /// `latest~N` with N snapshots or fewer in the file.
+    #[error("{path}: no snapshot {wanted} (the file holds {held} snapshots)")]
+    TooFewSnapshots {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot asked for, as written (`latest~5`).
+        wanted: String,
+        /// How many snapshots the file holds.
+        held: usize,
     },
     /// A delta's base is missing.
     #[error("{path}: snapshot {id} is a delta on snapshot {base}, which is missing")]

@@ -2,6 +2,7 @@
 //! restoring worlds from them.
 #![warn(missing_docs)]
 
+mod analysis;
 mod bundle;
 mod capture;
 pub mod detect;
@@ -13,10 +14,16 @@ mod inspect;
 mod kept;
 mod restore;
 mod retention;
+pub mod served;
+mod snapshot_ref;
 mod store;
 mod table;
 mod writer;
 
+pub use analysis::{
+    Change, ColumnStats, Diff, MAX_TRACE_DEPTH, ResourceChange, Stats, Trace, TraceNode, diff,
+    stats, trace,
+};
 pub use bundle::{
     BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, ImportOptions,
     Imported, OnConflict, Selection, export, import, import_with, read as read_bundle,
@@ -29,6 +36,7 @@ pub use inspect::{Components, Decode, Inspection, Inspector, entities_at};
 pub use kept::Kept;
 pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
+pub use snapshot_ref::{SnapshotRef, SnapshotRefError};
 pub use store::Store;
 pub use table::{Cell, Column, ColumnType, Table, TableError, table};
 pub use writer::{CommitListener, Committed, Writer, commit};

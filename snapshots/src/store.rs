@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dizzy_components::codec;
-use redb::{Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{
+    Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata,
+};
 
 use crate::error::{OpenError, RestoreError};
 use crate::format::{CHUNKS, FORMAT_VERSION, META, SNAPSHOTS, SnapshotMeta};
@@ -40,6 +43,7 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
         redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
             OpenError::Locked {
                 path: path.to_owned(),
+                explorer: crate::served::announced(path),
             }
         }
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
@@ -421,6 +425,61 @@ impl Store {
             Some((k, v)) => Ok(Some(decode_meta(self, k.value(), v.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// The ids of every snapshot, oldest first (without reading their
+    /// records).
+    pub fn snapshot_ids(&self) -> Result<Vec<u64>, RestoreError> {
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            let table = tx
+                .open_table(SNAPSHOTS)
+                .map_err(|e| self.restore_storage(e))?;
+            let mut ids = Vec::new();
+            for row in table.iter().map_err(|e| self.restore_storage(e))? {
+                let (k, _) = row.map_err(|e| self.restore_storage(e))?;
+                ids.push(k.value());
+            }
+            Ok(ids)
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
+    }
+
+    /// How many snapshots the file holds (without reading them).
+    pub fn snapshot_count(&self) -> Result<u64, RestoreError> {
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            let table = tx
+                .open_table(SNAPSHOTS)
+                .map_err(|e| self.restore_storage(e))?;
+            table.len().map_err(|e| self.restore_storage(e))
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
+    }
+
+    /// The records of the snapshots with ids above `after` (all of them
+    /// for `None`), oldest first: what a reader that has the older ones
+    /// still needs.
+    pub fn snapshots_after(&self, after: Option<u64>) -> Result<Vec<SnapshotMeta>, RestoreError> {
+        let Some(after) = after else {
+            return self.snapshots();
+        };
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        contain(|| {
+            let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
+            let table = tx
+                .open_table(SNAPSHOTS)
+                .map_err(|e| self.restore_storage(e))?;
+            let mut out = Vec::new();
+            for row in table.range(from..).map_err(|e| self.restore_storage(e))? {
+                let (k, v) = row.map_err(|e| self.restore_storage(e))?;
+                out.push(decode_meta(self, k.value(), v.value())?);
+            }
+            Ok(out)
+        })
+        .unwrap_or_else(|r| Err(self.damaged(r)))
     }
 
     /// The record of snapshot `id`.

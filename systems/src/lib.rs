@@ -11,6 +11,8 @@ mod describe;
 mod plugin;
 mod schedule;
 
-pub use describe::{Edge, ScheduleDescription, SetDescription, SystemDescription, describe};
+pub use describe::{
+    DiagramNode, Edge, ScheduleDescription, SetDescription, SystemDescription, describe,
+};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick};
 pub use schedule::{ScheduleError, build, build_with, last_runs};

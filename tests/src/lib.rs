@@ -1,5 +1,6 @@
 //! Shared helpers for dizzy's behaviour, crash and property tests.
 
+pub mod browser;
 pub mod hostile;
 
 use std::path::{Path, PathBuf};

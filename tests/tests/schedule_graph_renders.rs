@@ -72,6 +72,20 @@ fn the_dedupe_file_gives_its_schedule() {
         "Graphviz's `dot` is needed to check the DOT output (apt-get install graphviz)"
     );
 
+    // An SVG picture, laid out without Graphviz.
+    let svg = dizzy_ok(&["graph", "--db", db, "--format", "svg"]);
+    check::check_svg(
+        &svg,
+        &[
+            "sys_discover",
+            "sys_hash",
+            "sys_group",
+            "c_File",
+            "c_Sha256",
+            "r_Dedupe",
+        ],
+    );
+
     // An explicit snapshot gives the same schedule (one app wrote them all).
     let first = dizzy_ok(&["graph", "--db", db, "--snapshot", "1", "--format", "json"]);
     assert_eq!(first, json);

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use dizzy_components::RefPolicy;
 use dizzy_snapshots::{
-    ExportOptions, ImportOptions, OnConflict, RestoreOptions, Selection, Store, Unknown,
+    ExportOptions, ImportOptions, OnConflict, RestoreOptions, Selection, SnapshotRef, Store,
+    Unknown,
 };
 
 use dizzy::App;
@@ -25,7 +26,7 @@ pub(crate) struct ExportArgs {
     db: PathBuf,
     /// Export the world at this snapshot (default: the latest).
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
     /// Entities to export, by uid (repeat the flag for several).
     #[arg(long)]
     uid: Vec<u64>,
@@ -94,7 +95,7 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     // Components this build does not register are kept (as the file
     // recorded them) and carried like the others.
     let options = RestoreOptions {
-        snapshot: args.snapshot,
+        snapshot: crate::view::snapshot_id(&store, args.snapshot)?,
         unknown: Unknown::Keep,
         ..Default::default()
     };

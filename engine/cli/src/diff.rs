@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use dizzy_components::Registry;
-use dizzy_snapshots::{Decode, Inspection, Inspector};
+use dizzy_snapshots::{Change, Decode, Diff, Inspection, Inspector, SnapshotRef, diff};
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -21,108 +21,22 @@ pub(crate) struct Args {
     /// The dizzy file.
     #[arg(long)]
     db: PathBuf,
-    /// The earlier snapshot.
-    a: u64,
+    /// The earlier snapshot (an id, `latest` or `latest~N`).
+    a: SnapshotRef,
     /// The later snapshot.
-    b: u64,
+    b: SnapshotRef,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-}
-
-/// A component of one entity whose value differs (`None`: not decoded).
-struct Change<'a> {
-    uid: u64,
-    component: &'a str,
-    old: Option<&'a Value>,
-    new: Option<&'a Value>,
-}
-
-/// The differences from `a` to `b`.
-struct Diff<'a> {
-    spawned: Vec<u64>,
-    despawned: Vec<u64>,
-    added: Vec<Change<'a>>,
-    removed: Vec<Change<'a>>,
-    changed: Vec<Change<'a>>,
-    /// Resources whose value differs, appeared or disappeared.
-    resources: Vec<(&'a str, Option<&'a Value>, Option<&'a Value>)>,
-}
-
-fn diff<'a>(a: &'a Inspection, b: &'a Inspection) -> Diff<'a> {
-    let mut d = Diff {
-        spawned: b
-            .entities
-            .keys()
-            .filter(|u| !a.entities.contains_key(u))
-            .copied()
-            .collect(),
-        despawned: a
-            .entities
-            .keys()
-            .filter(|u| !b.entities.contains_key(u))
-            .copied()
-            .collect(),
-        added: Vec::new(),
-        removed: Vec::new(),
-        changed: Vec::new(),
-        resources: Vec::new(),
-    };
-    for (&uid, old) in &a.entities {
-        let Some(new) = b.entities.get(&uid) else {
-            continue;
-        };
-        for (name, before) in old {
-            match new.get(name) {
-                None => d.removed.push(Change {
-                    uid,
-                    component: name,
-                    old: before.as_ref(),
-                    new: None,
-                }),
-                Some(after) if after != before => d.changed.push(Change {
-                    uid,
-                    component: name,
-                    old: before.as_ref(),
-                    new: after.as_ref(),
-                }),
-                Some(_) => {}
-            }
-        }
-        for (name, after) in new {
-            if !old.contains_key(name) {
-                d.added.push(Change {
-                    uid,
-                    component: name,
-                    old: None,
-                    new: after.as_ref(),
-                });
-            }
-        }
-    }
-    let names: std::collections::BTreeSet<&String> =
-        a.resources.keys().chain(b.resources.keys()).collect();
-    for name in names {
-        let (old, new) = (a.resources.get(name), b.resources.get(name));
-        if old != new {
-            d.resources.push((
-                name,
-                old.and_then(Option::as_ref),
-                new.and_then(Option::as_ref),
-            ));
-        }
-    }
-    d
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let store = view::open(&args.db)?;
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
     // Check both ids before the (longer) work.
-    store.snapshot(args.a)?;
-    store.snapshot(args.b)?;
-    let a = inspector.at(Some(args.a))?.clone();
-    let b = inspector.at(Some(args.b))?;
+    let (from, to) = (args.a.resolve(&store)?, args.b.resolve(&store)?);
+    let a = inspector.at(Some(from))?.clone();
+    let b = inspector.at(Some(to))?;
     let mut undecodable: BTreeMap<String, String> = a.undecodable.clone();
     undecodable.extend(b.undecodable.clone());
     if let Some(note) = view::undecodable_note(&undecodable) {
@@ -149,26 +63,26 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
                 .collect()
         };
         let value = json!({
-            "from": args.a,
-            "to": args.b,
+            "from": from,
+            "to": to,
             "spawned": entities(&d.spawned, b),
             "despawned": entities(&d.despawned, &a),
             "added": d.added.iter().map(|c| change(c, false, true)).collect::<Vec<_>>(),
             "removed": d.removed.iter().map(|c| change(c, true, false)).collect::<Vec<_>>(),
             "changed": d.changed.iter().map(|c| change(c, true, true)).collect::<Vec<_>>(),
-            "resources": d.resources.iter().map(|(n, old, new)| json!({"resource": n, "old": old, "new": new})).collect::<Vec<_>>(),
+            "resources": d.resources.iter().map(|r| json!({"resource": r.resource, "old": r.old, "new": r.new})).collect::<Vec<_>>(),
             "not_decodable": undecodable,
         });
         writeln!(out, "{value}")
     } else {
-        text(&mut out, &args, &a, b, &d)
+        text(&mut out, &args.db, &a, b, &d)
     };
     view::finish(&mut out, written)
 }
 
 fn text(
     out: &mut impl Write,
-    args: &Args,
+    db: &std::path::Path,
     a: &Inspection,
     b: &Inspection,
     d: &Diff<'_>,
@@ -176,9 +90,9 @@ fn text(
     writeln!(
         out,
         "{}: snapshot {} -> {}: {} spawned, {} despawned, {} components added, {} removed, {} changed",
-        args.db.display(),
-        args.a,
-        args.b,
+        db.display(),
+        a.meta.id,
+        b.meta.id,
         d.spawned.len(),
         d.despawned.len(),
         d.added.len(),
@@ -223,12 +137,13 @@ fn text(
             short(c.new, VALUE / 2)
         )?;
     }
-    for (name, old, new) in &d.resources {
+    for r in &d.resources {
         writeln!(
             out,
-            "~ resource {name}: {} -> {}",
-            short(*old, VALUE / 2),
-            short(*new, VALUE / 2)
+            "~ resource {}: {} -> {}",
+            r.resource,
+            short(r.old, VALUE / 2),
+            short(r.new, VALUE / 2)
         )?;
     }
     Ok(())

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use dizzy_snapshots::SnapshotRef;
 use dizzy_systems::ScheduleDescription;
 
 use crate::CliError;
@@ -19,6 +20,8 @@ pub(crate) enum Format {
     Mermaid,
     /// A Graphviz digraph (`dizzy graph --format dot | dot -Tsvg > schedule.svg`).
     Dot,
+    /// An SVG picture, laid out by dizzy (no Graphviz needed).
+    Svg,
     /// The description itself, as JSON.
     Json,
 }
@@ -31,7 +34,7 @@ pub(crate) struct Args {
     db: Option<PathBuf>,
     /// The snapshot whose recorded schedule to draw.
     #[arg(long, requires = "db")]
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
     /// The diagram's format.
     #[arg(long, value_enum, default_value_t = Format::Mermaid)]
     format: Format,
@@ -46,10 +49,10 @@ fn own(app: App) -> Result<ScheduleDescription, CliError> {
 /// when the file holds no snapshot or the snapshot no description.
 fn recorded(
     db: &std::path::Path,
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
 ) -> Result<Option<ScheduleDescription>, CliError> {
     let store = view::open(db)?;
-    let meta = match snapshot {
+    let meta = match view::snapshot_id(&store, snapshot)? {
         Some(id) => Some(store.snapshot(id)?),
         None => store.latest()?,
     };
@@ -85,6 +88,7 @@ pub(crate) fn run(args: Args, app: App) -> Result<(), CliError> {
     let text = match args.format {
         Format::Mermaid => description.to_mermaid(),
         Format::Dot => description.to_dot(),
+        Format::Svg => description.to_svg(),
         Format::Json => serde_json::to_string_pretty(&description)? + "\n",
     };
     let mut out = view::stdout();

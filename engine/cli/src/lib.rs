@@ -2,7 +2,7 @@
 //!
 //! [`Cli`] gives a binary the inspection subcommands (`snapshots`, `show`,
 //! `stats`, `diff`, `trace`, `graph`, `export-table`, `export`, `import`,
-//! `compact`) with the app's component types compiled in and the app's
+//! `compact`, `serve`) with the app's component types compiled in and the app's
 //! file as the default `--db`, under the binary's own name, version and
 //! about text; [`Cli::subcommands`] adds the binary's own subcommands
 //! (clap derive). [`on_signals`] connects SIGINT and SIGTERM to a run's
@@ -56,6 +56,7 @@ mod diff;
 mod error;
 mod graph;
 mod parquet;
+mod serve;
 mod show;
 mod signal;
 mod snapshots;
@@ -90,6 +91,9 @@ enum Command {
     ExportTable(table::Args),
     /// List the snapshots in a file.
     Snapshots(snapshots::ListArgs),
+    /// Explore a file in the browser (read-only): snapshots, components,
+    /// entities, lineage, diffs, the schedule.
+    Serve(serve::Args),
 }
 
 /// The clap shell of the inspection subcommands (its name, version and
@@ -301,6 +305,7 @@ fn dispatch(command: Command, app: App) -> Result<(), CliError> {
         Command::ExportTable(args) => table::run(args, app.registry()),
         Command::Export(args) => bundle::export(app, args),
         Command::Import(args) => bundle::import(app, args),
+        Command::Serve(args) => serve::run(args, app),
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dizzy_components::Registry;
-use dizzy_snapshots::{Components, Decode, Inspection, Inspector};
+use dizzy_snapshots::{Components, Decode, Inspection, Inspector, SnapshotRef};
 
 use crate::CliError;
 use crate::view::{self, entity_line, short};
@@ -21,13 +21,19 @@ pub(crate) struct Args {
     /// The world at this snapshot (its full snapshot and deltas up to it);
     /// the latest if not given.
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
     /// Only the entity with this uid (repeat for several).
     #[arg(long = "uid", value_name = "U")]
     uids: Vec<u64>,
     /// Only entities that have this component, by stable name (repeat: all of them).
     #[arg(long = "with", value_name = "COMPONENT")]
     with: Vec<String>,
+    /// Show at most N of the selected entities (by uid order).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Skip the first M selected entities (by uid order).
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    offset: usize,
     /// Print a JSON array, one object per entity: its `uid` and its
     /// components under their stable names (entity references as uids);
     /// components this build cannot decode are listed under `@undecoded`.
@@ -70,7 +76,8 @@ pub(crate) fn check_components(
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let store = view::open(&args.db)?;
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
-    let inspection = inspector.at(args.snapshot)?;
+    let at = view::snapshot_id(&store, args.snapshot)?;
+    let inspection = inspector.at(at)?;
     check_components(&args.db, inspection, registry, &args.with)?;
     for uid in &args.uids {
         if !inspection.entities.contains_key(uid) {
@@ -81,22 +88,40 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
             )));
         }
     }
-    let selected: Vec<(u64, &Components)> = inspection
+    let matching = inspection
         .entities
         .iter()
         .filter(|(uid, _)| args.uids.is_empty() || args.uids.contains(uid))
-        .filter(|(_, c)| args.with.iter().all(|n| c.contains_key(n)))
-        .map(|(&uid, c)| (uid, c))
-        .collect();
+        .filter(|(_, c)| args.with.iter().all(|n| c.contains_key(n)));
+    let mut total = 0;
+    let mut selected: Vec<(u64, &Components)> = Vec::new();
+    for (i, (&uid, c)) in matching.enumerate() {
+        total += 1;
+        if i >= args.offset && args.limit.is_none_or(|n| selected.len() < n) {
+            selected.push((uid, c));
+        }
+    }
+    let page = (args.limit.is_some() || args.offset > 0).then_some(Page {
+        offset: args.offset,
+        selected: total,
+    });
     view::warn_undecodable(inspection);
     let mut out = view::stdout();
     let written = if args.json {
         json(&mut out, &selected)
     } else {
-        let whole = args.uids.is_empty() && args.with.is_empty();
-        text(&mut out, &args.db, inspection, &selected, whole)
+        let whole = args.uids.is_empty() && args.with.is_empty() && page.is_none();
+        text(&mut out, &args.db, inspection, &selected, whole, page)
     };
     view::finish(&mut out, written)
+}
+
+/// Where a page of `--limit`/`--offset` starts, and how many entities
+/// matched before paging.
+#[derive(Clone, Copy)]
+struct Page {
+    offset: usize,
+    selected: usize,
 }
 
 fn json(out: &mut impl Write, selected: &[(u64, &Components)]) -> std::io::Result<()> {
@@ -115,11 +140,19 @@ fn text(
     inspection: &Inspection,
     selected: &[(u64, &Components)],
     whole: bool,
+    page: Option<Page>,
 ) -> std::io::Result<()> {
     let meta = &inspection.meta;
+    let paged = page.map_or_else(String::new, |p| {
+        format!(
+            " (from entity {} of {} selected)",
+            p.offset.saturating_add(1),
+            p.selected
+        )
+    });
     writeln!(
         out,
-        "{}: snapshot {} (tick {}): {} of {} entities",
+        "{}: snapshot {} (tick {}): {} of {} entities{paged}",
         db.display(),
         meta.id,
         meta.tick,

@@ -1,12 +1,11 @@
 //! `dizzy stats`: per snapshot, how many entities have each component and
 //! how many bytes each component's column took.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use dizzy_components::{Kind, Registry};
-use dizzy_snapshots::{Decode, Inspection, Inspector, SnapshotMeta};
+use dizzy_components::Registry;
+use dizzy_snapshots::{ColumnStats, Decode, Inspector, SnapshotMeta, SnapshotRef, Stats, stats};
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -20,78 +19,16 @@ pub(crate) struct Args {
     db: PathBuf,
     /// Only this snapshot (all of them if not given).
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
     /// Print a JSON array, one object per snapshot.
     #[arg(long)]
     json: bool,
 }
 
-/// One component (or resource) in one snapshot.
-#[derive(Default)]
-struct Column {
-    /// Entities that have it, in the world at the snapshot.
-    entities: u64,
-    /// Values this snapshot wrote (all of them in a full snapshot, the
-    /// changed ones in a delta).
-    written: u64,
-    /// Bytes of those values' chunks (framing included), and of the
-    /// removals a delta records for it.
-    bytes: u64,
-}
-
-/// The statistics of one snapshot.
-struct Stats {
-    components: BTreeMap<String, Column>,
-    resources: BTreeMap<String, Column>,
-    /// Bytes of dizzy's own columns (uids, spawns, despawns).
-    own_bytes: u64,
-}
-
-fn stats(inspection: &Inspection) -> Stats {
-    let meta = &inspection.meta;
-    let mut components: BTreeMap<String, Column> = meta
-        .schemas
-        .iter()
-        .filter(|s| s.kind == Kind::Component)
-        .map(|s| (s.name.clone(), Column::default()))
-        .collect();
-    for c in inspection.entities.values() {
-        for name in c.keys() {
-            components.entry(name.clone()).or_default().entities += 1;
-        }
-    }
-    let mut resources: BTreeMap<String, Column> = inspection
-        .resources
-        .keys()
-        .map(|n| (n.clone(), Column::default()))
-        .collect();
-    let mut own_bytes = 0;
-    for c in &meta.columns {
-        if let Some(name) = c.name.strip_prefix("@res/") {
-            let r = resources.entry(name.to_owned()).or_default();
-            r.written += c.rows;
-            r.bytes += c.bytes;
-        } else if let Some(name) = c.name.strip_prefix("@remove/") {
-            components.entry(name.to_owned()).or_default().bytes += c.bytes;
-        } else if c.name.starts_with('@') {
-            own_bytes += c.bytes;
-        } else {
-            let col = components.entry(c.name.clone()).or_default();
-            col.written += c.rows;
-            col.bytes += c.bytes;
-        }
-    }
-    Stats {
-        components,
-        resources,
-        own_bytes,
-    }
-}
-
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let store = view::open(&args.db)?;
     let mut inspector = Inspector::new(&store, registry, Decode::Nothing)?;
-    let ids: Vec<u64> = match args.snapshot {
+    let ids: Vec<u64> = match view::snapshot_id(&store, args.snapshot)? {
         Some(id) => vec![store.snapshot(id)?.id],
         None => inspector.snapshots()?.iter().map(|m| m.id).collect(),
     };
@@ -121,7 +58,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
 }
 
 fn to_json(meta: &SnapshotMeta, entities: usize, s: &Stats) -> Value {
-    let column = |c: &Column, with_entities: bool| {
+    let column = |c: &ColumnStats, with_entities: bool| {
         let mut v = json!({ "values_written": c.written, "bytes": c.bytes });
         if with_entities {
             v["entities"] = json!(c.entities);

@@ -49,14 +49,15 @@ pub(crate) struct Args {
     out: Option<PathBuf>,
     /// The world at this snapshot (the latest if not given).
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<dizzy_snapshots::SnapshotRef>,
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let store = view::open(&args.db)?;
     let only = Decode::Only(args.with.iter().cloned().collect::<BTreeSet<_>>());
     let mut inspector = Inspector::new(&store, registry, only)?;
-    let inspection = inspector.at(args.snapshot)?;
+    let at = view::snapshot_id(&store, args.snapshot)?;
+    let inspection = inspector.at(at)?;
     let table = dizzy_snapshots::table(inspection, registry, &args.with)
         .map_err(|e| CliError::new(format!("{}: {e}", args.db.display())))?;
     for note in &table.notes {

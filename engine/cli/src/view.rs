@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, StdoutLock, Write};
 use std::path::Path;
 
-use dizzy_snapshots::{Components, Inspection, Store};
+use dizzy_snapshots::{Components, Inspection, SnapshotRef, Store};
 use serde_json::Value;
 
 use crate::CliError;
@@ -14,6 +14,16 @@ use crate::CliError;
 /// Opens a dizzy file to read it.
 pub(crate) fn open(db: &Path) -> Result<Store, CliError> {
     Ok(Store::open_to_read(db)?)
+}
+
+/// The id of the snapshot `at` names in `store` (`None` stays `None`: the
+/// latest, for the callers).
+pub(crate) fn snapshot_id(store: &Store, at: Option<SnapshotRef>) -> Result<Option<u64>, CliError> {
+    match at {
+        None => Ok(None),
+        Some(SnapshotRef::Id(id)) => Ok(Some(id)),
+        Some(r) => Ok(Some(r.resolve(store)?)),
+    }
 }
 
 /// Buffered stdout.

@@ -27,6 +27,11 @@ pub(crate) struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Serve a read-only explorer of the file while the run goes on, at
+    /// this address (`127.0.0.1:8740`; port 0: any free port); its URL is
+    /// printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
 }
 
 /// `N` ticks, or a duration with a unit (`ms`, `s`, `m`).
@@ -85,6 +90,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         .snapshot_policy(args.snapshot_every)
         .open()?;
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
+    let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;
     let state = rt.world().resource::<Dedupe>().clone();
     if state.root.is_empty() {
         rt.world_mut().resource_mut::<Dedupe>().root = root_str.clone();

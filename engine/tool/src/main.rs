@@ -65,3 +65,18 @@ fn stopped(
         rt.stop_handle().reason(),
     )
 }
+
+/// Serves an explorer over the run's file, at `addr` if given; tells where
+/// on stderr.
+fn serve_explorer(
+    rt: &dizzy::Runtime,
+    db: &std::path::Path,
+    addr: Option<std::net::SocketAddr>,
+) -> Result<Option<dizzy_explorer::Serving>, CliError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let serving = dizzy_explorer::serve(rt, addr)?;
+    eprintln!("{}: explorer at {}", db.display(), serving.url());
+    Ok(Some(serving))
+}

@@ -39,6 +39,11 @@ pub(crate) struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Serve a read-only explorer of the file while the run goes on, at
+    /// this address (`127.0.0.1:8740`; port 0: any free port); its URL is
+    /// printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
 }
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
@@ -61,6 +66,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     }
     let mut rt = app.open()?;
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
+    let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;
     let wanted = Params {
         seed: args.seed.unwrap_or(Params::default().seed),
         changed: args.changed.unwrap_or(Params::default().changed),
@@ -82,8 +88,11 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         }
     }
     let target = args.ticks;
+    let (started, from_tick) = (std::time::Instant::now(), rt.tick_count());
     let end = rt.run_until(|w| w.resource::<dizzy::TickCount>().0 >= target)?;
     let snapshot = rt.flush()?.or(rt.resumed_from());
+    let run_ms = started.elapsed().as_secs_f64() * 1e3;
+    let ticks_run = rt.tick_count() - from_tick;
     if end == RunEnd::Interrupted {
         let what = format!("interrupted at tick {}", rt.tick_count());
         return Err(crate::stopped(&rt, &what, &args.db, snapshot));
@@ -96,6 +105,8 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         "entities": entities,
         "resumed_from_snapshot": rt.resumed_from(),
         "snapshot": snapshot,
+        "ticks_this_run": ticks_run,
+        "run_ms": (run_ms * 10.0).round() / 10.0,
     });
     rt.close()?;
     if args.json {

@@ -97,3 +97,53 @@ pub fn check_dot(text: &str) -> bool {
     assert!(String::from_utf8_lossy(&output.stdout).contains("<svg"));
     true
 }
+
+/// Structural checks of an SVG picture: one `<svg>` root, tags balanced
+/// and well nested, attribute values quoted, no script, and `ids` (the
+/// diagram ids of nodes that must be drawn) present, each once.
+pub fn check_svg(text: &str, ids: &[&str]) {
+    let text = text.trim();
+    assert!(text.starts_with("<svg "), "not an svg element: {text:.80}");
+    assert!(!text.contains("<script"), "a script in the picture");
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = text;
+    let mut seen_ids: Vec<String> = Vec::new();
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let close = after.find('>').expect("an unclosed tag");
+        let tag = &after[..close];
+        rest = &after[close + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            let top = stack.pop().expect("a closing tag without an opening one");
+            assert_eq!(top, name.trim(), "tags cross");
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '/')
+            .collect();
+        assert!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()),
+            "bad tag {tag:?}"
+        );
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "unbalanced quotes in {tag:?}"
+        );
+        if let Some(id) = tag.split(" id=\"").nth(1).and_then(|r| r.split('"').next()) {
+            seen_ids.push(id.to_owned());
+        }
+        if !tag.ends_with('/') {
+            stack.push(name);
+        }
+        if stack.is_empty() {
+            assert!(rest.trim().is_empty(), "content after the root");
+        }
+    }
+    assert!(stack.is_empty(), "unclosed tags: {stack:?}");
+    for id in ids {
+        let n = seen_ids.iter().filter(|s| s == id).count();
+        assert_eq!(n, 1, "node {id} drawn {n} times (ids: {seen_ids:?})");
+    }
+}

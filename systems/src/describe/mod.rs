@@ -39,6 +39,7 @@ mod dot;
 mod graph;
 mod layout;
 mod mermaid;
+mod svg;
 #[cfg(test)]
 mod tests;
 
@@ -50,6 +51,8 @@ use bevy_ecs::schedule::graph::{DiGraph, Direction};
 use bevy_ecs::schedule::{ApplyDeferred, NodeId, Schedule, SystemSetKey};
 use bevy_ecs::world::World;
 use serde::{Deserialize, Serialize};
+
+pub use svg::DiagramNode;
 
 use access::{Target, access_targets};
 use graph::{Adjacency, stages, sync_point_edges};

@@ -1,6 +1,6 @@
 use std::collections::{BTreeSet, HashMap};
 
-use super::check::{check_dot, check_mermaid};
+use super::check::{check_dot, check_mermaid, check_svg};
 use super::*;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{ApplyDeferred, IntoScheduleConfigs, ScheduleLabel, SystemKey, SystemSet};
@@ -192,6 +192,21 @@ fn nested_sets_and_set_edges() {
     assert_eq!(stage(&d, "follow"), stage(&d, "count"));
     check_mermaid(&d.to_mermaid());
     check_dot(&d.to_dot());
+    let svg = d.to_svg_linked(&|node| match node {
+        crate::DiagramNode::System(name) => Some(format!("#system-{name}")),
+        _ => None,
+    });
+    check_svg(
+        &svg,
+        &[
+            "sys_write_a",
+            "sys_follow",
+            "sys_count",
+            "set_Logic",
+            "set_Sim",
+        ],
+    );
+    assert!(svg.contains("<a href=\"#system-follow\">"), "{svg}");
 }
 
 /// Builds like [`built`] but also records the edges bevy's build
@@ -391,4 +406,5 @@ fn renderings_escape_awkward_names() {
     };
     check_mermaid(&d.to_mermaid());
     check_dot(&d.to_dot());
+    check_svg(&d.to_svg(), &["sys_end"]);
 }
