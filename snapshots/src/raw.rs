@@ -132,7 +132,9 @@ impl Store {
 #[non_exhaustive]
 pub enum InsertRawError {
     /// The file was opened read-only.
-    #[error("{path}: opened read-only; snapshots can only be inserted into a file opened read-write")]
+    #[error(
+        "{path}: opened read-only; snapshots can only be inserted into a file opened read-write"
+    )]
     ReadOnly {
         /// The path.
         path: PathBuf,
@@ -146,7 +148,9 @@ pub enum InsertRawError {
         snapshot: u64,
     },
     /// A delta whose base is neither in the file nor inserted before it.
-    #[error("{path}: snapshot {snapshot} is a delta on snapshot {base}, which is neither in the file nor inserted before it")]
+    #[error(
+        "{path}: snapshot {snapshot} is a delta on snapshot {base}, which is neither in the file nor inserted before it"
+    )]
     MissingBase {
         /// The path.
         path: PathBuf,
@@ -368,7 +372,10 @@ mod tests {
         assert_eq!(b.snapshots().unwrap().len(), 2);
         // The same ids again: refused, nothing written.
         let again = write_raw(&b, &raws[1..]);
-        assert!(matches!(again, Err(InsertRawError::Exists { snapshot: 2, .. })));
+        assert!(matches!(
+            again,
+            Err(InsertRawError::Exists { snapshot: 2, .. })
+        ));
     }
 
     #[test]
@@ -389,12 +396,19 @@ mod tests {
         let orphan = write_raw(&b, std::slice::from_ref(&delta));
         assert!(matches!(
             orphan,
-            Err(InsertRawError::MissingBase { snapshot: 2, base: 1, .. })
+            Err(InsertRawError::MissingBase {
+                snapshot: 2,
+                base: 1,
+                ..
+            })
         ));
         let mut short = full.clone();
         short.chunks.pop();
         let e = write_raw(&b, &[short]).unwrap_err().to_string();
-        assert!(e.contains("column `x`: 1 chunks, its record lists 2"), "{e}");
+        assert!(
+            e.contains("column `x`: 1 chunks, its record lists 2"),
+            "{e}"
+        );
         let mut stray = full.clone();
         stray.chunks.push(RawChunk {
             column: "z".into(),
