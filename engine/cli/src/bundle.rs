@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use dizzy_components::RefPolicy;
-use dizzy_snapshots::{ExportOptions, OnConflict, RestoreOptions, Selection, Store};
+use dizzy_snapshots::{ExportOptions, OnConflict, RestoreOptions, Selection};
 
 use dizzy::App;
 use dizzy::SnapshotPolicy;
@@ -13,7 +13,7 @@ use crate::CliError;
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("selection").required(true).args(["uid", "with", "correlation"])))]
 pub(crate) struct ExportArgs {
-    /// The dizzy file to export from.
+    /// The dizzy file to export from (or a bucket URL of replicated snapshots).
     #[arg(long)]
     db: PathBuf,
     /// Export the world at this snapshot (default: the latest).
@@ -35,7 +35,8 @@ pub(crate) struct ExportArgs {
     /// With --no-closure: drop references that leave the selection.
     #[arg(long)]
     drop_dangling: bool,
-    /// The bundle file to write.
+    /// The bundle file to write, or an object URL (`s3://BUCKET/KEY`,
+    /// `file:///DIR/NAME`).
     #[arg(short = 'o', long = "out")]
     out: PathBuf,
 }
@@ -46,7 +47,7 @@ pub(crate) struct ImportArgs {
     /// becomes a new snapshot.
     #[arg(long)]
     db: PathBuf,
-    /// The bundle file.
+    /// The bundle file, or an object URL (`s3://BUCKET/KEY`).
     bundle: PathBuf,
     /// What to do with a uid the file already has: remap (a fresh uid),
     /// skip (keep the file's entity), replace (overwrite its components)
@@ -57,7 +58,7 @@ pub(crate) struct ImportArgs {
 
 pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     let registry = app.try_registry()?;
-    let store = Store::open_to_read(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let options = RestoreOptions {
         snapshot: args.snapshot,
         ..Default::default()
@@ -82,12 +83,10 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
             source: format!("{} snapshot {}", args.db.display(), restored.meta.id),
         },
     )?;
-    // Write beside the target, then rename: a reader never sees half a bundle.
-    let tmp = args.out.with_extension("partial");
-    std::fs::write(&tmp, &exported.bytes)
-        .map_err(|e| CliError::new(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &args.out)
-        .map_err(|e| CliError::new(format!("{}: {e}", args.out.display())))?;
+    // Written whole: a reader never sees half a bundle (a file is written
+    // beside the target and renamed; an object is one PUT).
+    let size = exported.bytes.len();
+    crate::remote::write(&args.out, exported.bytes)?;
     outln!(
         "{}",
         serde_json::json!({
@@ -95,15 +94,14 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
             "snapshot": restored.meta.id,
             "entities": exported.entities,
             "components": exported.components,
-            "bytes": exported.bytes.len(),
+            "bytes": size,
         })
     );
     Ok(())
 }
 
 pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
-    let bytes = std::fs::read(&args.bundle)
-        .map_err(|e| CliError::new(format!("{}: {e}", args.bundle.display())))?;
+    let bytes = crate::remote::read(&args.bundle)?;
     let named =
         |e: dizzy_snapshots::ImportError| CliError::new(format!("{}: {e}", args.bundle.display()));
     // Check the whole bundle against an empty world first: a bad bundle is

@@ -116,7 +116,7 @@ fn diff<'a>(a: &'a Inspection, b: &'a Inspection) -> Diff<'a> {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, &[args.a, args.b], false)?;
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
     // Check both ids before the (longer) work.
     store.snapshot(args.a)?;

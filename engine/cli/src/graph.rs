@@ -48,7 +48,7 @@ fn recorded(
     db: &std::path::Path,
     snapshot: Option<u64>,
 ) -> Result<Option<ScheduleDescription>, CliError> {
-    let store = view::open(db)?;
+    let store = crate::remote::open(db, snapshot.as_slice(), false)?;
     let meta = match snapshot {
         Some(id) => Some(store.snapshot(id)?),
         None => store.latest()?,

@@ -2,7 +2,8 @@
 //!
 //! [`Cli`] gives a binary the inspection subcommands (`snapshots`, `show`,
 //! `stats`, `diff`, `trace`, `graph`, `export-table`, `export`, `import`,
-//! `compact`) with the app's component types compiled in and the app's
+//! `compact`, and with the `replicate` feature `pull`) with the app's
+//! component types compiled in and the app's
 //! file as the default `--db`, under the binary's own name, version and
 //! about text; [`Cli::subcommands`] adds the binary's own subcommands
 //! (clap derive). [`on_signals`] connects SIGINT and SIGTERM to a run's
@@ -55,6 +56,9 @@ mod bundle;
 mod diff;
 mod error;
 mod graph;
+#[cfg(feature = "replicate")]
+mod pull;
+mod remote;
 mod show;
 mod signal;
 mod snapshots;
@@ -87,8 +91,11 @@ enum Command {
     Trace(trace::Args),
     /// One component of a snapshot as a table (JSON lines or CSV).
     ExportTable(table::Args),
-    /// List the snapshots in a file.
+    /// List the snapshots in a file (or replicated to a bucket URL).
     Snapshots(snapshots::ListArgs),
+    /// Pull replicated snapshots out of a bucket into a new file.
+    #[cfg(feature = "replicate")]
+    Pull(pull::Args),
 }
 
 /// The clap shell of the inspection subcommands (its name, version and
@@ -288,6 +295,8 @@ fn dispatch(command: Command, app: App) -> Result<(), CliError> {
         Command::ExportTable(args) => table::run(args, app.registry()),
         Command::Export(args) => bundle::export(app, args),
         Command::Import(args) => bundle::import(app, args),
+        #[cfg(feature = "replicate")]
+        Command::Pull(args) => pull::run(args),
     }
 }
 

@@ -89,7 +89,7 @@ fn stats(inspection: &Inspection) -> Stats {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), args.snapshot.is_none())?;
     let mut inspector = Inspector::new(&store, registry, Decode::Nothing)?;
     let ids: Vec<u64> = match args.snapshot {
         Some(id) => vec![store.snapshot(id)?.id],

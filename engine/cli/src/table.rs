@@ -82,7 +82,7 @@ fn csv_field(value: &Value) -> String {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let only = Decode::Only(BTreeSet::from([args.with.clone()]));
     let mut inspector = Inspector::new(&store, registry, only)?;
     let inspection = inspector.at(args.snapshot)?;

@@ -136,7 +136,7 @@ fn tree(entities: &BTreeMap<u64, Components>, id: u64, branch: bool) -> Option<T
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
     let inspection = inspector.at(args.snapshot)?.clone();
     let snapshot = inspection.meta.id;

@@ -2,19 +2,12 @@
 //! objects, short renderings of values, tables, and writing to stdout
 //! without panicking when the reader goes away (`dizzy show | head`).
 
+use dizzy_snapshots::{Components, Inspection};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, StdoutLock, Write};
-use std::path::Path;
-
-use dizzy_snapshots::{Components, Inspection, Store};
-use serde_json::Value;
 
 use crate::CliError;
-
-/// Opens a dizzy file to read it.
-pub(crate) fn open(db: &Path) -> Result<Store, CliError> {
-    Ok(Store::open_to_read(db)?)
-}
 
 /// Buffered stdout.
 pub(crate) fn stdout() -> BufWriter<StdoutLock<'static>> {

@@ -133,7 +133,7 @@ impl Bucket {
         })?;
         let client = |source| BucketError::Client {
             url: shown.clone(),
-            source,
+            source: Box::new(source),
         };
         let store: Arc<dyn ObjectStore> = match scheme {
             ObjectStoreScheme::AmazonS3 => s3(&shown).map_err(client)?,
@@ -284,7 +284,10 @@ pub fn read_object(url: &str) -> Result<Vec<u8>, TransferError> {
     match bucket.block_on(bucket.get(&name)) {
         Ok(Some(bytes)) => Ok(bytes),
         Ok(None) => Err(TransferError::Missing { url: shown }),
-        Err(source) => Err(TransferError::Store { url: shown, source }),
+        Err(source) => Err(TransferError::Store {
+            url: shown,
+            source: Box::new(source),
+        }),
     }
 }
 
@@ -299,7 +302,7 @@ pub fn write_object(url: &str, bytes: Vec<u8>) -> Result<(), TransferError> {
         .block_on(bucket.put(&name, bytes))
         .map_err(|source| TransferError::Store {
             url: redact(url),
-            source,
+            source: Box::new(source),
         })
 }
 

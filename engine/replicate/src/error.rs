@@ -25,7 +25,7 @@ pub enum BucketError {
         /// The URL.
         url: String,
         /// The client's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// The thread that drives the client could not start.
     #[error("{url}: could not start the object storage client: {source}")]
@@ -134,7 +134,7 @@ pub enum PullError {
         /// The object's name under the prefix.
         object: String,
         /// The store's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// An object is damaged or does not match the manifest.
     #[error("{url}: {object}: {reason}")]
@@ -208,6 +208,6 @@ pub enum TransferError {
         /// The object's URL.
         url: String,
         /// The store's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
 }

@@ -35,6 +35,16 @@ pub struct Pulled {
     pub bytes: u64,
 }
 
+/// Which chains a pull fetches.
+enum Targets {
+    /// The newest snapshot's.
+    Newest,
+    /// Every snapshot's.
+    All,
+    /// These snapshots'.
+    Chains(Vec<u64>),
+}
+
 /// What [`Bucket::verify`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -80,7 +90,7 @@ impl Bucket {
             Err(source) => Err(PullError::Fetch {
                 url: self.url().to_owned(),
                 object: MANIFEST.to_owned(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -101,7 +111,7 @@ impl Bucket {
                 return Err(PullError::Fetch {
                     url: self.url().to_owned(),
                     object: name.clone(),
-                    source,
+                    source: Box::new(source),
                 });
             }
         };
@@ -152,6 +162,29 @@ impl Bucket {
     /// snapshot is not there, an object is damaged, or a failure of the
     /// store or the file.
     pub fn pull(&self, dest: &Path, snapshot: Option<u64>) -> Result<Pulled, PullError> {
+        let targets = match snapshot {
+            Some(id) => Targets::Chains(vec![id]),
+            None => Targets::Newest,
+        };
+        self.pull_targets(dest, &targets)
+    }
+
+    /// Pulls the chains of `snapshots` into a new file at `dest`, as
+    /// [`Bucket::pull`] does; every snapshot the bucket holds if
+    /// `snapshots` is empty (to inspect its whole history).
+    ///
+    /// # Errors
+    /// As [`Bucket::pull`].
+    pub fn pull_many(&self, dest: &Path, snapshots: &[u64]) -> Result<Pulled, PullError> {
+        let targets = if snapshots.is_empty() {
+            Targets::All
+        } else {
+            Targets::Chains(snapshots.to_vec())
+        };
+        self.pull_targets(dest, &targets)
+    }
+
+    fn pull_targets(&self, dest: &Path, targets: &Targets) -> Result<Pulled, PullError> {
         if dest.exists() {
             return Err(PullError::Exists {
                 path: dest.to_owned(),
@@ -165,7 +198,7 @@ impl Bucket {
         let _ = std::fs::remove_file(&tmp);
         let pulled = Store::open(&tmp)
             .map_err(PullError::from)
-            .and_then(|store| self.pull_into(&store, snapshot));
+            .and_then(|store| self.pull_into(&store, targets));
         let linked = pulled.and_then(|mut p| {
             let io = |source| PullError::Io {
                 path: dest.to_owned(),
@@ -185,14 +218,16 @@ impl Bucket {
         linked
     }
 
-    /// Inserts the chain of `snapshot` into `store` (which must hold none
-    /// of its ids), one transaction per snapshot.
-    fn pull_into(&self, store: &Store, snapshot: Option<u64>) -> Result<Pulled, PullError> {
+    /// Inserts the chains of `targets` into `store` (which must hold none
+    /// of their ids), one transaction per snapshot.
+    fn pull_into(&self, store: &Store, targets: &Targets) -> Result<Pulled, PullError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.block_on(self.pull_once(store, snapshot)) {
-                Err(PullError::NoSnapshot { .. }) if attempt < ATTEMPTS && snapshot.is_none() => {
+            match self.block_on(self.pull_once(store, targets)) {
+                Err(PullError::NoSnapshot { .. })
+                    if attempt < ATTEMPTS && !matches!(targets, Targets::Chains(_)) =>
+                {
                     tracing::debug!("{}: an object went away meanwhile; again", self.url());
                 }
                 other => return other,
@@ -200,34 +235,31 @@ impl Bucket {
         }
     }
 
-    async fn pull_once(&self, store: &Store, snapshot: Option<u64>) -> Result<Pulled, PullError> {
+    async fn pull_once(&self, store: &Store, targets: &Targets) -> Result<Pulled, PullError> {
         let manifest = self.manifest().await?;
         let no = |reason: String| PullError::NoSnapshot {
             url: self.url().to_owned(),
             reason,
         };
-        let target = match snapshot {
-            Some(id) => id,
-            None => {
-                manifest
-                    .newest()
-                    .ok_or_else(|| PullError::Empty {
-                        url: self.url().to_owned(),
-                    })?
-                    .id
-            }
+        let newest = manifest.newest().ok_or_else(|| PullError::Empty {
+            url: self.url().to_owned(),
+        })?;
+        let ids: Vec<u64> = match targets {
+            Targets::Newest => vec![newest.id],
+            Targets::All => manifest.snapshots.iter().map(|s| s.id).collect(),
+            Targets::Chains(ids) => ids.clone(),
         };
-        let chain: Vec<Replicated> = manifest
-            .chain(target)
-            .map_err(no)?
-            .into_iter()
-            .cloned()
-            .collect();
+        let mut wanted = std::collections::BTreeMap::new();
+        for &id in &ids {
+            for entry in manifest.chain(id).map_err(no)? {
+                wanted.insert(entry.id, entry.clone());
+            }
+        }
         // Ids already inserted (an attempt that started over).
         let have: std::collections::BTreeSet<u64> =
             store.snapshots()?.iter().map(|m| m.id).collect();
-        let todo: Vec<Replicated> = chain
-            .iter()
+        let todo: Vec<Replicated> = wanted
+            .values()
             .filter(|e| !have.contains(&e.id))
             .cloned()
             .collect();
@@ -245,14 +277,16 @@ impl Bucket {
             bytes += entry.size;
             write_raw(store, std::slice::from_ref(&raw))?;
         }
-        let last = chain
+        let last_id = ids.iter().copied().max().unwrap_or(newest.id);
+        let last = manifest.chain(last_id).map_err(no)?;
+        let tip = last
             .last()
-            .ok_or_else(|| no(format!("no snapshot {target}")))?;
+            .ok_or_else(|| no(format!("no snapshot {last_id}")))?;
         Ok(Pulled {
             path: store.path().to_owned(),
-            snapshot: last.id,
-            tick: last.tick,
-            chain: chain.iter().map(|e| e.id).collect(),
+            snapshot: tip.id,
+            tick: tip.tick,
+            chain: last.iter().map(|e| e.id).collect(),
             bytes,
         })
     }
@@ -284,7 +318,7 @@ impl Bucket {
                 .map_err(|source| PullError::Fetch {
                     url: self.url().to_owned(),
                     object: format!("{SNAPSHOTS_DIR}/"),
-                    source,
+                    source: Box::new(source),
                 })?;
             let unnamed = listed
                 .into_iter()

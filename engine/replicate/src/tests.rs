@@ -138,6 +138,25 @@ fn commits_reach_the_bucket_and_pull_back_byte_for_byte() {
         bucket.pull(&old, None),
         Err(PullError::Exists { .. })
     ));
+    // The whole history, to inspect it.
+    let all = dir.path().join("elsewhere/all.redb");
+    let pulled = bucket.pull_many(&all, &[]).unwrap();
+    assert_eq!(pulled.snapshot, 5);
+    let every = Store::open_to_read(&all).unwrap().snapshots().unwrap();
+    assert_eq!(
+        every.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    let some = dir.path().join("elsewhere/some.redb");
+    bucket.pull_many(&some, &[2, 4]).unwrap();
+    let ids: Vec<u64> = Store::open_to_read(&some)
+        .unwrap()
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, [1, 2, 4]);
     let none = dir.path().join("elsewhere/none.redb");
     let e = bucket.pull(&none, Some(9)).unwrap_err();
     assert!(e.to_string().contains("holds no snapshot 9"), "{e}");

@@ -9,6 +9,7 @@ use dizzy_cli::{Cli, CliError};
 mod bench;
 mod dedupe;
 mod particles;
+mod replicate;
 
 /// The binary's own subcommands, beside the inspection ones.
 #[derive(Debug, clap::Subcommand)]

@@ -8,6 +8,7 @@ use dizzy::{App, DEFAULT_DB};
 use dizzy_demos::particles::{self, Params, ParticlesPlugin};
 
 use crate::dedupe::parse_every;
+use crate::replicate::Replicating;
 use dizzy_cli::{CliError, outln};
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +40,8 @@ pub(crate) struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    replication: crate::replicate::Args,
 }
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
@@ -59,7 +62,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if let Some(id) = args.snapshot {
         app = app.at_snapshot(id);
     }
+    let (app, replicating) = Replicating::attach(&args.replication, app)?;
     let mut rt = app.open()?;
+    replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
     let wanted = Params {
         seed: args.seed.unwrap_or(Params::default().seed),
@@ -90,7 +95,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     }
     let checksum = particles::checksum(rt.world_mut());
     let entities = rt.world().resource::<dizzy::Uids>().len();
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "ticks": rt.tick_count(),
         "checksum": checksum,
         "entities": entities,
@@ -98,6 +103,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         "snapshot": snapshot,
     });
     rt.close()?;
+    if let Some(replication) = replicating.finish()? {
+        report["replication"] = replication;
+    }
     if args.json {
         outln!("{report}");
     } else {
