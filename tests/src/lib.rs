@@ -1,6 +1,7 @@
 //! Shared helpers for dizzy's behaviour, crash and property tests.
 
 pub mod hostile;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -746,6 +746,17 @@ impl Worker {
                 self.swept = false;
             }
         }
+        // Uploaded by a failed round, and no longer needed by the newest
+        // chain (a newer full snapshot superseded them): never named.
+        let superseded: Vec<u64> = self.unlisted.keys().copied().collect();
+        for id in superseded {
+            self.unlisted.remove(&id);
+            let name = object_name(id);
+            if let Err(e) = bucket.block_on(bucket.delete(&name)) {
+                tracing::warn!("{}: could not delete {name}: {e}", self.url());
+                self.swept = false;
+            }
+        }
         self.sweep(&next);
         self.manifest = Some(next);
         Ok(done)
