@@ -101,6 +101,12 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
 }
 
 pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
+    if crate::remote::is_url(&args.db) {
+        return Err(CliError::new(format!(
+            "{}: --db must be a local file (an import is a new snapshot of it; a replicating app ships it)",
+            args.db.display()
+        )));
+    }
     let bytes = crate::remote::read(&args.bundle)?;
     let named =
         |e: dizzy_snapshots::ImportError| CliError::new(format!("{}: {e}", args.bundle.display()));
