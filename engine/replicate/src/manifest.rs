@@ -142,10 +142,10 @@ impl Manifest {
         Ok(m)
     }
 
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let mut text = serde_json::to_vec_pretty(self).unwrap_or_default();
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let mut text = serde_json::to_vec(self).map_err(|e| e.to_string())?;
         text.push(b'\n');
-        text
+        Ok(text)
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<&Replicated> {
@@ -239,7 +239,7 @@ mod tests {
             entry(3, None),
             entry(4, Some(3)),
         ]);
-        let back = Manifest::parse(&m.to_bytes()).unwrap();
+        let back = Manifest::parse(&m.to_bytes().unwrap()).unwrap();
         assert_eq!(back, m);
         assert_eq!(
             m.chain(4).unwrap().iter().map(|s| s.id).collect::<Vec<_>>(),
@@ -250,7 +250,7 @@ mod tests {
 
         let mut broken = Manifest::empty();
         broken.snapshots = vec![entry(2, Some(1))];
-        let e = Manifest::parse(&broken.to_bytes()).unwrap_err();
+        let e = Manifest::parse(&broken.to_bytes().unwrap()).unwrap_err();
         assert!(e.contains("delta on snapshot 1"), "{e}");
         let e = Manifest::parse(br#"{"dizzy_replica": 9, "snapshots": []}"#).unwrap_err();
         assert!(e.contains("format 9"), "{e}");

@@ -190,6 +190,17 @@ impl Bucket {
                 path: dest.to_owned(),
             });
         }
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(PullError::Io {
+                path: dest.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("directory {} does not exist", dir.display()),
+                ),
+            });
+        }
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -28,6 +28,9 @@ pub struct ReplicateOptions {
     pub give_up_after: Duration,
     /// The bucket's retention: keep the newest `k` replicated snapshots and
     /// what their chains need. `None`: the app's own `keep_last` (if any).
+    /// Without either, the bucket keeps every replicated snapshot, and the
+    /// manifest (about 200 bytes per snapshot, rewritten by every round)
+    /// grows with them: long runs want a retention.
     pub keep_last: Option<usize>,
 }
 
@@ -631,6 +634,16 @@ impl Worker {
     /// retention let go deleted.
     fn round(&mut self, store: &Store, keep_last: Option<usize>) -> Result<Done, Failure> {
         let manifest = self.manifest()?;
+        // The newest record alone, then its chain: a round never decodes the
+        // records of the whole history.
+        let Some(latest) = store.latest().map_err(|e| self.local(e))? else {
+            return Ok(Done {
+                replicated: manifest.newest().map(|n| (n.id, n.tick)),
+                uploaded: 0,
+                uploaded_bytes: 0,
+                manifest_written: false,
+            });
+        };
         let chain = {
             let tx = store.begin_read().map_err(|e| {
                 self.local(RestoreError::Storage {
@@ -638,15 +651,11 @@ impl Worker {
                     source: e.into(),
                 })
             })?;
-            match dizzy_snapshots::chain(store, &tx, None) {
+            match dizzy_snapshots::chain(store, &tx, Some(latest.id)) {
                 Ok(chain) => chain,
-                Err(RestoreError::NoSnapshot { .. }) => {
-                    return Ok(Done {
-                        replicated: manifest.newest().map(|n| (n.id, n.tick)),
-                        uploaded: 0,
-                        uploaded_bytes: 0,
-                        manifest_written: false,
-                    });
+                // Retention deleted it meanwhile: a newer one exists.
+                Err(RestoreError::UnknownSnapshot { .. } | RestoreError::BrokenChain { .. }) => {
+                    return Err(Failure::Replan);
                 }
                 Err(e) => return Err(self.local(e)),
             }
@@ -730,7 +739,15 @@ impl Worker {
         next.extend(added.iter().cloned());
         let gone = keep_last.map(|k| next.retain(k)).unwrap_or_default();
         bucket
-            .block_on(bucket.put(MANIFEST, next.to_bytes()))
+            .block_on(bucket.put(
+                MANIFEST,
+                next.to_bytes().map_err(|reason| {
+                    Failure::Fatal(ReplicateError::Local {
+                        url: self.url(),
+                        reason: format!("{MANIFEST}: {reason}"),
+                    })
+                })?,
+            ))
             .map_err(|e| self.store_error(MANIFEST, e))?;
         done.manifest_written = true;
         for entry in &added {
