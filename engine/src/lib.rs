@@ -4,6 +4,8 @@
 mod app;
 mod error;
 mod policy;
+#[cfg(feature = "replicate")]
+mod replication;
 mod runtime;
 mod stop;
 
@@ -17,6 +19,9 @@ pub use stop::StopHandle;
 
 pub use bevy_ecs;
 pub use dizzy_components as components;
+/// Replication to object storage (feature `replicate`).
+#[cfg(feature = "replicate")]
+pub use dizzy_replicate as replicate;
 pub use dizzy_snapshots as snapshots;
 pub use dizzy_systems as systems;
 pub use serde;

@@ -58,6 +58,11 @@ pub struct Committed {
     pub meta: crate::format::SnapshotMeta,
     /// Snapshots the retention policy deleted in the same transaction.
     pub deleted: Vec<u64>,
+    /// The file, to read what was committed (for example its raw rows,
+    /// [`crate::read_raw`]) from another thread; reads never block commits.
+    pub store: Store,
+    /// The retention policy the writer applies (`keep_last`), if any.
+    pub keep_last: Option<usize>,
 }
 
 /// Called on the writer thread after each durable commit, in commit order.
@@ -152,6 +157,7 @@ struct Retention {
 }
 
 fn run(
+    store: Store,
     db: Arc<Database>,
     path: PathBuf,
     jobs: Receiver<Job>,
@@ -174,6 +180,8 @@ fn run(
                         path: path.clone(),
                         meta,
                         deleted: deleted.clone(),
+                        store: store.clone(),
+                        keep_last: retention.as_ref().map(|r| r.keep_last),
                     };
                     for listener in &listeners {
                         listener(&committed);
@@ -238,9 +246,10 @@ impl Writer {
         let thread = {
             let shared = shared.clone();
             let thread_path = path.clone();
+            let store = store.clone();
             std::thread::Builder::new()
                 .name("dizzy-writer".into())
-                .spawn(move || run(db, thread_path, rx, shared, retention, listeners))
+                .spawn(move || run(store, db, thread_path, rx, shared, retention, listeners))
                 .map_err(|_| WriteError::Stopped { path: path.clone() })?
         };
         Ok(Writer {

@@ -2,6 +2,7 @@
 
 pub mod browser;
 pub mod hostile;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

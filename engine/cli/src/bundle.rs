@@ -9,8 +9,7 @@ use std::path::PathBuf;
 
 use dizzy_components::RefPolicy;
 use dizzy_snapshots::{
-    ExportOptions, ImportOptions, OnConflict, RestoreOptions, Selection, SnapshotRef, Store,
-    Unknown,
+    ExportOptions, ImportOptions, OnConflict, RestoreOptions, Selection, SnapshotRef, Unknown,
 };
 
 use dizzy::App;
@@ -21,7 +20,7 @@ use crate::CliError;
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("selection").required(true).args(["uid", "with", "correlation"])))]
 pub(crate) struct ExportArgs {
-    /// The dizzy file to export from.
+    /// The dizzy file to export from (or a bucket URL of replicated snapshots).
     #[arg(long)]
     db: PathBuf,
     /// Export the world at this snapshot (default: the latest).
@@ -43,7 +42,8 @@ pub(crate) struct ExportArgs {
     /// With --no-closure: drop references that leave the selection.
     #[arg(long)]
     drop_dangling: bool,
-    /// The bundle file to write.
+    /// The bundle file to write, or an object URL (`s3://BUCKET/KEY`,
+    /// `file:///DIR/NAME`).
     #[arg(short = 'o', long = "out")]
     out: PathBuf,
 }
@@ -54,7 +54,7 @@ pub(crate) struct ImportArgs {
     /// becomes a new snapshot.
     #[arg(long)]
     db: PathBuf,
-    /// The bundle file.
+    /// The bundle file, or an object URL (`s3://BUCKET/KEY`).
     bundle: PathBuf,
     /// What to do with a uid the file already has: remap (a fresh uid),
     /// skip (keep the file's entity), replace (overwrite its components)
@@ -91,7 +91,7 @@ impl From<UnknownArg> for Unknown {
 
 pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     let registry = app.try_registry()?;
-    let store = Store::open_to_read(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     // Components this build does not register are kept (as the file
     // recorded them) and carried like the others.
     let options = RestoreOptions {
@@ -119,12 +119,10 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
             source: format!("{} snapshot {}", args.db.display(), restored.meta.id),
         },
     )?;
-    // Write beside the target, then rename: a reader never sees half a bundle.
-    let tmp = args.out.with_extension("partial");
-    std::fs::write(&tmp, &exported.bytes)
-        .map_err(|e| CliError::new(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &args.out)
-        .map_err(|e| CliError::new(format!("{}: {e}", args.out.display())))?;
+    // Written whole: a reader never sees half a bundle (a file is written
+    // beside the target and renamed; an object is one PUT).
+    let size = exported.bytes.len();
+    crate::remote::write(&args.out, exported.bytes)?;
     outln!(
         "{}",
         serde_json::json!({
@@ -132,7 +130,7 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
             "snapshot": restored.meta.id,
             "entities": exported.entities,
             "components": exported.components,
-            "bytes": exported.bytes.len(),
+            "bytes": size,
         })
     );
     Ok(())
@@ -141,8 +139,13 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
 pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
     let unknown = args.unknown.map_or(app.unknown_policy(), Unknown::from);
     let app = app.unknown_components(unknown);
-    let bytes = std::fs::read(&args.bundle)
-        .map_err(|e| CliError::new(format!("{}: {e}", args.bundle.display())))?;
+    if crate::remote::is_url(&args.db) {
+        return Err(CliError::new(format!(
+            "{}: --db must be a local file (an import is a new snapshot of it; a replicating app ships it)",
+            args.db.display()
+        )));
+    }
+    let bytes = crate::remote::read(&args.bundle)?;
     let named =
         |e: dizzy_snapshots::ImportError| CliError::new(format!("{}: {e}", args.bundle.display()));
     // Check the whole bundle against an empty world first: a bad bundle is

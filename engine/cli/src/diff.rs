@@ -31,7 +31,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, &[args.a, args.b], false)?;
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
     // Check both ids before the (longer) work.
     let (from, to) = (args.a.resolve(&store)?, args.b.resolve(&store)?);

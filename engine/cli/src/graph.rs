@@ -51,7 +51,7 @@ fn recorded(
     db: &std::path::Path,
     snapshot: Option<SnapshotRef>,
 ) -> Result<Option<ScheduleDescription>, CliError> {
-    let store = view::open(db)?;
+    let store = crate::remote::open(db, snapshot.as_slice(), false)?;
     let meta = match view::snapshot_id(&store, snapshot)? {
         Some(id) => Some(store.snapshot(id)?),
         None => store.latest()?,

@@ -2,7 +2,8 @@
 //!
 //! [`Cli`] gives a binary the inspection subcommands (`snapshots`, `show`,
 //! `stats`, `diff`, `trace`, `graph`, `export-table`, `export`, `import`,
-//! `compact`, `serve`) with the app's component types compiled in and the app's
+//! `compact`, `serve`, and with the `replicate` feature `pull`) with the app's
+//! component types compiled in and the app's
 //! file as the default `--db`, under the binary's own name, version and
 //! about text; [`Cli::subcommands`] adds the binary's own subcommands
 //! (clap derive). [`on_signals`] connects SIGINT and SIGTERM to a run's
@@ -56,6 +57,9 @@ mod diff;
 mod error;
 mod graph;
 mod parquet;
+#[cfg(feature = "replicate")]
+mod pull;
+mod remote;
 mod serve;
 mod show;
 mod signal;
@@ -89,11 +93,14 @@ enum Command {
     Trace(trace::Args),
     /// Components of a snapshot as one table, joined by uid (JSON lines, CSV or Parquet).
     ExportTable(table::Args),
-    /// List the snapshots in a file.
+    /// List the snapshots in a file (or replicated to a bucket URL).
     Snapshots(snapshots::ListArgs),
     /// Explore a file in the browser (read-only): snapshots, components,
     /// entities, lineage, diffs, the schedule.
     Serve(serve::Args),
+    /// Pull replicated snapshots out of a bucket into a new file.
+    #[cfg(feature = "replicate")]
+    Pull(pull::Args),
 }
 
 /// The clap shell of the inspection subcommands (its name, version and
@@ -306,6 +313,8 @@ fn dispatch(command: Command, app: App) -> Result<(), CliError> {
         Command::Export(args) => bundle::export(app, args),
         Command::Import(args) => bundle::import(app, args),
         Command::Serve(args) => serve::run(args, app),
+        #[cfg(feature = "replicate")]
+        Command::Pull(args) => pull::run(args),
     }
 }
 

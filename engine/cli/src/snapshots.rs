@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-use dizzy_snapshots::Store;
-
 use crate::CliError;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListArgs {
-    /// The dizzy file.
+    /// The dizzy file, or a bucket URL (`s3://BUCKET/PREFIX`) of
+    /// replicated snapshots.
     #[arg(long)]
     db: PathBuf,
     /// Print a JSON array instead of a table.
@@ -31,8 +30,7 @@ pub(crate) struct CompactArgs {
 
 pub(crate) fn list(args: ListArgs) -> Result<(), CliError> {
     let ListArgs { db, json } = args;
-    let store = Store::open_to_read(&db)?;
-    let snapshots = store.snapshots()?;
+    let snapshots = rows(&db)?;
     if json {
         let rows: Vec<serde_json::Value> = snapshots
             .iter()
@@ -40,7 +38,7 @@ pub(crate) fn list(args: ListArgs) -> Result<(), CliError> {
                 serde_json::json!({
                     "id": m.id,
                     "tick": m.tick,
-                    "kind": m.kind.as_str(),
+                    "kind": m.kind,
                     "base": m.base,
                     "time_unix_ms": m.unix_ms,
                     "entities": m.entities,
@@ -66,7 +64,7 @@ pub(crate) fn list(args: ListArgs) -> Result<(), CliError> {
             "{:>6} {:>10} {:<6} {:>6} {:<24} {:>10} {:>12}",
             m.id,
             m.tick,
-            m.kind.as_str(),
+            m.kind,
             m.base.map_or_else(|| "-".to_owned(), |b| b.to_string()),
             utc(m.unix_ms),
             m.entities,
@@ -74,6 +72,49 @@ pub(crate) fn list(args: ListArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// The fields of a snapshot that `dizzy snapshots` lists.
+struct Row {
+    id: u64,
+    tick: u64,
+    kind: &'static str,
+    base: Option<u64>,
+    unix_ms: u64,
+    entities: u64,
+    bytes: u64,
+}
+
+fn rows(db: &std::path::Path) -> Result<Vec<Row>, CliError> {
+    #[cfg(feature = "replicate")]
+    if crate::remote::is_url(db) {
+        return Ok(crate::remote::list(db)?
+            .into_iter()
+            .map(|s| Row {
+                id: s.id,
+                tick: s.tick,
+                kind: if s.is_full() { "full" } else { "delta" },
+                base: s.base,
+                unix_ms: s.unix_ms,
+                entities: s.entities,
+                bytes: s.bytes,
+            })
+            .collect());
+    }
+    let store = crate::remote::open(db, &[], true)?;
+    Ok(store
+        .snapshots()?
+        .into_iter()
+        .map(|m| Row {
+            id: m.id,
+            tick: m.tick,
+            kind: m.kind.as_str(),
+            base: m.base,
+            unix_ms: m.unix_ms,
+            entities: m.entities,
+            bytes: m.bytes,
+        })
+        .collect())
 }
 
 pub(crate) fn compact(args: CompactArgs) -> Result<(), CliError> {

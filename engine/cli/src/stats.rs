@@ -26,7 +26,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), args.snapshot.is_none())?;
     let mut inspector = Inspector::new(&store, registry, Decode::Nothing)?;
     let ids: Vec<u64> = match view::snapshot_id(&store, args.snapshot)? {
         Some(id) => vec![store.snapshot(id)?.id],

@@ -53,7 +53,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let only = Decode::Only(args.with.iter().cloned().collect::<BTreeSet<_>>());
     let mut inspector = Inspector::new(&store, registry, only)?;
     let at = view::snapshot_id(&store, args.snapshot)?;

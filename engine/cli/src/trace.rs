@@ -37,7 +37,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
     let at = view::snapshot_id(&store, args.snapshot)?;
     let inspection = inspector.at(at)?.clone();

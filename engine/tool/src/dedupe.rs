@@ -32,6 +32,8 @@ pub(crate) struct Args {
     /// printed on stderr.
     #[arg(long, value_name = "ADDR")]
     serve: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    replication: crate::replicate::Args,
 }
 
 /// `N` ticks, or a duration with a unit (`ms`, `s`, `m`).
@@ -82,13 +84,15 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         batch: args.batch.max(1),
         batch_bytes: 64 << 20,
     };
-    let mut rt = App::new()
+    let app = App::new()
         .db(&args.db)
         .plugin(DedupePlugin {
             settings: Some(settings),
         })
-        .snapshot_policy(args.snapshot_every)
-        .open()?;
+        .snapshot_policy(args.snapshot_every);
+    let (app, replicating) = crate::replicate::Replicating::attach(&args.replication, app)?;
+    let mut rt = app.open()?;
+    replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
     let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;
     let state = rt.world().resource::<Dedupe>().clone();
@@ -148,8 +152,13 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     report.resumed_from_snapshot = rt.resumed_from();
     report.snapshot = snapshot;
     rt.close()?;
+    let replication = replicating.finish()?;
     if args.json {
-        outln!("{}", serde_json::to_string(&report)?);
+        let mut json = serde_json::to_value(&report)?;
+        if let Some(r) = replication {
+            json["replication"] = r;
+        }
+        outln!("{json}");
     } else {
         outln!(
             "{} files, {} bytes, {} duplicate sets ({} files hashed by this run{})",

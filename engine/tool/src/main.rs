@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use dizzy_cli::{Cli, CliError};
 
 mod bench;
+mod bench_replicate;
 mod dedupe;
 mod particles;
+mod replicate;
 
 /// The binary's own subcommands, beside the inspection ones.
 #[derive(Debug, clap::Subcommand)]
@@ -33,6 +35,8 @@ enum Demo {
 enum Bench {
     /// Full and delta snapshots, restore and ticks, against baselines and hecs.
     Snapshot(bench::Args),
+    /// Replication's lag and its cost to a particles run (with and without).
+    Replicate(bench_replicate::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
             Tool::Demo(Demo::Dedupe(args)) => dedupe::run(args),
             Tool::Demo(Demo::Particles(args)) => particles::run(args),
             Tool::Bench(Bench::Snapshot(args)) => bench::run(args),
+            Tool::Bench(Bench::Replicate(args)) => bench_replicate::run(args),
         })
         .run()
 }

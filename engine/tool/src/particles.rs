@@ -8,6 +8,7 @@ use dizzy::{App, DEFAULT_DB};
 use dizzy_demos::particles::{self, Params, ParticlesPlugin};
 
 use crate::dedupe::parse_every;
+use crate::replicate::Replicating;
 use dizzy_cli::{CliError, outln};
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +45,8 @@ pub(crate) struct Args {
     /// printed on stderr.
     #[arg(long, value_name = "ADDR")]
     serve: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    replication: crate::replicate::Args,
 }
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
@@ -64,7 +67,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if let Some(id) = args.snapshot {
         app = app.at_snapshot(id);
     }
+    let (app, replicating) = Replicating::attach(&args.replication, app)?;
     let mut rt = app.open()?;
+    replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
     let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;
     let wanted = Params {
@@ -99,7 +104,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     }
     let checksum = particles::checksum(rt.world_mut());
     let entities = rt.world().resource::<dizzy::Uids>().len();
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "ticks": rt.tick_count(),
         "checksum": checksum,
         "entities": entities,
@@ -109,6 +114,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         "run_ms": (run_ms * 10.0).round() / 10.0,
     });
     rt.close()?;
+    if let Some(replication) = replicating.finish()? {
+        report["replication"] = replication;
+    }
     if args.json {
         outln!("{report}");
     } else {
