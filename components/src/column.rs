@@ -714,9 +714,13 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
                 std::any::type_name::<T>()
             ))
         })?;
-        world
+        let inserted = world
             .try_insert_batch(entities.iter().copied().zip(values))
-            .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())))
+            .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())));
+        // Hooks defer some of their work (a relationship adds itself to its
+        // target's list through a command): done now, before anyone looks.
+        world.flush();
+        inserted
     }
 
     fn decode_insert(
@@ -743,9 +747,11 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         if let Some(d) = dangling {
             return Err(ValueError::Dangling(d));
         }
-        world
+        let inserted = world
             .try_insert_batch(values)
-            .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())))
+            .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())));
+        world.flush();
+        inserted
     }
 
     fn remove(&self, world: &mut World, entity: Entity) {
@@ -760,6 +766,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         {
             e.insert(v);
         }
+        world.flush();
     }
 
     fn to_json(&self, payload: &[u8]) -> Result<(serde_json::Value, usize), CodecError> {

@@ -41,5 +41,6 @@ pub use resolve::Unresolved;
 pub use resource::{ResourceOps, TypedResource};
 pub use spawn::{ArchetypeSpawner, ArchetypeTuple, NextUnit, spawn_rows};
 pub use uid::{
-    NULL_REF, Uid, UidHasher, UidMap, Uids, init_uids, is_valid as is_valid_uid, ref_entity,
+    NULL_REF, Restoring, Uid, UidHasher, UidMap, Uids, init_uids, is_valid as is_valid_uid,
+    ref_entity,
 };

@@ -226,6 +226,13 @@ impl Uids {
         self.next.fetch_max(next, Ordering::Relaxed);
     }
 
+    /// Sets the allocator's state exactly, backwards too: for a restore that
+    /// undoes what user code allocated while it ran.
+    #[doc(hidden)]
+    pub fn reset_next_raw(&mut self, next: u64) {
+        self.next.store(next, Ordering::Relaxed);
+    }
+
     /// Makes sure `uid` will never be allocated again (after an import).
     pub fn reserve(&mut self, uid: Uid) {
         self.pass(uid.0);
@@ -316,6 +323,15 @@ impl Uids {
         }
     }
 }
+
+/// Present while dizzy restores a world (from a file, or a bundle into a
+/// world): component hooks and observers run as values are inserted, and
+/// one with side effects that must happen once (spawning an entity,
+/// writing to another entity) can skip them while this resource exists.
+/// Persisted entities that user code spawns while a world is restored are
+/// despawned when the restore ends (they are in the snapshot already).
+#[derive(Resource, Debug, Default)]
+pub struct Restoring;
 
 /// Makes `world` ready for uids: registers [`Uid`] and inserts [`Uids`] and
 /// the [`Journal`].

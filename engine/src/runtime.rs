@@ -178,6 +178,14 @@ impl Runtime {
             // its initial value) is a change, so the next delta holds it.
             capturer.resume(&mut world, &registry, meta, &chain);
         }
+        for (name, init) in parts.defaults {
+            let known = resumed
+                .as_ref()
+                .is_some_and(|m| m.schemas.iter().any(|s| s.name == name));
+            if !known {
+                init(&mut world);
+            }
+        }
         for init in parts.inits {
             init(&mut world);
         }

@@ -66,6 +66,7 @@ pub struct Setup {
     registry: Registry,
     schedule: Schedule,
     inits: Vec<(String, Init)>,
+    defaults: Vec<(String, Init)>,
     errors: Vec<RegistryError>,
     ambiguity_is_error: bool,
     plugins: Vec<String>,
@@ -88,6 +89,7 @@ impl Default for Setup {
             registry: builtin_registry(),
             schedule: Schedule::new(Tick),
             inits: Vec::new(),
+            defaults: Vec::new(),
             errors: Vec::new(),
             ambiguity_is_error: true,
             plugins: Vec::new(),
@@ -179,7 +181,7 @@ impl Setup {
         initial: R,
     ) -> &mut Self {
         match self.registry.resource_version::<R>(name, version) {
-            Ok(()) => self.inits.push((
+            Ok(()) => self.defaults.push((
                 name.to_owned(),
                 Box::new(move |world: &mut World| {
                     if !world.contains_resource::<R>() {
@@ -272,6 +274,7 @@ impl Setup {
             registry: self.registry,
             schedule: self.schedule,
             inits: self.inits.into_iter().map(|(_, f)| f).collect(),
+            defaults: self.defaults,
             ambiguity_is_error: self.ambiguity_is_error,
             plugins: self.plugins,
         })
@@ -284,8 +287,14 @@ pub struct Parts {
     pub registry: Registry,
     /// The tick schedule, not yet built.
     pub schedule: Schedule,
-    /// Functions to run on the world at start (resource defaults first).
+    /// Functions to run on the world at every start, after restore
+    /// (`on_start`, transient resources), in the order they were added.
     pub inits: Vec<Init>,
+    /// The initial value of each persisted resource, by stable name: a fresh
+    /// world gets them; a restored one only for resources its snapshot does
+    /// not know (registered since), never one the snapshot records as
+    /// removed.
+    pub defaults: Vec<(String, Init)>,
     /// Whether ambiguities are errors.
     pub ambiguity_is_error: bool,
     /// Plugin names.

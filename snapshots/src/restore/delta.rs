@@ -80,7 +80,20 @@ impl Ctx<'_> {
             }
         }
         let mut inserted: Vec<(u64, ComponentId)> = Vec::new();
-        for c in meta.columns.iter().filter(|c| !c.name.starts_with('@')) {
+        // Values without references first: when a value that references an
+        // entity is inserted (and its hooks run), every entity of the delta
+        // holds its reference-free components.
+        let mut columns: Vec<_> = meta
+            .columns
+            .iter()
+            .filter(|c| !c.name.starts_with('@'))
+            .collect();
+        columns.sort_by_key(|c| {
+            self.registry
+                .get(&c.name)
+                .is_some_and(|r| r.references().any())
+        });
+        for c in columns {
             let chunks = self.chunks(meta, &c.name)?;
             let uids = self.apply_keyed(world, meta, &c.name, &chunks)?;
             if let Some(id) = self.id_of(world, &c.name)

@@ -270,6 +270,11 @@ fn restore_unguarded(
     }
     let mut world = World::new();
     registry.install(&mut world);
+    // A uid user code takes while the world is restored (a hook that spawns)
+    // is never one of the snapshot's: the allocator starts past them all.
+    let target_next = chain.last().map_or(0, |m| m.uid_next);
+    world.resource_mut::<Uids>().set_next_raw(target_next);
+    world.insert_resource(dizzy_components::Restoring);
     let mut ctx = Ctx {
         store,
         tx: &tx,
@@ -296,7 +301,8 @@ fn restore_unguarded(
     }
     tracing::debug!("restore: {} deltas in {:?}", chain.len() - 1, t.elapsed());
     let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
-    world.resource_mut::<Uids>().set_next_raw(meta.uid_next);
+    undo_spawns_of_user_code(&mut world, target_next);
+    world.remove_resource::<dizzy_components::Restoring>();
     if ctx.unknown == Unknown::Keep {
         let mut kept = std::mem::take(&mut ctx.kept);
         kept.retain_live(world.resource::<Uids>());
@@ -549,4 +555,24 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".to_owned())
     })
+}
+
+/// Despawns the persisted entities user code (hooks, observers) spawned
+/// while the world was restored — the snapshot holds them already — and
+/// gives the allocator back the uids they took.
+fn undo_spawns_of_user_code(world: &mut World, next: u64) {
+    let taken = world.resource::<Uids>().next_raw();
+    if taken > next {
+        let spawned: Vec<bevy_ecs::entity::Entity> = {
+            let uids = world.resource::<Uids>();
+            (next..taken).filter_map(|u| uids.entity(u)).collect()
+        };
+        for e in spawned {
+            if let Ok(e) = world.get_entity_mut(e) {
+                e.despawn();
+            }
+        }
+        world.flush();
+    }
+    world.resource_mut::<Uids>().reset_next_raw(next);
 }

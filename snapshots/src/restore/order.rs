@@ -70,6 +70,8 @@ impl Ctx<'_> {
         world: &mut World,
         meta: &SnapshotMeta,
     ) -> Result<(), RestoreError> {
+        // Relationship hooks add to lists through commands: apply them first.
+        world.flush();
         for c in meta
             .columns
             .iter()

@@ -1,0 +1,82 @@
+//! Children spawned after a full snapshot (so restored from a delta) come
+//! back exactly: no child twice in its parent's list, and in the order the
+//! user gave, whatever the children's component sets.
+
+use dizzy::prelude::*;
+
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct Tray(u32);
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct Vial(u32);
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct Hazard;
+
+fn app(path: &std::path::Path) -> App {
+    App::new()
+        .db(path)
+        .component::<Tray>("m.tray")
+        .component::<Vial>("m.vial")
+        .component::<Hazard>("m.hazard")
+        .component::<ChildOf>("m.child_of")
+        .snapshot_policy(SnapshotPolicy::OFF)
+}
+
+fn show(run: &mut Runtime) -> Vec<(u32, Vec<u32>)> {
+    let w = run.world_mut();
+    let mut q = w.query::<(&Tray, Option<&Children>)>();
+    let mut v: Vec<(u32, Vec<u32>)> = q
+        .iter(w)
+        .map(|(t, c)| {
+            (
+                t.0,
+                c.map(|c| {
+                    c.iter()
+                        .map(|k| w.get::<Vial>(k).map_or(u32::MAX, |v| v.0))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn children_spawned_with_their_parent_after_a_full_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.redb");
+    let mut run = app(&path).open().unwrap();
+    run.world_mut()
+        .spawn((Tray(0), children![Vial(10), Vial(11)]));
+    run.snapshot_full().unwrap();
+    run.flush().unwrap();
+    run.world_mut().spawn((Tray(2), children![Vial(1), Vial(2)]));
+    let before = show(&mut run);
+    run.close().unwrap();
+    let mut run = app(&path).open().unwrap();
+    assert_eq!(show(&mut run), before);
+}
+
+#[test]
+fn children_of_several_shapes_keep_their_order_through_a_delta() {
+    for full_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.redb");
+        let mut run = app(&path).open().unwrap();
+        let tray = run.spawn(Tray(1));
+        if full_first {
+            run.snapshot_full().unwrap();
+            run.flush().unwrap();
+        }
+        let a = run.spawn(Vial(1));
+        let b = run.spawn((Vial(2), Hazard));
+        let c = run.spawn(Vial(3));
+        run.world_mut().entity_mut(tray).add_children(&[a, b, c]);
+        let before = show(&mut run);
+        assert_eq!(before, [(1, vec![1, 2, 3])]);
+        run.close().unwrap();
+        let mut run = app(&path).open().unwrap();
+        assert_eq!(show(&mut run), before, "full snapshot first: {full_first}");
+    }
+}
