@@ -1,5 +1,10 @@
 //! Values as JSON, for people and tools: what `serde_json` gives, except
-//! for floats that are not finite.
+//! for floats that are not finite and 128-bit integers.
+//!
+//! `u128` and `i128` values are decimal strings (`"340282366920938463463374607431768211455"`),
+//! every one of them, so a column has one JSON type whatever its values:
+//! JSON readers hold numbers as 64-bit floats or integers, and
+//! `serde_json` refuses a 128-bit number above 64 bits.
 //!
 //! JSON has no NaN or infinity, and `serde_json` writes all three as `null`,
 //! the same as `None`. Here they are the strings `"NaN"`, `"Infinity"` and
@@ -116,7 +121,7 @@ impl<S: Serializer> Serializer for Adapter<S> {
         self.0.serialize_i64(v)
     }
     fn serialize_i128(self, v: i128) -> Result<S::Ok, S::Error> {
-        self.0.serialize_i128(v)
+        self.0.serialize_str(&v.to_string())
     }
     fn serialize_u8(self, v: u8) -> Result<S::Ok, S::Error> {
         self.0.serialize_u8(v)
@@ -131,7 +136,7 @@ impl<S: Serializer> Serializer for Adapter<S> {
         self.0.serialize_u64(v)
     }
     fn serialize_u128(self, v: u128) -> Result<S::Ok, S::Error> {
-        self.0.serialize_u128(v)
+        self.0.serialize_str(&v.to_string())
     }
     fn serialize_char(self, v: char) -> Result<S::Ok, S::Error> {
         self.0.serialize_char(v)
@@ -440,5 +445,28 @@ mod tests {
         assert_eq!(float_of(&json!("nan")), None);
         assert_eq!(float_of(&json!(null)), None);
         assert_eq!(float_of(&json!(true)), None);
+    }
+
+    #[derive(bevy_ecs::component::Component, Serialize)]
+    struct Wide {
+        big: u128,
+        low: i128,
+        small: u128,
+    }
+
+    #[test]
+    fn integers_of_128_bits_are_decimal_strings_beyond_64_bits_too() {
+        let wide = Wide {
+            big: u128::MAX,
+            low: i128::MIN,
+            small: 7,
+        };
+        let want = json!({
+            "big": "340282366920938463463374607431768211455",
+            "low": "-170141183460469231731687303715884105728",
+            "small": "7",
+        });
+        assert_eq!(to_value(&wide).unwrap(), want);
+        assert_eq!(crate::column::stored_json(wide).unwrap(), want);
     }
 }

@@ -32,8 +32,10 @@ use crate::shape::{MAX_DEPTH, Reader, Shape, parse};
 enum Tree {
     Unit,
     Bool(bool),
-    U(u128),
-    I(i128),
+    /// An unsigned integer and the width it was stored with, in bits.
+    U(u128, u8),
+    /// A signed integer and the width it was stored with, in bits.
+    I(i128, u8),
     F32(f32),
     F64(f64),
     Char(char),
@@ -161,6 +163,7 @@ pub(crate) fn resolve_with<In: DeserializeOwned, Out: Serialize>(
         at: 0,
         types: &shape.types,
         depth: 0,
+        refs: None,
     };
     let mut out = Vec::with_capacity(payload.len());
     for _ in 0..rows {
@@ -208,10 +211,16 @@ fn read(r: &mut Reader<'_>, format: &Format) -> Result<Tree, String> {
             1 => Tree::Bool(true),
             b => return Err(format!("invalid bool {b}")),
         },
-        Format::U8 => Tree::U(u128::from(r.byte()?)),
-        Format::I8 => Tree::I(i128::from(r.byte()? as i8)),
-        Format::U16 | Format::U32 | Format::U64 | Format::U128 => Tree::U(r.varint()?),
-        Format::I16 | Format::I32 | Format::I64 | Format::I128 => Tree::I(r.signed()?),
+        Format::U8 => Tree::U(u128::from(r.byte()?), 8),
+        Format::I8 => Tree::I(i128::from(r.byte()? as i8), 8),
+        Format::U16 => Tree::U(r.varint()?, 16),
+        Format::U32 => Tree::U(r.varint()?, 32),
+        Format::U64 => Tree::U(r.varint()?, 64),
+        Format::U128 => Tree::U(r.varint()?, 128),
+        Format::I16 => Tree::I(r.signed()?, 16),
+        Format::I32 => Tree::I(r.signed()?, 32),
+        Format::I64 => Tree::I(r.signed()?, 64),
+        Format::I128 => Tree::I(r.signed()?, 128),
         Format::F32 => Tree::F32(f32::from_le_bytes(
             r.take(4)?.try_into().map_err(|_| "short f32")?,
         )),
@@ -547,11 +556,11 @@ impl<'de> de::Deserializer<'de> for TreeDe<'de, '_> {
         match self.tree {
             Tree::Unit => visitor.visit_unit(),
             Tree::Bool(b) => visitor.visit_bool(*b),
-            Tree::U(u) => match u64::try_from(*u) {
+            Tree::U(u, _) => match u64::try_from(*u) {
                 Ok(u) => visitor.visit_u64(u),
                 Err(_) => visitor.visit_u128(*u),
             },
-            Tree::I(i) => match i64::try_from(*i) {
+            Tree::I(i, _) => match i64::try_from(*i) {
                 Ok(i) => visitor.visit_i64(i),
                 Err(_) => visitor.visit_i128(*i),
             },
@@ -675,9 +684,105 @@ impl<'de> de::Deserializer<'de> for TreeDe<'de, '_> {
         false
     }
 
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::U(8), visitor)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::U(16), visitor)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::U(32), visitor)
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::U(64), visitor)
+    }
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::U(128), visitor)
+    }
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::I(8), visitor)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::I(16), visitor)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::I(32), visitor)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::I(64), visitor)
+    }
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::I(128), visitor)
+    }
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::F(32), visitor)
+    }
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.number(Num::F(64), visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit seq tuple map struct identifier
+        bool char str string bytes byte_buf unit seq tuple map struct identifier
+    }
+}
+
+/// A number type of the build: unsigned, signed or float, and its width in
+/// bits.
+#[derive(Clone, Copy)]
+enum Num {
+    U(u8),
+    I(u8),
+    F(u8),
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Num::U(b) => write!(f, "u{b}"),
+            Num::I(b) => write!(f, "i{b}"),
+            Num::F(b) => write!(f, "f{b}"),
+        }
+    }
+}
+
+/// Whether every value of the stored number type `from` is a value of
+/// `to`, exactly: the widening conversions (`u32` to `u64` or `i64`, `f32`
+/// to `f64`, an integer to a float whose mantissa holds all its values).
+/// What this refuses loses values for some inputs, so it is refused for
+/// all of them: whether a file opens never depends on its values.
+fn widens(from: Num, to: Num) -> bool {
+    match (from, to) {
+        (Num::U(a), Num::U(b)) | (Num::I(a), Num::I(b)) | (Num::F(a), Num::F(b)) => a <= b,
+        (Num::U(a), Num::I(b)) => a < b,
+        (Num::I(_), Num::U(_)) | (Num::F(_), Num::U(_) | Num::I(_)) => false,
+        // f32 holds integers of 24 bits exactly, f64 of 53.
+        (Num::U(a) | Num::I(a), Num::F(32)) => a <= 16,
+        (Num::U(a) | Num::I(a), Num::F(_)) => a <= 32,
+    }
+}
+
+impl<'de> TreeDe<'de, '_> {
+    /// A number the build reads as `to`: refused (with the path) unless the
+    /// stored type widens to it.
+    fn number<V: Visitor<'de>>(self, to: Num, visitor: V) -> Result<V::Value, Error> {
+        let from = match self.tree {
+            Tree::U(_, b) => Num::U(*b),
+            Tree::I(_, b) => Num::I(*b),
+            Tree::F32(_) => Num::F(32),
+            Tree::F64(_) => Num::F(64),
+            _ => return de::Deserializer::deserialize_any(self, visitor),
+        };
+        if !widens(from, to) {
+            return Err(Error {
+                message: format!(
+                    "stored as {from}, read as {to} by this build: not every {from} is a \
+                     {to}, so values could be lost (bump the component's version and add a \
+                     migration that says how)"
+                ),
+                path: Some(self.path.join(".")),
+            });
+        }
+        de::Deserializer::deserialize_any(self, visitor)
     }
 }
 

@@ -236,6 +236,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) at: usize,
     pub(crate) types: &'a BTreeMap<String, ContainerFormat>,
     pub(crate) depth: usize,
+    /// When present, the byte ranges of the entity references read.
+    pub(crate) refs: Option<Vec<(usize, usize)>>,
 }
 
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -409,7 +411,14 @@ impl Reader<'_> {
                     .types
                     .get(name)
                     .ok_or_else(|| format!("unknown type `{name}` in the shape"))?;
-                self.container(c)?
+                let start = self.at;
+                let v = self.container(c)?;
+                if name == ENTITY
+                    && let Some(refs) = &mut self.refs
+                {
+                    refs.push((start, self.at));
+                }
+                v
             }
             Format::Variable(_) => return Err("an incomplete shape".into()),
         };
@@ -469,6 +478,7 @@ pub fn decode(shape: &str, bytes: &[u8]) -> Result<(Value, usize), String> {
         at: 0,
         types: &shape.types,
         depth: 0,
+        refs: None,
     };
     let v = r.value(&shape.root)?;
     Ok((v, r.at))
@@ -618,6 +628,61 @@ fn find_refs(
     }
 }
 
+/// One value of `shape` (all of `bytes`) with every reference whose uid
+/// `keep` refuses written as a null reference, or `None` when every
+/// reference is kept. Only the references' bytes change: the value is
+/// rewritten without being understood, as values of types this build does
+/// not register must be.
+///
+/// # Errors
+/// The shape is unreadable or `bytes` is not one value of it.
+pub fn drop_references(
+    shape: &str,
+    bytes: &[u8],
+    keep: &dyn Fn(u64) -> bool,
+) -> Result<Option<Vec<u8>>, String> {
+    let shape = parse(shape)?;
+    let mut r = Reader {
+        bytes,
+        at: 0,
+        types: &shape.types,
+        depth: 0,
+        refs: Some(Vec::new()),
+    };
+    r.value(&shape.root)?;
+    if r.at != bytes.len() {
+        return Err(format!("{} bytes left after the value", bytes.len() - r.at));
+    }
+    let spans = r.refs.take().unwrap_or_default();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut copied = 0;
+    let mut dropped = false;
+    for (start, end) in spans {
+        let uid = Reader {
+            bytes: &bytes[start..end],
+            at: 0,
+            types: &shape.types,
+            depth: 0,
+            refs: None,
+        }
+        .varint()?;
+        let uid = u64::try_from(uid).map_err(|_| "a reference above 64 bits")?;
+        if !crate::is_valid_uid(uid) || keep(uid) {
+            continue;
+        }
+        out.extend_from_slice(&bytes[copied..start]);
+        // bincode's varint of `NULL_REF` (a value below 251 is one byte).
+        out.push(crate::NULL_REF as u8);
+        copied = end;
+        dropped = true;
+    }
+    if !dropped {
+        return Ok(None);
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    Ok(Some(out))
+}
+
 /// Splits `rows` values off the front of `bytes` following `shape`; returns
 /// each value's bytes.
 pub fn split<'a>(shape: &str, bytes: &'a [u8], rows: usize) -> Result<Vec<&'a [u8]>, String> {
@@ -627,6 +692,7 @@ pub fn split<'a>(shape: &str, bytes: &'a [u8], rows: usize) -> Result<Vec<&'a [u
         at: 0,
         types: &shape.types,
         depth: 0,
+        refs: None,
     };
     let mut out = Vec::with_capacity(rows.min(bytes.len() + 1));
     for _ in 0..rows {

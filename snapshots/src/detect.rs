@@ -81,7 +81,7 @@ pub(crate) fn record(
             .collect(),
         ..Default::default()
     };
-    let Some(start) = runs.window_start else {
+    let Some(start) = window(runs, now) else {
         return out;
     };
     let Some(uid_id) = world.component_id::<Uid>() else {
@@ -130,6 +130,28 @@ pub(crate) fn record(
         }
     }
     out
+}
+
+/// Where the recorded window starts: when the last tick started, or the
+/// last run of a system that has not run since (a run condition skipped
+/// it), whichever is older — every value changed after a system's last run
+/// is still new to that system, so it is recorded. Systems that have not
+/// run for [`MAX_AGE`] ticks (or never) see everything as new anyway.
+fn window(runs: &SystemRuns, now: Tick) -> Option<Tick> {
+    let start = runs.window_start?;
+    Some(
+        runs.systems
+            .iter()
+            .map(|s| s.1)
+            .filter(|&t| age(now, t) <= MAX_AGE)
+            .fold(start, |oldest, t| {
+                if oldest.is_newer_than(t, now) {
+                    t
+                } else {
+                    oldest
+                }
+            }),
+    )
 }
 
 impl Detection {

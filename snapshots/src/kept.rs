@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::World;
-use dizzy_components::{ENTITY, Uid, UidMap, Uids, is_valid_uid, shape};
+use dizzy_components::{ENTITY, RefPolicy, Uid, UidMap, Uids, is_valid_uid, shape};
 
 use crate::bundle::{BundleBody, ExportError, ImportError};
 use crate::format::{HEADER, Layout, Schema, header, parse};
@@ -108,6 +108,56 @@ impl Kept {
         for m in self.components.values_mut() {
             m.retain(|uid, _| uids.entity(*uid).is_some());
         }
+    }
+
+    /// Finds kept references to entities `live` refuses (despawned since
+    /// the values were kept), for holders `live` accepts. Under
+    /// [`RefPolicy::Fail`] the first is an error: (component, holder,
+    /// target); under [`RefPolicy::Drop`] each becomes a null reference,
+    /// in place, and the values rewritten are returned (component, holder).
+    /// Values this build cannot read by their recorded shape are left as
+    /// they are.
+    pub(crate) fn drop_dead_references(
+        &mut self,
+        live: &dyn Fn(u64) -> bool,
+        policy: RefPolicy,
+    ) -> Result<Vec<(String, u64)>, (String, u64, u64)> {
+        let Kept {
+            schemas,
+            components,
+            ..
+        } = self;
+        let mut rewritten = Vec::new();
+        for (name, values) in components.iter_mut() {
+            let Some(shape) = schemas
+                .get(name)
+                .and_then(|s| s.shape.as_deref())
+                .filter(|s| s.contains(ENTITY))
+            else {
+                continue;
+            };
+            for (holder, bytes) in values.iter_mut() {
+                if !live(*holder) {
+                    continue;
+                }
+                let dead = std::cell::Cell::new(None);
+                let keep = |t: u64| {
+                    let ok = live(t);
+                    if !ok && dead.get().is_none() {
+                        dead.set(Some(t));
+                    }
+                    ok
+                };
+                if let Ok(Some(new)) = shape::drop_references(shape, bytes, &keep) {
+                    if policy == RefPolicy::Fail {
+                        return Err((name.clone(), *holder, dead.get().unwrap_or(0)));
+                    }
+                    *bytes = new;
+                    rewritten.push((name.clone(), *holder));
+                }
+            }
+        }
+        Ok(rewritten)
     }
 
     /// Component values, sorted by uid.

@@ -8,11 +8,14 @@ use bevy_ecs::component::{ComponentId, StorageType};
 use bevy_ecs::entity::Entity;
 use bevy_ecs::storage::TableId;
 use bevy_ecs::world::World;
-use dizzy_components::{Journal, Place, RefEncoder, Registry, Rows, Uid, Uids};
+use dizzy_components::{
+    Journal, Place, RefEncoder, RefPolicy, Registry, Rows, Uid, Uids, ValueError,
+};
 use rayon::prelude::*;
 
 use crate::error::CaptureError;
 use crate::format::{HEADER, SnapshotKind, SnapshotMeta, col};
+use crate::kept::Kept;
 
 use super::encode::*;
 use super::*;
@@ -26,6 +29,14 @@ impl Capturer {
         now: Tick,
     ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
         let target = self.settings.chunk_bytes.max(64);
+        // Kept values naming an entity despawned since the previous capture
+        // are refused, or written again with the reference dropped.
+        let (departed, removed) = world.resource::<Journal>().peek();
+        let kept = if departed.is_empty() {
+            Vec::new()
+        } else {
+            check_kept(world, self.settings.refs)?
+        };
         let uid_id = world.register_component::<Uid>();
         let cols = columns(world, registry);
         let mut out = Columns::default();
@@ -35,8 +46,29 @@ impl Capturer {
         // uid column's *added* ticks (entities that appeared) and every table
         // column's *changed* ticks (values written).
         let tables: Vec<TableId> = tables_with(world, uid_id).map(|(tid, _)| tid).collect();
-        let (spawned, changed) = scan(world, &cols, &tables, uid_id, since, now);
-        let (departed, removed) = world.resource::<Journal>().peek();
+        let (spawned, mut changed) = scan(world, &cols, &tables, uid_id, since, now);
+        // An entity despawned since the previous capture may still be named
+        // by a value that did not change: a delta holding only changed
+        // values would leave that reference dead in the restored world.
+        // Such a value is refused as a full capture refuses it, or (policy
+        // `Drop`) written again with the reference dropped.
+        let rewrite = if departed.is_empty() {
+            Vec::new()
+        } else {
+            self.dangling_columns(world, &cols, &tables, uid_id)?
+        };
+        for &i in &rewrite {
+            changed.retain(|(j, _, _)| *j != i);
+            let c = &cols[i];
+            for &tid in &tables {
+                if let Some(t) = world.storages().tables.get(tid)
+                    && c.ops.storage() == StorageType::Table
+                    && t.has_column(c.id)
+                {
+                    changed.push((i, tid, (0..t.entity_count()).collect()));
+                }
+            }
+        }
         let mut buf = Vec::new();
         if !departed.is_empty() {
             uid_chunks(departed.iter().copied(), (0, 0), target, &mut buf);
@@ -80,10 +112,12 @@ impl Capturer {
             .enumerate()
             .filter(|(_, c)| c.ops.storage() == StorageType::SparseSet)
             .map(|(i, c)| {
+                let all = rewrite.contains(&i);
                 let es: Vec<Entity> = sparse_entities(read, uid_id, c.id)
                     .into_iter()
                     .filter(|&e| {
-                        read.entity(e)
+                        all || read
+                            .entity(e)
                             .get_change_ticks_by_id(c.id)
                             .is_some_and(|t| t.is_changed(since, now))
                     })
@@ -172,6 +206,11 @@ impl Capturer {
         }
 
         tracing::debug!("delta: encoded in {:?}", t0.elapsed());
+        if !kept.is_empty()
+            && let Some(k) = world.get_resource::<Kept>()
+        {
+            write_kept(k, world.resource::<Uids>(), target, &mut out, Some(&kept));
+        }
         let mut meta = Self::empty_meta(SnapshotKind::Delta);
         self.encode_resources(world, registry, &mut out, Some((since, now)))?;
         super::order::encode_orders(world, registry, &mut out, Some((since, now)))?;
@@ -185,6 +224,58 @@ impl Capturer {
         meta.bytes = out.bytes();
         meta.columns = out.meta;
         Ok((meta, out.chunks))
+    }
+}
+
+impl Capturer {
+    /// The columns (by index in `cols`) with a value that references an
+    /// entity that no longer exists, under policy `Drop`: every value of
+    /// them is written again. Under policy `Fail` such a value is an error,
+    /// as in a full capture. Only columns whose type can hold references
+    /// are read, and only when entities were despawned since the previous
+    /// capture.
+    fn dangling_columns(
+        &self,
+        world: &World,
+        cols: &[Col<'_>],
+        tables: &[TableId],
+        uid_id: ComponentId,
+    ) -> Result<Vec<usize>, CaptureError> {
+        let mut out = Vec::new();
+        for (i, c) in cols.iter().enumerate() {
+            let Some(encoder) = c.encoder(world, self.settings.refs) else {
+                continue;
+            };
+            let drop = c.reg.refs().unwrap_or(self.settings.refs) == RefPolicy::Drop;
+            let strict = encoder.with_policy(RefPolicy::Fail);
+            let sparse;
+            let places: Vec<Place<'_>> = if c.ops.storage() == StorageType::SparseSet {
+                sparse = sparse_entities(world, uid_id, c.id);
+                vec![Place::Entities(&sparse)]
+            } else {
+                tables
+                    .iter()
+                    .filter(|&&tid| {
+                        world
+                            .storages()
+                            .tables
+                            .get(tid)
+                            .is_some_and(|t| t.has_column(c.id))
+                    })
+                    .map(|&tid| Place::Table(tid, Rows::All))
+                    .collect()
+            };
+            let found = places.par_iter().try_for_each(|&p| {
+                c.ops
+                    .encode_chunked(world, p, 1 << 20, 0, Some(&strict), &mut |_, _| {})
+            });
+            match found {
+                Ok(()) => {}
+                Err(ValueError::Dangling(_)) if drop => out.push(i),
+                Err(e) => return Err(c.error(e)),
+            }
+        }
+        Ok(out)
     }
 }
 

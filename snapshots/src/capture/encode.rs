@@ -1,7 +1,7 @@
 //! Encoding helpers shared by full and delta captures: column lists, uid and
 //! keyed chunks, change-tick scans, reference swapping.
 
-use bevy_ecs::change_detection::{CHECK_TICK_THRESHOLD, Tick};
+use bevy_ecs::change_detection::{CHECK_TICK_THRESHOLD, DetectChangesMut, Mut, Tick};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::storage::{Table, TableId};
@@ -229,10 +229,46 @@ pub(super) fn finish(buf: &mut [u8], layout: Layout, rows: u32) {
     buf[..HEADER].copy_from_slice(&h);
 }
 
+/// Checks the references of what a [`Kept`] holds against the world's
+/// live entities (see [`Kept::drop_dead_references`]); returns the values
+/// rewritten with dropped references.
+pub(super) fn check_kept(
+    world: &mut World,
+    policy: RefPolicy,
+) -> Result<Vec<(String, u64)>, CaptureError> {
+    if !world.contains_resource::<Kept>() {
+        return Ok(Vec::new());
+    }
+    world.resource_scope(|world, mut kept: Mut<Kept>| {
+        let uids = world.resource::<Uids>();
+        kept.bypass_change_detection()
+            .drop_dead_references(&|u| uids.entity(u).is_some(), policy)
+            .map_err(|(component, holder, target)| CaptureError::Dangling {
+                component,
+                holder,
+                target,
+            })
+    })
+}
+
 /// Writes what a [`Kept`] holds (values of unregistered types), byte for
-/// byte, for the entities still alive.
-pub(super) fn write_kept(kept: &Kept, uids: &Uids, target: usize, out: &mut Columns) {
+/// byte, for the entities still alive; with `only`, just those values (and
+/// no resources).
+pub(super) fn write_kept(
+    kept: &Kept,
+    uids: &Uids,
+    target: usize,
+    out: &mut Columns,
+    only: Option<&[(String, u64)]>,
+) {
     for (name, rows) in kept.component_values() {
+        let rows: Vec<(u64, &[u8])> = match only {
+            None => rows,
+            Some(only) => rows
+                .into_iter()
+                .filter(|(u, _)| only.iter().any(|(n, o)| n == name && o == u))
+                .collect(),
+        };
         let mut buf = vec![0u8; HEADER];
         let mut owners: Vec<u64> = Vec::new();
         let mut flush = |buf: &mut Vec<u8>, owners: &mut Vec<u64>| {
@@ -258,6 +294,9 @@ pub(super) fn write_kept(kept: &Kept, uids: &Uids, target: usize, out: &mut Colu
             }
         }
         flush(&mut buf, &mut owners);
+    }
+    if only.is_some() {
+        return;
     }
     for (name, bytes) in kept.resource_values() {
         let mut buf = vec![0u8; HEADER];

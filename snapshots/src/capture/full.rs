@@ -22,6 +22,10 @@ impl Capturer {
         registry: &Registry,
     ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
         let target = self.settings.chunk_bytes.max(64);
+        // Kept values (of types this build does not register) name entities
+        // by uid: one whose target is gone is refused or dropped, as the
+        // values of registered types are.
+        check_kept(world, self.settings.refs)?;
         let uid_id = world.register_component::<Uid>();
         let cols = columns(world, registry);
 
@@ -180,7 +184,7 @@ impl Capturer {
         self.encode_resources(world, registry, &mut out, None)?;
         super::order::encode_orders(world, registry, &mut out, None)?;
         if let Some(kept) = world.get_resource::<Kept>() {
-            write_kept(kept, world.resource::<Uids>(), target, &mut out);
+            write_kept(kept, world.resource::<Uids>(), target, &mut out, None);
         }
         meta.bytes = out.bytes();
         meta.columns = out.meta;

@@ -563,10 +563,14 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 fn undo_spawns_of_user_code(world: &mut World, next: u64) {
     let taken = world.resource::<Uids>().next_raw();
     if taken > next {
-        let spawned: Vec<bevy_ecs::entity::Entity> = {
-            let uids = world.resource::<Uids>();
-            (next..taken).filter_map(|u| uids.entity(u)).collect()
-        };
+        // Found by their uids, not through the index: an entity a hook
+        // spawned in the middle of a bulk insert may not be indexed.
+        let spawned: Vec<bevy_ecs::entity::Entity> = world
+            .query::<(bevy_ecs::entity::Entity, &dizzy_components::Uid)>()
+            .iter(world)
+            .filter(|(_, u)| u.get() >= next)
+            .map(|(e, _)| e)
+            .collect();
         for e in spawned {
             if let Ok(e) = world.get_entity_mut(e) {
                 e.despawn();
