@@ -80,3 +80,40 @@ fn children_of_several_shapes_keep_their_order_through_a_delta() {
         assert_eq!(show(&mut run), before, "full snapshot first: {full_first}");
     }
 }
+
+/// Found by the model test: a delta that takes children out of a parent's
+/// list (or moves them to another parent) and then despawns the parent
+/// restores the children — bevy's linked despawn takes only what the live
+/// despawn took.
+#[test]
+fn children_taken_out_before_their_parent_is_despawned_survive_a_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.redb");
+    let mut run = app(&path).open().unwrap();
+    let old = run.spawn(Tray(1));
+    let new = run.spawn(Tray(2));
+    let kept = run.spawn(Vial(10));
+    let moved = run.spawn(Vial(11));
+    let gone = run.spawn(Vial(12));
+    run.world_mut()
+        .entity_mut(old)
+        .add_children(&[kept, moved, gone]);
+    run.snapshot_full().unwrap();
+    run.flush().unwrap();
+    run.world_mut().entity_mut(kept).remove::<ChildOf>();
+    run.world_mut().entity_mut(new).add_children(&[moved]);
+    run.world_mut().despawn(old); // takes `gone` with it
+    let before = show(&mut run);
+    assert_eq!(before, [(2, vec![11])]);
+    let vials = |run: &mut Runtime| {
+        let w = run.world_mut();
+        let mut v: Vec<u32> = w.query::<&Vial>().iter(w).map(|v| v.0).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(vials(&mut run), [10, 11]);
+    run.close().unwrap();
+    let mut run = app(&path).open().unwrap();
+    assert_eq!(show(&mut run), before);
+    assert_eq!(vials(&mut run), [10, 11]);
+}

@@ -75,6 +75,7 @@ impl Config {
             .component::<Flag>("model.flag")
             .component::<Link>("model.link")
             .component::<Watch>("model.watch")
+            .component::<ChildOf>("model.child_of")
             .resource("model.score", initial_score())
             .systems(drift)
             .snapshot_policy(SnapshotPolicy::OFF)
@@ -157,6 +158,8 @@ impl Case<'_> {
             Op::Remove(who, what) => self.remove(who, what),
             Op::Despawn(who, seed) => self.despawn(who, seed),
             Op::Relink(who, seed) => self.relink(who, seed),
+            Op::Adopt(who, parent, at) => self.adopt(who, parent, at),
+            Op::Orphan(who) => self.orphan(who),
             Op::SetResource(seed) => {
                 let mut r = Rng(seed);
                 let leader = self.target(&mut r);
@@ -376,16 +379,8 @@ impl Case<'_> {
         }
         self.model = rec.state.clone();
         self.tick = rec.tick;
-        // A registered resource absent from the snapshot starts from its
-        // initial value (`App::resource`).
-        if self.model.score.is_none() {
-            let s = initial_score();
-            self.model.score = Some(MScore {
-                n: s.n,
-                note: s.note,
-                leader: None,
-            });
-        }
+        // A resource the snapshot records as removed stays removed (its
+        // initial value is only for worlds that never knew it).
         self.ticks_since_snapshot = 0;
         self.has_base = true;
         // Flush answers with the newest snapshot of the file.

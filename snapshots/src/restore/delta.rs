@@ -16,12 +16,6 @@ impl Ctx<'_> {
         meta: &SnapshotMeta,
     ) -> Result<(), RestoreError> {
         let snap = meta.id;
-        for uid in self.uid_list(meta, col::DESPAWN)? {
-            self.kept.despawn(uid);
-            if let Some(e) = world.resource::<Uids>().entity(uid) {
-                world.despawn(e);
-            }
-        }
         for c in meta
             .columns
             .iter()
@@ -111,6 +105,17 @@ impl Ctx<'_> {
             }
         }
         self.apply_orders(world, meta)?;
+        // Despawns last: by then every value is as the delta left it, so a
+        // despawn takes with it (bevy's linked despawn of `Children`) only
+        // what the live despawn took — never a child that was moved or
+        // taken out of the list before its parent went.
+        for uid in self.uid_list(meta, col::DESPAWN)? {
+            self.kept.despawn(uid);
+            if let Some(e) = world.resource::<Uids>().entity(uid) {
+                world.despawn(e);
+            }
+        }
+        world.flush();
         self.apply_resources(world, meta)
     }
 

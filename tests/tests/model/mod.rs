@@ -38,9 +38,24 @@ pub(super) struct Link {
 }
 
 /// Sparse-set storage with an entity reference (may be `Entity::PLACEHOLDER`).
+/// Its insert hook asserts what it sees — live, on restore and on import
+/// alike: the target exists with its uid, and so does the holder.
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
-#[component(storage = "SparseSet")]
+#[component(storage = "SparseSet", on_insert = watch_inserted)]
 pub(super) struct Watch(#[entities] pub(super) Entity);
+
+fn watch_inserted(world: bevy_ecs::world::DeferredWorld, ctx: bevy_ecs::lifecycle::HookContext) {
+    let Some(w) = world.get::<Watch>(ctx.entity) else {
+        panic!("Watch hook: the value is not on its entity");
+    };
+    let target = w.0;
+    if world.get::<Uid>(ctx.entity).is_none() {
+        panic!("Watch hook: the holder {} has no uid yet", ctx.entity);
+    }
+    if target != Entity::PLACEHOLDER && world.get::<Uid>(target).is_none() {
+        panic!("Watch hook: the target {target} does not exist or has no uid (a stand-in?)");
+    }
+}
 
 /// A resource with an entity reference (may be `Entity::PLACEHOLDER`).
 #[derive(Resource, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -89,6 +104,10 @@ pub(super) struct MEntity {
     pub(super) flag: Option<Flag>,
     pub(super) link: Option<MLink>,
     pub(super) watch: Option<Option<u64>>,
+    /// `ChildOf`: the parent's uid.
+    pub(super) parent: Option<u64>,
+    /// `Children` as bevy keeps it: in the order the user gave.
+    pub(super) children: Vec<u64>,
 }
 
 impl MEntity {
@@ -135,6 +154,8 @@ pub(super) fn dump(world: &mut World) -> Result<State, String> {
         Option<&Flag>,
         Option<&Link>,
         Option<&Watch>,
+        Option<&ChildOf>,
+        Option<&Children>,
     )>();
     let world: &World = world;
     let target = |e: Entity| -> Option<u64> {
@@ -142,7 +163,7 @@ pub(super) fn dump(world: &mut World) -> Result<State, String> {
     };
     let mut entities = BTreeMap::new();
     let mut rows = 0;
-    for (uid, label, pos, flag, link, watch) in q.iter(world) {
+    for (uid, label, pos, flag, link, watch, parent, children) in q.iter(world) {
         rows += 1;
         let m = MEntity {
             label: label.cloned(),
@@ -154,6 +175,10 @@ pub(super) fn dump(world: &mut World) -> Result<State, String> {
                 weight: l.weight,
             }),
             watch: watch.map(|w| target(w.0)),
+            parent: parent.map(|p| target(p.parent()).unwrap_or(1)),
+            children: children
+                .map(|c| c.iter().map(|e| target(e).unwrap_or(1)).collect())
+                .unwrap_or_default(),
         };
         entities.insert(uid.get(), m);
     }
@@ -209,6 +234,10 @@ pub(super) enum Op {
     Remove(u64, u8),
     Despawn(u64, u64),
     Relink(u64, u64),
+    /// Makes one entity the child of another, at a position in its list.
+    Adopt(u64, u64, u64),
+    /// Takes an entity out of its parent's list.
+    Orphan(u64),
     SetResource(u64),
     MutateResource(u64),
     RemoveResource,
@@ -247,7 +276,8 @@ pub(super) fn generate(rng: &mut Rng, cfg: &Config) -> Vec<Op> {
             89..92 => Op::SnapshotFull,
             92..94 => Op::Flush,
             94..95 => Op::Reopen(rng.below(4).eq(&0).then_some(a)),
-            _ => Op::Tick,
+            95..98 => Op::Adopt(a, b, rng.next_u64()),
+            _ => Op::Orphan(a),
         });
     }
     ops

@@ -407,6 +407,20 @@ impl Case<'_> {
             self.world().resource_mut::<Score>().leader = oe;
             notes.push(format!("resource leader -> {other:?}"));
         }
+        // Its children are taken out of its list first (bevy would despawn
+        // them with it), and it leaves its parent's list.
+        let children = std::mem::take(&mut self.model_entity(victim).children);
+        for c in &children {
+            let ce = self.ents[c];
+            self.world().entity_mut(ce).remove::<ChildOf>();
+            self.model_entity(*c).parent = None;
+        }
+        if !children.is_empty() {
+            notes.push(format!("orphan {children:?}"));
+        }
+        if let Some(p) = self.model.entities[&victim].parent {
+            self.model_entity(p).children.retain(|&u| u != victim);
+        }
         self.world().despawn(ve);
         self.ents.remove(&victim);
         self.model.entities.remove(&victim);
@@ -459,6 +473,67 @@ impl Case<'_> {
             self.model_entity(uid).watch = Some(t);
             self.trace.push(format!("relink uid {uid}: Watch -> {t:?}"));
         }
+        Ok(())
+    }
+
+    /// Whether `maybe` is `of` or one of its descendants.
+    fn descends(&self, maybe: u64, of: u64) -> bool {
+        let mut at = Some(maybe);
+        let mut steps = 0;
+        while let Some(u) = at {
+            if u == of {
+                return true;
+            }
+            steps += 1;
+            if steps > self.model.entities.len() {
+                return true;
+            }
+            at = self.model.entities.get(&u).and_then(|m| m.parent);
+        }
+        false
+    }
+
+    pub(crate) fn adopt(&mut self, who: u64, parent: u64, at: u64) -> Result<(), String> {
+        let (Some(child), Some(p)) = (self.pick(who), self.pick(parent)) else {
+            self.trace.push("adopt: no entity, skipped".into());
+            return Ok(());
+        };
+        if self.descends(p, child) {
+            self.trace
+                .push(format!("adopt {child} under {p}: a cycle, skipped"));
+            return Ok(());
+        }
+        let (ce, pe) = (self.ents[&child], self.ents[&p]);
+        // Out of its old list (or its place in this one), then in at `index`.
+        if let Some(old) = self.model.entities[&child].parent {
+            self.model_entity(old).children.retain(|&u| u != child);
+        }
+        let len = self.model.entities[&p].children.len();
+        let index = (at % (len as u64 + 1)) as usize;
+        self.world().entity_mut(pe).insert_children(index, &[ce]);
+        let m = self.model_entity(p);
+        let index = index.min(m.children.len());
+        m.children.insert(index, child);
+        self.model_entity(child).parent = Some(p);
+        self.trace
+            .push(format!("adopt {child} under {p} at {index}"));
+        Ok(())
+    }
+
+    pub(crate) fn orphan(&mut self, who: u64) -> Result<(), String> {
+        let Some(child) = self.pick(who) else {
+            self.trace.push("orphan: no entity, skipped".into());
+            return Ok(());
+        };
+        let Some(p) = self.model.entities[&child].parent else {
+            self.trace.push(format!("orphan {child}: no parent, skipped"));
+            return Ok(());
+        };
+        let ce = self.ents[&child];
+        self.world().entity_mut(ce).remove::<ChildOf>();
+        self.model_entity(p).children.retain(|&u| u != child);
+        self.model_entity(child).parent = None;
+        self.trace.push(format!("orphan {child} from {p}"));
         Ok(())
     }
 }
