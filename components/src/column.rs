@@ -543,12 +543,15 @@ impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
 
 /// Registers `Uid` as required by `T`, constructed from `world`'s allocator.
 fn require_uid<T: Component>(world: &mut World) {
-    let Some(counter) = world.get_resource::<Uids>().map(Uids::shared_counter) else {
+    let Some((counter, log)) = world.get_resource::<Uids>().map(Uids::shared_counter) else {
         return;
     };
     // Already required (a second install), or `T` already used: nothing to do.
-    let _ = world
-        .try_register_required_components_with::<T, Uid>(move || crate::uid::take_from(&counter));
+    let _ = world.try_register_required_components_with::<T, Uid>(move || {
+        let uid = crate::uid::take_from(&counter);
+        log.note(uid);
+        uid
+    });
 }
 
 impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {

@@ -143,6 +143,9 @@ pub struct Uids {
     /// The next raw value to consider; shared with the constructors of the
     /// required `Uid` component (see [`take_from`]).
     next: Arc<AtomicU64>,
+    /// The uids those constructors hand out while a log is on (a restore
+    /// finds what user code spawned with it).
+    log: Arc<AllocationLog>,
     dense: Vec<Entity>,
     sparse: UidMap<Entity>,
     live: usize,
@@ -152,9 +155,30 @@ impl Default for Uids {
     fn default() -> Self {
         Uids {
             next: Arc::new(AtomicU64::new(NULL_REF + 1)),
+            log: Arc::default(),
             dense: Vec::new(),
             sparse: UidMap::default(),
             live: 0,
+        }
+    }
+}
+
+/// The uids the required `Uid` component's constructor handed out while
+/// the log was on.
+#[derive(Debug, Default)]
+pub(crate) struct AllocationLog {
+    on: std::sync::atomic::AtomicBool,
+    uids: std::sync::Mutex<Vec<u64>>,
+}
+
+impl AllocationLog {
+    /// Records `uid` if the log is on.
+    pub(crate) fn note(&self, uid: Uid) {
+        if self.on.load(Ordering::Relaxed) {
+            self.uids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(uid.0);
         }
     }
 }
@@ -195,9 +219,32 @@ impl Uids {
         }
     }
 
-    /// The counter the required `Uid` component is built from.
-    pub(crate) fn shared_counter(&self) -> Arc<AtomicU64> {
-        self.next.clone()
+    /// The counter the required `Uid` component is built from, and the log
+    /// it writes to.
+    pub(crate) fn shared_counter(&self) -> (Arc<AtomicU64>, Arc<AllocationLog>) {
+        (self.next.clone(), self.log.clone())
+    }
+
+    /// Starts recording the uids handed to entities that get a persisted
+    /// component without one (what user code spawns), for
+    /// [`Uids::take_allocation_log`].
+    #[doc(hidden)]
+    pub fn start_allocation_log(&self) {
+        self.log.on.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording (see [`Uids::start_allocation_log`]) and returns
+    /// what was recorded.
+    #[doc(hidden)]
+    pub fn take_allocation_log(&self) -> Vec<u64> {
+        self.log.on.store(false, Ordering::Relaxed);
+        std::mem::take(
+            &mut *self
+                .log
+                .uids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Moves the allocator past `uid`, unless `uid` is so far ahead that

@@ -274,6 +274,7 @@ fn restore_unguarded(
     // is never one of the snapshot's: the allocator starts past them all.
     let target_next = chain.last().map_or(0, |m| m.uid_next);
     world.resource_mut::<Uids>().set_next_raw(target_next);
+    world.resource::<Uids>().start_allocation_log();
     world.insert_resource(dizzy_components::Restoring);
     let mut ctx = Ctx {
         store,
@@ -559,24 +560,39 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 
 /// Despawns the persisted entities user code (hooks, observers) spawned
 /// while the world was restored — the snapshot holds them already — and
-/// gives the allocator back the uids they took.
+/// gives the allocator back the uids they took. They are the entities that
+/// got their uid from the allocator (the snapshot's own entities get theirs
+/// from the snapshot), which the allocation log recorded.
 fn undo_spawns_of_user_code(world: &mut World, next: u64) {
-    let taken = world.resource::<Uids>().next_raw();
-    if taken > next {
-        // Found by their uids, not through the index: an entity a hook
-        // spawned in the middle of a bulk insert may not be indexed.
-        let spawned: Vec<bevy_ecs::entity::Entity> = world
-            .query::<(bevy_ecs::entity::Entity, &dizzy_components::Uid)>()
-            .iter(world)
-            .filter(|(_, u)| u.get() >= next)
-            .map(|(e, _)| e)
-            .collect();
-        for e in spawned {
-            if let Ok(e) = world.get_entity_mut(e) {
-                e.despawn();
-            }
-        }
-        world.flush();
+    let taken = world.resource::<Uids>().take_allocation_log();
+    if taken.is_empty() {
+        return;
     }
+    let taken: std::collections::HashSet<u64> = taken.into_iter().collect();
+    // Found by their uids, not through the index: an entity a hook spawned
+    // in the middle of a bulk insert may not be indexed.
+    let mut spawned = Vec::new();
+    let mut newest = None;
+    for (e, u) in world
+        .query::<(bevy_ecs::entity::Entity, &dizzy_components::Uid)>()
+        .iter(world)
+    {
+        if taken.contains(&u.get()) {
+            spawned.push(e);
+        } else if u.get() >= next && u.get() - next < 1 << 40 {
+            newest = newest.max(Some(u.get()));
+        }
+    }
+    for e in spawned {
+        if let Ok(e) = world.get_entity_mut(e) {
+            e.despawn();
+        }
+    }
+    world.flush();
+    // Back to where the snapshot left the allocator, or just past the
+    // newest uid the snapshot itself holds beyond it (a file written with
+    // uids ahead of its counter keeps them unique; uids 2^40 or more ahead
+    // are skipped by the allocator, as `Uids::reserve` says).
+    let next = newest.map_or(next, |u| next.max(u.saturating_add(1)));
     world.resource_mut::<Uids>().reset_next_raw(next);
 }
