@@ -51,7 +51,8 @@ fn children_spawned_with_their_parent_after_a_full_snapshot() {
         .spawn((Tray(0), children![Vial(10), Vial(11)]));
     run.snapshot_full().unwrap();
     run.flush().unwrap();
-    run.world_mut().spawn((Tray(2), children![Vial(1), Vial(2)]));
+    run.world_mut()
+        .spawn((Tray(2), children![Vial(1), Vial(2)]));
     let before = show(&mut run);
     run.close().unwrap();
     let mut run = app(&path).open().unwrap();

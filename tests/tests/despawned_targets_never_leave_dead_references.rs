@@ -5,8 +5,8 @@
 //! tool built without some plugin keeps (`Unknown::Keep`), by their recorded
 //! shapes. A refused close loses nothing already committed.
 
-use dizzy::prelude::*;
 use dizzy::Unknown;
+use dizzy::prelude::*;
 
 #[derive(Component, Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Pallet(String);

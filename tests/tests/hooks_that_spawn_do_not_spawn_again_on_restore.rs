@@ -55,7 +55,10 @@ fn counts(run: &mut Runtime) -> (usize, usize, usize) {
     let w = run.world_mut();
     let shipped = w.query::<&Shipped>().iter(w).count();
     let receipts: Vec<Entity> = w.query::<&Receipt>().iter(w).map(|r| r.of).collect();
-    let good = receipts.iter().filter(|&&e| w.get::<Shipped>(e).is_some()).count();
+    let good = receipts
+        .iter()
+        .filter(|&&e| w.get::<Shipped>(e).is_some())
+        .count();
     (shipped, receipts.len(), good)
 }
 
@@ -65,7 +68,9 @@ fn reopening_never_adds_receipts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.redb");
         for round in 1..=5 {
-            let mut run = app(&path).open().unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let mut run = app(&path)
+                .open()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
             let before = counts(&mut run);
             assert_eq!(before.0, before.1, "round {round}: one receipt per crate");
             assert_eq!(before.1, before.2, "round {round}: receipts name crates");

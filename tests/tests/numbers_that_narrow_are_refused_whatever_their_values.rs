@@ -81,7 +81,10 @@ fn refused<T: Component + Serialize + serde::de::DeserializeOwned>(
 ) {
     let err = app::<T>(db).open().unwrap_err().to_string();
     assert!(err.contains("lab.reading"), "{err}");
-    assert!(err.contains(&format!("`{field}`")), "names the field: {err}");
+    assert!(
+        err.contains(&format!("`{field}`")),
+        "names the field: {err}"
+    );
     assert!(
         err.contains(&format!("stored as {from}, read as {to}")),
         "{err}"

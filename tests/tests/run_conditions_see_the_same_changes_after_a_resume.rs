@@ -17,9 +17,9 @@ struct Log(Vec<String>);
 fn writer(tick: Res<TickCount>, mut q: Query<(&Tank, &mut Level)>) {
     for (t, mut l) in &mut q {
         let now = match t.0 {
-            'A' => tick.0 % 2 == 1,
-            'B' => tick.0 % 2 == 0,
-            'C' => tick.0 % 3 == 0,
+            'A' => !tick.0.is_multiple_of(2),
+            'B' => tick.0.is_multiple_of(2),
+            'C' => tick.0.is_multiple_of(3),
             _ => false,
         };
         if now {
@@ -44,7 +44,7 @@ fn rare(tick: Res<TickCount>, q: Query<&Tank, Added<Level>>, mut log: ResMut<Log
 /// two or three ticks later.
 fn late(tick: Res<TickCount>, mut q: Query<(&Tank, &mut Level)>) {
     for (t, mut l) in &mut q {
-        if t.0 == 'D' && tick.0 % 3 == 0 {
+        if t.0 == 'D' && tick.0.is_multiple_of(3) {
             l.0 = 100 + tick.0;
         }
     }
@@ -67,8 +67,8 @@ fn app(path: &std::path::Path) -> App {
             (
                 spawner,
                 writer,
-                reader.run_if(|t: Res<TickCount>| t.0 % 3 == 0),
-                rare.run_if(|t: Res<TickCount>| t.0 % 5 == 0),
+                reader.run_if(|t: Res<TickCount>| t.0.is_multiple_of(3)),
+                rare.run_if(|t: Res<TickCount>| t.0.is_multiple_of(5)),
                 late,
             )
                 .chain(),
@@ -103,11 +103,17 @@ fn log_of(dir: &std::path::Path, stops: &[u64], full: bool) -> Vec<String> {
 fn every_stopping_point_gives_the_log_of_the_run_that_never_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let want = log_of(dir.path(), &[], false);
-    assert!(want.contains(&"third 6: ['A', 'B', 'C', 'D']".to_owned()), "{want:?}");
+    assert!(
+        want.contains(&"third 6: ['A', 'B', 'C', 'D']".to_owned()),
+        "{want:?}"
+    );
     for full in [false, true] {
         for stop in 1..TICKS {
             let got = log_of(dir.path(), &[stop], full);
-            assert_eq!(got, want, "closed after tick {stop} (full snapshots: {full})");
+            assert_eq!(
+                got, want,
+                "closed after tick {stop} (full snapshots: {full})"
+            );
         }
         let got = log_of(dir.path(), &[1, 2, 3, 5, 8, 9], full);
         assert_eq!(got, want, "closed after several ticks (full: {full})");

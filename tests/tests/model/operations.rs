@@ -526,7 +526,8 @@ impl Case<'_> {
             return Ok(());
         };
         let Some(p) = self.model.entities[&child].parent else {
-            self.trace.push(format!("orphan {child}: no parent, skipped"));
+            self.trace
+                .push(format!("orphan {child}: no parent, skipped"));
             return Ok(());
         };
         let ce = self.ents[&child];
