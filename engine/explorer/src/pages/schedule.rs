@@ -18,7 +18,9 @@ fn stable_name<'m>(meta: &'m SnapshotMeta, type_name: &str, kind: Kind) -> Optio
         .iter()
         .filter(|s| s.kind == kind)
         .find(|s| {
-            s.type_name == type_name
+            // Schedules recorded since stable names were used name them.
+            s.name == type_name
+                || s.type_name == type_name
                 || s.type_name
                     .strip_suffix(type_name)
                     .is_some_and(|rest| rest.ends_with("::"))
@@ -57,7 +59,7 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
             _ => None,
         }
     };
-    let svg = d.to_svg_linked(&link);
+    let svg = d.without_sync_points().to_svg_linked(&link);
     let data = |names: &[String]| -> Markup {
         html! {
             @for (i, n) in names.iter().enumerate() {
