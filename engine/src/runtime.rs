@@ -105,7 +105,7 @@ fn name_the_panicking_system(
 fn code_changes(
     meta: &SnapshotMeta,
     now: &ScheduleDescription,
-    store: Option<&Store>,
+    path: Option<&std::path::Path>,
     policy: CodeChange,
 ) -> Result<Option<CodeChanges>, OpenError> {
     let Ok(then) = serde_json::from_str::<ScheduleDescription>(&meta.app) else {
@@ -114,7 +114,7 @@ fn code_changes(
     let Some(changes) = now.changes_since(&then).filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
-    let path = store.map(|s| s.path().to_owned()).unwrap_or_default();
+    let path = path.map(std::path::Path::to_owned).unwrap_or_default();
     match policy {
         CodeChange::Refuse => Err(OpenError::CodeChanged {
             path,
@@ -192,9 +192,6 @@ impl Runtime {
             }
         }
         tracing::debug!("restored in {:?}", opened.elapsed());
-        if store.is_none() {
-            store = db.as_deref().map(Store::open).transpose()?;
-        }
         let (mut world, resumed, chain, detection) = match restored {
             Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
             None => {
@@ -255,10 +252,15 @@ impl Runtime {
             &last_run,
         )?;
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
+        // Before the file is opened read-write: a refusal leaves it as it was.
+        let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
         let code_changes = match &resumed {
-            Some(meta) => code_changes(meta, &description, store.as_ref(), on_code_change)?,
+            Some(meta) => code_changes(meta, &description, path, on_code_change)?,
             None => None,
         };
+        if store.is_none() {
+            store = db.as_deref().map(Store::open).transpose()?;
+        }
         capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
         let writer = store
             .as_ref()
