@@ -123,6 +123,28 @@ fn rows(db: &std::path::Path) -> Result<Vec<Row>, CliError> {
         .collect())
 }
 
+/// Removes the resources this program registers that the snapshot resumed
+/// from does not hold (a fresh world's initial values): a squash writes the
+/// file's state, not this program's additions.
+fn forget_new_resources(rt: &mut dizzy::Runtime) {
+    let Some(meta) = rt.resumed_meta() else {
+        return;
+    };
+    let known: std::collections::HashSet<&str> =
+        meta.schemas.iter().map(|s| s.name.as_str()).collect();
+    let registry = rt.shared_registry();
+    let ids = registry.component_ids(rt.world());
+    let new: Vec<_> = registry
+        .iter()
+        .zip(ids)
+        .filter(|(r, _)| r.kind() == dizzy::components::Kind::Resource && !known.contains(r.name()))
+        .filter_map(|(_, id)| id)
+        .collect();
+    for id in new {
+        rt.world_mut().remove_resource_by_id(id);
+    }
+}
+
 pub(crate) fn compact(args: CompactArgs, app: dizzy::App) -> Result<(), CliError> {
     let CompactArgs {
         db,
@@ -142,6 +164,7 @@ pub(crate) fn compact(args: CompactArgs, app: dizzy::App) -> Result<(), CliError
             .on_code_change(dizzy::CodeChange::Continue)
             .snapshot_policy(dizzy::SnapshotPolicy::OFF)
             .open()?;
+        forget_new_resources(&mut rt);
         let id = rt.squash()?;
         rt.close()?;
         id.map(|id| (id, before))
