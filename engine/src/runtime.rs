@@ -10,10 +10,10 @@ use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::Schedule;
 use bevy_ecs::world::World;
 use dizzy_components::{Registry, Uids};
-use dizzy_systems::{CodeChanges, ScheduleDescription};
 use dizzy_snapshots::{
     Capturer, RestoreOptions, SnapshotMeta, Store, Want, Writer, assign_uids, restore,
 };
+use dizzy_systems::{CodeChanges, ScheduleDescription};
 
 use crate::app::App;
 use crate::error::{OpenError, SquashError, TickError};

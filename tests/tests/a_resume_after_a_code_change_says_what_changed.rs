@@ -142,7 +142,10 @@ fn written_by_v1(dir: &Path) -> PathBuf {
 fn the_same_code_resumes_without_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let db = written_by_v1(dir.path());
-    let rt = v1::app(&db).on_code_change(CodeChange::Refuse).open().unwrap();
+    let rt = v1::app(&db)
+        .on_code_change(CodeChange::Refuse)
+        .open()
+        .unwrap();
     assert_eq!(rt.resumed_from(), Some(2));
     assert_eq!(rt.code_changes(), None);
 }
@@ -177,11 +180,10 @@ fn changed_code_is_reported_exactly_and_continues() {
     // The file now holds snapshots of both: `graph --diff` compares them.
     let db = db.to_str().unwrap();
     let text = dizzy_ok(&["graph", "--db", db, "--diff", "1", "latest"]);
-    assert_eq!(
-        text,
-        format!("changes from 1 to latest:\n{}\n", expected())
-    );
-    let json = dizzy_ok(&["graph", "--db", db, "--diff", "1", "latest", "--format", "json"]);
+    assert_eq!(text, format!("changes from 1 to latest:\n{}\n", expected()));
+    let json = dizzy_ok(&[
+        "graph", "--db", db, "--diff", "1", "latest", "--format", "json",
+    ]);
     let parsed: CodeChanges = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed, expected());
     let same = dizzy_ok(&["graph", "--db", db, "--diff", "1", "2"]);

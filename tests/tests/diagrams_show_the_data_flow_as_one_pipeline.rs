@@ -23,10 +23,14 @@ fn flow(d: &ScheduleDescription) -> BTreeMap<String, BTreeSet<String>> {
         let sys = format!("sys:{}", s.name);
         g.entry(sys.clone()).or_default();
         for r in &s.reads {
-            g.entry(format!("data:{r}")).or_default().insert(sys.clone());
+            g.entry(format!("data:{r}"))
+                .or_default()
+                .insert(sys.clone());
         }
         for w in s.writes.iter().chain(&s.creates) {
-            g.entry(sys.clone()).or_default().insert(format!("data:{w}"));
+            g.entry(sys.clone())
+                .or_default()
+                .insert(format!("data:{w}"));
             g.entry(format!("data:{w}")).or_default();
         }
     }
@@ -94,7 +98,14 @@ fn the_dedupe_diagram_runs_from_directories_to_duplicate_sets() {
     make_tree(&tree, 12, 200, 5);
     let db_path = dir.path().join("d.redb");
     let db = db_path.to_str().unwrap();
-    dizzy_ok(&["demo", "dedupe", tree.to_str().unwrap(), "--db", db, "--json"]);
+    dizzy_ok(&[
+        "demo",
+        "dedupe",
+        tree.to_str().unwrap(),
+        "--db",
+        db,
+        "--json",
+    ]);
 
     let json = dizzy_ok(&["graph", "--db", db, "--format", "json"]);
     let d: ScheduleDescription = serde_json::from_str(&json).unwrap();
@@ -107,7 +118,10 @@ fn the_dedupe_diagram_runs_from_directories_to_duplicate_sets() {
         ("data:dedupe.file", "data:dedupe.sha256"),
         ("data:dedupe.sha256", "data:dedupe.duplicate_set"),
     ] {
-        assert!(path(&g, from, to).is_some(), "no path {from} -> {to} in {g:#?}");
+        assert!(
+            path(&g, from, to).is_some(),
+            "no path {from} -> {to} in {g:#?}"
+        );
     }
     assert_eq!(pieces(&g), 1, "one connected pipeline: {g:#?}");
 

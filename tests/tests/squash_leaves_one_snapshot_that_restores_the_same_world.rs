@@ -70,7 +70,10 @@ fn app(db: &Path) -> App {
         // A child outlives its parent: the reference is dropped.
         .refs(RefPolicy::Drop)
         .snapshot_every_ticks(1);
-    app.setup().declare(life).creates::<Cell>().creates::<Parent>();
+    app.setup()
+        .declare(life)
+        .creates::<Cell>()
+        .creates::<Parent>();
     app
 }
 
@@ -112,13 +115,22 @@ fn runtime_squash_leaves_one_snapshot_and_the_same_world() {
     let world = world_by_uid(&mut rt);
     assert!(world.0.values().any(|(_, parent)| parent.is_some()));
 
-    let id = rt.squash().unwrap().expect("a file-backed runtime squashes");
+    let id = rt
+        .squash()
+        .unwrap()
+        .expect("a file-backed runtime squashes");
     let snapshots = rt.store().unwrap().snapshots().unwrap();
     assert_eq!(snapshots.len(), 1, "{snapshots:?}");
-    assert_eq!((snapshots[0].id, snapshots[0].kind), (id, SnapshotKind::Full));
+    assert_eq!(
+        (snapshots[0].id, snapshots[0].kind),
+        (id, SnapshotKind::Full)
+    );
     assert_eq!(snapshots[0].tick, 12);
     rt.close().unwrap();
-    assert_eq!(Store::open_to_read(&db).unwrap().snapshot_count().unwrap(), 1);
+    assert_eq!(
+        Store::open_to_read(&db).unwrap().snapshot_count().unwrap(),
+        1
+    );
 
     // The one snapshot restores the same world, and the run goes on from
     // it exactly as an unsquashed run would.

@@ -96,7 +96,10 @@ fn side(db: Option<&std::path::Path>, which: &str) -> Result<ScheduleDescription
         CliError::new(format!(
             "{}: {} records no schedule",
             file.display(),
-            snapshot.map_or_else(|| "the latest snapshot".to_owned(), |r| format!("snapshot {r}"))
+            snapshot.map_or_else(
+                || "the latest snapshot".to_owned(),
+                |r| format!("snapshot {r}")
+            )
         ))
     })
 }

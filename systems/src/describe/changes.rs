@@ -273,7 +273,9 @@ impl fmt::Display for CodeChanges {
             ));
         }
         for (name, old, new) in &self.schemas_changed {
-            lines.push(format!("type changed: {name}: schema version {old} -> {new}"));
+            lines.push(format!(
+                "type changed: {name}: schema version {old} -> {new}"
+            ));
         }
         for (i, line) in lines.iter().enumerate() {
             if i > 0 {

@@ -304,11 +304,14 @@ pub fn describe(schedule: &Schedule, world: &World, plugins: &[String]) -> Sched
         notes?.names.get(&info.type_id()?)
     };
     let component_names = unique_names(
-        ids.iter().map(|&id| match (stable(id), world.components().get_info(id)) {
-            (Some(name), _) => (name.clone(), name.clone()),
-            (None, Some(info)) => (info.name().shortname().to_string(), info.name().to_string()),
-            (None, None) => (format!("{id:?}"), format!("{id:?}")),
-        }),
+        ids.iter()
+            .map(|&id| match (stable(id), world.components().get_info(id)) {
+                (Some(name), _) => (name.clone(), name.clone()),
+                (None, Some(info)) => {
+                    (info.name().shortname().to_string(), info.name().to_string())
+                }
+                (None, None) => (format!("{id:?}"), format!("{id:?}")),
+            }),
         &HashSet::new(),
     );
     let component_name: HashMap<ComponentId, &String> =
