@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{OpenError, RegistryError};
-use crate::policy::SnapshotPolicy;
+use crate::policy::{CodeChange, SnapshotPolicy};
 use crate::runtime::Runtime;
 
 /// The default file: `dizzy.redb` in the working directory.
@@ -39,6 +39,7 @@ pub struct App {
     pub(crate) store: Option<dizzy_snapshots::Store>,
     pub(crate) unknown: dizzy_snapshots::Unknown,
     pub(crate) listeners: Vec<dizzy_snapshots::CommitListener>,
+    pub(crate) on_code_change: CodeChange,
 }
 
 impl std::fmt::Debug for App {
@@ -51,6 +52,7 @@ impl std::fmt::Debug for App {
             .field("keep_last", &self.keep_last)
             .field("unknown", &self.unknown)
             .field("listeners", &self.listeners.len())
+            .field("on_code_change", &self.on_code_change)
             .finish()
     }
 }
@@ -74,7 +76,28 @@ impl App {
             store: None,
             unknown: dizzy_snapshots::Unknown::Fail,
             listeners: Vec::new(),
+            on_code_change: CodeChange::default(),
         }
+    }
+
+    /// What a resume does when the code differs from the code that wrote
+    /// the snapshot (continue, with the changes logged and at
+    /// [`Runtime::code_changes`], by default; or refuse).
+    pub fn on_code_change(mut self, policy: CodeChange) -> Self {
+        self.on_code_change = policy;
+        self
+    }
+
+    /// Sets the code version of `system` (1 unless set): bump it when the
+    /// system's behaviour changes in a way its access does not show; see
+    /// [`Setup::system_version`].
+    pub fn system_version<M>(
+        mut self,
+        system: impl dizzy_systems::NamedSystem<M>,
+        version: u32,
+    ) -> Self {
+        self.setup.system_version(system, version);
+        self
     }
 
     /// Sets the file.

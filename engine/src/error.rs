@@ -24,6 +24,38 @@ pub enum OpenError {
     /// The writer thread could not start.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The code differs from the code that wrote the snapshot to resume
+    /// from, and the app refuses to resume then
+    /// ([`CodeChange::Refuse`](crate::CodeChange::Refuse)).
+    #[error(
+        "{path}: the code changed since snapshot {snapshot} was written (tick {tick}); refusing to resume (CodeChange::Refuse):\n{changes}"
+    )]
+    CodeChanged {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The snapshot that would have been resumed from.
+        snapshot: u64,
+        /// Its tick.
+        tick: u64,
+        /// What changed.
+        changes: Box<dizzy_systems::CodeChanges>,
+    },
+}
+
+/// A squash ([`Runtime::squash`](crate::Runtime::squash)) failed; the file
+/// holds what it held before.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SquashError {
+    /// An earlier tick failed; the runtime stopped.
+    #[error("the runtime stopped after a failed tick: {0}")]
+    Poisoned(String),
+    /// The full snapshot could not be captured.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// The writer failed; the file is at its last committed snapshot.
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 /// A tick, or the snapshot after it, failed.

@@ -11,9 +11,10 @@ mod stop;
 
 pub use app::{App, DEFAULT_DB};
 pub use error::{
-    CaptureError, OpenError, RegistryError, RestoreError, ScheduleError, TickError, WriteError,
+    CaptureError, OpenError, RegistryError, RestoreError, ScheduleError, SquashError, TickError,
+    WriteError,
 };
-pub use policy::SnapshotPolicy;
+pub use policy::{CodeChange, SnapshotPolicy};
 pub use runtime::{RunEnd, Runtime, TickCount};
 pub use stop::StopHandle;
 
@@ -28,15 +29,15 @@ pub use serde;
 
 pub use dizzy_components::{RefPolicy, Registry, Uid, Uids};
 pub use dizzy_snapshots::{SnapshotKind, SnapshotMeta, Store, Unknown};
-pub use dizzy_systems::{Plugin, Setup};
+pub use dizzy_systems::{CodeChanges, Plugin, Setup};
 
 /// What a user touches: the builder and runtime, plugins, uids, lineage
 /// (`CausedBy`, `CorrelationId`, `spawn_caused_by`), and bevy's and serde's
 /// everyday items.
 pub mod prelude {
     pub use crate::{
-        App, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, StopHandle, TickCount, Uid,
-        Uids,
+        App, CodeChange, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, StopHandle,
+        TickCount, Uid, Uids,
     };
     pub use bevy_ecs::prelude::*;
     pub use dizzy_components::{CausedBy, CommandsExt, CorrelationId};

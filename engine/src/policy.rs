@@ -42,3 +42,24 @@ impl SnapshotPolicy {
             || self.every.is_some_and(|t| elapsed >= t)
     }
 }
+
+/// What a resumed run does when the code differs from the code that wrote
+/// the snapshot it resumes from (systems added, removed or changed, their
+/// access or order, registered types; see
+/// [`CodeChanges`](dizzy_systems::CodeChanges)).
+///
+/// Files written before dizzy recorded what identifies the code report no
+/// change under either policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodeChange {
+    /// Resume, logging the changes as a warning; they are also at
+    /// [`Runtime::code_changes`](crate::Runtime::code_changes) (the
+    /// default).
+    #[default]
+    Continue,
+    /// Refuse to resume: [`App::open`](crate::App::open) fails with
+    /// [`OpenError::CodeChanged`](crate::OpenError::CodeChanged), naming
+    /// what changed; the file is left as it was.
+    Refuse,
+}

@@ -13,10 +13,11 @@ use dizzy_components::{Registry, Uids};
 use dizzy_snapshots::{
     Capturer, RestoreOptions, SnapshotMeta, Store, Want, Writer, assign_uids, restore,
 };
+use dizzy_systems::{CodeChanges, ScheduleDescription};
 
 use crate::app::App;
-use crate::error::{OpenError, TickError};
-use crate::policy::SnapshotPolicy;
+use crate::error::{OpenError, SquashError, TickError};
+use crate::policy::{CodeChange, SnapshotPolicy};
 use crate::stop::StopHandle;
 
 /// The number of the tick being run (1 for the first tick of a new file);
@@ -54,6 +55,9 @@ pub struct Runtime {
     tick_start: Option<bevy_ecs::change_detection::Tick>,
     /// The app's policy for unregistered components (files and bundles).
     unknown: dizzy_snapshots::Unknown,
+    /// How the code differs from the code that wrote the snapshot resumed
+    /// from (`None`: nothing, or not known).
+    code_changes: Option<CodeChanges>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -95,6 +99,41 @@ fn name_the_panicking_system(
     bevy_ecs::error::match_severity(error, ctx);
 }
 
+/// How the code described by `now` differs from the code that wrote `meta`
+/// (`None` when nothing changed, or `meta` does not record its code), and
+/// what `policy` makes of it.
+fn code_changes(
+    meta: &SnapshotMeta,
+    now: &ScheduleDescription,
+    path: Option<&std::path::Path>,
+    policy: CodeChange,
+) -> Result<Option<CodeChanges>, OpenError> {
+    let Ok(then) = serde_json::from_str::<ScheduleDescription>(&meta.app) else {
+        return Ok(None);
+    };
+    let Some(changes) = now.changes_since(&then).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let path = path.map(std::path::Path::to_owned).unwrap_or_default();
+    match policy {
+        CodeChange::Refuse => Err(OpenError::CodeChanged {
+            path,
+            snapshot: meta.id,
+            tick: meta.tick,
+            changes: Box::new(changes),
+        }),
+        _ => {
+            tracing::warn!(
+                "{}: resuming from snapshot {} (tick {}), written by different code:\n{changes}",
+                path.display(),
+                meta.id,
+                meta.tick
+            );
+            Ok(Some(changes))
+        }
+    }
+}
+
 impl Runtime {
     pub(crate) fn open(app: App) -> Result<Runtime, OpenError> {
         let App {
@@ -107,6 +146,7 @@ impl Runtime {
             store: given,
             unknown,
             listeners,
+            on_code_change,
         } = app;
         let opened = Instant::now();
         let parts = setup.finish()?;
@@ -152,9 +192,6 @@ impl Runtime {
             }
         }
         tracing::debug!("restored in {:?}", opened.elapsed());
-        if store.is_none() {
-            store = db.as_deref().map(Store::open).transpose()?;
-        }
         let (mut world, resumed, chain, detection) = match restored {
             Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
             None => {
@@ -215,6 +252,15 @@ impl Runtime {
             &last_run,
         )?;
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
+        // Before the file is opened read-write: a refusal leaves it as it was.
+        let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
+        let code_changes = match &resumed {
+            Some(meta) => code_changes(meta, &description, path, on_code_change)?,
+            None => None,
+        };
+        if store.is_none() {
+            store = db.as_deref().map(Store::open).transpose()?;
+        }
         capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
         let writer = store
             .as_ref()
@@ -238,6 +284,7 @@ impl Runtime {
             stop: StopHandle::new(),
             tick_start,
             unknown,
+            code_changes,
         })
     }
 
@@ -282,6 +329,16 @@ impl Runtime {
     /// what `dizzy graph` draws).
     pub fn describe(&self) -> dizzy_systems::ScheduleDescription {
         dizzy_systems::describe(&self.schedule, &self.world, &self.plugins)
+    }
+
+    /// How this code differs from the code that wrote the snapshot this
+    /// runtime resumed from: systems added, removed or changed (version,
+    /// access, creations), ordering edges, registered types. `None` for a
+    /// new file, when nothing changed, or when the snapshot was written
+    /// before dizzy recorded what identifies the code. Its `Display` is the
+    /// block logged at open.
+    pub fn code_changes(&self) -> Option<&CodeChanges> {
+        self.code_changes.as_ref()
     }
 
     /// The record of the snapshot this runtime was restored from, if any.
@@ -466,6 +523,53 @@ impl Runtime {
         }
         self.check_writer()?;
         self.capture(Want::Full)
+    }
+
+    /// Writes the world as it is as one full snapshot that replaces every
+    /// snapshot of the file, and waits until it is durable; returns its id
+    /// (`None` in memory). The new snapshot is committed and the others are
+    /// deleted in one write transaction: a crash leaves the file as it was
+    /// or squashed, never without a restorable snapshot. The space is given
+    /// back to the file system by compaction (`dizzy compact`).
+    ///
+    /// The squashed snapshot records the code that wrote its state: the
+    /// snapshot resumed from's description if no tick ran since (squashing
+    /// a file with another program leaves its record true), this code's
+    /// otherwise.
+    ///
+    /// # Errors
+    /// The runtime stopped after a failed tick, the capture failed, or the
+    /// writer failed ([`SquashError`]); the file holds what it held before.
+    pub fn squash(&mut self) -> Result<Option<u64>, SquashError> {
+        if let Some(p) = &self.poisoned {
+            return Err(SquashError::Poisoned(p.clone()));
+        }
+        self.check_writer().map_err(|e| match e {
+            TickError::Write(e) => SquashError::Write(e),
+            other => SquashError::Poisoned(other.to_string()),
+        })?;
+        if self.writer.is_none() {
+            return Ok(None);
+        }
+        self.record_detection();
+        let mut capture =
+            self.capturer
+                .capture(&mut self.world, &self.registry, self.tick, Want::Full)?;
+        if let Some(meta) = self.resumed.as_ref().filter(|m| m.tick == self.tick) {
+            capture.meta.app = meta.app.clone();
+        }
+        let id = capture.meta.id;
+        let Some(writer) = &self.writer else {
+            return Ok(None);
+        };
+        writer.squash(capture)?;
+        self.ticks_since_capture = 0;
+        self.last_capture = Instant::now();
+        if let Err(e) = writer.flush() {
+            self.capturer.reset();
+            return Err(e.into());
+        }
+        Ok(Some(id))
     }
 
     /// Waits until every queued snapshot is durable; returns the newest

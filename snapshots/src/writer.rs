@@ -46,6 +46,8 @@ impl Shared {
 
 enum Job {
     Commit(Box<Capture>),
+    /// A full snapshot that replaces every other (see [`Writer::squash`]).
+    Squash(Box<Capture>),
 }
 
 /// What a commit made durable, as told to the writer's listeners (see
@@ -156,6 +158,38 @@ struct Retention {
     links: Links,
 }
 
+/// Commits the full snapshot `capture` and deletes every other snapshot of
+/// the file, in one write transaction: a crash leaves either the file as it
+/// was or the squashed one. The retention state follows the file.
+fn squash_commit(
+    store: &Store,
+    db: &Database,
+    path: &std::path::Path,
+    capture: &Capture,
+    retention: Option<&mut Retention>,
+) -> Result<Vec<u64>, WriteError> {
+    let id = capture.meta.id;
+    if capture.meta.kind != crate::format::SnapshotKind::Full || capture.meta.base.is_some() {
+        return Err(WriteError::Storage {
+            path: path.to_owned(),
+            snapshot: id,
+            source: redb::Error::Corrupted(format!(
+                "snapshot {id} is a delta: only a full snapshot can replace the others"
+            )),
+        });
+    }
+    let mut links = crate::retention::links(store).map_err(|e| WriteError::Storage {
+        path: path.to_owned(),
+        snapshot: id,
+        source: redb::Error::Corrupted(e.to_string()),
+    })?;
+    let gone = commit_retaining(db, path, capture, Some((&mut links, 1)))?;
+    if let Some(r) = retention {
+        r.links = links;
+    }
+    Ok(gone)
+}
+
 fn run(
     store: Store,
     db: Arc<Database>,
@@ -166,44 +200,48 @@ fn run(
     listeners: Vec<CommitListener>,
 ) {
     for job in jobs {
-        match job {
-            Job::Commit(capture) => {
-                let id = capture.meta.id;
-                let keep = retention.as_mut().map(|r| (&mut r.links, r.keep_last));
-                let result = commit_retaining(&db, &path, &capture, keep);
-                let Capture { meta, chunks } = *capture;
-                drop(chunks);
-                if let Ok(deleted) = &result
-                    && !listeners.is_empty()
-                {
-                    let committed = Committed {
-                        path: path.clone(),
-                        meta,
-                        deleted: deleted.clone(),
-                        store: store.clone(),
-                        keep_last: retention.as_ref().map(|r| r.keep_last),
-                    };
-                    for listener in &listeners {
-                        listener(&committed);
-                    }
-                }
-                let mut s = shared.lock();
-                s.pending -= 1;
-                match result {
-                    Ok(_) => {
-                        tracing::info!("{}: committed snapshot {id}", path.display());
-                        s.committed = Some(id);
-                    }
-                    Err(e) => {
-                        tracing::error!("{e}");
-                        if s.error.is_none() {
-                            s.error = Some(e);
-                        }
-                    }
-                }
-                shared.changed.notify_all();
+        let (capture, squash) = match job {
+            Job::Commit(capture) => (capture, false),
+            Job::Squash(capture) => (capture, true),
+        };
+        let id = capture.meta.id;
+        let result = if squash {
+            squash_commit(&store, &db, &path, &capture, retention.as_mut())
+        } else {
+            let keep = retention.as_mut().map(|r| (&mut r.links, r.keep_last));
+            commit_retaining(&db, &path, &capture, keep)
+        };
+        let Capture { meta, chunks } = *capture;
+        drop(chunks);
+        if let Ok(deleted) = &result
+            && !listeners.is_empty()
+        {
+            let committed = Committed {
+                path: path.clone(),
+                meta,
+                deleted: deleted.clone(),
+                store: store.clone(),
+                keep_last: retention.as_ref().map(|r| r.keep_last),
+            };
+            for listener in &listeners {
+                listener(&committed);
             }
         }
+        let mut s = shared.lock();
+        s.pending -= 1;
+        match result {
+            Ok(_) => {
+                tracing::info!("{}: committed snapshot {id}", path.display());
+                s.committed = Some(id);
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                if s.error.is_none() {
+                    s.error = Some(e);
+                }
+            }
+        }
+        shared.changed.notify_all();
     }
     let mut s = shared.lock();
     s.stopped = true;
@@ -268,6 +306,23 @@ impl Writer {
         let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
         self.shared.lock().pending += 1;
         if jobs.send(Job::Commit(Box::new(capture))).is_err() {
+            self.shared.lock().pending -= 1;
+            return Err(stopped());
+        }
+        Ok(())
+    }
+
+    /// Queues `capture`, a full snapshot, to replace every snapshot of the
+    /// file: it is committed and all others are deleted in one write
+    /// transaction (after the commits queued before it). Returns at once;
+    /// [`Writer::flush`] waits for it.
+    pub fn squash(&self, capture: Capture) -> Result<(), WriteError> {
+        let stopped = || WriteError::Stopped {
+            path: self.path.clone(),
+        };
+        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
+        self.shared.lock().pending += 1;
+        if jobs.send(Job::Squash(Box::new(capture))).is_err() {
             self.shared.lock().pending -= 1;
             return Err(stopped());
         }

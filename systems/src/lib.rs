@@ -8,11 +8,14 @@
 #![warn(missing_docs)]
 
 mod describe;
+mod notes;
 mod plugin;
 mod schedule;
 
 pub use describe::{
-    DiagramNode, Edge, ScheduleDescription, SetDescription, SystemDescription, describe,
+    CodeChanges, DiagramNode, Edge, ScheduleDescription, SetDescription, SystemChange,
+    SystemDescription, TypeSchema, describe,
 };
+pub use notes::{Declare, NamedSystem};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick};
 pub use schedule::{ScheduleError, build, build_with, last_runs};

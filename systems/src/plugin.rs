@@ -10,6 +10,8 @@ use dizzy_components::{
     ArchetypeTuple, CAUSED_BY, CORRELATION, CausedBy, CorrelationId, Registry, RegistryError,
 };
 use serde::Serialize;
+
+use crate::notes::{CodeNotes, Declare, NamedSystem};
 use serde::de::DeserializeOwned;
 
 /// A piece of an app: the components and resources it persists and the
@@ -70,6 +72,7 @@ pub struct Setup {
     errors: Vec<RegistryError>,
     ambiguity_is_error: bool,
     plugins: Vec<String>,
+    notes: CodeNotes,
 }
 
 impl std::fmt::Debug for Setup {
@@ -93,6 +96,7 @@ impl Default for Setup {
             errors: Vec::new(),
             ambiguity_is_error: true,
             plugins: Vec::new(),
+            notes: CodeNotes::default(),
         }
     }
 }
@@ -230,6 +234,47 @@ impl Setup {
         self
     }
 
+    /// What the code says about `system` beyond its queries: the components
+    /// it creates through `Commands` and its code version; see [`Declare`].
+    ///
+    /// `system` is the function added with [`Setup::add_systems`] (every
+    /// system of that name gets the declarations).
+    ///
+    /// ```
+    /// use bevy_ecs::prelude::*;
+    /// use dizzy_systems::Setup;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Component, Serialize, Deserialize)]
+    /// # struct Reading(f64);
+    /// # #[derive(Component, Serialize, Deserialize)]
+    /// # struct HeatIndex(f64);
+    ///
+    /// fn heat(mut commands: Commands, readings: Query<(Entity, &Reading), Without<HeatIndex>>) {
+    ///     for (e, r) in &readings {
+    ///         commands.entity(e).insert(HeatIndex(r.0 * 1.1));
+    ///     }
+    /// }
+    ///
+    /// let mut app = Setup::new();
+    /// app.component::<Reading>("weather.reading")
+    ///     .component::<HeatIndex>("weather.heat_index")
+    ///     .add_systems(heat);
+    /// app.declare(heat).creates::<HeatIndex>().version(2);
+    /// ```
+    pub fn declare<M>(&mut self, system: impl NamedSystem<M>) -> Declare<'_> {
+        Declare {
+            name: system.system_name(),
+            notes: &mut self.notes,
+        }
+    }
+
+    /// Sets the code version of `system` (1 unless set); the same as
+    /// `declare(system).version(version)`, see [`Declare::version`].
+    pub fn system_version<M>(&mut self, system: impl NamedSystem<M>, version: u32) -> &mut Self {
+        self.declare(system).version(version);
+        self
+    }
+
     /// Allows two sets (or systems) to be ambiguous with each other.
     pub fn ignore_ambiguity<S1: SystemSet + Clone, S2: SystemSet + Clone>(
         &mut self,
@@ -270,10 +315,16 @@ impl Setup {
         if let Some(e) = self.errors.into_iter().next() {
             return Err(e);
         }
+        let mut notes = self.notes;
+        notes.learn(&self.registry);
+        let mut inits: Vec<Init> = vec![Box::new(move |world: &mut World| {
+            world.insert_resource(notes);
+        })];
+        inits.extend(self.inits.into_iter().map(|(_, f)| f));
         Ok(Parts {
             registry: self.registry,
             schedule: self.schedule,
-            inits: self.inits.into_iter().map(|(_, f)| f).collect(),
+            inits,
             defaults: self.defaults,
             ambiguity_is_error: self.ambiguity_is_error,
             plugins: self.plugins,

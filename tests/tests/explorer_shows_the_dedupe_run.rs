@@ -212,7 +212,7 @@ fn the_explorer_shows_what_the_command_line_shows() {
         assert!(w > 20.0 && h > 10.0, "{system} drawn at {size}");
     }
     let href = browser.script(
-        "const g = document.getElementById('c_Sha256'); return g && g.parentElement.getAttribute('href');",
+        "const g = document.getElementById('c_dedupe_sha256'); return g && g.parentElement.getAttribute('href');",
         serde_json::json!([]),
     );
     assert!(

@@ -54,11 +54,11 @@ fn the_dedupe_file_gives_its_schedule() {
     let mermaid = dizzy_ok(&["graph", "--db", db]);
     check::check_mermaid(&mermaid);
     for line in [
-        "c_Dir -.->|reads| sys_discover",
-        "c_File -.->|reads| sys_hash",
+        "c_dedupe_dir -.->|reads| sys_discover",
+        "c_dedupe_file -.->|reads| sys_hash",
         "sys_hash ==>|writes| r_HashedThisRun",
-        "c_Sha256 -.->|reads| sys_group",
-        "sys_group ==>|writes| r_Dedupe",
+        "c_dedupe_sha256 -.->|reads| sys_group",
+        "sys_group ==>|writes| r_dedupe_state",
         "sys_hash --> sys_group",
         "class sys_hash,sys_discover stage0",
     ] {
@@ -80,9 +80,9 @@ fn the_dedupe_file_gives_its_schedule() {
             "sys_discover",
             "sys_hash",
             "sys_group",
-            "c_File",
-            "c_Sha256",
-            "r_Dedupe",
+            "c_dedupe_file",
+            "c_dedupe_sha256",
+            "r_dedupe_state",
         ],
     );
 

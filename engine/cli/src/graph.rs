@@ -2,7 +2,8 @@
 //! ordering edges, what each reads and writes, and which run at the same
 //! time. Every snapshot records the schedule of the app that wrote it, so a
 //! file alone gives its diagram; without a file, the diagram is this
-//! program's own.
+//! program's own. Sync points bevy inserts are left out unless `--sync`;
+//! `--diff A B` shows what changed between two recorded schedules.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +39,15 @@ pub(crate) struct Args {
     /// The diagram's format.
     #[arg(long, value_enum, default_value_t = Format::Mermaid)]
     format: Format,
+    /// Also draw the sync points bevy inserts (`apply_deferred (auto sync
+    /// n)`), where commands are applied (the JSON always has them).
+    #[arg(long)]
+    sync: bool,
+    /// Show what changed between two schedules instead: each is a snapshot
+    /// of `--db` (an id, `latest`, `latest~N`) or another dizzy file (its
+    /// latest snapshot). With `--format json`, the changes as JSON.
+    #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "snapshot")]
+    diff: Option<Vec<String>>,
 }
 
 /// The schedule `app` builds, on an empty world with no file.
@@ -71,7 +81,50 @@ fn recorded(
     })
 }
 
+/// The recorded schedule `which` names: a snapshot of `db`, or a file.
+fn side(db: Option<&std::path::Path>, which: &str) -> Result<ScheduleDescription, CliError> {
+    let (file, snapshot) = match (db, which.parse::<SnapshotRef>()) {
+        (Some(db), Ok(r)) => (db.to_owned(), Some(r)),
+        _ => (PathBuf::from(which), None),
+    };
+    if !crate::remote::is_url(&file) && !file.exists() {
+        return Err(CliError::new(format!(
+            "{which}: neither a snapshot of --db (an id, latest, latest~N) nor an existing file"
+        )));
+    }
+    recorded(&file, snapshot)?.ok_or_else(|| {
+        CliError::new(format!(
+            "{}: {} records no schedule",
+            file.display(),
+            snapshot.map_or_else(
+                || "the latest snapshot".to_owned(),
+                |r| format!("snapshot {r}")
+            )
+        ))
+    })
+}
+
+fn diff(args: &Args, sides: &[String]) -> Result<(), CliError> {
+    let [a, b] = sides else {
+        return Err(CliError::new("--diff takes two schedules: A B"));
+    };
+    let old = side(args.db.as_deref(), a)?;
+    let new = side(args.db.as_deref(), b)?;
+    let changes = new.diff_from(&old);
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&changes)? + "\n",
+        _ if changes.is_empty() => format!("no changes from {a} to {b}\n"),
+        _ => format!("changes from {a} to {b}:\n{changes}\n"),
+    };
+    let mut out = view::stdout();
+    let written = out.write_all(text.as_bytes());
+    view::finish(&mut out, written)
+}
+
 pub(crate) fn run(args: Args, app: App) -> Result<(), CliError> {
+    if let Some(sides) = &args.diff {
+        return diff(&args, sides);
+    }
     let description = match &args.db {
         Some(db) => match recorded(db, args.snapshot)? {
             Some(d) => d,
@@ -84,6 +137,12 @@ pub(crate) fn run(args: Args, app: App) -> Result<(), CliError> {
             }
         },
         None => own(app)?,
+    };
+    // JSON is the record itself; the drawings leave bevy's sync points out.
+    let description = if args.sync || args.format == Format::Json {
+        description
+    } else {
+        description.without_sync_points()
     };
     let text = match args.format {
         Format::Mermaid => description.to_mermaid(),

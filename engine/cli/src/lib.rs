@@ -302,7 +302,7 @@ impl Cli {
 
 fn dispatch(command: Command, app: App) -> Result<(), CliError> {
     match command {
-        Command::Compact(args) => snapshots::compact(args),
+        Command::Compact(args) => snapshots::compact(args, app),
         Command::Snapshots(args) => snapshots::list(args),
         Command::Graph(args) => graph::run(args, app),
         Command::Show(args) => show::run(args, app.registry()),

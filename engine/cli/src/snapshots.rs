@@ -23,6 +23,12 @@ pub(crate) struct CompactArgs {
     /// Keep the newest K snapshots (and what their delta chains need).
     #[arg(long)]
     keep_last: Option<usize>,
+    /// First write the latest state as one full snapshot that replaces all
+    /// the others (one transaction), so that exactly one is left. The file
+    /// is restored with this program's types; components it does not
+    /// register are kept byte for byte.
+    #[arg(long)]
+    squash: bool,
     /// Print a JSON object.
     #[arg(long)]
     json: bool,
@@ -117,21 +123,65 @@ fn rows(db: &std::path::Path) -> Result<Vec<Row>, CliError> {
         .collect())
 }
 
-pub(crate) fn compact(args: CompactArgs) -> Result<(), CliError> {
+/// Removes the resources this program registers that the snapshot resumed
+/// from does not hold (a fresh world's initial values): a squash writes the
+/// file's state, not this program's additions.
+fn forget_new_resources(rt: &mut dizzy::Runtime) {
+    let Some(meta) = rt.resumed_meta() else {
+        return;
+    };
+    let known: std::collections::HashSet<&str> =
+        meta.schemas.iter().map(|s| s.name.as_str()).collect();
+    let registry = rt.shared_registry();
+    let ids = registry.component_ids(rt.world());
+    let new: Vec<_> = registry
+        .iter()
+        .zip(ids)
+        .filter(|(r, _)| r.kind() == dizzy::components::Kind::Resource && !known.contains(r.name()))
+        .filter_map(|(_, id)| id)
+        .collect();
+    for id in new {
+        rt.world_mut().remove_resource_by_id(id);
+    }
+}
+
+pub(crate) fn compact(args: CompactArgs, app: dizzy::App) -> Result<(), CliError> {
     let CompactArgs {
         db,
         keep_last,
+        squash,
         json,
     } = args;
     let db = db.as_path();
     if !db.exists() {
         return Err(CliError::new(format!("{}: no such file", db.display())));
     }
-    let c = dizzy_snapshots::compact(db, keep_last)?;
+    let squashed = if squash {
+        let before = dizzy::Store::open_to_read(db)?.snapshot_count()?;
+        let mut rt = app
+            .db(db)
+            .unknown_components(dizzy::Unknown::Keep)
+            .on_code_change(dizzy::CodeChange::Continue)
+            .snapshot_policy(dizzy::SnapshotPolicy::OFF)
+            .open()?;
+        forget_new_resources(&mut rt);
+        let id = rt.squash()?;
+        rt.close()?;
+        id.map(|id| (id, before))
+    } else {
+        None
+    };
+    let mut c = dizzy_snapshots::compact(db, keep_last)?;
+    // The squash deleted every snapshot there was.
+    if let Some((_, before)) = squashed {
+        c.deleted += usize::try_from(before).unwrap_or(usize::MAX);
+    }
+    let squashed = squashed.map(|(id, _)| id);
     if json {
         outln!(
             "{}",
             serde_json::json!({
+                "squashed": squashed,
                 "deleted": c.deleted,
                 "snapshots": c.snapshots,
                 "bytes_before": c.bytes_before,
@@ -140,6 +190,12 @@ pub(crate) fn compact(args: CompactArgs) -> Result<(), CliError> {
             })
         );
     } else {
+        if let Some(id) = squashed {
+            outln!(
+                "{}: squashed into snapshot {id} (every other snapshot deleted)",
+                db.display()
+            );
+        }
         outln!(
             "{}: {} snapshots deleted, {} kept; {} -> {} bytes ({} bytes of snapshot data)",
             db.display(),

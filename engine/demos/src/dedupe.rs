@@ -127,6 +127,16 @@ impl Plugin for DedupePlugin {
             app.transient_resource(settings.clone())
                 .transient_resource(HashedThisRun::default())
                 .add_systems(((discover, hash), group).chain());
+            // What the systems' commands create, for the diagram.
+            app.declare(discover)
+                .creates::<Dir>()
+                .creates::<Unlisted>()
+                .creates::<File>()
+                .creates::<Unreadable>();
+            app.declare(hash)
+                .creates::<Sha256>()
+                .creates::<Unreadable>();
+            app.declare(group).creates::<DuplicateSet>();
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::ScheduleDescription;
-use super::layout::{Layout, PALETTE, comment, is_resource_name};
+use super::layout::{Layout, PALETTE, Use, comment, is_resource_name};
 
 /// A double-quoted DOT string.
 fn dot_str(s: &str) -> String {
@@ -22,6 +22,20 @@ fn dot_str(s: &str) -> String {
     out
 }
 
+/// What the shapes and edges mean (ids that no schedule node can take).
+const LEGEND: &str = r##"  subgraph "cluster_legend" {
+    label="legend"; style=rounded; color="#888888";
+    "legend_system" [shape=box, label="system"];
+    "legend_exclusive" [shape=box, peripheries=2, label="exclusive system"];
+    "legend_component" [shape=cylinder, label="component"];
+    "legend_resource" [shape=hexagon, label="resource"];
+    "legend_system" -> "legend_exclusive" [label="runs before"];
+    "legend_component" -> "legend_system" [style=dashed, label="reads", color="#777777"];
+    "legend_system" -> "legend_resource" [style=bold, label="writes"];
+    "legend_system" -> "legend_component" [style=bold, color="#2e7d32", label="creates"];
+  }
+"##;
+
 impl ScheduleDescription {
     /// The schedule as a Graphviz digraph (`digraph schedule { ... }`).
     ///
@@ -30,7 +44,8 @@ impl ScheduleDescription {
     /// components are cylinders and resources hexagons; ordering edges are
     /// solid, reads dashed (data to system), writes bold (system to data).
     /// Each system's label gives its stage; systems of one stage share a
-    /// fill colour.
+    /// fill colour. Declared creations through `Commands` are bold green
+    /// `creates` edges; a `legend` cluster says what all of it means.
     pub fn to_dot(&self) -> String {
         let layout = Layout::new(self);
         let mut out = String::from("digraph schedule {\n");
@@ -141,9 +156,14 @@ impl ScheduleDescription {
         }
         for (i, system) in layout.system_ids.iter().enumerate() {
             let system = dot_str(system);
-            for (data, write) in layout.accesses(i) {
+            for (data, used) in layout.accesses(i) {
                 let data = dot_str(data);
-                if write {
+                if used == Use::Create {
+                    let _ = writeln!(
+                        out,
+                        "  {system} -> {data} [style=bold, color=\"#2e7d32\", label=\"creates\"];"
+                    );
+                } else if used == Use::Write {
                     let _ = writeln!(out, "  {system} -> {data} [style=bold, label=\"writes\"];");
                 } else {
                     let _ = writeln!(
@@ -153,6 +173,7 @@ impl ScheduleDescription {
                 }
             }
         }
+        out.push_str(LEGEND);
         out.push_str("}\n");
         out
     }

@@ -3,7 +3,44 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::ScheduleDescription;
+use super::{ScheduleDescription, SystemDescription};
+
+/// How a system uses a data node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Use {
+    /// Reads it (queries, `Res`).
+    Read,
+    /// Writes it (queries, `ResMut`).
+    Write,
+    /// Creates it through `Commands` (declared by the code).
+    Create,
+}
+
+impl Use {
+    /// The edge's label.
+    pub(super) fn verb(self) -> &'static str {
+        match self {
+            Use::Read => "reads",
+            Use::Write => "writes",
+            Use::Create => "creates",
+        }
+    }
+}
+
+/// What `s` reads, writes and creates (a component both written and
+/// created is drawn once, as created).
+pub(super) fn uses(s: &SystemDescription) -> impl Iterator<Item = (&String, Use)> {
+    s.reads
+        .iter()
+        .map(|n| (n, Use::Read))
+        .chain(
+            s.writes
+                .iter()
+                .filter(|n| !s.creates.contains(n))
+                .map(|n| (n, Use::Write)),
+        )
+        .chain(s.creates.iter().map(|n| (n, Use::Create)))
+}
 
 /// Stage fill colours, cycled.
 pub(super) const PALETTE: [&str; 6] = [
@@ -87,7 +124,7 @@ impl<'a> Layout<'a> {
         // An exclusive system's access is the whole world: its double
         // border says so, without an edge to every data node.
         for s in d.systems.iter().filter(|s| !s.exclusive) {
-            for name in s.reads.iter().chain(&s.writes) {
+            for (name, _) in uses(s) {
                 if !data_id.contains_key(name.as_str()) {
                     let prefix = if is_resource_name(name) { "r_" } else { "c_" };
                     let display = if is_resource_name(name) {
@@ -183,18 +220,14 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// The data accesses drawn for system `i`: (data node id, written).
-    pub(super) fn accesses(&self, i: usize) -> Vec<(&str, bool)> {
+    /// The data accesses drawn for system `i`: (data node id, use).
+    pub(super) fn accesses(&self, i: usize) -> Vec<(&str, Use)> {
         let s = &self.d.systems[i];
         if s.exclusive {
             return Vec::new();
         }
         let id = |name: &String| self.data[self.data_id[name.as_str()]].1.as_str();
-        s.reads
-            .iter()
-            .map(|n| (id(n), false))
-            .chain(s.writes.iter().map(|n| (id(n), true)))
-            .collect()
+        uses(s).map(|(n, u)| (id(n), u)).collect()
     }
 
     /// The label of a system: name, stage, other sets.

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::ScheduleDescription;
-use super::layout::{Layout, PALETTE, comment, is_resource_name};
+use super::layout::{Layout, PALETTE, Use, comment, is_resource_name};
 
 /// Text for a quoted Mermaid label: entity codes for the characters Mermaid
 /// or HTML would interpret.
@@ -32,6 +32,20 @@ fn mermaid_lines(lines: &[String]) -> String {
         .join("<br/>")
 }
 
+/// What the shapes and edges mean (ids that no schedule node can take:
+/// those start with `sys_`, `set_`, `c_` or `r_`).
+const LEGEND: &str = r#"  subgraph legend ["legend"]
+    legend_system["system"]
+    legend_exclusive[["exclusive system"]]
+    legend_component[("component")]
+    legend_resource{{"resource"}}
+  end
+  legend_system -->|before| legend_exclusive
+  legend_component -.->|reads| legend_system
+  legend_system ==>|writes| legend_resource
+  legend_system ==>|creates| legend_component
+"#;
+
 impl ScheduleDescription {
     /// The schedule as a Mermaid flowchart (`flowchart LR`).
     ///
@@ -41,7 +55,9 @@ impl ScheduleDescription {
     /// cylinders and resources hexagons, linked by dotted `reads` edges
     /// (data to system) and thick `writes` edges (system to data). Each
     /// system's label gives its stage; systems of one stage share a fill
-    /// colour (class `stageN`).
+    /// colour (class `stageN`). Components a system creates through
+    /// `Commands` (as declared) are joined by thick `creates` edges. A
+    /// `legend` subgraph says what the shapes and edges mean.
     pub fn to_mermaid(&self) -> String {
         let layout = Layout::new(self);
         let mut out = String::from("flowchart LR\n");
@@ -107,14 +123,18 @@ impl ScheduleDescription {
             }
         }
         for (i, system) in layout.system_ids.iter().enumerate() {
-            for (data, write) in layout.accesses(i) {
-                if write {
-                    let _ = writeln!(out, "  {system} ==>|writes| {data}");
-                } else {
-                    let _ = writeln!(out, "  {data} -.->|reads| {system}");
+            for (data, used) in layout.accesses(i) {
+                match used {
+                    Use::Read => {
+                        let _ = writeln!(out, "  {data} -.->|reads| {system}");
+                    }
+                    Use::Write | Use::Create => {
+                        let _ = writeln!(out, "  {system} ==>|{}| {data}", used.verb());
+                    }
                 }
             }
         }
+        out.push_str(LEGEND);
         for (i, stage) in self.stages.iter().enumerate() {
             let members: Vec<&str> = stage
                 .iter()

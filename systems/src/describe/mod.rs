@@ -33,6 +33,7 @@
 //! them.
 
 mod access;
+mod changes;
 #[cfg(test)]
 mod check;
 mod dot;
@@ -52,8 +53,10 @@ use bevy_ecs::schedule::{ApplyDeferred, NodeId, Schedule, SystemSetKey};
 use bevy_ecs::world::World;
 use serde::{Deserialize, Serialize};
 
+pub use changes::{CodeChanges, SystemChange};
 pub use svg::DiagramNode;
 
+use crate::notes::CodeNotes;
 use access::{Target, access_targets};
 use graph::{Adjacency, stages, sync_point_edges};
 
@@ -87,6 +90,30 @@ pub struct ScheduleDescription {
     /// stage. Empty if the layering could not be computed faithfully (see
     /// the module documentation).
     pub stages: Vec<Vec<String>>,
+    /// Whether this description identifies the code that wrote it (every
+    /// system's [`version`](SystemDescription::version) and
+    /// [`creates`](SystemDescription::creates), and [`schemas`](Self::schemas)
+    /// are recorded): false in descriptions recorded before they were, which
+    /// [`ScheduleDescription::changes_since`] does not compare.
+    #[serde(default)]
+    pub identifies_code: bool,
+    /// The registered components and resources, by stable name, in
+    /// registration order.
+    #[serde(default)]
+    pub schemas: Vec<TypeSchema>,
+}
+
+/// A registered component or resource, as a [`ScheduleDescription`]
+/// records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TypeSchema {
+    /// The stable name.
+    pub name: String,
+    /// The schema version.
+    pub version: u32,
+    /// A resource (not a component).
+    #[serde(default)]
+    pub resource: bool,
 }
 
 /// One system of a [`ScheduleDescription`].
@@ -102,8 +129,10 @@ pub struct SystemDescription {
     pub sets: Vec<String>,
     /// What the system reads but does not write, by name, sorted.
     ///
-    /// Components are named by type (without module path, or with it where
-    /// the short name is ambiguous); resources are written `Res<Name>`;
+    /// Registered components are named by their stable name
+    /// (`dedupe.file`), others by type (without module path, or with it
+    /// where the short name is ambiguous); resources are written
+    /// `Res<name>`;
     /// `*` means every component (`&World`, `EntityRef`, ...), and
     /// `* except A, B` all but those.
     pub reads: Vec<String>,
@@ -113,6 +142,17 @@ pub struct SystemDescription {
     /// Whether the system needs the whole world (`&mut World`): it runs
     /// alone.
     pub exclusive: bool,
+    /// The components the system creates through `Commands` (spawns or
+    /// inserts), as the code declares them
+    /// ([`Setup::declare`](crate::Setup::declare)), sorted; same naming as
+    /// [`SystemDescription::reads`].
+    #[serde(default)]
+    pub creates: Vec<String>,
+    /// The system's code version (1 unless the code sets it with
+    /// [`Setup::system_version`](crate::Setup::system_version)); 0 where
+    /// not recorded (sync points, older descriptions).
+    #[serde(default)]
+    pub version: u32,
 }
 
 /// One user-visible system set of a [`ScheduleDescription`].
@@ -248,12 +288,30 @@ pub fn describe(schedule: &Schedule, world: &World, plugins: &[String]) -> Sched
             }
         }
     }
+    // Declared creations name components too (perhaps not in any access).
+    let notes = world.get_resource::<CodeNotes>();
+    if let Some(notes) = notes {
+        ids.extend(
+            notes
+                .creates
+                .iter()
+                .filter_map(|(_, type_id, _)| world.components().get_id(*type_id)),
+        );
+    }
     let ids: Vec<ComponentId> = ids.into_iter().collect();
+    let stable = |id: ComponentId| -> Option<&String> {
+        let info = world.components().get_info(id)?;
+        notes?.names.get(&info.type_id()?)
+    };
     let component_names = unique_names(
-        ids.iter().map(|&id| match world.components().get_info(id) {
-            Some(info) => (info.name().shortname().to_string(), info.name().to_string()),
-            None => (format!("{id:?}"), format!("{id:?}")),
-        }),
+        ids.iter()
+            .map(|&id| match (stable(id), world.components().get_info(id)) {
+                (Some(name), _) => (name.clone(), name.clone()),
+                (None, Some(info)) => {
+                    (info.name().shortname().to_string(), info.name().to_string())
+                }
+                (None, None) => (format!("{id:?}"), format!("{id:?}")),
+            }),
         &HashSet::new(),
     );
     let component_name: HashMap<ComponentId, &String> =
@@ -273,6 +331,23 @@ pub fn describe(schedule: &Schedule, world: &World, plugins: &[String]) -> Sched
                     reads.insert(name);
                 }
             }
+            let full_name = s.system().name().to_string();
+            let creates: BTreeSet<String> = notes
+                .map(|notes| {
+                    notes
+                        .creates
+                        .iter()
+                        .filter(|(system, _, _)| *system == full_name)
+                        .map(|(_, type_id, type_name)| {
+                            world
+                                .components()
+                                .get_id(*type_id)
+                                .and_then(|id| component_name.get(&id))
+                                .map_or_else(|| (*type_name).to_owned(), |n| (*n).clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             SystemDescription {
                 name: system_names[i].clone(),
                 sets: if is_auto[i] {
@@ -283,9 +358,18 @@ pub fn describe(schedule: &Schedule, world: &World, plugins: &[String]) -> Sched
                 reads: reads.difference(&writes).cloned().collect(),
                 writes: writes.into_iter().collect(),
                 exclusive: s.access().is_exclusive(),
+                creates: creates.into_iter().collect(),
+                version: match notes {
+                    Some(notes) if !is_sync[i] => notes.version(&full_name),
+                    _ => 0,
+                },
             }
         })
         .collect();
+    if let Some(notes) = notes {
+        out.identifies_code = true;
+        out.schemas = notes.schemas.clone();
+    }
 
     // Declared edges, with bevy's anonymous and per-function sets collapsed.
     let mut declared = Adjacency::from_graph(dependency);

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::ScheduleDescription;
-use super::layout::{Layout, PALETTE, is_resource_name};
+use super::layout::{Layout, PALETTE, Use, is_resource_name, uses};
 
 /// A node of the picture, as told to the function that gives links.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,7 +194,7 @@ fn place(layout: &Layout<'_>, labels: &[Vec<String>]) -> Placement {
         if s.exclusive {
             continue;
         }
-        for name in s.reads.iter().chain(&s.writes) {
+        for (name, _) in uses(s) {
             if let Some(&k) = layout.data_id.get(name.as_str()) {
                 users[k].push(i);
             }
@@ -250,6 +250,45 @@ fn place(layout: &Layout<'_>, labels: &[Vec<String>]) -> Placement {
         width,
         height,
     }
+}
+
+const LEGEND_HEIGHT: f64 = 34.0;
+const LEGEND_WIDTH: f64 = 660.0;
+
+/// The legend: what the shapes and lines mean.
+fn svg_legend(out: &mut String, y: f64) {
+    let mid = y + LEGEND_HEIGHT / 2.0;
+    let _ = write!(
+        out,
+        "<g class=\"legend\" font-size=\"11\" fill=\"#333\"><title>legend</title>\
+<rect x=\"{x0:.1}\" y=\"{ry:.1}\" width=\"22\" height=\"14\" rx=\"3\" fill=\"#e3f2fd\" stroke=\"#555\"/><text x=\"{t0:.1}\" y=\"{ty:.1}\">system</text>\
+<ellipse cx=\"{c1:.1}\" cy=\"{mid:.1}\" rx=\"11\" ry=\"7\" fill=\"#fffde7\" stroke=\"#555\"/><text x=\"{t1:.1}\" y=\"{ty:.1}\">component</text>\
+<path d=\"M{h0:.1},{mid:.1} l5,-7 h12 l5,7 l-5,7 h-12 z\" fill=\"#f1f8e9\" stroke=\"#555\"/><text x=\"{t2:.1}\" y=\"{ty:.1}\">resource</text>\
+<line x1=\"{l0:.1}\" y1=\"{mid:.1}\" x2=\"{l0e:.1}\" y2=\"{mid:.1}\" stroke=\"#444\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\"/><text x=\"{t3:.1}\" y=\"{ty:.1}\">runs before</text>\
+<line x1=\"{l1:.1}\" y1=\"{mid:.1}\" x2=\"{l1e:.1}\" y2=\"{mid:.1}\" stroke=\"#1565c0\" stroke-width=\"1.2\" stroke-dasharray=\"4,3\" marker-end=\"url(#arrow-read)\"/><text x=\"{t4:.1}\" y=\"{ty:.1}\">reads</text>\
+<line x1=\"{l2:.1}\" y1=\"{mid:.1}\" x2=\"{l2e:.1}\" y2=\"{mid:.1}\" stroke=\"#b71c1c\" stroke-width=\"2\" marker-end=\"url(#arrow-write)\"/><text x=\"{t5:.1}\" y=\"{ty:.1}\">writes</text>\
+<line x1=\"{l3:.1}\" y1=\"{mid:.1}\" x2=\"{l3e:.1}\" y2=\"{mid:.1}\" stroke=\"#2e7d32\" stroke-width=\"2\" marker-end=\"url(#arrow-create)\"/><text x=\"{t6:.1}\" y=\"{ty:.1}\">creates (Commands)</text></g>",
+        x0 = MARGIN,
+        ry = mid - 7.0,
+        t0 = MARGIN + 28.0,
+        ty = mid + 4.0,
+        c1 = MARGIN + 95.0,
+        t1 = MARGIN + 110.0,
+        h0 = MARGIN + 180.0,
+        t2 = MARGIN + 208.0,
+        l0 = MARGIN + 265.0,
+        l0e = MARGIN + 295.0,
+        t3 = MARGIN + 300.0,
+        l1 = MARGIN + 375.0,
+        l1e = MARGIN + 405.0,
+        t4 = MARGIN + 410.0,
+        l2 = MARGIN + 450.0,
+        l2e = MARGIN + 480.0,
+        t5 = MARGIN + 485.0,
+        l3 = MARGIN + 530.0,
+        l3e = MARGIN + 560.0,
+        t6 = MARGIN + 565.0,
+    );
 }
 
 /// A data node's label: a resource without `Res<…>`.
@@ -315,7 +354,11 @@ impl ScheduleDescription {
         let labels: Vec<Vec<String>> = (0..self.systems.len())
             .map(|i| layout.system_label(i))
             .collect();
-        let p = place(&layout, &labels);
+        let mut p = place(&layout, &labels);
+        // The legend is a band below the drawing.
+        let legend_y = p.height;
+        p.height += LEGEND_HEIGHT;
+        p.width = p.width.max(LEGEND_WIDTH);
         let mut out = String::new();
         let _ = write!(
             out,
@@ -327,6 +370,7 @@ impl ScheduleDescription {
             "<defs>",
             "<marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker>",
             "<marker id=\"arrow-write\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#b71c1c\"/></marker>",
+            "<marker id=\"arrow-create\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#2e7d32\"/></marker>",
             "<marker id=\"arrow-read\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#1565c0\"/></marker>",
             "</defs>"
         ));
@@ -339,6 +383,7 @@ impl ScheduleDescription {
         self.svg_edges(&mut out, &layout, &p);
         self.svg_systems(&mut out, &layout, &p, &labels, link);
         Self::svg_data(&mut out, &layout, &p, link);
+        svg_legend(&mut out, legend_y);
         out.push_str("</svg>\n");
         out
     }
@@ -392,18 +437,16 @@ impl ScheduleDescription {
                 continue;
             }
             let sys = p.systems[i];
-            for (name, write) in s
-                .reads
-                .iter()
-                .map(|n| (n, false))
-                .chain(s.writes.iter().map(|n| (n, true)))
-            {
+            for (name, used) in uses(s) {
                 let Some(&k) = layout.data_id.get(name.as_str()) else {
                     continue;
                 };
                 let data = p.data[k];
                 let mut d = String::new();
-                let (colour, style, marker, verb) = if write {
+                let (colour, style, marker, verb) = if used == Use::Create {
+                    curve(&mut d, (sys.cx(), sys.bottom()), (data.cx(), data.y), false);
+                    ("#2e7d32", "stroke-width=\"2\"", "arrow-create", "creates")
+                } else if used == Use::Write {
                     curve(&mut d, (sys.cx(), sys.bottom()), (data.cx(), data.y), false);
                     ("#b71c1c", "stroke-width=\"2\"", "arrow-write", "writes")
                 } else {

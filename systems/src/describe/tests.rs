@@ -367,6 +367,8 @@ fn renderings_escape_awkward_names() {
                 reads: vec!["Res<Map<K, V>>".to_owned(), "* except A, B".to_owned()],
                 writes: vec!["end".to_owned()],
                 exclusive: false,
+                creates: vec!["a \"created\" <thing>".to_owned()],
+                version: 1,
             },
             SystemDescription {
                 name: "end".to_owned(),
@@ -403,6 +405,7 @@ fn renderings_escape_awkward_names() {
             vec!["gen::<\"x\">#1 \\ end".to_owned()],
             vec!["end".to_owned()],
         ],
+        ..ScheduleDescription::default()
     };
     check_mermaid(&d.to_mermaid());
     check_dot(&d.to_dot());

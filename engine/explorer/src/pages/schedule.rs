@@ -18,7 +18,9 @@ fn stable_name<'m>(meta: &'m SnapshotMeta, type_name: &str, kind: Kind) -> Optio
         .iter()
         .filter(|s| s.kind == kind)
         .find(|s| {
-            s.type_name == type_name
+            // Schedules recorded since stable names were used name them.
+            s.name == type_name
+                || s.type_name == type_name
                 || s.type_name
                     .strip_suffix(type_name)
                     .is_some_and(|rest| rest.ends_with("::"))
@@ -57,7 +59,7 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
             _ => None,
         }
     };
-    let svg = d.to_svg_linked(&link);
+    let svg = d.without_sync_points().to_svg_linked(&link);
     let data = |names: &[String]| -> Markup {
         html! {
             @for (i, n) in names.iter().enumerate() {
@@ -80,19 +82,20 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
         h1 { (title) }
         p.muted {
             @if !d.plugins.is_empty() { "Plugins: " (d.plugins.join(", ")) ". " }
-            "Systems in one column can run at the same time; dashed blue lines are reads, solid red lines writes."
+            "Systems in one column can run at the same time; dashed blue lines are reads, solid red lines writes, solid green lines what a system creates through commands (as its code declares)."
         }
         div.schedule-box { (PreEscaped(svg)) }
         h2 { "Systems" }
         table #systems {
-            thead { tr { th { "system" } th.num { "stage" } th { "reads" } th { "writes" } th { "sets" } } }
+            thead { tr { th { "system" } th.num { "stage" } th { "reads" } th { "writes" } th { "creates" } th { "sets" } } }
             tbody {
-                @for s in &d.systems {
+                @for s in &d.without_sync_points().systems {
                     tr id=(system_anchor(&s.name)) {
                         td { code { (s.name) } @if s.exclusive { " " span.tag { "exclusive" } } }
                         td.num { @if let Some(st) = d.stages.iter().position(|g| g.contains(&s.name)) { (st) } }
                         td { (data(&s.reads)) }
                         td { (data(&s.writes)) }
+                        td { (data(&s.creates)) }
                         td { (s.sets.join(", ")) }
                     }
                 }
