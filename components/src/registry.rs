@@ -81,6 +81,14 @@ pub enum RegistryError {
         /// What is wrong.
         reason: String,
     },
+    /// A setting (a reference policy) names a type that is not registered.
+    #[error("{setting} for `{name}`: no component or resource is registered under that name")]
+    NotRegistered {
+        /// The stable name asked for.
+        name: String,
+        /// What was being set (`reference policy`).
+        setting: &'static str,
+    },
     /// A declared archetype names an unregistered type.
     #[error("archetype {archetype}: {type_name} is not a registered component")]
     UnregisteredInArchetype {
@@ -561,10 +569,9 @@ impl Registry {
         let i = *self
             .by_name
             .get(name)
-            .ok_or_else(|| RegistryError::Migration {
+            .ok_or_else(|| RegistryError::NotRegistered {
                 name: name.to_owned(),
-                from: 0,
-                reason: "the name is not registered".into(),
+                setting: "reference policy",
             })?;
         self.entries[i].policy = Some(policy);
         Ok(())

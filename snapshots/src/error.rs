@@ -166,6 +166,31 @@ pub enum WriteError {
         /// The path.
         path: PathBuf,
     },
+    /// The store was opened read-only: nothing can be written to it.
+    #[error("{path}: is open read-only; snapshots cannot be written to it")]
+    ReadOnly {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A snapshot's record could not be encoded with the codec.
+    #[error("{path}: could not encode the record of snapshot {snapshot}: {source}")]
+    Encode {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot whose record it is.
+        snapshot: u64,
+        /// The codec's error.
+        source: dizzy_components::CodecError,
+    },
+    /// The file's snapshots could not be read when the writer started
+    /// (retention needs to know their chains).
+    #[error("{path}: reading the snapshots for retention: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong reading them.
+        source: Box<RestoreError>,
+    },
 }
 
 /// Reading a snapshot or rebuilding a world from it failed; no world is

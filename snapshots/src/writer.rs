@@ -114,8 +114,12 @@ fn commit_retaining(
                 base,
             });
         }
-        let meta = crate::format::encode_meta(&capture.meta)
-            .map_err(|e| fail(redb::Error::Corrupted(e.to_string())))?;
+        let meta =
+            crate::format::encode_meta(&capture.meta).map_err(|source| WriteError::Encode {
+                path: path.to_owned(),
+                snapshot: id,
+                source,
+            })?;
         snapshots
             .insert(id, meta.as_slice())
             .map_err(|e| fail(e.into()))?;
@@ -229,14 +233,13 @@ impl Writer {
         let db = store
             .database()
             .cloned()
-            .ok_or_else(|| WriteError::Stopped { path: path.clone() })?;
+            .ok_or_else(|| WriteError::ReadOnly { path: path.clone() })?;
         let retention = match keep_last {
             Some(k) => Some(Retention {
                 keep_last: k.max(1),
-                links: crate::retention::links(store).map_err(|e| WriteError::Storage {
+                links: crate::retention::links(store).map_err(|e| WriteError::Read {
                     path: path.clone(),
-                    snapshot: 0,
-                    source: redb::Error::Corrupted(e.to_string()),
+                    source: Box::new(e),
                 })?,
             }),
             None => None,
