@@ -130,7 +130,7 @@ impl Runtime {
         } else if let Some(path) = db.as_deref().filter(|p| p.exists()) {
             let reader = match Store::open_read_only(path) {
                 Ok(s) => s,
-                Err(dizzy_snapshots::OpenError::NeedsRepair { .. }) => {
+                Err(dizzy_snapshots::StoreOpenError::NeedsRepair { .. }) => {
                     let repaired = Store::open(path)?;
                     store = Some(repaired.clone());
                     repaired

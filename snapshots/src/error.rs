@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Opening a dizzy file failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum OpenError {
+pub enum StoreOpenError {
     /// The path is a directory.
     #[error("{path}: is a directory, not a dizzy file")]
     IsDirectory {

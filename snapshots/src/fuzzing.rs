@@ -13,7 +13,7 @@ use bevy_ecs::world::World;
 use dizzy_components::CodecError;
 use dizzy_components::{Uid, Uids};
 
-use crate::error::OpenError;
+use crate::error::StoreOpenError;
 use crate::format::{CHUNKS, SNAPSHOTS, SnapshotMeta};
 use crate::store::Store;
 
@@ -40,7 +40,7 @@ pub fn encode_meta(meta: &SnapshotMeta) -> Result<Vec<u8>, CodecError> {
 }
 
 /// A new, empty dizzy file in memory, labelled `label` in messages.
-pub fn memory_store(label: &str) -> Result<Store, OpenError> {
+pub fn memory_store(label: &str) -> Result<Store, StoreOpenError> {
     Store::open_with_backend(label, redb::backends::InMemoryBackend::new())
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::WriteTransaction;
 
-use crate::error::{OpenError, RestoreError};
+use crate::error::{StoreOpenError, RestoreError};
 use crate::format::{CHUNKS, SNAPSHOTS};
 use crate::store::{Store, read_all_meta};
 
@@ -84,7 +84,7 @@ pub struct Compaction {
 pub enum CompactError {
     /// The file could not be opened.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(#[from] StoreOpenError),
     /// The records could not be read.
     #[error(transparent)]
     Read(#[from] RestoreError),

@@ -9,7 +9,7 @@ use redb::{
     ReadableTableMetadata,
 };
 
-use crate::error::{OpenError, RestoreError};
+use crate::error::{StoreOpenError, RestoreError};
 use crate::format::{CHUNKS, FORMAT_VERSION, META, SNAPSHOTS, SnapshotMeta};
 
 /// An open dizzy file.
@@ -31,17 +31,17 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn storage(path: &Path, e: impl Into<redb::Error>) -> OpenError {
-    OpenError::Storage {
+fn storage(path: &Path, e: impl Into<redb::Error>) -> StoreOpenError {
+    StoreOpenError::Storage {
         path: path.to_owned(),
         source: e.into(),
     }
 }
 
-fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
+fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
-            OpenError::Locked {
+            StoreOpenError::Locked {
                 path: path.to_owned(),
                 explorer: crate::served::announced(path),
             }
@@ -49,23 +49,23 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() == std::io::ErrorKind::InvalidData =>
         {
-            OpenError::NotRedb {
+            StoreOpenError::NotRedb {
                 path: path.to_owned(),
                 reason: io.to_string(),
             }
         }
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => OpenError::Io {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StoreOpenError::Io {
             path: path.to_owned(),
             source: io,
         },
-        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => OpenError::NotRedb {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => StoreOpenError::NotRedb {
             path: path.to_owned(),
             reason,
         },
-        redb::DatabaseError::RepairAborted => OpenError::NeedsRepair {
+        redb::DatabaseError::RepairAborted => StoreOpenError::NeedsRepair {
             path: path.to_owned(),
         },
-        redb::DatabaseError::UpgradeRequired(v) => OpenError::NotRedb {
+        redb::DatabaseError::UpgradeRequired(v) => StoreOpenError::NotRedb {
             path: path.to_owned(),
             reason: format!("an old redb file format ({v})"),
         },
@@ -79,8 +79,8 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
 /// its header last, and the next run would refuse a file without one), at
 /// worst a stray temporary file. If another process created `path`
 /// meanwhile, that file is kept.
-fn create_new(path: &Path) -> Result<(), OpenError> {
-    let io = |source| OpenError::Io {
+fn create_new(path: &Path) -> Result<(), StoreOpenError> {
+    let io = |source| StoreOpenError::Io {
         path: path.to_owned(),
         source,
     };
@@ -146,20 +146,20 @@ fn remove_stray_creations(path: &Path, name: &str) {
 }
 
 /// Checks the path before redb sees it.
-fn precheck(path: &Path, must_exist: bool) -> Result<bool, OpenError> {
+fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => Err(OpenError::IsDirectory {
+        Ok(m) if m.is_dir() => Err(StoreOpenError::IsDirectory {
             path: path.to_owned(),
         }),
-        Ok(m) if m.len() == 0 => Err(OpenError::Empty {
+        Ok(m) if m.len() == 0 => Err(StoreOpenError::Empty {
             path: path.to_owned(),
         }),
         Ok(_) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(OpenError::Missing {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreOpenError::Missing {
             path: path.to_owned(),
         }),
-        Err(e) => Err(OpenError::Io {
+        Err(e) => Err(StoreOpenError::Io {
             path: path.to_owned(),
             source: e,
         }),
@@ -170,13 +170,13 @@ impl Store {
     /// Opens `path` for reading and writing, creating a new dizzy file if it
     /// does not exist. An existing file must be a dizzy file of a format this
     /// build reads; if it is not, it is left exactly as it was.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         let path = path.as_ref();
         let existed = precheck(path, false)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.is_dir()
         {
-            return Err(OpenError::Io {
+            return Err(StoreOpenError::Io {
                 path: path.to_owned(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
@@ -193,7 +193,7 @@ impl Store {
                 .write(true)
                 .open(path)
             {
-                return Err(OpenError::Io {
+                return Err(StoreOpenError::Io {
                     path: path.to_owned(),
                     source: e,
                 });
@@ -207,7 +207,7 @@ impl Store {
                     .set_check_integrity_on_open(true)
                     .open(path)
             })
-            .map_err(|reason| OpenError::Damaged {
+            .map_err(|reason| StoreOpenError::Damaged {
                 path: path.to_owned(),
                 reason,
             })?
@@ -228,10 +228,10 @@ impl Store {
 
     /// Opens an existing dizzy file for reading only (for inspection); other
     /// readers may have it open at the same time.
-    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         let path = path.as_ref();
         precheck(path, true)?;
-        let damaged = |reason| OpenError::Damaged {
+        let damaged = |reason| StoreOpenError::Damaged {
             path: path.to_owned(),
             reason,
         };
@@ -252,7 +252,7 @@ impl Store {
     pub fn open_with_backend(
         label: impl AsRef<Path>,
         backend: impl redb::StorageBackend,
-    ) -> Result<Store, OpenError> {
+    ) -> Result<Store, StoreOpenError> {
         let path = label.as_ref();
         let db = Database::builder()
             .create_with_backend(backend)
@@ -268,14 +268,14 @@ impl Store {
     /// Opens an existing dizzy file to read it: read-only when it was closed
     /// cleanly; a file left behind by a crash is first repaired by a
     /// read-write open (which loses nothing that was committed).
-    pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+    pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         match Self::open_read_only(path.as_ref()) {
-            Err(OpenError::NeedsRepair { .. }) => Self::open(path),
+            Err(StoreOpenError::NeedsRepair { .. }) => Self::open(path),
             other => other,
         }
     }
 
-    fn write_meta(&self) -> Result<(), OpenError> {
+    fn write_meta(&self) -> Result<(), StoreOpenError> {
         let db = self
             .database()
             .ok_or_else(|| storage(&self.path, redb::StorageError::Unsupported))?;
@@ -295,16 +295,16 @@ impl Store {
     }
 
     /// Checks the file's metadata; returns its format version.
-    fn check_meta(&self) -> Result<u32, OpenError> {
+    fn check_meta(&self) -> Result<u32, StoreOpenError> {
         contain(|| self.check_meta_unguarded()).unwrap_or_else(|reason| {
-            Err(OpenError::Damaged {
+            Err(StoreOpenError::Damaged {
                 path: self.path.clone(),
                 reason,
             })
         })
     }
 
-    fn check_meta_unguarded(&self) -> Result<u32, OpenError> {
+    fn check_meta_unguarded(&self) -> Result<u32, StoreOpenError> {
         let tx = self.begin_read().map_err(|e| storage(&self.path, e))?;
         let meta = match tx.open_table(META) {
             Ok(t) => t,
@@ -321,13 +321,13 @@ impl Store {
                     self.write_meta()?;
                     return Ok(FORMAT_VERSION);
                 }
-                return Err(OpenError::NotDizzy {
+                return Err(StoreOpenError::NotDizzy {
                     path: self.path.clone(),
                 });
             }
             Err(e) => return Err(storage(&self.path, e)),
         };
-        let get = |key: &str| -> Result<Option<Vec<u8>>, OpenError> {
+        let get = |key: &str| -> Result<Option<Vec<u8>>, StoreOpenError> {
             Ok(meta
                 .get(key)
                 .map_err(|e| storage(&self.path, e))?
@@ -336,11 +336,11 @@ impl Store {
         let format = get("format")?
             .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
             .map(u32::from_le_bytes)
-            .ok_or_else(|| OpenError::NotDizzy {
+            .ok_or_else(|| StoreOpenError::NotDizzy {
                 path: self.path.clone(),
             })?;
         if format > FORMAT_VERSION {
-            return Err(OpenError::NewerFormat {
+            return Err(StoreOpenError::NewerFormat {
                 path: self.path.clone(),
                 found: format,
                 supported: FORMAT_VERSION,
@@ -348,7 +348,7 @@ impl Store {
         }
         let found = String::from_utf8_lossy(&get("codec")?.unwrap_or_default()).into_owned();
         if found != codec::CODEC {
-            return Err(OpenError::UnknownCodec {
+            return Err(StoreOpenError::UnknownCodec {
                 path: self.path.clone(),
                 found,
                 supported: codec::CODEC,

@@ -103,8 +103,9 @@ enum Command {
     Pull(pull::Args),
 }
 
-/// The clap shell of the inspection subcommands (its name, version and
-/// about text are set at run time).
+// The clap shell of the inspection subcommands. Its name, version and about
+// text are the binary's, set at run time: a `///` comment here would become
+// the about text of every binary that has none of its own.
 #[derive(Debug, Parser)]
 #[command(name = "dizzy")]
 struct Inspect {
@@ -246,9 +247,12 @@ impl Cli {
         if let Some(v) = version {
             command = command.version(v);
         }
-        if let Some(a) = about {
-            command = command.about(a);
+        // The binary's about text, or none: never a doc comment of ours.
+        command = match about {
+            Some(a) => command.about(a),
+            None => command.about(None::<&'static str>),
         }
+        .long_about(None::<&'static str>);
         for f in augment {
             command = f(command);
         }
