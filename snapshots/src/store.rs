@@ -170,6 +170,11 @@ impl Store {
     /// Opens `path` for reading and writing, creating a new dizzy file if it
     /// does not exist. An existing file must be a dizzy file of a format this
     /// build reads; if it is not, it is left exactly as it was.
+    ///
+    /// # Errors
+    /// The path is a directory, an empty file, not a redb or dizzy file, a
+    /// newer format, or in use by another process ([`StoreOpenError`]); the
+    /// file is left as it was.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         let path = path.as_ref();
         let existed = precheck(path, false)?;
@@ -228,6 +233,10 @@ impl Store {
 
     /// Opens an existing dizzy file for reading only (for inspection); other
     /// readers may have it open at the same time.
+    ///
+    /// # Errors
+    /// The file does not exist, is not a dizzy file, needs a crash repair, or
+    /// is of a newer format ([`StoreOpenError`]).
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         let path = path.as_ref();
         precheck(path, true)?;
@@ -249,6 +258,10 @@ impl Store {
     /// Opens a dizzy file kept in any redb [`StorageBackend`](redb::StorageBackend)
     /// (tests inject faults this way); `label` names it in messages. An
     /// empty backend becomes a new dizzy file.
+    ///
+    /// # Errors
+    /// The backend holds something other than a dizzy file, or redb cannot read
+    /// it ([`StoreOpenError`]).
     pub fn open_with_backend(
         label: impl AsRef<Path>,
         backend: impl redb::StorageBackend,
@@ -268,6 +281,10 @@ impl Store {
     /// Opens an existing dizzy file to read it: read-only when it was closed
     /// cleanly; a file left behind by a crash is first repaired by a
     /// read-write open (which loses nothing that was committed).
+    ///
+    /// # Errors
+    /// As [`Store::open_read_only`], and [`Store::open`] for a file that needs
+    /// a repair.
     pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         match Self::open_read_only(path.as_ref()) {
             Err(StoreOpenError::NeedsRepair { .. }) => Self::open(path),
@@ -379,6 +396,9 @@ impl Store {
     }
 
     /// Starts a read transaction.
+    ///
+    /// # Errors
+    /// redb could not start a read transaction.
     pub fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
         match &self.db {
             Db::Write(db) => db.begin_read(),
@@ -402,6 +422,9 @@ impl Store {
     }
 
     /// Every snapshot record, oldest first.
+    ///
+    /// # Errors
+    /// The file cannot be read or a record is damaged ([`RestoreError`]).
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
@@ -411,6 +434,9 @@ impl Store {
     }
 
     /// The newest snapshot record.
+    ///
+    /// # Errors
+    /// The file cannot be read or the record is damaged ([`RestoreError`]).
     pub fn latest(&self) -> Result<Option<SnapshotMeta>, RestoreError> {
         contain(|| self.latest_unguarded()).unwrap_or_else(|r| Err(self.damaged(r)))
     }
@@ -429,6 +455,9 @@ impl Store {
 
     /// The ids of every snapshot, oldest first (without reading their
     /// records).
+    ///
+    /// # Errors
+    /// The file cannot be read ([`RestoreError`]).
     pub fn snapshot_ids(&self) -> Result<Vec<u64>, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
@@ -446,6 +475,9 @@ impl Store {
     }
 
     /// How many snapshots the file holds (without reading them).
+    ///
+    /// # Errors
+    /// The file cannot be read ([`RestoreError`]).
     pub fn snapshot_count(&self) -> Result<u64, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
@@ -460,6 +492,9 @@ impl Store {
     /// The records of the snapshots with ids above `after` (all of them
     /// for `None`), oldest first: what a reader that has the older ones
     /// still needs.
+    ///
+    /// # Errors
+    /// The file cannot be read or a record is damaged ([`RestoreError`]).
     pub fn snapshots_after(&self, after: Option<u64>) -> Result<Vec<SnapshotMeta>, RestoreError> {
         let Some(after) = after else {
             return self.snapshots();
@@ -483,6 +518,9 @@ impl Store {
     }
 
     /// The record of snapshot `id`.
+    ///
+    /// # Errors
+    /// No snapshot `id`, or its record is damaged ([`RestoreError`]).
     pub fn snapshot(&self, id: u64) -> Result<SnapshotMeta, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;

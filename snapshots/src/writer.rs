@@ -81,6 +81,10 @@ pub struct Writer {
 
 /// Writes one capture in one write transaction, durably. A delta whose base
 /// is not in the file is refused (its base failed to commit).
+///
+/// # Errors
+/// redb failed, the record does not encode, or a delta's base is not in the
+/// file ([`WriteError`]); nothing of the capture is committed.
 pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Result<(), WriteError> {
     commit_retaining(db, path, capture, None).map(|_| ())
 }
@@ -218,12 +222,19 @@ impl Writer {
     /// Starts the writer thread for `store` (opened read-write). With
     /// `keep_last`, each commit also deletes the snapshots that are neither
     /// among the newest `keep_last` nor needed by their chains.
+    ///
+    /// # Errors
+    /// The store is open read-only, its snapshots cannot be read (with
+    /// `keep_last`), or the thread could not start ([`WriteError`]).
     pub fn start(store: &Store, keep_last: Option<usize>) -> Result<Writer, WriteError> {
         Self::start_with(store, keep_last, Vec::new())
     }
 
     /// [`Writer::start`], with listeners told of every durable commit (on
     /// the writer thread, in commit order; see [`CommitListener`]).
+    ///
+    /// # Errors
+    /// As [`Writer::start`].
     pub fn start_with(
         store: &Store,
         keep_last: Option<usize>,
@@ -264,6 +275,9 @@ impl Writer {
     }
 
     /// Queues a capture for commit. Returns at once.
+    ///
+    /// # Errors
+    /// The writer thread has stopped ([`WriteError::Stopped`]).
     pub fn submit(&self, capture: Capture) -> Result<(), WriteError> {
         let stopped = || WriteError::Stopped {
             path: self.path.clone(),
@@ -294,6 +308,10 @@ impl Writer {
 
     /// Waits until everything submitted is committed (or failed); returns
     /// the newest committed snapshot id, or the writer's error.
+    ///
+    /// # Errors
+    /// The first commit that failed since the last error was taken, or the
+    /// writer thread stopped ([`WriteError`]).
     pub fn flush(&self) -> Result<Option<u64>, WriteError> {
         let mut s = self.shared.lock();
         while s.pending > 0 && !s.stopped {
@@ -315,6 +333,9 @@ impl Writer {
     }
 
     /// Commits what is queued, then stops the thread.
+    ///
+    /// # Errors
+    /// As [`Writer::flush`].
     pub fn close(mut self) -> Result<Option<u64>, WriteError> {
         let r = self.flush();
         self.shutdown();
