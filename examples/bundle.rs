@@ -33,13 +33,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut source = app().open()?;
     let photos = source.spawn(Folder("photos".into()));
     for name in ["a.jpg", "b.jpg"] {
-        source.spawn(File { name: name.into(), folder: photos });
+        source.spawn(File {
+            name: name.into(),
+            folder: photos,
+        });
     }
     let bundle = source.export(
         &Selection::With("fs.file".into()),
         &ExportOptions::default(),
     )?;
-    println!("exported {} entities ({} bytes)", bundle.entities, bundle.bytes.len());
+    println!(
+        "exported {} entities ({} bytes)",
+        bundle.entities,
+        bundle.bytes.len()
+    );
 
     // The target already has entities (and so uses the same first uids).
     let mut target = app().open()?;

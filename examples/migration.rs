@@ -27,7 +27,9 @@ struct Peak {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "peaks.redb".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "peaks.redb".into());
     let _ = std::fs::remove_file(&path);
 
     // The old build.
@@ -35,8 +37,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .db(&path)
         .component::<PeakV1>("geo.peak")
         .open()?;
-    old.spawn(PeakV1 { name: "Mont Blanc".into(), height_ft: 15_774 });
-    old.spawn(PeakV1 { name: "Matterhorn".into(), height_ft: 14_692 });
+    old.spawn(PeakV1 {
+        name: "Mont Blanc".into(),
+        height_ft: 15_774,
+    });
+    old.spawn(PeakV1 {
+        name: "Matterhorn".into(),
+        height_ft: 14_692,
+    });
     old.close()?;
 
     // The new build: version 2, and how to get there from version 1.

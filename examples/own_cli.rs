@@ -62,13 +62,18 @@ fn run_work(app: App, tasks: u64) -> Result<(), CliError> {
     let stop = run.stop_handle();
     let _signals = dizzy_cli::on_signals(&stop)?;
     let end = run.run_until(|w: &mut World| {
-        w.query_filtered::<(), (With<Task>, Without<Square>)>().iter(w).next().is_none()
+        w.query_filtered::<(), (With<Task>, Without<Square>)>()
+            .iter(w)
+            .next()
+            .is_none()
     })?;
     let tick = run.tick_count();
     let saved = run.close()?;
     if end == RunEnd::Interrupted {
         return Err(CliError::stopped(
-            format!("stopped at tick {tick}, saved in snapshot {saved:?}; run `work` again to resume"),
+            format!(
+                "stopped at tick {tick}, saved in snapshot {saved:?}; run `work` again to resume"
+            ),
             // The signal's number: exit code 128 + it.
             stop.reason(),
         ));

@@ -45,7 +45,9 @@ impl Plugin for Motion {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "plugin.redb".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "plugin.redb".into());
     let _ = std::fs::remove_file(&path);
 
     let mut run = App::new().db(&path).plugin(Motion).open()?;
@@ -63,6 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter(again.world())
         .map(|p| p.0)
         .fold(0.0, f64::max);
-    println!("reopened at tick {}: {moves} moves, farthest x = {far}", again.tick_count());
+    println!(
+        "reopened at tick {}: {moves} moves, farthest x = {far}",
+        again.tick_count()
+    );
     Ok(())
 }

@@ -26,7 +26,9 @@ fn work(mut commands: Commands, todo: Query<(Entity, &Uid, &Task), Without<Squar
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "squares.redb".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "squares.redb".into());
     let mut run = App::new()
         .db(&path)
         .component::<Task>("squares.task")
@@ -43,9 +45,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     run.run_until(|w: &mut World| {
-        w.query_filtered::<(), (With<Task>, Without<Square>)>().iter(w).next().is_none()
+        w.query_filtered::<(), (With<Task>, Without<Square>)>()
+            .iter(w)
+            .next()
+            .is_none()
     })?;
-    let sum: u64 = run.world_mut().query::<&Square>().iter(run.world()).map(|s| s.0).sum();
+    let sum: u64 = run
+        .world_mut()
+        .query::<&Square>()
+        .iter(run.world())
+        .map(|s| s.0)
+        .sum();
     println!("sum of squares: {sum} after tick {}", run.tick_count());
     run.close()?;
     Ok(())

@@ -150,11 +150,11 @@ pub use dizzy_systems::{Plugin, Setup};
 /// prelude imported they work in a crate whose only ECS dependency is
 /// `dizzy`.
 pub mod prelude {
-    pub use bevy_ecs;
     pub use crate::{
         App, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, StopHandle, TickCount, Uid,
         Uids,
     };
+    pub use bevy_ecs;
     pub use bevy_ecs::prelude::*;
     pub use dizzy_components::{CausedBy, CommandsExt, CorrelationId};
     pub use serde::{Deserialize, Serialize};

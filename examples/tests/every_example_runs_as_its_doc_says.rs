@@ -18,7 +18,11 @@ fn run(bin: &str, args: &[&str], dir: &Path) -> Output {
 fn stdout_ok(bin: &str, args: &[&str], dir: &Path) -> String {
     let out = run(bin, args, dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{bin} {args:?}: {:?}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "{bin} {args:?}: {:?}\n{stderr}",
+        out.status
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -29,14 +33,20 @@ fn the_quick_script_finishes_then_resumes_from_its_file() {
     let sum: u64 = (0..10_000u64).map(|n| n * n).sum();
     let first = stdout_ok(bin, &[], dir.path());
     assert_eq!(first, format!("sum of squares: {sum} after tick 20\n"));
-    assert!(dir.path().join("squares.redb").exists(), "the default file is squares.redb");
+    assert!(
+        dir.path().join("squares.redb").exists(),
+        "the default file is squares.redb"
+    );
     let second = stdout_ok(bin, &["squares.redb"], dir.path());
     let mut lines = second.lines();
     assert!(
         lines.next().unwrap().starts_with("resumed from snapshot "),
         "{second}"
     );
-    assert_eq!(lines.next(), Some(format!("sum of squares: {sum} after tick 20").as_str()));
+    assert_eq!(
+        lines.next(),
+        Some(format!("sum of squares: {sum} after tick 20").as_str())
+    );
 }
 
 #[test]
@@ -62,8 +72,15 @@ fn the_bundle_moves_files_with_their_folder() {
     assert!(lines[0].starts_with("exported 3 entities ("), "{out}");
     // The old-to-new uid of each of the three (the target's first uids were
     // taken, so some are new), and the files found their folder.
-    assert_eq!(lines.iter().filter(|l| l.starts_with("uid ")).count(), 3, "{out}");
-    assert_eq!(lines.last(), Some(&"in the target: photos/a.jpg, photos/b.jpg"));
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("uid ")).count(),
+        3,
+        "{out}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"in the target: photos/a.jpg, photos/b.jpg")
+    );
 }
 
 #[test]
@@ -77,7 +94,10 @@ fn the_own_cli_has_its_name_its_subcommand_and_the_inspection_ones() {
     );
     assert!(help.contains("Usage: own_cli <COMMAND>"), "{help}");
     for sub in ["work", "snapshots", "show", "graph", "export"] {
-        assert!(help.contains(&format!("  {sub} ")), "no `{sub}` in:\n{help}");
+        assert!(
+            help.contains(&format!("  {sub} ")),
+            "no `{sub}` in:\n{help}"
+        );
     }
     for absent in ["demo", "bench", "clap shell"] {
         assert!(!help.contains(absent), "`{absent}` in:\n{help}");
@@ -85,10 +105,16 @@ fn the_own_cli_has_its_name_its_subcommand_and_the_inspection_ones() {
     let version = stdout_ok(bin, &["--version"], dir.path());
     assert_eq!(version, format!("own_cli {}\n", env!("CARGO_PKG_VERSION")));
 
-    assert_eq!(stdout_ok(bin, &["work", "--tasks", "250"], dir.path()), "done at tick 3\n");
+    assert_eq!(
+        stdout_ok(bin, &["work", "--tasks", "250"], dir.path()),
+        "done at tick 3\n"
+    );
     // The inspection subcommands read the app's own file by default.
     let listed = stdout_ok(bin, &["snapshots", "--json"], dir.path());
-    assert!(listed.contains("\"tick\":3") || listed.contains("\"tick\": 3"), "{listed}");
+    assert!(
+        listed.contains("\"tick\":3") || listed.contains("\"tick\": 3"),
+        "{listed}"
+    );
     let shown = stdout_ok(
         bin,
         &["show", "--with", "squares.square", "--limit", "1", "--json"],

@@ -301,8 +301,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
     };
     // Bytes 1..4 are zero in every layout, and so are group and first row
     // in a keyed chunk: anything else is not a chunk this format wrote.
-    let reserved_zero = bytes[1..4] == [0, 0, 0]
-        && (layout != Layout::Keyed || bytes[4..12] == [0; 8]);
+    let reserved_zero =
+        bytes[1..4] == [0, 0, 0] && (layout != Layout::Keyed || bytes[4..12] == [0; 8]);
     if !reserved_zero {
         return Err("chunk header: bytes that must be zero are not".to_owned());
     }

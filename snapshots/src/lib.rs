@@ -81,7 +81,7 @@ pub use bundle::{
     write as write_bundle,
 };
 pub use capture::{Capture, CaptureSettings, Capturer, ChunkData, Want, assign_uids};
-pub use error::{CaptureError, StoreOpenError, RestoreError, WriteError};
+pub use error::{CaptureError, RestoreError, StoreOpenError, WriteError};
 pub use format::{ColumnMeta, FORMAT_VERSION, GroupMeta, Schema, SnapshotKind, SnapshotMeta};
 pub use inspect::{Components, Decode, Inspection, Inspector, entities_at};
 pub use kept::Kept;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::WriteTransaction;
 
-use crate::error::{StoreOpenError, RestoreError};
+use crate::error::{RestoreError, StoreOpenError};
 use crate::format::{CHUNKS, SNAPSHOTS};
 use crate::store::{Store, read_all_meta};
 

@@ -9,7 +9,7 @@ use redb::{
     ReadableTableMetadata,
 };
 
-use crate::error::{StoreOpenError, RestoreError};
+use crate::error::{RestoreError, StoreOpenError};
 use crate::format::{CHUNKS, FORMAT_VERSION, META, SNAPSHOTS, SnapshotMeta};
 
 /// An open dizzy file.
@@ -58,10 +58,12 @@ fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
             path: path.to_owned(),
             source: io,
         },
-        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => StoreOpenError::NotRedb {
-            path: path.to_owned(),
-            reason,
-        },
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
+            StoreOpenError::NotRedb {
+                path: path.to_owned(),
+                reason,
+            }
+        }
         redb::DatabaseError::RepairAborted => StoreOpenError::NeedsRepair {
             path: path.to_owned(),
         },

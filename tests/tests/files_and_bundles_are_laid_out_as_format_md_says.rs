@@ -119,7 +119,11 @@ fn schema(r: &mut Reader) -> Schema {
 /// are checked here.
 fn header(chunk: &[u8]) -> (u8, u32, u32, u32) {
     let u32_at = |i: usize| u32::from_le_bytes(chunk[i..i + 4].try_into().unwrap());
-    assert_eq!(&chunk[1..4], &[0, 0, 0], "bytes 1..4 of a chunk header are zero");
+    assert_eq!(
+        &chunk[1..4],
+        &[0, 0, 0],
+        "bytes 1..4 of a chunk header are zero"
+    );
     (chunk[0], u32_at(4), u32_at(8), u32_at(12))
 }
 
@@ -217,7 +221,10 @@ fn a_file_decodes_as_format_md_describes() {
     assert_eq!(by_name["golden.level"].kind, 0);
     assert_eq!(by_name["golden.level"].version, 1);
     assert_eq!(by_name["golden.seed"].kind, 1, "a resource");
-    assert!(by_name["golden.parent"].shape.is_some(), "format 2 records carry shapes");
+    assert!(
+        by_name["golden.parent"].shape.is_some(),
+        "format 2 records carry shapes"
+    );
     assert!(removed.is_empty());
     assert!(serde_json::from_str::<serde_json::Value>(&app_json).is_ok());
     let mut group_rows: Vec<(Vec<String>, u64)> = groups.clone();
@@ -226,7 +233,10 @@ fn a_file_decodes_as_format_md_describes() {
         group_rows,
         vec![
             (vec!["golden.level".to_owned()], 1),
-            (vec!["golden.level".to_owned(), "golden.parent".to_owned()], 1),
+            (
+                vec!["golden.level".to_owned(), "golden.parent".to_owned()],
+                1
+            ),
         ]
     );
 
@@ -272,7 +282,11 @@ fn a_file_decodes_as_format_md_describes() {
             _ => {}
         }
         if layout == 1 {
-            assert_eq!((group, first), (0, 0), "{name}: keyed chunks have zero group and row");
+            assert_eq!(
+                (group, first),
+                (0, 0),
+                "{name}: keyed chunks have zero group and row"
+            );
         }
         if name.starts_with("@res/") || name == "@detect" {
             let (values, uids) = keyed(chunk);
@@ -345,7 +359,10 @@ fn a_bundle_decodes_as_format_md_describes() {
     assert_eq!(r.take(n), b"bincode-2.0.1-standard");
     let body_len = u64::from_le_bytes(r.take(8).try_into().unwrap()) as usize;
     let body_start = r.at;
-    assert!(body_start + body_len < bundle.len(), "a trailer follows the body");
+    assert!(
+        body_start + body_len < bundle.len(),
+        "a trailer follows the body"
+    );
 
     // The body, in FORMAT.md's order: schemas, uids, columns, source.
     let mut b = Reader::new(&bundle[body_start..body_start + body_len]);
@@ -361,7 +378,11 @@ fn a_bundle_decodes_as_format_md_describes() {
 
     assert_eq!(source, "golden");
     uids.sort();
-    assert_eq!(uids, vec![2, 3], "the selection and, by the closure, its parent");
+    assert_eq!(
+        uids,
+        vec![2, 3],
+        "the selection and, by the closure, its parent"
+    );
     let mut names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     assert_eq!(names, vec!["golden.level", "golden.parent"]);
@@ -373,5 +394,9 @@ fn a_bundle_decodes_as_format_md_describes() {
     let levels: BTreeMap<u64, u64> = owners.into_iter().zip(decoded).collect();
     assert_eq!(levels, BTreeMap::from([(2, 1), (3, 300)]));
     let (values, owners) = keyed(&columns["golden.parent"]);
-    assert_eq!((values, owners), (&[2u8][..], vec![3]), "3's parent is uid 2");
+    assert_eq!(
+        (values, owners),
+        (&[2u8][..], vec![3]),
+        "3's parent is uid 2"
+    );
 }
