@@ -259,6 +259,10 @@ fn a_file_decodes_as_format_md_describes() {
             .map(|n| stored[&(c.name.clone(), n)].len())
             .sum();
         assert_eq!(size as u64, c.bytes, "{}: bytes", c.name);
+        let rows: u64 = (0..c.chunks as u32)
+            .map(|n| u64::from(header(&stored[&(c.name.clone(), n)]).3))
+            .sum();
+        assert_eq!(rows, c.rows, "{}: rows", c.name);
     }
     assert_eq!(
         columns.iter().map(|c| c.bytes).sum::<u64>(),

@@ -293,15 +293,17 @@ fn shell(
     if let Some(v) = version {
         command = command.version(v);
     }
-    // The binary's about text, or none: never a doc comment of ours.
+    for f in augment {
+        command = f(command);
+    }
+    // The binary's about text, or none: never a doc comment of ours, nor
+    // that of the binary's subcommand enum (clap's derive sets the about
+    // text from it when it adds the subcommands).
     command = match about {
         Some(a) => command.about(a),
         None => command.about(None::<&'static str>),
     }
     .long_about(None::<&'static str>);
-    for f in augment {
-        command = f(command);
-    }
     if let Some(db) = db.map(|p| p.to_string_lossy().into_owned()) {
         let names: Vec<String> = command
             .get_subcommands()
@@ -398,12 +400,20 @@ pub fn init_logs() {
 mod tests {
     use super::shell;
 
+    /// The binary's own subcommands (this comment must not become the
+    /// binary's about text).
+    #[derive(Debug, clap::Subcommand)]
+    enum Own {
+        /// Do the work.
+        Work,
+    }
+
     fn help(about: Option<&str>) -> String {
         let mut command = shell(
             "my-tool".into(),
             Some("1.2.3".into()),
             about.map(str::to_owned),
-            Vec::new(),
+            vec![<Own as clap::Subcommand>::augment_subcommands],
             Some(std::path::Path::new("lab.redb")),
         );
         command.render_long_help().to_string()
@@ -416,6 +426,8 @@ mod tests {
         assert!(text.starts_with("Usage: my-tool <COMMAND>"), "{text}");
         assert!(!text.contains("clap shell"), "{text}");
         assert!(!text.contains("set at run time"), "{text}");
+        assert!(!text.contains("must not become"), "{text}");
+        assert!(text.contains("  work "), "{text}");
     }
 
     #[test]
