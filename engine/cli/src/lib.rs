@@ -311,8 +311,10 @@ fn shell(
             .map(|s| s.get_name().to_owned())
             .collect();
         for n in names {
-            command =
-                command.mut_subcommand(n, |s| s.mut_arg("db", |a| a.default_value(db.clone())));
+            // Not required any more: clap does not count a default as given.
+            command = command.mut_subcommand(n, |s| {
+                s.mut_arg("db", |a| a.default_value(db.clone()).required(false))
+            });
         }
     }
     command
@@ -445,5 +447,13 @@ mod tests {
             .find_subcommand_mut("show")
             .map(|s| s.render_long_help().to_string());
         assert!(show.is_some_and(|h| h.contains("[default: lab.redb]")));
+        // The default is used: `show` without `--db` parses.
+        let matches = command.try_get_matches_from(["my-tool", "show"]);
+        let db = matches.ok().and_then(|m| {
+            m.subcommand_matches("show")?
+                .get_one::<std::path::PathBuf>("db")
+                .cloned()
+        });
+        assert_eq!(db, Some("lab.redb".into()));
     }
 }
