@@ -30,6 +30,10 @@ pub enum CodecError {
 }
 
 /// Appends the encoding of `value` to `out`.
+///
+/// # Errors
+/// `value`'s `Serialize` fails ([`CodecError::Encode`]); `out` may hold part of
+/// it.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     bincode::serde::encode_into_writer(value, Append(out), bincode::config::standard())
         .map_err(|e| CodecError::Encode(e.to_string()))
@@ -47,6 +51,9 @@ impl bincode::enc::write::Writer for Append<'_> {
 }
 
 /// Encodes `value` into a new buffer.
+///
+/// # Errors
+/// `value`'s `Serialize` fails ([`CodecError::Encode`]).
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::new();
     encode_into(value, &mut out)?;
@@ -55,6 +62,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 
 /// Decodes one value from the front of `input`; returns it and the number of
 /// bytes it used.
+///
+/// # Errors
+/// The bytes are not a value of `T` (truncated, invalid, or a length prefix
+/// beyond the input).
 pub fn decode_prefix<T: DeserializeOwned>(input: &[u8]) -> Result<(T, usize), CodecError> {
     // bincode's limit is a const generic: pick the smallest bucket that holds
     // the input, so that no length prefix can claim more than the input has.
@@ -79,6 +90,10 @@ pub fn decode_prefix<T: DeserializeOwned>(input: &[u8]) -> Result<(T, usize), Co
 /// handing each to `each`. One decoder reads the whole run (faster than
 /// [`decode_prefix`] per value); together the values may claim at most
 /// `16 n` bytes of memory for `n` bytes of input.
+///
+/// # Errors
+/// A value does not decode, fewer than `rows` values fit, or bytes are left
+/// over.
 pub fn decode_rows<T: DeserializeOwned>(
     input: &[u8],
     rows: usize,
@@ -144,6 +159,9 @@ impl bincode::de::read::Reader for Tail<'_> {
 }
 
 /// Decodes a value that must use all of `input`.
+///
+/// # Errors
+/// The bytes are not a value of `T`, or bytes are left over after it.
 pub fn decode<T: DeserializeOwned>(input: &[u8]) -> Result<T, CodecError> {
     let (value, used) = decode_prefix(input)?;
     if used != input.len() {

@@ -11,6 +11,38 @@
 //!
 //! This crate depends on no other dizzy crate; most users reach it through
 //! the `dizzy` facade.
+//!
+//! # Example
+//!
+//! A component registered under a stable name, an entity that gets a uid
+//! from the world's allocator, and a value through the codec:
+//!
+//! ```
+//! use bevy_ecs::prelude::*;
+//! use dizzy_components::{Registry, Uids, codec};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Component, Serialize, Deserialize, Debug, PartialEq)]
+//! struct Reading {
+//!     celsius: f32,
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut registry = Registry::new();
+//! registry.component::<Reading>("lab.reading")?;
+//! // One name, one type: a second registration of the name is refused.
+//! assert!(registry.component::<Reading>("lab.reading").is_err());
+//!
+//! let mut world = World::new();
+//! registry.install(&mut world);
+//! let uid = world.resource_mut::<Uids>().allocate();
+//! let e = world.spawn((uid, Reading { celsius: 21.5 })).id();
+//! assert_eq!(world.resource::<Uids>().entity(uid.get()), Some(e));
+//!
+//! let bytes = codec::encode(&Reading { celsius: 21.5 })?;
+//! assert_eq!(codec::decode::<Reading>(&bytes)?, Reading { celsius: 21.5 });
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
 pub mod codec;

@@ -81,6 +81,14 @@ pub enum RegistryError {
         /// What is wrong.
         reason: String,
     },
+    /// A setting (a reference policy) names a type that is not registered.
+    #[error("{setting} for `{name}`: no component or resource is registered under that name")]
+    NotRegistered {
+        /// The stable name asked for.
+        name: String,
+        /// What was being set (`reference policy`).
+        setting: &'static str,
+    },
     /// A declared archetype names an unregistered type.
     #[error("archetype {archetype}: {type_name} is not a registered component")]
     UnregisteredInArchetype {
@@ -427,6 +435,10 @@ impl Registry {
     }
 
     /// Registers component `T` under `name`, schema version 1.
+    ///
+    /// # Errors
+    /// The name or the type is already registered, the name is invalid, or `T`
+    /// is dizzy's `Uid` ([`RegistryError`]).
     pub fn component<T>(&mut self, name: &str) -> Result<(), RegistryError>
     where
         T: Component + Serialize + DeserializeOwned,
@@ -435,6 +447,10 @@ impl Registry {
     }
 
     /// Registers component `T` under `name` with a schema version.
+    ///
+    /// # Errors
+    /// The name or the type is already registered, the name is invalid, the
+    /// version is 0, or `T` is dizzy's `Uid` ([`RegistryError`]).
     pub fn component_version<T>(&mut self, name: &str, version: u32) -> Result<(), RegistryError>
     where
         T: Component + Serialize + DeserializeOwned,
@@ -452,6 +468,10 @@ impl Registry {
     }
 
     /// Registers resource `R` under `name`, schema version 1.
+    ///
+    /// # Errors
+    /// The name or the type is already registered, or the name is invalid
+    /// ([`RegistryError`]).
     pub fn resource<R>(&mut self, name: &str) -> Result<(), RegistryError>
     where
         R: Resource + Serialize + DeserializeOwned,
@@ -460,6 +480,10 @@ impl Registry {
     }
 
     /// Registers resource `R` under `name` with a schema version.
+    ///
+    /// # Errors
+    /// The name or the type is already registered, the name is invalid, or the
+    /// version is 0 ([`RegistryError`]).
     pub fn resource_version<R>(&mut self, name: &str, version: u32) -> Result<(), RegistryError>
     where
         R: Resource + Serialize + DeserializeOwned,
@@ -477,6 +501,9 @@ impl Registry {
     }
 
     /// Registers a type of dizzy's own under a `dizzy.` name.
+    ///
+    /// # Errors
+    /// The name does not start with `dizzy.`, or is already registered.
     #[doc(hidden)]
     pub fn builtin_component<T>(&mut self, name: &str) -> Result<(), RegistryError>
     where
@@ -501,6 +528,11 @@ impl Registry {
     /// (type `Old`) to version `from + 1` (type `New`): a plain Rust
     /// function. A chain `v1 -> v2 -> v3` is two migrations; the last one's
     /// `New` must be the registered type.
+    ///
+    /// # Errors
+    /// [`RegistryError::Migration`]: `name` is not registered, `from` is 0
+    /// or not below its registered version, the last step does not produce
+    /// the registered type, or a migration from `from` exists.
     pub fn migration<Old, New>(
         &mut self,
         name: &str,
@@ -557,14 +589,16 @@ impl Registry {
     /// Gives `name` its own policy for references to entities that are not
     /// persisted or not present (e.g. `Drop` for a lineage link whose cause
     /// was despawned), instead of the app's.
+    ///
+    /// # Errors
+    /// `name` is not registered ([`RegistryError::NotRegistered`]).
     pub fn reference_policy(&mut self, name: &str, policy: RefPolicy) -> Result<(), RegistryError> {
         let i = *self
             .by_name
             .get(name)
-            .ok_or_else(|| RegistryError::Migration {
+            .ok_or_else(|| RegistryError::NotRegistered {
                 name: name.to_owned(),
-                from: 0,
-                reason: "the name is not registered".into(),
+                setting: "reference policy",
             })?;
         self.entries[i].policy = Some(policy);
         Ok(())
@@ -617,6 +651,10 @@ impl Registry {
     /// Declares a set of registered components that restore spawns with a
     /// typed `spawn_batch` (see [`ArchetypeSpawner`]). Optional: every set of
     /// components restores without it, about 2x slower for large groups.
+    ///
+    /// # Errors
+    /// A member of `B` is not a registered component
+    /// ([`RegistryError::UnregisteredInArchetype`]).
     pub fn archetype<B: ArchetypeTuple>(&mut self) -> Result<(), RegistryError> {
         for (t, name) in B::type_ids().into_iter().zip(type_names::<B>()) {
             match self.by_type.get(&t).map(|&i| self.entries[i].kind()) {

@@ -37,6 +37,10 @@ pub trait ResourceOps: Send + Sync + 'static {
         out: &mut Vec<u8>,
     ) -> Result<bool, ValueError>;
     /// Decodes the resource from all of `payload` and inserts it.
+    ///
+    /// # Errors
+    /// The payload is not a value of the type (or has bytes left over), or
+    /// a reference does not resolve under the resolver's policy.
     fn decode_insert(
         &self,
         world: &mut World,
@@ -46,6 +50,9 @@ pub trait ResourceOps: Send + Sync + 'static {
     /// Removes the resource.
     fn remove(&self, world: &mut World);
     /// Decodes the resource from all of `payload` as JSON.
+    ///
+    /// # Errors
+    /// The payload is not a value of the type, or has bytes left over.
     fn to_json(&self, payload: &[u8]) -> Result<serde_json::Value, CodecError>;
 }
 

@@ -471,6 +471,10 @@ impl Reader<'_> {
 
 /// Decodes one value at the front of `bytes` following `shape`; returns it
 /// as JSON and the number of bytes it used.
+///
+/// # Errors
+/// The shape is not valid JSON of a shape, or the bytes do not hold a value of
+/// it; the message says where.
 pub fn decode(shape: &str, bytes: &[u8]) -> Result<(Value, usize), String> {
     let shape = parse(shape)?;
     let mut r = Reader {
@@ -685,6 +689,10 @@ pub fn drop_references(
 
 /// Splits `rows` values off the front of `bytes` following `shape`; returns
 /// each value's bytes.
+///
+/// # Errors
+/// The shape is not valid, or the bytes do not hold `rows` values of it; the
+/// message says where.
 pub fn split<'a>(shape: &str, bytes: &'a [u8], rows: usize) -> Result<Vec<&'a [u8]>, String> {
     let shape = parse(shape)?;
     let mut r = Reader {

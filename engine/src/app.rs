@@ -264,6 +264,10 @@ impl App {
 
     /// The registry the plugins built, on its own (to read files with
     /// [`dizzy_snapshots::restore`]), or the first registration error.
+    ///
+    /// # Errors
+    /// The first registration a plugin made that was refused
+    /// ([`RegistryError`]).
     pub fn try_registry(self) -> Result<dizzy_components::Registry, RegistryError> {
         self.setup.finish().map(|p| p.registry)
     }
@@ -289,6 +293,11 @@ impl App {
     /// Opens the file (creating it if needed), restores its latest snapshot
     /// if it has one, and builds the schedule: the runtime continues at the
     /// tick after the restored one.
+    ///
+    /// # Errors
+    /// A registration was refused, the file cannot be opened or restored, the
+    /// schedule is ambiguous, or the writer cannot start ([`OpenError`]); the
+    /// file is left as it was.
     pub fn open(self) -> Result<Runtime, OpenError> {
         Runtime::open(self)
     }

@@ -14,7 +14,7 @@ pub enum OpenError {
     Registry(#[from] RegistryError),
     /// The file could not be opened.
     #[error(transparent)]
-    Store(#[from] dizzy_snapshots::OpenError),
+    Store(#[from] dizzy_snapshots::StoreOpenError),
     /// The latest snapshot could not be restored.
     #[error(transparent)]
     Restore(#[from] RestoreError),

@@ -170,7 +170,7 @@ impl Runtime {
         } else if let Some(path) = db.as_deref().filter(|p| p.exists()) {
             let reader = match Store::open_read_only(path) {
                 Ok(s) => s,
-                Err(dizzy_snapshots::OpenError::NeedsRepair { .. }) => {
+                Err(dizzy_snapshots::StoreOpenError::NeedsRepair { .. }) => {
                     let repaired = Store::open(path)?;
                     store = Some(repaired.clone());
                     repaired
@@ -374,6 +374,10 @@ impl Runtime {
     /// next snapshot. Components the app does not register are refused,
     /// left out or kept byte for byte, as its
     /// [`App::unknown_components`](crate::App::unknown_components) says.
+    ///
+    /// # Errors
+    /// The bundle is invalid or refused
+    /// ([`ImportError`](dizzy_snapshots::ImportError)); the world is unchanged.
     pub fn import(
         &mut self,
         bundle: &[u8],
@@ -406,6 +410,11 @@ impl Runtime {
     /// Runs one tick of the schedule, then snapshots if the policy says so
     /// and the writer is not busy (otherwise the changes wait for the next
     /// snapshot, which holds them all).
+    ///
+    /// # Errors
+    /// A system panicked (the tick is not saved and the runtime refuses further
+    /// ticks), an earlier tick failed, or the snapshot after the tick failed
+    /// ([`TickError`]).
     pub fn tick(&mut self) -> Result<(), TickError> {
         if let Some(p) = &self.poisoned {
             return Err(TickError::Poisoned(p.clone()));
@@ -443,6 +452,9 @@ impl Runtime {
     }
 
     /// Runs `n` ticks.
+    ///
+    /// # Errors
+    /// The first tick that failed ([`TickError`]), as [`Runtime::tick`].
     pub fn run_ticks(&mut self, n: u64) -> Result<(), TickError> {
         (0..n).try_for_each(|_| self.tick())
     }
@@ -508,6 +520,10 @@ impl Runtime {
 
     /// Captures a snapshot now (a delta when possible) and queues it;
     /// returns its id (durable after [`Runtime::flush`]). `None` in memory.
+    ///
+    /// # Errors
+    /// An earlier tick failed, the capture failed, or the writer reported an
+    /// error ([`TickError`]).
     pub fn snapshot(&mut self) -> Result<Option<u64>, TickError> {
         if let Some(p) = &self.poisoned {
             return Err(TickError::Poisoned(p.clone()));
@@ -517,6 +533,9 @@ impl Runtime {
     }
 
     /// Captures a full snapshot now.
+    ///
+    /// # Errors
+    /// As [`Runtime::snapshot`].
     pub fn snapshot_full(&mut self) -> Result<Option<u64>, TickError> {
         if let Some(p) = &self.poisoned {
             return Err(TickError::Poisoned(p.clone()));
@@ -574,6 +593,9 @@ impl Runtime {
 
     /// Waits until every queued snapshot is durable; returns the newest
     /// committed snapshot id.
+    ///
+    /// # Errors
+    /// The writer failed to commit a snapshot ([`TickError::Write`]).
     pub fn flush(&mut self) -> Result<Option<u64>, TickError> {
         let Some(writer) = &self.writer else {
             return Ok(None);
@@ -627,6 +649,9 @@ impl Runtime {
     }
 
     /// [`Runtime::finish`], then stops the writer.
+    ///
+    /// # Errors
+    /// As [`Runtime::finish`].
     pub fn close(mut self) -> Result<Option<u64>, TickError> {
         let id = self.finish()?;
         if let Some(w) = self.writer.take() {

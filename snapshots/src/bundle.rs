@@ -568,6 +568,9 @@ fn remap_correlations(
 }
 
 /// Encodes a bundle body into a bundle file's bytes.
+///
+/// # Errors
+/// A value of the body does not encode.
 pub fn write(body: &BundleBody) -> Result<Vec<u8>, dizzy_components::CodecError> {
     let encoded = codec::encode(body)?;
     let mut out = Vec::with_capacity(encoded.len() + 96);
@@ -584,6 +587,11 @@ pub fn write(body: &BundleBody) -> Result<Vec<u8>, dizzy_components::CodecError>
 
 /// Checks a bundle file's bytes and decodes its body. Bounded: nothing is
 /// allocated beyond a small multiple of `bytes.len()`.
+///
+/// # Errors
+/// The bytes are not a bundle: too short, wrong magic, a newer or unknown
+/// format or codec, a length that does not match, a bad checksum, a body that
+/// does not decode, or invalid or repeated uids ([`ImportError`]).
 pub fn read(bytes: &[u8]) -> Result<BundleBody, ImportError> {
     let bad = |m: &str| ImportError::Invalid(m.to_owned());
     if bytes.len() < 8 + 4 + 4 + 8 + 32 {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Opening a dizzy file failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum OpenError {
+pub enum StoreOpenError {
     /// The path is a directory.
     #[error("{path}: is a directory, not a dizzy file")]
     IsDirectory {
@@ -165,6 +165,31 @@ pub enum WriteError {
     Stopped {
         /// The path.
         path: PathBuf,
+    },
+    /// The store was opened read-only: nothing can be written to it.
+    #[error("{path}: is open read-only; snapshots cannot be written to it")]
+    ReadOnly {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A snapshot's record could not be encoded with the codec.
+    #[error("{path}: could not encode the record of snapshot {snapshot}: {source}")]
+    Encode {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot whose record it is.
+        snapshot: u64,
+        /// The codec's error.
+        source: dizzy_components::CodecError,
+    },
+    /// The file's snapshots could not be read when the writer started
+    /// (retention needs to know their chains).
+    #[error("{path}: reading the snapshots for retention: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong reading them.
+        source: Box<RestoreError>,
     },
 }
 

@@ -10,7 +10,7 @@ use dizzy_components::Kind;
 /// The format version this build writes (and the newest it reads).
 pub const FORMAT_VERSION: u32 = 2;
 
-/// `meta`: file-level facts: `format` (u32 LE), `codec` (UTF-8), `app` (UTF-8).
+/// `meta`: file-level facts: `format` (u32 LE) and `codec` (UTF-8).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("dizzy.meta");
 /// `snapshots`: snapshot id -> [`SnapshotMeta`], encoded with the codec.
 pub(crate) const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("dizzy.snapshots");
@@ -299,6 +299,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
         },
         t => return Err(format!("unknown chunk layout {t}")),
     };
+    // Bytes 1..4 are zero in every layout, and so are group and first row
+    // in a keyed chunk: anything else is not a chunk this format wrote.
+    let reserved_zero =
+        bytes[1..4] == [0, 0, 0] && (layout != Layout::Keyed || bytes[4..12] == [0; 8]);
+    if !reserved_zero {
+        return Err("chunk header: bytes that must be zero are not".to_owned());
+    }
     let body = &bytes[HEADER..];
     let uid_bytes = match layout {
         Layout::Rows { .. } => 0,

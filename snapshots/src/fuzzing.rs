@@ -13,7 +13,7 @@ use bevy_ecs::world::World;
 use dizzy_components::CodecError;
 use dizzy_components::{Uid, Uids};
 
-use crate::error::OpenError;
+use crate::error::StoreOpenError;
 use crate::format::{CHUNKS, SNAPSHOTS, SnapshotMeta};
 use crate::store::Store;
 
@@ -30,22 +30,34 @@ pub struct Raw {
 }
 
 /// Decodes a snapshot record the way [`Store::snapshots`] does.
+///
+/// # Errors
+/// The bytes are not a record of a format this build reads.
 pub fn decode_meta(bytes: &[u8]) -> Result<SnapshotMeta, String> {
     crate::format::decode_meta(bytes)
 }
 
 /// Encodes a snapshot record the way the writer does (to craft records).
+///
+/// # Errors
+/// A field does not encode.
 pub fn encode_meta(meta: &SnapshotMeta) -> Result<Vec<u8>, CodecError> {
     crate::format::encode_meta(meta)
 }
 
 /// A new, empty dizzy file in memory, labelled `label` in messages.
-pub fn memory_store(label: &str) -> Result<Store, OpenError> {
+///
+/// # Errors
+/// redb cannot create the file in memory.
+pub fn memory_store(label: &str) -> Result<Store, StoreOpenError> {
     Store::open_with_backend(label, redb::backends::InMemoryBackend::new())
 }
 
 /// Writes `raw` into `store` as it is (records and chunks are not checked),
 /// in one transaction.
+///
+/// # Errors
+/// The store is open read-only, or redb failed.
 pub fn write_raw(store: &Store, raw: &Raw) -> Result<(), redb::Error> {
     let db = store.database().ok_or(redb::Error::Corrupted(
         "the store is open read-only".to_owned(),
@@ -66,6 +78,9 @@ pub fn write_raw(store: &Store, raw: &Raw) -> Result<(), redb::Error> {
 }
 
 /// Reads every record and chunk of `store`, oldest first.
+///
+/// # Errors
+/// redb failed to read a table.
 pub fn read_raw(store: &Store) -> Result<Raw, redb::Error> {
     use redb::ReadableTable;
     let tx = store.begin_read()?;
@@ -87,6 +102,9 @@ pub fn read_raw(store: &Store) -> Result<Raw, redb::Error> {
 /// the uid index knows exactly the entities that have a uid, each under its
 /// own uid (so no uid is used twice), and the allocator hands out no uid
 /// that is in use.
+///
+/// # Errors
+/// The first property the world breaks, named.
 pub fn check_world(world: &mut World) -> Result<(), String> {
     let pairs: Vec<(bevy_ecs::entity::Entity, Uid)> = world
         .query::<(bevy_ecs::entity::Entity, &Uid)>()

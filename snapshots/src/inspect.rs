@@ -106,6 +106,10 @@ impl std::fmt::Debug for Inspector<'_> {
 }
 
 /// The world at `snapshot` (the latest if `None`), every value decoded.
+///
+/// # Errors
+/// The file cannot be read, the snapshot does not exist, or a chunk is damaged
+/// ([`RestoreError`]).
 pub fn entities_at(
     store: &Store,
     registry: &Registry,
@@ -194,6 +198,9 @@ impl Decoder<'_> {
 impl<'a> Inspector<'a> {
     /// An inspector of `store`, decoding with `registry`'s types (and the
     /// shapes the file records) what `decode` asks for.
+    ///
+    /// # Errors
+    /// The file's snapshot records cannot be read ([`RestoreError`]).
     pub fn new(
         store: &'a Store,
         registry: &'a Registry,
@@ -210,12 +217,19 @@ impl<'a> Inspector<'a> {
     }
 
     /// Every snapshot record of the file, oldest first.
+    ///
+    /// # Errors
+    /// The file cannot be read or a record is damaged ([`RestoreError`]).
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, RestoreError> {
         read_all_meta(self.store, &self.tx)
     }
 
     /// The world at `snapshot` (the latest if `None`): its full snapshot
     /// and every delta of its chain up to it.
+    ///
+    /// # Errors
+    /// The snapshot does not exist, its chain is broken, or a chunk is damaged
+    /// ([`RestoreError`]).
     pub fn at(&mut self, snapshot: Option<u64>) -> Result<&Inspection, RestoreError> {
         let chain = chain(self.store, &self.tx, snapshot)?;
         let ids: Vec<u64> = chain.iter().map(|m| m.id).collect();
@@ -246,6 +260,9 @@ impl<'a> Inspector<'a> {
     }
 
     /// The last inspection made by [`Inspector::at`].
+    ///
+    /// # Errors
+    /// No inspection was made yet ([`RestoreError`]).
     pub fn into_inspection(self) -> Result<Inspection, RestoreError> {
         self.state.ok_or_else(|| RestoreError::NoSnapshot {
             path: self.store.path().to_owned(),
@@ -255,6 +272,9 @@ impl<'a> Inspector<'a> {
     /// For each of `uids`, the first snapshot (by id, up to `up_to`) that
     /// holds it: a full snapshot that lists it or a delta that spawns it.
     /// Uids held by no such snapshot are left out.
+    ///
+    /// # Errors
+    /// The file cannot be read or a chunk is damaged ([`RestoreError`]).
     pub fn first_seen(
         &self,
         uids: &BTreeSet<u64>,

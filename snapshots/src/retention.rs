@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::WriteTransaction;
 
-use crate::error::{OpenError, RestoreError};
+use crate::error::{RestoreError, StoreOpenError};
 use crate::format::{CHUNKS, SNAPSHOTS};
 use crate::store::{Store, read_all_meta};
 
@@ -30,6 +30,9 @@ pub fn retained(links: &Links, keep_last: usize) -> BTreeSet<u64> {
 
 /// Deletes, inside `tx`, every snapshot of `links` that `retained` does not
 /// keep; updates `links` and returns the ids deleted.
+///
+/// # Errors
+/// redb failed to delete a snapshot's rows; the transaction should be aborted.
 pub fn prune(
     tx: &WriteTransaction,
     links: &mut Links,
@@ -55,6 +58,9 @@ pub fn prune(
 }
 
 /// Reads the chain links of a file.
+///
+/// # Errors
+/// The file cannot be read or a record is damaged ([`RestoreError`]).
 pub fn links(store: &Store) -> Result<Links, RestoreError> {
     Ok(store
         .snapshots()?
@@ -84,7 +90,7 @@ pub struct Compaction {
 pub enum CompactError {
     /// The file could not be opened.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(#[from] StoreOpenError),
     /// The records could not be read.
     #[error(transparent)]
     Read(#[from] RestoreError),
@@ -99,6 +105,10 @@ pub enum CompactError {
 }
 
 /// Applies `keep_last` (if any) and compacts the file at `path`.
+///
+/// # Errors
+/// The file cannot be opened or read, pruning failed, or redb could not compact
+/// it ([`CompactError`]).
 pub fn compact(
     path: &std::path::Path,
     keep_last: Option<usize>,

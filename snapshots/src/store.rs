@@ -9,7 +9,7 @@ use redb::{
     ReadableTableMetadata,
 };
 
-use crate::error::{OpenError, RestoreError};
+use crate::error::{RestoreError, StoreOpenError};
 use crate::format::{CHUNKS, FORMAT_VERSION, META, SNAPSHOTS, SnapshotMeta};
 
 /// An open dizzy file.
@@ -31,17 +31,17 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn storage(path: &Path, e: impl Into<redb::Error>) -> OpenError {
-    OpenError::Storage {
+fn storage(path: &Path, e: impl Into<redb::Error>) -> StoreOpenError {
+    StoreOpenError::Storage {
         path: path.to_owned(),
         source: e.into(),
     }
 }
 
-fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
+fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
-            OpenError::Locked {
+            StoreOpenError::Locked {
                 path: path.to_owned(),
                 explorer: crate::served::announced(path),
             }
@@ -49,23 +49,25 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() == std::io::ErrorKind::InvalidData =>
         {
-            OpenError::NotRedb {
+            StoreOpenError::NotRedb {
                 path: path.to_owned(),
                 reason: io.to_string(),
             }
         }
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => OpenError::Io {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StoreOpenError::Io {
             path: path.to_owned(),
             source: io,
         },
-        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => OpenError::NotRedb {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
+            StoreOpenError::NotRedb {
+                path: path.to_owned(),
+                reason,
+            }
+        }
+        redb::DatabaseError::RepairAborted => StoreOpenError::NeedsRepair {
             path: path.to_owned(),
-            reason,
         },
-        redb::DatabaseError::RepairAborted => OpenError::NeedsRepair {
-            path: path.to_owned(),
-        },
-        redb::DatabaseError::UpgradeRequired(v) => OpenError::NotRedb {
+        redb::DatabaseError::UpgradeRequired(v) => StoreOpenError::NotRedb {
             path: path.to_owned(),
             reason: format!("an old redb file format ({v})"),
         },
@@ -79,8 +81,8 @@ fn classify(path: &Path, e: redb::DatabaseError) -> OpenError {
 /// its header last, and the next run would refuse a file without one), at
 /// worst a stray temporary file. If another process created `path`
 /// meanwhile, that file is kept.
-fn create_new(path: &Path) -> Result<(), OpenError> {
-    let io = |source| OpenError::Io {
+fn create_new(path: &Path) -> Result<(), StoreOpenError> {
+    let io = |source| StoreOpenError::Io {
         path: path.to_owned(),
         source,
     };
@@ -146,20 +148,20 @@ fn remove_stray_creations(path: &Path, name: &str) {
 }
 
 /// Checks the path before redb sees it.
-fn precheck(path: &Path, must_exist: bool) -> Result<bool, OpenError> {
+fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => Err(OpenError::IsDirectory {
+        Ok(m) if m.is_dir() => Err(StoreOpenError::IsDirectory {
             path: path.to_owned(),
         }),
-        Ok(m) if m.len() == 0 => Err(OpenError::Empty {
+        Ok(m) if m.len() == 0 => Err(StoreOpenError::Empty {
             path: path.to_owned(),
         }),
         Ok(_) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(OpenError::Missing {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreOpenError::Missing {
             path: path.to_owned(),
         }),
-        Err(e) => Err(OpenError::Io {
+        Err(e) => Err(StoreOpenError::Io {
             path: path.to_owned(),
             source: e,
         }),
@@ -170,13 +172,18 @@ impl Store {
     /// Opens `path` for reading and writing, creating a new dizzy file if it
     /// does not exist. An existing file must be a dizzy file of a format this
     /// build reads; if it is not, it is left exactly as it was.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+    ///
+    /// # Errors
+    /// The path is a directory, an empty file, not a redb or dizzy file, a
+    /// newer format, or in use by another process ([`StoreOpenError`]); the
+    /// file is left as it was.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         let path = path.as_ref();
         let existed = precheck(path, false)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.is_dir()
         {
-            return Err(OpenError::Io {
+            return Err(StoreOpenError::Io {
                 path: path.to_owned(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
@@ -193,7 +200,7 @@ impl Store {
                 .write(true)
                 .open(path)
             {
-                return Err(OpenError::Io {
+                return Err(StoreOpenError::Io {
                     path: path.to_owned(),
                     source: e,
                 });
@@ -207,7 +214,7 @@ impl Store {
                     .set_check_integrity_on_open(true)
                     .open(path)
             })
-            .map_err(|reason| OpenError::Damaged {
+            .map_err(|reason| StoreOpenError::Damaged {
                 path: path.to_owned(),
                 reason,
             })?
@@ -228,10 +235,14 @@ impl Store {
 
     /// Opens an existing dizzy file for reading only (for inspection); other
     /// readers may have it open at the same time.
-    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+    ///
+    /// # Errors
+    /// The file does not exist, is not a dizzy file, needs a crash repair, or
+    /// is of a newer format ([`StoreOpenError`]).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         let path = path.as_ref();
         precheck(path, true)?;
-        let damaged = |reason| OpenError::Damaged {
+        let damaged = |reason| StoreOpenError::Damaged {
             path: path.to_owned(),
             reason,
         };
@@ -249,10 +260,14 @@ impl Store {
     /// Opens a dizzy file kept in any redb [`StorageBackend`](redb::StorageBackend)
     /// (tests inject faults this way); `label` names it in messages. An
     /// empty backend becomes a new dizzy file.
+    ///
+    /// # Errors
+    /// The backend holds something other than a dizzy file, or redb cannot read
+    /// it ([`StoreOpenError`]).
     pub fn open_with_backend(
         label: impl AsRef<Path>,
         backend: impl redb::StorageBackend,
-    ) -> Result<Store, OpenError> {
+    ) -> Result<Store, StoreOpenError> {
         let path = label.as_ref();
         let db = Database::builder()
             .create_with_backend(backend)
@@ -268,14 +283,18 @@ impl Store {
     /// Opens an existing dizzy file to read it: read-only when it was closed
     /// cleanly; a file left behind by a crash is first repaired by a
     /// read-write open (which loses nothing that was committed).
-    pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+    ///
+    /// # Errors
+    /// As [`Store::open_read_only`], and [`Store::open`] for a file that needs
+    /// a repair.
+    pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         match Self::open_read_only(path.as_ref()) {
-            Err(OpenError::NeedsRepair { .. }) => Self::open(path),
+            Err(StoreOpenError::NeedsRepair { .. }) => Self::open(path),
             other => other,
         }
     }
 
-    fn write_meta(&self) -> Result<(), OpenError> {
+    fn write_meta(&self) -> Result<(), StoreOpenError> {
         let db = self
             .database()
             .ok_or_else(|| storage(&self.path, redb::StorageError::Unsupported))?;
@@ -295,16 +314,16 @@ impl Store {
     }
 
     /// Checks the file's metadata; returns its format version.
-    fn check_meta(&self) -> Result<u32, OpenError> {
+    fn check_meta(&self) -> Result<u32, StoreOpenError> {
         contain(|| self.check_meta_unguarded()).unwrap_or_else(|reason| {
-            Err(OpenError::Damaged {
+            Err(StoreOpenError::Damaged {
                 path: self.path.clone(),
                 reason,
             })
         })
     }
 
-    fn check_meta_unguarded(&self) -> Result<u32, OpenError> {
+    fn check_meta_unguarded(&self) -> Result<u32, StoreOpenError> {
         let tx = self.begin_read().map_err(|e| storage(&self.path, e))?;
         let meta = match tx.open_table(META) {
             Ok(t) => t,
@@ -321,13 +340,13 @@ impl Store {
                     self.write_meta()?;
                     return Ok(FORMAT_VERSION);
                 }
-                return Err(OpenError::NotDizzy {
+                return Err(StoreOpenError::NotDizzy {
                     path: self.path.clone(),
                 });
             }
             Err(e) => return Err(storage(&self.path, e)),
         };
-        let get = |key: &str| -> Result<Option<Vec<u8>>, OpenError> {
+        let get = |key: &str| -> Result<Option<Vec<u8>>, StoreOpenError> {
             Ok(meta
                 .get(key)
                 .map_err(|e| storage(&self.path, e))?
@@ -336,11 +355,11 @@ impl Store {
         let format = get("format")?
             .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
             .map(u32::from_le_bytes)
-            .ok_or_else(|| OpenError::NotDizzy {
+            .ok_or_else(|| StoreOpenError::NotDizzy {
                 path: self.path.clone(),
             })?;
         if format > FORMAT_VERSION {
-            return Err(OpenError::NewerFormat {
+            return Err(StoreOpenError::NewerFormat {
                 path: self.path.clone(),
                 found: format,
                 supported: FORMAT_VERSION,
@@ -348,7 +367,7 @@ impl Store {
         }
         let found = String::from_utf8_lossy(&get("codec")?.unwrap_or_default()).into_owned();
         if found != codec::CODEC {
-            return Err(OpenError::UnknownCodec {
+            return Err(StoreOpenError::UnknownCodec {
                 path: self.path.clone(),
                 found,
                 supported: codec::CODEC,
@@ -379,6 +398,9 @@ impl Store {
     }
 
     /// Starts a read transaction.
+    ///
+    /// # Errors
+    /// redb could not start a read transaction.
     pub fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
         match &self.db {
             Db::Write(db) => db.begin_read(),
@@ -402,6 +424,9 @@ impl Store {
     }
 
     /// Every snapshot record, oldest first.
+    ///
+    /// # Errors
+    /// The file cannot be read or a record is damaged ([`RestoreError`]).
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
@@ -411,6 +436,9 @@ impl Store {
     }
 
     /// The newest snapshot record.
+    ///
+    /// # Errors
+    /// The file cannot be read or the record is damaged ([`RestoreError`]).
     pub fn latest(&self) -> Result<Option<SnapshotMeta>, RestoreError> {
         contain(|| self.latest_unguarded()).unwrap_or_else(|r| Err(self.damaged(r)))
     }
@@ -429,6 +457,9 @@ impl Store {
 
     /// The ids of every snapshot, oldest first (without reading their
     /// records).
+    ///
+    /// # Errors
+    /// The file cannot be read ([`RestoreError`]).
     pub fn snapshot_ids(&self) -> Result<Vec<u64>, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
@@ -446,6 +477,9 @@ impl Store {
     }
 
     /// How many snapshots the file holds (without reading them).
+    ///
+    /// # Errors
+    /// The file cannot be read ([`RestoreError`]).
     pub fn snapshot_count(&self) -> Result<u64, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;
@@ -460,6 +494,9 @@ impl Store {
     /// The records of the snapshots with ids above `after` (all of them
     /// for `None`), oldest first: what a reader that has the older ones
     /// still needs.
+    ///
+    /// # Errors
+    /// The file cannot be read or a record is damaged ([`RestoreError`]).
     pub fn snapshots_after(&self, after: Option<u64>) -> Result<Vec<SnapshotMeta>, RestoreError> {
         let Some(after) = after else {
             return self.snapshots();
@@ -483,6 +520,9 @@ impl Store {
     }
 
     /// The record of snapshot `id`.
+    ///
+    /// # Errors
+    /// No snapshot `id`, or its record is damaged ([`RestoreError`]).
     pub fn snapshot(&self, id: u64) -> Result<SnapshotMeta, RestoreError> {
         contain(|| {
             let tx = self.begin_read().map_err(|e| self.restore_storage(e))?;

@@ -83,6 +83,10 @@ pub struct Writer {
 
 /// Writes one capture in one write transaction, durably. A delta whose base
 /// is not in the file is refused (its base failed to commit).
+///
+/// # Errors
+/// redb failed, the record does not encode, or a delta's base is not in the
+/// file ([`WriteError`]); nothing of the capture is committed.
 pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Result<(), WriteError> {
     commit_retaining(db, path, capture, None).map(|_| ())
 }
@@ -116,8 +120,12 @@ fn commit_retaining(
                 base,
             });
         }
-        let meta = crate::format::encode_meta(&capture.meta)
-            .map_err(|e| fail(redb::Error::Corrupted(e.to_string())))?;
+        let meta =
+            crate::format::encode_meta(&capture.meta).map_err(|source| WriteError::Encode {
+                path: path.to_owned(),
+                snapshot: id,
+                source,
+            })?;
         snapshots
             .insert(id, meta.as_slice())
             .map_err(|e| fail(e.into()))?;
@@ -252,12 +260,19 @@ impl Writer {
     /// Starts the writer thread for `store` (opened read-write). With
     /// `keep_last`, each commit also deletes the snapshots that are neither
     /// among the newest `keep_last` nor needed by their chains.
+    ///
+    /// # Errors
+    /// The store is open read-only, its snapshots cannot be read (with
+    /// `keep_last`), or the thread could not start ([`WriteError`]).
     pub fn start(store: &Store, keep_last: Option<usize>) -> Result<Writer, WriteError> {
         Self::start_with(store, keep_last, Vec::new())
     }
 
     /// [`Writer::start`], with listeners told of every durable commit (on
     /// the writer thread, in commit order; see [`CommitListener`]).
+    ///
+    /// # Errors
+    /// As [`Writer::start`].
     pub fn start_with(
         store: &Store,
         keep_last: Option<usize>,
@@ -267,14 +282,13 @@ impl Writer {
         let db = store
             .database()
             .cloned()
-            .ok_or_else(|| WriteError::Stopped { path: path.clone() })?;
+            .ok_or_else(|| WriteError::ReadOnly { path: path.clone() })?;
         let retention = match keep_last {
             Some(k) => Some(Retention {
                 keep_last: k.max(1),
-                links: crate::retention::links(store).map_err(|e| WriteError::Storage {
+                links: crate::retention::links(store).map_err(|e| WriteError::Read {
                     path: path.clone(),
-                    snapshot: 0,
-                    source: redb::Error::Corrupted(e.to_string()),
+                    source: Box::new(e),
                 })?,
             }),
             None => None,
@@ -299,6 +313,9 @@ impl Writer {
     }
 
     /// Queues a capture for commit. Returns at once.
+    ///
+    /// # Errors
+    /// The writer thread has stopped ([`WriteError::Stopped`]).
     pub fn submit(&self, capture: Capture) -> Result<(), WriteError> {
         let stopped = || WriteError::Stopped {
             path: self.path.clone(),
@@ -346,6 +363,10 @@ impl Writer {
 
     /// Waits until everything submitted is committed (or failed); returns
     /// the newest committed snapshot id, or the writer's error.
+    ///
+    /// # Errors
+    /// The first commit that failed since the last error was taken, or the
+    /// writer thread stopped ([`WriteError`]).
     pub fn flush(&self) -> Result<Option<u64>, WriteError> {
         let mut s = self.shared.lock();
         while s.pending > 0 && !s.stopped {
@@ -367,6 +388,9 @@ impl Writer {
     }
 
     /// Commits what is queued, then stops the thread.
+    ///
+    /// # Errors
+    /// As [`Writer::flush`].
     pub fn close(mut self) -> Result<Option<u64>, WriteError> {
         let r = self.flush();
         self.shutdown();

@@ -311,6 +311,9 @@ impl Setup {
 
     /// Consumes the setup: the registry, the schedule (not yet built),
     /// the start-up functions, and the first registration error if any.
+    ///
+    /// # Errors
+    /// The first registration a plugin made that the registry refused.
     pub fn finish(self) -> Result<Parts, RegistryError> {
         if let Some(e) = self.errors.into_iter().next() {
             return Err(e);

@@ -103,8 +103,9 @@ enum Command {
     Pull(pull::Args),
 }
 
-/// The clap shell of the inspection subcommands (its name, version and
-/// about text are set at run time).
+// The clap shell of the inspection subcommands. Its name, version and about
+// text are the binary's, set at run time: a `///` comment here would become
+// the about text of every binary that has none of its own.
 #[derive(Debug, Parser)]
 #[command(name = "dizzy")]
 struct Inspect {
@@ -241,30 +242,7 @@ impl Cli {
             augment,
             extensions,
         } = self;
-        let mut command = <Inspect as clap::CommandFactory>::command();
-        command = command.name(name.clone()).bin_name(name);
-        if let Some(v) = version {
-            command = command.version(v);
-        }
-        if let Some(a) = about {
-            command = command.about(a);
-        }
-        for f in augment {
-            command = f(command);
-        }
-        if let Some(db) = app.db_path().map(|p| p.to_string_lossy().into_owned()) {
-            let names: Vec<String> = command
-                .get_subcommands()
-                .filter(|s| {
-                    s.get_name() != "graph" && s.get_arguments().any(|a| a.get_id() == "db")
-                })
-                .map(|s| s.get_name().to_owned())
-                .collect();
-            for n in names {
-                command =
-                    command.mut_subcommand(n, |s| s.mut_arg("db", |a| a.default_value(db.clone())));
-            }
-        }
+        let command = shell(name, version, about, augment, app.db_path());
         let matches = match command.try_get_matches_from(args) {
             Ok(m) => m,
             Err(e) => e.exit(),
@@ -298,6 +276,48 @@ impl Cli {
             }
         }
     }
+}
+
+/// The clap command of a [`Cli`]: the inspection subcommands and the
+/// binary's own, under the binary's name, version and about text (or none),
+/// with the app's file as every `--db`'s default.
+fn shell(
+    name: String,
+    version: Option<String>,
+    about: Option<String>,
+    augment: Vec<fn(clap::Command) -> clap::Command>,
+    db: Option<&std::path::Path>,
+) -> clap::Command {
+    let mut command = <Inspect as clap::CommandFactory>::command();
+    command = command.name(name.clone()).bin_name(name);
+    if let Some(v) = version {
+        command = command.version(v);
+    }
+    for f in augment {
+        command = f(command);
+    }
+    // The binary's about text, or none: never a doc comment of ours, nor
+    // that of the binary's subcommand enum (clap's derive sets the about
+    // text from it when it adds the subcommands).
+    command = match about {
+        Some(a) => command.about(a),
+        None => command.about(None::<&'static str>),
+    }
+    .long_about(None::<&'static str>);
+    if let Some(db) = db.map(|p| p.to_string_lossy().into_owned()) {
+        let names: Vec<String> = command
+            .get_subcommands()
+            .filter(|s| s.get_name() != "graph" && s.get_arguments().any(|a| a.get_id() == "db"))
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        for n in names {
+            // Not required any more: clap does not count a default as given.
+            command = command.mut_subcommand(n, |s| {
+                s.mut_arg("db", |a| a.default_value(db.clone()).required(false))
+            });
+        }
+    }
+    command
 }
 
 fn dispatch(command: Command, app: App) -> Result<(), CliError> {
@@ -376,4 +396,64 @@ pub fn init_logs() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell;
+
+    /// The binary's own subcommands (this comment must not become the
+    /// binary's about text).
+    #[derive(Debug, clap::Subcommand)]
+    enum Own {
+        /// Do the work.
+        Work,
+    }
+
+    fn help(about: Option<&str>) -> String {
+        let mut command = shell(
+            "my-tool".into(),
+            Some("1.2.3".into()),
+            about.map(str::to_owned),
+            vec![<Own as clap::Subcommand>::augment_subcommands],
+            Some(std::path::Path::new("lab.redb")),
+        );
+        command.render_long_help().to_string()
+    }
+
+    #[test]
+    fn a_binary_without_about_text_shows_none_of_ours() {
+        // `run!` in a crate with no `description` passes an empty one.
+        let text = help(None);
+        assert!(text.starts_with("Usage: my-tool <COMMAND>"), "{text}");
+        assert!(!text.contains("clap shell"), "{text}");
+        assert!(!text.contains("set at run time"), "{text}");
+        assert!(!text.contains("must not become"), "{text}");
+        assert!(text.contains("  work "), "{text}");
+    }
+
+    #[test]
+    fn a_binary_with_about_text_shows_it_and_its_file() {
+        let text = help(Some("Looks after the lab."));
+        assert!(text.starts_with("Looks after the lab.\n"), "{text}");
+        let mut command = shell(
+            "my-tool".into(),
+            None,
+            None,
+            Vec::new(),
+            Some("lab.redb".as_ref()),
+        );
+        let show = command
+            .find_subcommand_mut("show")
+            .map(|s| s.render_long_help().to_string());
+        assert!(show.is_some_and(|h| h.contains("[default: lab.redb]")));
+        // The default is used: `show` without `--db` parses.
+        let matches = command.try_get_matches_from(["my-tool", "show"]);
+        let db = matches.ok().and_then(|m| {
+            m.subcommand_matches("show")?
+                .get_one::<std::path::PathBuf>("db")
+                .cloned()
+        });
+        assert_eq!(db, Some("lab.redb".into()));
+    }
 }

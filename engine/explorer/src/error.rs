@@ -32,7 +32,7 @@ pub enum ServeError {
     Start(std::io::Error),
     /// The file could not be opened.
     #[error(transparent)]
-    Open(#[from] dizzy_snapshots::OpenError),
+    Open(#[from] dizzy_snapshots::StoreOpenError),
 }
 
 /// A request that gets no page: its status and why.

@@ -172,7 +172,7 @@ pub enum PullError {
     NoFile,
     /// The target file could not be created or read.
     #[error(transparent)]
-    Open(#[from] dizzy_snapshots::OpenError),
+    Open(#[from] dizzy_snapshots::StoreOpenError),
     /// The local file could not be read.
     #[error(transparent)]
     Read(#[from] dizzy_snapshots::RestoreError),

@@ -67,6 +67,10 @@ pub struct Restored {
 
 /// The chain that restores snapshot `target` (the latest if `None`): the
 /// full snapshot first, `target` last.
+///
+/// # Errors
+/// The snapshot does not exist, or its chain is broken (a base is missing)
+/// ([`RestoreError`]).
 pub fn chain(
     store: &Store,
     tx: &ReadTransaction,
@@ -156,6 +160,11 @@ fn value_error(
 
 /// Checks that every column with data in `meta` is registered, as the same
 /// kind and version.
+///
+/// # Errors
+/// A column of `meta` is not registered (under the [`Unknown::Fail`] policy),
+/// is registered as the other kind, or at another version without a migration
+/// ([`RestoreError`]).
 pub fn check_schemas(
     store: &Store,
     registry: &Registry,
@@ -238,6 +247,12 @@ fn column_type(column: &str) -> (Option<&str>, Kind) {
 }
 
 /// Restores a world from `store`.
+///
+/// # Errors
+/// The file holds no snapshot or not the one asked for, a schema does not match
+/// the registry, a chunk is damaged, or a reference dangles under
+/// [`RefPolicy::Fail`](dizzy_components::RefPolicy::Fail) ([`RestoreError`]);
+/// no world is returned.
 pub fn restore(
     store: &Store,
     registry: &Registry,
