@@ -39,6 +39,7 @@ pub struct App {
     pub(crate) store: Option<dizzy_snapshots::Store>,
     pub(crate) unknown: dizzy_snapshots::Unknown,
     pub(crate) listeners: Vec<dizzy_snapshots::CommitListener>,
+    pub(crate) cache_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for App {
@@ -51,6 +52,7 @@ impl std::fmt::Debug for App {
             .field("keep_last", &self.keep_last)
             .field("unknown", &self.unknown)
             .field("listeners", &self.listeners.len())
+            .field("cache_bytes", &self.cache_bytes)
             .finish()
     }
 }
@@ -74,7 +76,17 @@ impl App {
             store: None,
             unknown: dizzy_snapshots::Unknown::Fail,
             listeners: Vec::new(),
+            cache_bytes: None,
         }
+    }
+
+    /// Bounds the memory of the file's page cache (redb's) to `bytes`. By
+    /// default it is twice the file's size at open, between 16 and 256 MiB
+    /// ([`dizzy_snapshots::default_cache_bytes`]); a run over big values
+    /// that are written once and rarely read again can take less.
+    pub fn cache_size(mut self, bytes: usize) -> Self {
+        self.cache_bytes = Some(bytes);
+        self
     }
 
     /// Sets the file.

@@ -60,6 +60,7 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
         dedupe::File {
             path: "a".into(),
             size: 3,
+            modified_ns: 0,
         },
         dedupe::Sha256([7; 32]),
     ));
@@ -67,6 +68,7 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
         dedupe::File {
             path: "sub/b".into(),
             size: 3,
+            modified_ns: 0,
         },
         dedupe::Sha256([7; 32]),
     ));
@@ -100,6 +102,7 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
         dedupe::File {
             path: "c".into(),
             size: 9,
+            modified_ns: 0,
         },
         dedupe::Unreadable {
             error: "denied".into(),

@@ -91,6 +91,9 @@ impl From<UnknownArg> for Unknown {
 
 pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     let registry = app.try_registry()?;
+    if !crate::remote::is_url(&args.out) {
+        crate::output::refuse_database(&args.out, &args.db)?;
+    }
     let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     // Components this build does not register are kept (as the file
     // recorded them) and carried like the others.

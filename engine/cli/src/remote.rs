@@ -123,8 +123,8 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
 }
 
-/// Writes a bundle whole: a file (under a temporary name, then renamed), or
-/// an object at a URL (one PUT).
+/// Writes a bundle whole: a file (see [`crate::output::write_file`]), or an
+/// object at a URL (one PUT).
 pub(crate) fn write(path: &Path, bytes: Vec<u8>) -> Result<(), CliError> {
     if is_url(path) {
         #[cfg(feature = "replicate")]
@@ -135,9 +135,7 @@ pub(crate) fn write(path: &Path, bytes: Vec<u8>) -> Result<(), CliError> {
         #[cfg(not(feature = "replicate"))]
         return Err(no_replication(path));
     }
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, &bytes).map_err(|e| CliError::new(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+    crate::output::write_file(path, |out| std::io::Write::write_all(out, &bytes))
 }
 
 /// The snapshots a bucket's manifest names, as `dizzy snapshots` lists them.
