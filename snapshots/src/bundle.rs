@@ -579,18 +579,22 @@ fn remap_correlations(
 /// Encodes a bundle body into a bundle file's bytes (bundle format
 /// [`BUNDLE_VERSION`], with a CRC-64 of everything before it).
 pub fn write(body: &BundleBody) -> Result<Vec<u8>, dizzy_components::CodecError> {
-    let encoded = codec::encode(body)?;
+    Ok(envelope(&codec::encode(body)?))
+}
+
+/// A bundle file's bytes around an encoded body: header, body, checksum.
+pub(crate) fn envelope(encoded: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(encoded.len() + 96);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
     out.extend_from_slice(&(codec::CODEC.len() as u32).to_le_bytes());
     out.extend_from_slice(codec::CODEC.as_bytes());
     out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
-    out.extend_from_slice(&encoded);
+    out.extend_from_slice(encoded);
     let mut crc = Crc64::new();
     crc.update(&out);
     out.extend_from_slice(&crc.finish().to_le_bytes());
-    Ok(out)
+    out
 }
 
 /// The most bytes any bundle header takes (magic, version, codec name of at
