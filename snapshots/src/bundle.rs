@@ -727,9 +727,10 @@ pub fn read(bytes: &[u8]) -> Result<BundleBody, ImportError> {
 }
 
 /// Reads a bundle file whole, checking it first: it must be a regular file
-/// (not a device, a pipe or a directory) no larger than `max_bytes`, and
-/// its header must hold (see [`check_header`]) before the rest is read; the
-/// rest is read into one buffer of exactly the file's size. `/dev/zero`, a
+/// (not a device, a pipe or a directory) no larger than `max_bytes`, its
+/// header must hold (see [`check_header`]) and its checksum match (read
+/// streaming, in constant memory) before it is read into one buffer of
+/// exactly the file's size. `/dev/zero`, a
 /// sparse file of a gigabyte or a file that is not a bundle costs a few
 /// bytes of memory, not its size.
 ///
@@ -758,7 +759,45 @@ pub fn read_file(path: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, Impo
     let mut prefix = vec![0u8; (total as usize).min(BUNDLE_HEADER_MAX)];
     file.read_exact(&mut prefix)
         .map_err(|e| file_error(e.to_string()))?;
-    check_header(&prefix, total)?;
+    let header = check_header(&prefix, total)?;
+    // The checksum is verified streaming first (a few KiB of memory), so a
+    // damaged or forged file of any size costs its reading, not its size.
+    let trailer = trailer_len(header.version) as u64;
+    let mut content = (&mut file).take(total - prefix.len() as u64 - trailer);
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut sha = Sha256::new();
+    let mut crc = Crc64::new();
+    sha.update(&prefix);
+    crc.update(&prefix);
+    loop {
+        let n = content
+            .read(&mut buffer)
+            .map_err(|e| file_error(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        if header.version == 1 {
+            sha.update(&buffer[..n]);
+        } else {
+            crc.update(&buffer[..n]);
+        }
+    }
+    let mut sum = vec![0u8; trailer as usize];
+    file.read_exact(&mut sum)
+        .map_err(|e| file_error(e.to_string()))?;
+    let matches = if header.version == 1 {
+        sha.finish().as_slice() == sum.as_slice()
+    } else {
+        crc.finish().to_le_bytes().as_slice() == sum.as_slice()
+    };
+    if !matches {
+        return Err(ImportError::Invalid(
+            "the checksum does not match (corrupt)".to_owned(),
+        ));
+    }
+    drop(buffer);
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(prefix.len() as u64))
+        .map_err(|e| file_error(e.to_string()))?;
     let mut bytes = Vec::new();
     bytes
         .try_reserve_exact(total as usize)
