@@ -81,7 +81,7 @@ impl App {
     }
 
     /// Bounds the memory of the file's page cache (redb's) to `bytes`. By
-    /// default it is twice the file's size at open, between 16 and 256 MiB
+    /// default it is a quarter of the file's size at open, between 16 and 256 MiB
     /// ([`dizzy_snapshots::default_cache_bytes`]); a run over big values
     /// that are written once and rarely read again can take less.
     pub fn cache_size(mut self, bytes: usize) -> Self {

@@ -209,7 +209,9 @@ pub enum WriteError {
     },
     /// A stop was requested while waiting for the writer, which had not
     /// finished: snapshots not yet reported committed may be lost.
-    #[error("{path}: stopped while waiting for the snapshot writer ({pending} snapshot(s) not yet committed)")]
+    #[error(
+        "{path}: stopped while waiting for the snapshot writer ({pending} snapshot(s) not yet committed)"
+    )]
     Interrupted {
         /// The path.
         path: PathBuf,

@@ -159,8 +159,9 @@ fn precheck(path: &Path, must_exist: bool) -> Result<bool, OpenError> {
             path: path.to_owned(),
         }),
         Ok(_) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound
-            && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
         {
             Err(OpenError::DanglingLink {
                 path: path.to_owned(),
@@ -178,11 +179,14 @@ fn precheck(path: &Path, must_exist: bool) -> Result<bool, OpenError> {
     }
 }
 
-/// The most memory redb's page cache takes by default: twice the file's
-/// size at open, at least 16 MiB and at most 256 MiB (redb's own default is
-/// 1 GiB on every open). [`Store::open_with_cache`] sets another bound.
+/// The most memory redb's page cache takes by default: a quarter of the
+/// file's size at open, at least 16 MiB and at most 256 MiB (redb's own
+/// default is 1 GiB on every open, which a file of big values fills). A
+/// snapshot file is written once and read back at a restore, so the cache
+/// buys little beyond the pages of the newest records.
+/// [`Store::open_with_cache`] sets another bound.
 pub fn default_cache_bytes(file_len: u64) -> usize {
-    let wanted = file_len.saturating_mul(2).clamp(16 << 20, 256 << 20);
+    let wanted = (file_len / 4).clamp(16 << 20, 256 << 20);
     usize::try_from(wanted).unwrap_or(256 << 20)
 }
 
@@ -277,9 +281,13 @@ impl Store {
             reason,
         };
         let cache = default_cache_bytes(std::fs::metadata(path).map_or(0, |m| m.len()));
-        let db = contain(|| Database::builder().set_cache_size(cache).open_read_only(path))
-            .map_err(damaged)?
-            .map_err(|e| classify(path, e))?;
+        let db = contain(|| {
+            Database::builder()
+                .set_cache_size(cache)
+                .open_read_only(path)
+        })
+        .map_err(damaged)?
+        .map_err(|e| classify(path, e))?;
         let store = Store {
             path: path.to_owned(),
             db: Db::Read(Arc::new(db)),

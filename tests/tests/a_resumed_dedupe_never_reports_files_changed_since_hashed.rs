@@ -59,11 +59,7 @@ fn files_changed_after_hashing_are_not_reported_as_duplicates() {
     let first = dedupe(&tree, &db);
     assert_eq!(
         sets(&first),
-        [
-            vec!["a1", "a2", "a3"],
-            vec!["b1", "b2"],
-            vec!["c1", "c2"]
-        ]
+        [vec!["a1", "a2", "a3"], vec!["b1", "b2"], vec!["c1", "c2"]]
     );
 
     // Same size, new content; a new size; only a new modification time.

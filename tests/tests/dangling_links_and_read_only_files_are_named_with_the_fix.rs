@@ -65,7 +65,14 @@ fn dizzy_unprivileged(args: &[&str]) -> std::process::Output {
 /// needs redb's repair).
 fn killed_run(db: &Path) {
     let mut child = Command::new(dizzy_bin())
-        .args(["demo", "particles", "--entities", "5000", "--ticks", "100000"])
+        .args([
+            "demo",
+            "particles",
+            "--entities",
+            "5000",
+            "--ticks",
+            "100000",
+        ])
         .arg("--db")
         .arg(db)
         .stdout(Stdio::null())

@@ -105,10 +105,16 @@ fn input_that_is_not_a_bundle_costs_a_few_mib() {
             rss / MIB
         );
         assert!(secs < 120.0, "{input}: {secs} s");
-        eprintln!("{input}: refused, peak RSS {:.1} MiB", rss as f64 / MIB as f64);
+        eprintln!(
+            "{input}: refused, peak RSS {:.1} MiB",
+            rss as f64 / MIB as f64
+        );
         refused += 1;
     }
-    assert!(!Path::new(&*db).exists(), "nothing created for refused input");
+    assert!(
+        !Path::new(&*db).exists(),
+        "nothing created for refused input"
+    );
     assert_eq!(refused, 3);
 }
 

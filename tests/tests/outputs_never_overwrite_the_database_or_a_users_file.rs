@@ -71,7 +71,11 @@ fn an_output_that_is_the_database_is_refused() {
             refused += 1;
         }
     }
-    assert_eq!(std::fs::read(&db).unwrap(), before, "the database is as it was");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the database is as it was"
+    );
     dizzy_json(&["snapshots", "--db", &db.to_string_lossy(), "--json"]);
     eprintln!("destructive paths refused: {refused}");
 }
@@ -108,7 +112,11 @@ fn temporary_files_never_replace_a_users_file_and_outputs_are_whole() {
         &table.to_string_lossy(),
     ]);
     for name in ["notes.partial", "notes.txt.partial", "table.jsonl.partial"] {
-        assert_eq!(std::fs::read(out_dir.join(name)).unwrap(), b"mine", "{name}");
+        assert_eq!(
+            std::fs::read(out_dir.join(name)).unwrap(),
+            b"mine",
+            "{name}"
+        );
     }
     assert_eq!(
         files_in(&out_dir),
@@ -137,7 +145,10 @@ fn temporary_files_never_replace_a_users_file_and_outputs_are_whole() {
 fn a_name_of_250_bytes_works_for_every_file_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = run(dir.path());
-    let long = |ext: &str| dir.path().join(format!("{}.{ext}", "n".repeat(250 - ext.len() - 1)));
+    let long = |ext: &str| {
+        dir.path()
+            .join(format!("{}.{ext}", "n".repeat(250 - ext.len() - 1)))
+    };
     let bundle = long("bundle");
     assert_eq!(bundle.file_name().unwrap().len(), 250);
     dizzy_json(&[
