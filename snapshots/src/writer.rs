@@ -366,7 +366,12 @@ impl Writer {
     }
 
     /// [`Writer::flush`], but a wait also ends when `stop` returns true
-    /// (checked at least every 50 ms) with [`WriteError::Interrupted`].
+    /// (checked at least every 50 ms).
+    ///
+    /// # Errors
+    /// The writer's first error not yet taken; [`WriteError::Interrupted`]
+    /// when `stop` ended the wait; [`WriteError::Stopped`] when the thread
+    /// ended with captures not committed.
     pub fn flush_unless(&self, stop: &dyn Fn() -> bool) -> Result<Option<u64>, WriteError> {
         let mut s = self.shared.lock();
         while s.pending > 0 && !s.stopped {
