@@ -40,6 +40,7 @@ pub struct App {
     pub(crate) unknown: dizzy_snapshots::Unknown,
     pub(crate) listeners: Vec<dizzy_snapshots::CommitListener>,
     pub(crate) on_code_change: CodeChange,
+    pub(crate) cache_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for App {
@@ -53,6 +54,7 @@ impl std::fmt::Debug for App {
             .field("unknown", &self.unknown)
             .field("listeners", &self.listeners.len())
             .field("on_code_change", &self.on_code_change)
+            .field("cache_bytes", &self.cache_bytes)
             .finish()
     }
 }
@@ -77,6 +79,7 @@ impl App {
             unknown: dizzy_snapshots::Unknown::Fail,
             listeners: Vec::new(),
             on_code_change: CodeChange::default(),
+            cache_bytes: None,
         }
     }
 
@@ -97,6 +100,15 @@ impl App {
         version: u32,
     ) -> Self {
         self.setup.system_version(system, version);
+        self
+    }
+
+    /// Bounds the memory of the file's page cache (redb's) to `bytes`. By
+    /// default it is a quarter of the file's size at open, between 16 and 256 MiB
+    /// ([`dizzy_snapshots::default_cache_bytes`]); a run over big values
+    /// that are written once and rarely read again can take less.
+    pub fn cache_size(mut self, bytes: usize) -> Self {
+        self.cache_bytes = Some(bytes);
         self
     }
 

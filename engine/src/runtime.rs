@@ -147,6 +147,7 @@ impl Runtime {
             unknown,
             listeners,
             on_code_change,
+            cache_bytes,
         } = app;
         let opened = Instant::now();
         let parts = setup.finish()?;
@@ -157,6 +158,8 @@ impl Runtime {
         // only a file that needs a crash repair is opened read-write at once.
         let mut store = given;
         let mut restored = None;
+        // The newest snapshot the restore saw through the read-only handle.
+        let mut seen = None;
         if let Some(s) = &store {
             if let Some(latest) = s.latest()? {
                 let options = RestoreOptions {
@@ -171,13 +174,14 @@ impl Runtime {
             let reader = match Store::open_read_only(path) {
                 Ok(s) => s,
                 Err(dizzy_snapshots::StoreOpenError::NeedsRepair { .. }) => {
-                    let repaired = Store::open(path)?;
+                    let repaired = Store::open_with_cache(path, cache_bytes)?;
                     store = Some(repaired.clone());
                     repaired
                 }
                 Err(e) => return Err(e.into()),
             };
             if let Some(latest) = reader.latest()? {
+                seen = Some(latest.id);
                 let r = restore(
                     &reader,
                     &registry,
@@ -187,11 +191,46 @@ impl Runtime {
                         unknown,
                     },
                 )?;
-                capturer = Capturer::new(capture, latest.id + 1);
+                capturer = Capturer::new(capture.clone(), latest.id + 1);
                 restored = Some(r);
             }
         }
         tracing::debug!("restored in {:?}", opened.elapsed());
+        // The file is taken read-write now (so that a second run cannot
+        // commit between the read-only restore and the writer), unless a
+        // code change may be refused: then only after that check, so that
+        // a refusal leaves the file exactly as it was.
+        if store.is_none() && on_code_change != CodeChange::Refuse {
+            store = db
+                .as_deref()
+                .map(|p| Store::open_with_cache(p, cache_bytes))
+                .transpose()?;
+            // The read-only handle was closed before this read-write one
+            // took the file (redb's lock): another run may have committed
+            // in between. This run now owns the file; if it changed, the
+            // world is restored again from what it holds, so that new
+            // snapshots follow the newest one and never overwrite it.
+            if let Some(s) = &store {
+                let now = s.latest()?;
+                if now.as_ref().map(|m| m.id) != seen {
+                    tracing::info!(
+                        "{}: another run committed while this one opened it; restoring again",
+                        s.path().display()
+                    );
+                    restored = None;
+                    capturer = Capturer::new(capture.clone(), 1);
+                    if let Some(latest) = now {
+                        let options = RestoreOptions {
+                            snapshot,
+                            refs: capture.refs,
+                            unknown,
+                        };
+                        restored = Some(restore(s, &registry, &options)?);
+                        capturer = Capturer::new(capture.clone(), latest.id + 1);
+                    }
+                }
+            }
+        }
         let (mut world, resumed, chain, detection) = match restored {
             Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
             None => {
@@ -259,7 +298,24 @@ impl Runtime {
             None => None,
         };
         if store.is_none() {
-            store = db.as_deref().map(Store::open).transpose()?;
+            store = db
+                .as_deref()
+                .map(|p| Store::open_with_cache(p, cache_bytes))
+                .transpose()?;
+            // Another run may have committed since the read-only restore:
+            // this run's world is not the newest, and is refused (a commit
+            // would be refused too: nothing is ever overwritten).
+            if let Some(s) = &store
+                && let Some(now) = s.latest()?
+                && Some(now.id) != seen
+            {
+                return Err(WriteError::Overtaken {
+                    path: s.path().to_owned(),
+                    snapshot: seen.map_or(1, |id| id + 1),
+                    newest: now.id,
+                }
+                .into());
+            }
         }
         capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
         let writer = store
@@ -600,7 +656,12 @@ impl Runtime {
         let Some(writer) = &self.writer else {
             return Ok(None);
         };
-        match writer.flush() {
+        // A stop requested during the wait ends it (a writer that cannot
+        // finish never holds the run); one requested before it is the
+        // reason for this final flush, which then completes.
+        let stop = self.stop.clone();
+        let before = stop.is_requested();
+        match writer.flush_unless(&|| !before && stop.is_requested()) {
             // Nothing committed by this run: the newest snapshot of the file.
             Ok(id) => {
                 Ok(id.or_else(|| self.capturer.next_id().checked_sub(1).filter(|&id| id > 0)))

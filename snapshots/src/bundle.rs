@@ -2,7 +2,7 @@
 //!
 //! A bundle is a single self-contained file: a header (magic, format
 //! version, codec), the schemas of the components it carries, their values
-//! (entity references stored as uids, as in snapshots) and a SHA-256 of all
+//! (entity references stored as uids, as in snapshots) and a checksum of all
 //! of it. [`export`] cuts a selection of entities out of a world — with the
 //! entities they reference, transitively, unless told not to; [`import`]
 //! brings a bundle into a world all or nothing: every byte is checked and
@@ -20,12 +20,12 @@
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `DIZZYBDL` |
-//! | 4 | bundle format version (1) |
+//! | 4 | bundle format version (2; 1 is still read) |
 //! | 4 | codec name length `n` (at most 64) |
 //! | n | codec name, UTF-8 |
 //! | 8 | body length `b` |
 //! | b | body: the [`BundleBody`], encoded with the codec |
-//! | 32 | SHA-256 of everything before |
+//! | 8 | CRC-64/XZ of everything before, `u64` (format 1: 32 bytes, SHA-256) |
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -37,15 +37,15 @@ use dizzy_components::{
     ValueError, codec, is_valid_uid,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::checksum::{Crc64, Sha256};
 use crate::format::{HEADER, Layout, Schema, col, header, parse};
 use crate::kept::{self, Kept};
 use crate::restore::Unknown;
 
 const MAGIC: &[u8; 8] = b"DIZZYBDL";
 /// The bundle format version this build writes (and the newest it reads).
-pub const BUNDLE_VERSION: u32 = 1;
+pub const BUNDLE_VERSION: u32 = 2;
 
 /// The body of a bundle.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -135,6 +135,15 @@ pub enum ImportError {
     /// The bytes are not a valid bundle (truncated, corrupt, hostile).
     #[error("not a valid bundle: {0}")]
     Invalid(String),
+    /// The bundle file cannot be read, or is not a regular file of a
+    /// plausible size.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Written by a newer dizzy.
     #[error("bundle format {found}; this build reads formats up to {supported}")]
     NewerFormat {
@@ -567,91 +576,247 @@ fn remap_correlations(
     DecodedColumn::from_vec(values)
 }
 
-/// Encodes a bundle body into a bundle file's bytes.
+/// Encodes a bundle body into a bundle file's bytes (bundle format
+/// [`BUNDLE_VERSION`], with a CRC-64 of everything before it).
 ///
 /// # Errors
 /// A value of the body does not encode.
 pub fn write(body: &BundleBody) -> Result<Vec<u8>, dizzy_components::CodecError> {
-    let encoded = codec::encode(body)?;
+    Ok(envelope(&codec::encode(body)?))
+}
+
+/// A bundle file's bytes around an encoded body: header, body, checksum.
+pub(crate) fn envelope(encoded: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(encoded.len() + 96);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
     out.extend_from_slice(&(codec::CODEC.len() as u32).to_le_bytes());
     out.extend_from_slice(codec::CODEC.as_bytes());
     out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
-    out.extend_from_slice(&encoded);
-    let sum = Sha256::digest(&out);
-    out.extend_from_slice(&sum);
-    Ok(out)
+    out.extend_from_slice(encoded);
+    let mut crc = Crc64::new();
+    crc.update(&out);
+    out.extend_from_slice(&crc.finish().to_le_bytes());
+    out
 }
 
-/// Checks a bundle file's bytes and decodes its body. Bounded: nothing is
-/// allocated beyond a small multiple of `bytes.len()`.
+/// The most bytes any bundle header takes (magic, version, codec name of at
+/// most 64 bytes, body length): [`check_header`] needs no more than this.
+pub const BUNDLE_HEADER_MAX: usize = 8 + 4 + 4 + 64 + 8;
+
+/// The length of the checksum that ends a bundle of format `version`.
+fn trailer_len(version: u32) -> usize {
+    if version == 1 { 32 } else { 8 }
+}
+
+/// A bundle's header, checked against the bundle's whole length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleHeader {
+    /// The bundle format version.
+    pub version: u32,
+    /// The codec's name.
+    pub codec: String,
+    /// Where the body starts.
+    pub body_start: usize,
+    /// The body's length in bytes.
+    pub body_len: u64,
+}
+
+/// Checks a bundle's header from its first bytes (`prefix`, up to
+/// [`BUNDLE_HEADER_MAX`] of them) and the bundle's total length, before
+/// anything else is read: the magic, the format version, the codec name,
+/// and a body length that accounts for every byte. A file that is not a
+/// bundle, or claims a body it does not hold, costs nothing more.
 ///
 /// # Errors
-/// The bytes are not a bundle: too short, wrong magic, a newer or unknown
-/// format or codec, a length that does not match, a bad checksum, a body that
-/// does not decode, or invalid or repeated uids ([`ImportError`]).
-pub fn read(bytes: &[u8]) -> Result<BundleBody, ImportError> {
+/// [`ImportError::Invalid`] naming what is wrong, [`ImportError::NewerFormat`].
+pub fn check_header(prefix: &[u8], total: u64) -> Result<BundleHeader, ImportError> {
     let bad = |m: &str| ImportError::Invalid(m.to_owned());
-    if bytes.len() < 8 + 4 + 4 + 8 + 32 {
+    if total < 8 + 4 + 4 + 8 + 8 || prefix.len() < 16 {
         return Err(ImportError::Invalid(format!(
-            "{} bytes is shorter than any bundle",
-            bytes.len()
+            "{total} bytes is shorter than any bundle"
         )));
     }
-    if &bytes[..8] != MAGIC {
+    if &prefix[..8] != MAGIC {
         return Err(bad("it does not start with the bundle magic (DIZZYBDL)"));
     }
     let u32_at =
-        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
     let version = u32_at(8);
-    if version > BUNDLE_VERSION || version == 0 {
-        if version == 0 {
-            return Err(bad("bundle format 0"));
-        }
+    if version == 0 {
+        return Err(bad("bundle format 0"));
+    }
+    if version > BUNDLE_VERSION {
         return Err(ImportError::NewerFormat {
             found: version,
             supported: BUNDLE_VERSION,
         });
     }
+    let trailer = trailer_len(version) as u64;
     let n = u32_at(12) as usize;
-    if n > 64 || 16 + n + 8 + 32 > bytes.len() {
+    if n > 64 || (16 + n + 8) as u64 + trailer > total || prefix.len() < 16 + n + 8 {
         return Err(ImportError::Invalid(format!("a codec name of {n} bytes")));
     }
-    let name =
-        std::str::from_utf8(&bytes[16..16 + n]).map_err(|_| bad("the codec name is not UTF-8"))?;
+    let codec = std::str::from_utf8(&prefix[16..16 + n])
+        .map_err(|_| bad("the codec name is not UTF-8"))?
+        .to_owned();
     let at = 16 + n;
-    let body_len = u64::from_le_bytes(
-        bytes[at..at + 8]
-            .try_into()
-            .map_err(|_| bad("short header"))?,
-    );
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&prefix[at..at + 8]);
+    let body_len = u64::from_le_bytes(len);
     let body_start = at + 8;
-    let expected = (bytes.len() - body_start - 32) as u64;
+    let expected = total - body_start as u64 - trailer;
     if body_len != expected {
         return Err(ImportError::Invalid(format!(
             "the header announces a body of {body_len} bytes, the file holds {expected} (truncated or corrupt)"
         )));
     }
-    let (content, sum) = bytes.split_at(bytes.len() - 32);
-    if Sha256::digest(content).as_slice() != sum {
+    Ok(BundleHeader {
+        version,
+        codec,
+        body_start,
+        body_len,
+    })
+}
+
+/// Whether `trailer` is the checksum of `content` for a bundle of format
+/// `version` (SHA-256 for format 1, CRC-64/XZ after).
+fn checksum_matches(version: u32, content: &[u8], trailer: &[u8]) -> bool {
+    if version == 1 {
+        let mut sha = Sha256::new();
+        sha.update(content);
+        sha.finish().as_slice() == trailer
+    } else {
+        let mut crc = Crc64::new();
+        crc.update(content);
+        crc.finish().to_le_bytes().as_slice() == trailer
+    }
+}
+
+/// Checks a bundle file's bytes and decodes its body. Bounded: nothing is
+/// allocated beyond a small multiple of `bytes.len()`. Bundles of every
+/// earlier format are read (and their checksums verified).
+///
+/// # Errors
+/// The bytes are not a valid bundle of a format this build reads
+/// ([`ImportError`]).
+pub fn read(bytes: &[u8]) -> Result<BundleBody, ImportError> {
+    let bad = |m: &str| ImportError::Invalid(m.to_owned());
+    let prefix = &bytes[..bytes.len().min(BUNDLE_HEADER_MAX)];
+    let header = check_header(prefix, bytes.len() as u64)?;
+    let (content, sum) = bytes.split_at(bytes.len() - trailer_len(header.version));
+    if !checksum_matches(header.version, content, sum) {
         return Err(bad("the checksum does not match (corrupt)"));
     }
-    if name != codec::CODEC {
-        return Err(ImportError::UnknownCodec(name.to_owned()));
+    if header.codec != codec::CODEC {
+        return Err(ImportError::UnknownCodec(header.codec));
     }
-    let body: BundleBody =
-        codec::decode(&content[body_start..]).map_err(|e| ImportError::Invalid(e.to_string()))?;
-    let mut seen = HashSet::new();
-    for &u in &body.uids {
-        if !is_valid_uid(u) || !seen.insert(u) {
-            return Err(ImportError::Invalid(format!(
-                "uid {u} is invalid or repeated"
-            )));
-        }
+    let body: BundleBody = codec::decode(&content[header.body_start..])
+        .map_err(|e| ImportError::Invalid(e.to_string()))?;
+    let mut sorted = body.uids.clone();
+    sorted.sort_unstable();
+    if let Some(u) = body.uids.iter().find(|&&u| !is_valid_uid(u)) {
+        return Err(ImportError::Invalid(format!(
+            "uid {u} is invalid or repeated"
+        )));
+    }
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ImportError::Invalid(format!(
+            "uid {} is invalid or repeated",
+            w[0]
+        )));
     }
     Ok(body)
+}
+
+/// Reads a bundle file whole, checking it first: it must be a regular file
+/// (not a device, a pipe or a directory) no larger than `max_bytes`, its
+/// header must hold (see [`check_header`]) and its checksum match (read
+/// streaming, in constant memory) before it is read into one buffer of
+/// exactly the file's size. `/dev/zero`, a
+/// sparse file of a gigabyte or a file that is not a bundle costs a few
+/// bytes of memory, not its size.
+///
+/// # Errors
+/// [`ImportError::File`] for a file that cannot be read or is not a
+/// regular file of a plausible size; the header's errors.
+pub fn read_file(path: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, ImportError> {
+    use std::io::Read;
+    let file_error = |reason: String| ImportError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| file_error(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(file_error(
+            "not a regular file (a bundle is read from a regular file)".to_owned(),
+        ));
+    }
+    let total = meta.len();
+    if total > max_bytes {
+        return Err(file_error(format!(
+            "{total} bytes is more than the {max_bytes} bytes a bundle may have here"
+        )));
+    }
+    let mut prefix = vec![0u8; (total as usize).min(BUNDLE_HEADER_MAX)];
+    file.read_exact(&mut prefix)
+        .map_err(|e| file_error(e.to_string()))?;
+    let header = check_header(&prefix, total)?;
+    // The checksum is verified streaming first (a few KiB of memory), so a
+    // damaged or forged file of any size costs its reading, not its size.
+    let trailer = trailer_len(header.version) as u64;
+    let mut content = (&mut file).take(total - prefix.len() as u64 - trailer);
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut sha = Sha256::new();
+    let mut crc = Crc64::new();
+    sha.update(&prefix);
+    crc.update(&prefix);
+    loop {
+        let n = content
+            .read(&mut buffer)
+            .map_err(|e| file_error(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        if header.version == 1 {
+            sha.update(&buffer[..n]);
+        } else {
+            crc.update(&buffer[..n]);
+        }
+    }
+    let mut sum = vec![0u8; trailer as usize];
+    file.read_exact(&mut sum)
+        .map_err(|e| file_error(e.to_string()))?;
+    let matches = if header.version == 1 {
+        sha.finish().as_slice() == sum.as_slice()
+    } else {
+        crc.finish().to_le_bytes().as_slice() == sum.as_slice()
+    };
+    if !matches {
+        return Err(ImportError::Invalid(
+            "the checksum does not match (corrupt)".to_owned(),
+        ));
+    }
+    drop(buffer);
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(prefix.len() as u64))
+        .map_err(|e| file_error(e.to_string()))?;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(total as usize)
+        .map_err(|_| file_error(format!("no memory for {total} bytes")))?;
+    bytes.extend_from_slice(&prefix);
+    (&mut file)
+        .take(total - prefix.len() as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| file_error(e.to_string()))?;
+    if bytes.len() as u64 != total {
+        return Err(file_error(format!(
+            "changed while being read ({} bytes read of {total})",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// How to import.

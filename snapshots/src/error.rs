@@ -25,6 +25,25 @@ pub enum StoreOpenError {
         /// The path.
         path: PathBuf,
     },
+    /// The path is a symbolic link to a file that does not exist.
+    #[error("{path}: is a symbolic link to {target}, which does not exist")]
+    DanglingLink {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
+    /// The file was not closed cleanly and needs a repair (a read-write
+    /// open), but cannot be opened for writing here.
+    #[error(
+        "{path}: was not closed cleanly and needs a repair, which needs write access ({reason}); copy it somewhere writable and open the copy (every committed snapshot is in it), or make the file writable"
+    )]
+    NeedsRepairReadOnly {
+        /// The path.
+        path: PathBuf,
+        /// Why it cannot be written.
+        reason: String,
+    },
     /// The file is not a redb database.
     #[error("{path}: not a dizzy file (not a redb database: {reason})")]
     NotRedb {
@@ -190,6 +209,39 @@ pub enum WriteError {
         path: PathBuf,
         /// What went wrong reading them.
         source: Box<RestoreError>,
+    },
+    /// The writer thread panicked (in a commit, a commit listener or a
+    /// log subscriber); what it had not committed is not in the file.
+    #[error("{path}: the snapshot writer panicked: {message}")]
+    Panicked {
+        /// The path.
+        path: PathBuf,
+        /// The panic's message.
+        message: String,
+    },
+    /// The file holds a snapshot with this id or a newer one: another run
+    /// committed to it since this run restored it. Nothing was overwritten.
+    #[error(
+        "{path}: snapshot {snapshot} was not committed: the file already holds snapshot {newest} (another run wrote to it since this run opened it); open it again to resume from there"
+    )]
+    Overtaken {
+        /// The path.
+        path: PathBuf,
+        /// The snapshot this run tried to commit.
+        snapshot: u64,
+        /// The newest snapshot the file holds.
+        newest: u64,
+    },
+    /// A stop was requested while waiting for the writer, which had not
+    /// finished: snapshots not yet reported committed may be lost.
+    #[error(
+        "{path}: stopped while waiting for the snapshot writer ({pending} snapshot(s) not yet committed)"
+    )]
+    Interrupted {
+        /// The path.
+        path: PathBuf,
+        /// Snapshots queued or in flight.
+        pending: usize,
     },
 }
 

@@ -135,3 +135,10 @@ pub fn check_world(world: &mut World) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Wraps an encoded bundle body in a valid envelope of the current bundle
+/// format (header, lengths, checksum), so that a fuzzer's changes reach the
+/// body's decoder instead of failing the checksum.
+pub fn bundle_envelope(body: &[u8]) -> Vec<u8> {
+    crate::bundle::envelope(body)
+}

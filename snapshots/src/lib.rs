@@ -55,6 +55,7 @@
 mod analysis;
 mod bundle;
 mod capture;
+mod checksum;
 pub mod detect;
 mod error;
 mod format;
@@ -76,9 +77,10 @@ pub use analysis::{
     stats, trace,
 };
 pub use bundle::{
-    BUNDLE_VERSION, BundleBody, ExportError, ExportOptions, Exported, ImportError, ImportOptions,
-    Imported, OnConflict, Selection, export, import, import_with, read as read_bundle,
-    write as write_bundle,
+    BUNDLE_HEADER_MAX, BUNDLE_VERSION, BundleBody, BundleHeader, ExportError, ExportOptions,
+    Exported, ImportError, ImportOptions, Imported, OnConflict, Selection,
+    check_header as check_bundle_header, export, import, import_with, read as read_bundle,
+    read_file as read_bundle_file, write as write_bundle,
 };
 pub use capture::{Capture, CaptureSettings, Capturer, ChunkData, Want, assign_uids};
 pub use error::{CaptureError, RestoreError, StoreOpenError, WriteError};
@@ -89,6 +91,6 @@ pub use raw::{InsertRawError, RawChunk, RawSnapshot, read_raw, write_raw};
 pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use snapshot_ref::{SnapshotRef, SnapshotRefError};
-pub use store::Store;
+pub use store::{Store, default_cache_bytes};
 pub use table::{Cell, Column, ColumnType, Table, TableError, table};
 pub use writer::{CommitListener, Committed, Writer, commit};

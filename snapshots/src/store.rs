@@ -86,10 +86,13 @@ fn create_new(path: &Path) -> Result<(), StoreOpenError> {
         path: path.to_owned(),
         source,
     };
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.{}.creating", std::process::id()));
+    // A short name of its own (not derived from the file's: a name of 250
+    // bytes must work wherever it fits), unique in this process.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".dizzy-{}-{n}.creating", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    remove_stray_creations(path, &name);
+    remove_stray_creations(path);
     let made = Database::builder()
         .create(&tmp)
         .map_err(|e| classify(path, e))
@@ -119,7 +122,7 @@ fn create_new(path: &Path) -> Result<(), StoreOpenError> {
 
 /// Removes the temporary files that creators of `path` killed while
 /// creating it left behind (where `/proc` tells which processes live).
-fn remove_stray_creations(path: &Path, name: &str) {
+fn remove_stray_creations(path: &Path) {
     let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(d) => d,
         None => Path::new("."),
@@ -130,14 +133,15 @@ fn remove_stray_creations(path: &Path, name: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let prefix = format!(".{name}.");
     for entry in entries.flatten() {
         let file = entry.file_name();
         let Some(pid) = file
             .to_str()
-            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_prefix(".dizzy-"))
             .and_then(|f| f.strip_suffix(".creating"))
-            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|f| f.split_once('-'))
+            .map(|(pid, _)| pid)
+            .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
         else {
             continue;
         };
@@ -157,6 +161,15 @@ fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
             path: path.to_owned(),
         }),
         Ok(_) => Ok(true),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            Err(StoreOpenError::DanglingLink {
+                path: path.to_owned(),
+                target: std::fs::read_link(path).unwrap_or_default(),
+            })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(false),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreOpenError::Missing {
             path: path.to_owned(),
@@ -168,16 +181,39 @@ fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
     }
 }
 
+/// The most memory redb's page cache takes by default: a quarter of the
+/// file's size at open, at least 16 MiB and at most 256 MiB (redb's own
+/// default is 1 GiB on every open, which a file of big values fills). A
+/// snapshot file is written once and read back at a restore, so the cache
+/// buys little beyond the pages of the newest records.
+/// [`Store::open_with_cache`] sets another bound.
+pub fn default_cache_bytes(file_len: u64) -> usize {
+    let wanted = (file_len / 4).clamp(16 << 20, 256 << 20);
+    usize::try_from(wanted).unwrap_or(256 << 20)
+}
+
 impl Store {
     /// Opens `path` for reading and writing, creating a new dizzy file if it
     /// does not exist. An existing file must be a dizzy file of a format this
-    /// build reads; if it is not, it is left exactly as it was.
+    /// build reads; if it is not, it is left exactly as it was. redb's page
+    /// cache is bounded by [`default_cache_bytes`].
     ///
     /// # Errors
-    /// The path is a directory, an empty file, not a redb or dizzy file, a
-    /// newer format, or in use by another process ([`StoreOpenError`]); the
-    /// file is left as it was.
+    /// The file cannot be opened or created, or is not a dizzy file of a
+    /// format this build reads ([`StoreOpenError`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
+        Self::open_with_cache(path, None)
+    }
+
+    /// [`Store::open`] with redb's page cache bounded by `cache_bytes`
+    /// (`None`: [`default_cache_bytes`] of the file).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with_cache(
+        path: impl AsRef<Path>,
+        cache_bytes: Option<usize>,
+    ) -> Result<Store, StoreOpenError> {
         let path = path.as_ref();
         let existed = precheck(path, false)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -209,9 +245,13 @@ impl Store {
             // must be an error, not a panic at a later commit (a plain redb
             // open trusts the allocator state it finds): verify every page's
             // checksum and rebuild that state (about 1.2 ms per MB of file).
+            let cache = cache_bytes.unwrap_or_else(|| {
+                default_cache_bytes(std::fs::metadata(path).map_or(0, |m| m.len()))
+            });
             contain(|| {
                 Database::builder()
                     .set_check_integrity_on_open(true)
+                    .set_cache_size(cache)
                     .open(path)
             })
             .map_err(|reason| StoreOpenError::Damaged {
@@ -246,9 +286,14 @@ impl Store {
             path: path.to_owned(),
             reason,
         };
-        let db = contain(|| Database::builder().open_read_only(path))
-            .map_err(damaged)?
-            .map_err(|e| classify(path, e))?;
+        let cache = default_cache_bytes(std::fs::metadata(path).map_or(0, |m| m.len()));
+        let db = contain(|| {
+            Database::builder()
+                .set_cache_size(cache)
+                .open_read_only(path)
+        })
+        .map_err(damaged)?
+        .map_err(|e| classify(path, e))?;
         let store = Store {
             path: path.to_owned(),
             db: Db::Read(Arc::new(db)),
@@ -289,7 +334,23 @@ impl Store {
     /// a repair.
     pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
         match Self::open_read_only(path.as_ref()) {
-            Err(StoreOpenError::NeedsRepair { .. }) => Self::open(path),
+            Err(StoreOpenError::NeedsRepair { .. }) => match Self::open(path.as_ref()) {
+                // Read-only media, a file or directory without write
+                // permission: say what the file needs, and how.
+                Err(StoreOpenError::Io { path, source })
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::PermissionDenied
+                            | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+                {
+                    Err(StoreOpenError::NeedsRepairReadOnly {
+                        path,
+                        reason: source.to_string(),
+                    })
+                }
+                other => other,
+            },
             other => other,
         }
     }

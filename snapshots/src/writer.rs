@@ -79,6 +79,8 @@ pub struct Writer {
     jobs: Option<Sender<Job>>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// A wait was given up on by a stop request.
+    abandoned: std::sync::atomic::AtomicBool,
 }
 
 /// Writes one capture in one write transaction, durably. A delta whose base
@@ -111,6 +113,20 @@ fn commit_retaining(
         .map_err(|e| fail(e.into()))?;
     {
         let mut snapshots = tx.open_table(SNAPSHOTS).map_err(|e| fail(e.into()))?;
+        // Checked under the write transaction (redb has one writer at a
+        // time, across processes too): a snapshot is never overwritten, and
+        // ids only grow. A file another run committed to since this run
+        // restored it holds ids this run would reuse.
+        if let Some((newest, _)) = snapshots.last().map_err(|e| fail(e.into()))? {
+            let newest = newest.value();
+            if newest >= id {
+                return Err(WriteError::Overtaken {
+                    path: path.to_owned(),
+                    snapshot: id,
+                    newest,
+                });
+            }
+        }
         if let Some(base) = capture.meta.base
             && snapshots.get(base).map_err(|e| fail(e.into()))?.is_none()
         {
@@ -198,6 +214,36 @@ fn squash_commit(
     Ok(gone)
 }
 
+/// Marks the writer stopped and wakes every waiter when the thread ends,
+/// however it ends (a panic included), so that no wait lasts forever.
+struct Ended {
+    shared: Arc<Shared>,
+    path: PathBuf,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let mut s = self.shared.lock();
+        if std::thread::panicking() && s.error.is_none() && s.pending > 0 {
+            s.error = Some(WriteError::Panicked {
+                path: self.path.clone(),
+                message: "the thread ended".to_owned(),
+            });
+        }
+        s.stopped = true;
+        self.shared.changed.notify_all();
+    }
+}
+
+/// A panic's message.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
 fn run(
     store: Store,
     db: Arc<Database>,
@@ -207,53 +253,73 @@ fn run(
     mut retention: Option<Retention>,
     listeners: Vec<CommitListener>,
 ) {
+    let _ended = Ended {
+        shared: shared.clone(),
+        path: path.clone(),
+    };
     for job in jobs {
         let (capture, squash) = match job {
             Job::Commit(capture) => (capture, false),
             Job::Squash(capture) => (capture, true),
         };
         let id = capture.meta.id;
-        let result = if squash {
-            squash_commit(&store, &db, &path, &capture, retention.as_mut())
-        } else {
-            let keep = retention.as_mut().map(|r| (&mut r.links, r.keep_last));
-            commit_retaining(&db, &path, &capture, keep)
-        };
-        let Capture { meta, chunks } = *capture;
-        drop(chunks);
-        if let Ok(deleted) = &result
-            && !listeners.is_empty()
-        {
-            let committed = Committed {
-                path: path.clone(),
-                meta,
-                deleted: deleted.clone(),
-                store: store.clone(),
-                keep_last: retention.as_ref().map(|r| r.keep_last),
+        // Whatever happens in here (a panic in redb, a listener or a log
+        // subscriber) becomes this commit's error: it is recorded and the
+        // waiters are woken before anything is logged, so the error reaches
+        // the caller whatever the logger does.
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let result = if squash {
+                squash_commit(&store, &db, &path, &capture, retention.as_mut())
+            } else {
+                let keep = retention.as_mut().map(|r| (&mut r.links, r.keep_last));
+                commit_retaining(&db, &path, &capture, keep)
             };
-            for listener in &listeners {
-                listener(&committed);
-            }
-        }
-        let mut s = shared.lock();
-        s.pending -= 1;
-        match result {
-            Ok(_) => {
-                tracing::info!("{}: committed snapshot {id}", path.display());
-                s.committed = Some(id);
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                if s.error.is_none() {
-                    s.error = Some(e);
+            if let Ok(deleted) = &result
+                && !listeners.is_empty()
+            {
+                let committed = Committed {
+                    path: path.clone(),
+                    meta: capture.meta.clone(),
+                    deleted: deleted.clone(),
+                    store: store.clone(),
+                    keep_last: retention.as_ref().map(|r| r.keep_last),
+                };
+                for listener in &listeners {
+                    listener(&committed);
                 }
             }
+            result
+        }));
+        drop(capture);
+        let result = attempt.unwrap_or_else(|payload| {
+            Err(WriteError::Panicked {
+                path: path.clone(),
+                message: format!("snapshot {id}: {}", panic_text(payload.as_ref())),
+            })
+        });
+        let failed = result.as_ref().err().map(ToString::to_string);
+        {
+            let mut s = shared.lock();
+            s.pending = s.pending.saturating_sub(1);
+            match result {
+                Ok(_) => s.committed = Some(id),
+                Err(e) => {
+                    if s.error.is_none() {
+                        s.error = Some(e);
+                    }
+                }
+            }
+            shared.changed.notify_all();
         }
-        shared.changed.notify_all();
+        // Logging comes last and may not take the thread down: a subscriber
+        // that panics (on a full or closed stderr) is contained.
+        let _ = std::panic::catch_unwind(|| match &failed {
+            None => tracing::info!("{}: committed snapshot {id}", path.display()),
+            // The caller gets the error (next tick or flush) and reports it;
+            // logged here only for timelines.
+            Some(e) => tracing::debug!("{e}"),
+        });
     }
-    let mut s = shared.lock();
-    s.stopped = true;
-    shared.changed.notify_all();
 }
 
 impl Writer {
@@ -309,6 +375,7 @@ impl Writer {
             jobs: Some(tx),
             shared,
             thread: Some(thread),
+            abandoned: Default::default(),
         })
     }
 
@@ -362,19 +429,39 @@ impl Writer {
     }
 
     /// Waits until everything submitted is committed (or failed); returns
-    /// the newest committed snapshot id, or the writer's error.
+    /// the newest committed snapshot id, or the writer's error. The wait
+    /// ends when the writer thread ends, however it ends.
     ///
     /// # Errors
     /// The first commit that failed since the last error was taken, or the
     /// writer thread stopped ([`WriteError`]).
     pub fn flush(&self) -> Result<Option<u64>, WriteError> {
+        self.flush_unless(&|| false)
+    }
+
+    /// [`Writer::flush`], but a wait also ends when `stop` returns true
+    /// (checked at least every 50 ms).
+    ///
+    /// # Errors
+    /// The writer's first error not yet taken; [`WriteError::Interrupted`]
+    /// when `stop` ended the wait; [`WriteError::Stopped`] when the thread
+    /// ended with captures not committed.
+    pub fn flush_unless(&self, stop: &dyn Fn() -> bool) -> Result<Option<u64>, WriteError> {
         let mut s = self.shared.lock();
         while s.pending > 0 && !s.stopped {
+            if stop() {
+                self.abandoned
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(WriteError::Interrupted {
+                    path: self.path.clone(),
+                    pending: s.pending,
+                });
+            }
             s = self
                 .shared
                 .changed
-                .wait(s)
-                .unwrap_or_else(|p| p.into_inner());
+                .wait_timeout(s, std::time::Duration::from_millis(50))
+                .map_or_else(|p| p.into_inner().0, |(s, _)| s);
         }
         if let Some(e) = s.error.take() {
             return Err(e);
@@ -399,10 +486,14 @@ impl Writer {
 
     fn shutdown(&mut self) {
         self.jobs.take();
+        // A writer still busy after a stop request is left to finish on its
+        // own (the process may exit under it: a commit is atomic).
+        let busy = self.abandoned.load(std::sync::atomic::Ordering::Relaxed)
+            && self.shared.lock().pending > 0;
         if let Some(t) = self.thread.take()
-            && t.join().is_err()
+            && (!busy || t.is_finished())
         {
-            tracing::error!("{}: the snapshot writer panicked", self.path.display());
+            let _ = t.join();
         }
     }
 }

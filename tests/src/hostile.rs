@@ -60,6 +60,7 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
         dedupe::File {
             path: "a".into(),
             size: 3,
+            modified_ns: 0,
         },
         dedupe::Sha256([7; 32]),
     ));
@@ -67,6 +68,7 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
         dedupe::File {
             path: "sub/b".into(),
             size: 3,
+            modified_ns: 0,
         },
         dedupe::Sha256([7; 32]),
     ));
@@ -100,6 +102,7 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
         dedupe::File {
             path: "c".into(),
             size: 9,
+            modified_ns: 0,
         },
         dedupe::Unreadable {
             error: "denied".into(),
@@ -372,21 +375,10 @@ pub fn fixture_world() -> World {
 }
 
 /// Wraps a bundle body's encoded bytes in a valid bundle envelope (header,
-/// lengths, SHA-256), so that a fuzzer's changes reach the body's decoder
+/// lengths, checksum), so that a fuzzer's changes reach the body's decoder
 /// instead of failing the checksum.
 pub fn bundle_envelope(body: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    let codec = dizzy::components::codec::CODEC.as_bytes();
-    let mut out = Vec::with_capacity(body.len() + 96);
-    out.extend_from_slice(b"DIZZYBDL");
-    out.extend_from_slice(&dizzy::snapshots::BUNDLE_VERSION.to_le_bytes());
-    out.extend_from_slice(&(codec.len() as u32).to_le_bytes());
-    out.extend_from_slice(codec);
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(body);
-    let sum = sha2::Sha256::digest(&out);
-    out.extend_from_slice(&sum);
-    out
+    fuzzing::bundle_envelope(body)
 }
 
 /// The persisted entities of a world, for "unchanged" checks: every uid.
@@ -468,10 +460,11 @@ pub fn bundle_seeds() -> Vec<Vec<u8>> {
         let mut whole = vec![0u8];
         whole.extend_from_slice(&bytes);
         out.push(whole);
-        // The body sits between the header (16 + codec name + 8) and the sum.
+        // The body sits between the header (16 + codec name + 8) and the
+        // checksum (8 bytes of CRC-64 in the current format).
         let n = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
         let mut body = vec![1u8];
-        body.extend_from_slice(&bytes[16 + n + 8..bytes.len() - 32]);
+        body.extend_from_slice(&bytes[16 + n + 8..bytes.len() - 8]);
         out.push(body);
     }
     out

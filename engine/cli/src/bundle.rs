@@ -91,6 +91,9 @@ impl From<UnknownArg> for Unknown {
 
 pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     let registry = app.try_registry()?;
+    if !crate::remote::is_url(&args.out) {
+        crate::output::refuse_database(&args.out, &args.db)?;
+    }
     let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     // Components this build does not register are kept (as the file
     // recorded them) and carried like the others.
@@ -170,18 +173,32 @@ pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
         .map_err(named)?;
     let snapshot = rt.snapshot()?;
     rt.close()?;
-    let uids: serde_json::Map<String, serde_json::Value> = map
-        .iter()
-        .map(|(old, new)| (old.to_string(), serde_json::Value::from(*new)))
-        .collect();
-    outln!(
-        "{}",
-        serde_json::json!({
-            "db": args.db.display().to_string(),
-            "imported": map.len(),
-            "uids": uids,
-            "snapshot": snapshot,
-        })
+    // Written as it goes: a map of millions of uids is not first built as
+    // a JSON value (that took more memory than the import itself).
+    let mut line = format!(
+        "{{\"db\":{},\"imported\":{},\"uids\":{{",
+        serde_json::Value::from(args.db.display().to_string()),
+        map.len()
     );
-    Ok(())
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        for (i, (old, new)) in map.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            line.push_str(&format!("\"{old}\":{new}"));
+            if line.len() >= 1 << 16 {
+                out.write_all(line.as_bytes())?;
+                line.clear();
+            }
+        }
+        line.push_str(&format!(
+            "}},\"snapshot\":{}}}\n",
+            serde_json::Value::from(snapshot)
+        ));
+        out.write_all(line.as_bytes())?;
+        out.flush()
+    })();
+    crate::view::finish(&mut out, written)
 }

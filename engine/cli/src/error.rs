@@ -43,12 +43,12 @@ impl CliError {
 
     /// Prints the message on stderr, on one line.
     pub(crate) fn print(&self) {
+        use std::io::Write;
         let one_line = self.message.replace('\n', " ");
-        if self.code == 1 {
-            eprintln!("error: {one_line}");
-        } else {
-            eprintln!("stopped: {one_line}");
-        }
+        let kind = if self.code == 1 { "error" } else { "stopped" };
+        // Not `eprintln!`: an unwritable stderr (full, closed) must not
+        // turn an error into a panic; the exit code still tells.
+        let _ = writeln!(std::io::stderr(), "{kind}: {one_line}");
     }
 }
 

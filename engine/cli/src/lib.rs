@@ -48,7 +48,7 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
     if let Err(e) = writeln!(out, "{args}").and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("error: writing the output: {e}");
+        let _ = writeln!(std::io::stderr(), "error: writing the output: {e}");
     }
 }
 
@@ -56,6 +56,7 @@ mod bundle;
 mod diff;
 mod error;
 mod graph;
+mod output;
 mod parquet;
 #[cfg(feature = "replicate")]
 mod pull;
@@ -394,6 +395,9 @@ pub fn init_logs() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A failed write to stderr (full, closed) is not reported on
+        // stderr again: tracing-subscriber's report would panic there.
+        .log_internal_errors(false)
         .with_target(false)
         .try_init();
 }

@@ -120,11 +120,21 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, CliError> {
         #[cfg(not(feature = "replicate"))]
         return Err(no_replication(path));
     }
-    std::fs::read(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+    // A regular file of a plausible size whose header holds, before the
+    // rest is read (`/dev/zero` or a huge file that is not a bundle costs
+    // nothing); errors name the file.
+    dizzy_snapshots::read_bundle_file(path, MAX_BUNDLE_BYTES).map_err(|e| match e {
+        dizzy_snapshots::ImportError::File { .. } => CliError::new(e.to_string()),
+        other => CliError::new(format!("{}: {other}", path.display())),
+    })
 }
 
-/// Writes a bundle whole: a file (under a temporary name, then renamed), or
-/// an object at a URL (one PUT).
+/// The largest bundle file `import` reads (16 GiB): anything larger is not
+/// a plausible bundle here.
+const MAX_BUNDLE_BYTES: u64 = 16 << 30;
+
+/// Writes a bundle whole: a file (see [`crate::output::write_file`]), or an
+/// object at a URL (one PUT).
 pub(crate) fn write(path: &Path, bytes: Vec<u8>) -> Result<(), CliError> {
     if is_url(path) {
         #[cfg(feature = "replicate")]
@@ -135,9 +145,7 @@ pub(crate) fn write(path: &Path, bytes: Vec<u8>) -> Result<(), CliError> {
         #[cfg(not(feature = "replicate"))]
         return Err(no_replication(path));
     }
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, &bytes).map_err(|e| CliError::new(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+    crate::output::write_file(path, |out| std::io::Write::write_all(out, &bytes))
 }
 
 /// The snapshots a bucket's manifest names, as `dizzy snapshots` lists them.

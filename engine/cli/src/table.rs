@@ -11,9 +11,8 @@
 //! field. Parquet: see the `parquet` module.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use dizzy_components::Registry;
 use dizzy_snapshots::{Cell, Decode, Inspector, Table};
@@ -53,6 +52,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
+    if let Some(out) = &args.out {
+        crate::output::refuse_database(out, &args.db)?;
+    }
     let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let only = Decode::Only(args.with.iter().cloned().collect::<BTreeSet<_>>());
     let mut inspector = Inspector::new(&store, registry, only)?;
@@ -64,7 +66,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
         eprintln!("note: {note}");
     }
     match &args.out {
-        Some(path) => to_file(path, |w| write(args.format, &table, w)),
+        Some(path) => crate::output::write_file(path, |w| write(args.format, &table, w)),
         None => {
             if args.format == Format::Parquet && std::io::stdout().is_terminal() {
                 return Err(CliError::new(
@@ -76,28 +78,6 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
             view::finish(&mut out, written)
         }
     }
-}
-
-/// Writes through `f` into a file beside `path`, then renames it: a reader
-/// never sees half a table, and a failed export leaves no file.
-fn to_file(
-    path: &Path,
-    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> Result<(), CliError> {
-    let named = |e: std::io::Error, p: &Path| CliError::new(format!("{}: {e}", p.display()));
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let file = File::create(&tmp).map_err(|e| named(e, path))?;
-    let mut out = BufWriter::new(file);
-    let written = f(&mut out).and_then(|()| out.flush());
-    if let Err(e) = written {
-        drop(out);
-        let _ = std::fs::remove_file(&tmp);
-        return Err(named(e, path));
-    }
-    drop(out);
-    std::fs::rename(&tmp, path).map_err(|e| named(e, path))
 }
 
 fn write(format: Format, table: &Table, out: &mut (impl Write + Send)) -> std::io::Result<()> {

@@ -46,6 +46,11 @@ pub struct File {
     pub path: String,
     /// Size in bytes when it was listed.
     pub size: u64,
+    /// Modification time when it was listed, in nanoseconds since the
+    /// epoch (0: unknown, as in files of runs before it was recorded). The
+    /// report checks size and this time again before it lists a file.
+    #[serde(default)]
+    pub modified_ns: u64,
 }
 
 /// A file's SHA-256.
@@ -151,7 +156,7 @@ fn join(root: &Path, rel: &str) -> PathBuf {
 
 enum Entry {
     Dir(String),
-    File(String, u64),
+    File(String, u64, u64),
     Bad(String, String),
 }
 
@@ -175,7 +180,7 @@ fn list(root: &Path, rel: &str) -> Result<Vec<Entry>, String> {
         match entry.file_type() {
             Ok(t) if t.is_dir() => out.push(Entry::Dir(path)),
             Ok(t) if t.is_file() => match entry.metadata() {
-                Ok(m) => out.push(Entry::File(path, m.len())),
+                Ok(m) => out.push(Entry::File(path, m.len(), modified_ns(&m))),
                 Err(e) => out.push(Entry::Bad(path, e.to_string())),
             },
             Ok(_) => {}
@@ -188,7 +193,7 @@ fn list(root: &Path, rel: &str) -> Result<Vec<Entry>, String> {
 
 fn key(e: &Entry) -> &str {
     match e {
-        Entry::Dir(p) | Entry::File(p, _) | Entry::Bad(p, _) => p,
+        Entry::Dir(p) | Entry::File(p, _, _) | Entry::Bad(p, _) => p,
     }
 }
 
@@ -223,11 +228,21 @@ pub fn discover(
                         Entry::Dir(path) => {
                             commands.spawn_caused_by(dir, (Dir { path }, Unlisted));
                         }
-                        Entry::File(path, size) => {
-                            commands.spawn_caused_by(dir, File { path, size });
+                        Entry::File(path, size, modified_ns) => {
+                            let file = File {
+                                path,
+                                size,
+                                modified_ns,
+                            };
+                            commands.spawn_caused_by(dir, file);
                         }
                         Entry::Bad(path, error) => {
-                            let bad = (File { path, size: 0 }, Unreadable { error });
+                            let file = File {
+                                path,
+                                size: 0,
+                                modified_ns: 0,
+                            };
+                            let bad = (file, Unreadable { error });
                             commands.spawn_caused_by(dir, bad);
                         }
                     }
@@ -354,6 +369,10 @@ pub struct Report {
     pub unreadable: u64,
     /// Every content shared by two or more files, by sha256.
     pub duplicate_sets: Vec<SetReport>,
+    /// Files of duplicate sets that changed since they were listed (size,
+    /// modification time and content checked again at report time), left
+    /// out of the sets.
+    pub changed: u64,
     /// The snapshot this run resumed from.
     pub resumed_from_snapshot: Option<u64>,
     /// Files hashed by this process.
@@ -376,8 +395,40 @@ pub fn progress(world: &mut World) -> (u64, u64, u64) {
     (files, hashed, left)
 }
 
-/// Builds the report from the world.
+/// A file's modification time in nanoseconds since the epoch (0 if the
+/// file system does not tell).
+fn modified_ns(m: &std::fs::Metadata) -> u64 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Whether the file at `path` still holds content of `size` bytes hashing
+/// to `sha256`: trusted when its size and modification time are those it
+/// was listed with, hashed again otherwise.
+fn still_holds(path: &Path, listed: &File, size: u64, sha256: &[u8; 32]) -> bool {
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !m.is_file() || m.len() != size {
+        return false;
+    }
+    if listed.modified_ns != 0 && m.len() == listed.size && modified_ns(&m) == listed.modified_ns {
+        return true;
+    }
+    sha256_file(path).is_ok_and(|digest| &digest == sha256)
+}
+
+/// Builds the report from the world. Before a file is listed in a
+/// duplicate set, its size and modification time are checked again (and
+/// its content hashed again if they changed): a resumed run may hold
+/// hashes taken before the files changed, and a duplicate finder's output
+/// is used to delete files. Files that changed are left out of their sets
+/// and counted in [`Report::changed`].
 pub fn report(world: &mut World) -> Report {
+    let root = world.get_resource::<Settings>().map(|s| s.root.clone());
+    let mut changed = 0;
     let mut files = 0;
     let mut bytes = 0;
     let mut unreadable = 0;
@@ -389,18 +440,26 @@ pub fn report(world: &mut World) -> Report {
     let mut sets: Vec<SetReport> = world
         .query::<&DuplicateSet>()
         .iter(world)
-        .map(|s| {
+        .filter_map(|s| {
             let mut paths: Vec<String> = s
                 .files
                 .iter()
-                .filter_map(|&e| world.get::<File>(e).map(|f| f.path.clone()))
+                .filter_map(|&e| world.get::<File>(e))
+                .filter(|f| {
+                    let holds = root
+                        .as_deref()
+                        .is_none_or(|r| still_holds(&join(r, &f.path), f, s.size, &s.sha256));
+                    changed += u64::from(!holds);
+                    holds
+                })
+                .map(|f| f.path.clone())
                 .collect();
             paths.sort();
-            SetReport {
+            (paths.len() > 1).then(|| SetReport {
                 sha256: hex(&s.sha256),
                 size: s.size,
                 paths,
-            }
+            })
         })
         .collect();
     sets.sort_by(|a, b| a.sha256.cmp(&b.sha256));
@@ -409,6 +468,7 @@ pub fn report(world: &mut World) -> Report {
         bytes,
         unreadable,
         duplicate_sets: sets,
+        changed,
         resumed_from_snapshot: None,
         hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0),
         snapshot: None,

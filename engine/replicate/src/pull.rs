@@ -201,11 +201,9 @@ impl Bucket {
                 ),
             });
         }
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "dizzy.redb".to_owned());
-        let tmp = dest.with_file_name(format!(".{name}.{}.pulling", std::process::id()));
+        // A short name of its own: `dest`'s name may be as long as the file
+        // system allows.
+        let tmp = dest.with_file_name(format!(".dizzy-{}.pulling", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         let pulled = Store::open(&tmp)
             .map_err(PullError::from)

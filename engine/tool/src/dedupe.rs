@@ -161,11 +161,16 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         outln!("{json}");
     } else {
         outln!(
-            "{} files, {} bytes, {} duplicate sets ({} files hashed by this run{})",
+            "{} files, {} bytes, {} duplicate sets ({} files hashed by this run{}{})",
             report.files,
             report.bytes,
             report.duplicate_sets.len(),
             report.hashed_this_run,
+            if report.changed > 0 {
+                format!(", {} changed since listed and left out", report.changed)
+            } else {
+                String::new()
+            },
             report
                 .resumed_from_snapshot
                 .map_or_else(String::new, |s| format!(", resumed from snapshot {s}"))
