@@ -64,10 +64,10 @@ adopt_tmp="$(mktemp -d -t dizzy-fresh-XXXXXX)"
     || { echo "second run did not resume from the file" >&2; exit 1; }
   [ "$(printf '%s\n' "$second" | tail -1)" = "$expected" ] \
     || { echo "second run printed another sum" >&2; exit 1; }
-  # No clap, indicatif, tracing-subscriber, signal-hook or hecs in a user's
+  # No clap, indicatif, tracing-subscriber, signal-hook, sha2 or hecs in a user's
   # build.
   if cargo tree --offline -e normal --prefix none \
-    | grep -E '^(clap|indicatif|tracing-subscriber|signal-hook|hecs) ' ; then
+    | grep -E '^(clap|indicatif|tracing-subscriber|signal-hook|sha2|hecs) ' ; then
     echo "a fresh crate's build pulls a tool's dependency (above)" >&2
     exit 1
   fi

@@ -309,7 +309,7 @@ impl Runtime {
                 && let Some(now) = s.latest()?
                 && Some(now.id) != seen
             {
-                return Err(WriteError::Overtaken {
+                return Err(dizzy_snapshots::WriteError::Overtaken {
                     path: s.path().to_owned(),
                     snapshot: seen.map_or(1, |id| id + 1),
                     newest: now.id,
