@@ -303,8 +303,7 @@ fn a_file_decodes_as_format_md_describes() {
     }
     for (g, (components, rows)) in groups.iter().enumerate() {
         let uids_chunk = stored
-            .iter()
-            .map(|(_, c)| c)
+            .values()
             .find(|c| header(c).0 == 2 && header(c).1 == g as u32)
             .unwrap();
         assert_eq!(header(uids_chunk), (2, g as u32, 0, *rows as u32));
