@@ -66,7 +66,8 @@ fn capture(id: u64, base: Option<u64>, salt: &str) -> Capture {
     }
 }
 
-/// Commits `snapshots` ((id, base)) through a writer that replicates.
+/// Commits `snapshots` ((id, base)) through a writer that replicates,
+/// waiting for each to reach the bucket.
 fn run(
     path: &std::path::Path,
     replication: &Replication,
@@ -80,6 +81,10 @@ fn run(
     for &(id, base) in snapshots {
         writer.submit(capture(id, base, salt)).unwrap();
         writer.flush().unwrap();
+        // Replication ships asynchronously and may skip a snapshot a newer
+        // full one makes unnecessary: waited for here, every commit reaches
+        // the bucket (a loaded machine made the test flaky without it).
+        replication.flush(Duration::from_secs(10)).unwrap();
     }
     writer.close().unwrap();
     store
