@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use dizzy_snapshots::SnapshotRef;
+
 use crate::CliError;
 
 #[derive(Debug, clap::Args)]
@@ -13,9 +15,10 @@ pub(crate) struct Args {
     /// The dizzy file to create (it must not exist).
     #[arg(long)]
     db: PathBuf,
-    /// Pull this snapshot's chain instead of the newest.
+    /// Pull this snapshot's chain instead of the newest: an id, `latest`
+    /// or `latest~N` (N snapshots before the bucket's newest).
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<SnapshotRef>,
     /// Pull every snapshot the bucket holds (its whole history).
     #[arg(long, conflicts_with = "snapshot")]
     all: bool,
@@ -29,7 +32,22 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let pulled = if args.all {
         bucket.pull_many(&args.db, &[])?
     } else {
-        bucket.pull(&args.db, args.snapshot)?
+        let snapshot = match args.snapshot {
+            None => None,
+            Some(SnapshotRef::Id(id)) => Some(id),
+            Some(r @ SnapshotRef::Latest(_)) => {
+                let mut ids: Vec<u64> = bucket.snapshots()?.iter().map(|s| s.id).collect();
+                ids.sort_unstable();
+                Some(r.pick(&ids).ok_or_else(|| {
+                    CliError::new(format!(
+                        "{}: holds {} snapshot(s): `{r}` names none",
+                        bucket.url(),
+                        ids.len()
+                    ))
+                })?)
+            }
+        };
+        bucket.pull(&args.db, snapshot)?
     };
     if args.json {
         outln!(
