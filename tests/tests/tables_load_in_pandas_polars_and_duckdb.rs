@@ -163,7 +163,8 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         "--json",
     ]);
 
-    // The truth: every file with its path, size and hash, from `show`.
+    // The truth: every file with its path, size, modification time (ns) and
+    // hash, from `show`.
     let shown = dizzy_json(&[
         "show",
         "--db",
@@ -172,7 +173,7 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         "dedupe.file",
         "--json",
     ]);
-    let mut truth: BTreeMap<u64, (String, u64, String)> = BTreeMap::new();
+    let mut truth: BTreeMap<u64, (String, u64, u64, String)> = BTreeMap::new();
     for e in shown.as_array().unwrap() {
         let file = &e["dedupe.file"];
         truth.insert(
@@ -180,13 +181,14 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
             (
                 file["path"].as_str().unwrap().to_owned(),
                 file["size"].as_u64().unwrap(),
+                file["modified_ns"].as_u64().unwrap(),
                 hex(&e["dedupe.sha256"]),
             ),
         );
     }
     assert_eq!(truth.len() as u64, report["files"].as_u64().unwrap());
     for name in ODD_NAMES {
-        assert!(truth.values().any(|(p, _, _)| p == name), "{name:?} listed");
+        assert!(truth.values().any(|(p, ..)| p == name), "{name:?} listed");
     }
 
     // The README's lines, as written.
@@ -251,7 +253,7 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         }
         let rows: Vec<Value> = truth
             .iter()
-            .map(|(uid, (path, size, sha))| json!([uid, path, size, sha]))
+            .map(|(uid, (path, size, modified, sha))| json!([uid, path, size, modified, sha]))
             .collect();
         assert_eq!(
             got["rows"].as_array().unwrap(),
@@ -275,7 +277,7 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         }
         let rows: Vec<Value> = truth
             .iter()
-            .map(|(uid, (path, size, _))| json!([uid, path, size]))
+            .map(|(uid, (path, size, modified, _))| json!([uid, path, size, modified]))
             .collect();
         assert_eq!(
             got["rows"].as_array().unwrap(),
