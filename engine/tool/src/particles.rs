@@ -113,7 +113,12 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         "ticks_this_run": ticks_run,
         "run_ms": (run_ms * 10.0).round() / 10.0,
     });
-    rt.close()?;
+    // `close` snapshots what changed since the last snapshot (the last
+    // ticks, when no automatic snapshot was due at the end): the report
+    // names the snapshot the file ends with.
+    if let Some(id) = rt.close()? {
+        report["snapshot"] = id.into();
+    }
     if let Some(replication) = replicating.finish()? {
         report["replication"] = replication;
     }
