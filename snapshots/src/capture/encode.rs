@@ -264,10 +264,16 @@ pub(super) fn write_kept(
     for (name, rows) in kept.component_values() {
         let rows: Vec<(u64, &[u8])> = match only {
             None => rows,
-            Some(only) => rows
-                .into_iter()
-                .filter(|(u, _)| only.iter().any(|(n, o)| n == name && o == u))
-                .collect(),
+            Some(only) => {
+                let wanted: std::collections::HashSet<u64> = only
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .map(|(_, u)| *u)
+                    .collect();
+                rows.into_iter()
+                    .filter(|(u, _)| wanted.contains(u))
+                    .collect()
+            }
         };
         let mut buf = vec![0u8; HEADER];
         let mut owners: Vec<u64> = Vec::new();
