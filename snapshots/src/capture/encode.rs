@@ -39,12 +39,12 @@ pub(super) fn sparse_entities(world: &World, uid_id: ComponentId, id: ComponentI
         .collect()
 }
 
-pub(super) fn uids_of(table: &Table, uid_id: ComponentId) -> &[std::cell::UnsafeCell<Uid>] {
+pub(crate) fn uids_of(table: &Table, uid_id: ComponentId) -> &[std::cell::UnsafeCell<Uid>] {
     // SAFETY: `uid_id` is `Uid`'s id; read between ticks, no writer.
     unsafe { table.get_data_slice_for::<Uid>(uid_id) }.unwrap_or(&[])
 }
 
-pub(super) fn uid_at(uids: &[std::cell::UnsafeCell<Uid>], row: usize) -> u64 {
+pub(crate) fn uid_at(uids: &[std::cell::UnsafeCell<Uid>], row: usize) -> u64 {
     // SAFETY: see `uids_of`.
     uids.get(row).map_or(0, |c| unsafe { (*c.get()).get() })
 }
@@ -118,7 +118,7 @@ pub(super) fn columns<'r>(world: &World, registry: &'r Registry) -> Vec<Col<'r>>
 /// `CHECK_TICK_THRESHOLD`, so `horizon` is small; a tick older than
 /// `MAX_CHANGE_AGE` (not clamped yet) has an age above it either way, so
 /// bevy's clamping of both ages changes nothing here.
-pub(super) fn newer_rows(
+pub(crate) fn newer_rows(
     ticks: &[std::cell::UnsafeCell<Tick>],
     since: Tick,
     now: Tick,

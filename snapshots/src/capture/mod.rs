@@ -22,6 +22,7 @@ use crate::kept::Kept;
 
 mod delta;
 mod encode;
+pub(crate) use encode::{newer_rows, uid_at, uids_of};
 mod full;
 mod order;
 
