@@ -610,7 +610,7 @@ pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        format!("its reader panicked: {msg}")
+        format!("a page does not read back as redb wrote it; redb stopped with: {msg}")
     })
 }
 

@@ -371,6 +371,30 @@ pub fn raw_status(addr: &str, request: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
+/// Sends `request` (which should say `Connection: close`) to `addr` and
+/// reads the whole answer: its status and its body (after the headers).
+pub fn raw_response(addr: &str, request: &[u8]) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    if stream.write_all(request).is_err() {
+        return (0, String::new());
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    (status, body)
+}
+
 /// `GET path` on the explorer at `base` (`http://host:port/`): status and
 /// body.
 pub fn get(base: &str, path: &str) -> (u16, String) {

@@ -54,7 +54,7 @@ impl Tally {
                 match &o {
                     Outcome::Rejected(e) => {
                         self.rejected += 1;
-                        self.contained += usize::from(e.contains("reader panicked"));
+                        self.contained += usize::from(e.contains("redb stopped with"));
                     }
                     Outcome::Restored(_) => self.restored += 1,
                 }

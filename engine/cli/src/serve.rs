@@ -32,6 +32,10 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args, app: App) -> Result<(), CliError> {
     let store = view::open(&args.db)?;
+    // The records of every snapshot are read once before serving, as
+    // `dizzy snapshots` reads them: a file whose records are damaged is
+    // refused here rather than served as pages that all fail.
+    store.snapshots()?;
     let at = view::snapshot_id(&store, args.snapshot)?;
     let registry = app.try_registry()?;
     let serving = Explorer::new(store, Arc::new(registry))

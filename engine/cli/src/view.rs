@@ -21,7 +21,12 @@ pub(crate) fn open(db: &Path) -> Result<Store, CliError> {
 pub(crate) fn snapshot_id(store: &Store, at: Option<SnapshotRef>) -> Result<Option<u64>, CliError> {
     match at {
         None => Ok(None),
-        Some(SnapshotRef::Id(id)) => Ok(Some(id)),
+        Some(SnapshotRef::Id(id)) => {
+            // Checked here, as `latest~N` is: no command starts on an id
+            // the file does not hold.
+            store.snapshot(id)?;
+            Ok(Some(id))
+        }
         Some(r) => Ok(Some(r.resolve(store)?)),
     }
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dizzy_components::Registry;
@@ -227,7 +228,35 @@ pub(crate) struct AppState {
 }
 
 type Shared = State<Arc<AppState>>;
-type Params = Query<BTreeMap<String, String>>;
+/// Query parameters, or why they could not be read.
+type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
+/// A path's parts, or why they could not be read.
+type Parts<T> = Result<Path<T>, PathRejection>;
+
+/// The explorer's own page for an address the framework could not read
+/// (its default names the route's variables, which users never see).
+fn unreadable_path(_: PathRejection) -> Response {
+    error_page(&PageError::bad_request(
+        "this address cannot be read: one of its percent-escapes is not UTF-8 text",
+    ))
+}
+
+fn unreadable_query(e: QueryRejection) -> Response {
+    error_page(&PageError::bad_request(format!(
+        "the query string cannot be read: {}",
+        cut(&e.body_text())
+    )))
+}
+
+/// Unwraps an extractor's result, or answers with the explorer's page.
+macro_rules! read {
+    ($e:expr, $or:ident) => {
+        match $e {
+            Ok(v) => v.0,
+            Err(e) => return $or(e),
+        }
+    };
+}
 
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -240,6 +269,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/latest", get(latest))
         .route("/assets/{file}", get(asset))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -283,35 +313,45 @@ fn error_page(e: &PageError) -> Response {
     response
 }
 
-async fn timeline(State(state): Shared, Query(q): Params) -> Response {
+async fn timeline(State(state): Shared, q: Params) -> Response {
+    let q = read!(q, unreadable_query);
     page(state, move |s| pages::timeline::render(s, &q)).await
 }
 
-async fn snapshot(State(state): Shared, Path(at): Path<String>) -> Response {
-    page(state, move |s| pages::snapshot::render(s, &at)).await
+async fn snapshot(State(state): Shared, at: Parts<String>, q: Params) -> Response {
+    let at = read!(at, unreadable_path);
+    let q = read!(q, unreadable_query);
+    page(state, move |s| {
+        pages::Params(&q).only(&[])?;
+        pages::snapshot::render(s, &at)
+    })
+    .await
 }
 
-async fn table(
-    State(state): Shared,
-    Path((at, name)): Path<(String, String)>,
-    Query(q): Params,
-) -> Response {
+async fn table(State(state): Shared, parts: Parts<(String, String)>, q: Params) -> Response {
+    let (at, name) = read!(parts, unreadable_path);
+    let q = read!(q, unreadable_query);
     page(state, move |s| pages::table::render(s, &at, &name, &q)).await
 }
 
-async fn entity(
-    State(state): Shared,
-    Path((at, uid)): Path<(String, String)>,
-    Query(q): Params,
-) -> Response {
+async fn entity(State(state): Shared, parts: Parts<(String, String)>, q: Params) -> Response {
+    let (at, uid) = read!(parts, unreadable_path);
+    let q = read!(q, unreadable_query);
     page(state, move |s| pages::entity::render(s, &at, &uid, &q)).await
 }
 
-async fn schedule(State(state): Shared, Path(at): Path<String>) -> Response {
-    page(state, move |s| pages::schedule::render(s, &at)).await
+async fn schedule(State(state): Shared, at: Parts<String>, q: Params) -> Response {
+    let at = read!(at, unreadable_path);
+    let q = read!(q, unreadable_query);
+    page(state, move |s| {
+        pages::Params(&q).only(&[])?;
+        pages::schedule::render(s, &at)
+    })
+    .await
 }
 
-async fn diff(State(state): Shared, Query(q): Params) -> Response {
+async fn diff(State(state): Shared, q: Params) -> Response {
+    let q = read!(q, unreadable_query);
     page(state, move |s| pages::diff::render(s, &q)).await
 }
 
@@ -336,7 +376,8 @@ async fn latest(State(state): Shared) -> Response {
     }
 }
 
-async fn asset(Path(file): Path<String>) -> Response {
+async fn asset(file: Parts<String>) -> Response {
+    let file = read!(file, unreadable_path);
     match crate::assets::get(&file) {
         Some((content_type, body)) => (
             [
@@ -355,6 +396,18 @@ async fn asset(Path(file): Path<String>) -> Response {
 
 async fn not_found() -> Response {
     error_page(&PageError::not_found("no such page"))
+}
+
+/// A page asked for with a method other than GET or HEAD (axum keeps the
+/// `Allow` header).
+async fn method_not_allowed(method: Method) -> Response {
+    error_page(&PageError {
+        status: 405,
+        message: format!(
+            "the explorer only reads: {} is not allowed here (use GET or HEAD)",
+            cut(method.as_str())
+        ),
+    })
 }
 
 /// A request's text, cut for messages.

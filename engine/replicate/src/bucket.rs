@@ -84,7 +84,7 @@ fn retry() -> RetryConfig {
     }
 }
 
-fn s3(url: &str) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
+fn s3(url: &str) -> Result<AmazonS3Builder, String> {
     // Settings of dizzy's own first, so that the environment can override
     // them (`AWS_CONNECT_TIMEOUT`, `AWS_TIMEOUT`).
     let mut builder = AmazonS3Builder::new()
@@ -105,7 +105,30 @@ fn s3(url: &str) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
             builder = builder.with_config(config, value);
         }
     }
-    Ok(Arc::new(builder.with_url(url).build()?))
+    let builder = builder.with_url(url);
+    // The client refuses plain HTTP unless asked, and says only "builder
+    // error" when it does, on the first request: said here instead.
+    let endpoint = [
+        object_store::aws::AmazonS3ConfigKey::S3Endpoint,
+        object_store::aws::AmazonS3ConfigKey::Endpoint,
+    ]
+    .iter()
+    .find_map(|key| builder.get_config_value(key));
+    if let Some(endpoint) = endpoint
+        && endpoint.to_ascii_lowercase().starts_with("http://")
+        && !builder
+            .get_config_value(&object_store::aws::AmazonS3ConfigKey::Client(
+                ClientConfigKey::AllowHttp,
+            ))
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        return Err(format!(
+            "the endpoint {} is plain HTTP, which the client refuses unless \
+             AWS_ALLOW_HTTP=true is set (for a local S3-compatible server); use https:// otherwise",
+            redact(&endpoint)
+        ));
+    }
+    Ok(builder)
 }
 
 impl Bucket {
@@ -136,7 +159,9 @@ impl Bucket {
             source: Box::new(source),
         };
         let store: Arc<dyn ObjectStore> = match scheme {
-            ObjectStoreScheme::AmazonS3 => s3(&shown).map_err(client)?,
+            ObjectStoreScheme::AmazonS3 => {
+                Arc::new(s3(&shown).map_err(bad)?.build().map_err(client)?)
+            }
             ObjectStoreScheme::Local => Arc::new(LocalFileSystem::new()),
             ObjectStoreScheme::Memory => Arc::new(InMemory::new()),
             _ => {

@@ -115,12 +115,18 @@ impl Bucket {
                 });
             }
         };
-        if bytes.len() as u64 != entry.size || object::sha256_hex(&bytes) != entry.sha256 {
+        if bytes.len() as u64 != entry.size {
             return Err(corrupt(format!(
-                "{} bytes that do not match the manifest ({} bytes, SHA-256 {})",
+                "{} bytes, but the manifest names {} bytes (truncated or replaced)",
                 bytes.len(),
-                entry.size,
-                entry.sha256
+                entry.size
+            )));
+        }
+        let sha256 = object::sha256_hex(&bytes);
+        if sha256 != entry.sha256 {
+            return Err(corrupt(format!(
+                "its SHA-256 is {sha256}, but the manifest names {} (its {} bytes were changed)",
+                entry.sha256, entry.size
             )));
         }
         let raw = object::decode(&bytes).map_err(corrupt)?;
@@ -204,6 +210,7 @@ impl Bucket {
         // A short name of its own: `dest`'s name may be as long as the file
         // system allows.
         let tmp = dest.with_file_name(format!(".dizzy-{}.pulling", std::process::id()));
+        sweep_dead_pulls(&tmp);
         let _ = std::fs::remove_file(&tmp);
         let pulled = Store::open(&tmp)
             .map_err(PullError::from)
@@ -453,5 +460,46 @@ impl Bucket {
                 bytes,
             })
         })
+    }
+}
+
+/// Removes the temporaries of pulls whose process is gone (killed before
+/// it could remove its own), in the directory of `tmp`: files named
+/// `.dizzy-<pid>.pulling` whose `<pid>` has no `/proc/<pid>`. Where there is
+/// no `/proc` (not Linux), nothing is removed; a pid reused by another
+/// process keeps its file until that process is gone too.
+fn sweep_dead_pulls(tmp: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let dir = match tmp.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".dizzy-"))
+            .and_then(|n| n.strip_suffix(".pulling"))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(
+                    "{}: removed the temporary of a pull that was killed (process {pid})",
+                    entry.path().display()
+                ),
+                Err(e) => tracing::warn!(
+                    "{}: the temporary of a killed pull cannot be removed: {e}",
+                    entry.path().display()
+                ),
+            }
+        }
     }
 }

@@ -130,7 +130,15 @@ fn commits_reach_the_bucket_and_pull_back_byte_for_byte() {
 
     let copy = dir.path().join("elsewhere/b.redb");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    // What killed pulls left: a process that is gone (no pid reaches
+    // 4194304999), and one that lives (pid 1) whose file stays.
+    let dead = dir.path().join("elsewhere/.dizzy-4194304999.pulling");
+    let alive = dir.path().join("elsewhere/.dizzy-1.pulling");
+    std::fs::write(&dead, b"half a pull").unwrap();
+    std::fs::write(&alive, b"a pull going on").unwrap();
     let pulled = bucket.pull(&copy, None).unwrap();
+    assert!(!dead.exists(), "the temporary of a dead pull is removed");
+    assert!(alive.exists(), "the temporary of a live pull is kept");
     assert_eq!((pulled.snapshot, pulled.tick), (5, 50));
     assert_eq!(pulled.chain, [4, 5]);
     let b = Store::open_to_read(&copy).unwrap();
@@ -470,6 +478,9 @@ fn damaged_objects_and_manifests_are_refused_by_name() {
         e.to_string().contains("snapshots/00000000000000000002.dzs"),
         "{e}"
     );
+    // Same size, other bytes: the message says the content differs.
+    assert!(e.to_string().contains("its SHA-256 is"), "{e}");
+    assert!(!e.to_string().contains("bytes, but"), "{e}");
     assert!(!dest.exists());
     assert!(bucket.verify().is_err());
     // The older chain is intact and still pulls.

@@ -21,6 +21,7 @@ const VALUE: usize = 300;
 
 pub(crate) fn render(source: &Source, q: &BTreeMap<String, String>) -> Result<String, PageError> {
     let p = Params(q);
+    p.only(&["a", "b", "limit"])?;
     let limit = p.number("limit", DEFAULT_LIMIT, 1..=MAX_LIMIT)? as usize;
     let metas = source.snapshots()?;
     let b = match p.text("b")? {

@@ -30,7 +30,9 @@ pub(crate) fn render(
 ) -> Result<String, PageError> {
     let id = source.resolve(at)?;
     let uid = parse_uid(uid)?;
-    let whole = Params(q).number("whole", 0, 0..=1)? == 1;
+    let p = Params(q);
+    p.only(&["whole"])?;
+    let whole = p.number("whole", 0, 0..=1)? == 1;
     let world = source.world(id)?;
     let inspection = &world.inspection;
     let components = inspection.entities.get(&uid).ok_or_else(|| {

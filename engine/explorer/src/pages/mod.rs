@@ -123,11 +123,36 @@ pub(crate) fn table_href(snapshot: u64, component: &str) -> String {
     format!("/snapshots/{snapshot}/components/{}", enc(component))
 }
 
-/// Query parameters, read with limits: unknown names are ignored, values
-/// that are too long or do not parse are a 400.
+/// Query parameters, read with limits: unknown names, values that are too
+/// long and values that do not parse are a 400.
 pub(crate) struct Params<'a>(pub(crate) &'a BTreeMap<String, String>);
 
 impl Params<'_> {
+    /// A 400 naming the parameters not in `known` (a page never drops a
+    /// parameter without saying so: `limit=` carried over from
+    /// `dizzy show` would otherwise show the first page as if obeyed).
+    pub(crate) fn only(&self, known: &[&str]) -> Result<(), PageError> {
+        let unknown: Vec<String> = self
+            .0
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .map(|k| format!("`{}`", k.chars().take(40).collect::<String>()))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        Err(PageError::bad_request(format!(
+            "this page takes no parameter {} (it takes {})",
+            unknown.join(", "),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )))
+    }
+
     /// The text of `name`, if given and not empty.
     pub(crate) fn text(&self, name: &str) -> Result<Option<&str>, PageError> {
         match self.0.get(name).map(String::as_str) {
@@ -324,6 +349,8 @@ mod tests {
         m.insert("page".to_owned(), "x".to_owned());
         m.insert("q".to_owned(), "y".repeat(MAX_PARAM + 1));
         let p = Params(&m);
+        assert_eq!(p.only(&["size"]).unwrap_err().status, 400);
+        assert!(p.only(&["size", "page", "q"]).is_ok());
         assert_eq!(p.number("size", 50, 1..=500).unwrap_err().status, 400);
         assert_eq!(p.number("page", 0, 0..=10).unwrap_err().status, 400);
         assert_eq!(p.number("missing", 7, 0..=10).unwrap(), 7);

@@ -76,6 +76,7 @@ pub(crate) fn render(
 ) -> Result<String, PageError> {
     let id = source.resolve(at)?;
     let p = Params(q);
+    p.only(&["size", "desc", "uid", "field", "value", "sort", "page"])?;
     let size = p.number("size", DEFAULT_SIZE, 1..=MAX_SIZE)?;
     let desc = p.number("desc", 0, 0..=1)? == 1;
     let uid_filter = p.text("uid")?.map(parse_uid).transpose()?;
@@ -147,7 +148,14 @@ pub(crate) fn render(
             (Some(f), Some(text)) => v
                 .and_then(|v| cell(v, f))
                 .is_some_and(|c| filter_text(c).contains(text)),
-            _ => true,
+            // No field chosen: the text may be in any of them.
+            (None, Some(text)) => v.is_some_and(|v| {
+                columns
+                    .iter()
+                    .filter_map(|c| cell(v, c))
+                    .any(|c| filter_text(c).contains(text))
+            }),
+            (_, None) => true,
         })
         .collect();
     if sort != "uid" {
@@ -243,7 +251,7 @@ pub(crate) fn render(
             label { "uid " input type="text" name="uid" size="10" value=[uid_filter.map(|u| u.to_string())]; }
             label { "field "
                 select name="field" {
-                    option value="" { "—" }
+                    option value="" { "any" }
                     @for c in &columns { option value=(c) selected[field == Some(c.as_str())] { (c) } }
                 }
             }

@@ -18,9 +18,11 @@ const ROWS: u64 = 200;
 const POINTS: usize = 600;
 
 pub(crate) fn render(source: &Source, q: &BTreeMap<String, String>) -> Result<String, PageError> {
+    let p = Params(q);
+    p.only(&["page"])?;
     let metas = source.snapshots()?;
     let pages = (metas.len() as u64).div_ceil(ROWS).max(1);
-    let page = Params(q).number("page", 0, 0..=pages - 1)?;
+    let page = p.number("page", 0, 0..=pages - 1)?;
     let latest = metas.last().map(|m| m.id);
     let newest_first: Vec<&Arc<SnapshotMeta>> = metas
         .iter()
