@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bevy_ecs::bundle::Bundle;
+use bevy_ecs::change_detection::Tick;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::Schedule;
 use bevy_ecs::world::World;
 use dizzy_components::{Registry, Uids};
+use dizzy_snapshots::detect::Detection;
 use dizzy_snapshots::{
-    Capturer, RestoreOptions, SnapshotMeta, Store, Want, Writer, assign_uids, restore,
+    CaptureSettings, Capturer, RestoreOptions, Restored, SnapshotMeta, Store, Want, Writer,
+    assign_uids, restore,
 };
 use dizzy_systems::{CodeChanges, ScheduleDescription};
 
@@ -134,7 +137,106 @@ fn code_changes(
     }
 }
 
+/// What restoring a file at open needs.
+struct Resume<'a> {
+    registry: &'a Registry,
+    capture: &'a CaptureSettings,
+    options: RestoreOptions,
+}
+
+/// A file's world as open found it.
+struct Resumed {
+    /// Its world, if it holds a snapshot.
+    restored: Option<Restored>,
+    /// The capturer, numbering new snapshots after the file's newest.
+    capturer: Capturer,
+    /// The file's newest snapshot.
+    newest: Option<u64>,
+}
+
+impl Resume<'_> {
+    /// No file, or one without snapshots: nothing restored.
+    fn fresh(&self) -> Resumed {
+        Resumed {
+            restored: None,
+            capturer: Capturer::new(self.capture.clone(), 1),
+            newest: None,
+        }
+    }
+
+    /// The world `store` holds (at the snapshot asked for, or its newest).
+    fn file(&self, store: &Store) -> Result<Resumed, OpenError> {
+        let Some(latest) = store.latest()? else {
+            return Ok(self.fresh());
+        };
+        Ok(Resumed {
+            restored: Some(restore(store, self.registry, &self.options)?),
+            capturer: Capturer::new(self.capture.clone(), latest.id + 1),
+            newest: Some(latest.id),
+        })
+    }
+}
+
+/// A world restored (with change detection where the snapshot left it)
+/// or new, with the start-up functions run: the world, the snapshot it
+/// resumed, the change-detection record and the tick it is based on, and
+/// the tick from which values count as changed by the first tick.
+#[allow(clippy::type_complexity)]
+fn prepare_world(
+    restored: Option<Restored>,
+    registry: &Registry,
+    capturer: &mut Capturer,
+    defaults: Vec<(String, dizzy_systems::Init)>,
+    inits: Vec<dizzy_systems::Init>,
+) -> (
+    World,
+    Option<SnapshotMeta>,
+    Option<(Detection, Tick)>,
+    Option<Tick>,
+) {
+    let (mut world, resumed, chain, detection) = match restored {
+        Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
+        None => {
+            let mut world = World::new();
+            registry.install(&mut world);
+            (world, None, Vec::new(), None)
+        }
+    };
+    // Change detection where the snapshot left it: restored values are
+    // old to every system, but for those changed in the last tick.
+    let detected = detection.map(|d| {
+        let base = dizzy_snapshots::detect::apply(&mut world, registry, &d);
+        (d, base)
+    });
+    let tick_start = detected
+        .as_ref()
+        .map(|(d, base)| Tick::new(base.get().wrapping_sub(d.max_age() + 1)));
+    if let Some(meta) = &resumed {
+        // Before the start-up functions: what they change in persisted
+        // state (a registered resource the snapshot lacks, inserted with
+        // its initial value) is a change, so the next delta holds it.
+        capturer.resume(&mut world, registry, meta, &chain);
+    }
+    for (name, init) in defaults {
+        let known = resumed
+            .as_ref()
+            .is_some_and(|m| m.schemas.iter().any(|s| s.name == name));
+        if !known {
+            init(&mut world);
+        }
+    }
+    for init in inits {
+        init(&mut world);
+    }
+    (world, resumed, detected, tick_start)
+}
+
 impl Runtime {
+    /// Opens `app`: restores its file through a read-only handle (a file
+    /// this build refuses is left as it was), takes the file read-write,
+    /// gives change detection back where the snapshot left it, builds the
+    /// schedule, checks the code against the snapshot's, and starts the
+    /// writer.
     pub(crate) fn open(app: App) -> Result<Runtime, OpenError> {
         let App {
             setup,
@@ -152,48 +254,37 @@ impl Runtime {
         let opened = Instant::now();
         let parts = setup.finish()?;
         let registry = Arc::new(parts.registry);
-        let mut capturer = Capturer::new(capture.clone(), 1);
+        let resume = Resume {
+            registry: &registry,
+            capture: &capture,
+            options: RestoreOptions {
+                snapshot,
+                refs: capture.refs,
+                unknown,
+            },
+        };
+        let open_rw = |p: &std::path::Path| Store::open_with_cache(p, cache_bytes);
         // An existing file is read (and checked) through a read-only handle
         // first, so that a file this build refuses is left exactly as it was;
         // only a file that needs a crash repair is opened read-write at once.
         let mut store = given;
-        let mut restored = None;
         // The newest snapshot the restore saw through the read-only handle.
         let mut seen = None;
+        let mut resumed = resume.fresh();
         if let Some(s) = &store {
-            if let Some(latest) = s.latest()? {
-                let options = RestoreOptions {
-                    snapshot,
-                    refs: capture.refs,
-                    unknown,
-                };
-                restored = Some(restore(s, &registry, &options)?);
-                capturer = Capturer::new(capture.clone(), latest.id + 1);
-            }
+            resumed = resume.file(s)?;
         } else if let Some(path) = db.as_deref().filter(|p| p.exists()) {
             let reader = match Store::open_read_only(path) {
                 Ok(s) => s,
                 Err(dizzy_snapshots::StoreOpenError::NeedsRepair { .. }) => {
-                    let repaired = Store::open_with_cache(path, cache_bytes)?;
+                    let repaired = open_rw(path)?;
                     store = Some(repaired.clone());
                     repaired
                 }
                 Err(e) => return Err(e.into()),
             };
-            if let Some(latest) = reader.latest()? {
-                seen = Some(latest.id);
-                let r = restore(
-                    &reader,
-                    &registry,
-                    &RestoreOptions {
-                        snapshot,
-                        refs: capture.refs,
-                        unknown,
-                    },
-                )?;
-                capturer = Capturer::new(capture.clone(), latest.id + 1);
-                restored = Some(r);
-            }
+            resumed = resume.file(&reader)?;
+            seen = resumed.newest;
         }
         tracing::debug!("restored in {:?}", opened.elapsed());
         // The file is taken read-write now (so that a second run cannot
@@ -201,70 +292,34 @@ impl Runtime {
         // code change may be refused: then only after that check, so that
         // a refusal leaves the file exactly as it was.
         if store.is_none() && on_code_change != CodeChange::Refuse {
-            store = db
-                .as_deref()
-                .map(|p| Store::open_with_cache(p, cache_bytes))
-                .transpose()?;
+            store = db.as_deref().map(open_rw).transpose()?;
             // The read-only handle was closed before this read-write one
             // took the file (redb's lock): another run may have committed
             // in between. This run now owns the file; if it changed, the
             // world is restored again from what it holds, so that new
             // snapshots follow the newest one and never overwrite it.
-            if let Some(s) = &store {
-                let now = s.latest()?;
-                if now.as_ref().map(|m| m.id) != seen {
-                    tracing::info!(
-                        "{}: another run committed while this one opened it; restoring again",
-                        s.path().display()
-                    );
-                    restored = None;
-                    capturer = Capturer::new(capture.clone(), 1);
-                    if let Some(latest) = now {
-                        let options = RestoreOptions {
-                            snapshot,
-                            refs: capture.refs,
-                            unknown,
-                        };
-                        restored = Some(restore(s, &registry, &options)?);
-                        capturer = Capturer::new(capture.clone(), latest.id + 1);
-                    }
-                }
+            if let Some(s) = &store
+                && s.latest()?.map(|m| m.id) != seen
+            {
+                tracing::info!(
+                    "{}: another run committed while this one opened it; restoring again",
+                    s.path().display()
+                );
+                resumed = resume.file(s)?;
             }
         }
-        let (mut world, resumed, chain, detection) = match restored {
-            Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
-            None => {
-                let mut world = World::new();
-                registry.install(&mut world);
-                (world, None, Vec::new(), None)
-            }
-        };
-        // Change detection where the snapshot left it: restored values are
-        // old to every system, but for those changed in the last tick.
-        let detected = detection.map(|d| {
-            let base = dizzy_snapshots::detect::apply(&mut world, &registry, &d);
-            (d, base)
-        });
-        let tick_start = detected.as_ref().map(|(d, base)| {
-            bevy_ecs::change_detection::Tick::new(base.get().wrapping_sub(d.max_age() + 1))
-        });
-        if let Some(meta) = &resumed {
-            // Before the start-up functions: what they change in persisted
-            // state (a registered resource the snapshot lacks, inserted with
-            // its initial value) is a change, so the next delta holds it.
-            capturer.resume(&mut world, &registry, meta, &chain);
-        }
-        for (name, init) in parts.defaults {
-            let known = resumed
-                .as_ref()
-                .is_some_and(|m| m.schemas.iter().any(|s| s.name == name));
-            if !known {
-                init(&mut world);
-            }
-        }
-        for init in parts.inits {
-            init(&mut world);
-        }
+        let Resumed {
+            restored,
+            mut capturer,
+            ..
+        } = resumed;
+        let (mut world, resumed, detected, tick_start) = prepare_world(
+            restored,
+            &registry,
+            &mut capturer,
+            parts.defaults,
+            parts.inits,
+        );
         let tick = resumed.as_ref().map_or(0, |m| m.tick);
         world.insert_resource(TickCount(tick));
         if !world.contains_resource::<bevy_ecs::error::FallbackErrorHandler>() {
@@ -298,10 +353,7 @@ impl Runtime {
             None => None,
         };
         if store.is_none() {
-            store = db
-                .as_deref()
-                .map(|p| Store::open_with_cache(p, cache_bytes))
-                .transpose()?;
+            store = db.as_deref().map(open_rw).transpose()?;
             // Another run may have committed since the read-only restore:
             // this run's world is not the newest, and is refused (a commit
             // would be refused too: nothing is ever overwritten).

@@ -33,8 +33,8 @@ use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use dizzy_components::{
-    DecodedColumn, RefEncoder, RefPolicy, Registry, Relation, Resolver, Uid, UidMap, Uids,
-    ValueError, codec, is_valid_uid,
+    ColumnOps, DecodedColumn, RefEncoder, RefPolicy, Registration, Registry, Relation, Resolver,
+    Uid, UidMap, Uids, ValueError, codec, is_valid_uid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -302,100 +302,22 @@ fn export_unguarded(
     selection: &Selection,
     options: &ExportOptions,
 ) -> Result<Exported, ExportError> {
-    // The selected entities.
-    let mut chosen: Vec<Entity> = match selection {
-        Selection::Uids(uids) => uids
-            .iter()
-            .map(|&u| {
-                world
-                    .resource::<Uids>()
-                    .entity(u)
-                    .ok_or(ExportError::UnknownUid(u))
-            })
-            .collect::<Result<_, _>>()?,
-        Selection::With(name) => match registry.get(name).and_then(|r| r.column()) {
-            Some(ops) => {
-                let id = ops
-                    .component_id(world)
-                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
-                let Some(uid_id) = world.component_id::<Uid>() else {
-                    return Err(ExportError::Empty);
-                };
-                world
-                    .archetypes()
-                    .iter()
-                    .filter(|a| a.contains(id) && a.contains(uid_id))
-                    .flat_map(|a| a.entities().iter().map(|e| e.id()))
-                    .collect()
-            }
-            // A component this build does not register, kept from the file.
-            None => {
-                let kept = world
-                    .get_resource::<Kept>()
-                    .filter(|k| k.component_names().any(|n| n == name))
-                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
-                let uids = world.resource::<Uids>();
-                let mut holders = kept.holders(name);
-                holders.sort_unstable();
-                holders.into_iter().filter_map(|u| uids.entity(u)).collect()
-            }
-        },
-        Selection::Correlation(c) => {
-            let uid_id = world.component_id::<Uid>();
-            let corr_id = world.component_id::<dizzy_components::CorrelationId>();
-            match (uid_id, corr_id) {
-                (Some(uid_id), Some(corr_id)) => world
-                    .archetypes()
-                    .iter()
-                    .filter(|a| a.contains(uid_id) && a.contains(corr_id))
-                    .flat_map(|a| a.entities().iter().map(|e| e.id()))
-                    .filter(|&e| {
-                        world
-                            .get::<dizzy_components::CorrelationId>(e)
-                            .is_some_and(|id| id.0 == *c)
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            }
-        }
-    };
+    let mut chosen = selected(world, registry, selection)?;
     if chosen.is_empty() {
         return Err(ExportError::Empty);
     }
-    let columns: Vec<(
-        &str,
-        &dyn dizzy_components::ColumnOps,
-        bevy_ecs::component::ComponentId,
-    )> = registry
+    let columns: Vec<(&str, &dyn ColumnOps, ComponentId)> = registry
         .iter()
         .filter_map(|r| {
             let ops = r.column()?;
             Some((r.name(), ops, ops.component_id(world)?))
         })
         .collect();
-
-    // The closure: follow references until nothing new appears.
-    let mut set: HashSet<Entity> = chosen.iter().copied().collect();
-    if options.closure {
-        let mut frontier = chosen.clone();
-        while !frontier.is_empty() {
-            let mut found = Vec::new();
-            for (name, ops, _) in &columns {
-                ops.referenced(world, &frontier, &mut found)
-                    .map_err(|source| ExportError::Codec {
-                        component: (*name).to_owned(),
-                        source,
-                    })?;
-            }
-            found.extend(kept::references(world, &frontier));
-            frontier = found
-                .into_iter()
-                .filter(|e| world.get::<Uid>(*e).is_some() && set.insert(*e))
-                .collect();
-            chosen.extend(frontier.iter().copied());
-        }
-    }
-    let uid_of = |w: &World, e: Entity| w.get::<Uid>(e).map_or(0, |u| u.get());
+    let set = if options.closure {
+        close_over_references(world, &columns, &mut chosen)?
+    } else {
+        chosen.iter().copied().collect()
+    };
     chosen.sort_by_key(|&e| uid_of(world, e));
     chosen.dedup();
 
@@ -405,50 +327,20 @@ fn export_unguarded(
         columns: Vec::new(),
         source: options.source.clone(),
     };
-    for (name, ops, id) in &columns {
+    for &(name, ops, id) in &columns {
         let holders: Vec<Entity> = chosen
             .iter()
             .copied()
-            .filter(|&e| world.entity(e).contains_id(*id))
+            .filter(|&e| world.entity(e).contains_id(id))
             .collect();
         if holders.is_empty() {
             continue;
         }
-        let within = |e: Entity| set.contains(&e);
         let reg = registry
             .get(name)
             .unwrap_or_else(|| unreachable!("listed from the registry"));
-        let encoder = RefEncoder::new(world, reg.refs().unwrap_or(options.refs)).within(&within);
-        let refs = reg.references().any().then_some(&encoder);
-        let mut chunk = vec![0u8; HEADER];
-        let rows = ops
-            .encode(
-                world,
-                dizzy_components::Place::Entities(&holders),
-                refs,
-                &mut chunk,
-            )
-            .map_err(|e| match e {
-                ValueError::Dangling(d) => ExportError::Dangling {
-                    component: (*name).to_owned(),
-                    holder: d.holder,
-                },
-                ValueError::Codec(source) => ExportError::Codec {
-                    component: (*name).to_owned(),
-                    source,
-                },
-                other => ExportError::Codec {
-                    component: (*name).to_owned(),
-                    source: dizzy_components::CodecError::Encode(other.to_string()),
-                },
-            })?;
-        for &e in &holders {
-            chunk.extend_from_slice(&uid_of(world, e).to_le_bytes());
-        }
-        let mut h = Vec::with_capacity(HEADER);
-        header(&mut h, Layout::Keyed, rows as u32);
-        chunk[..HEADER].copy_from_slice(&h);
-        body.columns.push(((*name).to_owned(), chunk));
+        let chunk = values_chunk(world, reg, ops, &holders, &set, options.refs)?;
+        body.columns.push((name.to_owned(), chunk));
         body.schemas.push(Schema {
             name: reg.name().to_owned(),
             version: reg.version(),
@@ -458,40 +350,12 @@ fn export_unguarded(
         });
     }
     // The order of relationship targets' lists, among the entities carried.
-    for (name, _, id) in &columns {
-        let Some(relation) = Relation::of(world, *id) else {
-            continue;
-        };
-        let mut chunk = vec![0u8; HEADER];
-        let mut owners = Vec::new();
-        for &target in &chosen {
-            let Some(list) = relation.list(world, target) else {
-                continue;
-            };
-            let uids: Vec<u64> = list
-                .iter()
-                .filter(|e| set.contains(e))
-                .map(|&e| uid_of(world, e))
-                .collect();
-            if uids.len() < 2 {
-                continue;
-            }
-            codec::encode_into(&uids, &mut chunk).map_err(|source| ExportError::Codec {
-                component: (*name).to_owned(),
-                source,
-            })?;
-            owners.push(uid_of(world, target));
+    for &(name, _, id) in &columns {
+        if let Some(relation) = Relation::of(world, id)
+            && let Some(chunk) = order_chunk(world, name, &relation, &chosen, &set)?
+        {
+            body.columns.push((format!("{}{name}", col::ORDER), chunk));
         }
-        if owners.is_empty() {
-            continue;
-        }
-        for u in &owners {
-            chunk.extend_from_slice(&u.to_le_bytes());
-        }
-        let mut h = Vec::with_capacity(HEADER);
-        header(&mut h, Layout::Keyed, owners.len() as u32);
-        chunk[..HEADER].copy_from_slice(&h);
-        body.columns.push((format!("{}{name}", col::ORDER), chunk));
     }
     if let Some(kept) = world.get_resource::<Kept>() {
         let uids = world.resource::<Uids>();
@@ -517,6 +381,185 @@ fn export_unguarded(
         entities,
         components,
     })
+}
+
+/// The uid of entity `e` (0 if it has none).
+fn uid_of(world: &World, e: Entity) -> u64 {
+    world.get::<Uid>(e).map_or(0, |u| u.get())
+}
+
+/// The entities `selection` names.
+fn selected(
+    world: &World,
+    registry: &Registry,
+    selection: &Selection,
+) -> Result<Vec<Entity>, ExportError> {
+    let with = |id: ComponentId| -> Vec<Entity> {
+        let Some(uid_id) = world.component_id::<Uid>() else {
+            return Vec::new();
+        };
+        world
+            .archetypes()
+            .iter()
+            .filter(|a| a.contains(id) && a.contains(uid_id))
+            .flat_map(|a| a.entities().iter().map(|e| e.id()))
+            .collect()
+    };
+    Ok(match selection {
+        Selection::Uids(uids) => uids
+            .iter()
+            .map(|&u| {
+                world
+                    .resource::<Uids>()
+                    .entity(u)
+                    .ok_or(ExportError::UnknownUid(u))
+            })
+            .collect::<Result<_, _>>()?,
+        Selection::With(name) => match registry.get(name).and_then(|r| r.column()) {
+            Some(ops) => with(
+                ops.component_id(world)
+                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?,
+            ),
+            // A component this build does not register, kept from the file.
+            None => {
+                let kept = world
+                    .get_resource::<Kept>()
+                    .filter(|k| k.component_names().any(|n| n == name))
+                    .ok_or_else(|| ExportError::UnknownComponent(name.clone()))?;
+                let uids = world.resource::<Uids>();
+                let mut holders = kept.holders(name);
+                holders.sort_unstable();
+                holders.into_iter().filter_map(|u| uids.entity(u)).collect()
+            }
+        },
+        Selection::Correlation(c) => {
+            match world.component_id::<dizzy_components::CorrelationId>() {
+                Some(corr_id) => with(corr_id)
+                    .into_iter()
+                    .filter(|&e| {
+                        world
+                            .get::<dizzy_components::CorrelationId>(e)
+                            .is_some_and(|id| id.0 == *c)
+                    })
+                    .collect(),
+                None => Vec::new(),
+            }
+        }
+    })
+}
+
+/// Adds to `chosen` what its values reference, until nothing new appears;
+/// the set of every entity carried.
+fn close_over_references(
+    world: &World,
+    columns: &[(&str, &dyn ColumnOps, ComponentId)],
+    chosen: &mut Vec<Entity>,
+) -> Result<HashSet<Entity>, ExportError> {
+    let mut set: HashSet<Entity> = chosen.iter().copied().collect();
+    let mut frontier = chosen.clone();
+    while !frontier.is_empty() {
+        let mut found = Vec::new();
+        for (name, ops, _) in columns {
+            ops.referenced(world, &frontier, &mut found)
+                .map_err(|source| ExportError::Codec {
+                    component: (*name).to_owned(),
+                    source,
+                })?;
+        }
+        found.extend(kept::references(world, &frontier));
+        frontier = found
+            .into_iter()
+            .filter(|e| world.get::<Uid>(*e).is_some() && set.insert(*e))
+            .collect();
+        chosen.extend(frontier.iter().copied());
+    }
+    Ok(set)
+}
+
+/// The keyed chunk of one component's values on `holders` (references as
+/// uids of entities in `set`, or as `refs` says), then their uids.
+fn values_chunk(
+    world: &World,
+    reg: &Registration,
+    ops: &dyn ColumnOps,
+    holders: &[Entity],
+    set: &HashSet<Entity>,
+    refs: RefPolicy,
+) -> Result<Vec<u8>, ExportError> {
+    let name = reg.name();
+    let within = |e: Entity| set.contains(&e);
+    let encoder = RefEncoder::new(world, reg.refs().unwrap_or(refs)).within(&within);
+    let refs = reg.references().any().then_some(&encoder);
+    let mut chunk = vec![0u8; HEADER];
+    let rows = ops
+        .encode(
+            world,
+            dizzy_components::Place::Entities(holders),
+            refs,
+            &mut chunk,
+        )
+        .map_err(|e| match e {
+            ValueError::Dangling(d) => ExportError::Dangling {
+                component: name.to_owned(),
+                holder: d.holder,
+            },
+            ValueError::Codec(source) => ExportError::Codec {
+                component: name.to_owned(),
+                source,
+            },
+            other => ExportError::Codec {
+                component: name.to_owned(),
+                source: dizzy_components::CodecError::Encode(other.to_string()),
+            },
+        })?;
+    for &e in holders {
+        chunk.extend_from_slice(&uid_of(world, e).to_le_bytes());
+    }
+    let mut h = Vec::with_capacity(HEADER);
+    header(&mut h, Layout::Keyed, rows as u32);
+    chunk[..HEADER].copy_from_slice(&h);
+    Ok(chunk)
+}
+
+/// The keyed chunk of relationship `name`'s target lists (of two or more
+/// carried sources) of the carried targets, or `None` if there is none.
+fn order_chunk(
+    world: &World,
+    name: &str,
+    relation: &Relation,
+    chosen: &[Entity],
+    set: &HashSet<Entity>,
+) -> Result<Option<Vec<u8>>, ExportError> {
+    let mut chunk = vec![0u8; HEADER];
+    let mut owners = Vec::new();
+    for &target in chosen {
+        let Some(list) = relation.list(world, target) else {
+            continue;
+        };
+        let uids: Vec<u64> = list
+            .iter()
+            .filter(|e| set.contains(e))
+            .map(|&e| uid_of(world, e))
+            .collect();
+        if uids.len() < 2 {
+            continue;
+        }
+        codec::encode_into(&uids, &mut chunk).map_err(|source| ExportError::Codec {
+            component: name.to_owned(),
+            source,
+        })?;
+        owners.push(uid_of(world, target));
+    }
+    if owners.is_empty() {
+        return Ok(None);
+    }
+    for u in &owners {
+        chunk.extend_from_slice(&u.to_le_bytes());
+    }
+    let mut h = Vec::with_capacity(HEADER);
+    header(&mut h, Layout::Keyed, owners.len() as u32);
+    chunk[..HEADER].copy_from_slice(&h);
+    Ok(Some(chunk))
 }
 
 /// Reads the recorded lists of relationship targets of a bundle.
@@ -867,6 +910,10 @@ pub fn import(
 
 /// Imports a bundle into `world`, all or nothing, as `options` say.
 ///
+/// In two steps: everything is checked and every uid decided while the
+/// world is untouched; then the entities are spawned and the values
+/// inserted, reference-free values first, which cannot fail.
+///
 /// # Errors
 /// The bundle is invalid, or refused ([`ImportError`]); `world` is unchanged.
 pub fn import_with(
@@ -875,28 +922,138 @@ pub fn import_with(
     bytes: &[u8],
     options: &ImportOptions,
 ) -> Result<Imported, ImportError> {
-    let ImportOptions {
-        on_conflict,
-        refs,
-        unknown,
-    } = *options;
     let body = read(bytes)?;
     let carried: BTreeSet<u64> = body.uids.iter().copied().collect();
 
     // 1. Check everything; decide every uid. Nothing changes yet.
-    let mut columns = Vec::with_capacity(body.columns.len());
-    let mut orders: BTreeMap<&str, Vec<(u64, Vec<u64>)>> = BTreeMap::new();
-    let mut kept: Vec<kept::Column<'_>> = Vec::new();
-    let mut skipped_columns = Vec::new();
+    let checked = check_columns(&body, registry, options, &carried)?;
+    let (mut map, skipped) = decide_uids(world, &body.uids, options.on_conflict)?;
+    // Kept bytes cannot follow a uid that changes (one not in `map` yet
+    // gets a fresh uid below).
+    for column in &checked.kept {
+        for &(holder, target) in &column.refs {
+            if !map.contains_key(&target) {
+                return Err(ImportError::KeptRemapped {
+                    component: column.schema.name.clone(),
+                    holder,
+                    target,
+                });
+            }
+        }
+    }
+
+    // 2. Apply: cannot fail from here on.
+    let entity = spawn_carried(world, &body.uids, &mut map);
+    let requires = crate::restore::registered_requires(world, registry);
+    let before: Vec<(Entity, Vec<ComponentId>)> = if requires.is_empty() {
+        Vec::new()
+    } else {
+        entity
+            .values()
+            .map(|&e| (e, world.entity(e).archetype().components().to_vec()))
+            .collect()
+    };
+    let mut inserted: Vec<(Entity, ComponentId)> = Vec::new();
+    for column in checked.columns {
+        insert_column(
+            world,
+            column,
+            &Placement {
+                entity: &entity,
+                map: &map,
+                skipped: &skipped,
+                orders: &checked.orders,
+                refs: options.refs,
+            },
+            &mut inserted,
+        )?;
+    }
+    // Registered components bevy added as required, that the bundle does
+    // not carry and the entity did not have, are removed again.
+    for (e, had) in before {
+        let Ok(now) = world.get_entity(e) else {
+            continue;
+        };
+        let extra: Vec<ComponentId> = requires
+            .values()
+            .flatten()
+            .copied()
+            .filter(|r| now.contains_id(*r) && !had.contains(r) && !inserted.contains(&(e, *r)))
+            .collect();
+        crate::restore::drop_components(world, e, &extra);
+    }
+    if !checked.kept.is_empty() {
+        let mut store = world.remove_resource::<Kept>().unwrap_or_default();
+        for column in &checked.kept {
+            for (u, bytes) in column.owners.iter().zip(&column.values) {
+                if !skipped.contains(u) {
+                    store.put(column.schema, map[u], bytes.to_vec());
+                }
+            }
+        }
+        world.insert_resource(store);
+    }
+    Ok(Imported {
+        uids: map,
+        kept: checked.kept.iter().map(|c| c.schema.name.clone()).collect(),
+        skipped: checked.skipped,
+    })
+}
+
+/// One registered component of a bundle, checked: its values (at this
+/// build's version and shape) and their owners.
+struct CheckedColumn<'a> {
+    name: &'a String,
+    reg: &'a Registration,
+    ops: &'a dyn ColumnOps,
+    owners: Vec<u64>,
+    payload: Vec<u8>,
+}
+
+/// Every column of a bundle, checked.
+struct Checked<'a> {
+    /// Registered components, reference-free ones first.
+    columns: Vec<CheckedColumn<'a>>,
+    /// Each relationship's recorded order: target, then its sources.
+    orders: BTreeMap<&'a str, Vec<(u64, Vec<u64>)>>,
+    /// Components this build does not register, kept as bytes.
+    kept: Vec<kept::Column<'a>>,
+    /// Components this build does not register, left out.
+    skipped: Vec<String>,
+}
+
+/// Checks every column of `body`: chunks whole, owners carried, values
+/// decodable at this build's version, references to carried entities (or
+/// allowed by the policy); unknown components refused, skipped or kept as
+/// `options.unknown` says.
+fn check_columns<'a>(
+    body: &'a BundleBody,
+    registry: &'a Registry,
+    options: &ImportOptions,
+    carried: &BTreeSet<u64>,
+) -> Result<Checked<'a>, ImportError> {
+    let mut checked = Checked {
+        columns: Vec::with_capacity(body.columns.len()),
+        orders: BTreeMap::new(),
+        kept: Vec::new(),
+        skipped: Vec::new(),
+    };
     for (name, chunk) in &body.columns {
         if let Some(relationship) = name.strip_prefix(col::ORDER) {
-            orders.insert(relationship, read_order(name, chunk, &carried)?);
+            checked
+                .orders
+                .insert(relationship, read_order(name, chunk, carried)?);
             continue;
         }
-        let Some(reg) = registry.get(name).filter(|r| r.column().is_some()) else {
-            match unknown {
-                Unknown::Skip => skipped_columns.push(name.clone()),
-                Unknown::Keep => kept.push(kept::bundle_column(&body, name, chunk, &carried)?),
+        let Some((reg, ops)) = registry
+            .get(name)
+            .and_then(|r| r.column().map(|ops| (r, ops)))
+        else {
+            match options.unknown {
+                Unknown::Skip => checked.skipped.push(name.clone()),
+                Unknown::Keep => checked
+                    .kept
+                    .push(kept::bundle_column(body, name, chunk, carried)?),
                 _ => return Err(ImportError::Unregistered(name.clone())),
             }
             continue;
@@ -917,24 +1074,17 @@ pub fn import_with(
         }
         let schema = body.schemas.iter().find(|s| &s.name == name);
         let version = schema.map_or(reg.version(), |s| s.version);
-        let payload = if !reg.needs_upgrade(version, schema.and_then(|s| s.shape.as_deref())) {
-            chunk.payload.to_vec()
+        let shape = schema.and_then(|s| s.shape.as_deref());
+        let payload = if reg.needs_upgrade(version, shape) {
+            reg.upgrade(version, shape, chunk.payload, owners.len())?
         } else {
-            reg.upgrade(
-                version,
-                schema.and_then(|s| s.shape.as_deref()),
-                chunk.payload,
-                owners.len(),
-            )?
+            chunk.payload.to_vec()
         };
-        let ops = reg
-            .column()
-            .unwrap_or_else(|| unreachable!("filtered above"));
         ops.check(
             &payload,
             owners.len(),
             &|u| carried.contains(&u),
-            reg.refs().unwrap_or(refs),
+            reg.refs().unwrap_or(options.refs),
         )
         .map_err(|e| match e {
             ValueError::Dangling(d) => ImportError::Dangling {
@@ -944,58 +1094,67 @@ pub fn import_with(
             },
             other => corrupt(other.to_string()),
         })?;
-        columns.push((name, reg, ops, owners, payload));
+        checked.columns.push(CheckedColumn {
+            name,
+            reg,
+            ops,
+            owners,
+            payload,
+        });
     }
     // Values without references first: an entity is complete, but for the
     // references it holds, when the first reference to it is inserted.
-    columns.sort_by_key(|(_, reg, ..)| reg.references().any());
+    checked.columns.sort_by_key(|c| c.reg.references().any());
+    Ok(checked)
+}
+
+/// The uid each carried entity keeps (`map`; the ones missing get a fresh
+/// uid when applied) and the carried uids whose values are left out, as
+/// `on_conflict` says for uids the world already has.
+fn decide_uids(
+    world: &World,
+    carried: &[u64],
+    on_conflict: OnConflict,
+) -> Result<(BTreeMap<u64, u64>, BTreeSet<u64>), ImportError> {
     let mut map: BTreeMap<u64, u64> = BTreeMap::new();
     let mut skipped: BTreeSet<u64> = BTreeSet::new();
-    {
-        let index = world.resource::<Uids>();
-        for &u in &body.uids {
-            if index.entity(u).is_some() {
-                match on_conflict {
-                    OnConflict::Fail => return Err(ImportError::Conflict(u)),
-                    OnConflict::Skip => {
-                        skipped.insert(u);
-                        map.insert(u, u);
-                    }
-                    OnConflict::Replace => {
-                        map.insert(u, u);
-                    }
-                    OnConflict::Remap => {}
+    let index = world.resource::<Uids>();
+    for &u in carried {
+        if index.entity(u).is_some() {
+            match on_conflict {
+                OnConflict::Fail => return Err(ImportError::Conflict(u)),
+                OnConflict::Skip => {
+                    skipped.insert(u);
+                    map.insert(u, u);
                 }
-            } else {
-                map.insert(u, u);
+                OnConflict::Replace => {
+                    map.insert(u, u);
+                }
+                OnConflict::Remap => {}
             }
+        } else {
+            map.insert(u, u);
         }
     }
+    Ok((map, skipped))
+}
 
-    // Kept bytes cannot follow a uid that changes (one not in `map` yet
-    // gets a fresh uid below).
-    for column in &kept {
-        for &(holder, target) in &column.refs {
-            if !map.contains_key(&target) {
-                return Err(ImportError::KeptRemapped {
-                    component: column.schema.name.clone(),
-                    holder,
-                    target,
-                });
-            }
-        }
-    }
-
-    // 2. Apply: cannot fail from here on.
+/// Reserves the uids kept, gives the others fresh ones (completing `map`)
+/// and spawns the carried entities the world lacks; the entity of each
+/// carried uid.
+fn spawn_carried(
+    world: &mut World,
+    carried: &[u64],
+    map: &mut BTreeMap<u64, u64>,
+) -> UidMap<Entity> {
     {
         let mut uids = world.resource_mut::<Uids>();
-        for &u in &body.uids {
+        for &u in carried {
             if let Some(uid) = Uid::new(u) {
                 uids.reserve(uid);
             }
         }
-        let remapped: Vec<u64> = body
-            .uids
+        let remapped: Vec<u64> = carried
             .iter()
             .copied()
             .filter(|u| !map.contains_key(u))
@@ -1006,7 +1165,7 @@ pub fn import_with(
         }
     }
     let mut entity: UidMap<Entity> = UidMap::default();
-    for &u in &body.uids {
+    for &u in carried {
         let new = map[&u];
         let e = match world.resource::<Uids>().entity(new) {
             Some(e) => e,
@@ -1016,91 +1175,73 @@ pub fn import_with(
         };
         entity.insert(u, e);
     }
-    let requires = crate::restore::registered_requires(world, registry);
-    let before: Vec<(Entity, Vec<ComponentId>)> = if requires.is_empty() {
-        Vec::new()
-    } else {
-        entity
-            .values()
-            .map(|&e| {
-                let has = world.entity(e).archetype().components().to_vec();
-                (e, has)
-            })
-            .collect()
+    entity
+}
+
+/// Where the values of an import go.
+struct Placement<'p, 'a> {
+    /// The entity of each carried uid.
+    entity: &'p UidMap<Entity>,
+    /// The uid each carried uid became.
+    map: &'p BTreeMap<u64, u64>,
+    /// Carried uids whose values are left out.
+    skipped: &'p BTreeSet<u64>,
+    /// The recorded order of each relationship.
+    orders: &'p BTreeMap<&'a str, Vec<(u64, Vec<u64>)>>,
+    refs: RefPolicy,
+}
+
+/// Decodes one checked column, resolves its references to the entities of
+/// the import, and inserts its values (relationships in their recorded
+/// order); notes what it inserted in `inserted`.
+fn insert_column(
+    world: &mut World,
+    c: CheckedColumn<'_>,
+    to: &Placement<'_, '_>,
+    inserted: &mut Vec<(Entity, ComponentId)>,
+) -> Result<(), ImportError> {
+    let corrupt = |reason: String| ImportError::Corrupt {
+        component: c.name.clone(),
+        reason,
     };
-    let mut inserted: Vec<(Entity, ComponentId)> = Vec::new();
-    for (name, reg, ops, owners, payload) in columns {
-        let corrupt = |reason: String| ImportError::Corrupt {
-            component: name.clone(),
-            reason,
-        };
-        // Checked above: decoding again cannot fail; if it did, no value
-        // of this column is inserted.
-        let mut column = ops
-            .decode_column(&payload, owners.len())
-            .map_err(|e| corrupt(e.to_string()))?;
-        let lookup = |u: u64| entity.get(&u).copied();
-        let policy = reg.refs().unwrap_or(refs);
-        let mut resolver = Resolver::new(&lookup, policy);
-        ops.resolve_column(&mut column, &owners, &mut resolver)
-            .map_err(|d| ImportError::Dangling {
-                component: name.clone(),
-                holder: d.holder,
-                target: d.target,
-            })?;
-        if name == dizzy_components::CORRELATION {
-            column = remap_correlations(column, &map, world);
-        }
-        // Values of skipped entities are dropped; a relationship is inserted
-        // in the order its bundle records for each target.
-        let mut keep: Vec<usize> = (0..owners.len())
-            .filter(|&i| !skipped.contains(&owners[i]))
+    // Checked above: decoding again cannot fail; if it did, no value of
+    // this column is inserted.
+    let mut column = c
+        .ops
+        .decode_column(&c.payload, c.owners.len())
+        .map_err(|e| corrupt(e.to_string()))?;
+    let lookup = |u: u64| to.entity.get(&u).copied();
+    let mut resolver = Resolver::new(&lookup, c.reg.refs().unwrap_or(to.refs));
+    c.ops
+        .resolve_column(&mut column, &c.owners, &mut resolver)
+        .map_err(|d| ImportError::Dangling {
+            component: c.name.clone(),
+            holder: d.holder,
+            target: d.target,
+        })?;
+    if c.name == dizzy_components::CORRELATION {
+        column = remap_correlations(column, to.map, world);
+    }
+    // Values of skipped entities are dropped; a relationship is inserted
+    // in the order its bundle records for each target.
+    let mut keep: Vec<usize> = (0..c.owners.len())
+        .filter(|&i| !to.skipped.contains(&c.owners[i]))
+        .collect();
+    if let Some(lists) = to.orders.get(c.name.as_str()) {
+        let position: UidMap<usize> = lists
+            .iter()
+            .flat_map(|(_, l)| l.iter().enumerate().map(|(i, &u)| (u, i)))
             .collect();
-        if let Some(lists) = orders.get(name.as_str()) {
-            let position: UidMap<usize> = lists
-                .iter()
-                .flat_map(|(_, l)| l.iter().enumerate().map(|(i, &u)| (u, i)))
-                .collect();
-            keep.sort_by_key(|&i| position.get(&owners[i]).copied().unwrap_or(usize::MAX));
-        }
-        column.reorder(&keep);
-        let targets: Vec<Entity> = keep.iter().map(|&i| entity[&owners[i]]).collect();
-        if let Some(id) = ops.component_id(world) {
-            inserted.extend(targets.iter().map(|&e| (e, id)));
-        }
-        ops.insert_column(world, &targets, column)
-            .map_err(|e| corrupt(e.to_string()))?;
+        keep.sort_by_key(|&i| position.get(&c.owners[i]).copied().unwrap_or(usize::MAX));
     }
-    // Registered components bevy added as required, that the bundle does
-    // not carry and the entity did not have, are removed again.
-    for (e, had) in before {
-        let Ok(now) = world.get_entity(e) else {
-            continue;
-        };
-        let extra: Vec<ComponentId> = requires
-            .values()
-            .flatten()
-            .copied()
-            .filter(|r| now.contains_id(*r) && !had.contains(r) && !inserted.contains(&(e, *r)))
-            .collect();
-        crate::restore::drop_components(world, e, &extra);
+    column.reorder(&keep);
+    let targets: Vec<Entity> = keep.iter().map(|&i| to.entity[&c.owners[i]]).collect();
+    if let Some(id) = c.ops.component_id(world) {
+        inserted.extend(targets.iter().map(|&e| (e, id)));
     }
-    if !kept.is_empty() {
-        let mut store = world.remove_resource::<Kept>().unwrap_or_default();
-        for column in &kept {
-            for (u, bytes) in column.owners.iter().zip(&column.values) {
-                if !skipped.contains(u) {
-                    store.put(column.schema, map[u], bytes.to_vec());
-                }
-            }
-        }
-        world.insert_resource(store);
-    }
-    Ok(Imported {
-        uids: map,
-        kept: kept.iter().map(|c| c.schema.name.clone()).collect(),
-        skipped: skipped_columns,
-    })
+    c.ops
+        .insert_column(world, &targets, column)
+        .map_err(|e| corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -43,6 +43,19 @@ pub struct SystemRuns {
     pub systems: Vec<(String, Tick)>,
 }
 
+/// The rows a delta capture found changed since `since`: what the
+/// change-detection record of the same capture reads instead of scanning
+/// every table again, when its window starts no earlier than `since`.
+#[derive(Clone, Debug)]
+pub(crate) struct Scanned {
+    /// The start of the delta's window (exclusive).
+    pub(crate) since: Tick,
+    /// The components whose table columns were scanned.
+    pub(crate) columns: Vec<ComponentId>,
+    /// Changed rows: component, table, rows.
+    pub(crate) rows: Vec<(ComponentId, TableId, Vec<u32>)>,
+}
+
 /// What a snapshot records of change detection (`@detect`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detection {
@@ -75,6 +88,7 @@ pub(crate) fn record(
     registry: &Registry,
     runs: &SystemRuns,
     now: Tick,
+    scanned: Option<&Scanned>,
 ) -> Detection {
     let mut out = Detection {
         systems: runs
@@ -109,8 +123,17 @@ pub(crate) fn record(
         };
         let name = reg.name();
         if world.components().get_info(id).map(|i| i.storage_type()) == Some(StorageType::Table) {
+            // The delta's rows hold every value changed in the window when
+            // its window starts no later than this one.
+            let covered = scanned.filter(|s| {
+                s.columns.contains(&id) && (s.since == start || start.is_newer_than(s.since, now))
+            });
+            let values = match covered {
+                Some(s) => scanned_values(world, id, uid_id, s, start, now),
+                None => table_values(world, id, uid_id, start, now),
+            };
             out.values.extend(
-                table_values(world, id, uid_id, start, now)
+                values
                     .into_iter()
                     .map(|(uid, changed, added)| (name.to_owned(), uid, changed, added)),
             );
@@ -201,6 +224,42 @@ fn table_values(
         })
         .collect();
     found.into_iter().flatten().collect()
+}
+
+/// [`table_values`] from the rows a delta found changed.
+fn scanned_values(
+    world: &World,
+    id: ComponentId,
+    uid_id: ComponentId,
+    scanned: &Scanned,
+    start: Tick,
+    now: Tick,
+) -> Vec<(u64, u32, Option<u32>)> {
+    let mut out = Vec::new();
+    for (_, table, rows) in scanned.rows.iter().filter(|(c, ..)| *c == id) {
+        let Some(t) = world.storages().tables.get(*table) else {
+            continue;
+        };
+        let (Some(changed), Some(added)) = (
+            t.get_changed_ticks_slice_for(id),
+            t.get_added_ticks_slice_for(id),
+        ) else {
+            continue;
+        };
+        let uids = uids_of(t, uid_id);
+        for &row in rows {
+            let row = row as usize;
+            let Some(c) = changed.get(row) else { continue };
+            // SAFETY: ticks are read between ticks (`&World`), no writer.
+            let (c, a) = unsafe { (*c.get(), added.get(row).map(|a| *a.get())) };
+            if !recent(c, start, now) {
+                continue;
+            }
+            let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
+            out.push((uid_at(uids, row), age(now, c), added));
+        }
+    }
+    out
 }
 
 /// Where the recorded window starts: when the last tick started, or the

@@ -69,6 +69,16 @@ impl Capturer {
                 }
             }
         }
+        // The change-detection record of this capture looks at these rows
+        // rather than scanning every table again.
+        self.scanned = Some(crate::detect::Scanned {
+            since,
+            columns: cols.iter().map(|c| c.id).collect(),
+            rows: changed
+                .iter()
+                .map(|(i, tid, rows)| (cols[*i].id, *tid, rows.clone()))
+                .collect(),
+        });
         let mut buf = Vec::new();
         if !departed.is_empty() {
             uid_chunks(departed.iter().copied(), (0, 0), target, &mut buf);

@@ -21,6 +21,7 @@ impl Capturer {
         world: &mut World,
         registry: &Registry,
     ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
+        self.scanned = None;
         let target = self.settings.chunk_bytes.max(64);
         // Kept values (of types this build does not register) name entities
         // by uid: one whose target is gone is refused or dropped, as the

@@ -105,6 +105,9 @@ pub struct Capturer {
     resources: BTreeSet<String>,
     app: String,
     runs: crate::detect::SystemRuns,
+    /// The rows the last delta found changed, for the change-detection
+    /// record of the same capture (see [`crate::detect::Scanned`]).
+    scanned: Option<crate::detect::Scanned>,
 }
 
 /// Gives a uid to every entity that has a registered component but no uid
@@ -151,6 +154,7 @@ impl Capturer {
             resources: BTreeSet::new(),
             app: String::new(),
             runs: crate::detect::SystemRuns::default(),
+            scanned: None,
         }
     }
 
@@ -304,7 +308,9 @@ impl Capturer {
             return Ok(None);
         }
         let mut chunks = chunks;
-        let detection = crate::detect::record(world, registry, &self.runs, before);
+        let scanned = self.scanned.take();
+        let detection =
+            crate::detect::record(world, registry, &self.runs, before, scanned.as_ref());
         let mut extra = Columns::default();
         encode_detection(&detection, &mut extra, self.settings.chunk_bytes.max(64))?;
         meta.bytes += extra.bytes();

@@ -47,6 +47,65 @@ pub(super) struct Deferred {
     column: DecodedColumn,
 }
 
+/// How this build reads each column of a full snapshot's groups (indexed
+/// as [`Plan`]'s names).
+struct Columns<'c> {
+    /// Its registration.
+    regs: Vec<&'c Registration>,
+    /// Its operations and component id.
+    ops: Vec<(&'c dyn ColumnOps, ComponentId)>,
+    /// Whether its values hold references: they wait for every entity.
+    waits: Vec<bool>,
+    /// The registration, stored version and stored shape of a column that
+    /// must be brought to this build's version or shape.
+    upgrades: Vec<Option<(&'c Registration, u32, Option<&'c str>)>>,
+}
+
+impl Columns<'_> {
+    /// Decodes the chunks of one unit (on any thread): each column's
+    /// pieces, upgraded where needed, appended in row order.
+    fn decode(&self, raw: &[(usize, u32, Stored)], unit: &Unit) -> Decoded {
+        unit.columns
+            .iter()
+            .map(|pieces| {
+                let mut column: Option<DecodedColumn> = None;
+                for &p in pieces {
+                    let (ni, ci, bytes) = &raw[p];
+                    let at = |e: UnitError| (*ni, *ci, e);
+                    let chunk = parse(bytes).map_err(|r| at(UnitError::Corrupt(r)))?;
+                    let rows = chunk.rows as usize;
+                    let migrated;
+                    let payload = match self.upgrades[*ni] {
+                        Some((reg, stored, shape)) => {
+                            migrated =
+                                super::guard(|| reg.upgrade(stored, shape, chunk.payload, rows))
+                                    .map_err(|m| at(UnitError::Panicked(m)))?
+                                    .map_err(|e| at(UnitError::Incompatible(e)))?;
+                            &migrated[..]
+                        }
+                        None => chunk.payload,
+                    };
+                    let piece = super::guard(|| self.ops[*ni].0.decode_column(payload, rows))
+                        .map_err(|m| at(UnitError::Panicked(m)))?
+                        .map_err(|e| at(UnitError::Corrupt(e.to_string())))?;
+                    match &mut column {
+                        Some(c) => c.append(piece),
+                        None => column = Some(piece),
+                    }
+                }
+                column.ok_or((0, 0, UnitError::Corrupt("an empty unit".to_owned())))
+            })
+            .collect()
+    }
+}
+
+/// One group's units, and its declared spawner if it has one.
+struct Group<'u, 's> {
+    index: usize,
+    units: &'u [Unit],
+    declared: Option<&'s (&'s dyn ArchetypeSpawner, Vec<usize>)>,
+}
+
 /// A decoded unit, or where it failed: (name index, chunk, what).
 type Decoded = Result<Vec<DecodedColumn>, (usize, u32, UnitError)>;
 
@@ -311,14 +370,78 @@ impl Ctx<'_> {
     ) -> Result<Vec<Deferred>, RestoreError> {
         let snap = meta.id;
         let t0 = std::time::Instant::now();
-        let Plan {
-            groups,
-            uids,
-            names,
-            raw,
-            units,
-            ..
-        } = plan;
+        let cols = self.columns(world, meta, &plan.names)?;
+        let declared = self.declared_spawners(&plan.groups, &plan.names, &cols);
+        let decode_ns = std::sync::atomic::AtomicU64::new(0);
+        let decode_unit = |unit: &Unit| -> Decoded {
+            let started = std::time::Instant::now();
+            let decoded = cols.decode(&plan.raw, unit);
+            decode_ns.fetch_add(
+                started.elapsed().as_nanos() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            decoded
+        };
+        let mut failure: Option<RestoreError> = None;
+        let mut deferred: Vec<Deferred> = Vec::new();
+        let mut waited = std::time::Duration::ZERO;
+        in_order(&plan.units, &decode_unit, &mut waited, |take| {
+            let mut ui = 0;
+            while ui < plan.units.len() {
+                let gi = plan.units[ui].group;
+                let count = plan.units[ui..]
+                    .iter()
+                    .take_while(|u| u.group == gi)
+                    .count();
+                let units = &plan.units[ui..ui + count];
+                ui += count;
+                if failure.is_some() {
+                    // Drain the group's units so the next group starts clean.
+                    (0..count).for_each(|_| drop(take()));
+                    continue;
+                }
+                let group = Group {
+                    index: gi,
+                    units,
+                    declared: declared[gi].as_ref(),
+                };
+                match self.spawn_group(world, snap, plan, &cols, &group, take) {
+                    Ok(waiting) => deferred.extend(waiting),
+                    Err(e) => failure = Some(e),
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        tracing::debug!(
+            "restore: decoded and spawned in {:?} (decoding {:?} summed over threads, waiting for decoders {:?})",
+            t0.elapsed(),
+            std::time::Duration::from_nanos(decode_ns.load(std::sync::atomic::Ordering::Relaxed)),
+            waited
+        );
+        let spawned: usize = plan.uids.iter().map(Vec::len).sum();
+        if world.resource::<Uids>().len() != spawned {
+            return Err(corrupt(
+                self.store,
+                snap,
+                col::UID,
+                0,
+                "a uid appears more than once",
+            ));
+        }
+        Ok(deferred)
+    }
+
+    /// How this build reads each column of the groups: its registration,
+    /// operations, whether it waits for every entity, its upgrade.
+    fn columns<'c>(
+        &'c self,
+        world: &World,
+        meta: &'c SnapshotMeta,
+        names: &[&str],
+    ) -> Result<Columns<'c>, RestoreError> {
+        let snap = meta.id;
         let regs: Vec<&Registration> = names
             .iter()
             .map(|n| {
@@ -342,7 +465,7 @@ impl Ctx<'_> {
             .collect();
         // Columns stored at another version or shape are brought to this
         // build's, chunk by chunk.
-        let upgrades: Vec<Option<(&Registration, u32, Option<&str>)>> = names
+        let upgrades = names
             .iter()
             .zip(&regs)
             .map(|(n, reg)| {
@@ -354,7 +477,23 @@ impl Ctx<'_> {
                 ))
             })
             .collect();
-        let declared: Vec<Option<(&dyn ArchetypeSpawner, Vec<usize>)>> = groups
+        Ok(Columns {
+            regs,
+            ops,
+            waits,
+            upgrades,
+        })
+    }
+
+    /// For each group whose reference-free components form an archetype
+    /// the app declared, its spawner and the order of its columns.
+    fn declared_spawners<'c>(
+        &'c self,
+        groups: &[GroupMeta],
+        names: &[&str],
+        cols: &Columns<'_>,
+    ) -> Vec<Option<(&'c dyn ArchetypeSpawner, Vec<usize>)>> {
+        groups
             .iter()
             .map(|g| {
                 let types: Option<Vec<std::any::TypeId>> = g
@@ -362,201 +501,145 @@ impl Ctx<'_> {
                     .iter()
                     .map(|n| {
                         let ni = names.iter().position(|x| x == n)?;
-                        (!waits[ni]).then(|| regs[ni].type_id())
+                        (!cols.waits[ni]).then(|| cols.regs[ni].type_id())
                     })
                     .collect();
                 self.registry.declared_archetype(&types?)
             })
-            .collect();
+            .collect()
+    }
 
-        let decode_ns = std::sync::atomic::AtomicU64::new(0);
-        let decode_unit = |unit: &Unit| -> Decoded {
-            let started = std::time::Instant::now();
-            let decoded = unit
-                .columns
-                .iter()
-                .map(|pieces| {
-                    let mut column: Option<DecodedColumn> = None;
-                    for &p in pieces {
-                        let (ni, ci, bytes) = &raw[p];
-                        let at = |e: UnitError| (*ni, *ci, e);
-                        let chunk = parse(bytes).map_err(|r| at(UnitError::Corrupt(r)))?;
-                        let rows = chunk.rows as usize;
-                        let migrated;
-                        let payload = match upgrades[*ni] {
-                            Some((reg, stored, shape)) => {
-                                migrated = super::guard(|| {
-                                    reg.upgrade(stored, shape, chunk.payload, rows)
-                                })
-                                .map_err(|m| at(UnitError::Panicked(m)))?
-                                .map_err(|e| at(UnitError::Incompatible(e)))?;
-                                &migrated[..]
-                            }
-                            None => chunk.payload,
-                        };
-                        let piece = super::guard(|| ops[*ni].0.decode_column(payload, rows))
-                            .map_err(|m| at(UnitError::Panicked(m)))?
-                            .map_err(|e| at(UnitError::Corrupt(e.to_string())))?;
-                        match &mut column {
-                            Some(c) => c.append(piece),
-                            None => column = Some(piece),
-                        }
-                    }
-                    column.ok_or((0, 0, UnitError::Corrupt("an empty unit".to_owned())))
-                })
-                .collect();
-            decode_ns.fetch_add(
-                started.elapsed().as_nanos() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            decoded
-        };
+    /// Spawns one group, unit by unit as `take` hands them out decoded, with
+    /// its reference-free components; returns its values that hold
+    /// references, for [`Ctx::insert_deferred`].
+    fn spawn_group(
+        &self,
+        world: &mut World,
+        snap: u64,
+        plan: &Plan<'_>,
+        cols: &Columns<'_>,
+        group: &Group<'_, '_>,
+        take: &mut dyn FnMut() -> Option<Decoded>,
+    ) -> Result<Vec<Deferred>, RestoreError> {
+        let g = &plan.groups[group.index];
+        let guids = &plan.uids[group.index][..];
+        let count = group.units.len();
         let mut failure: Option<RestoreError> = None;
-        let mut deferred: Vec<Deferred> = Vec::new();
-        let mut waited = std::time::Duration::ZERO;
-        in_order(units, &decode_unit, &mut waited, |take| {
-            let mut ui = 0;
-            while ui < units.len() {
-                let gi = units[ui].group;
-                let count = units[ui..].iter().take_while(|u| u.group == gi).count();
-                ui += count;
-                if failure.is_some() {
-                    // Drain the group's units so the next group starts clean.
-                    (0..count).for_each(|_| drop(take()));
-                    continue;
-                }
-                let g = &groups[gi];
-                let guids = &uids[gi][..];
-                let mut columns_of = |result: Decoded| {
-                    result
-                        .map_err(|(ni, ci, e)| {
-                            failure = Some(match e {
-                                UnitError::Corrupt(reason) => {
-                                    corrupt(self.store, snap, names[ni], ci, reason)
-                                }
-                                UnitError::Incompatible(source) => RestoreError::Incompatible {
-                                    path: self.store.path().to_owned(),
-                                    snapshot: snap,
-                                    source,
-                                },
-                                UnitError::Panicked(message) => RestoreError::Panicked {
-                                    path: self.store.path().to_owned(),
-                                    snapshot: snap,
-                                    component: names[ni].to_owned(),
-                                    what: format!("`Deserialize` of {}", regs[ni].type_name()),
-                                    message,
-                                },
-                            });
-                        })
-                        .ok()
-                };
-                let idx: Vec<usize> = g
-                    .components
-                    .iter()
-                    .map(|n| names.iter().position(|x| x == n).unwrap_or(0))
-                    .collect();
-                let mut waiting: Vec<(usize, DecodedColumn)> = Vec::new();
-                let spawned = super::guard(|| {
-                    Uids::bulk(world, |world| match &declared[gi] {
-                        // One batch for the whole group, fed unit by unit.
-                        Some((spawner, order)) => {
-                            let mut left = count;
-                            let mut units = || {
-                                if left == 0 {
-                                    return None;
-                                }
-                                left -= 1;
-                                let columns = columns_of(take()?)?;
-                                let mut slots: Vec<Option<DecodedColumn>> =
-                                    columns.into_iter().map(Some).collect();
-                                Some(order.iter().filter_map(|&i| slots[i].take()).collect())
-                            };
-                            let entities = spawner.spawn(world, guids, &mut units);
-                            // Units the batch did not need stay out of the next group.
-                            for _ in 0..left {
-                                take();
-                            }
-                            (guids[..entities.len()].to_vec(), entities)
+        let mut columns_of = |result: Decoded| {
+            result
+                .map_err(|e| failure = Some(self.unit_error(snap, &plan.names, cols, e)))
+                .ok()
+        };
+        let idx: Vec<usize> = g
+            .components
+            .iter()
+            .map(|n| plan.names.iter().position(|x| x == n).unwrap_or(0))
+            .collect();
+        let mut waiting: Vec<(usize, DecodedColumn)> = Vec::new();
+        let spawned = super::guard(|| {
+            Uids::bulk(world, |world| match group.declared {
+                // One batch for the whole group, fed unit by unit.
+                Some((spawner, order)) => {
+                    let mut left = count;
+                    let mut units = || {
+                        if left == 0 {
+                            return None;
                         }
-                        None => {
-                            let mut spawned_uids = Vec::new();
-                            let mut entities = Vec::new();
-                            for unit in &units[ui - count..ui] {
-                                let Some(columns) = take().and_then(&mut columns_of) else {
-                                    break;
-                                };
-                                let mut direct = Vec::with_capacity(columns.len());
-                                for ((k, column), &ni) in columns.into_iter().enumerate().zip(&idx)
-                                {
-                                    if waits[ni] {
-                                        match waiting.iter_mut().find(|(j, _)| *j == k) {
-                                            Some((_, acc)) => acc.append(column),
-                                            None => waiting.push((k, column)),
-                                        }
-                                    } else {
-                                        direct.push((ops[ni].1, column));
-                                    }
-                                }
-                                let guids = &guids[unit.start..unit.end];
-                                entities.extend(spawn_rows(world, guids, direct));
-                                spawned_uids.extend_from_slice(guids);
-                            }
-                            (spawned_uids, entities)
-                        }
-                    })
-                });
-                let entities = match spawned {
-                    Ok(entities) => entities,
-                    Err(message) => {
-                        failure = Some(RestoreError::Panicked {
-                            path: self.store.path().to_owned(),
-                            snapshot: snap,
-                            component: g.components.join("`, `"),
-                            what: format!(
-                                "a hook or observer of one of these components ({})",
-                                idx.iter()
-                                    .map(|&ni| regs[ni].type_name())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                            message,
-                        });
-                        Vec::new()
+                        left -= 1;
+                        let columns = columns_of(take()?)?;
+                        let mut slots: Vec<Option<DecodedColumn>> =
+                            columns.into_iter().map(Some).collect();
+                        Some(order.iter().filter_map(|&i| slots[i].take()).collect())
+                    };
+                    let entities = spawner.spawn(world, guids, &mut units);
+                    // Units the batch did not need stay out of the next group.
+                    for _ in 0..left {
+                        take();
                     }
-                };
-                if failure.is_none() {
-                    let holders: Vec<u64> = guids.iter().map(|u| u.get()).collect();
-                    for (k, column) in waiting {
-                        deferred.push(Deferred {
-                            name: g.components[k].clone(),
-                            entities: entities.clone(),
-                            holders: holders.clone(),
-                            column,
-                        });
-                    }
+                    (guids[..entities.len()].to_vec(), entities)
                 }
-            }
+                None => {
+                    let mut spawned_uids = Vec::new();
+                    let mut entities = Vec::new();
+                    for unit in group.units {
+                        let Some(columns) = take().and_then(&mut columns_of) else {
+                            break;
+                        };
+                        let mut direct = Vec::with_capacity(columns.len());
+                        for ((k, column), &ni) in columns.into_iter().enumerate().zip(&idx) {
+                            if cols.waits[ni] {
+                                match waiting.iter_mut().find(|(j, _)| *j == k) {
+                                    Some((_, acc)) => acc.append(column),
+                                    None => waiting.push((k, column)),
+                                }
+                            } else {
+                                direct.push((cols.ops[ni].1, column));
+                            }
+                        }
+                        let guids = &guids[unit.start..unit.end];
+                        entities.extend(spawn_rows(world, guids, direct));
+                        spawned_uids.extend_from_slice(guids);
+                    }
+                    (spawned_uids, entities)
+                }
+            })
         });
+        let entities = match spawned {
+            Ok(entities) => entities,
+            Err(message) => {
+                return Err(RestoreError::Panicked {
+                    path: self.store.path().to_owned(),
+                    snapshot: snap,
+                    component: g.components.join("`, `"),
+                    what: format!(
+                        "a hook or observer of one of these components ({})",
+                        idx.iter()
+                            .map(|&ni| cols.regs[ni].type_name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    message,
+                });
+            }
+        };
         if let Some(e) = failure {
             return Err(e);
         }
-        tracing::debug!(
-            "restore: decoded and spawned in {:?} (decoding {:?} summed over threads, waiting for decoders {:?})",
-            t0.elapsed(),
-            std::time::Duration::from_nanos(decode_ns.load(std::sync::atomic::Ordering::Relaxed)),
-            waited
-        );
-        let spawned: usize = uids.iter().map(Vec::len).sum();
-        if world.resource::<Uids>().len() != spawned {
-            return Err(corrupt(
-                self.store,
-                snap,
-                col::UID,
-                0,
-                "a uid appears more than once",
-            ));
+        let holders: Vec<u64> = guids.iter().map(|u| u.get()).collect();
+        Ok(waiting
+            .into_iter()
+            .map(|(k, column)| Deferred {
+                name: g.components[k].clone(),
+                entities: entities.clone(),
+                holders: holders.clone(),
+                column,
+            })
+            .collect())
+    }
+
+    /// The error of a unit that could not be decoded.
+    fn unit_error(
+        &self,
+        snap: u64,
+        names: &[&str],
+        cols: &Columns<'_>,
+        (ni, ci, e): (usize, u32, UnitError),
+    ) -> RestoreError {
+        match e {
+            UnitError::Corrupt(reason) => corrupt(self.store, snap, names[ni], ci, reason),
+            UnitError::Incompatible(source) => RestoreError::Incompatible {
+                path: self.store.path().to_owned(),
+                snapshot: snap,
+                source,
+            },
+            UnitError::Panicked(message) => RestoreError::Panicked {
+                path: self.store.path().to_owned(),
+                snapshot: snap,
+                component: names[ni].to_owned(),
+                what: format!("`Deserialize` of {}", cols.regs[ni].type_name()),
+                message,
+            },
         }
-        Ok(deferred)
     }
 
     /// Resolves the references of the deferred values (every entity exists
