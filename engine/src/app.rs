@@ -41,6 +41,7 @@ pub struct App {
     pub(crate) listeners: Vec<dizzy_snapshots::CommitListener>,
     pub(crate) on_code_change: CodeChange,
     pub(crate) cache_bytes: Option<usize>,
+    pub(crate) tool: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -55,6 +56,7 @@ impl std::fmt::Debug for App {
             .field("listeners", &self.listeners.len())
             .field("on_code_change", &self.on_code_change)
             .field("cache_bytes", &self.cache_bytes)
+            .field("tool", &self.tool)
             .finish()
     }
 }
@@ -80,7 +82,22 @@ impl App {
             listeners: Vec::new(),
             on_code_change: CodeChange::default(),
             cache_bytes: None,
+            tool: false,
         }
+    }
+
+    /// Opens the file as a tool working on another program's file (an
+    /// import, a squash, a repair), not as the program that runs it: the
+    /// snapshots it writes keep the code the resumed snapshot records (the
+    /// program that owns the file then resumes them without a code-change
+    /// report), no code change is reported or refused at open, and
+    /// resources this build registers that the file does not hold are not
+    /// added (neither initial values nor what start-up functions insert), so
+    /// a tool built with other plugins never leaves its own resources in
+    /// the file. Ticks run as usual; a tool normally runs none.
+    pub fn as_tool(mut self) -> Self {
+        self.tool = true;
+        self
     }
 
     /// What a resume does when the code differs from the code that wrote

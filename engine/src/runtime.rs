@@ -188,6 +188,7 @@ fn prepare_world(
     capturer: &mut Capturer,
     defaults: Vec<(String, dizzy_systems::Init)>,
     inits: Vec<dizzy_systems::Init>,
+    tool: bool,
 ) -> (
     World,
     Option<SnapshotMeta>,
@@ -217,16 +218,32 @@ fn prepare_world(
         // its initial value) is a change, so the next delta holds it.
         capturer.resume(&mut world, registry, meta, &chain);
     }
-    for (name, init) in defaults {
-        let known = resumed
+    let held = |name: &str| {
+        resumed
             .as_ref()
-            .is_some_and(|m| m.schemas.iter().any(|s| s.name == name));
-        if !known {
+            .is_some_and(|m| m.schemas.iter().any(|s| s.name == name))
+    };
+    for (name, init) in defaults {
+        if !held(&name) && !tool {
             init(&mut world);
         }
     }
     for init in inits {
         init(&mut world);
+    }
+    if tool {
+        // What start-up functions inserted of this build's resources that
+        // the file does not hold is this build's, not the file's.
+        let ids = registry.component_ids(&world);
+        let added: Vec<_> = registry
+            .iter()
+            .zip(ids)
+            .filter(|(r, _)| r.resource().is_some() && !held(r.name()))
+            .filter_map(|(_, id)| id)
+            .collect();
+        for id in added {
+            world.remove_resource_by_id(id);
+        }
     }
     (world, resumed, detected, tick_start)
 }
@@ -250,6 +267,7 @@ impl Runtime {
             listeners,
             on_code_change,
             cache_bytes,
+            tool,
         } = app;
         let opened = Instant::now();
         let parts = setup.finish()?;
@@ -319,6 +337,7 @@ impl Runtime {
             &mut capturer,
             parts.defaults,
             parts.inits,
+            tool,
         );
         let tick = resumed.as_ref().map_or(0, |m| m.tick);
         world.insert_resource(TickCount(tick));
@@ -349,8 +368,8 @@ impl Runtime {
         // Before the file is opened read-write: a refusal leaves it as it was.
         let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
         let code_changes = match &resumed {
-            Some(meta) => code_changes(meta, &description, path, on_code_change)?,
-            None => None,
+            Some(meta) if !tool => code_changes(meta, &description, path, on_code_change)?,
+            _ => None,
         };
         if store.is_none() {
             store = db.as_deref().map(open_rw).transpose()?;
@@ -369,7 +388,13 @@ impl Runtime {
                 .into());
             }
         }
-        capturer.set_app(serde_json::to_string(&description).unwrap_or_default());
+        // A tool's snapshots record the code of the program whose file it
+        // is (none for a file it starts).
+        capturer.set_app(if tool {
+            resumed.as_ref().map(|m| m.app.clone()).unwrap_or_default()
+        } else {
+            serde_json::to_string(&description).unwrap_or_default()
+        });
         let writer = store
             .as_ref()
             .map(|s| Writer::start_with(s, keep_last, listeners))

@@ -789,6 +789,12 @@ pub fn read_file(path: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, Impo
         path: path.to_owned(),
         reason,
     };
+    let not_regular =
+        || file_error("not a regular file (a bundle is read from a regular file)".to_owned());
+    // Checked before opening too: opening a named pipe waits for a writer.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(not_regular());
+    }
     let mut file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
     let meta = file.metadata().map_err(|e| file_error(e.to_string()))?;
     if !meta.is_file() {

@@ -69,6 +69,15 @@ pub struct Detection {
     pub values: Vec<(String, u64, u32, Option<u32>)>,
 }
 
+/// The entry of [`Detection::systems`] that records the age of the world's
+/// last change tick (`World::last_change_tick`, set by `clear_trackers`
+/// after every tick) rather than a system's last run. bevy compares with it
+/// where no system's tick is at hand: a query iterated outside a system,
+/// and the filters of `QueryIter::sort` and its kind, which filter with
+/// the world's ticks. A name no system has; files without it restore the
+/// world's last change tick as before (at the restore).
+pub const WORLD: &str = "@world";
+
 /// Ages above this are "older than anything recorded": a system that has
 /// not run for that long keeps the last run bevy gives a new system.
 pub const MAX_AGE: u32 = 1 << 24;
@@ -95,6 +104,10 @@ pub(crate) fn record(
             .systems
             .iter()
             .map(|(n, t)| (n.clone(), age(now, *t)))
+            // The world's own last change tick, which queries run outside
+            // a system's own ticks compare with (bevy's sorted query
+            // iterators among them): see [`WORLD`].
+            .chain([(WORLD.to_owned(), age(now, world.last_change_tick()))])
             .collect(),
         ..Default::default()
     };
@@ -314,8 +327,19 @@ impl Detection {
 /// system's last run is that tick minus its recorded age).
 pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Tick {
     let span = recorded.max_age().saturating_add(1);
-    for _ in 0..=span {
-        world.increment_change_tick();
+    // The world's last change tick goes where the record puts it: as
+    // `clear_trackers` sets it, at the tick whose age it records.
+    let clear_at = recorded
+        .systems
+        .iter()
+        .find(|(n, _)| n == WORLD)
+        .map(|&(_, age)| span.saturating_add(1).saturating_sub(age).min(span));
+    for i in 0..=span {
+        if Some(i) == clear_at {
+            world.clear_trackers();
+        } else {
+            world.increment_change_tick();
+        }
     }
     let now = world.read_change_tick();
     let at = |age: u32| Tick::new(now.get().wrapping_sub(age));

@@ -13,6 +13,14 @@ pub enum StoreOpenError {
         /// The path.
         path: PathBuf,
     },
+    /// The path is not a regular file (a device, a named pipe, a socket).
+    #[error("{path}: is {kind}, not a dizzy file (a dizzy file is a regular file)")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a character device`, `a named pipe`, ...).
+        kind: &'static str,
+    },
     /// The file is empty.
     #[error("{path}: is an empty file (0 bytes), not a dizzy file; remove it to start a new one")]
     Empty {
@@ -126,7 +134,7 @@ pub enum StoreOpenError {
 pub enum CaptureError {
     /// A component references an entity that is not persisted.
     #[error(
-        "component `{component}` of uid {holder} references entity {target:#x}, which has no uid (not persisted); use RefPolicy::Drop to drop such references"
+        "component `{component}` of uid {holder} references an entity (runtime handle {target:#x}) that has no uid: it was despawned, or never had a persisted component; the snapshot is not written (the file keeps the ones before), use RefPolicy::Drop to save such references as Entity::PLACEHOLDER"
     )]
     Dangling {
         /// The component's stable name.

@@ -151,11 +151,38 @@ fn remove_stray_creations(path: &Path) {
     }
 }
 
+/// What a file that is neither a regular file nor a directory is.
+fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = m;
+    "not a regular file"
+}
+
 /// Checks the path before redb sees it.
 fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Err(StoreOpenError::IsDirectory {
             path: path.to_owned(),
+        }),
+        Ok(m) if !m.is_file() => Err(StoreOpenError::NotRegular {
+            path: path.to_owned(),
+            kind: file_kind(&m),
         }),
         Ok(m) if m.len() == 0 => Err(StoreOpenError::Empty {
             path: path.to_owned(),

@@ -56,7 +56,19 @@ pub fn build_with(
     // Initialize the systems (bevy gives each a last run of "never"), then
     // hand on the recorded ones, before the schedule is built.
     let graph = schedule.graph_mut();
-    graph.initialize(world);
+    // bevy panics on a system whose own parameters conflict (B0001: two
+    // queries of one system that may touch the same component mutably):
+    // an error of the schedule here, naming what bevy said.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| graph.initialize(world))).map_err(
+        |payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            ScheduleError::Build(format!("a system cannot be initialized: {message}"))
+        },
+    )?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let keys: Vec<SystemKey> = graph.systems.iter().map(|(k, _, _)| k).collect();
     for key in keys {

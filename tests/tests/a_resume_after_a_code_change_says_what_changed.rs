@@ -283,3 +283,40 @@ fn a_file_without_the_record_resumes_without_a_report() {
     rt.tick().unwrap();
     rt.close().unwrap();
 }
+
+/// A system of the same short name as `v1::risk`, elsewhere: adding it
+/// makes bevy's short names collide, so both are shown by their full names.
+mod elsewhere {
+    use super::*;
+
+    pub fn risk(readings: Query<&Reading>) {
+        let _ = readings.iter().count();
+    }
+}
+
+#[test]
+fn a_system_whose_short_name_collides_is_the_only_change_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = written_by_v1(dir.path());
+    let rt = v1::app(&db)
+        .systems(elsewhere::risk.after(v1::risk))
+        .open()
+        .unwrap();
+    let changes = rt.code_changes().cloned().expect("a change is reported");
+    // Only the new system and its edge: the unchanged `risk` is not
+    // reported removed and added again under its longer name.
+    assert_eq!(changes.systems_added.len(), 1, "{changes}");
+    assert!(
+        changes.systems_added[0].ends_with("elsewhere::risk"),
+        "{changes}"
+    );
+    assert!(changes.systems_removed.is_empty(), "{changes}");
+    assert!(changes.systems_changed.is_empty(), "{changes}");
+    assert!(changes.order_removed.is_empty(), "{changes}");
+    assert_eq!(changes.order_added.len(), 1, "{changes}");
+    assert!(
+        changes.order_added[0].to.ends_with("elsewhere::risk"),
+        "{changes}"
+    );
+    rt.close().unwrap();
+}

@@ -56,3 +56,25 @@ fn opening_a_missing_file_read_only_is_a_store_open_error() {
     let app_error: dizzy::OpenError = e.into();
     assert!(app_error.to_string().contains("no such file"));
 }
+
+#[derive(Component, Serialize, Deserialize)]
+struct Slot(u32);
+
+fn conflicting(_a: Query<&mut Slot>, _b: Query<&mut Slot>) {}
+
+/// A system whose own queries conflict (bevy's B0001) is an error of
+/// `App::open` naming it, not a panic.
+#[test]
+fn a_system_with_conflicting_queries_is_an_open_error() {
+    let result = std::panic::catch_unwind(|| {
+        App::new()
+            .in_memory()
+            .component::<Slot>("test.slot")
+            .systems(conflicting)
+            .open()
+            .map(|_| ())
+    });
+    let opened = result.expect("App::open does not panic");
+    let e = opened.expect_err("the schedule is refused").to_string();
+    assert!(e.contains("conflicting") && e.contains("B0001"), "{e}");
+}

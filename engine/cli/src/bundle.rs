@@ -164,8 +164,11 @@ pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
         };
         dizzy_snapshots::import_with(&mut scratch, registry, &bytes, &options).map_err(named)?;
     }
+    // As a tool: the import is a snapshot of the file's program, not of
+    // this binary (its resources and its code stay out of the file).
     let mut rt = app
         .db(&args.db)
+        .as_tool()
         .snapshot_policy(SnapshotPolicy::OFF)
         .open()?;
     let map = rt

@@ -41,14 +41,29 @@ impl CliError {
         self.code
     }
 
-    /// Prints the message on stderr, on one line.
+    /// Prints the message on stderr, on one line, waiting at most two
+    /// seconds for stderr to take it: a pipe nobody reads never keeps a
+    /// finished command from exiting (the exit code still tells).
     pub(crate) fn print(&self) {
         use std::io::Write;
         let one_line = self.message.replace('\n', " ");
-        let kind = if self.code == 1 { "error" } else { "stopped" };
+        let line = if self.code == 1 {
+            format!("error: {one_line}\n")
+        } else if one_line.starts_with("stopped") {
+            format!("{one_line}\n")
+        } else {
+            format!("stopped: {one_line}\n")
+        };
+        let (done, written) = std::sync::mpsc::channel();
         // Not `eprintln!`: an unwritable stderr (full, closed) must not
-        // turn an error into a panic; the exit code still tells.
-        let _ = writeln!(std::io::stderr(), "{kind}: {one_line}");
+        // turn an error into a panic.
+        let printer = std::thread::Builder::new().spawn(move || {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            let _ = done.send(());
+        });
+        if printer.is_ok() {
+            let _ = written.recv_timeout(std::time::Duration::from_secs(2));
+        }
     }
 }
 

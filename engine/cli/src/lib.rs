@@ -44,13 +44,22 @@ macro_rules! outln {
 #[doc(hidden)]
 pub fn write_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if OUTPUT_FAILED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{args}").and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
+        && !OUTPUT_FAILED.swap(true, Ordering::Relaxed)
     {
         let _ = writeln!(std::io::stderr(), "error: writing the output: {e}");
     }
 }
+
+/// Whether a line of output could not be written (a full disk, a device
+/// error; not a closed pipe): the command then exits with 1 (said once).
+static OUTPUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 mod bundle;
 mod diff;
@@ -269,7 +278,9 @@ impl Cli {
                     "internal error (a panic): {message}"
                 )))
             });
+        flush_logs();
         match result {
+            Ok(()) if OUTPUT_FAILED.load(std::sync::atomic::Ordering::Relaxed) => ExitCode::from(1),
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 e.print();
@@ -387,20 +398,43 @@ fn quiet_panics() {
 /// Installs the log subscriber: warnings by default, `DIZZY_LOG` to change
 /// (`DIZZY_LOG=info` shows each commit, `debug` timings); colour only on a
 /// terminal. Does nothing if the program installed its own.
+///
+/// Lines are written by a thread of their own and never block the program:
+/// when stderr cannot take them (a pipe nobody reads, a full disk), lines
+/// beyond a queue of 128,000 are dropped rather than stopping the run (and
+/// its response to a stop request). [`flush_logs`] writes what is queued
+/// (at most a second's wait); [`Cli::run`] calls it before returning.
 pub fn init_logs() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("DIZZY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         // A failed write to stderr (full, closed) is not reported on
         // stderr again: tracing-subscriber's report would panic there.
         .log_internal_errors(false)
         .with_target(false)
         .try_init();
+    if installed.is_ok()
+        && let Ok(mut g) = LOG_GUARD.lock()
+    {
+        *g = Some(guard);
+    }
 }
+
+/// Writes the log lines still queued (see [`init_logs`]), waiting at most a
+/// second; later lines are no longer written.
+pub fn flush_logs() {
+    let guard = LOG_GUARD.lock().ok().and_then(|mut g| g.take());
+    drop(guard);
+}
+
+/// What keeps the log thread's queue until it is flushed.
+static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
 
 #[cfg(test)]
 mod tests {

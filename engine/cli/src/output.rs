@@ -7,6 +7,11 @@
 //! file that already exists, and short, so it fits wherever the target's
 //! name fits), synced, renamed onto the target, and the directory synced:
 //! after a crash the target is either the old file or the whole new one.
+//! A symbolic link is followed (the file it names is replaced, the link
+//! stays); a file replaced keeps its permissions (a file with other hard
+//! links gets a new inode: its other names keep the old content). A target
+//! that is not a regular file — a device such as `/dev/stdout` or
+//! `/dev/null`, a named pipe — is written in place, never replaced.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -77,19 +82,39 @@ pub(crate) fn write_file(
     f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), CliError> {
     let named = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
-    if path.is_dir() {
+    let existing = std::fs::metadata(path).ok();
+    if existing.as_ref().is_some_and(std::fs::Metadata::is_dir) {
         return Err(CliError::new(format!(
             "{}: is a directory; name a file to write",
             path.display()
         )));
     }
-    let dir = directory_of(path);
+    if let Some(m) = existing.as_ref().filter(|m| !m.is_file()) {
+        // A device or a pipe: written in place (replacing it would turn a
+        // system's `/dev/null` into a file, or leave a pipe's reader
+        // waiting forever).
+        let file = File::options().write(true).open(path).map_err(named)?;
+        let mut out = BufWriter::new(file);
+        return f(&mut out)
+            .and_then(|()| out.flush())
+            .map_err(|e| CliError::new(format!("{} ({}): {e}", path.display(), kind_of(m))));
+    }
+    let target = resolve_link(path);
+    let dir = directory_of(&target);
     let (tmp, file) = create_temporary(&dir).map_err(named)?;
+    // The file replaced keeps its permissions (a 0600 file stays private).
+    if let Some(m) = &existing
+        && let Err(e) = file.set_permissions(m.permissions())
+    {
+        drop(file);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(named(e));
+    }
     let mut out = BufWriter::new(file);
     let written = f(&mut out)
         .and_then(|()| out.flush())
         .and_then(|()| out.get_ref().sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
+        .and_then(|()| std::fs::rename(&tmp, &target));
     drop(out);
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
@@ -99,6 +124,51 @@ pub(crate) fn write_file(
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| CliError::new(format!("{}: {e}", dir.display())))
+}
+
+/// The file `path` names, through symbolic links (also a link whose target
+/// does not exist yet): what a write replaces.
+fn resolve_link(path: &Path) -> PathBuf {
+    let mut at = path.to_owned();
+    // A bound on chains of links (as the kernel's 40).
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            break;
+        }
+        let Ok(next) = std::fs::read_link(&at) else {
+            break;
+        };
+        at = if next.is_absolute() {
+            next
+        } else {
+            directory_of(&at).join(next)
+        };
+    }
+    at
+}
+
+/// What a file that is neither a regular file nor a directory is.
+fn kind_of(m: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = m;
+    "not a regular file"
 }
 
 #[cfg(test)]
@@ -116,5 +186,43 @@ mod tests {
         assert!(e.contains("out.txt") && e.contains("boom"), "{e}");
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_permissions_kept_and_devices_written_in_place() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.txt");
+        std::fs::write(&real, b"old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink("real.txt", &link).unwrap();
+        write_file(&link, |w| w.write_all(b"new")).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "the link stays a link"
+        );
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the file keeps its permissions");
+        // A dangling link: the file it names is created.
+        let dangling = dir.path().join("dangling.txt");
+        std::os::unix::fs::symlink("made.txt", &dangling).unwrap();
+        write_file(&dangling, |w| w.write_all(b"made")).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("made.txt")).unwrap(), b"made");
+        // A device is written in place, not replaced.
+        write_file(Path::new("/dev/null"), |w| w.write_all(b"gone")).unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+        let full = write_file(Path::new("/dev/full"), |w| w.write_all(&[0; 65536]));
+        let e = full.unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/full") && e.contains("character device"),
+            "{e}"
+        );
+        assert!(!std::fs::metadata("/dev/full").unwrap().is_file());
     }
 }

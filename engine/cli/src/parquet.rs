@@ -175,6 +175,9 @@ fn array(ty: &ColumnType, cells: &[Option<&Cell>]) -> Result<ArrayRef, String> {
         _ => Arc::new(StringArray::from(each(cells, |c| {
             Some(match c {
                 Cell::Text(s) => s.clone(),
+                // JSON text whatever the value: a unit variant is `"Open"`,
+                // so that every value of a `json` column parses.
+                Cell::Json(v) => v.to_string(),
                 other => match other.to_json() {
                     serde_json::Value::String(s) => s,
                     v => v.to_string(),

@@ -123,28 +123,6 @@ fn rows(db: &std::path::Path) -> Result<Vec<Row>, CliError> {
         .collect())
 }
 
-/// Removes the resources this program registers that the snapshot resumed
-/// from does not hold (a fresh world's initial values): a squash writes the
-/// file's state, not this program's additions.
-fn forget_new_resources(rt: &mut dizzy::Runtime) {
-    let Some(meta) = rt.resumed_meta() else {
-        return;
-    };
-    let known: std::collections::HashSet<&str> =
-        meta.schemas.iter().map(|s| s.name.as_str()).collect();
-    let registry = rt.shared_registry();
-    let ids = registry.component_ids(rt.world());
-    let new: Vec<_> = registry
-        .iter()
-        .zip(ids)
-        .filter(|(r, _)| r.kind() == dizzy::components::Kind::Resource && !known.contains(r.name()))
-        .filter_map(|(_, id)| id)
-        .collect();
-    for id in new {
-        rt.world_mut().remove_resource_by_id(id);
-    }
-}
-
 pub(crate) fn compact(args: CompactArgs, app: dizzy::App) -> Result<(), CliError> {
     let CompactArgs {
         db,
@@ -156,15 +134,17 @@ pub(crate) fn compact(args: CompactArgs, app: dizzy::App) -> Result<(), CliError
     if !db.exists() {
         return Err(CliError::new(format!("{}: no such file", db.display())));
     }
+    // The size before anything: a squash grows the file before the
+    // compaction shrinks it.
+    let bytes_before = std::fs::metadata(db).map(|m| m.len()).ok();
     let squashed = if squash {
         let before = dizzy::Store::open_to_read(db)?.snapshot_count()?;
         let mut rt = app
             .db(db)
             .unknown_components(dizzy::Unknown::Keep)
-            .on_code_change(dizzy::CodeChange::Continue)
+            .as_tool()
             .snapshot_policy(dizzy::SnapshotPolicy::OFF)
             .open()?;
-        forget_new_resources(&mut rt);
         let id = rt.squash()?;
         rt.close()?;
         id.map(|id| (id, before))
@@ -172,6 +152,9 @@ pub(crate) fn compact(args: CompactArgs, app: dizzy::App) -> Result<(), CliError
         None
     };
     let mut c = dizzy_snapshots::compact(db, keep_last)?;
+    if let Some(bytes) = bytes_before.filter(|_| squashed.is_some()) {
+        c.bytes_before = bytes;
+    }
     // The squash deleted every snapshot there was.
     if let Some((_, before)) = squashed {
         c.deleted += usize::try_from(before).unwrap_or(usize::MAX);

@@ -143,7 +143,10 @@ fn csv_field(cell: Option<&Cell>) -> String {
         Cell::F32(f) => float_text(f64::from(*f), || format!("{f:?}")),
         Cell::F64(f) => float_text(*f, || format!("{f:?}")),
         Cell::Text(s) => quoted(s),
-        // Bytes as hex; lists and other values as JSON text.
+        // JSON text whatever the value (a unit variant is `"Open"`), so
+        // that every value of the column parses as JSON.
+        Cell::Json(v) => quoted(&v.to_string()),
+        // Bytes as hex; lists as JSON text.
         other => match other.to_json() {
             serde_json::Value::String(s) => quoted(&s),
             v => quoted(&v.to_string()),

@@ -105,7 +105,9 @@ pub enum PullError {
     #[error(transparent)]
     Bucket(#[from] BucketError),
     /// The bucket holds no replicated snapshot under this prefix.
-    #[error("{url}: holds no replicated snapshot (no manifest.json under this prefix)")]
+    #[error(
+        "{url}: holds no replicated snapshot (no manifest.json under this prefix, or no such bucket: check the bucket and prefix names)"
+    )]
     Empty {
         /// The bucket URL.
         url: String,

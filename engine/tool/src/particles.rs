@@ -34,9 +34,10 @@ pub(crate) struct Args {
     /// Keep only the newest K snapshots (and what their chains need).
     #[arg(long)]
     keep_last: Option<usize>,
-    /// Resume from this snapshot instead of the latest.
+    /// Resume from this snapshot instead of the latest: an id, `latest` or
+    /// `latest~N`.
     #[arg(long)]
-    snapshot: Option<u64>,
+    snapshot: Option<dizzy::snapshots::SnapshotRef>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -64,7 +65,12 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if let Some(k) = args.keep_last {
         app = app.keep_last(k);
     }
-    if let Some(id) = args.snapshot {
+    if let Some(at) = args.snapshot {
+        let id = match at {
+            dizzy::snapshots::SnapshotRef::Id(id) => id,
+            // `latest~N` names a snapshot of the file as it is now.
+            other => other.resolve(&dizzy::Store::open_to_read(&args.db)?)?,
+        };
         app = app.at_snapshot(id);
     }
     let (app, replicating) = Replicating::attach(&args.replication, app)?;

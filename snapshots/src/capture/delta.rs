@@ -79,142 +79,13 @@ impl Capturer {
                 .map(|(i, tid, rows)| (cols[*i].id, *tid, rows.clone()))
                 .collect(),
         });
-        let mut buf = Vec::new();
-        if !departed.is_empty() {
-            uid_chunks(departed.iter().copied(), (0, 0), target, &mut buf);
-            for c in buf.drain(..) {
-                out.push(col::DESPAWN, ((c.len() - HEADER) / 8) as u64, c);
-            }
-        }
-        if !spawned.is_empty() {
-            uid_chunks(spawned.iter().copied(), (0, 0), target, &mut buf);
-            for c in buf.drain(..) {
-                out.push(col::SPAWN, ((c.len() - HEADER) / 8) as u64, c);
-            }
-        }
-        {
-            let uids = world.resource::<Uids>();
-            for c in &cols {
-                let gone: Vec<u64> = removed
-                    .iter()
-                    .filter(|(id, uid)| {
-                        *id == c.id
-                            && uids
-                                .entity(*uid)
-                                .is_some_and(|e| !world.entity(e).contains_id(c.id))
-                    })
-                    .map(|(_, uid)| *uid)
-                    .collect();
-                if !gone.is_empty() {
-                    uid_chunks(gone.into_iter(), (0, 0), target, &mut buf);
-                    let name = format!("{}{}", col::REMOVE, c.reg.name());
-                    for ch in buf.drain(..) {
-                        out.push(&name, ((ch.len() - HEADER) / 8) as u64, ch);
-                    }
-                }
-            }
-        }
-
+        lifecycle_chunks(
+            world, &cols, &departed, &spawned, &removed, target, &mut out,
+        );
         tracing::debug!("delta: spawns and removals in {:?}", t0.elapsed());
-        let read: &World = world;
-        let sparse: Vec<(usize, Vec<Entity>)> = cols
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.ops.storage() == StorageType::SparseSet)
-            .map(|(i, c)| {
-                let all = rewrite.contains(&i);
-                let es: Vec<Entity> = sparse_entities(read, uid_id, c.id)
-                    .into_iter()
-                    .filter(|&e| {
-                        all || read
-                            .entity(e)
-                            .get_change_ticks_by_id(c.id)
-                            .is_some_and(|t| t.is_changed(since, now))
-                    })
-                    .collect();
-                (i, es)
-            })
-            .filter(|(_, e)| !e.is_empty())
-            .collect();
-
-        let places: Vec<(&Col<'_>, Vec<Place<'_>>)> = cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut p: Vec<Place<'_>> = changed
-                    .iter()
-                    .filter(|(j, _, _)| *j == i)
-                    .map(|(_, t, rows)| Place::Table(*t, Rows::Only(rows)))
-                    .collect();
-                p.extend(
-                    sparse
-                        .iter()
-                        .filter(|(j, _)| *j == i)
-                        .map(|(_, e)| Place::Entities(e)),
-                );
-                (c, p)
-            })
-            .filter(|(_, p)| !p.is_empty())
-            .collect();
+        let sparse = sparse_changed(world, &cols, uid_id, &rewrite, since, now);
         tracing::debug!("delta: change scan in {:?}", t0.elapsed());
-        // Encode in pieces of at most ENCODE_ROWS rows, so that every core
-        // gets a share even when few columns changed; pieces of one column
-        // come back in order.
-        let jobs: Vec<(usize, Place<'_>)> = places
-            .iter()
-            .enumerate()
-            .flat_map(|(pi, (_, ps))| {
-                ps.iter().flat_map(move |&p| match p {
-                    Place::Table(tid, Rows::Only(rows)) => rows
-                        .chunks(ENCODE_ROWS)
-                        .map(|piece| (pi, Place::Table(tid, Rows::Only(piece))))
-                        .collect::<Vec<_>>(),
-                    other => vec![(pi, other)],
-                })
-            })
-            .collect();
-        let read: &World = world;
-        let encoders: Vec<Option<RefEncoder<'_>>> = places
-            .iter()
-            .map(|(c, _)| c.encoder(read, self.settings.refs))
-            .collect();
-        let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = jobs
-            .par_iter()
-            .map(|&(pi, p)| {
-                let uids: Vec<u64> = match p {
-                    Place::Table(tid, Rows::Only(rows)) => {
-                        let t = read.storages().tables.get(tid);
-                        let u = t.map(|t| uids_of(t, uid_id)).unwrap_or(&[]);
-                        rows.iter().map(|&r| uid_at(u, r as usize)).collect()
-                    }
-                    Place::Entities(es) => es
-                        .iter()
-                        .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
-                        .collect(),
-                    Place::Table(..) => Vec::new(),
-                };
-                let refs = encoders[pi].as_ref();
-                Ok((
-                    pi,
-                    keyed_chunks(read, places[pi].0, p, &uids, target, refs)?,
-                ))
-            })
-            .collect();
-        let has_refs: Vec<bool> = encoders
-            .iter()
-            .map(|e| e.as_ref().is_some_and(RefEncoder::saw_references))
-            .collect();
-        let encoded = encoded?;
-        for (pi, chunks) in encoded {
-            let name = places[pi].0.reg.name();
-            for (rows, bytes) in chunks {
-                out.push(name, rows, bytes);
-            }
-            if has_refs[pi] {
-                out.mark_refs(name);
-            }
-        }
-
+        self.encode_changed(world, &cols, &changed, &sparse, uid_id, &mut out)?;
         tracing::debug!("delta: encoded in {:?}", t0.elapsed());
         if !kept.is_empty()
             && let Some(k) = world.get_resource::<Kept>()
@@ -287,6 +158,170 @@ impl Capturer {
         }
         Ok(out)
     }
+}
+
+impl Capturer {
+    /// Encodes the changed values (table rows and sparse-set entities) of
+    /// every column as keyed chunks, in parallel pieces of at most
+    /// [`ENCODE_ROWS`] rows, so that every core gets a share even when few
+    /// columns changed; pieces of one column come back in order.
+    fn encode_changed(
+        &self,
+        read: &World,
+        cols: &[Col<'_>],
+        changed: &[(usize, TableId, Vec<u32>)],
+        sparse: &[(usize, Vec<Entity>)],
+        uid_id: ComponentId,
+        out: &mut Columns,
+    ) -> Result<(), CaptureError> {
+        let target = self.settings.chunk_bytes.max(64);
+        let places: Vec<(&Col<'_>, Vec<Place<'_>>)> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut p: Vec<Place<'_>> = changed
+                    .iter()
+                    .filter(|(j, _, _)| *j == i)
+                    .map(|(_, t, rows)| Place::Table(*t, Rows::Only(rows)))
+                    .collect();
+                p.extend(
+                    sparse
+                        .iter()
+                        .filter(|(j, _)| *j == i)
+                        .map(|(_, e)| Place::Entities(e)),
+                );
+                (c, p)
+            })
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+        let jobs: Vec<(usize, Place<'_>)> = places
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, (_, ps))| {
+                ps.iter().flat_map(move |&p| match p {
+                    Place::Table(tid, Rows::Only(rows)) => rows
+                        .chunks(ENCODE_ROWS)
+                        .map(|piece| (pi, Place::Table(tid, Rows::Only(piece))))
+                        .collect::<Vec<_>>(),
+                    other => vec![(pi, other)],
+                })
+            })
+            .collect();
+        let encoders: Vec<Option<RefEncoder<'_>>> = places
+            .iter()
+            .map(|(c, _)| c.encoder(read, self.settings.refs))
+            .collect();
+        let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = jobs
+            .par_iter()
+            .map(|&(pi, p)| {
+                let uids: Vec<u64> = match p {
+                    Place::Table(tid, Rows::Only(rows)) => {
+                        let t = read.storages().tables.get(tid);
+                        let u = t.map(|t| uids_of(t, uid_id)).unwrap_or(&[]);
+                        rows.iter().map(|&r| uid_at(u, r as usize)).collect()
+                    }
+                    Place::Entities(es) => es
+                        .iter()
+                        .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
+                        .collect(),
+                    Place::Table(..) => Vec::new(),
+                };
+                let refs = encoders[pi].as_ref();
+                Ok((
+                    pi,
+                    keyed_chunks(read, places[pi].0, p, &uids, target, refs)?,
+                ))
+            })
+            .collect();
+        let has_refs: Vec<bool> = encoders
+            .iter()
+            .map(|e| e.as_ref().is_some_and(RefEncoder::saw_references))
+            .collect();
+        for (pi, chunks) in encoded? {
+            let name = places[pi].0.reg.name();
+            for (rows, bytes) in chunks {
+                out.push(name, rows, bytes);
+            }
+            if has_refs[pi] {
+                out.mark_refs(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The uid chunks of a delta's lifecycle: entities despawned and spawned
+/// since the previous capture, and, per column, the entities that lost the
+/// component (and still live without it).
+fn lifecycle_chunks(
+    world: &World,
+    cols: &[Col<'_>],
+    departed: &[u64],
+    spawned: &[u64],
+    removed: &[(ComponentId, u64)],
+    target: usize,
+    out: &mut Columns,
+) {
+    let mut buf = Vec::new();
+    let mut push = |name: &str, uids: &mut dyn Iterator<Item = u64>, out: &mut Columns| {
+        uid_chunks(uids, (0, 0), target, &mut buf);
+        for c in buf.drain(..) {
+            out.push(name, ((c.len() - HEADER) / 8) as u64, c);
+        }
+    };
+    if !departed.is_empty() {
+        push(col::DESPAWN, &mut departed.iter().copied(), out);
+    }
+    if !spawned.is_empty() {
+        push(col::SPAWN, &mut spawned.iter().copied(), out);
+    }
+    let uids = world.resource::<Uids>();
+    for c in cols {
+        let gone: Vec<u64> = removed
+            .iter()
+            .filter(|(id, uid)| {
+                *id == c.id
+                    && uids
+                        .entity(*uid)
+                        .is_some_and(|e| !world.entity(e).contains_id(c.id))
+            })
+            .map(|(_, uid)| *uid)
+            .collect();
+        if !gone.is_empty() {
+            let name = format!("{}{}", col::REMOVE, c.reg.name());
+            push(&name, &mut gone.into_iter(), out);
+        }
+    }
+}
+
+/// For each sparse-set column, the entities whose value changed in
+/// `(since, now]` (every holder for a column in `rewrite`).
+fn sparse_changed(
+    read: &World,
+    cols: &[Col<'_>],
+    uid_id: ComponentId,
+    rewrite: &[usize],
+    since: Tick,
+    now: Tick,
+) -> Vec<(usize, Vec<Entity>)> {
+    cols.iter()
+        .enumerate()
+        .filter(|(_, c)| c.ops.storage() == StorageType::SparseSet)
+        .map(|(i, c)| {
+            let all = rewrite.contains(&i);
+            let es: Vec<Entity> = sparse_entities(read, uid_id, c.id)
+                .into_iter()
+                .filter(|&e| {
+                    all || read
+                        .entity(e)
+                        .get_change_ticks_by_id(c.id)
+                        .is_some_and(|t| t.is_changed(since, now))
+                })
+                .collect();
+            (i, es)
+        })
+        .filter(|(_, e)| !e.is_empty())
+        .collect()
 }
 
 /// Changed rows per encoding task.

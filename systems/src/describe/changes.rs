@@ -134,12 +134,29 @@ impl ScheduleDescription {
     pub fn diff_from(&self, old: &ScheduleDescription) -> CodeChanges {
         let old = old.without_sync_points();
         let new = self.without_sync_points();
-        let old_systems: BTreeMap<&str, &SystemDescription> =
-            old.systems.iter().map(|s| (s.name.as_str(), s)).collect();
-        let new_names: BTreeSet<&str> = new.systems.iter().map(|s| s.name.as_str()).collect();
+        // Systems are matched by identity (bevy's full name, and which of
+        // the systems with that name it is), not by the name shown, which
+        // depends on what else is in the schedule; descriptions recorded
+        // before full names were are matched by the names shown.
+        let by_path = old
+            .systems
+            .iter()
+            .chain(&new.systems)
+            .all(|s| !s.path.is_empty());
+        let old_ids = identities(&old, by_path);
+        let mut new_ids = identities(&new, by_path);
+        if by_path {
+            follow_moves(&old_ids, &mut new_ids);
+        }
+        let old_systems: BTreeMap<&str, &SystemDescription> = old
+            .systems
+            .iter()
+            .map(|s| (old_ids[s.name.as_str()].as_str(), s))
+            .collect();
+        let new_known: BTreeSet<&str> = new_ids.values().map(String::as_str).collect();
         let mut out = CodeChanges::default();
         for s in &new.systems {
-            match old_systems.get(s.name.as_str()) {
+            match old_systems.get(new_ids[s.name.as_str()].as_str()) {
                 None => out.systems_added.push(s.name.clone()),
                 Some(before) => {
                     let change = system_change(before, s);
@@ -152,22 +169,30 @@ impl ScheduleDescription {
         out.systems_removed = old
             .systems
             .iter()
-            .filter(|s| !new_names.contains(s.name.as_str()))
+            .filter(|s| !new_known.contains(old_ids[s.name.as_str()].as_str()))
             .map(|s| s.name.clone())
             .collect();
-        let pairs = |d: &ScheduleDescription| -> BTreeSet<(String, String)> {
+        // Edges by identity; shown with the names of the side they are on.
+        let pairs = |d: &ScheduleDescription, ids: &BTreeMap<&str, String>| {
             d.edges
                 .iter()
-                .map(|e| (e.from.clone(), e.to.clone()))
-                .collect()
+                .map(|e| {
+                    let id = |n: &str| ids.get(n).cloned().unwrap_or_else(|| n.to_owned());
+                    ((id(&e.from), id(&e.to)), e.clone())
+                })
+                .collect::<BTreeMap<(String, String), Edge>>()
         };
-        let (old_edges, new_edges) = (pairs(&old), pairs(&new));
-        let edge = |(from, to): &(String, String)| Edge {
-            from: from.clone(),
-            to: to.clone(),
-        };
-        out.order_added = new_edges.difference(&old_edges).map(edge).collect();
-        out.order_removed = old_edges.difference(&new_edges).map(edge).collect();
+        let (old_edges, new_edges) = (pairs(&old, &old_ids), pairs(&new, &new_ids));
+        out.order_added = new_edges
+            .iter()
+            .filter(|(k, _)| !old_edges.contains_key(*k))
+            .map(|(_, e)| e.clone())
+            .collect();
+        out.order_removed = old_edges
+            .iter()
+            .filter(|(k, _)| !new_edges.contains_key(*k))
+            .map(|(_, e)| e.clone())
+            .collect();
         if !old.schemas.is_empty() && !new.schemas.is_empty() {
             let versions = |d: &ScheduleDescription| -> BTreeMap<String, u32> {
                 d.schemas
@@ -190,6 +215,58 @@ impl ScheduleDescription {
                 .collect();
         }
         out
+    }
+}
+
+/// Each system's identity, by the name it is shown with: its full name
+/// (or, if `by_path` is false, the name shown), with `#n` for the n-th
+/// system of that name after the first (the same function added twice).
+fn identities(d: &ScheduleDescription, by_path: bool) -> BTreeMap<&str, String> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    d.systems
+        .iter()
+        .map(|s| {
+            let base = if by_path {
+                s.path.as_str()
+            } else {
+                s.name.as_str()
+            };
+            let n = seen.entry(base).or_default();
+            *n += 1;
+            let id = if *n == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}#{n}")
+            };
+            (s.name.as_str(), id)
+        })
+        .collect()
+}
+
+/// A system moved to another module (or whose module was renamed) keeps
+/// its identity: a system of `new` whose full name `old` lacks takes the
+/// identity of the one system of `old` with the same short name whose full
+/// name `new` lacks, when there is exactly one on each side.
+fn follow_moves(old: &BTreeMap<&str, String>, new: &mut BTreeMap<&str, String>) {
+    let short = |id: &str| -> String {
+        let (base, n) = id.split_once('#').unwrap_or((id, ""));
+        let name = base.rsplit("::").next().unwrap_or(base);
+        format!("{name}#{n}")
+    };
+    let old_known: BTreeSet<&String> = old.values().collect();
+    let new_known: BTreeSet<String> = new.values().cloned().collect();
+    let mut gone: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for id in old.values().filter(|id| !new_known.contains(*id)) {
+        gone.entry(short(id)).or_default().push(id);
+    }
+    let mut came: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (name, id) in new.iter().filter(|(_, id)| !old_known.contains(id)) {
+        came.entry(short(id)).or_default().push(name);
+    }
+    for (key, names) in came {
+        if let (Some([from]), [name]) = (gone.get(&key).map(Vec::as_slice), names.as_slice()) {
+            new.insert(name, (*from).clone());
+        }
     }
 }
 

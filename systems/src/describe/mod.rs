@@ -124,6 +124,15 @@ pub struct SystemDescription {
     /// appended where even that is not unique. Auto-inserted sync points are
     /// named `apply_deferred (auto sync n)`.
     pub name: String,
+    /// bevy's full name of the system (with module paths): what identifies
+    /// it when two descriptions are compared, whatever [`name`] it is shown
+    /// with (a short name becomes a long one when another system with the
+    /// same short name is added). Empty for sync points and in
+    /// descriptions recorded before it was.
+    ///
+    /// [`name`]: SystemDescription::name
+    #[serde(default)]
+    pub path: String,
     /// The user-visible sets the system is directly in (through anonymous
     /// sets, which are skipped).
     pub sets: Vec<String>,
@@ -350,6 +359,11 @@ pub fn describe(schedule: &Schedule, world: &World, plugins: &[String]) -> Sched
                 .unwrap_or_default();
             SystemDescription {
                 name: system_names[i].clone(),
+                path: if is_auto[i] {
+                    String::new()
+                } else {
+                    full_name.clone()
+                },
                 sets: if is_auto[i] {
                     Vec::new()
                 } else {

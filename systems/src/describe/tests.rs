@@ -369,6 +369,7 @@ fn renderings_escape_awkward_names() {
                 exclusive: false,
                 creates: vec!["a \"created\" <thing>".to_owned()],
                 version: 1,
+                path: String::new(),
             },
             SystemDescription {
                 name: "end".to_owned(),
