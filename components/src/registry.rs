@@ -233,6 +233,15 @@ fn fields_note(fields: &[String]) -> String {
     }
 }
 
+/// `a`, `b` as `` `a`, `b` ``.
+fn quote(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Registration {
     /// The stable name.
     pub fn name(&self) -> &str {
@@ -270,6 +279,26 @@ impl Registration {
     /// The serde shape (JSON text), if the type could be traced.
     pub fn shape(&self) -> Option<&str> {
         self.shape.as_deref()
+    }
+    /// What reading values stored with `stored_shape` as this type silently
+    /// loses: for each struct where stored fields are no longer read while
+    /// others get their defaults (a renamed field without
+    /// `#[serde(alias = "old")]` looks like this), one sentence naming
+    /// both. Empty when the shapes agree or cannot be read.
+    pub fn fields_not_read(&self, stored_shape: &str) -> Vec<String> {
+        let Some(build) = self.shape() else {
+            return Vec::new();
+        };
+        crate::resolve::dropped_and_defaulted(stored_shape, build)
+            .into_iter()
+            .map(|(name, dropped, defaulted)| {
+                format!(
+                    "in `{name}`, the stored field(s) {} are no longer read and {} get their default: if a field was renamed, add `#[serde(alias = \"old_name\")]` (or a migration) so its values are kept",
+                    quote(&dropped),
+                    quote(&defaulted)
+                )
+            })
+            .collect()
     }
     /// Whether values stored at `version` with `shape` must be brought to
     /// this registration's version and shape before they decode as its

@@ -787,6 +787,38 @@ impl<'de> TreeDe<'de, '_> {
 }
 
 /// A stored shape's fields, for messages: `name: Type` of the root struct.
+/// The structs (by name) in which a value stored with shape `stored`, read
+/// by the build's `build`, loses fields and gets others from their
+/// defaults: what renaming a field without `#[serde(alias = "old")]` looks
+/// like. Each: the struct, the stored fields no longer read, the fields
+/// filled with their default.
+pub(crate) fn dropped_and_defaulted(
+    stored: &str,
+    build: &str,
+) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let (Ok(a), Ok(b)) = (parse(stored), parse(build)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, old) in &a.types {
+        let (ContainerFormat::Struct(old), Some(ContainerFormat::Struct(new))) =
+            (old, b.types.get(name))
+        else {
+            continue;
+        };
+        let names = |fs: &[serde_reflection::Named<Format>]| -> Vec<String> {
+            fs.iter().map(|n| n.name.clone()).collect()
+        };
+        let (old, new) = (names(old), names(new));
+        let dropped: Vec<String> = old.iter().filter(|f| !new.contains(f)).cloned().collect();
+        let defaulted: Vec<String> = new.iter().filter(|f| !old.contains(f)).cloned().collect();
+        if !dropped.is_empty() && !defaulted.is_empty() {
+            out.push((name.clone(), dropped, defaulted));
+        }
+    }
+    out
+}
+
 pub(crate) fn outline(shape: &str) -> String {
     let Ok(s) = parse(shape) else {
         return "an unreadable shape".into();

@@ -333,3 +333,35 @@ fn a_migration_reads_its_old_type_by_name() {
         }]
     );
 }
+
+/// A stored field no longer read next to a new field filled with its
+/// default is what a rename without `#[serde(alias)]` looks like: the
+/// registration names both (a restore logs it as a warning), so values are
+/// not emptied without a word.
+#[test]
+fn fields_dropped_while_others_are_defaulted_are_named() {
+    let shape_of = |registry: &dizzy::Registry| {
+        registry
+            .get("x.size")
+            .and_then(|r| r.shape())
+            .map(str::to_owned)
+            .unwrap()
+    };
+    let mut old = dizzy::Registry::new();
+    old.component::<v1::Size>("x.size").unwrap();
+    let mut new = dizzy::Registry::new();
+    new.component::<v2::Size>("x.size").unwrap();
+    let lost = new.get("x.size").unwrap().fields_not_read(&shape_of(&old));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains("`label`") && lost[0].contains("`depth`") && lost[0].contains("alias"),
+        "{lost:?}"
+    );
+    // The same shape: nothing to say.
+    assert!(
+        new.get("x.size")
+            .unwrap()
+            .fields_not_read(&shape_of(&new))
+            .is_empty()
+    );
+}

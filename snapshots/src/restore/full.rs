@@ -470,6 +470,13 @@ impl Ctx<'_> {
             .zip(&regs)
             .map(|(n, reg)| {
                 let s = meta.schemas.iter().find(|s| s.name == *n)?;
+                if s.version == reg.version()
+                    && let Some(stored) = s.shape.as_deref()
+                {
+                    for lost in reg.fields_not_read(stored) {
+                        tracing::warn!("{}: `{n}`: {lost}", self.store.path().display());
+                    }
+                }
                 reg.needs_upgrade(s.version, s.shape.as_deref()).then_some((
                     *reg,
                     s.version,
