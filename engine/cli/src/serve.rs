@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dizzy::{App, StopHandle};
 use dizzy_explorer::{DEFAULT_ADDR, Explorer};
-use dizzy_snapshots::SnapshotRef;
+use dizzy_snapshots::{SnapshotRef, Store};
 
 use crate::CliError;
 use crate::view;
@@ -31,7 +31,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args, app: App) -> Result<(), CliError> {
-    let store = view::open(&args.db)?;
+    // A bucket URL is pulled whole into a temporary file, kept while serving.
+    let opened = crate::remote::open(&args.db, &[], true)?;
+    let store = Store::clone(&opened);
     // The records of every snapshot are read once before serving, as
     // `dizzy snapshots` reads them: a file whose records are damaged is
     // refused here rather than served as pages that all fail.

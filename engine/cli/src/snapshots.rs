@@ -132,7 +132,14 @@ pub(crate) fn compact(args: CompactArgs, app: dizzy::App) -> Result<(), CliError
     } = args;
     let db = db.as_path();
     if !db.exists() {
-        return Err(CliError::new(format!("{}: no such file", db.display())));
+        return Err(CliError::new(match std::fs::read_link(db) {
+            Ok(target) => format!(
+                "{}: is a symbolic link to {}, which does not exist",
+                db.display(),
+                target.display()
+            ),
+            Err(_) => format!("{}: no such file", db.display()),
+        }));
     }
     // The size before anything: a squash grows the file before the
     // compaction shrinks it.

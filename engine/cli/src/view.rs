@@ -4,17 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, StdoutLock, Write};
-use std::path::Path;
 
 use dizzy_snapshots::{Components, Inspection, SnapshotRef, Store};
 use serde_json::Value;
 
 use crate::CliError;
-
-/// Opens a dizzy file to read it.
-pub(crate) fn open(db: &Path) -> Result<Store, CliError> {
-    Ok(Store::open_to_read(db)?)
-}
 
 /// The id of the snapshot `at` names in `store` (`None` stays `None`: the
 /// latest, for the callers).

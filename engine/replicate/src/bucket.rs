@@ -254,6 +254,15 @@ impl Bucket {
             .map(|_| ())
     }
 
+    /// Whether object `name` exists.
+    pub(crate) async fn exists(&self, name: &str) -> Result<bool, object_store::Error> {
+        match self.store.head(&self.path(name)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes object `name` (a missing object is no error).
     pub(crate) async fn delete(&self, name: &str) -> Result<(), object_store::Error> {
         match self.store.delete(&self.path(name)).await {
@@ -323,12 +332,16 @@ pub fn read_object(url: &str) -> Result<Vec<u8>, TransferError> {
 /// A bad URL, or a failure of the store.
 pub fn write_object(url: &str, bytes: Vec<u8>) -> Result<(), TransferError> {
     let (bucket, name) = object_at(url)?;
-    bucket
-        .block_on(bucket.put(&name, bytes))
-        .map_err(|source| TransferError::Store {
-            url: redact(url),
-            source: Box::new(source),
-        })
+    let failed = |source| TransferError::Store {
+        url: redact(url),
+        source: Box::new(source),
+    };
+    // A new object only: an existing one may be another export, or a
+    // replica's manifest or snapshot, which a bundle must never replace.
+    if bucket.block_on(bucket.exists(&name)).map_err(failed)? {
+        return Err(TransferError::Exists { url: redact(url) });
+    }
+    bucket.block_on(bucket.put(&name, bytes)).map_err(failed)
 }
 
 /// Whether `text` names a bucket or object URL (`s3://`, `file://`,

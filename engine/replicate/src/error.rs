@@ -204,6 +204,12 @@ pub enum TransferError {
         /// The object's URL.
         url: String,
     },
+    /// An object exists at this URL already (writes make new objects only).
+    #[error("{url}: exists already; write to a new object name (an object is never replaced)")]
+    Exists {
+        /// The object's URL.
+        url: String,
+    },
     /// The object store failed.
     #[error("{url}: {source}")]
     Store {

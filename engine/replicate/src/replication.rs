@@ -675,6 +675,40 @@ impl Worker {
                 target.tick
             )));
         }
+        // The bucket's history must be the file's: the newest snapshot both
+        // hold must be the same snapshot. (The file's newest chain alone
+        // may start after everything the bucket holds: another run's file
+        // with more snapshots would then write into this prefix.)
+        if self.verified.is_empty() && !manifest.snapshots.is_empty() {
+            let common = manifest
+                .snapshots
+                .iter()
+                .rev()
+                .find_map(|e| store.snapshot(e.id).ok().map(|m| (e, m)));
+            match common {
+                Some((entry, meta)) if entry.describes(&meta) => {
+                    self.verified.insert(entry.id);
+                }
+                Some((entry, meta)) => {
+                    return Err(self.conflict(format!(
+                        "holds a snapshot {} (tick {}) that is not snapshot {} of {} (tick {}): the bucket holds another run; replicate to another prefix",
+                        entry.id,
+                        entry.tick,
+                        meta.id,
+                        store.path().display(),
+                        meta.tick
+                    )));
+                }
+                None => {
+                    return Err(self.conflict(format!(
+                        "shares no snapshot with {}: the bucket's snapshots {}..{} are not in the file (another run's, or the file's retention let all of them go), so the bucket cannot be told to hold this run's history; replicate to another prefix",
+                        store.path().display(),
+                        manifest.snapshots.first().map_or(0, |s| s.id),
+                        manifest.snapshots.last().map_or(0, |s| s.id),
+                    )));
+                }
+            }
+        }
         for meta in &chain {
             if let Some(entry) = manifest.get(meta.id)
                 && !self.verified.contains(&meta.id)

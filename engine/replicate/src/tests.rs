@@ -254,6 +254,39 @@ fn a_bucket_holding_another_run_is_refused_and_left_alone() {
     third.push(&older);
     let e = third.flush(Duration::from_secs(10)).unwrap_err();
     assert!(e.to_string().contains("newer than the newest"), "{e}");
+
+    // Another run whose newest chain starts after everything the bucket
+    // holds (found by a fresh tester: it was accepted, and two runs'
+    // histories became one timeline).
+    let fourth = Replication::start(&url, quick()).unwrap();
+    let longer = Store::open(dir.path().join("d.redb")).unwrap();
+    let writer = Writer::start_with(&longer, None, Vec::new()).unwrap();
+    for (id, base) in [(1, None), (2, Some(1)), (3, None), (4, Some(3))] {
+        writer.submit(capture(id, base, "fourth")).unwrap();
+    }
+    writer.flush().unwrap();
+    writer.close().unwrap();
+    fourth.push(&longer);
+    let e = fourth.flush(Duration::from_secs(10)).unwrap_err();
+    assert!(matches!(e, ReplicateError::Conflict { .. }), "{e}");
+    assert!(e.to_string().contains("another run"), "{e}");
+
+    // A file that shares no snapshot with the bucket cannot be told to be
+    // this run's: refused.
+    let fifth = Replication::start(&url, quick()).unwrap();
+    let apart = Store::open(dir.path().join("e.redb")).unwrap();
+    let writer = Writer::start_with(&apart, None, Vec::new()).unwrap();
+    writer.submit(capture(7, None, "fifth")).unwrap();
+    writer.flush().unwrap();
+    writer.close().unwrap();
+    fifth.push(&apart);
+    let e = fifth.flush(Duration::from_secs(10)).unwrap_err();
+    assert!(e.to_string().contains("shares no snapshot"), "{e}");
+    assert_eq!(
+        std::fs::read(dir.path().join("bucket/manifest.json")).unwrap(),
+        before,
+        "the bucket is left alone"
+    );
 }
 
 /// A store over a local directory that fails while told to.

@@ -17,8 +17,11 @@ use crate::error::CaptureError;
 use crate::format::{HEADER, SnapshotKind, SnapshotMeta, col};
 use crate::kept::Kept;
 
-use super::encode::*;
-use super::*;
+use super::encode::{
+    Col, Columns, Encoded, check_kept, columns, keyed_chunks, newer_rows, sparse_entities,
+    tables_with, uid_at, uid_chunks, uids_of, write_kept,
+};
+use super::{Capturer, ChunkData};
 
 impl Capturer {
     pub(super) fn delta(

@@ -14,7 +14,7 @@ use crate::error::CaptureError;
 use crate::format::{ColumnMeta, HEADER, Layout, col, header};
 use crate::kept::Kept;
 
-use super::*;
+use super::ChunkData;
 
 pub(super) fn tables_with<'w>(
     world: &'w World,

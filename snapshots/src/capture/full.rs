@@ -12,8 +12,13 @@ use crate::error::CaptureError;
 use crate::format::{GroupMeta, HEADER, Layout, SnapshotKind, SnapshotMeta, col};
 use crate::kept::Kept;
 
-use super::encode::*;
-use super::*;
+use bevy_ecs::component::ComponentId;
+
+use super::encode::{
+    Col, Columns, Encoded, check_kept, columns, finish, keyed_chunks, sparse_entities, tables_with,
+    uid_at, uid_chunks, uids_of, write_kept,
+};
+use super::{Capturer, ChunkData};
 
 impl Capturer {
     pub(super) fn full(
@@ -31,11 +36,6 @@ impl Capturer {
         let cols = columns(world, registry);
 
         // Groups: every non-empty table whose rows have a uid.
-        struct Group {
-            table: TableId,
-            rows: u32,
-            cols: Vec<usize>,
-        }
         let groups: Vec<Group> = tables_with(world, uid_id)
             .map(|(tid, t)| Group {
                 table: tid,
@@ -56,27 +56,7 @@ impl Capturer {
             .filter(|(_, e)| !e.is_empty())
             .collect();
 
-        // Encode in parallel: tasks of up to SPAN rows of one column of one group.
-        const SPAN: u32 = 1 << 16;
-        enum Task<'a> {
-            Uids(u32, TableId, u32, u32),
-            Rows(u32, usize, TableId, u32, u32),
-            Sparse(usize, &'a [Entity]),
-        }
-        let mut tasks = Vec::new();
-        for (gi, g) in groups.iter().enumerate() {
-            let gi = gi as u32;
-            for start in (0..g.rows).step_by(SPAN as usize) {
-                let end = (start + SPAN).min(g.rows);
-                tasks.push(Task::Uids(gi, g.table, start, end));
-                for &c in &g.cols {
-                    tasks.push(Task::Rows(gi, c, g.table, start, end));
-                }
-            }
-        }
-        for (i, e) in &sparse {
-            tasks.push(Task::Sparse(*i, e));
-        }
+        let tasks = tasks(&groups, &sparse);
         let read: &World = world;
         let encoders: Vec<Option<RefEncoder<'_>>> = cols
             .iter()
@@ -84,73 +64,7 @@ impl Capturer {
             .collect();
         let results: Vec<Result<(String, Encoded), CaptureError>> = tasks
             .par_iter()
-            .map(|task| match *task {
-                Task::Uids(gi, tid, a, b) => {
-                    let uids = read
-                        .storages()
-                        .tables
-                        .get(tid)
-                        .map(|t| uids_of(t, uid_id))
-                        .unwrap_or(&[]);
-                    let mut out = Vec::new();
-                    uid_chunks(
-                        (a..b).map(|r| uid_at(uids, r as usize)),
-                        (gi, a),
-                        target,
-                        &mut out,
-                    );
-                    let out = out
-                        .into_iter()
-                        .map(|c| (((c.len() - HEADER) / 8) as u64, c))
-                        .collect();
-                    Ok((col::UID.to_owned(), out))
-                }
-                Task::Rows(gi, ci, tid, a, b) => {
-                    let c = &cols[ci];
-                    let mut out = Vec::new();
-                    let mut at = a;
-                    c.ops
-                        .encode_chunked(
-                            read,
-                            Place::Table(tid, Rows::Range(a, b)),
-                            target,
-                            HEADER,
-                            encoders[ci].as_ref(),
-                            &mut |mut buf, rows| {
-                                finish(
-                                    &mut buf,
-                                    Layout::Rows {
-                                        group: gi,
-                                        start: at,
-                                    },
-                                    rows as u32,
-                                );
-                                at += rows as u32;
-                                out.push((rows as u64, buf));
-                            },
-                        )
-                        .map_err(|e| c.error(e))?;
-                    Ok((c.reg.name().to_owned(), out))
-                }
-                Task::Sparse(ci, entities) => {
-                    let c = &cols[ci];
-                    let uids: Vec<u64> = entities
-                        .iter()
-                        .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
-                        .collect();
-                    Ok((
-                        c.reg.name().to_owned(),
-                        keyed_chunks(
-                            read,
-                            c,
-                            Place::Entities(entities),
-                            &uids,
-                            target,
-                            encoders[ci].as_ref(),
-                        )?,
-                    ))
-                }
-            })
+            .map(|task| encode_task(read, &cols, &encoders, uid_id, target, task))
             .collect();
         let has_refs: Vec<bool> = encoders
             .iter()
@@ -190,5 +104,124 @@ impl Capturer {
         meta.bytes = out.bytes();
         meta.columns = out.meta;
         Ok((meta, out.chunks))
+    }
+}
+
+/// One group of a full snapshot: a table whose rows have a uid, and the
+/// indices (in the capture's columns) of its registered components.
+struct Group {
+    table: TableId,
+    rows: u32,
+    cols: Vec<usize>,
+}
+
+/// Rows of one column of one group encoded by one task, at most.
+const SPAN: u32 = 1 << 16;
+
+/// A piece of a full snapshot's encoding, run on any core.
+enum Task<'a> {
+    /// The uids of rows `a..b` of group `gi` (table `tid`).
+    Uids(u32, TableId, u32, u32),
+    /// Column `ci`'s values at rows `a..b` of group `gi` (table `tid`).
+    Rows(u32, usize, TableId, u32, u32),
+    /// A sparse-set column's values on these entities.
+    Sparse(usize, &'a [Entity]),
+}
+
+/// Every task of a full snapshot: per group, [`SPAN`] rows of its uids and
+/// of each of its columns; each sparse-set column whole.
+fn tasks<'a>(groups: &[Group], sparse: &'a [(usize, Vec<Entity>)]) -> Vec<Task<'a>> {
+    let mut tasks = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        let gi = gi as u32;
+        for start in (0..g.rows).step_by(SPAN as usize) {
+            let end = (start + SPAN).min(g.rows);
+            tasks.push(Task::Uids(gi, g.table, start, end));
+            for &c in &g.cols {
+                tasks.push(Task::Rows(gi, c, g.table, start, end));
+            }
+        }
+    }
+    for (i, e) in sparse {
+        tasks.push(Task::Sparse(*i, e));
+    }
+    tasks
+}
+
+/// Encodes one task's chunks: the column's name and (rows, bytes) of each.
+fn encode_task(
+    read: &World,
+    cols: &[Col<'_>],
+    encoders: &[Option<RefEncoder<'_>>],
+    uid_id: ComponentId,
+    target: usize,
+    task: &Task<'_>,
+) -> Result<(String, Encoded), CaptureError> {
+    match *task {
+        Task::Uids(gi, tid, a, b) => {
+            let uids = read
+                .storages()
+                .tables
+                .get(tid)
+                .map(|t| uids_of(t, uid_id))
+                .unwrap_or(&[]);
+            let mut out = Vec::new();
+            uid_chunks(
+                (a..b).map(|r| uid_at(uids, r as usize)),
+                (gi, a),
+                target,
+                &mut out,
+            );
+            let out = out
+                .into_iter()
+                .map(|c| (((c.len() - HEADER) / 8) as u64, c))
+                .collect();
+            Ok((col::UID.to_owned(), out))
+        }
+        Task::Rows(gi, ci, tid, a, b) => {
+            let c = &cols[ci];
+            let mut out = Vec::new();
+            let mut at = a;
+            c.ops
+                .encode_chunked(
+                    read,
+                    Place::Table(tid, Rows::Range(a, b)),
+                    target,
+                    HEADER,
+                    encoders[ci].as_ref(),
+                    &mut |mut buf, rows| {
+                        finish(
+                            &mut buf,
+                            Layout::Rows {
+                                group: gi,
+                                start: at,
+                            },
+                            rows as u32,
+                        );
+                        at += rows as u32;
+                        out.push((rows as u64, buf));
+                    },
+                )
+                .map_err(|e| c.error(e))?;
+            Ok((c.reg.name().to_owned(), out))
+        }
+        Task::Sparse(ci, entities) => {
+            let c = &cols[ci];
+            let uids: Vec<u64> = entities
+                .iter()
+                .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
+                .collect();
+            Ok((
+                c.reg.name().to_owned(),
+                keyed_chunks(
+                    read,
+                    c,
+                    Place::Entities(entities),
+                    &uids,
+                    target,
+                    encoders[ci].as_ref(),
+                )?,
+            ))
+        }
     }
 }

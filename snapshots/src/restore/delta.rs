@@ -7,7 +7,7 @@ use dizzy_components::{Uid, Uids};
 use crate::error::RestoreError;
 use crate::format::{SnapshotMeta, col};
 
-use super::*;
+use super::{Ctx, corrupt};
 
 impl Ctx<'_> {
     pub(super) fn apply_delta(

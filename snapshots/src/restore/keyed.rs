@@ -8,7 +8,7 @@ use crate::error::RestoreError;
 use crate::format::{Chunk, Layout, SnapshotMeta, col, parse};
 use crate::store::Stored;
 
-use super::*;
+use super::{Ctx, Unknown, corrupt, value_error};
 
 impl Ctx<'_> {
     /// Decodes keyed rows of `name`, resolves their references and
