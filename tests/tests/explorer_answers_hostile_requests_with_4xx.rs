@@ -124,13 +124,34 @@ fn hostile_requests_get_4xx_and_change_nothing() {
         let (status, body) = raw_response(
             &addr,
             format!(
-                "{method} / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                "{method} / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
             .as_bytes(),
         );
         assert_eq!(status, 405, "{method} /");
         assert!(body.contains("only reads"), "{method} /: {body}");
     }
+    // A request for another name (DNS rebinding: a site resolving its own
+    // name to 127.0.0.1) gets a 421 page, not the file.
+    let (status, body) = raw_response(
+        &addr,
+        b"GET / HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 421, "{body}");
+    assert!(
+        body.contains("evil.example") && !body.contains("dedupe"),
+        "{body}"
+    );
+    let (status, _) = raw_response(
+        &addr,
+        format!(
+            "GET / HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+            addr.rsplit(':').next().unwrap()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status, 200, "localhost is the explorer's own name");
+
     // A value filter without a field looks in every field.
     let (status, all) = get(&base, "/snapshots/latest/components/dedupe.file");
     assert_eq!(status, 200);

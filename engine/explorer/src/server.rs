@@ -141,9 +141,28 @@ impl Explorer {
         } else {
             None
         };
+        // The names a browser may use for this address (DNS rebinding: a
+        // page of another site resolving its own name to 127.0.0.1 must
+        // not read the file through the user's browser).
+        let hosts = if self.allow_remote {
+            None
+        } else {
+            let port = bound.port();
+            let mut names = vec![
+                format!("{host}:{port}"),
+                format!("localhost:{port}"),
+                format!("127.0.0.1:{port}"),
+                format!("[::1]:{port}"),
+            ];
+            if port == 80 {
+                names.extend([host.clone(), "localhost".to_owned(), "127.0.0.1".to_owned()]);
+            }
+            Some(names)
+        };
         let state = Arc::new(AppState {
             source: Source::new(self.store, self.registry, self.live),
             turns: Semaphore::new(PAGES_AT_ONCE),
+            hosts,
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -225,6 +244,9 @@ impl Drop for Serving {
 pub(crate) struct AppState {
     pub(crate) source: Source,
     turns: Semaphore,
+    /// The `Host` headers answered (`None`: any, as asked with
+    /// [`Explorer::allow_remote`]).
+    hosts: Option<Vec<String>>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -270,7 +292,41 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/assets/{file}", get(asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            only_own_hosts,
+        ))
         .with_state(state)
+}
+
+/// Answers only requests addressed to the explorer's own names: a request
+/// whose `Host` is another name (a site that resolved its name to this
+/// address) gets a 421 page, never the file.
+async fn only_own_hosts(
+    State(state): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(hosts) = &state.hosts {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        // No `Host` at all (HTTP/1.0 tools) is no browser's request.
+        if !host.is_empty() && !hosts.iter().any(|h| *h == host) {
+            return error_page(&PageError {
+                status: 421,
+                message: format!(
+                    "this explorer answers requests for {} only, not for `{}` (a page of another site must not read the file)",
+                    hosts.first().map_or("", String::as_str),
+                    cut(&host)
+                ),
+            });
+        }
+    }
+    next.run(request).await
 }
 
 /// Makes a page on a blocking thread, when its turn comes.
