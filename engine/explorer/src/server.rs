@@ -315,7 +315,7 @@ async fn only_own_hosts(
             .unwrap_or_default()
             .to_ascii_lowercase();
         // No `Host` at all (HTTP/1.0 tools) is no browser's request.
-        if !host.is_empty() && !hosts.iter().any(|h| *h == host) {
+        if !host.is_empty() && !hosts.contains(&host) {
             return error_page(&PageError {
                 status: 421,
                 message: format!(
