@@ -736,7 +736,8 @@ impl Worker {
             self.sweep(&manifest);
             return Ok(done);
         }
-        let bucket = &self.inner.bucket;
+        let inner = Arc::clone(&self.inner);
+        let bucket = &inner.bucket;
         let mut added = Vec::new();
         for meta in chain.iter().filter(|m| manifest.get(m.id).is_none()) {
             if let Some(entry) = self.unlisted.get(&meta.id)
@@ -761,9 +762,12 @@ impl Worker {
             let entry = Replicated::new(meta, &bytes);
             let size = bytes.len() as u64;
             let name = object_name(meta.id);
-            bucket
-                .block_on(bucket.put(&name, bytes))
-                .map_err(|e| self.store_error(&name, e))?;
+            if let Err(e) = bucket.block_on(bucket.put(&name, bytes)) {
+                // The server may have stored it all the same (the answer
+                // was lost): sweep again once a manifest is written.
+                self.swept = false;
+                return Err(self.store_error(&name, e));
+            }
             done.uploaded += 1;
             done.uploaded_bytes += size;
             self.unlisted.insert(meta.id, entry.clone());
@@ -813,7 +817,7 @@ impl Worker {
         Ok(done)
     }
 
-    /// Once per thread (and after a failed delete): deletes the snapshot
+    /// Once per thread (and after a failed upload or delete): deletes the snapshot
     /// objects that no manifest names — left by a run killed between an
     /// upload and its manifest, or by a failed delete.
     fn sweep(&mut self, manifest: &Manifest) {
