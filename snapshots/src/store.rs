@@ -151,8 +151,10 @@ fn remove_stray_creations(path: &Path) {
     }
 }
 
-/// What a file that is neither a regular file nor a directory is.
-fn file_kind(m: &std::fs::Metadata) -> &'static str {
+/// What a file that is neither a regular file nor a directory is, as a
+/// phrase for messages: `a character device`, `a block device`, `a named
+/// pipe`, `a socket`, or `not a regular file`.
+pub fn file_kind(m: &std::fs::Metadata) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

@@ -95,9 +95,13 @@ pub(crate) fn write_file(
         // waiting forever).
         let file = File::options().write(true).open(path).map_err(named)?;
         let mut out = BufWriter::new(file);
-        return f(&mut out)
-            .and_then(|()| out.flush())
-            .map_err(|e| CliError::new(format!("{} ({}): {e}", path.display(), kind_of(m))));
+        return f(&mut out).and_then(|()| out.flush()).map_err(|e| {
+            CliError::new(format!(
+                "{} ({}): {e}",
+                path.display(),
+                dizzy_snapshots::file_kind(m)
+            ))
+        });
     }
     let target = resolve_link(path);
     let dir = directory_of(&target);
@@ -146,29 +150,6 @@ fn resolve_link(path: &Path) -> PathBuf {
         };
     }
     at
-}
-
-/// What a file that is neither a regular file nor a directory is.
-fn kind_of(m: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = m.file_type();
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-        if t.is_fifo() {
-            return "a named pipe";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    let _ = m;
-    "not a regular file"
 }
 
 #[cfg(test)]

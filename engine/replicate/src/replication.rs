@@ -690,14 +690,7 @@ impl Worker {
                     self.verified.insert(entry.id);
                 }
                 Some((entry, meta)) => {
-                    return Err(self.conflict(format!(
-                        "holds a snapshot {} (tick {}) that is not snapshot {} of {} (tick {}): the bucket holds another run; replicate to another prefix",
-                        entry.id,
-                        entry.tick,
-                        meta.id,
-                        store.path().display(),
-                        meta.tick
-                    )));
+                    return Err(self.conflict(another_run(entry, &meta, store)));
                 }
                 None => {
                     return Err(self.conflict(format!(
@@ -714,14 +707,7 @@ impl Worker {
                 && !self.verified.contains(&meta.id)
             {
                 if !entry.describes(meta) {
-                    return Err(self.conflict(format!(
-                        "holds a snapshot {} (tick {}) that is not snapshot {} of {} (tick {}): the bucket holds another run; replicate to another prefix",
-                        entry.id,
-                        entry.tick,
-                        meta.id,
-                        store.path().display(),
-                        meta.tick
-                    )));
+                    return Err(self.conflict(another_run(entry, meta, store)));
                 }
                 self.verified.insert(meta.id);
             }
@@ -849,4 +835,17 @@ impl Worker {
         }
         self.swept = clean;
     }
+}
+
+/// The refusal of a bucket whose snapshot `entry` is not the file's
+/// snapshot of the same id.
+fn another_run(entry: &Replicated, meta: &dizzy_snapshots::SnapshotMeta, store: &Store) -> String {
+    format!(
+        "holds a snapshot {} (tick {}) that is not snapshot {} of {} (tick {}): the bucket holds another run; replicate to another prefix",
+        entry.id,
+        entry.tick,
+        meta.id,
+        store.path().display(),
+        meta.tick
+    )
 }
