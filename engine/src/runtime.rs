@@ -630,6 +630,7 @@ impl Runtime {
             .set_detection(dizzy_snapshots::detect::SystemRuns {
                 window_start: self.tick_start,
                 systems: dizzy_systems::last_runs(&self.schedule),
+                reads: dizzy_systems::component_reads(&self.schedule),
             });
     }
 

@@ -41,6 +41,36 @@ pub struct SystemRuns {
     /// Each system of the schedule, in schedule order: its name and its
     /// last run.
     pub systems: Vec<(String, Tick)>,
+    /// The components each system of [`SystemRuns::systems`] may read, in
+    /// the same order (`None`: every component). A value is recorded only
+    /// if it changed after the last run of a system that may read it: no
+    /// other system can see its change ticks. Empty: unknown, every value
+    /// changed in the window is recorded.
+    pub reads: Vec<Option<Vec<ComponentId>>>,
+}
+
+impl SystemRuns {
+    /// Where the window of component `id` starts: the oldest last run of
+    /// the systems that may read it (`None`: no system can see its changes,
+    /// nothing to record); `start` when which systems read what is unknown.
+    fn start_for(&self, id: ComponentId, start: Tick, now: Tick) -> Option<Tick> {
+        if self.reads.len() != self.systems.len() {
+            return Some(start);
+        }
+        self.systems
+            .iter()
+            .zip(&self.reads)
+            .filter(|(_, reads)| reads.as_ref().is_none_or(|r| r.contains(&id)))
+            .map(|((_, t), _)| *t)
+            .filter(|&t| age(now, t) <= MAX_AGE)
+            .reduce(|oldest, t| {
+                if oldest.is_newer_than(t, now) {
+                    t
+                } else {
+                    oldest
+                }
+            })
+    }
 }
 
 /// The rows a delta capture found changed since `since`: what the
@@ -135,6 +165,11 @@ pub(crate) fn record(
             continue;
         };
         let name = reg.name();
+        // Only the systems that may read the component can see when its
+        // values changed.
+        let Some(start) = runs.start_for(id, start, now) else {
+            continue;
+        };
         if world.components().get_info(id).map(|i| i.storage_type()) == Some(StorageType::Table) {
             // The delta's rows hold every value changed in the window when
             // its window starts no later than this one.

@@ -51,4 +51,4 @@ pub use describe::{
 };
 pub use notes::{Declare, NamedSystem};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick};
-pub use schedule::{ScheduleError, build, build_with, last_runs};
+pub use schedule::{ScheduleError, build, build_with, component_reads, last_runs};

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use bevy_ecs::change_detection::Tick;
+use bevy_ecs::component::ComponentId;
 use bevy_ecs::schedule::{
     LogLevel, MultiThreadedExecutor, Schedule, ScheduleBuildSettings, SystemKey,
 };
@@ -107,4 +108,46 @@ pub fn last_runs(schedule: &Schedule) -> Vec<(String, Tick)> {
         .collect();
     all.sort_by_key(|(k, _, _)| *k);
     all.into_iter().map(|(_, n, t)| (n, t)).collect()
+}
+
+/// The components each system of `schedule` may read (its change ticks
+/// included), in the order of [`last_runs`]: `None` for a system that may
+/// read every component (`&World`, `EntityRef`, an exclusive system).
+/// Resources are not listed. A system with run conditions counts as
+/// reading every component (its conditions may read any); when a system
+/// set has run conditions, nothing is known (an empty list).
+pub fn component_reads(schedule: &Schedule) -> Vec<Option<Vec<ComponentId>>> {
+    use bevy_ecs::query::InvertibleComponentIdSet;
+    use bevy_ecs::system::SystemAccess;
+    let graph = schedule.graph();
+    if graph.system_sets.iter().any(|(_, _, c)| !c.is_empty()) {
+        return Vec::new();
+    }
+    let mut all: Vec<(SystemKey, Option<Vec<ComponentId>>)> = graph
+        .systems
+        .iter()
+        .map(|(key, _, conditions)| {
+            let Some(s) = graph.systems.get(key).filter(|_| conditions.is_empty()) else {
+                return (key, None);
+            };
+            let reads = match s.access() {
+                SystemAccess::None => Some(Vec::new()),
+                SystemAccess::Exclusive => None,
+                SystemAccess::Shared(set) => {
+                    let mut ids = Vec::new();
+                    let mut every = false;
+                    for filtered in set.filtered_accesses() {
+                        match filtered.access().reads() {
+                            InvertibleComponentIdSet::Included(reads) => ids.extend(reads.iter()),
+                            InvertibleComponentIdSet::Excluded(_) => every = true,
+                        }
+                    }
+                    (!every).then_some(ids)
+                }
+            };
+            (key, reads)
+        })
+        .collect();
+    all.sort_by_key(|(k, _)| *k);
+    all.into_iter().map(|(_, r)| r).collect()
 }
