@@ -91,6 +91,6 @@ pub use raw::{InsertRawError, RawChunk, RawSnapshot, read_raw, write_raw};
 pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use snapshot_ref::{SnapshotRef, SnapshotRefError};
-pub use store::{Store, default_cache_bytes, file_kind};
+pub use store::{Store, default_cache_bytes, file_kind, remove_temporaries_of_dead_processes};
 pub use table::{Cell, Column, ColumnType, Table, TableError, table};
 pub use writer::{CommitListener, Committed, Writer, commit};

@@ -123,6 +123,15 @@ fn create_new(path: &Path) -> Result<(), StoreOpenError> {
 /// Removes the temporary files that creators of `path` killed while
 /// creating it left behind (where `/proc` tells which processes live).
 fn remove_stray_creations(path: &Path) {
+    remove_temporaries_of_dead_processes(path, ".creating");
+}
+
+/// Removes the temporaries `.dizzy-<pid>[-<n>]<suffix>` in the directory of
+/// `path` whose process `<pid>` is gone (killed before it could remove
+/// them), where `/proc` tells which processes live (elsewhere: nothing is
+/// removed). A pid reused by another process keeps its file until that
+/// process is gone too.
+pub fn remove_temporaries_of_dead_processes(path: &Path, suffix: &str) {
     let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(d) => d,
         None => Path::new("."),
@@ -138,15 +147,23 @@ fn remove_stray_creations(path: &Path) {
         let Some(pid) = file
             .to_str()
             .and_then(|f| f.strip_prefix(".dizzy-"))
-            .and_then(|f| f.strip_suffix(".creating"))
-            .and_then(|f| f.split_once('-'))
-            .map(|(pid, _)| pid)
+            .and_then(|f| f.strip_suffix(suffix))
+            .map(|f| f.split_once('-').map_or(f, |(pid, _)| pid))
             .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
         else {
             continue;
         };
         if !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_file(entry.path());
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(
+                    "{}: removed the temporary of a process that is gone ({pid})",
+                    entry.path().display()
+                ),
+                Err(e) => tracing::warn!(
+                    "{}: the temporary of a process that is gone cannot be removed: {e}",
+                    entry.path().display()
+                ),
+            }
         }
     }
 }

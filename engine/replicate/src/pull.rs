@@ -210,7 +210,7 @@ impl Bucket {
         // A short name of its own: `dest`'s name may be as long as the file
         // system allows.
         let tmp = dest.with_file_name(format!(".dizzy-{}.pulling", std::process::id()));
-        sweep_dead_pulls(&tmp);
+        dizzy_snapshots::remove_temporaries_of_dead_processes(&tmp, ".pulling");
         let _ = std::fs::remove_file(&tmp);
         let pulled = Store::open(&tmp)
             .map_err(PullError::from)
@@ -460,46 +460,5 @@ impl Bucket {
                 bytes,
             })
         })
-    }
-}
-
-/// Removes the temporaries of pulls whose process is gone (killed before
-/// it could remove its own), in the directory of `tmp`: files named
-/// `.dizzy-<pid>.pulling` whose `<pid>` has no `/proc/<pid>`. Where there is
-/// no `/proc` (not Linux), nothing is removed; a pid reused by another
-/// process keeps its file until that process is gone too.
-fn sweep_dead_pulls(tmp: &std::path::Path) {
-    if !std::path::Path::new("/proc/self").exists() {
-        return;
-    }
-    let dir = match tmp.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(".dizzy-"))
-            .and_then(|n| n.strip_suffix(".pulling"))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => tracing::info!(
-                    "{}: removed the temporary of a pull that was killed (process {pid})",
-                    entry.path().display()
-                ),
-                Err(e) => tracing::warn!(
-                    "{}: the temporary of a killed pull cannot be removed: {e}",
-                    entry.path().display()
-                ),
-            }
-        }
     }
 }
