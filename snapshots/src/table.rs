@@ -159,6 +159,14 @@ pub enum TableError {
         /// The components the snapshot records.
         known: Vec<String>,
     },
+    /// The name is a resource's: tables are of components.
+    #[error(
+        "`{name}` is a resource, not a component: a table has a row per entity (the explorer's snapshot page, `dizzy serve`, shows resources)"
+    )]
+    Resource {
+        /// The name asked for.
+        name: String,
+    },
     /// The component's values cannot be decoded by this build.
     #[error("snapshot {snapshot}: component `{name}` is not decodable by this build ({reason})")]
     Undecodable {
@@ -258,6 +266,17 @@ pub fn table(
         let registered = registry
             .get(name)
             .is_some_and(|r| r.kind() == Kind::Component);
+        let resource = registry
+            .get(name)
+            .is_some_and(|r| r.kind() == Kind::Resource)
+            || inspection
+                .meta
+                .schemas
+                .iter()
+                .any(|s| s.name == *name && s.kind == Kind::Resource);
+        if resource {
+            return Err(TableError::Resource { name: name.clone() });
+        }
         if !registered && !inspection.knows_component(name) {
             let mut known: Vec<String> = inspection
                 .meta

@@ -429,7 +429,7 @@ fn bad_arguments_are_one_line_errors() {
         "--json",
     ]);
     let missing = dir.path().join("missing.redb");
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["show", "--db", missing.to_str().unwrap()], "no such file"),
         (&["show", "--db", db, "--snapshot", "99"], "no snapshot 99"),
         (
@@ -445,6 +445,10 @@ fn bad_arguments_are_one_line_errors() {
         (
             &["export-table", "--db", db, "--with", "no.such"],
             "no.such",
+        ),
+        (
+            &["export-table", "--db", db, "--with", "dedupe.state"],
+            "`dedupe.state` is a resource, not a component",
         ),
     ];
     for (args, needle) in cases {
