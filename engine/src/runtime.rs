@@ -61,6 +61,9 @@ pub struct Runtime {
     /// How the code differs from the code that wrote the snapshot resumed
     /// from (`None`: nothing, or not known).
     code_changes: Option<CodeChanges>,
+    /// The components each system may read (the schedule is built once):
+    /// what the change-detection record needs of the schedule's access.
+    system_reads: Vec<Option<Vec<bevy_ecs::component::ComponentId>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -365,6 +368,7 @@ impl Runtime {
             &last_run,
         )?;
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
+        let system_reads = dizzy_systems::component_reads(&schedule);
         // Before the file is opened read-write: a refusal leaves it as it was.
         let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
         let code_changes = match &resumed {
@@ -418,6 +422,7 @@ impl Runtime {
             tick_start,
             unknown,
             code_changes,
+            system_reads,
         })
     }
 
@@ -630,7 +635,7 @@ impl Runtime {
             .set_detection(dizzy_snapshots::detect::SystemRuns {
                 window_start: self.tick_start,
                 systems: dizzy_systems::last_runs(&self.schedule),
-                reads: dizzy_systems::component_reads(&self.schedule),
+                reads: self.system_reads.clone(),
             });
     }
 
