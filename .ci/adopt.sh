@@ -52,8 +52,7 @@ adopt_tmp="$(mktemp -d -t dizzy-fresh-XXXXXX)"
     exit 1
   }
   printf '%s\n' "$program" >src/main.rs
-  # Its own target directory, kept between runs of this script on one
-  # machine (a first build takes a few minutes on 2 cores).
+  # Its own target directory (removed once the step is done).
   export CARGO_TARGET_DIR="$adopt_root/target/fresh-crate"
   first="$(cargo run --quiet --offline)"
   second="$(cargo run --quiet --offline)"
@@ -73,6 +72,8 @@ adopt_tmp="$(mktemp -d -t dizzy-fresh-XXXXXX)"
   fi
 )
 rm -rf "$adopt_tmp"
+# The fresh crate's build (a GB) is not needed by the steps that follow.
+rm -rf "$adopt_root/target/fresh-crate"
 
 step "cargo package (every crate meant for crates.io)"
 # The crates that say `publish = false` are left out (cargo package, unlike
