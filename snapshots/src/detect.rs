@@ -11,8 +11,11 @@
 //! - `@detect`: the last run of every system of the schedule (by name, in
 //!   schedule order) and the ticks of the resources changed in the last
 //!   tick, each as an *age* — change ticks before the capture;
-//! - `@ticks/<name>`: for the values of component `<name>` changed (or
-//!   added) in the last tick, their ages, keyed by uid.
+//! - `@ages/<name>`: for the values of component `<name>` changed (or
+//!   added) in the last tick, their ages: the uids grouped by age, sorted
+//!   and stored as gaps (a byte or two each; see [`encode_ages`]). Files
+//!   written before 2026-11-30 hold `@ticks/<name>` instead, the same
+//!   facts keyed by uid (eleven bytes a value), and still read.
 //!
 //! A resume ([`apply`]) moves the world's change tick past the oldest age
 //! recorded, gives those values and every system the same ages again, and
@@ -93,10 +96,11 @@ pub struct Detection {
     pub systems: Vec<(String, u32)>,
     /// Resources changed in the window: name, changed age, added age.
     pub resources: Vec<(String, u32, Option<u32>)>,
-    /// Component values changed in the window: component, uid, changed
-    /// age, added age (stored in `@ticks/<name>` chunks).
+    /// Component values changed in the window, by component: its name,
+    /// then each value's uid, changed age and added age (`None`: added
+    /// before the window). Stored in `@ages/<name>` chunks.
     #[serde(skip)]
-    pub values: Vec<(String, u64, u32, Option<u32>)>,
+    pub values: Vec<(String, Vec<(u64, u32, Option<u32>)>)>,
 }
 
 /// The entry of [`Detection::systems`] that records the age of the world's
@@ -180,13 +184,12 @@ pub(crate) fn record(
                 Some(s) => scanned_values(world, id, uid_id, s, start, now),
                 None => table_values(world, id, uid_id, start, now),
             };
-            out.values.extend(
-                values
-                    .into_iter()
-                    .map(|(uid, changed, added)| (name.to_owned(), uid, changed, added)),
-            );
+            if !values.is_empty() {
+                out.values.push((name.to_owned(), values));
+            }
             continue;
         }
+        let mut values = Vec::new();
         for arch in world.archetypes().iter() {
             if !arch.contains(id) || !arch.contains(uid_id) || arch.is_empty() {
                 continue;
@@ -204,14 +207,16 @@ pub(crate) fn record(
                 }
                 let Some(uid) = er.get::<Uid>() else { continue };
                 let added = recent(ticks.added, start, now).then(|| age(now, ticks.added));
-                out.values
-                    .push((name.to_owned(), uid.get(), age(now, ticks.changed), added));
+                values.push((uid.get(), age(now, ticks.changed), added));
             }
+        }
+        if !values.is_empty() {
+            out.values.push((name.to_owned(), values));
         }
     }
     tracing::debug!(
         "detect: {} changed values recorded in {:?}",
-        out.values.len(),
+        out.values.iter().map(|v| v.1.len()).sum::<usize>(),
         timer.elapsed()
     );
     out
@@ -345,7 +350,13 @@ impl Detection {
                     .flat_map(|r| [Some(r.1), r.2])
                     .flatten(),
             )
-            .chain(self.values.iter().flat_map(|v| [Some(v.2), v.3]).flatten())
+            .chain(
+                self.values
+                    .iter()
+                    .flat_map(|(_, v)| v)
+                    .flat_map(|v| [Some(v.1), v.2])
+                    .flatten(),
+            )
             .max()
             .unwrap_or(0)
     }
@@ -378,7 +389,7 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
     }
     let now = world.read_change_tick();
     let at = |age: u32| Tick::new(now.get().wrapping_sub(age));
-    for (name, uid, changed, added) in &recorded.values {
+    for (name, values) in &recorded.values {
         let Some(id) = registry
             .get(name)
             .and_then(|r| r.column())
@@ -386,10 +397,12 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
         else {
             continue;
         };
-        let Some(entity) = world.resource::<Uids>().entity(*uid) else {
-            continue;
-        };
-        set_ticks(world, entity, id, at(*changed), added.map(at));
+        for (uid, changed, added) in values {
+            let Some(entity) = world.resource::<Uids>().entity(*uid) else {
+                continue;
+            };
+            set_ticks(world, entity, id, at(*changed), added.map(at));
+        }
     }
     for (name, changed, added) in &recorded.resources {
         let Some(id) = registry
@@ -447,5 +460,144 @@ fn set_ticks(
                 *added_cell.get() = a;
             }
         }
+    }
+}
+
+/// One group of an `@ages/<name>` chunk: changed age, added age, and the
+/// uids of the values with those ages, ascending, each stored as its gap
+/// from the one before (the first from zero).
+type AgeGroup = (u32, Option<u32>, Vec<u64>);
+
+/// Encodes one component's recorded ages as the payloads of `@ages/<name>`
+/// chunks of about `target` bytes each: the values grouped by (changed,
+/// added) age, each group's uids sorted and stored as gaps. A tick changes
+/// values at a few ages at most, and the uids of values changed together
+/// lie close, so a value costs a byte or two (eleven keyed by uid).
+/// Sorts `values`.
+pub(crate) fn encode_ages(
+    values: &mut [(u64, u32, Option<u32>)],
+    target: usize,
+    mut emit: impl FnMut(Vec<u8>) -> Result<(), codec::CodecError>,
+) -> Result<(), codec::CodecError> {
+    values.sort_unstable_by_key(|&(uid, changed, added)| (changed, added, uid));
+    let mut groups: Vec<AgeGroup> = Vec::new();
+    let mut bytes = 0usize;
+    let mut last = 0u64;
+    for &(uid, changed, added) in values.iter() {
+        match groups.last_mut() {
+            Some(g) if g.0 == changed && g.1 == added => {
+                let gap = uid - last;
+                bytes += varint_len(gap);
+                g.2.push(gap);
+            }
+            _ => {
+                groups.push((changed, added, vec![uid]));
+                bytes += 12 + varint_len(uid);
+            }
+        }
+        last = uid;
+        if bytes >= target {
+            emit(codec::encode(&groups)?)?;
+            groups.clear();
+            bytes = 0;
+        }
+    }
+    if !groups.is_empty() {
+        emit(codec::encode(&groups)?)?;
+    }
+    Ok(())
+}
+
+/// The bytes bincode's varint takes for `v`.
+fn varint_len(v: u64) -> usize {
+    match v {
+        0..=250 => 1,
+        251..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// Decodes the payload of an `@ages/<name>` chunk (see [`encode_ages`])
+/// into `out`: uid, changed age, added age.
+///
+/// # Errors
+/// A payload that does not decode, or whose gaps pass `u64::MAX`.
+pub(crate) fn decode_ages(
+    payload: &[u8],
+    out: &mut Vec<(u64, u32, Option<u32>)>,
+) -> Result<(), String> {
+    let groups: Vec<AgeGroup> = codec::decode(payload).map_err(|e| e.to_string())?;
+    for (changed, added, gaps) in groups {
+        let mut uid = 0u64;
+        for (i, gap) in gaps.into_iter().enumerate() {
+            uid = uid
+                .checked_add(gap)
+                .ok_or_else(|| format!("uid gap {i} passes the largest uid"))?;
+            out.push((uid, changed, added));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(values: &[(u64, u32, Option<u32>)], target: usize) -> (usize, usize) {
+        let mut sorted = values.to_vec();
+        let mut payloads = Vec::new();
+        encode_ages(&mut sorted, target, |p| {
+            payloads.push(p);
+            Ok(())
+        })
+        .unwrap();
+        let mut back = Vec::new();
+        for p in &payloads {
+            decode_ages(p, &mut back).unwrap();
+        }
+        let mut expected = values.to_vec();
+        expected.sort_unstable();
+        back.sort_unstable();
+        assert_eq!(back, expected, "target {target}");
+        (payloads.len(), payloads.iter().map(Vec::len).sum())
+    }
+
+    #[test]
+    fn ages_round_trip_in_chunks_of_any_size() {
+        // Uids in no order, three ages, a gap of every varint width, the
+        // largest uid.
+        let mut values = Vec::new();
+        for i in 0..1000u64 {
+            let uid = (i * 7919) % 1000 + 1;
+            values.push((uid, (i % 3) as u32, (i % 2 == 0).then_some(2)));
+        }
+        values.extend([
+            (5_000, 1, None),
+            (80_000, 1, None),
+            (1 << 40, 1, None),
+            (u64::MAX, 1, None),
+        ]);
+        let (one, bytes) = round_trip(&values, 1 << 20);
+        assert_eq!(one, 1);
+        assert!(
+            bytes < 2 * values.len(),
+            "{bytes} bytes for {}",
+            values.len()
+        );
+        for target in [1, 2, 17, 100, 1000] {
+            let (chunks, _) = round_trip(&values, target);
+            assert!(chunks > 1, "target {target}: {chunks} chunk(s)");
+        }
+        round_trip(&[], 64);
+    }
+
+    #[test]
+    fn gaps_past_the_largest_uid_are_an_error() {
+        let groups: Vec<AgeGroup> = vec![(1, None, vec![u64::MAX, 1])];
+        let payload = codec::encode(&groups).unwrap();
+        let err = decode_ages(&payload, &mut Vec::new()).unwrap_err();
+        assert!(err.contains("gap 1"), "{err}");
+        assert!(decode_ages(&payload[..payload.len() - 1], &mut Vec::new()).is_err());
     }
 }

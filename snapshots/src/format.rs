@@ -34,8 +34,12 @@ pub(crate) mod col {
     /// system's last run and the resources changed in the last tick, as
     /// ages (see `crate::detect`).
     pub const DETECT: &str = "@detect";
-    /// `@ticks/<name>`: for values of `<name>` changed in the last tick,
-    /// their changed and added ages; keyed by uid.
+    /// `@ages/<name>`: for values of `<name>` changed in the last tick,
+    /// their changed and added ages; one keyed value (uid 0) per chunk,
+    /// the uids grouped by ages (see `crate::detect::encode_ages`).
+    pub const AGES: &str = "@ages/";
+    /// `@ticks/<name>`: what `@ages/<name>` holds, in files written before
+    /// 2026-11-30: the ages keyed by uid. Read, no longer written.
     pub const TICKS: &str = "@ticks/";
     /// `@order/<name>`: for relationship `<name>`, each target's list (the
     /// uids whose relationship points at it) in its order; keyed by the

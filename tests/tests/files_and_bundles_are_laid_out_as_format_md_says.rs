@@ -292,7 +292,7 @@ fn a_file_decodes_as_format_md_describes() {
                 "{name}: keyed chunks have zero group and row"
             );
         }
-        if name.starts_with("@res/") || name == "@detect" {
+        if name.starts_with("@res/") || name == "@detect" || name.starts_with("@ages/") {
             let (values, uids) = keyed(chunk);
             assert_eq!(uids, vec![0], "{name}: one value, uid 0");
             if name == "@res/golden.seed" {

@@ -309,10 +309,14 @@ impl Capturer {
         }
         let mut chunks = chunks;
         let scanned = self.scanned.take();
-        let detection =
+        let mut detection =
             crate::detect::record(world, registry, &self.runs, before, scanned.as_ref());
         let mut extra = Columns::default();
-        encode_detection(&detection, &mut extra, self.settings.chunk_bytes.max(64))?;
+        encode_detection(
+            &mut detection,
+            &mut extra,
+            self.settings.chunk_bytes.max(64),
+        )?;
         meta.bytes += extra.bytes();
         meta.columns.extend(extra.meta);
         chunks.extend(extra.chunks);
@@ -407,51 +411,37 @@ impl Capturer {
     }
 }
 
-/// Writes `@detect` and the `@ticks/<name>` columns of `detection`.
+/// Writes `@detect` and the `@ages/<name>` columns of `detection`.
 fn encode_detection(
-    detection: &crate::detect::Detection,
+    detection: &mut crate::detect::Detection,
     out: &mut Columns,
     target: usize,
 ) -> Result<(), CaptureError> {
-    let codec_error = |source| CaptureError::Codec {
-        component: col::DETECT.to_owned(),
+    let codec_error = |component: &str, source| CaptureError::Codec {
+        component: component.to_owned(),
         source,
     };
-    let mut buf = vec![0u8; HEADER];
-    buf.extend(detection.encode().map_err(codec_error)?);
-    buf.extend_from_slice(&0u64.to_le_bytes());
-    finish(&mut buf, Layout::Keyed, 1);
-    out.push(col::DETECT, 1, buf);
-    let mut names: Vec<&str> = detection.values.iter().map(|v| v.0.as_str()).collect();
-    names.dedup();
-    for name in names {
-        let column = format!("{}{name}", col::TICKS);
-        let mut buf = vec![0u8; HEADER];
-        let mut owners: Vec<u64> = Vec::new();
-        let mut flush = |buf: &mut Vec<u8>, owners: &mut Vec<u64>| {
-            if owners.is_empty() {
-                return;
-            }
-            let n = owners.len() as u32;
-            for u in owners.drain(..) {
-                buf.extend_from_slice(&u.to_le_bytes());
-            }
-            finish(buf, Layout::Keyed, n);
-            out.push(
-                &column,
-                u64::from(n),
-                std::mem::replace(buf, vec![0u8; HEADER]),
-            );
-        };
-        for (_, uid, changed, added) in detection.values.iter().filter(|v| v.0 == name) {
-            dizzy_components::codec::encode_into(&(changed, added), &mut buf)
-                .map_err(codec_error)?;
-            owners.push(*uid);
-            if buf.len() >= target {
-                flush(&mut buf, &mut owners);
-            }
-        }
-        flush(&mut buf, &mut owners);
+    // One keyed value whose uid is 0: resources and records belong to no
+    // entity.
+    let keyed = |payload: Vec<u8>| {
+        let mut buf = Vec::with_capacity(HEADER + payload.len() + 8);
+        buf.resize(HEADER, 0);
+        buf.extend(payload);
+        buf.extend_from_slice(&0u64.to_le_bytes());
+        finish(&mut buf, Layout::Keyed, 1);
+        buf
+    };
+    let record = detection
+        .encode()
+        .map_err(|e| codec_error(col::DETECT, e))?;
+    out.push(col::DETECT, 1, keyed(record));
+    for (name, values) in &mut detection.values {
+        let column = format!("{}{name}", col::AGES);
+        crate::detect::encode_ages(values, target, |payload| {
+            out.push(&column, 1, keyed(payload));
+            Ok(())
+        })
+        .map_err(|e| codec_error(&column, e))?;
     }
     Ok(())
 }

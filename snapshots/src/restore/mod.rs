@@ -473,15 +473,30 @@ impl Ctx<'_> {
         let chunk = parse(first).map_err(bad)?;
         let mut detection: crate::detect::Detection =
             dizzy_components::codec::decode(chunk.payload).map_err(|e| bad(e.to_string()))?;
-        for c in meta
-            .columns
-            .iter()
-            .filter(|c| c.name.starts_with(col::TICKS))
-        {
-            let name = &c.name[col::TICKS.len()..];
+        for c in &meta.columns {
+            // `@ages/<name>`, or `@ticks/<name>` in files written before
+            // 2026-11-30.
+            let (name, grouped) = if let Some(name) = c.name.strip_prefix(col::AGES) {
+                (name, true)
+            } else if let Some(name) = c.name.strip_prefix(col::TICKS) {
+                (name, false)
+            } else {
+                continue;
+            };
+            let mut values = Vec::new();
             for (ci, bytes) in self.chunks(meta, &c.name)?.iter().enumerate() {
                 let bad = |r: String| corrupt(self.store, meta.id, &c.name, ci as u32, r);
                 let chunk = parse(bytes).map_err(bad)?;
+                if !matches!(chunk.layout, Layout::Keyed) {
+                    return Err(bad("not a keyed chunk".into()));
+                }
+                if grouped {
+                    if chunk.rows != 1 {
+                        return Err(bad(format!("{} values, not one", chunk.rows)));
+                    }
+                    crate::detect::decode_ages(chunk.payload, &mut values).map_err(bad)?;
+                    continue;
+                }
                 let mut ages = Vec::new();
                 dizzy_components::codec::decode_rows::<(u32, Option<u32>)>(
                     chunk.payload,
@@ -490,11 +505,10 @@ impl Ctx<'_> {
                 )
                 .map_err(|e| bad(e.to_string()))?;
                 for (uid, (changed, added)) in chunk.uids().zip(ages) {
-                    detection
-                        .values
-                        .push((name.to_owned(), uid, changed, added));
+                    values.push((uid, changed, added));
                 }
             }
+            detection.values.push((name.to_owned(), values));
         }
         Ok(Some(detection))
     }
