@@ -377,6 +377,13 @@ impl Uids {
 /// writing to another entity) can skip them while this resource exists.
 /// Persisted entities that user code spawns while a world is restored are
 /// despawned when the restore ends (they are in the snapshot already).
+///
+/// While a file is restored, transient resources and the snapshot's
+/// registered resources whose values hold no entity references exist
+/// before any component is inserted; resources that hold references come
+/// once every entity exists, and resources the snapshot does not hold only
+/// after the restore: a hook that reads one of those uses
+/// `world.get_resource` and does without it while this resource exists.
 #[derive(Resource, Debug, Default)]
 pub struct Restoring;
 

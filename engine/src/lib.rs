@@ -156,6 +156,7 @@ pub mod prelude {
         TickCount, Uid, Uids,
     };
     pub use bevy_ecs;
+    pub use bevy_ecs::entity::MapEntities;
     pub use bevy_ecs::prelude::*;
     pub use dizzy_components::{CausedBy, CommandsExt, CorrelationId};
     pub use serde::{Deserialize, Serialize};

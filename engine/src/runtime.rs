@@ -14,7 +14,7 @@ use dizzy_components::{Registry, Uids};
 use dizzy_snapshots::detect::Detection;
 use dizzy_snapshots::{
     CaptureSettings, Capturer, RestoreOptions, Restored, SnapshotMeta, Store, Want, Writer,
-    assign_uids, restore,
+    assign_uids, restore_with,
 };
 use dizzy_systems::{CodeChanges, ScheduleDescription};
 
@@ -145,6 +145,8 @@ struct Resume<'a> {
     registry: &'a Registry,
     capture: &'a CaptureSettings,
     options: RestoreOptions,
+    /// In the world before any value comes back.
+    transients: &'a [dizzy_systems::Transient],
 }
 
 /// A file's world as open found it.
@@ -167,13 +169,23 @@ impl Resume<'_> {
         }
     }
 
-    /// The world `store` holds (at the snapshot asked for, or its newest).
+    /// The world `store` holds (at the snapshot asked for, or its newest),
+    /// with the transient resources.
     fn file(&self, store: &Store) -> Result<Resumed, OpenError> {
         let Some(latest) = store.latest()? else {
             return Ok(self.fresh());
         };
         Ok(Resumed {
-            restored: Some(restore(store, self.registry, &self.options)?),
+            restored: Some(restore_with(
+                store,
+                self.registry,
+                &self.options,
+                &mut |world| {
+                    for t in self.transients {
+                        t.insert(world);
+                    }
+                },
+            )?),
             capturer: Capturer::new(self.capture.clone(), latest.id + 1),
             newest: Some(latest.id),
         })
@@ -191,6 +203,7 @@ fn prepare_world(
     capturer: &mut Capturer,
     defaults: Vec<(String, dizzy_systems::Init)>,
     inits: Vec<dizzy_systems::Init>,
+    transients: &[dizzy_systems::Transient],
     tool: bool,
 ) -> (
     World,
@@ -203,6 +216,9 @@ fn prepare_world(
         None => {
             let mut world = World::new();
             registry.install(&mut world);
+            for t in transients {
+                t.insert(&mut world);
+            }
             (world, None, Vec::new(), None)
         }
     };
@@ -275,6 +291,7 @@ impl Runtime {
         let opened = Instant::now();
         let parts = setup.finish()?;
         let registry = Arc::new(parts.registry);
+        let transients = parts.transients;
         let resume = Resume {
             registry: &registry,
             capture: &capture,
@@ -283,6 +300,7 @@ impl Runtime {
                 refs: capture.refs,
                 unknown,
             },
+            transients: &transients,
         };
         let open_rw = |p: &std::path::Path| Store::open_with_cache(p, cache_bytes);
         // An existing file is read (and checked) through a read-only handle
@@ -326,6 +344,11 @@ impl Runtime {
                     "{}: another run committed while this one opened it; restoring again",
                     s.path().display()
                 );
+                if let Some(r) = &mut resumed.restored {
+                    for t in &transients {
+                        t.take_back(&mut r.world);
+                    }
+                }
                 resumed = resume.file(s)?;
             }
         }
@@ -340,6 +363,7 @@ impl Runtime {
             &mut capturer,
             parts.defaults,
             parts.inits,
+            &transients,
             tool,
         );
         let tick = resumed.as_ref().map_or(0, |m| m.tick);

@@ -279,7 +279,9 @@ fn table_values(
     found.into_iter().flatten().collect()
 }
 
-/// [`table_values`] from the rows a delta found changed.
+/// [`table_values`] from the rows a delta found changed, in parallel
+/// pieces of [`SCAN_PIECE`] rows: the rows are scattered, so each value
+/// costs a few cache misses (its ticks and its uid), which both cores share.
 fn scanned_values(
     world: &World,
     id: ComponentId,
@@ -288,32 +290,46 @@ fn scanned_values(
     start: Tick,
     now: Tick,
 ) -> Vec<(u64, u32, Option<u32>)> {
-    let mut out = Vec::new();
-    for (_, table, rows) in scanned.rows.iter().filter(|(c, ..)| *c == id) {
-        let Some(t) = world.storages().tables.get(*table) else {
-            continue;
-        };
-        let (Some(changed), Some(added)) = (
-            t.get_changed_ticks_slice_for(id),
-            t.get_added_ticks_slice_for(id),
-        ) else {
-            continue;
-        };
-        let uids = uids_of(t, uid_id);
-        for &row in rows {
-            let row = row as usize;
-            let Some(c) = changed.get(row) else { continue };
-            // SAFETY: ticks are read between ticks (`&World`), no writer.
-            let (c, a) = unsafe { (*c.get(), added.get(row).map(|a| *a.get())) };
-            if !recent(c, start, now) {
-                continue;
+    use rayon::prelude::*;
+    let pieces: Vec<(TableId, &[u32])> = scanned
+        .rows
+        .iter()
+        .filter(|(c, ..)| *c == id)
+        .flat_map(|(_, table, rows)| rows.chunks(SCAN_PIECE).map(move |p| (*table, p)))
+        .collect();
+    let found: Vec<Vec<(u64, u32, Option<u32>)>> = pieces
+        .into_par_iter()
+        .map(|(table, rows)| {
+            let mut out = Vec::with_capacity(rows.len());
+            let Some(t) = world.storages().tables.get(table) else {
+                return out;
+            };
+            let (Some(changed), Some(added)) = (
+                t.get_changed_ticks_slice_for(id),
+                t.get_added_ticks_slice_for(id),
+            ) else {
+                return out;
+            };
+            let uids = uids_of(t, uid_id);
+            for &row in rows {
+                let row = row as usize;
+                let Some(c) = changed.get(row) else { continue };
+                // SAFETY: ticks are read between ticks (`&World`), no writer.
+                let (c, a) = unsafe { (*c.get(), added.get(row).map(|a| *a.get())) };
+                if !recent(c, start, now) {
+                    continue;
+                }
+                let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
+                out.push((uid_at(uids, row), age(now, c), added));
             }
-            let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
-            out.push((uid_at(uids, row), age(now, c), added));
-        }
-    }
-    out
+            out
+        })
+        .collect();
+    found.concat()
 }
+
+/// Rows of scattered changed rows read per task by [`scanned_values`].
+const SCAN_PIECE: usize = 4096;
 
 /// Where the recorded window starts: when the last tick started, or the
 /// last run of a system that has not run since (a run condition skipped
@@ -473,33 +489,45 @@ type AgeGroup = (u32, Option<u32>, Vec<u64>);
 /// added) age, each group's uids sorted and stored as gaps. A tick changes
 /// values at a few ages at most, and the uids of values changed together
 /// lie close, so a value costs a byte or two (eleven keyed by uid).
-/// Sorts `values`.
 pub(crate) fn encode_ages(
-    values: &mut [(u64, u32, Option<u32>)],
+    values: &[(u64, u32, Option<u32>)],
     target: usize,
     mut emit: impl FnMut(Vec<u8>) -> Result<(), codec::CodecError>,
 ) -> Result<(), codec::CodecError> {
-    values.sort_unstable_by_key(|&(uid, changed, added)| (changed, added, uid));
+    // A handful of distinct ages: a linear search finds each value's.
+    let mut by_age: Vec<((u32, Option<u32>), Vec<u64>)> = Vec::new();
+    for &(uid, changed, added) in values {
+        let key = (changed, added);
+        match by_age.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, uids)) => uids.push(uid),
+            None => by_age.push((key, vec![uid])),
+        }
+    }
+    by_age.sort_unstable_by_key(|(k, _)| *k);
     let mut groups: Vec<AgeGroup> = Vec::new();
     let mut bytes = 0usize;
-    let mut last = 0u64;
-    for &(uid, changed, added) in values.iter() {
-        match groups.last_mut() {
-            Some(g) if g.0 == changed && g.1 == added => {
-                let gap = uid - last;
-                bytes += varint_len(gap);
-                g.2.push(gap);
+    for ((changed, added), mut uids) in by_age {
+        uids.sort_unstable();
+        let mut last = None;
+        for uid in uids {
+            match (groups.last_mut(), last) {
+                (Some(g), Some(prev)) => {
+                    let gap = uid - prev;
+                    bytes += varint_len(gap);
+                    g.2.push(gap);
+                }
+                _ => {
+                    groups.push((changed, added, vec![uid]));
+                    bytes += 12 + varint_len(uid);
+                }
             }
-            _ => {
-                groups.push((changed, added, vec![uid]));
-                bytes += 12 + varint_len(uid);
+            last = Some(uid);
+            if bytes >= target {
+                emit(codec::encode(&groups)?)?;
+                groups.clear();
+                bytes = 0;
+                last = None;
             }
-        }
-        last = uid;
-        if bytes >= target {
-            emit(codec::encode(&groups)?)?;
-            groups.clear();
-            bytes = 0;
         }
     }
     if !groups.is_empty() {
@@ -545,9 +573,8 @@ mod tests {
     use super::*;
 
     fn round_trip(values: &[(u64, u32, Option<u32>)], target: usize) -> (usize, usize) {
-        let mut sorted = values.to_vec();
         let mut payloads = Vec::new();
-        encode_ages(&mut sorted, target, |p| {
+        encode_ages(values, target, |p| {
             payloads.push(p);
             Ok(())
         })

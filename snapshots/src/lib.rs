@@ -88,7 +88,7 @@ pub use format::{ColumnMeta, FORMAT_VERSION, GroupMeta, Schema, SnapshotKind, Sn
 pub use inspect::{Components, Decode, Inspection, Inspector, entities_at};
 pub use kept::Kept;
 pub use raw::{InsertRawError, RawChunk, RawSnapshot, read_raw, write_raw};
-pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore};
+pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore, restore_with};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use snapshot_ref::{SnapshotRef, SnapshotRefError};
 pub use store::{Store, default_cache_bytes, file_kind, remove_temporaries_of_dead_processes};

@@ -50,5 +50,5 @@ pub use describe::{
     SystemDescription, TypeSchema, describe,
 };
 pub use notes::{Declare, NamedSystem};
-pub use plugin::{Init, Parts, Plugin, Setup, Tick};
+pub use plugin::{Init, Parts, Plugin, Setup, Tick, Transient};
 pub use schedule::{ScheduleError, build, build_with, component_reads, last_runs};

@@ -62,6 +62,52 @@ pub struct Tick;
 /// A function run on the world at start.
 pub type Init = Box<dyn FnOnce(&mut World) + Send>;
 
+/// A transient resource's value ([`Setup::transient_resource`]): put into
+/// the world a restore builds before any value comes back, so that
+/// component hooks run by the restore find it, and taken back from a world
+/// that is thrown away (a file restored a second time).
+pub struct Transient {
+    put: Box<dyn Fn(&mut World) + Send + Sync>,
+    take: Box<dyn Fn(&mut World) + Send + Sync>,
+}
+
+impl Transient {
+    fn new<R: Resource>(value: R) -> Self {
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(value)));
+        let back = slot.clone();
+        Transient {
+            put: Box::new(move |world: &mut World| {
+                let value = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(value) = value {
+                    world.insert_resource(value);
+                }
+            }),
+            take: Box::new(move |world: &mut World| {
+                if let Some(value) = world.remove_resource::<R>() {
+                    *back.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+                }
+            }),
+        }
+    }
+
+    /// Inserts the value into `world`, unless another world holds it.
+    pub fn insert(&self, world: &mut World) {
+        (self.put)(world);
+    }
+
+    /// Takes the value back from `world` (which no longer needs it), so
+    /// that [`Transient::insert`] can give it to another.
+    pub fn take_back(&self, world: &mut World) {
+        (self.take)(world);
+    }
+}
+
+impl std::fmt::Debug for Transient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transient")
+    }
+}
+
 /// What plugins fill in: the registry, the tick schedule, and the values of
 /// resources that a fresh world starts with.
 pub struct Setup {
@@ -69,6 +115,7 @@ pub struct Setup {
     schedule: Schedule,
     inits: Vec<(String, Init)>,
     defaults: Vec<(String, Init)>,
+    transients: Vec<Transient>,
     errors: Vec<RegistryError>,
     ambiguity_is_error: bool,
     plugins: Vec<String>,
@@ -93,6 +140,7 @@ impl Default for Setup {
             schedule: Schedule::new(Tick),
             inits: Vec::new(),
             defaults: Vec::new(),
+            transients: Vec::new(),
             errors: Vec::new(),
             ambiguity_is_error: true,
             plugins: Vec::new(),
@@ -199,11 +247,11 @@ impl Setup {
     }
 
     /// Inserts a resource that is not persisted (rebuilt on every start).
+    /// It is in the world before anything else: before a restore gives
+    /// back any value (component hooks that run during the restore find
+    /// it), and before the [`Setup::on_start`] functions.
     pub fn transient_resource<R: Resource>(&mut self, value: R) -> &mut Self {
-        self.inits.push((
-            std::any::type_name::<R>().to_owned(),
-            Box::new(move |world: &mut World| world.insert_resource(value)),
-        ));
+        self.transients.push(Transient::new(value));
         self
     }
 
@@ -329,6 +377,7 @@ impl Setup {
             schedule: self.schedule,
             inits,
             defaults: self.defaults,
+            transients: self.transients,
             ambiguity_is_error: self.ambiguity_is_error,
             plugins: self.plugins,
         })
@@ -342,8 +391,11 @@ pub struct Parts {
     /// The tick schedule, not yet built.
     pub schedule: Schedule,
     /// Functions to run on the world at every start, after restore
-    /// (`on_start`, transient resources), in the order they were added.
+    /// (`on_start`), in the order they were added.
     pub inits: Vec<Init>,
+    /// The transient resources, for the world before anything else (see
+    /// [`Transient`]).
+    pub transients: Vec<Transient>,
     /// The initial value of each persisted resource, by stable name: a fresh
     /// world gets them; a restored one only for resources its snapshot does
     /// not know (registered since), never one the snapshot records as

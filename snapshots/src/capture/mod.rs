@@ -309,14 +309,10 @@ impl Capturer {
         }
         let mut chunks = chunks;
         let scanned = self.scanned.take();
-        let mut detection =
+        let detection =
             crate::detect::record(world, registry, &self.runs, before, scanned.as_ref());
         let mut extra = Columns::default();
-        encode_detection(
-            &mut detection,
-            &mut extra,
-            self.settings.chunk_bytes.max(64),
-        )?;
+        encode_detection(&detection, &mut extra, self.settings.chunk_bytes.max(64))?;
         meta.bytes += extra.bytes();
         meta.columns.extend(extra.meta);
         chunks.extend(extra.chunks);
@@ -413,7 +409,7 @@ impl Capturer {
 
 /// Writes `@detect` and the `@ages/<name>` columns of `detection`.
 fn encode_detection(
-    detection: &mut crate::detect::Detection,
+    detection: &crate::detect::Detection,
     out: &mut Columns,
     target: usize,
 ) -> Result<(), CaptureError> {
@@ -435,7 +431,7 @@ fn encode_detection(
         .encode()
         .map_err(|e| codec_error(col::DETECT, e))?;
     out.push(col::DETECT, 1, keyed(record));
-    for (name, values) in &mut detection.values {
+    for (name, values) in &detection.values {
         let column = format!("{}{name}", col::AGES);
         crate::detect::encode_ages(values, target, |payload| {
             out.push(&column, 1, keyed(payload));

@@ -7,6 +7,7 @@ use dizzy_components::{Uid, Uids};
 use crate::error::RestoreError;
 use crate::format::{SnapshotMeta, col};
 
+use super::keyed::Resources;
 use super::{Ctx, corrupt};
 
 impl Ctx<'_> {
@@ -16,6 +17,9 @@ impl Ctx<'_> {
         meta: &SnapshotMeta,
     ) -> Result<(), RestoreError> {
         let snap = meta.id;
+        // As in a full restore: hooks of the values below find the
+        // delta's reference-free resources.
+        self.apply_resources(world, meta, Resources::ReferenceFree)?;
         for c in meta
             .columns
             .iter()
@@ -116,7 +120,7 @@ impl Ctx<'_> {
             }
         }
         world.flush();
-        self.apply_resources(world, meta)
+        self.apply_resources(world, meta, Resources::WithReferences)
     }
 
     /// The component id of registered component `name` in `world`.

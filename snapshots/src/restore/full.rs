@@ -20,6 +20,7 @@ use crate::error::RestoreError;
 use crate::format::{GroupMeta, Layout, SnapshotMeta, col, parse};
 use crate::store::Stored;
 
+use super::keyed::Resources;
 use super::{Ctx, Unit, Unknown, corrupt, dangling};
 
 /// What a full snapshot holds, read and checked, before anything is spawned.
@@ -227,6 +228,7 @@ impl Ctx<'_> {
         meta: &SnapshotMeta,
     ) -> Result<(), RestoreError> {
         let plan = self.plan_full(meta)?;
+        self.apply_resources(world, meta, Resources::ReferenceFree)?;
         let deferred = self.spawn_groups(world, meta, &plan)?;
         // Sparse-set components: keyed rows, references resolved as they
         // are decoded (every entity exists by now).
@@ -237,7 +239,7 @@ impl Ctx<'_> {
         self.insert_deferred(world, meta, deferred)?;
         self.drop_unrecorded_requires(world, &plan, &sparse);
         self.apply_orders(world, meta)?;
-        self.apply_resources(world, meta)
+        self.apply_resources(world, meta, Resources::WithReferences)
     }
 
     /// Reads the uids and chunk headers of `meta` and cuts its groups into

@@ -85,6 +85,7 @@ impl Ctx<'_> {
         &mut self,
         world: &mut World,
         meta: &SnapshotMeta,
+        which: Resources,
     ) -> Result<(), RestoreError> {
         let snap = meta.id;
         for c in meta
@@ -93,6 +94,12 @@ impl Ctx<'_> {
             .filter(|c| c.name.starts_with(col::RESOURCE))
         {
             let name = &c.name[col::RESOURCE.len()..];
+            let refs = self.registry.get(name).is_none_or(|r| r.references().any());
+            match which {
+                Resources::ReferenceFree if refs => continue,
+                Resources::WithReferences if !refs => continue,
+                _ => {}
+            }
             let bad = |r: String| corrupt(self.store, snap, &c.name, 0, r);
             let Some(ops) = self.registry.get(name).and_then(|r| r.resource()) else {
                 if self.registry.get(name).is_none() && self.unknown != Unknown::Fail {
@@ -131,6 +138,9 @@ impl Ctx<'_> {
                 .map_err(|e| value_error(self.store, snap, name, e, bad))?;
             }
         }
+        if which == Resources::ReferenceFree {
+            return Ok(());
+        }
         for name in &meta.removed_resources {
             match self.registry.get(name).and_then(|r| r.resource()) {
                 Some(ops) => ops.remove(world),
@@ -139,4 +149,17 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// Which of a snapshot's resources [`Ctx::apply_resources`] restores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Resources {
+    /// Those whose values hold no entity references: a full restore gives
+    /// them back before any entity, so that component hooks and observers
+    /// run during the restore find them (a hook that reads a configuration
+    /// resource is common bevy code).
+    ReferenceFree,
+    /// The others (and unregistered ones), once every entity exists; then
+    /// the resources the snapshot records as removed (deltas).
+    WithReferences,
 }

@@ -258,11 +258,26 @@ pub fn restore(
     registry: &Registry,
     options: &RestoreOptions,
 ) -> Result<Restored, RestoreError> {
+    restore_with(store, registry, options, &mut |_| {})
+}
+
+/// [`restore`], with `prepare` run on the new world (the registry
+/// installed) before any value comes back: what component hooks that run
+/// during the restore must find there (transient resources).
+///
+/// # Errors
+/// As [`restore`]; a panic in `prepare` is reported as user code's.
+pub fn restore_with(
+    store: &Store,
+    registry: &Registry,
+    options: &RestoreOptions,
+    prepare: &mut dyn FnMut(&mut World),
+) -> Result<Restored, RestoreError> {
     // redb's reads are contained where they happen (a damaged page is a
     // `Damaged` error); user code that panics (a `Deserialize`, a hook, an
     // observer) is named where it runs, and anything else is reported as
     // user code too, never as a damaged file. No world is returned either way.
-    guard(|| restore_unguarded(store, registry, options)).unwrap_or_else(|message| {
+    guard(|| restore_unguarded(store, registry, options, prepare)).unwrap_or_else(|message| {
         Err(RestoreError::Panicked {
             path: store.path().to_owned(),
             snapshot: options.snapshot.unwrap_or(0),
@@ -277,6 +292,7 @@ fn restore_unguarded(
     store: &Store,
     registry: &Registry,
     options: &RestoreOptions,
+    prepare: &mut dyn FnMut(&mut World),
 ) -> Result<Restored, RestoreError> {
     let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
     let chain = chain(store, &tx, options.snapshot)?;
@@ -285,6 +301,7 @@ fn restore_unguarded(
     }
     let mut world = World::new();
     registry.install(&mut world);
+    prepare(&mut world);
     // A uid user code takes while the world is restored (a hook that spawns)
     // is never one of the snapshot's: the allocator starts past them all.
     let target_next = chain.last().map_or(0, |m| m.uid_next);
