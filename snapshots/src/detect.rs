@@ -180,10 +180,21 @@ pub(crate) fn record(
             let covered = scanned.filter(|s| {
                 s.columns.contains(&id) && (s.since == start || start.is_newer_than(s.since, now))
             });
+            let t = std::time::Instant::now();
             let values = match covered {
                 Some(s) => scanned_values(world, id, uid_id, s, start, now),
                 None => table_values(world, id, uid_id, start, now),
             };
+            tracing::debug!(
+                "detect: {name}: {} values from {} in {:?}",
+                values.len(),
+                if covered.is_some() {
+                    "the delta's rows"
+                } else {
+                    "a scan of every row"
+                },
+                t.elapsed()
+            );
             if !values.is_empty() {
                 out.values.push((name.to_owned(), values));
             }
