@@ -264,26 +264,19 @@ fn table_values(
         .into_par_iter()
         .map(|(table, first)| {
             let mut out = Vec::new();
-            let Some(t) = world.storages().tables.get(table) else {
+            let Some(changed) = world
+                .storages()
+                .tables
+                .get(table)
+                .and_then(|t| t.get_changed_ticks_slice_for(id))
+            else {
                 return out;
             };
-            let (Some(changed), Some(added)) = (
-                t.get_changed_ticks_slice_for(id),
-                t.get_added_ticks_slice_for(id),
-            ) else {
-                return out;
-            };
-            let uids = uids_of(t, uid_id);
             let end = (first + SCAN_ROWS).min(changed.len());
             let mut rows = Vec::new();
             newer_rows(&changed[first..end], start, now, &mut rows);
-            for row in rows {
-                let row = first + row as usize;
-                // SAFETY: ticks are read between ticks (`&World`), no writer.
-                let (c, a) = unsafe { (*changed[row].get(), added.get(row).map(|a| *a.get())) };
-                let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
-                out.push((uid_at(uids, row), age(now, c), added));
-            }
+            let rows = rows.into_iter().map(|r| first + r as usize);
+            ages_at(world, (table, id, uid_id), rows, (start, now), &mut out);
             out
         })
         .collect();
@@ -312,31 +305,46 @@ fn scanned_values(
         .into_par_iter()
         .map(|(table, rows)| {
             let mut out = Vec::with_capacity(rows.len());
-            let Some(t) = world.storages().tables.get(table) else {
-                return out;
-            };
-            let (Some(changed), Some(added)) = (
-                t.get_changed_ticks_slice_for(id),
-                t.get_added_ticks_slice_for(id),
-            ) else {
-                return out;
-            };
-            let uids = uids_of(t, uid_id);
-            for &row in rows {
-                let row = row as usize;
-                let Some(c) = changed.get(row) else { continue };
-                // SAFETY: ticks are read between ticks (`&World`), no writer.
-                let (c, a) = unsafe { (*c.get(), added.get(row).map(|a| *a.get())) };
-                if !recent(c, start, now) {
-                    continue;
-                }
-                let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
-                out.push((uid_at(uids, row), age(now, c), added));
-            }
+            let rows = rows.iter().map(|&r| r as usize);
+            ages_at(world, (table, id, uid_id), rows, (start, now), &mut out);
             out
         })
         .collect();
     found.concat()
+}
+
+/// Appends the uid, changed age and added age (`None`: added before the
+/// window) of each value of table component `id` at `rows` of `table`
+/// that changed in the window `(start, now]`; `at` is (table, component,
+/// uid component).
+fn ages_at(
+    world: &World,
+    at: (TableId, ComponentId, ComponentId),
+    rows: impl Iterator<Item = usize>,
+    (start, now): (Tick, Tick),
+    out: &mut Vec<(u64, u32, Option<u32>)>,
+) {
+    let (table, id, uid_id) = at;
+    let Some(t) = world.storages().tables.get(table) else {
+        return;
+    };
+    let (Some(changed), Some(added)) = (
+        t.get_changed_ticks_slice_for(id),
+        t.get_added_ticks_slice_for(id),
+    ) else {
+        return;
+    };
+    let uids = uids_of(t, uid_id);
+    for row in rows {
+        let Some(c) = changed.get(row) else { continue };
+        // SAFETY: ticks are read between ticks (`&World`), no writer.
+        let (c, a) = unsafe { (*c.get(), added.get(row).map(|a| *a.get())) };
+        if !recent(c, start, now) {
+            continue;
+        }
+        let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
+        out.push((uid_at(uids, row), age(now, c), added));
+    }
 }
 
 /// Rows of scattered changed rows read per task by [`scanned_values`].
