@@ -335,7 +335,7 @@ fn restore_unguarded(
     tracing::debug!("restore: {} deltas in {:?}", chain.len() - 1, t.elapsed());
     let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
     undo_spawns_of_user_code(&mut world, target_next);
-    world.remove_resource::<dizzy_components::Restoring>();
+    remove_restoring(&mut world);
     if ctx.unknown == Unknown::Keep {
         let mut kept = std::mem::take(&mut ctx.kept);
         kept.retain_live(world.resource::<Uids>());
@@ -602,6 +602,29 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".to_owned())
     })
+}
+
+/// Removes the [`Restoring`](dizzy_components::Restoring) marker and the
+/// entity bevy keeps a resource on (`remove_resource` leaves it, holding
+/// only `IsResource`): a restored world holds no entity that a run that
+/// never stopped does not.
+fn remove_restoring(world: &mut World) {
+    let entity = world.resource_entity::<dizzy_components::Restoring>();
+    world.remove_resource::<dizzy_components::Restoring>();
+    let Some(entity) = entity else {
+        return;
+    };
+    if let Ok(mut e) = world.get_entity_mut(entity) {
+        // bevy's hook for `IsResource` forgets the resource's entity.
+        e.remove::<bevy_ecs::resource::IsResource>();
+    }
+    world.flush();
+    if world
+        .get_entity(entity)
+        .is_ok_and(|e| e.archetype().component_count() == 0)
+    {
+        world.despawn(entity);
+    }
 }
 
 /// Despawns the persisted entities user code (hooks, observers) spawned
