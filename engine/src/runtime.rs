@@ -392,6 +392,11 @@ impl Runtime {
             &last_run,
         )?;
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
+        for name in dizzy_systems::declared_but_absent(&schedule, &world) {
+            tracing::warn!(
+                "`declare({name})`: the schedule has no such system (was it added with `add_systems`?); what is declared of it is ignored"
+            );
+        }
         let system_reads = dizzy_systems::component_reads(&schedule);
         // Before the file is opened read-write: a refusal leaves it as it was.
         let path = store.as_ref().map(|s| s.path()).or(db.as_deref());

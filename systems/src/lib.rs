@@ -47,7 +47,7 @@ mod schedule;
 
 pub use describe::{
     CodeChanges, DiagramNode, Edge, ScheduleDescription, SetDescription, SystemChange,
-    SystemDescription, TypeSchema, describe,
+    SystemDescription, TypeSchema, declared_but_absent, describe,
 };
 pub use notes::{Declare, NamedSystem};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick, Transient};

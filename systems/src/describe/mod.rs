@@ -182,6 +182,27 @@ pub struct Edge {
     pub to: String,
 }
 
+/// The systems that [`Setup::declare`](crate::Setup::declare) named but
+/// `schedule` does not hold (declared, never added with `add_systems`):
+/// what is declared of them describes nothing. By bevy's full name, sorted.
+pub fn declared_but_absent(schedule: &Schedule, world: &World) -> Vec<String> {
+    let Some(notes) = world.get_resource::<CodeNotes>() else {
+        return Vec::new();
+    };
+    let Ok(systems) = schedule.systems() else {
+        return Vec::new();
+    };
+    let present: HashSet<String> = systems.map(|(_, s)| s.name().to_string()).collect();
+    let declared: BTreeSet<&String> = notes
+        .creates
+        .iter()
+        .map(|c| &c.0)
+        .chain(notes.versions.keys())
+        .filter(|name| !present.contains(*name))
+        .collect();
+    declared.into_iter().cloned().collect()
+}
+
 /// Describes a built schedule: systems with their access, sets, ordering
 /// edges and parallel stages.
 ///

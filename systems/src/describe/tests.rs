@@ -412,3 +412,20 @@ fn renderings_escape_awkward_names() {
     check_dot(&d.to_dot());
     check_svg(&d.to_svg(), &["sys_end"]);
 }
+
+#[test]
+fn declarations_of_systems_the_schedule_lacks_are_named() {
+    use crate::notes::NamedSystem;
+    let mut world = World::new();
+    let mut schedule = Schedule::new(Test);
+    schedule.add_systems(write_a);
+    let mut notes = CodeNotes::default();
+    notes.versions.insert(write_a.system_name(), 2);
+    notes.versions.insert(write_b.system_name(), 3);
+    world.insert_resource(notes);
+    crate::build(&mut schedule, &mut world, false).unwrap();
+    assert_eq!(
+        declared_but_absent(&schedule, &world),
+        [write_b.system_name()]
+    );
+}
