@@ -1,0 +1,391 @@
+//! Opening an app: restore its file (read-only first), give change
+//! detection back, run the start-up functions, build the schedule, check
+//! the code against the snapshot's, start the writer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bevy_ecs::change_detection::Tick;
+use bevy_ecs::world::World;
+use dizzy_components::Registry;
+use dizzy_snapshots::detect::Detection;
+use dizzy_snapshots::{
+    CaptureSettings, Capturer, RestoreOptions, Restored, SnapshotMeta, Store, Writer, restore_with,
+};
+use dizzy_systems::{CodeChanges, ScheduleDescription};
+
+use super::{Runtime, TickCount, panic_message};
+use crate::app::App;
+use crate::error::OpenError;
+use crate::policy::CodeChange;
+use crate::stop::StopHandle;
+
+/// The world's fallback error handler: bevy hands a system's panic to it
+/// with the system's name, and its default only resumes the panic, so the
+/// name would be lost; this one resumes it with a message that names the
+/// system. Errors that are not panics get bevy's default handling.
+fn name_the_panicking_system(
+    mut error: bevy_ecs::error::BevyError,
+    ctx: bevy_ecs::error::ErrorContext,
+) {
+    if let Some(payload) = error.take_payload() {
+        let message = panic_message(payload.as_ref());
+        std::panic::resume_unwind(Box::new(format!(
+            "{} `{}` panicked: {message}",
+            ctx.kind(),
+            ctx.name()
+        )));
+    }
+    bevy_ecs::error::match_severity(error, ctx);
+}
+
+/// How the code described by `now` differs from the code that wrote `meta`
+/// (`None` when nothing changed, or `meta` does not record its code), and
+/// what `policy` makes of it.
+fn code_changes(
+    meta: &SnapshotMeta,
+    now: &ScheduleDescription,
+    path: Option<&std::path::Path>,
+    policy: CodeChange,
+) -> Result<Option<CodeChanges>, OpenError> {
+    let Ok(then) = serde_json::from_str::<ScheduleDescription>(&meta.app) else {
+        return Ok(None);
+    };
+    let Some(changes) = now.changes_since(&then).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let path = path.map(std::path::Path::to_owned).unwrap_or_default();
+    match policy {
+        CodeChange::Refuse => Err(OpenError::CodeChanged {
+            path,
+            snapshot: meta.id,
+            tick: meta.tick,
+            changes: Box::new(changes),
+        }),
+        _ => {
+            tracing::warn!(
+                "{}: resuming from snapshot {} (tick {}), written by different code:\n{changes}",
+                path.display(),
+                meta.id,
+                meta.tick
+            );
+            Ok(Some(changes))
+        }
+    }
+}
+
+/// What restoring a file at open needs.
+struct Resume<'a> {
+    registry: &'a Registry,
+    capture: &'a CaptureSettings,
+    options: RestoreOptions,
+    /// In the world before any value comes back.
+    transients: &'a [dizzy_systems::Transient],
+}
+
+/// A file's world as open found it.
+struct Resumed {
+    /// Its world, if it holds a snapshot.
+    restored: Option<Restored>,
+    /// The capturer, numbering new snapshots after the file's newest.
+    capturer: Capturer,
+    /// The file's newest snapshot.
+    newest: Option<u64>,
+}
+
+impl Resume<'_> {
+    /// No file, or one without snapshots: nothing restored.
+    fn fresh(&self) -> Resumed {
+        Resumed {
+            restored: None,
+            capturer: Capturer::new(self.capture.clone(), 1),
+            newest: None,
+        }
+    }
+
+    /// The world `store` holds (at the snapshot asked for, or its newest),
+    /// with the transient resources.
+    fn file(&self, store: &Store) -> Result<Resumed, OpenError> {
+        let Some(latest) = store.latest()? else {
+            return Ok(self.fresh());
+        };
+        Ok(Resumed {
+            restored: Some(restore_with(
+                store,
+                self.registry,
+                &self.options,
+                &mut |world| {
+                    for t in self.transients {
+                        t.insert(world);
+                    }
+                },
+            )?),
+            capturer: Capturer::new(self.capture.clone(), latest.id + 1),
+            newest: Some(latest.id),
+        })
+    }
+}
+
+/// A world restored (with change detection where the snapshot left it)
+/// or new, with the start-up functions run: the world, the snapshot it
+/// resumed, the change-detection record and the tick it is based on, and
+/// the tick from which values count as changed by the first tick.
+#[allow(clippy::type_complexity)]
+fn prepare_world(
+    restored: Option<Restored>,
+    registry: &Registry,
+    capturer: &mut Capturer,
+    defaults: Vec<(String, dizzy_systems::Init)>,
+    inits: Vec<dizzy_systems::Init>,
+    transients: &[dizzy_systems::Transient],
+    tool: bool,
+) -> (
+    World,
+    Option<SnapshotMeta>,
+    Option<(Detection, Tick)>,
+    Option<Tick>,
+) {
+    let (mut world, resumed, chain, detection) = match restored {
+        Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
+        None => {
+            let mut world = World::new();
+            registry.install(&mut world);
+            for t in transients {
+                t.insert(&mut world);
+            }
+            (world, None, Vec::new(), None)
+        }
+    };
+    // Change detection where the snapshot left it: restored values are
+    // old to every system, but for those changed in the last tick.
+    let detected = detection.map(|d| {
+        let base = dizzy_snapshots::detect::apply(&mut world, registry, &d);
+        (d, base)
+    });
+    let tick_start = detected
+        .as_ref()
+        .map(|(d, base)| Tick::new(base.get().wrapping_sub(d.max_age() + 1)));
+    if let Some(meta) = &resumed {
+        // Before the start-up functions: what they change in persisted
+        // state (a registered resource the snapshot lacks, inserted with
+        // its initial value) is a change, so the next delta holds it.
+        capturer.resume(&mut world, registry, meta, &chain);
+    }
+    let held = |name: &str| {
+        resumed
+            .as_ref()
+            .is_some_and(|m| m.schemas.iter().any(|s| s.name == name))
+    };
+    for (name, init) in defaults {
+        if !held(&name) && !tool {
+            init(&mut world);
+        }
+    }
+    for init in inits {
+        init(&mut world);
+    }
+    if tool {
+        // What start-up functions inserted of this build's resources that
+        // the file does not hold is this build's, not the file's.
+        let ids = registry.component_ids(&world);
+        let added: Vec<_> = registry
+            .iter()
+            .zip(ids)
+            .filter(|(r, _)| r.resource().is_some() && !held(r.name()))
+            .filter_map(|(_, id)| id)
+            .collect();
+        for id in added {
+            world.remove_resource_by_id(id);
+        }
+    }
+    (world, resumed, detected, tick_start)
+}
+
+impl Runtime {
+    /// Opens `app`: restores its file through a read-only handle (a file
+    /// this build refuses is left as it was), takes the file read-write,
+    /// gives change detection back where the snapshot left it, builds the
+    /// schedule, checks the code against the snapshot's, and starts the
+    /// writer.
+    pub(crate) fn open(app: App) -> Result<Runtime, OpenError> {
+        let App {
+            setup,
+            db,
+            policy,
+            capture,
+            snapshot,
+            keep_last,
+            store: given,
+            unknown,
+            listeners,
+            on_code_change,
+            cache_bytes,
+            tool,
+        } = app;
+        let opened = Instant::now();
+        let parts = setup.finish()?;
+        let registry = Arc::new(parts.registry);
+        let transients = parts.transients;
+        let resume = Resume {
+            registry: &registry,
+            capture: &capture,
+            options: RestoreOptions {
+                snapshot,
+                refs: capture.refs,
+                unknown,
+            },
+            transients: &transients,
+        };
+        let open_rw = |p: &std::path::Path| Store::open_with_cache(p, cache_bytes);
+        // An existing file is read (and checked) through a read-only handle
+        // first, so that a file this build refuses is left exactly as it was;
+        // only a file that needs a crash repair is opened read-write at once.
+        let mut store = given;
+        // The newest snapshot the restore saw through the read-only handle.
+        let mut seen = None;
+        let mut resumed = resume.fresh();
+        if let Some(s) = &store {
+            resumed = resume.file(s)?;
+        } else if let Some(path) = db.as_deref().filter(|p| p.exists()) {
+            let reader = match Store::open_read_only(path) {
+                Ok(s) => s,
+                Err(dizzy_snapshots::StoreOpenError::NeedsRepair { .. }) => {
+                    let repaired = open_rw(path)?;
+                    store = Some(repaired.clone());
+                    repaired
+                }
+                Err(e) => return Err(e.into()),
+            };
+            resumed = resume.file(&reader)?;
+            seen = resumed.newest;
+        }
+        tracing::debug!("restored in {:?}", opened.elapsed());
+        // The file is taken read-write now (so that a second run cannot
+        // commit between the read-only restore and the writer), unless a
+        // code change may be refused: then only after that check, so that
+        // a refusal leaves the file exactly as it was.
+        if store.is_none() && on_code_change != CodeChange::Refuse {
+            store = db.as_deref().map(open_rw).transpose()?;
+            // The read-only handle was closed before this read-write one
+            // took the file (redb's lock): another run may have committed
+            // in between. This run now owns the file; if it changed, the
+            // world is restored again from what it holds, so that new
+            // snapshots follow the newest one and never overwrite it.
+            if let Some(s) = &store
+                && s.latest()?.map(|m| m.id) != seen
+            {
+                tracing::info!(
+                    "{}: another run committed while this one opened it; restoring again",
+                    s.path().display()
+                );
+                if let Some(r) = &mut resumed.restored {
+                    for t in &transients {
+                        t.take_back(&mut r.world);
+                    }
+                }
+                resumed = resume.file(s)?;
+            }
+        }
+        let Resumed {
+            restored,
+            mut capturer,
+            ..
+        } = resumed;
+        let (mut world, resumed, detected, tick_start) = prepare_world(
+            restored,
+            &registry,
+            &mut capturer,
+            parts.defaults,
+            parts.inits,
+            &transients,
+            tool,
+        );
+        let tick = resumed.as_ref().map_or(0, |m| m.tick);
+        world.insert_resource(TickCount(tick));
+        if !world.contains_resource::<bevy_ecs::error::FallbackErrorHandler>() {
+            world.insert_resource(bevy_ecs::error::FallbackErrorHandler(
+                name_the_panicking_system,
+            ));
+        }
+        let mut schedule = parts.schedule;
+        let last_run = |name: &str, occurrence: usize| {
+            let (d, base) = detected.as_ref()?;
+            let age = d
+                .systems
+                .iter()
+                .filter(|(n, _)| n == name)
+                .nth(occurrence)?
+                .1;
+            (age <= dizzy_snapshots::detect::MAX_AGE)
+                .then(|| bevy_ecs::change_detection::Tick::new(base.get().wrapping_sub(age)))
+        };
+        dizzy_systems::build_with(
+            &mut schedule,
+            &mut world,
+            parts.ambiguity_is_error,
+            &last_run,
+        )?;
+        let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
+        for name in dizzy_systems::declared_but_absent(&schedule, &world) {
+            tracing::warn!(
+                "`declare({name})`: the schedule has no such system (was it added with `add_systems`?); what is declared of it is ignored"
+            );
+        }
+        let system_reads = dizzy_systems::component_reads(&schedule);
+        // Before the file is opened read-write: a refusal leaves it as it was.
+        let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
+        let code_changes = match &resumed {
+            Some(meta) if !tool => code_changes(meta, &description, path, on_code_change)?,
+            _ => None,
+        };
+        if store.is_none() {
+            store = db.as_deref().map(open_rw).transpose()?;
+            // Another run may have committed since the read-only restore:
+            // this run's world is not the newest, and is refused (a commit
+            // would be refused too: nothing is ever overwritten).
+            if let Some(s) = &store
+                && let Some(now) = s.latest()?
+                && Some(now.id) != seen
+            {
+                return Err(dizzy_snapshots::WriteError::Overtaken {
+                    path: s.path().to_owned(),
+                    snapshot: seen.map_or(1, |id| id + 1),
+                    newest: now.id,
+                }
+                .into());
+            }
+        }
+        // A tool's snapshots record the code of the program whose file it
+        // is (none for a file it starts).
+        capturer.set_app(if tool {
+            resumed.as_ref().map(|m| m.app.clone()).unwrap_or_default()
+        } else {
+            serde_json::to_string(&description).unwrap_or_default()
+        });
+        let writer = store
+            .as_ref()
+            .map(|s| Writer::start_with(s, keep_last, listeners))
+            .transpose()?;
+        tracing::debug!("opened in {:?}", opened.elapsed());
+        Ok(Runtime {
+            world,
+            schedule,
+            registry,
+            store,
+            writer,
+            capturer,
+            policy,
+            tick,
+            ticks_since_capture: 0,
+            last_capture: Instant::now(),
+            resumed,
+            poisoned: None,
+            plugins: parts.plugins,
+            stop: StopHandle::new(),
+            tick_start,
+            unknown,
+            code_changes,
+            system_reads,
+        })
+    }
+}
