@@ -13,7 +13,7 @@
 //!   tick, each as an *age* — change ticks before the capture;
 //! - `@ages/<name>`: for the values of component `<name>` changed (or
 //!   added) in the last tick, their ages: the uids grouped by age, sorted
-//!   and stored as gaps (a byte or two each; see [`encode_ages`]). Files
+//!   and stored as gaps (a byte or two each; `docs/FORMAT.md`). Files
 //!   written before 2026-11-30 hold `@ticks/<name>` instead, the same
 //!   facts keyed by uid (eleven bytes a value), and still read.
 //!
