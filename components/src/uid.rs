@@ -380,10 +380,12 @@ impl Uids {
 ///
 /// While a file is restored, transient resources and the snapshot's
 /// registered resources whose values hold no entity references exist
-/// before any component is inserted; resources that hold references come
-/// once every entity exists, and resources the snapshot does not hold only
-/// after the restore: a hook that reads one of those uses
-/// `world.get_resource` and does without it while this resource exists.
+/// before any component is inserted; resources that name entities come
+/// once every entity exists (before the values that hold references), and
+/// resources the snapshot does not hold only after the restore: a hook
+/// that reads one of those uses `world.get_resource`. A delta is restored
+/// as its chain (the full snapshot, then each delta), so hooks run at each
+/// step of it.
 #[derive(Resource, Debug, Default)]
 pub struct Restoring;
 

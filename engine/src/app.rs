@@ -298,7 +298,20 @@ impl App {
     /// The first registration a plugin made that was refused
     /// ([`RegistryError`]).
     pub fn try_registry(self) -> Result<dizzy_components::Registry, RegistryError> {
-        self.setup.finish().map(|p| p.registry)
+        self.try_parts().map(|p| p.registry)
+    }
+
+    /// What the plugins built, finished ([`Setup::finish`]): the registry,
+    /// the schedule, the start-up functions and the transient resources,
+    /// for tools that read an app's file without [`App::open`] (restore it
+    /// with [`dizzy_snapshots::restore_with`], the transient resources in
+    /// the world first, so that the app's hooks find them).
+    ///
+    /// # Errors
+    /// The first registration a plugin made that was refused
+    /// ([`RegistryError`]).
+    pub fn try_parts(self) -> Result<dizzy_systems::Parts, RegistryError> {
+        self.setup.finish()
     }
 
     /// [`App::try_registry`] for tests and tools that already know their

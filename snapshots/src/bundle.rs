@@ -37,7 +37,7 @@ mod export;
 mod import;
 
 pub use export::export;
-pub use import::{ImportOptions, Imported, import, import_with};
+pub use import::{ImportOptions, Imported, check_import, import, import_with};
 
 const MAGIC: &[u8; 8] = b"DIZZYBDL";
 /// The bundle format version this build writes (and the newest it reads).

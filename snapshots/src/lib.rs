@@ -79,8 +79,8 @@ pub use analysis::{
 pub use bundle::{
     BUNDLE_HEADER_MAX, BUNDLE_VERSION, BundleBody, BundleHeader, ExportError, ExportOptions,
     Exported, ImportError, ImportOptions, Imported, OnConflict, Selection,
-    check_header as check_bundle_header, export, import, import_with, read as read_bundle,
-    read_file as read_bundle_file, write as write_bundle,
+    check_header as check_bundle_header, check_import, export, import, import_with,
+    read as read_bundle, read_file as read_bundle_file, write as write_bundle,
 };
 pub use capture::{Capture, CaptureSettings, Capturer, ChunkData, Want, assign_uids};
 pub use error::{CaptureError, RestoreError, StoreOpenError, WriteError};

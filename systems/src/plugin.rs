@@ -255,6 +255,11 @@ impl Setup {
         self
     }
 
+    /// The transient resources added so far ([`Setup::transient_resource`]).
+    pub fn transients(&self) -> &[Transient] {
+        &self.transients
+    }
+
     /// Declares a set of components restored with a typed bulk spawn; see
     /// [`Registry::archetype`].
     pub fn archetype<B: ArchetypeTuple>(&mut self) -> &mut Self {

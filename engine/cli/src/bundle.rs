@@ -90,7 +90,8 @@ impl From<UnknownArg> for Unknown {
 }
 
 pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
-    let registry = app.try_registry()?;
+    let parts = app.try_parts()?;
+    let registry = &parts.registry;
     if !crate::remote::is_url(&args.out) {
         crate::output::refuse_database(&args.out, &args.db)?;
     }
@@ -102,7 +103,13 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
         unknown: Unknown::Keep,
         ..Default::default()
     };
-    let restored = dizzy_snapshots::restore(&store, &registry, &options)?;
+    // The app's hooks run as the world comes back: its transient
+    // resources are there first, as when the app opens the file.
+    let restored = dizzy_snapshots::restore_with(&store, registry, &options, &mut |world| {
+        for t in &parts.transients {
+            t.insert(world);
+        }
+    })?;
     let selection = match (args.with, args.correlation) {
         (Some(name), _) => Selection::With(name),
         (None, Some(c)) => Selection::Correlation(c),
@@ -110,7 +117,7 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
     };
     let exported = dizzy_snapshots::export(
         &restored.world,
-        &registry,
+        registry,
         &selection,
         &ExportOptions {
             closure: !args.no_closure,
@@ -151,19 +158,14 @@ pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
     let bytes = crate::remote::read(&args.bundle)?;
     let named =
         |e: dizzy_snapshots::ImportError| CliError::new(format!("{}: {e}", args.bundle.display()));
-    // Check the whole bundle against an empty world first: a bad bundle is
-    // refused before the file is even opened.
-    {
-        let registry = app.registry();
-        let mut scratch = bevy_ecs::world::World::new();
-        registry.install(&mut scratch);
-        let options = ImportOptions {
-            on_conflict: OnConflict::Remap,
-            refs: RefPolicy::Fail,
-            unknown,
-        };
-        dizzy_snapshots::import_with(&mut scratch, registry, &bytes, &options).map_err(named)?;
-    }
+    // Check the whole bundle first (no world, no user code): a bad bundle
+    // is refused before the file is even opened.
+    let options = ImportOptions {
+        on_conflict: OnConflict::Remap,
+        refs: RefPolicy::Fail,
+        unknown,
+    };
+    dizzy_snapshots::check_import(app.registry(), &bytes, &options).map_err(named)?;
     // As a tool: the import is a snapshot of the file's program, not of
     // this binary (its resources and its code stay out of the file).
     let mut rt = app

@@ -119,6 +119,44 @@ pub fn import(
     import_with(world, registry, bytes, &options).map(|i| i.uids)
 }
 
+/// Checks everything an import of `bytes` into an empty world checks
+/// (the bundle's format and checksums, every value against this build's
+/// types, the references), without a world and without running any user
+/// code: what a tool refuses before it opens the file to import into.
+///
+/// # Errors
+/// As [`import_with`] into an empty world.
+pub fn check_import(
+    registry: &Registry,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<(), ImportError> {
+    let body = read(bytes)?;
+    let carried: BTreeSet<u64> = body.uids.iter().copied().collect();
+    let checked = check_columns(&body, registry, options, &carried)?;
+    let mut empty = World::new();
+    registry.install(&mut empty);
+    let (map, _) = decide_uids(&empty, &body.uids, options.on_conflict)?;
+    check_kept_targets(&checked, &map)
+}
+
+/// Kept bytes cannot follow a uid that changes (one not in `map` yet gets
+/// a fresh uid when the entities are spawned).
+fn check_kept_targets(checked: &Checked<'_>, map: &BTreeMap<u64, u64>) -> Result<(), ImportError> {
+    for column in &checked.kept {
+        for &(holder, target) in &column.refs {
+            if !map.contains_key(&target) {
+                return Err(ImportError::KeptRemapped {
+                    component: column.schema.name.clone(),
+                    holder,
+                    target,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Imports a bundle into `world`, all or nothing, as `options` say.
 ///
 /// In two steps: everything is checked and every uid decided while the
@@ -139,22 +177,19 @@ pub fn import_with(
     // 1. Check everything; decide every uid. Nothing changes yet.
     let checked = check_columns(&body, registry, options, &carried)?;
     let (mut map, skipped) = decide_uids(world, &body.uids, options.on_conflict)?;
-    // Kept bytes cannot follow a uid that changes (one not in `map` yet
-    // gets a fresh uid below).
-    for column in &checked.kept {
-        for &(holder, target) in &column.refs {
-            if !map.contains_key(&target) {
-                return Err(ImportError::KeptRemapped {
-                    component: column.schema.name.clone(),
-                    holder,
-                    target,
-                });
-            }
-        }
-    }
+    check_kept_targets(&checked, &map)?;
 
     // 2. Apply: cannot fail from here on.
     let entity = spawn_carried(world, &body.uids, &mut map);
+    // Hooks and observers run as the values go in: as in a restore, they
+    // see `Restoring`, and persisted entities they spawn are despawned
+    // again (the bundle carries what the source world held).
+    let marked = !world.contains_resource::<dizzy_components::Restoring>();
+    let next = world.resource::<Uids>().next_raw();
+    if marked {
+        world.resource::<Uids>().start_allocation_log();
+        world.insert_resource(dizzy_components::Restoring);
+    }
     let requires = crate::restore::registered_requires(world, registry);
     let before: Vec<(Entity, Vec<ComponentId>)> = if requires.is_empty() {
         Vec::new()
@@ -192,6 +227,10 @@ pub fn import_with(
             .filter(|r| now.contains_id(*r) && !had.contains(r) && !inserted.contains(&(e, *r)))
             .collect();
         crate::restore::drop_components(world, e, &extra);
+    }
+    if marked {
+        crate::restore::undo_spawns_of_user_code(world, next);
+        crate::restore::remove_restoring(world);
     }
     if !checked.kept.is_empty() {
         let mut store = world.remove_resource::<Kept>().unwrap_or_default();

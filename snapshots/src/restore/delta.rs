@@ -55,6 +55,9 @@ impl Ctx<'_> {
                 world.spawn(uid);
             }
         }
+        // Every entity a resource of the delta may name exists now: hooks
+        // of the values below find those resources too.
+        self.apply_resources(world, meta, Resources::WithReferences)?;
         // Registered components that bevy adds as required by a value
         // inserted here, and that the entity had not: removed again unless
         // this delta inserts them too.
@@ -120,7 +123,7 @@ impl Ctx<'_> {
             }
         }
         world.flush();
-        self.apply_resources(world, meta, Resources::WithReferences)
+        Ok(())
     }
 
     /// The component id of registered component `name` in `world`.

@@ -1,11 +1,12 @@
 //! Restoring a full snapshot, in steps: read and check the uids and the
-//! chunk headers ([`Ctx::plan_full`]); decode every group on rayon's
-//! workers while this thread spawns it with the components whose values
-//! hold no entity references ([`Ctx::spawn_groups`]); then, when every
-//! entity exists, resolve the values that hold references and insert them
-//! ([`Ctx::insert_deferred`]), so that no hook, observer or relationship
-//! ever sees a stand-in entity; then drop the required components the
-//! snapshot does not record, and restore the resources.
+//! chunk headers ([`Ctx::plan_full`]); restore the resources whose values
+//! hold no entity references; decode every group on rayon's workers while
+//! this thread spawns it with the components whose values hold no entity
+//! references ([`Ctx::spawn_groups`]); then, when every entity exists,
+//! restore the other resources, and resolve the values that hold
+//! references and insert them ([`Ctx::insert_deferred`]), so that no hook,
+//! observer or relationship ever sees a stand-in entity; then drop the
+//! required components the snapshot does not record.
 
 use std::collections::BTreeMap;
 
@@ -232,6 +233,10 @@ impl Ctx<'_> {
         let plan = self.plan_full(meta)?;
         self.apply_resources(world, meta, Resources::ReferenceFree)?;
         let deferred = self.spawn_groups(world, meta, &plan)?;
+        // Every entity exists by now: the resources that name entities
+        // come back before the values that hold references (and the
+        // sparse-set components), whose hooks then find them.
+        self.apply_resources(world, meta, Resources::WithReferences)?;
         // Sparse-set components: keyed rows, references resolved as they
         // are decoded (every entity exists by now).
         let mut sparse: Vec<(&str, Vec<u64>)> = Vec::new();
@@ -240,8 +245,7 @@ impl Ctx<'_> {
         }
         self.insert_deferred(world, meta, deferred)?;
         self.drop_unrecorded_requires(world, &plan, &sparse);
-        self.apply_orders(world, meta)?;
-        self.apply_resources(world, meta, Resources::WithReferences)
+        self.apply_orders(world, meta)
     }
 
     /// Reads the uids and chunk headers of `meta` and cuts its groups into

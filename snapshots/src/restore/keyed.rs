@@ -159,7 +159,8 @@ pub(super) enum Resources {
     /// run during the restore find them (a hook that reads a configuration
     /// resource is common bevy code).
     ReferenceFree,
-    /// The others (and unregistered ones), once every entity exists; then
-    /// the resources the snapshot records as removed (deltas).
+    /// The others (and unregistered ones), once every entity exists and
+    /// before the values that hold references; then the resources the
+    /// snapshot records as removed (deltas).
     WithReferences,
 }

@@ -608,7 +608,7 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 /// entity bevy keeps a resource on (`remove_resource` leaves it, holding
 /// only `IsResource`): a restored world holds no entity that a run that
 /// never stopped does not.
-fn remove_restoring(world: &mut World) {
+pub(crate) fn remove_restoring(world: &mut World) {
     let entity = world.resource_entity::<dizzy_components::Restoring>();
     world.remove_resource::<dizzy_components::Restoring>();
     let Some(entity) = entity else {
@@ -632,7 +632,7 @@ fn remove_restoring(world: &mut World) {
 /// gives the allocator back the uids they took. They are the entities that
 /// got their uid from the allocator (the snapshot's own entities get theirs
 /// from the snapshot), which the allocation log recorded.
-fn undo_spawns_of_user_code(world: &mut World, next: u64) {
+pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: u64) {
     let taken = world.resource::<Uids>().take_allocation_log();
     if taken.is_empty() {
         return;
