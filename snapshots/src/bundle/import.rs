@@ -369,7 +369,18 @@ fn decide_uids(
     let mut map: BTreeMap<u64, u64> = BTreeMap::new();
     let mut skipped: BTreeSet<u64> = BTreeSet::new();
     let index = world.resource::<Uids>();
+    // A uid whose entity left since the last capture is not free yet: the
+    // next delta records it as gone, and a restore would take the new
+    // entity with it. Such a carried uid gets a fresh one, whatever the
+    // policy (no entity holds it to conflict with).
+    let departed: BTreeSet<u64> = world
+        .get_resource::<dizzy_components::Journal>()
+        .map(|j| j.departed_uids().iter().copied().collect())
+        .unwrap_or_default();
     for &u in carried {
+        if departed.contains(&u) && index.entity(u).is_none() {
+            continue;
+        }
         if index.entity(u).is_some() {
             match on_conflict {
                 OnConflict::Fail => return Err(ImportError::Conflict(u)),
