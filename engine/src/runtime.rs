@@ -60,6 +60,12 @@ pub struct Runtime {
     /// The components each system may read (the schedule is built once):
     /// what the change-detection record needs of the schedule's access.
     system_reads: Vec<Option<Vec<bevy_ecs::component::ComponentId>>>,
+    /// A tool's runtime ([`App::as_tool`](crate::App::as_tool)): the last
+    /// runs of the file's own systems, as its snapshot recorded them. A
+    /// tool's snapshots record these, not the tool's systems, so that the
+    /// app resumes with the change detection it left (and sees what the
+    /// tool changed as new).
+    file_runs: Option<Vec<(String, bevy_ecs::change_detection::Tick)>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -288,12 +294,21 @@ impl Runtime {
 
     /// Hands the capturer where change detection stands.
     fn record_detection(&mut self) {
-        self.capturer
-            .set_detection(dizzy_snapshots::detect::SystemRuns {
+        let runs = match &self.file_runs {
+            // Which of the file's systems reads what is not known here:
+            // every value changed after one of them ran is recorded.
+            Some(runs) => dizzy_snapshots::detect::SystemRuns {
+                window_start: self.tick_start,
+                systems: runs.clone(),
+                reads: Vec::new(),
+            },
+            None => dizzy_snapshots::detect::SystemRuns {
                 window_start: self.tick_start,
                 systems: dizzy_systems::last_runs(&self.schedule),
                 reads: self.system_reads.clone(),
-            });
+            },
+        };
+        self.capturer.set_detection(runs);
     }
 
     fn capture(&mut self, want: Want) -> Result<Option<u64>, TickError> {

@@ -325,6 +325,24 @@ impl Runtime {
             parts.ambiguity_is_error,
             &last_run,
         )?;
+        // A tool records the file's systems where the snapshot left them.
+        let file_runs = tool.then(|| {
+            detected.as_ref().map_or_else(Vec::new, |(d, base)| {
+                d.systems
+                    .iter()
+                    .filter(|(n, _)| n != dizzy_snapshots::detect::WORLD)
+                    .map(|(n, age)| {
+                        // Older than anything recorded stays so, without
+                        // wrapping around.
+                        let age = (*age).min(dizzy_snapshots::detect::MAX_AGE + 1);
+                        (
+                            n.clone(),
+                            bevy_ecs::change_detection::Tick::new(base.get().wrapping_sub(age)),
+                        )
+                    })
+                    .collect()
+            })
+        });
         let description = dizzy_systems::describe(&schedule, &world, &parts.plugins);
         for name in dizzy_systems::declared_but_absent(&schedule, &world) {
             tracing::warn!(
@@ -386,6 +404,7 @@ impl Runtime {
             unknown,
             code_changes,
             system_reads,
+            file_runs,
         })
     }
 }

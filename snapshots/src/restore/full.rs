@@ -237,10 +237,18 @@ impl Ctx<'_> {
         // come back before the values that hold references (and the
         // sparse-set components), whose hooks then find them.
         self.apply_resources(world, meta, Resources::WithReferences)?;
-        // Sparse-set components: keyed rows, references resolved as they
-        // are decoded (every entity exists by now).
+        // Keyed rows (sparse-set components, and values a build that did
+        // not register the type kept): references resolved as they are
+        // decoded (every entity exists by now). Every reference-free value
+        // goes in before any value that holds references, so that the
+        // hooks of those find each entity they name with its own
+        // reference-free components.
+        let holds_refs = |name: &str| self.registry.get(name).is_none_or(|r| r.references().any());
         let mut sparse: Vec<(&str, Vec<u64>)> = Vec::new();
-        for (name, chunks) in &plan.keyed {
+        for (name, chunks) in plan.keyed.iter().filter(|(n, _)| !holds_refs(n)) {
+            sparse.push((name, self.apply_keyed(world, meta, name, chunks)?));
+        }
+        for (name, chunks) in plan.keyed.iter().filter(|(n, _)| holds_refs(n)) {
             sparse.push((name, self.apply_keyed(world, meta, name, chunks)?));
         }
         self.insert_deferred(world, meta, deferred)?;
