@@ -179,6 +179,10 @@ impl Runtime {
     /// # Errors
     /// The bundle is invalid or refused
     /// ([`ImportError`](dizzy_snapshots::ImportError)); the world is unchanged.
+    /// A hook or an observer that panics while the values go in
+    /// (`ImportError::Panicked`) leaves part of the bundle in the world: the
+    /// runtime then refuses further ticks, snapshots and imports, as after
+    /// a system's panic, and `close` saves nothing more.
     pub fn import(
         &mut self,
         bundle: &[u8],
@@ -190,8 +194,24 @@ impl Runtime {
             refs,
             unknown: self.unknown,
         };
-        let imported =
-            dizzy_snapshots::import_with(&mut self.world, &self.registry, bundle, &options)?;
+        if let Some(p) = &self.poisoned {
+            return Err(dizzy_snapshots::ImportError::Panicked(format!(
+                "not imported: the runtime stopped at {p}"
+            )));
+        }
+        let (world, registry) = (&mut self.world, &self.registry);
+        let imported = match catch_unwind(AssertUnwindSafe(|| {
+            dizzy_snapshots::import_with(world, registry, bundle, &options)
+        })) {
+            Ok(result) => result?,
+            // The world holds part of the bundle: it is never saved (as
+            // after a system's panic, no more ticks or snapshots).
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                self.poisoned = Some(format!("an import: {message}"));
+                return Err(dizzy_snapshots::ImportError::Panicked(message));
+            }
+        };
         if !imported.kept.is_empty() {
             // Kept values are written by full snapshots only.
             self.capturer.reset();

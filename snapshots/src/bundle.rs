@@ -124,7 +124,8 @@ pub enum ExportError {
     Panicked(String),
 }
 
-/// A bundle was refused; the target is unchanged.
+/// A bundle was refused; the target is unchanged (but after
+/// [`ImportError::Panicked`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImportError {
@@ -202,6 +203,12 @@ pub enum ImportError {
         /// What is wrong.
         reason: String,
     },
+    /// User code (a hook or an observer of the bundle's components)
+    /// panicked while the values went in: the world holds part of the
+    /// bundle. A `dizzy::Runtime` that sees this refuses further ticks and
+    /// snapshots, so no file ever holds the half-imported world.
+    #[error("a hook or an observer panicked while the bundle's values went in: {0}")]
+    Panicked(String),
 }
 
 /// What to do when a uid of the bundle is already in the target world.
