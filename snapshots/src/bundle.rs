@@ -37,6 +37,7 @@ mod export;
 mod import;
 
 pub use export::export;
+pub(crate) use import::keyed_chunk;
 pub use import::{ImportOptions, Imported, check_import, import, import_with};
 
 const MAGIC: &[u8; 8] = b"DIZZYBDL";

@@ -13,7 +13,7 @@ use bevy_ecs::world::World;
 use dizzy_components::{ENTITY, RefPolicy, Uid, UidMap, Uids, is_valid_uid, shape};
 
 use crate::bundle::{BundleBody, ExportError, ImportError};
-use crate::format::{HEADER, Layout, Schema, header, parse};
+use crate::format::{HEADER, Layout, Schema, header};
 
 /// Kept values, by stable name and uid, with their recorded schemas.
 #[derive(Resource, Debug, Default)]
@@ -295,16 +295,7 @@ pub(crate) fn bundle_column<'b>(
         component: name.to_owned(),
         reason,
     };
-    let chunk = parse(chunk).map_err(corrupt)?;
-    if chunk.layout != Layout::Keyed {
-        return Err(corrupt("not a keyed chunk".into()));
-    }
-    let owners: Vec<u64> = chunk.uids().collect();
-    if let Some(u) = owners.iter().find(|u| !carried.contains(u)) {
-        return Err(corrupt(format!(
-            "a value for uid {u}, which the bundle does not carry"
-        )));
-    }
+    let (chunk, owners) = crate::bundle::keyed_chunk(name, chunk, carried)?;
     let values = shape::split(shape, chunk.payload, owners.len())
         .map_err(|e| corrupt(format!("does not decode with its recorded shape: {e}")))?;
     let mut refs = Vec::new();

@@ -10,7 +10,7 @@ use dizzy_components::{
     ValueError, codec,
 };
 
-use crate::format::{Layout, col, parse};
+use crate::format::{Chunk, Layout, col, parse};
 use crate::kept::{self, Kept};
 use crate::restore::Unknown;
 
@@ -155,6 +155,30 @@ fn check_kept_targets(checked: &Checked<'_>, map: &BTreeMap<u64, u64>) -> Result
         }
     }
     Ok(())
+}
+
+/// A bundle's chunk of component `name`: keyed, and every value owned by
+/// an entity the bundle carries; with its owners' uids.
+pub(crate) fn keyed_chunk<'c>(
+    name: &str,
+    bytes: &'c [u8],
+    carried: &BTreeSet<u64>,
+) -> Result<(Chunk<'c>, Vec<u64>), ImportError> {
+    let corrupt = |reason: String| ImportError::Corrupt {
+        component: name.to_owned(),
+        reason,
+    };
+    let chunk = parse(bytes).map_err(corrupt)?;
+    if chunk.layout != Layout::Keyed {
+        return Err(corrupt("not a keyed chunk".into()));
+    }
+    let owners: Vec<u64> = chunk.uids().collect();
+    if let Some(u) = owners.iter().find(|u| !carried.contains(u)) {
+        return Err(corrupt(format!(
+            "a value for uid {u}, which the bundle does not carry"
+        )));
+    }
+    Ok((chunk, owners))
 }
 
 /// Imports a bundle into `world`, all or nothing, as `options` say.
@@ -312,16 +336,7 @@ fn check_columns<'a>(
             component: name.clone(),
             reason,
         };
-        let chunk = parse(chunk).map_err(corrupt)?;
-        if chunk.layout != Layout::Keyed {
-            return Err(corrupt("not a keyed chunk".into()));
-        }
-        let owners: Vec<u64> = chunk.uids().collect();
-        if let Some(u) = owners.iter().find(|u| !carried.contains(u)) {
-            return Err(corrupt(format!(
-                "a value for uid {u}, which the bundle does not carry"
-            )));
-        }
+        let (chunk, owners) = keyed_chunk(name, chunk, carried)?;
         let schema = body.schemas.iter().find(|s| &s.name == name);
         let version = schema.map_or(reg.version(), |s| s.version);
         let shape = schema.and_then(|s| s.shape.as_deref());
