@@ -118,29 +118,35 @@ pub fn make_tree(root: &Path, files: usize, max_size: usize, seed: u64) -> Vec<S
 }
 
 /// The duplicate sets `sha256sum` would give for the tree: (hex, sorted
-/// paths) for every content shared by two or more regular files.
+/// paths) for every content shared by two or more regular files. Paths are
+/// read as bytes (`sha256sum -z` does not escape names) and sorted as
+/// bytes, then shown as the demo shows them (`\xNN` for bytes that are not
+/// UTF-8, see [`dizzy_demos::dedupe::display`]).
 pub fn expected_duplicates(root: &Path) -> Vec<(String, Vec<String>)> {
     let out = Command::new("sh")
         .arg("-c")
-        .arg("find . -type f -print0 | xargs -0 sha256sum")
+        .arg("find . -type f -print0 | xargs -0 sha256sum -z")
         .current_dir(root)
         .output()
         .expect("run sha256sum");
     assert!(out.status.success());
-    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let (hash, path) = line.split_once("  ").expect("sha256sum line");
+    let mut groups: std::collections::BTreeMap<String, Vec<Vec<u8>>> = Default::default();
+    for record in out.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let (hash, rest) = record.split_at(64);
+        let path = rest.strip_prefix(b"  ").expect("sha256sum record");
+        let path = path.strip_prefix(b"./").unwrap_or(path);
         groups
-            .entry(hash.to_owned())
+            .entry(String::from_utf8(hash.to_vec()).expect("hex"))
             .or_default()
-            .push(path.trim_start_matches("./").to_owned());
+            .push(path.to_vec());
     }
     groups
         .into_iter()
         .filter(|(_, v)| v.len() > 1)
         .map(|(h, mut v)| {
             v.sort();
-            (h, v)
+            let shown = v.iter().map(|p| dizzy_demos::dedupe::display(p)).collect();
+            (h, shown)
         })
         .collect()
 }

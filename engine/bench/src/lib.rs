@@ -1,6 +1,9 @@
-//! Benchmarks that print JSON: `dizzy bench snapshot` and its peer.
+//! Benchmarks that print JSON: `dizzy bench snapshot` (at one size, or a
+//! sweep of sizes) and its peer.
 
 pub mod peer;
 mod snapshot;
+mod sweep;
 
 pub use snapshot::SnapshotBench;
+pub use sweep::{COLUMNS, parse_sizes, summarize};

@@ -17,6 +17,13 @@
 //! - `fsync_baseline_ms`: write `full_bytes` to a plain file and fsync;
 //! - `tick_ms` / `raw_tick_ms`: a particles tick through the engine (snapshot
 //!   policy off) against a plain bevy `Schedule` with the same systems;
+//! - `sorted_iter_ms`: iterating every entity of the world in uid order
+//!   (`query.iter().sort::<&Uid>()`), what code that must not depend on
+//!   query order pays;
+//! - `rss_before_bytes` / `rss_peak_bytes` / `rss_after_bytes`: the
+//!   process's resident memory before a full snapshot, at its peak during
+//!   the snapshot until it is durable, and after (Linux only; 0
+//!   elsewhere); `world_rss_bytes`: what populating the world added;
 //! - `hecs_save_ms` / `hecs_restore_ms`: the peer, hecs' column serializer.
 
 use std::path::Path;
@@ -102,6 +109,11 @@ struct Samples {
     hecs_save: Vec<f64>,
     hecs_restore: Vec<f64>,
     file_bytes: u64,
+    sorted_iter: Vec<f64>,
+    rss_before: u64,
+    rss_peak: u64,
+    rss_after: u64,
+    world_rss: u64,
 }
 
 type BenchError = Box<dyn std::error::Error>;
@@ -159,13 +171,23 @@ impl SnapshotBench {
         };
         let mut rt = app().open()?;
         rt.world_mut().insert_resource(params);
+        let empty = memory::rss();
         particles::populate(rt.world_mut(), self.entities, params.seed);
+        let before = memory::rss();
+        memory::reset_peak();
 
         let t = Instant::now();
         let full_id = rt.snapshot_full()?;
         s.full_pause.push(ms(t));
         rt.flush()?;
         s.full_durable.push(ms(t));
+        if rep == 0 {
+            s.rss_before = before;
+            s.rss_peak = memory::peak();
+            s.rss_after = memory::rss();
+            s.world_rss = before.saturating_sub(empty);
+        }
+        s.sorted_iter.push(sorted_iter(rt.world_mut()));
         s.full_bytes = rt
             .store()
             .and_then(|st| st.latest().ok().flatten())
@@ -316,6 +338,11 @@ impl SnapshotBench {
             "fsync_baseline_ms": round(fsync),
             "tick_ms": round(tick),
             "raw_tick_ms": round(raw_tick),
+            "sorted_iter_ms": round(median(s.sorted_iter)),
+            "rss_before_bytes": s.rss_before,
+            "rss_peak_bytes": s.rss_peak,
+            "rss_after_bytes": s.rss_after,
+            "world_rss_bytes": s.world_rss,
             "hecs_save_ms": round(hecs_save),
             "hecs_restore_ms": round(hecs_restore),
             "targets": [
@@ -327,8 +354,58 @@ impl SnapshotBench {
                 target("full_durable_ms <= hecs_save_ms", full_durable, hecs_save, 1.0),
                 target("full_restore_ms <= hecs_restore_ms", full_restore, hecs_restore, 1.0),
                 target("delta_durable_ms <= hecs_save_ms / 20", delta_durable, hecs_save, 0.05),
+                target(
+                    "rss_peak_bytes - rss_before_bytes <= 1.5 * full_bytes",
+                    s.rss_peak.saturating_sub(s.rss_before) as f64,
+                    s.full_bytes as f64,
+                    1.5,
+                ),
             ],
         })
+    }
+}
+
+/// Iterates every particle in uid order (summing positions, so that the
+/// work is not optimized away).
+fn sorted_iter(world: &mut World) -> f64 {
+    let mut query = world.query::<(&Uid, &Position)>();
+    let t = Instant::now();
+    let mut sum = 0.0f32;
+    let mut n = 0usize;
+    for (_, p) in query.iter(world).sort::<&Uid>() {
+        sum += p.0[0];
+        n += 1;
+    }
+    let elapsed = ms(t);
+    std::hint::black_box((sum, n));
+    elapsed
+}
+
+/// The process's resident memory, on Linux (`/proc/self/status`).
+mod memory {
+    fn status(key: &str) -> u64 {
+        let Ok(text) = std::fs::read_to_string("/proc/self/status") else {
+            return 0;
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    /// Resident bytes now.
+    pub(super) fn rss() -> u64 {
+        status("VmRSS:")
+    }
+
+    /// The peak of resident bytes since the last [`reset_peak`].
+    pub(super) fn peak() -> u64 {
+        status("VmHWM:")
+    }
+
+    /// Starts a new peak (`clear_refs` value 5 resets the high-water mark).
+    pub(super) fn reset_peak() {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
     }
 }
 

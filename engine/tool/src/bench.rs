@@ -1,6 +1,8 @@
-//! `dizzy bench snapshot`: snapshot, restore and tick costs against baselines.
+//! `dizzy bench snapshot`: snapshot, restore and tick costs against
+//! baselines; given several sizes, a sweep (one child process per size).
 
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use dizzy_bench::SnapshotBench;
 
@@ -8,9 +10,12 @@ use dizzy_cli::{CliError, outln};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Entities in the world (each with a uid and three components).
-    #[arg(long, default_value_t = 1_000_000)]
-    entities: usize,
+    /// Entities in the world (each with a uid and three components); a
+    /// list (`100k,1M,4M,10M`) runs a sweep: each size in a process of its
+    /// own, one after the other, then one JSON document with the table and
+    /// the targets that compare sizes.
+    #[arg(long, default_value = "1M", value_parser = dizzy_bench::parse_sizes)]
+    entities: Sizes,
     /// Fraction changed by each particles system before the delta.
     #[arg(long, default_value_t = 0.01)]
     changed: f64,
@@ -28,12 +33,60 @@ pub(crate) struct Args {
     json: bool,
 }
 
+type Sizes = Vec<usize>;
+
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
+    if let [entities] = args.entities[..] {
+        return run_one(args, entities);
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(format!("cannot find this program to rerun it: {e}")))?;
+    let mut reports = Vec::new();
+    for &n in &args.entities {
+        eprintln!("bench: {n} entities (a process of its own)");
+        let mut cmd = Command::new(&exe);
+        cmd.args(["bench", "snapshot", "--json"])
+            .args(["--entities", &n.to_string()])
+            .args(["--changed", &args.changed.to_string()])
+            .args(["--reps", &args.reps.to_string()]);
+        if let Some(c) = args.chunk_bytes {
+            cmd.args(["--chunk-bytes", &c.to_string()]);
+        }
+        if let Some(d) = &args.dir {
+            cmd.arg("--dir").arg(d);
+        }
+        let out = cmd
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| CliError::new(format!("{}: {e}", exe.display())))?;
+        if !out.status.success() {
+            return Err(CliError::new(format!(
+                "the benchmark at {n} entities failed ({})",
+                out.status
+            )));
+        }
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            CliError::new(format!(
+                "the benchmark at {n} entities printed no JSON: {e}"
+            ))
+        })?;
+        reports.push(report);
+    }
+    let summary = dizzy_bench::summarize(reports);
+    if args.json {
+        outln!("{summary}");
+    } else {
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(())
+}
+
+fn run_one(args: Args, entities: usize) -> Result<(), CliError> {
     let base = args.dir.unwrap_or_else(std::env::temp_dir);
     let dir = base.join(format!("dizzy-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
     let bench = SnapshotBench {
-        entities: args.entities,
+        entities,
         changed: args.changed,
         reps: args.reps,
         chunk_bytes: args

@@ -18,7 +18,7 @@ pub(crate) struct Args {
     /// The dizzy file that holds the run.
     #[arg(long, default_value = DEFAULT_DB)]
     db: PathBuf,
-    /// Directories listed and files hashed per tick, at most.
+    /// Directories listed and files read per tick, at most.
     #[arg(long, default_value_t = 512)]
     batch: usize,
     /// Snapshot every N ticks (`10`) or every duration (`2s`, `500ms`).
@@ -117,7 +117,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} {elapsed} [{bar:30}] {pos}/{len} files hashed {msg}",
+                "{spinner} {elapsed} [{bar:30}] {pos}/{len} files done {msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
@@ -161,10 +161,11 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         outln!("{json}");
     } else {
         outln!(
-            "{} files, {} bytes, {} duplicate sets ({} files hashed by this run{}{})",
+            "{} files, {} bytes, {} duplicate sets, {} unreadable ({} files read by this run{}{})",
             report.files,
             report.bytes,
             report.duplicate_sets.len(),
+            report.unreadable,
             report.hashed_this_run,
             if report.changed > 0 {
                 format!(", {} changed since listed and left out", report.changed)
@@ -175,6 +176,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
                 .resumed_from_snapshot
                 .map_or_else(String::new, |s| format!(", resumed from snapshot {s}"))
         );
+        for (path, error) in &report.unreadable_files {
+            outln!("unreadable: {path}: {error}");
+        }
         for set in &report.duplicate_sets {
             outln!("{} {} bytes", set.sha256, set.size);
             for p in &set.paths {

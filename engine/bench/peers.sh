@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The dedupe demo against the tools people use to find duplicates, on one
+# warm tree, in one run, alternating: `dizzy demo dedupe`, `jdupes` and
+# `fclones group`, each asked for the same answer (every regular file, empty
+# files as one content, hard links as duplicates, symlinks not followed),
+# and the answers checked to be identical sets of paths, and identical to
+# the sets `sha256sum` gives over every regular file. Not run by CI.
+#
+#   engine/bench/peers.sh [DIR] [ROUNDS]      # default: /usr/share 5
+#
+# Installs what is missing: jdupes (apt), fclones (cargo install).
+# Prints one JSON object: wall seconds of every round per tool, medians,
+# the ratios dizzy/jdupes and dizzy/fclones, and whether the sets agree.
+set -euo pipefail
+
+dir=${1:-/usr/share}
+rounds=${2:-5}
+here=$(cd "$(dirname "$0")/../.." && pwd)
+
+if ! command -v jdupes >/dev/null; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get install -y jdupes >&2
+fi
+if ! command -v fclones >/dev/null; then
+    cargo install fclones --locked >&2
+fi
+(cd "$here" && cargo build --release -p dizzy-tool >&2)
+dizzy="$here/target/release/dizzy"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+run_dizzy() {
+    rm -f "$work/d.redb"
+    "$dizzy" demo dedupe "$dir" --db "$work/d.redb" --json >"$work/dizzy.json"
+}
+run_jdupes() {
+    # -H hard links are duplicates, -z so are empty files, -q no progress.
+    jdupes -r -H -z -q "$dir" >"$work/jdupes.txt"
+}
+run_fclones() {
+    # --hidden and --no-ignore: every file; --min 0: empty files too;
+    # -H: hard links are duplicates.
+    fclones group --hidden --no-ignore --min 0 -H "$dir" >"$work/fclones.txt" 2>/dev/null
+}
+
+now() { date +%s.%N; }
+declare -A times
+for tool in dizzy jdupes fclones; do
+    "run_$tool" # warm the page cache and the tool
+    times[$tool]=""
+done
+for ((i = 0; i < rounds; i++)); do
+    for tool in dizzy jdupes fclones; do
+        t0=$(now)
+        "run_$tool"
+        t1=$(now)
+        times[$tool]+="$(awk "BEGIN { print $t1 - $t0 }") "
+    done
+done
+
+# The reference answer (not timed): sha256sum of every regular file.
+(cd "$dir" && find . -type f -print0 | xargs -0 sha256sum -z) >"$work/sha256sum.txt"
+
+python3 - "$dir" "$work" "${times[dizzy]}" "${times[jdupes]}" "${times[fclones]}" <<'EOF'
+import json, os, re, statistics, sys
+
+root, work = sys.argv[1], sys.argv[2]
+times = {t: [float(x) for x in s.split()] for t, s in zip(["dizzy", "jdupes", "fclones"], sys.argv[3:6])}
+root_b = os.fsencode(os.path.abspath(root)).rstrip(b"/")
+
+def canon(sets):
+    return sorted(sorted(s) for s in sets if len(s) > 1)
+
+def rel(p):
+    p = os.path.abspath(p) if not p.startswith(b"/") else p
+    return p[len(root_b) + 1:] if p.startswith(root_b + b"/") else p
+
+report = json.load(open(os.path.join(work, "dizzy.json")))
+# dizzy shows bytes that are not UTF-8 as \xNN: back to bytes.
+unescape = lambda p: re.sub(rb"\\x([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]), p.encode())
+dizzy = canon([[unescape(p) for p in s["paths"]] for s in report["duplicate_sets"]])
+
+def blocks(path, is_path):
+    sets, cur = [], []
+    for line in open(path, "rb").read().split(b"\n"):
+        if is_path(line):
+            cur.append(rel(line.strip() if line[:1] in b" \t" else line))
+        else:
+            if cur:
+                sets.append(cur)
+            cur = []
+    if cur:
+        sets.append(cur)
+    return canon(sets)
+
+jdupes = blocks(os.path.join(work, "jdupes.txt"), lambda l: l != b"")
+fclones = blocks(os.path.join(work, "fclones.txt"), lambda l: l[:1] in (b" ", b"\t") and l.strip() != b"")
+def sha256sum_sets(path):
+    groups = {}
+    for record in open(path, "rb").read().split(b"\0"):
+        if record:
+            digest, name = record[:64], record[66:]
+            groups.setdefault(digest, []).append(rel(os.path.join(root_b, name[2:] if name.startswith(b"./") else name)))
+    return canon(groups.values())
+
+sha256sum = sha256sum_sets(os.path.join(work, "sha256sum.txt"))
+med = {t: statistics.median(v) for t, v in times.items()}
+print(json.dumps({
+    "dir": root,
+    "files": report["files"],
+    "bytes": report["bytes"],
+    "duplicate_sets": len(dizzy),
+    "rounds": len(times["dizzy"]),
+    "seconds": times,
+    "median_seconds": med,
+    "dizzy_over_jdupes": round(med["dizzy"] / med["jdupes"], 3),
+    "dizzy_over_fclones": round(med["dizzy"] / med["fclones"], 3),
+    "targets": {
+        "dizzy <= 0.7 * jdupes": med["dizzy"] <= 0.7 * med["jdupes"],
+        "dizzy <= fclones": med["dizzy"] <= med["fclones"],
+    },
+    "same_sets_as_sha256sum": dizzy == sha256sum,
+    "same_sets_as_jdupes": dizzy == jdupes,
+    "same_sets_as_fclones": dizzy == fclones,
+    "sets": {"dizzy": len(dizzy), "sha256sum": len(sha256sum), "jdupes": len(jdupes), "fclones": len(fclones)},
+}, indent=1))
+EOF

@@ -1,0 +1,378 @@
+//! The flagship demo: a resumable duplicate-file finder, built only with the
+//! public API, as a user would build it.
+//!
+//! Directories and regular files are entities (symlinks are neither followed
+//! nor counted). It works as jdupes and fclones do, as a pipeline of
+//! systems over components that record each file's [`Stage`]:
+//!
+//! 1. `discover` lists a batch of directories per tick (in parallel);
+//! 2. `by_size`, once everything is listed, sets aside every file whose
+//!    size no other file has (it cannot have a duplicate);
+//! 3. `hash_partial` hashes the first and last 4 KiB of the others (a
+//!    file of at most 8 KiB whole: its [`Sha256`] directly), a batch per
+//!    tick on every core;
+//! 4. `by_partial` sets aside the files whose (size, [`PartialHash`]) no
+//!    other file has;
+//! 5. `hash_full` computes the [`Sha256`] of what still collides;
+//! 6. `group` makes duplicate-set entities of files of equal content,
+//!    referencing their member files.
+//!
+//! The duplicate sets are exactly those of `sha256sum` over every regular
+//! file: empty files are one content; hard links are separate paths to the
+//! same content, so they are duplicates of each other (as `sha256sum` and
+//! `jdupes -H` say); files that cannot be read are left out and counted.
+//! Paths are kept as the file system gives them: a name that is not UTF-8
+//! keeps its bytes in [`RawPath`], and its `path` is only for display.
+//!
+//! Kill it at any moment: the next run resumes from the last snapshot, at
+//! the stage each file had reached, and reads again only what was not read
+//! before it.
+//!
+//! Lineage: every file and subdirectory is caused by (`CausedBy`) the
+//! directory that listed it, and a duplicate set by the first of its files
+//! (by path; `DuplicateSet::files` holds them all), so one run is one
+//! correlation rooted at the root directory: `dizzy trace <uid>` shows the
+//! directories that led to a duplicate set.
+
+mod scan;
+mod stages;
+
+use std::path::PathBuf;
+
+use bevy_ecs::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use dizzy_systems::{Plugin, Setup};
+
+pub use scan::display;
+pub use stages::{
+    by_partial, by_size, discover, group, hash_full, hash_partial, stage_older_files,
+};
+
+/// A directory, by its path relative to the root ("" for the root).
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Dir {
+    /// Path relative to the root, `/`-separated; if it is not UTF-8, a
+    /// display of it (see [`display`]) and the path is in [`RawPath`].
+    pub path: String,
+}
+
+/// The bytes of a path that is not UTF-8, exactly as the file system gave
+/// them (relative to the root, `/`-separated), on the [`Dir`] or [`File`]
+/// whose `path` only displays it.
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RawPath(pub Vec<u8>);
+
+/// Marks a directory that is not listed yet.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unlisted;
+
+/// A regular file.
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct File {
+    /// Path relative to the root, `/`-separated; if it is not UTF-8, a
+    /// display of it (see [`display`]) and the path is in [`RawPath`].
+    pub path: String,
+    /// Size in bytes when it was listed.
+    pub size: u64,
+    /// Modification time when it was listed, in nanoseconds since the
+    /// epoch (0: unknown, as in files of runs before it was recorded). The
+    /// report checks size and this time again before it lists a file.
+    #[serde(default)]
+    pub modified_ns: u64,
+}
+
+/// Where a file is in the pipeline: what happens to it next.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Listed; its size is compared with the others' once everything is
+    /// listed.
+    Listed,
+    /// Another file has its size: its ends are hashed next.
+    Partial,
+    /// Its [`PartialHash`] is known and is compared with the others'.
+    Compare,
+    /// Another file has its size and partial hash: it is hashed whole next.
+    Full,
+    /// Nothing left to do: it has a [`Sha256`], or no duplicate (its size
+    /// or partial hash is its own), or it is [`Unreadable`].
+    Done,
+}
+
+/// A hash of a file's first and last 4 KiB (the first 8 bytes of their
+/// SHA-256), for a file of more than 8 KiB whose size another file has.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartialHash(pub u64);
+
+/// A file's SHA-256 (of files that may have a duplicate).
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sha256(pub [u8; 32]);
+
+/// A directory or file that could not be read (the error is kept).
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    /// What went wrong.
+    pub error: String,
+}
+
+/// Files that share one content.
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateSet {
+    /// The content's SHA-256.
+    pub sha256: [u8; 32],
+    /// The content's size.
+    pub size: u64,
+    /// The member files, by path.
+    #[entities]
+    pub files: Vec<Entity>,
+}
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Listing and hashing.
+    #[default]
+    Scanning,
+    /// Duplicate sets are built.
+    Done,
+}
+
+/// The persisted state of a run.
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dedupe {
+    /// The root directory, as given (canonicalized).
+    pub root: String,
+    /// Where the run is.
+    pub phase: Phase,
+}
+
+/// Settings of this process (not persisted).
+#[derive(Resource, Clone, Debug)]
+pub struct Settings {
+    /// The root directory.
+    pub root: PathBuf,
+    /// Directories listed and files hashed per tick, at most.
+    pub batch: usize,
+    /// Bytes hashed per tick, at most (a bigger file still goes alone).
+    pub batch_bytes: u64,
+}
+
+/// Files read by this process, for a partial or a full hash (not
+/// persisted).
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct HashedThisRun(pub u64);
+
+/// The dedupe plugin: its components, its resource and, when it has
+/// settings, its six systems (without, it only registers the types, for
+/// inspecting a file).
+#[derive(Debug, Default)]
+pub struct DedupePlugin {
+    /// The process settings.
+    pub settings: Option<Settings>,
+}
+
+impl Plugin for DedupePlugin {
+    fn build(&self, app: &mut Setup) {
+        app.component::<Dir>("dedupe.dir")
+            .component::<Unlisted>("dedupe.unlisted")
+            .component::<File>("dedupe.file")
+            .component::<RawPath>("dedupe.raw_path")
+            .component::<Stage>("dedupe.stage")
+            .component::<PartialHash>("dedupe.partial_hash")
+            .component::<Sha256>("dedupe.sha256")
+            .component::<Unreadable>("dedupe.unreadable")
+            .component::<DuplicateSet>("dedupe.duplicate_set")
+            .resource("dedupe.state", Dedupe::default());
+        if let Some(settings) = &self.settings {
+            app.transient_resource(settings.clone())
+                .transient_resource(HashedThisRun::default())
+                .add_systems(
+                    (
+                        // Reading the disk: listing and hashing touch
+                        // disjoint data, so bevy runs them at once.
+                        (discover, (hash_partial, hash_full).chain()),
+                        // Deciding: each runs only when its stage is
+                        // complete, so they never act in the same tick.
+                        (stage_older_files, by_size, by_partial, group),
+                    )
+                        .chain(),
+                );
+            // What the systems' commands create, for the diagram.
+            app.declare(discover)
+                .creates::<Dir>()
+                .creates::<Unlisted>()
+                .creates::<File>()
+                .creates::<RawPath>()
+                .creates::<Stage>()
+                .creates::<Unreadable>();
+            app.declare(hash_partial)
+                .creates::<PartialHash>()
+                .creates::<Sha256>()
+                .creates::<Unreadable>();
+            app.declare(hash_full)
+                .creates::<Sha256>()
+                .creates::<Unreadable>();
+            app.declare(group).creates::<DuplicateSet>();
+        }
+    }
+}
+
+/// The path of a file as bytes: exactly what the file system gave.
+pub fn path_of<'a>(file: &'a File, raw: Option<&'a RawPath>) -> &'a [u8] {
+    raw.map_or(file.path.as_bytes(), |r| &r.0)
+}
+
+/// Whether the run is finished.
+pub fn done(world: &World) -> bool {
+    world
+        .get_resource::<Dedupe>()
+        .is_some_and(|d| d.phase == Phase::Done)
+}
+
+/// One duplicate set, as reported.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SetReport {
+    /// Hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Paths relative to the root, sorted by their bytes, for display
+    /// (bytes that are not UTF-8 as `\xNN`, see [`display`]).
+    pub paths: Vec<String>,
+}
+
+/// The result of a run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Regular files seen.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Files that could not be read (left out of the duplicate sets).
+    pub unreadable: u64,
+    /// Their paths (for display, as in [`SetReport::paths`]) and errors,
+    /// sorted by path.
+    pub unreadable_files: Vec<(String, String)>,
+    /// Every content shared by two or more files, by sha256.
+    pub duplicate_sets: Vec<SetReport>,
+    /// Files of duplicate sets that changed since they were listed (size,
+    /// modification time and content checked again at report time), left
+    /// out of the sets.
+    pub changed: u64,
+    /// The snapshot this run resumed from.
+    pub resumed_from_snapshot: Option<u64>,
+    /// Files read by this process (for a partial or a full hash).
+    pub hashed_this_run: u64,
+    /// The last snapshot written (durable).
+    pub snapshot: Option<u64>,
+}
+
+/// Progress counters: (files seen, files done, directories left).
+pub fn progress(world: &mut World) -> (u64, u64, u64) {
+    let mut files = 0;
+    let mut done = 0;
+    for stage in world.query_filtered::<&Stage, With<File>>().iter(world) {
+        files += 1;
+        done += u64::from(*stage == Stage::Done);
+    }
+    let left = world
+        .query_filtered::<(), With<Unlisted>>()
+        .iter(world)
+        .count() as u64;
+    (files, done, left)
+}
+
+/// Whether the file at `path` still holds content of `size` bytes hashing
+/// to `sha256`: trusted when its size and modification time are those it
+/// was listed with, hashed again otherwise.
+fn still_holds(path: &std::path::Path, listed: &File, size: u64, sha256: &[u8; 32]) -> bool {
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !m.is_file() || m.len() != size {
+        return false;
+    }
+    if listed.modified_ns != 0
+        && m.len() == listed.size
+        && scan::modified_ns(&m) == listed.modified_ns
+    {
+        return true;
+    }
+    scan::full(path).is_ok_and(|digest| &digest == sha256)
+}
+
+/// Builds the report from the world. Before a file is listed in a
+/// duplicate set, its size and modification time are checked again (and
+/// its content hashed again if they changed): a resumed run may hold
+/// hashes taken before the files changed, and a duplicate finder's output
+/// is used to delete files. Files that changed are left out of their sets
+/// and counted in [`Report::changed`].
+pub fn report(world: &mut World) -> Report {
+    let root = world.get_resource::<Settings>().map(|s| s.root.clone());
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut unreadable = Vec::new();
+    for (f, raw, bad) in world
+        .query::<(&File, Option<&RawPath>, Option<&Unreadable>)>()
+        .iter(world)
+    {
+        files += 1;
+        bytes += f.size;
+        if let Some(bad) = bad {
+            unreadable.push((path_of(f, raw).to_vec(), bad.error.clone()));
+        }
+    }
+    unreadable.sort();
+    let mut changed = 0;
+    let mut sets: Vec<SetReport> = world
+        .query::<&DuplicateSet>()
+        .iter(world)
+        .filter_map(|s| {
+            let mut paths: Vec<&[u8]> = s
+                .files
+                .iter()
+                .filter_map(|&e| Some((world.get::<File>(e)?, world.get::<RawPath>(e))))
+                .filter(|(f, raw)| {
+                    let holds = root.as_deref().is_none_or(|r| {
+                        still_holds(&scan::join(r, path_of(f, *raw)), f, s.size, &s.sha256)
+                    });
+                    changed += u64::from(!holds);
+                    holds
+                })
+                .map(|(f, raw)| path_of(f, raw))
+                .collect();
+            paths.sort();
+            (paths.len() > 1).then(|| SetReport {
+                sha256: hex(&s.sha256),
+                size: s.size,
+                paths: paths.into_iter().map(display).collect(),
+            })
+        })
+        .collect();
+    sets.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    Report {
+        files,
+        bytes,
+        unreadable: unreadable.len() as u64,
+        unreadable_files: unreadable
+            .into_iter()
+            .map(|(p, e)| (display(&p), e))
+            .collect(),
+        duplicate_sets: sets,
+        changed,
+        resumed_from_snapshot: None,
+        hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0),
+        snapshot: None,
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

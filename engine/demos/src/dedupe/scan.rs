@@ -1,0 +1,213 @@
+//! The file system side of the dedupe demo: paths as bytes, listing a
+//! directory, reading a file's ends or all of it.
+
+use std::ffi::OsStr;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Bytes read at each end of a file for its partial hash (jdupes and
+/// fclones read 4 KiB too). A file of at most twice this is read whole
+/// instead, and its partial hash is its full one.
+pub(crate) const PARTIAL: u64 = 4096;
+
+/// The bytes of a file name, as the file system gives them.
+#[cfg(unix)]
+pub(crate) fn name_bytes(name: &OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    name.as_bytes().to_vec()
+}
+
+/// The bytes of a file name (outside Unix, names are Unicode: UTF-8).
+#[cfg(not(unix))]
+pub(crate) fn name_bytes(name: &OsStr) -> Vec<u8> {
+    name.to_string_lossy().into_owned().into_bytes()
+}
+
+/// The path of `rel` (bytes relative to the root, `/`-separated) under
+/// `root`.
+pub(crate) fn join(root: &Path, rel: &[u8]) -> PathBuf {
+    if rel.is_empty() {
+        return root.to_owned();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        root.join(OsStr::from_bytes(rel))
+    }
+    #[cfg(not(unix))]
+    {
+        root.join(String::from_utf8_lossy(rel).as_ref())
+    }
+}
+
+/// `rel/name`, or `name` at the root.
+pub(crate) fn child(rel: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rel.len() + 1 + name.len());
+    if !rel.is_empty() {
+        out.extend_from_slice(rel);
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+    out
+}
+
+/// A path for people: the bytes as text where they are UTF-8, every other
+/// byte as `\xNN`. Different paths stay different unless a UTF-8 name
+/// itself spells `\xNN`.
+pub fn display(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02X}");
+        }
+    }
+    out
+}
+
+/// One entry of a listed directory.
+pub(crate) enum Entry {
+    Dir(Vec<u8>),
+    /// Path, size, modification time ([`modified_ns`]).
+    File(Vec<u8>, u64, u64),
+    Bad(Vec<u8>, String),
+}
+
+impl Entry {
+    fn path(&self) -> &[u8] {
+        match self {
+            Entry::Dir(p) | Entry::File(p, _, _) | Entry::Bad(p, _) => p,
+        }
+    }
+}
+
+/// Lists one directory: subdirectories and regular files, sorted by name
+/// (as bytes); symlinks and other kinds are skipped.
+pub(crate) fn list(root: &Path, rel: &[u8]) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    let rd = std::fs::read_dir(join(root, rel)).map_err(|e| e.to_string())?;
+    for entry in rd {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let path = child(rel, &name_bytes(&entry.file_name()));
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => out.push(Entry::Dir(path)),
+            Ok(t) if t.is_file() => match entry.metadata() {
+                Ok(m) => out.push(Entry::File(path, m.len(), modified_ns(&m))),
+                Err(e) => out.push(Entry::Bad(path, e.to_string())),
+            },
+            Ok(_) => {}
+            Err(e) => out.push(Entry::Bad(path, e.to_string())),
+        }
+    }
+    out.sort_by(|a, b| a.path().cmp(b.path()));
+    Ok(out)
+}
+
+/// A file's modification time in nanoseconds since the epoch (0 if the
+/// file system does not tell).
+pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// What reading a file for its partial hash gave.
+pub(crate) enum Partial {
+    /// The file was read whole (it is small): its SHA-256.
+    Whole([u8; 32]),
+    /// A hash of its first and last [`PARTIAL`] bytes.
+    Ends(u64),
+}
+
+/// Reads the ends of the file at `path` (all of it if it is small).
+pub(crate) fn partial(path: &Path, size: u64) -> Result<Partial, String> {
+    if size <= 2 * PARTIAL {
+        return full(path).map(Partial::Whole);
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 2 * PARTIAL as usize];
+    let (head, tail) = buf.split_at_mut(PARTIAL as usize);
+    f.read_exact(head).map_err(|e| e.to_string())?;
+    f.seek(SeekFrom::Start(size - PARTIAL))
+        .map_err(|e| e.to_string())?;
+    f.read_exact(tail).map_err(|e| e.to_string())?;
+    let digest: [u8; 32] = Sha256::digest(buf).into();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    Ok(Partial::Ends(u64::from_le_bytes(first)))
+}
+
+/// The SHA-256 of the whole file at `path`.
+pub(crate) fn full(path: &Path) -> Result<[u8; 32], String> {
+    thread_local! {
+        // One read buffer per thread, not one zeroed allocation per file.
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 17]);
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut h = Sha256::new();
+    BUF.with_borrow_mut(|buf| {
+        loop {
+            let n = f.read(buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok::<(), String>(())
+    })?;
+    Ok(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_escapes_only_what_is_not_utf8() {
+        assert_eq!(display(b"a/b c.txt"), "a/b c.txt");
+        assert_eq!(display("é/ü".as_bytes()), "é/ü");
+        assert_eq!(display(b"bad\xff\xfename"), "bad\\xFF\\xFEname");
+    }
+
+    #[test]
+    fn child_joins_with_a_slash_below_the_root() {
+        assert_eq!(child(b"", b"x"), b"x");
+        assert_eq!(child(b"a\xff", b"x"), b"a\xff/x");
+    }
+
+    #[test]
+    fn partial_hash_reads_both_ends() {
+        let dir = tempfile_dir();
+        let size = 3 * PARTIAL as usize;
+        let a = vec![7u8; size];
+        let mut b = a.clone();
+        b[size - 1] = 8; // differs only in the last byte
+        let mut c = a.clone();
+        c[size / 2] = 9; // differs only in the middle
+        for (name, data) in [("a", &a), ("b", &b), ("c", &c)] {
+            std::fs::write(dir.join(name), data).unwrap();
+        }
+        let ends = |n: &str| match partial(&dir.join(n), size as u64).unwrap() {
+            Partial::Ends(h) => h,
+            Partial::Whole(_) => panic!("a large file is read at its ends"),
+        };
+        assert_ne!(ends("a"), ends("b"));
+        assert_eq!(ends("a"), ends("c"), "the middle is not read");
+        std::fs::write(dir.join("small"), b"hi").unwrap();
+        assert!(matches!(
+            partial(&dir.join("small"), 2).unwrap(),
+            Partial::Whole(h) if h == full(&dir.join("small")).unwrap()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dizzy-scan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -1,0 +1,229 @@
+//! `dizzy demo dedupe` gives exactly the duplicate sets of `sha256sum` on a
+//! tree made to trip a size-then-partial-hash pipeline: files of one size
+//! that differ only in the middle or only at the end, files that share a
+//! long prefix, empty files, hard links, names that are not UTF-8 (files
+//! and a directory); a rerun that resumes a killed run's file agrees.
+
+use std::path::Path;
+
+use dizzy_tests::{dizzy, dizzy_json, expected_duplicates, reported_duplicates};
+
+fn write(root: &Path, rel: &[u8], data: &[u8]) {
+    let path = path(root, rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+#[cfg(unix)]
+fn path(root: &Path, rel: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    root.join(std::ffi::OsStr::from_bytes(rel))
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed)
+        .collect()
+}
+
+/// The awkward tree; returns how many regular files it holds.
+fn awkward_tree(root: &Path) -> usize {
+    let big = pattern(40_000, 1);
+    let mut middle = big.clone();
+    middle[20_000] ^= 0xff; // same size, same ends, other middle
+    let mut last = big.clone();
+    *last.last_mut().unwrap() ^= 1; // same size, differs in the last byte
+    let files: Vec<(&[u8], Vec<u8>)> = vec![
+        (b"big/a", big.clone()),
+        (b"big/b", big.clone()),
+        (b"big/middle", middle.clone()),
+        (b"big/middle-again", middle),
+        (b"big/last", last),
+        (b"big/longer", [big.as_slice(), b"tail"].concat()), // shares a prefix
+        (b"big/shorter", big[..30_000].to_vec()),
+        (b"small/x", b"same size 1".to_vec()),
+        (b"small/y", b"same size 2".to_vec()),
+        (b"small/z", b"same size 1".to_vec()),
+        (b"small/eight-k", pattern(8192, 3)),
+        (b"small/eight-k-and-one", pattern(8193, 3)),
+        (b"small/eight-k-copy", pattern(8192, 3)),
+        (b"empty/one", Vec::new()),
+        (b"empty/two", Vec::new()),
+        (b"empty/deep/three", Vec::new()),
+        (b"unique/only", pattern(12_345, 9)),
+        (b"names/caf\xe9-latin1", big.clone()),
+        (b"names/\xff\xfe", b"same size 2".to_vec()),
+        (b"names/dir-\xfe/inside", pattern(8192, 3)),
+        ("names/ünïcode ok".as_bytes(), pattern(12_345, 10)),
+        (b"names/with\nnewline", pattern(12_345, 10)),
+    ];
+    for (rel, data) in &files {
+        write(root, rel, data);
+    }
+    let mut count = files.len();
+    // Hard links: one to a duplicated content, one to a unique content
+    // (which makes it a duplicate of its own link).
+    std::fs::hard_link(root.join("big/a"), root.join("big/a-link")).unwrap();
+    std::fs::hard_link(root.join("unique/only"), root.join("unique/only-link")).unwrap();
+    count += 2;
+    // Symlinks are not files to compare.
+    std::os::unix::fs::symlink(root.join("big/a"), root.join("big/symlink")).unwrap();
+    count
+}
+
+#[test]
+fn awkward_tree_gives_the_sets_of_sha256sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let files = awkward_tree(&tree);
+    let expected = expected_duplicates(&tree);
+    // The sets sha256sum gives, spelled out (display: `\xNN` for bytes).
+    let paths: Vec<Vec<String>> = expected.iter().map(|(_, p)| p.clone()).collect();
+    for set in [
+        &["big/a", "big/a-link", "big/b", "names/caf\\xE9-latin1"][..],
+        &["big/middle", "big/middle-again"],
+        &["empty/deep/three", "empty/one", "empty/two"],
+        &["small/x", "small/z"],
+        &["names/\\xFF\\xFE", "small/y"],
+        &[
+            "names/dir-\\xFE/inside",
+            "small/eight-k",
+            "small/eight-k-copy",
+        ],
+        &["unique/only", "unique/only-link"],
+        &["names/with\nnewline", "names/ünïcode ok"],
+    ] {
+        assert!(
+            paths.iter().any(|p| p == set),
+            "sha256sum finds {set:?} in {paths:?}"
+        );
+    }
+    assert_eq!(expected.len(), 8);
+
+    let db = dir.path().join("d.redb");
+    let args = [
+        "demo",
+        "dedupe",
+        tree.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ];
+    let report = dizzy_json(&[&args[..], &["--json"]].concat());
+    assert_eq!(report["files"], files as u64);
+    assert_eq!(report["unreadable"], 0);
+    assert_eq!(reported_duplicates(&report), expected);
+    // Sizes no other file has are never read (the 30,000-, 40,004- and
+    // 8,193-byte files); the others are read once (their ends, or all of
+    // them up to 8 KiB), and whole again where size and ends are shared:
+    // the six 40,000-byte files other than `last`, the four of 12,345.
+    assert_eq!(report["hashed_this_run"], files as u64 - 3 + 6 + 4);
+
+    // The summary on a terminal says how many files could not be read.
+    let again = dizzy().args(args).output().unwrap();
+    assert!(again.status.success());
+    let text = String::from_utf8(again.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.contains(&format!("{files} files"))
+            && first.contains("8 duplicate sets, 0 unreadable"),
+        "{first}"
+    );
+    assert!(text.contains("  names/\\xFF\\xFE\n"), "{text}");
+}
+
+#[test]
+fn a_file_gone_before_it_is_read_is_counted_and_named() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    write(&tree, b"a", b"twin");
+    write(&tree, b"b", b"twin");
+    write(&tree, b"c\xff", b"twin");
+    // Listing these takes a tick each (--batch 1): time to remove a file
+    // that was listed in the first tick before any file is read.
+    for i in 0..200 {
+        std::fs::create_dir_all(tree.join(format!("d{i:03}"))).unwrap();
+    }
+    let db = dir.path().join("d.redb");
+    let mut child = dizzy()
+        .args(["demo", "dedupe", tree.to_str().unwrap()])
+        .args(["--db", db.to_str().unwrap()])
+        .args(["--batch", "1", "--snapshot-every", "1"])
+        .env("DIZZY_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("committed snapshot") {
+        line.clear();
+    }
+    std::fs::remove_file(path(&tree, b"c\xff")).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("3 files, 12 bytes, 1 duplicate sets, 1 unreadable"),
+        "{text}"
+    );
+    assert!(text.contains("unreadable: c\\xFF: "), "{text}");
+    assert!(text.contains("  a\n  b\n"), "{text}");
+}
+
+/// A run written by an earlier build (files without a `dedupe.stage`, one
+/// hashed, the others not yet) resumes with the stages this build adds:
+/// nothing is grouped before every file has been through the pipeline.
+#[test]
+fn a_run_of_a_build_without_stages_resumes() {
+    use dizzy::App;
+    use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, File, Phase, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    write(&tree, b"a", b"twin");
+    write(&tree, b"b", b"twin");
+    write(&tree, b"c", b"other size");
+    let root = std::fs::canonicalize(&tree).unwrap();
+    let db = dir.path().join("old.redb");
+    let sha = |data: &[u8]| -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(data).into()
+    };
+    {
+        let mut rt = App::new()
+            .db(&db)
+            .plugin(DedupePlugin::default())
+            .open()
+            .unwrap();
+        rt.world_mut().insert_resource(Dedupe {
+            root: root.to_string_lossy().into_owned(),
+            phase: Phase::Scanning,
+        });
+        rt.spawn(Dir {
+            path: String::new(),
+        });
+        let file = |path: &str, size| File {
+            path: path.into(),
+            size,
+            modified_ns: 0,
+        };
+        rt.spawn((file("a", 4), Sha256(sha(b"twin"))));
+        rt.spawn(file("b", 4));
+        rt.spawn(file("c", 10));
+        rt.snapshot_full().unwrap();
+        rt.close().unwrap();
+    }
+    let report = dizzy_json(&[
+        "demo",
+        "dedupe",
+        tree.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(report["files"], 3);
+    assert_eq!(reported_duplicates(&report), expected_duplicates(&tree));
+    assert_eq!(reported_duplicates(&report).len(), 1);
+}
