@@ -609,8 +609,22 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         refs: Option<&RefEncoder<'_>>,
         emit: &mut dyn FnMut(Vec<u8>, usize),
     ) -> Result<(), ValueError> {
+        // A buffer for a chunk, sized for the values at hand when few are
+        // asked for (a delta's scattered rows): a chunk-sized buffer each
+        // time is fresh memory from the system, zeroed page by page.
+        let known = match place {
+            Place::Table(_, Rows::Only(rows)) => Some(rows.len()),
+            Place::Table(_, Rows::Range(a, b)) => Some(b.saturating_sub(a) as usize),
+            Place::Entities(es) => Some(es.len()),
+            Place::Table(_, Rows::All) => None,
+        };
+        let size = std::mem::size_of::<T>().max(1);
+        let capacity = known
+            .map_or(usize::MAX, |n| n.saturating_mul(size + size / 2 + 8))
+            .min(target + target / 8)
+            + prefix;
         let fresh = || {
-            let mut b = Vec::with_capacity(target + target / 8 + prefix);
+            let mut b = Vec::with_capacity(capacity);
             b.resize(prefix, 0);
             b
         };

@@ -66,18 +66,34 @@ pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
     })
 }
 
+/// The root's path shown as the demo shows paths ([`dedupe::display`]).
+fn root_display(root: &std::path::Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        dedupe::display(root.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        dedupe::display(root.to_string_lossy().as_bytes())
+    }
+}
+
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
     // Check the tree before the file is touched.
     let root = std::fs::canonicalize(&args.dir)
-        .map_err(|e| CliError::new(format!("{}: {e}", args.dir.display())))?;
+        .map_err(|e| CliError::new(format!("{}: {e}", root_display(&args.dir))))?;
     if !root.is_dir() {
         return Err(CliError::new(format!(
             "{}: not a directory",
-            args.dir.display()
+            root_display(&args.dir)
         )));
     }
-    std::fs::read_dir(&root).map_err(|e| CliError::new(format!("{}: {e}", args.dir.display())))?;
-    let root_str = root.to_string_lossy().into_owned();
+    std::fs::read_dir(&root)
+        .map_err(|e| CliError::new(format!("{}: {e}", root_display(&args.dir))))?;
+    // The root as the file system gives it: two roots that differ only in
+    // bytes that are not UTF-8 are two roots.
+    let root_str = root_display(&root);
 
     let settings = Settings {
         root: root.clone(),

@@ -140,7 +140,7 @@ pub enum Phase {
 /// The persisted state of a run.
 #[derive(Resource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dedupe {
-    /// The root directory, as given (canonicalized).
+    /// The root directory, canonicalized, as [`display`] shows it.
     pub root: String,
     /// Where the run is.
     pub phase: Phase,
@@ -236,8 +236,9 @@ pub struct SetReport {
     pub sha256: String,
     /// Size in bytes.
     pub size: u64,
-    /// Paths relative to the root, sorted by their bytes, for display
-    /// (bytes that are not UTF-8 as `\xNN`, see [`display`]).
+    /// Paths relative to the root, sorted by their bytes, for display: one
+    /// line each and unambiguous (bytes that are not UTF-8 as `\xNN`, a
+    /// backslash as `\\`, see [`display`]).
     pub paths: Vec<String>,
 }
 
@@ -248,10 +249,13 @@ pub struct Report {
     pub files: u64,
     /// Their total size.
     pub bytes: u64,
-    /// Files that could not be read (left out of the duplicate sets).
+    /// Files and directories that could not be read (left out of the
+    /// duplicate sets, with everything an unreadable directory holds). A
+    /// file whose size no other file has is never opened, so it is never
+    /// found unreadable.
     pub unreadable: u64,
-    /// Their paths (for display, as in [`SetReport::paths`]) and errors,
-    /// sorted by path.
+    /// Their paths (for display, as in [`SetReport::paths`]; a directory's
+    /// ends with `/`) and errors, sorted by path.
     pub unreadable_files: Vec<(String, String)>,
     /// Every content shared by two or more files, by sha256.
     pub duplicate_sets: Vec<SetReport>,
@@ -261,7 +265,8 @@ pub struct Report {
     pub changed: u64,
     /// The snapshot this run resumed from.
     pub resumed_from_snapshot: Option<u64>,
-    /// Files read by this process (for a partial or a full hash).
+    /// Files read by this process: for a partial or a full hash, or to
+    /// check again, at report time, a file whose modification time changed.
     pub hashed_this_run: u64,
     /// The last snapshot written (durable).
     pub snapshot: Option<u64>,
@@ -285,7 +290,14 @@ pub fn progress(world: &mut World) -> (u64, u64, u64) {
 /// Whether the file at `path` still holds content of `size` bytes hashing
 /// to `sha256`: trusted when its size and modification time are those it
 /// was listed with, hashed again otherwise.
-fn still_holds(path: &std::path::Path, listed: &File, size: u64, sha256: &[u8; 32]) -> bool {
+/// `read` counts the files it reads again.
+fn still_holds(
+    path: &std::path::Path,
+    listed: &File,
+    size: u64,
+    sha256: &[u8; 32],
+    read: &mut u64,
+) -> bool {
     let Ok(m) = std::fs::symlink_metadata(path) else {
         return false;
     };
@@ -298,6 +310,7 @@ fn still_holds(path: &std::path::Path, listed: &File, size: u64, sha256: &[u8; 3
     {
         return true;
     }
+    *read += 1;
     scan::full(path).is_ok_and(|digest| &digest == sha256)
 }
 
@@ -312,6 +325,16 @@ pub fn report(world: &mut World) -> Report {
     let mut files = 0;
     let mut bytes = 0;
     let mut unreadable = Vec::new();
+    // Directories that could not be listed: what they hold is not in the
+    // sets (named with a trailing `/`).
+    for (d, raw, bad) in world
+        .query::<(&Dir, Option<&RawPath>, &Unreadable)>()
+        .iter(world)
+    {
+        let mut path = raw.map_or(d.path.as_bytes(), |r| &r.0).to_vec();
+        path.push(b'/');
+        unreadable.push((path, bad.error.clone()));
+    }
     for (f, raw, bad) in world
         .query::<(&File, Option<&RawPath>, Option<&Unreadable>)>()
         .iter(world)
@@ -324,6 +347,7 @@ pub fn report(world: &mut World) -> Report {
     }
     unreadable.sort();
     let mut changed = 0;
+    let mut read_again = 0;
     let mut sets: Vec<SetReport> = world
         .query::<&DuplicateSet>()
         .iter(world)
@@ -334,7 +358,8 @@ pub fn report(world: &mut World) -> Report {
                 .filter_map(|&e| Some((world.get::<File>(e)?, world.get::<RawPath>(e))))
                 .filter(|(f, raw)| {
                     let holds = root.as_deref().is_none_or(|r| {
-                        still_holds(&scan::join(r, path_of(f, *raw)), f, s.size, &s.sha256)
+                        let path = scan::join(r, path_of(f, *raw));
+                        still_holds(&path, f, s.size, &s.sha256, &mut read_again)
                     });
                     changed += u64::from(!holds);
                     holds
@@ -361,7 +386,7 @@ pub fn report(world: &mut World) -> Report {
         duplicate_sets: sets,
         changed,
         resumed_from_snapshot: None,
-        hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0),
+        hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0) + read_again,
         snapshot: None,
     }
 }

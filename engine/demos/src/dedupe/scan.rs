@@ -53,14 +53,27 @@ pub(crate) fn child(rel: &[u8], name: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A path for people: the bytes as text where they are UTF-8, every other
-/// byte as `\xNN`. Different paths stay different unless a UTF-8 name
-/// itself spells `\xNN`.
+/// A path for people, one line and unambiguous: text where the bytes are
+/// UTF-8, except that a backslash is written `\\` and a control character
+/// `\xNN` (ASCII: newline is `\x0A`, escape `\x1B`) or `\u{NN}` (others);
+/// every byte that is not UTF-8 is `\xNN`. Different paths always display
+/// differently.
 pub fn display(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
-        out.push_str(chunk.valid());
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if c.is_ascii_control() => {
+                    let _ = write!(out, "\\x{:02X}", c as u32);
+                }
+                c if c.is_control() => {
+                    let _ = write!(out, "\\u{{{:X}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
         for b in chunk.invalid() {
             let _ = write!(out, "\\x{b:02X}");
         }
@@ -88,7 +101,14 @@ impl Entry {
 /// (as bytes); symlinks and other kinds are skipped.
 pub(crate) fn list(root: &Path, rel: &[u8]) -> Result<Vec<Entry>, String> {
     let mut out = Vec::new();
-    let rd = std::fs::read_dir(join(root, rel)).map_err(|e| e.to_string())?;
+    let path = join(root, rel);
+    // Listed as a directory, maybe by an earlier process: a symlink (or
+    // anything else) there now is not followed.
+    let kind = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?;
+    if !rel.is_empty() && !kind.is_dir() {
+        return Err("not a directory any more".into());
+    }
+    let rd = std::fs::read_dir(&path).map_err(|e| e.to_string())?;
     for entry in rd {
         let entry = entry.map_err(|e| e.to_string())?;
         let path = child(rel, &name_bytes(&entry.file_name()));
@@ -115,6 +135,31 @@ pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// Opens the file at `path` to read it, only if it is still a regular file:
+/// a symlink put there since it was listed is not followed, and a FIFO or a
+/// device is not waited on or read.
+fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let f = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return "not a regular file any more (a symlink)".to_owned();
+        }
+        e.to_string()
+    })?;
+    let m = f.metadata().map_err(|e| e.to_string())?;
+    if !m.is_file() {
+        return Err("not a regular file any more".into());
+    }
+    Ok(f)
+}
+
 /// What reading a file for its partial hash gave.
 pub(crate) enum Partial {
     /// The file was read whole (it is small): its SHA-256.
@@ -128,7 +173,7 @@ pub(crate) fn partial(path: &Path, size: u64) -> Result<Partial, String> {
     if size <= 2 * PARTIAL {
         return full(path).map(Partial::Whole);
     }
-    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut f = open_regular(path)?;
     let mut buf = [0u8; 2 * PARTIAL as usize];
     let (head, tail) = buf.split_at_mut(PARTIAL as usize);
     f.read_exact(head).map_err(|e| e.to_string())?;
@@ -147,7 +192,7 @@ pub(crate) fn full(path: &Path) -> Result<[u8; 32], String> {
         // One read buffer per thread, not one zeroed allocation per file.
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 17]);
     }
-    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut f = open_regular(path)?;
     let mut h = Sha256::new();
     BUF.with_borrow_mut(|buf| {
         loop {
@@ -167,10 +212,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn display_escapes_only_what_is_not_utf8() {
+    fn display_is_one_line_and_unambiguous() {
         assert_eq!(display(b"a/b c.txt"), "a/b c.txt");
         assert_eq!(display("é/ü".as_bytes()), "é/ü");
         assert_eq!(display(b"bad\xff\xfename"), "bad\\xFF\\xFEname");
+        // A name that spells an escape, and one that is the byte: different.
+        assert_eq!(display(b"lit\\xFF"), "lit\\\\xFF");
+        assert_ne!(display(b"lit\\xFF"), display(b"lit\xff"));
+        assert_eq!(display(b"two\nlines\x1b[31m"), "two\\x0Alines\\x1B[31m");
+        assert_eq!(display("c1\u{85}".as_bytes()), "c1\\u{85}");
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! What a resumed `dizzy demo dedupe` finds on disk may not be what it
+//! listed: a file replaced by a FIFO or by a symlink (to `/dev/zero`), a
+//! directory that vanished, another root that differs only in bytes that
+//! are not UTF-8. None of it hangs, is followed, or is silently dropped;
+//! and the files it reads again to check them are counted.
+#![cfg(unix)]
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use dizzy::App;
+use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, File, Phase, Stage, Unlisted};
+use dizzy_tests::{dizzy, dizzy_json};
+
+/// A dedupe file of a run at `root` that listed `files` (path, size) and
+/// stopped before reading any, with `unlisted` directories still to list.
+fn listed_run(db: &Path, root: &Path, files: &[(&str, u64)], unlisted: &[&str]) {
+    let mut rt = App::new()
+        .db(db)
+        .plugin(DedupePlugin::default())
+        .open()
+        .unwrap();
+    let root = std::fs::canonicalize(root).unwrap();
+    rt.world_mut().insert_resource(Dedupe {
+        root: dizzy_demos::dedupe::display(root.as_os_str().as_bytes()),
+        phase: Phase::Scanning,
+    });
+    rt.spawn(Dir {
+        path: String::new(),
+    });
+    for path in unlisted {
+        rt.spawn((
+            Dir {
+                path: (*path).into(),
+            },
+            Unlisted,
+        ));
+    }
+    for (path, size) in files {
+        let file = File {
+            path: (*path).into(),
+            size: *size,
+            modified_ns: 0,
+        };
+        rt.spawn((file, Stage::Listed));
+    }
+    rt.snapshot_full().unwrap();
+    rt.close().unwrap();
+}
+
+/// Runs the demo on `root` with `db`; it must end (successfully) within a
+/// minute. Returns the JSON report.
+fn run(root: &Path, db: &Path) -> serde_json::Value {
+    let mut child = dizzy()
+        .args(["demo", "dedupe"])
+        .arg(root)
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("dizzy demo dedupe did not end within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_listed_file_that_is_now_a_fifo_or_a_symlink_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    for name in ["a", "d", "e"] {
+        std::fs::write(tree.join(name), b"hello").unwrap();
+    }
+    let db = dir.path().join("d.redb");
+    listed_run(
+        &db,
+        &tree,
+        &[("a", 5), ("b", 5), ("c", 5), ("d", 5), ("e", 5)],
+        &["gone"],
+    );
+    // Since it was listed: `b` is a FIFO nobody writes to, `c` a symlink
+    // to an endless device, `e` a symlink to a regular file of the same
+    // content, and the directory `gone` is gone.
+    let status = std::process::Command::new("mkfifo")
+        .arg(tree.join("b"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::os::unix::fs::symlink("/dev/zero", tree.join("c")).unwrap();
+    std::fs::remove_file(tree.join("e")).unwrap();
+    std::fs::write(dir.path().join("target"), b"hello").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("target"), tree.join("e")).unwrap();
+
+    let report = run(&tree, &db);
+    let sets = report["duplicate_sets"].as_array().unwrap();
+    assert_eq!(sets.len(), 1, "{report}");
+    assert_eq!(sets[0]["paths"], serde_json::json!(["a", "d"]));
+    let named: Vec<&str> = report["unreadable_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u[0].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["b", "c", "e", "gone/"], "{report}");
+    assert_eq!(report["unreadable"], 4);
+
+    // On a terminal, the summary counts them and names each.
+    let out = dizzy()
+        .args(["demo", "dedupe"])
+        .arg(&tree)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1 duplicate sets, 4 unreadable"), "{text}");
+    assert!(text.contains("unreadable: gone/: "), "{text}");
+}
+
+#[test]
+fn roots_that_differ_only_in_bytes_that_are_not_utf8_are_two_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join(std::ffi::OsStr::from_bytes(b"mix\xff"));
+    let other = dir.path().join(std::ffi::OsStr::from_bytes(b"mix\xfe"));
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(one.join("x"), b"same").unwrap();
+    std::fs::write(one.join("y"), b"same").unwrap();
+    std::fs::write(other.join("x"), b"diff").unwrap();
+    let db = dir.path().join("d.redb");
+    let report = run(&one, &db);
+    assert_eq!(report["duplicate_sets"].as_array().unwrap().len(), 1);
+    let out = dizzy()
+        .args(["demo", "dedupe"])
+        .arg(&other)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("holds a dedupe run of")
+            && err.contains("mix\\xFF")
+            && err.contains("mix\\xFE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn files_read_again_to_check_them_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a"), b"twin").unwrap();
+    std::fs::write(tree.join("b"), b"twin").unwrap();
+    let db = dir.path().join("d.redb");
+    let first = run(&tree, &db);
+    assert_eq!(first["hashed_this_run"], 2);
+    // Same content, a new modification time: read again at report time.
+    let file = std::fs::File::options()
+        .write(true)
+        .open(tree.join("a"))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+    drop(file);
+    let again = dizzy_json(&[
+        "demo",
+        "dedupe",
+        tree.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(again["hashed_this_run"], 1, "{again}");
+    assert_eq!(again["changed"], 0);
+    assert_eq!(again["duplicate_sets"], first["duplicate_sets"]);
+}
