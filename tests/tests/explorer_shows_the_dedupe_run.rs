@@ -197,10 +197,17 @@ fn the_explorer_shows_what_the_command_line_shows() {
     assert_eq!(changed, cli_changed);
     browser.screenshot("diff");
 
-    // The schedule diagram renders: the three systems are drawn (with a
-    // size on screen), and a system's data links to its component's table.
+    // The schedule diagram renders: the pipeline's systems are drawn (with
+    // a size on screen), and a system's data links to its component's table.
     browser.goto(&format!("{url}snapshots/latest/schedule"));
-    for system in ["sys_discover", "sys_hash", "sys_group"] {
+    for system in [
+        "sys_discover",
+        "sys_by_size",
+        "sys_hash_partial",
+        "sys_by_partial",
+        "sys_hash_full",
+        "sys_group",
+    ] {
         let size = browser.script(
             "const e = document.getElementById(arguments[0]); if (!e) return null; const b = e.getBBox(); return [b.width, b.height];",
             serde_json::json!([system]),

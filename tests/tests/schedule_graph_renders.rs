@@ -47,7 +47,14 @@ fn the_dedupe_file_gives_its_schedule() {
         .describe();
     assert_eq!(recorded, own);
     let names: Vec<&str> = recorded.systems.iter().map(|s| s.name.as_str()).collect();
-    for system in ["discover", "hash", "group"] {
+    for system in [
+        "discover",
+        "by_size",
+        "hash_partial",
+        "by_partial",
+        "hash_full",
+        "group",
+    ] {
         assert!(names.contains(&system), "{system} in {names:?}");
     }
 
@@ -55,12 +62,13 @@ fn the_dedupe_file_gives_its_schedule() {
     check::check_mermaid(&mermaid);
     for line in [
         "c_dedupe_dir -.->|reads| sys_discover",
-        "c_dedupe_file -.->|reads| sys_hash",
-        "sys_hash ==>|writes| r_HashedThisRun",
+        "c_dedupe_file -.->|reads| sys_hash_partial",
+        "sys_hash_partial ==>|writes| r_HashedThisRun",
+        "c_dedupe_partial_hash -.->|reads| sys_by_partial",
         "c_dedupe_sha256 -.->|reads| sys_group",
         "sys_group ==>|writes| r_dedupe_state",
-        "sys_hash --> sys_group",
-        "class sys_hash,sys_discover stage0",
+        "sys_hash_full --> sys_group",
+        "class sys_hash_partial,sys_discover stage0",
     ] {
         assert!(mermaid.contains(line), "{line:?} in\n{mermaid}");
     }
@@ -78,7 +86,8 @@ fn the_dedupe_file_gives_its_schedule() {
         &svg,
         &[
             "sys_discover",
-            "sys_hash",
+            "sys_hash_partial",
+            "sys_hash_full",
             "sys_group",
             "c_dedupe_file",
             "c_dedupe_sha256",

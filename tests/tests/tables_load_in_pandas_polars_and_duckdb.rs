@@ -136,13 +136,19 @@ const ODD_NAMES: [&str; 8] = [
     "tab\there;semi|pipe.txt",
 ];
 
-fn hex(bytes: &Value) -> String {
-    bytes
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| format!("{:02x}", b.as_u64().unwrap()))
-        .collect()
+/// The hash as the tables show it: hex, or null for a file the demo never
+/// hashed (no other file has its size or its ends).
+fn hex(bytes: &Value) -> Value {
+    let Some(bytes) = bytes.as_array() else {
+        assert!(bytes.is_null(), "{bytes}");
+        return Value::Null;
+    };
+    Value::String(
+        bytes
+            .iter()
+            .map(|b| format!("{:02x}", b.as_u64().unwrap()))
+            .collect(),
+    )
 }
 
 #[test]
@@ -173,7 +179,7 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         "dedupe.file",
         "--json",
     ]);
-    let mut truth: BTreeMap<u64, (String, u64, u64, String)> = BTreeMap::new();
+    let mut truth: BTreeMap<u64, (String, u64, u64, Value)> = BTreeMap::new();
     for e in shown.as_array().unwrap() {
         let file = &e["dedupe.file"];
         truth.insert(

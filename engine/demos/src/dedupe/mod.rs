@@ -212,6 +212,9 @@ impl Plugin for DedupePlugin {
             app.declare(hash_full)
                 .creates::<Sha256>()
                 .creates::<Unreadable>();
+            app.declare(stage_older_files).creates::<Stage>();
+            app.declare(by_size).creates::<Stage>();
+            app.declare(by_partial).creates::<Stage>();
             app.declare(group).creates::<DuplicateSet>();
         }
     }
