@@ -2,7 +2,7 @@
 //! directory, reading a file's ends or all of it.
 
 use std::ffi::OsStr;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -135,10 +135,12 @@ pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Opens the file at `path` to read it, only if it is still a regular file:
-/// a symlink put there since it was listed is not followed, and a FIFO or a
-/// device is not waited on or read.
-fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+/// Opens the file at `path` to read it without following a symlink put
+/// there since it was listed, and without waiting on a FIFO. What it reads
+/// is bounded by the size listed (see [`full`]), so a FIFO or a device
+/// there is found changed rather than read; an empty file is checked to be
+/// a regular file (its size bounds nothing).
+fn open_listed(path: &Path, size: u64) -> Result<std::fs::File, String> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -153,11 +155,15 @@ fn open_regular(path: &Path) -> Result<std::fs::File, String> {
         }
         e.to_string()
     })?;
-    let m = f.metadata().map_err(|e| e.to_string())?;
-    if !m.is_file() {
+    if size == 0 && !f.metadata().map_err(|e| e.to_string())?.is_file() {
         return Err("not a regular file any more".into());
     }
     Ok(f)
+}
+
+/// The error of a file whose size is not the one it was listed with.
+fn resized(listed: u64, read: u64) -> String {
+    format!("changed since it was listed: {listed} bytes listed, {read} or more read")
 }
 
 /// What reading a file for its partial hash gave.
@@ -168,41 +174,71 @@ pub(crate) enum Partial {
     Ends(u64),
 }
 
-/// Reads the ends of the file at `path` (all of it if it is small).
+/// Reads the ends of the file at `path`, listed with `size` bytes (all of
+/// it if it is small).
 pub(crate) fn partial(path: &Path, size: u64) -> Result<Partial, String> {
     if size <= 2 * PARTIAL {
-        return full(path).map(Partial::Whole);
+        return full(path, size).map(Partial::Whole);
     }
-    let mut f = open_regular(path)?;
+    let f = open_listed(path, size)?;
     let mut buf = [0u8; 2 * PARTIAL as usize];
     let (head, tail) = buf.split_at_mut(PARTIAL as usize);
-    f.read_exact(head).map_err(|e| e.to_string())?;
-    f.seek(SeekFrom::Start(size - PARTIAL))
-        .map_err(|e| e.to_string())?;
-    f.read_exact(tail).map_err(|e| e.to_string())?;
+    read_at(&f, head, 0)?;
+    read_at(&f, tail, size - PARTIAL)?;
     let digest: [u8; 32] = Sha256::digest(buf).into();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     Ok(Partial::Ends(u64::from_le_bytes(first)))
 }
 
-/// The SHA-256 of the whole file at `path`.
-pub(crate) fn full(path: &Path) -> Result<[u8; 32], String> {
+/// Fills `buf` from `f` at `offset`.
+fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        f.read_exact_at(buf, offset).map_err(|e| e.to_string())
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = f;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| e.to_string())?;
+        f.read_exact(buf).map_err(|e| e.to_string())
+    }
+}
+
+/// The SHA-256 of the whole file at `path`, listed with `size` bytes. A
+/// file of another size now is an error: its size no longer says which
+/// files it may equal (and a FIFO or device there reads as another size).
+/// At most `size + 1` bytes are read; a short read of a regular file is its
+/// end, so a file is usually read in one call.
+pub(crate) fn full(path: &Path, size: u64) -> Result<[u8; 32], String> {
     thread_local! {
         // One read buffer per thread, not one zeroed allocation per file.
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 17]);
     }
-    let mut f = open_regular(path)?;
+    let mut f = open_listed(path, size)?;
     let mut h = Sha256::new();
+    let mut read = 0u64;
     BUF.with_borrow_mut(|buf| {
         loop {
-            let n = f.read(buf).map_err(|e| e.to_string())?;
-            if n == 0 {
-                break;
+            // Up to one byte past the listed size: enough to see it grew.
+            let want = usize::try_from(size + 1 - read).map_or(buf.len(), |w| w.min(buf.len()));
+            let n = f.read(&mut buf[..want]).map_err(|e| e.to_string())?;
+            read += n as u64;
+            if read > size {
+                return Err(resized(size, read));
             }
             h.update(&buf[..n]);
+            if n == 0 || (n < want && read == size) {
+                break;
+            }
         }
-        Ok::<(), String>(())
+        if read == size {
+            Ok(())
+        } else {
+            Err(resized(size, read))
+        }
     })?;
     Ok(h.finalize().into())
 }
@@ -250,8 +286,43 @@ mod tests {
         std::fs::write(dir.join("small"), b"hi").unwrap();
         assert!(matches!(
             partial(&dir.join("small"), 2).unwrap(),
-            Partial::Whole(h) if h == full(&dir.join("small")).unwrap()
+            Partial::Whole(h) if h == full(&dir.join("small"), 2).unwrap()
         ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_is_read_only_as_far_as_its_listed_size() {
+        let dir = std::env::temp_dir().join(format!("dizzy-scan-sizes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        std::fs::write(&f, vec![1u8; 300_000]).unwrap();
+        let whole: [u8; 32] = Sha256::digest(vec![1u8; 300_000]).into();
+        assert_eq!(full(&f, 300_000).unwrap(), whole, "read across buffers");
+        let grown = full(&f, 299_999).unwrap_err();
+        assert!(grown.contains("changed since it was listed"), "{grown}");
+        let shrunk = full(&f, 300_001).unwrap_err();
+        assert!(shrunk.contains("changed since it was listed"), "{shrunk}");
+        std::fs::write(&f, b"").unwrap();
+        assert_eq!(full(&f, 0).unwrap(), <[u8; 32]>::from(Sha256::digest(b"")));
+        #[cfg(unix)]
+        {
+            // A FIFO nobody writes to: not waited on, found changed.
+            let fifo = dir.join("fifo");
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .is_ok_and(|s| s.success());
+            if made {
+                assert!(full(&fifo, 5).is_err());
+                assert!(full(&fifo, 0).is_err());
+                assert!(partial(&fifo, 100_000).is_err());
+            }
+            let link = dir.join("link");
+            std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+            let e = full(&link, 5).unwrap_err();
+            assert!(e.contains("symlink"), "{e}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -244,7 +244,7 @@ pub fn hash_full(
     }
     let results: Vec<(Entity, Result<[u8; 32], String>)> = batch
         .par_iter()
-        .map(|(e, _, path)| (*e, scan::full(&scan::join(&settings.root, path))))
+        .map(|(e, size, path)| (*e, scan::full(&scan::join(&settings.root, path), *size)))
         .collect();
     hashed.0 += results.len() as u64;
     for (e, r) in results {
