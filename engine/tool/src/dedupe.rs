@@ -18,8 +18,10 @@ pub(crate) struct Args {
     /// The dizzy file that holds the run.
     #[arg(long, default_value = DEFAULT_DB)]
     db: PathBuf,
-    /// Directories listed and files read per tick, at most.
-    #[arg(long, default_value_t = 512)]
+    /// Directories listed and files read per tick, at most (and at most
+    /// 64 MiB read per tick). Each tick scans the files for its stage, so
+    /// fewer, larger ticks cost less; a stop waits for the tick to end.
+    #[arg(long, default_value_t = 4096)]
     batch: usize,
     /// Snapshot every N ticks (`10`) or every duration (`2s`, `500ms`).
     #[arg(long, default_value = "2s", value_parser = parse_every)]
