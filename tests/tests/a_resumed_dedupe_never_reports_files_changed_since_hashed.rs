@@ -84,4 +84,9 @@ fn files_changed_after_hashing_are_not_reported_as_duplicates() {
         "{resumed}"
     );
     assert_eq!(resumed["changed"], 2, "{resumed}");
+    assert_eq!(
+        resumed["changed_files"],
+        serde_json::json!(["a3", "b2"]),
+        "named, as unreadable files are"
+    );
 }

@@ -194,3 +194,46 @@ fn files_read_again_to_check_them_are_counted() {
     assert_eq!(again["changed"], 0);
     assert_eq!(again["duplicate_sets"], first["duplicate_sets"]);
 }
+
+#[test]
+fn a_directory_that_is_now_a_symlink_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    for sub in ["sub", "deep/er", "later"] {
+        std::fs::create_dir_all(tree.join(sub)).unwrap();
+    }
+    // Elsewhere, outside the tree: twins that the tree never held.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(elsewhere.join("er")).unwrap();
+    for name in ["x", "y", "er/x", "er/y"] {
+        std::fs::write(elsewhere.join(name), b"twin").unwrap();
+    }
+    let db = dir.path().join("d.redb");
+    listed_run(
+        &db,
+        &tree,
+        &[("sub/x", 4), ("sub/y", 4)],
+        &["later", "deep/er"],
+    );
+    // Since they were listed: `sub` (whose files were listed) and `deep`
+    // (above a directory still to list) and `later` (to list) are symlinks
+    // to directories outside the tree.
+    for (name, to) in [
+        ("sub", elsewhere.clone()),
+        ("deep", elsewhere.clone()),
+        ("later", elsewhere.clone()),
+    ] {
+        std::fs::remove_dir_all(tree.join(name)).unwrap();
+        std::os::unix::fs::symlink(to, tree.join(name)).unwrap();
+    }
+    let report = run(&tree, &db);
+    assert_eq!(report["duplicate_sets"], serde_json::json!([]), "{report}");
+    let named: Vec<&str> = report["unreadable_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u[0].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["deep/er/", "later/", "sub/x", "sub/y"], "{report}");
+    assert_eq!(report["hashed_this_run"], 0, "nothing was read: {report}");
+}

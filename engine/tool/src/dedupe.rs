@@ -41,7 +41,11 @@ pub(crate) struct Args {
 /// `N` ticks, or a duration with a unit (`ms`, `s`, `m`).
 pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
     let s = s.trim();
-    let bad = || format!("`{s}`: expected a number of ticks (10) or a duration (2s, 500ms, 1m)");
+    let bad = || {
+        format!(
+            "`{s}`: expected a number of ticks (10) or a duration of at least 1ms (2s, 500ms, 1m)"
+        )
+    };
     if let Ok(n) = s.parse::<u64>() {
         if n == 0 {
             return Err(bad());
@@ -59,12 +63,14 @@ pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
         "m" => n * 60.0,
         _ => return Err(bad()),
     };
-    if !(secs > 0.0 && secs.is_finite()) {
-        return Err(bad());
-    }
+    // At least a millisecond, at most what a `Duration` holds.
+    let every = Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d >= Duration::from_millis(1))
+        .ok_or_else(bad)?;
     Ok(SnapshotPolicy {
         every_ticks: None,
-        every: Some(Duration::from_secs_f64(secs)),
+        every: Some(every),
     })
 }
 
@@ -197,6 +203,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         for (path, error) in &report.unreadable_files {
             outln!("unreadable: {path}: {error}");
         }
+        for path in &report.changed_files {
+            outln!("changed since listed: {path}");
+        }
         for set in &report.duplicate_sets {
             outln!("{} {} bytes", set.sha256, set.size);
             for p in &set.paths {
@@ -225,5 +234,14 @@ mod tests {
         assert!(parse_every("0").is_err());
         assert!(parse_every("2h").is_err());
         assert!(parse_every("fast").is_err());
+        for bad in [
+            "18446744073709551615s",
+            "307445734561825861m",
+            "0.0000001s",
+            "-1s",
+            "nans",
+        ] {
+            assert!(parse_every(bad).is_err(), "{bad}");
+        }
     }
 }

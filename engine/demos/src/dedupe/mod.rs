@@ -266,6 +266,9 @@ pub struct Report {
     /// modification time and content checked again at report time), left
     /// out of the sets.
     pub changed: u64,
+    /// Their paths (for display, as in [`SetReport::paths`]), sorted by
+    /// their bytes.
+    pub changed_files: Vec<String>,
     /// The snapshot this run resumed from.
     pub resumed_from_snapshot: Option<u64>,
     /// Files read by this process: for a partial or a full hash, or to
@@ -349,7 +352,7 @@ pub fn report(world: &mut World) -> Report {
         }
     }
     unreadable.sort();
-    let mut changed = 0;
+    let mut changed: Vec<Vec<u8>> = Vec::new();
     let mut read_again = 0;
     let mut sets: Vec<SetReport> = world
         .query::<&DuplicateSet>()
@@ -364,7 +367,9 @@ pub fn report(world: &mut World) -> Report {
                         let path = scan::join(r, path_of(f, *raw));
                         still_holds(&path, f, s.size, &s.sha256, &mut read_again)
                     });
-                    changed += u64::from(!holds);
+                    if !holds {
+                        changed.push(path_of(f, *raw).to_vec());
+                    }
                     holds
                 })
                 .map(|(f, raw)| path_of(f, raw))
@@ -387,7 +392,11 @@ pub fn report(world: &mut World) -> Report {
             .map(|(p, e)| (display(&p), e))
             .collect(),
         duplicate_sets: sets,
-        changed,
+        changed: changed.len() as u64,
+        changed_files: {
+            changed.sort();
+            changed.iter().map(|p| display(p)).collect()
+        },
         resumed_from_snapshot: None,
         hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0) + read_again,
         snapshot: None,

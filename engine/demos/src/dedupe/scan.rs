@@ -54,10 +54,11 @@ pub(crate) fn child(rel: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 /// A path for people, one line and unambiguous: text where the bytes are
-/// UTF-8, except that a backslash is written `\\` and a control character
-/// `\xNN` (ASCII: newline is `\x0A`, escape `\x1B`) or `\u{NN}` (others);
-/// every byte that is not UTF-8 is `\xNN`. Different paths always display
-/// differently.
+/// UTF-8, except that a backslash is written `\\`, an ASCII control
+/// character `\xNN` (newline is `\x0A`, escape `\x1B`, delete `\x7F`), and
+/// other control characters, line separators and bidirectional controls
+/// `\u{N}` (hex); every byte that is not UTF-8 is `\xNN`. Different paths
+/// always display differently.
 pub fn display(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(bytes.len());
@@ -68,7 +69,20 @@ pub fn display(bytes: &[u8]) -> String {
                 c if c.is_ascii_control() => {
                     let _ = write!(out, "\\x{:02X}", c as u32);
                 }
-                c if c.is_control() => {
+                // Other control characters, and those that break or
+                // reorder a line (separators, bidirectional controls).
+                c if c.is_control()
+                    || matches!(
+                        c,
+                        '\u{200E}'
+                            | '\u{200F}'
+                            | '\u{2028}'
+                            | '\u{2029}'
+                            | '\u{202A}'..='\u{202E}'
+                            | '\u{2066}'..='\u{2069}'
+                            | '\u{FEFF}'
+                    ) =>
+                {
                     let _ = write!(out, "\\u{{{:X}}}", c as u32);
                 }
                 c => out.push(c),
@@ -108,6 +122,9 @@ pub(crate) fn list(root: &Path, rel: &[u8]) -> Result<Vec<Entry>, String> {
     if !rel.is_empty() && !kind.is_dir() {
         return Err("not a directory any more".into());
     }
+    if !rel.is_empty() {
+        drop(open_without_symlinks(&path, true).map_err(|e| symlink_error(&e))?);
+    }
     let rd = std::fs::read_dir(&path).map_err(|e| e.to_string())?;
     for entry in rd {
         let entry = entry.map_err(|e| e.to_string())?;
@@ -136,29 +153,105 @@ pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
 }
 
 /// Opens the file at `path` to read it without following a symlink put
-/// there since it was listed, and without waiting on a FIFO. What it reads
-/// is bounded by the size listed (see [`full`]), so a FIFO or a device
-/// there is found changed rather than read; an empty file is checked to be
-/// a regular file (its size bounds nothing).
+/// there since it was listed — as the file itself or as any directory on its
+/// path (the root is canonical: it holds none) — and without waiting on a
+/// FIFO. What it reads is bounded by the size listed (see [`full`]), so a
+/// FIFO or a device there is found changed rather than read; an empty file
+/// is checked to be a regular file (its size bounds nothing).
 fn open_listed(path: &Path, size: u64) -> Result<std::fs::File, String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    let f = options.open(path).map_err(|e| {
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return "not a regular file any more (a symlink)".to_owned();
-        }
-        e.to_string()
-    })?;
+    let f = open_without_symlinks(path, false).map_err(|e| symlink_error(&e))?;
     if size == 0 && !f.metadata().map_err(|e| e.to_string())?.is_file() {
         return Err("not a regular file any more".into());
     }
     Ok(f)
+}
+
+/// The message for an error of [`open_without_symlinks`].
+fn symlink_error(e: &std::io::Error) -> String {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return "a symlink on its path since it was listed (not followed)".to_owned();
+    }
+    e.to_string()
+}
+
+/// Opens `path` read-only (a directory if `dir`), failing with `ELOOP` if
+/// any of its components is a symlink; never waits on a FIFO.
+#[cfg(unix)]
+pub(crate) fn open_without_symlinks(path: &Path, dir: bool) -> std::io::Result<std::fs::File> {
+    let flags = libc::O_RDONLY
+        | libc::O_NOFOLLOW
+        | libc::O_NONBLOCK
+        | libc::O_CLOEXEC
+        | if dir { libc::O_DIRECTORY } else { 0 };
+    #[cfg(target_os = "linux")]
+    match openat2_no_symlinks(path, flags) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
+        done => return done,
+    }
+    // Without openat2 (older kernels, other systems): every directory on
+    // the path is checked not to be a symlink, then the last component is
+    // opened with `O_NOFOLLOW`.
+    for ancestor in path.ancestors().skip(1) {
+        if std::fs::symlink_metadata(ancestor)?
+            .file_type()
+            .is_symlink()
+        {
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags & !libc::O_RDONLY)
+        .open(path)
+}
+
+/// Opens `path` (elsewhere there are no symlinks to refuse).
+#[cfg(not(unix))]
+pub(crate) fn open_without_symlinks(path: &Path, _dir: bool) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// `openat2(AT_FDCWD, path, flags, RESOLVE_NO_SYMLINKS)`: the kernel
+/// refuses a symlink anywhere on the path.
+#[cfg(target_os = "linux")]
+fn openat2_no_symlinks(path: &Path, flags: libc::c_int) -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    /// The kernel's `struct open_how` (linux/openat2.h): three `u64`s.
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: flags as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: `c_path` is a NUL-terminated string and `how` has the layout
+    // of the kernel's `open_how` (three u64, `repr(C)`); both outlive the
+    // call, and the size passed is `how`'s own. The kernel only reads them.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let fd = libc::c_int::try_from(fd).map_err(|_| std::io::Error::other("fd out of range"))?;
+    // SAFETY: `fd` was just returned by a successful openat2: an open
+    // descriptor that nothing else owns.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
 /// The error of a file whose size is not the one it was listed with.
@@ -257,6 +350,10 @@ mod tests {
         assert_ne!(display(b"lit\\xFF"), display(b"lit\xff"));
         assert_eq!(display(b"two\nlines\x1b[31m"), "two\\x0Alines\\x1B[31m");
         assert_eq!(display("c1\u{85}".as_bytes()), "c1\\u{85}");
+        assert_eq!(
+            display("a\u{2028}b\u{202E}c\x7f".as_bytes()),
+            "a\\u{2028}b\\u{202E}c\\x7F"
+        );
     }
 
     #[test]

@@ -195,7 +195,8 @@ pub fn hash_partial(
         .par_iter()
         .map(|(e, size, path)| (*e, scan::partial(&scan::join(&settings.root, path), *size)))
         .collect();
-    hashed.0 += results.len() as u64;
+    // Files opened and read (not those that could not be).
+    hashed.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     for (e, r) in results {
         let mut file = commands.entity(e);
         match r {
@@ -246,7 +247,8 @@ pub fn hash_full(
         .par_iter()
         .map(|(e, size, path)| (*e, scan::full(&scan::join(&settings.root, path), *size)))
         .collect();
-    hashed.0 += results.len() as u64;
+    // Files opened and read (not those that could not be).
+    hashed.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     for (e, r) in results {
         let mut file = commands.entity(e);
         match r {
