@@ -57,6 +57,19 @@ pub fn dizzy_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("dizzy {args:?}: {e}: {text}"))
 }
 
+/// Runs `dizzy demo dedupe TREE --db DB --json`, which must succeed; returns
+/// its report.
+pub fn dedupe_json(tree: &Path, db: &Path) -> serde_json::Value {
+    dizzy_json(&[
+        "demo",
+        "dedupe",
+        tree.to_str().expect("a UTF-8 test path"),
+        "--db",
+        db.to_str().expect("a UTF-8 test path"),
+        "--json",
+    ])
+}
+
 /// A small deterministic PRNG (splitmix64), so that generated data is the
 /// same on every run with the same seed.
 #[derive(Clone, Debug)]

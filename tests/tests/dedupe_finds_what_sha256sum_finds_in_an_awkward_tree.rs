@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use dizzy_tests::{dizzy, dizzy_json, expected_duplicates, reported_duplicates};
+use dizzy_tests::{dedupe_json, dizzy, dizzy_json, expected_duplicates, reported_duplicates};
 
 fn write(root: &Path, rel: &[u8], data: &[u8]) {
     let path = path(root, rel);
@@ -240,14 +240,7 @@ fn a_run_of_a_build_without_stages_resumes() {
         rt.snapshot_full().unwrap();
         rt.close().unwrap();
     }
-    let report = dizzy_json(&[
-        "demo",
-        "dedupe",
-        tree.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--json",
-    ]);
+    let report = dedupe_json(&tree, &db);
     assert_eq!(report["files"], 3);
     assert_eq!(reported_duplicates(&report), expected_duplicates(&tree));
     assert_eq!(reported_duplicates(&report).len(), 1);

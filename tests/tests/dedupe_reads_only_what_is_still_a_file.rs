@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use dizzy::App;
 use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, File, Phase, Stage, Unlisted};
-use dizzy_tests::{dizzy, dizzy_json};
+use dizzy_tests::{dedupe_json, dizzy};
 
 /// A dedupe file of a run at `root` that listed `files` (path, size) and
 /// stopped before reading any, with `unlisted` directories still to list.
@@ -48,6 +48,16 @@ fn listed_run(db: &Path, root: &Path, files: &[(&str, u64)], unlisted: &[&str]) 
     }
     rt.snapshot_full().unwrap();
     rt.close().unwrap();
+}
+
+/// The paths the report names as unreadable, in order.
+fn unreadable_named(report: &serde_json::Value) -> Vec<&str> {
+    report["unreadable_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u[0].as_str().unwrap())
+        .collect()
 }
 
 /// Runs the demo on `root` with `db`; it must end (successfully) within a
@@ -112,12 +122,7 @@ fn a_listed_file_that_is_now_a_fifo_or_a_symlink_is_not_read() {
     let sets = report["duplicate_sets"].as_array().unwrap();
     assert_eq!(sets.len(), 1, "{report}");
     assert_eq!(sets[0]["paths"], serde_json::json!(["a", "d"]));
-    let named: Vec<&str> = report["unreadable_files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u[0].as_str().unwrap())
-        .collect();
+    let named = unreadable_named(&report);
     assert_eq!(named, ["b", "c", "e", "gone/"], "{report}");
     assert_eq!(report["unreadable"], 4);
 
@@ -182,14 +187,7 @@ fn files_read_again_to_check_them_are_counted() {
     file.set_modified(std::time::SystemTime::now() + Duration::from_secs(60))
         .unwrap();
     drop(file);
-    let again = dizzy_json(&[
-        "demo",
-        "dedupe",
-        tree.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--json",
-    ]);
+    let again = dedupe_json(&tree, &db);
     assert_eq!(again["hashed_this_run"], 1, "{again}");
     assert_eq!(again["changed"], 0);
     assert_eq!(again["duplicate_sets"], first["duplicate_sets"]);
@@ -228,12 +226,7 @@ fn a_directory_that_is_now_a_symlink_is_not_followed() {
     }
     let report = run(&tree, &db);
     assert_eq!(report["duplicate_sets"], serde_json::json!([]), "{report}");
-    let named: Vec<&str> = report["unreadable_files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u[0].as_str().unwrap())
-        .collect();
+    let named = unreadable_named(&report);
     assert_eq!(named, ["deep/er/", "later/", "sub/x", "sub/y"], "{report}");
     assert_eq!(report["hashed_this_run"], 0, "nothing was read: {report}");
 }
