@@ -5,12 +5,13 @@
 use serde_json::{Value, json};
 
 /// Parses a list of sizes: `100k,1M,4M,10M`, `250000` (`k` = 1,000, `M` =
-/// 1,000,000, either case).
+/// 1,000,000, either case); each a whole number of entities, each once.
 ///
 /// # Errors
 /// A message naming the item that is not a positive size.
 pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
-    s.split(',')
+    let sizes: Vec<usize> = s
+        .split(',')
         .map(|item| {
             let item = item.trim();
             let bad = || format!("`{item}`: expected a number of entities (100k, 1M, 250000)");
@@ -21,12 +22,20 @@ pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
             };
             let n: f64 = num.trim().parse().map_err(|_| bad())?;
             let n = n * scale as f64;
-            if !(n >= 1.0 && n.is_finite() && n <= 1e12) {
+            // A whole number of entities (1.5M is fine, 1.5 is not).
+            if !(n >= 1.0 && n.is_finite() && n <= 1e12 && n.fract() == 0.0) {
                 return Err(bad());
             }
-            Ok(n.round() as usize)
+            Ok(n as usize)
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    let mut seen = std::collections::BTreeSet::new();
+    for n in &sizes {
+        if !seen.insert(n) {
+            return Err(format!("{n} entities given twice"));
+        }
+    }
+    Ok(sizes)
 }
 
 /// The columns of the sweep's table, in order.
@@ -178,7 +187,17 @@ mod tests {
             parse_sizes("100k,1M, 4m,250000,1.5M").unwrap(),
             vec![100_000, 1_000_000, 4_000_000, 250_000, 1_500_000]
         );
-        for bad in ["", "0", "-1M", "1G", "ten", "1M,,2M"] {
+        for bad in [
+            "",
+            "0",
+            "-1M",
+            "1G",
+            "ten",
+            "1M,,2M",
+            "1.5",
+            "10k,10k",
+            "10k,10000",
+        ] {
             assert!(parse_sizes(bad).is_err(), "{bad}");
         }
     }

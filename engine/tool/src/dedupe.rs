@@ -185,7 +185,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         outln!("{json}");
     } else {
         outln!(
-            "{} files, {} bytes, {} duplicate sets, {} unreadable ({} files read by this run{}{})",
+            "{} files, {} bytes, {} duplicate sets, {} unreadable ({} file reads by this run{}{})",
             report.files,
             report.bytes,
             report.duplicate_sets.len(),

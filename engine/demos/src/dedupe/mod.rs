@@ -271,8 +271,9 @@ pub struct Report {
     pub changed_files: Vec<String>,
     /// The snapshot this run resumed from.
     pub resumed_from_snapshot: Option<u64>,
-    /// Files read by this process: for a partial or a full hash, or to
-    /// check again, at report time, a file whose modification time changed.
+    /// File reads by this process: for a partial or a full hash, or to
+    /// check again, at report time, a file whose modification time changed
+    /// (a file hashed at its ends and then whole counts twice).
     pub hashed_this_run: u64,
     /// The last snapshot written (durable).
     pub snapshot: Option<u64>,

@@ -56,7 +56,8 @@ pub(crate) fn child(rel: &[u8], name: &[u8]) -> Vec<u8> {
 /// A path for people, one line and unambiguous: text where the bytes are
 /// UTF-8, except that a backslash is written `\\`, an ASCII control
 /// character `\xNN` (newline is `\x0A`, escape `\x1B`, delete `\x7F`), and
-/// other control characters, line separators and bidirectional controls
+/// other control characters, line separators, bidirectional controls and
+/// invisible format characters (zero-width spaces, soft hyphen, tags)
 /// `\u{N}` (hex); every byte that is not UTF-8 is `\xNN`. Different paths
 /// always display differently.
 pub fn display(bytes: &[u8]) -> String {
@@ -74,13 +75,15 @@ pub fn display(bytes: &[u8]) -> String {
                 c if c.is_control()
                     || matches!(
                         c,
-                        '\u{200E}'
-                            | '\u{200F}'
+                        '\u{AD}'
+                            | '\u{61C}'
+                            | '\u{200B}'..='\u{200F}'
                             | '\u{2028}'
                             | '\u{2029}'
                             | '\u{202A}'..='\u{202E}'
-                            | '\u{2066}'..='\u{2069}'
+                            | '\u{2060}'..='\u{2069}'
                             | '\u{FEFF}'
+                            | '\u{E0000}'..='\u{E007F}'
                     ) =>
                 {
                     let _ = write!(out, "\\u{{{:X}}}", c as u32);
