@@ -24,7 +24,7 @@
 //!
 //! `dizzy trace` prints a correlation as a causal tree.
 
-use bevy_ecs::bundle::Bundle;
+use bevy_ecs::bundle::{Bundle, NoBundleEffect};
 use bevy_ecs::component::Component;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::system::{Commands, EntityCommands};
@@ -88,6 +88,41 @@ pub trait CommandsExt {
     /// # assert_eq!(world.get::<CorrelationId>(order), Some(c));
     /// ```
     fn spawn_caused_by<B: Bundle>(&mut self, cause: Entity, bundle: B) -> EntityCommands<'_>;
+
+    /// Spawns every bundle of `batch` as an effect of `cause`, as
+    /// [`spawn_caused_by`](Self::spawn_caused_by) does for one, in one
+    /// command: bevy's `spawn_batch` puts them in their table together, and
+    /// the cause's correlation is looked up once. They are spawned, in the
+    /// batch's order, where the command is applied.
+    ///
+    /// ```
+    /// use bevy_ecs::prelude::*;
+    /// use bevy_ecs::system::RunSystemOnce;
+    /// use dizzy_components::{CausedBy, CommandsExt, CorrelationId};
+    ///
+    /// #[derive(Component)]
+    /// struct Order;
+    /// #[derive(Component)]
+    /// struct Line(u32);
+    ///
+    /// fn lines(mut commands: Commands, orders: Query<Entity, With<Order>>) {
+    ///     for order in &orders {
+    ///         commands.spawn_batch_caused_by(order, (1..=3).map(Line).collect::<Vec<_>>());
+    ///     }
+    /// }
+    /// # let mut world = World::new();
+    /// # dizzy_components::init_uids(&mut world);
+    /// # let order = world.spawn(Order).id();
+    /// # world.run_system_once(lines).unwrap();
+    /// # let c = *world.get::<CorrelationId>(order).unwrap();
+    /// # let mut q = world.query::<(&Line, &CausedBy, &CorrelationId)>();
+    /// # assert_eq!(q.iter(&world).count(), 3);
+    /// # assert!(q.iter(&world).all(|(_, by, id)| by.0 == order && *id == c));
+    /// ```
+    fn spawn_batch_caused_by<I>(&mut self, cause: Entity, batch: I)
+    where
+        I: IntoIterator + Send + Sync + 'static,
+        I::Item: Bundle<Effect: NoBundleEffect>;
 }
 
 /// The correlation an effect is spawned with until its command sets the
@@ -100,6 +135,38 @@ impl CommandsExt for Commands<'_, '_> {
         let effect = self.spawn((bundle, CausedBy(cause), UNSET)).id();
         self.queue(move |world: &mut World| inherit(world, cause, effect));
         self.entity(effect)
+    }
+
+    fn spawn_batch_caused_by<I>(&mut self, cause: Entity, batch: I)
+    where
+        I: IntoIterator + Send + Sync + 'static,
+        I::Item: Bundle<Effect: NoBundleEffect>,
+    {
+        self.queue(move |world: &mut World| {
+            let effects: Vec<Entity> = world
+                .spawn_batch(batch.into_iter().map(|b| (b, CausedBy(cause), UNSET)))
+                .collect();
+            if world.get_entity(cause).is_ok() {
+                // The first sets the cause's correlation if it has none;
+                // the others find it.
+                let Some(&first) = effects.first() else {
+                    return;
+                };
+                inherit(world, cause, first);
+                let Some(&id) = world.get::<CorrelationId>(first) else {
+                    return;
+                };
+                for &e in &effects[1..] {
+                    if let Some(mut c) = world.get_mut::<CorrelationId>(e) {
+                        *c = id;
+                    }
+                }
+            } else {
+                for e in effects {
+                    inherit(world, cause, e);
+                }
+            }
+        });
     }
 }
 
@@ -223,6 +290,42 @@ mod tests {
             .unwrap();
         assert_eq!(by.0, Entity::PLACEHOLDER);
         assert!(crate::is_valid_uid(corr.0));
+    }
+
+    #[test]
+    fn a_batch_of_effects_is_as_many_single_effects() {
+        // A cause without a correlation (nor a uid), a batch of three, and a
+        // batch whose cause is gone: as `spawn_caused_by` one at a time.
+        let mut world = setup();
+        let root = world.spawn(Job(0)).id();
+        let gone = world.spawn(Job(0)).id();
+        world.despawn(gone);
+        world
+            .run_system_once(move |mut c: Commands| {
+                c.spawn_batch_caused_by(root, vec![Job(1), Job(2), Job(3)]);
+                c.spawn_batch_caused_by(gone, vec![Job(4), Job(5)]);
+                c.spawn_batch_caused_by(root, Vec::<Job>::new());
+            })
+            .unwrap();
+        let uid = *world.get::<Uid>(root).expect("the cause got a uid");
+        assert_eq!(
+            world.get::<CorrelationId>(root),
+            Some(&CorrelationId(uid.get()))
+        );
+        let mut q = world.query::<(&Job, &CausedBy, &CorrelationId)>();
+        let mut rows: Vec<(u32, Entity, u64)> =
+            q.iter(&world).map(|(j, b, c)| (j.0, b.0, c.0)).collect();
+        rows.sort();
+        assert_eq!(rows.len(), 5, "{rows:?}");
+        for r in &rows[..3] {
+            assert_eq!((r.1, r.2), (root, uid.get()), "{rows:?}");
+        }
+        // Gone: no cause, and each starts a correlation of its own.
+        for r in &rows[3..] {
+            assert_eq!(r.1, Entity::PLACEHOLDER);
+            assert!(crate::is_valid_uid(r.2));
+        }
+        assert_ne!(rows[3].2, rows[4].2);
     }
 
     #[test]

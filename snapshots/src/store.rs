@@ -81,7 +81,7 @@ fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
 /// its header last, and the next run would refuse a file without one), at
 /// worst a stray temporary file. If another process created `path`
 /// meanwhile, that file is kept.
-fn create_new(path: &Path) -> Result<(), StoreOpenError> {
+fn create_new(path: &Path, cache_bytes: Option<usize>) -> Result<Option<Database>, StoreOpenError> {
     let io = |source| StoreOpenError::Io {
         path: path.to_owned(),
         source,
@@ -93,7 +93,9 @@ fn create_new(path: &Path) -> Result<(), StoreOpenError> {
     let tmp = path.with_file_name(format!(".dizzy-{}-{n}.creating", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     remove_stray_creations(path);
+    let cache = cache_bytes.unwrap_or_else(|| default_cache_bytes(0));
     let made = Database::builder()
+        .set_cache_size(cache)
         .create(&tmp)
         .map_err(|e| classify(path, e))
         .and_then(|db| {
@@ -101,12 +103,16 @@ fn create_new(path: &Path) -> Result<(), StoreOpenError> {
                 path: path.to_owned(),
                 db: Db::Write(Arc::new(db)),
             };
-            store.write_meta()
+            store.write_meta()?;
+            Ok(store.into_database())
         });
-    if let Err(e) = made {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let db = match made {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
     // `hard_link` fails if `path` exists; a file system without hard links
     // gets a rename (which would replace a file created meanwhile).
     let linked = match std::fs::hard_link(&tmp, path) {
@@ -116,7 +122,10 @@ fn create_new(path: &Path) -> Result<(), StoreOpenError> {
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io(e)),
-        _ => Ok(()),
+        // Another process created `path` first: its file is opened.
+        Err(_) => Ok(None),
+        // The open database is the file at `path` now (same inode).
+        Ok(()) => Ok(db),
     }
 }
 
@@ -273,8 +282,18 @@ impl Store {
                 ),
             });
         }
-        if !existed {
-            create_new(path)?;
+        let created = if existed {
+            None
+        } else {
+            create_new(path, cache_bytes)?
+        };
+        if let Some(db) = created {
+            // Just created and checked by this process: no need to open
+            // it again.
+            return Ok(Store {
+                path: path.to_owned(),
+                db: Db::Write(Arc::new(db)),
+            });
         }
         let db = {
             if let Err(e) = std::fs::OpenOptions::new()

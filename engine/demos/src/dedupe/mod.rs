@@ -40,6 +40,7 @@ mod stages;
 use std::path::PathBuf;
 
 use bevy_ecs::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use dizzy_systems::{Plugin, Setup};
@@ -101,11 +102,16 @@ pub enum Stage {
 
 /// A hash of a file's first and last 4 KiB (the first 8 bytes of their
 /// SHA-256), for a file of more than 8 KiB whose size another file has.
+/// Stored in a sparse set, as bevy advises for a component added to many
+/// entities one batch at a time: adding it moves no table row.
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[component(storage = "SparseSet")]
 pub struct PartialHash(pub u64);
 
-/// A file's SHA-256 (of files that may have a duplicate).
+/// A file's SHA-256 (of files that may have a duplicate). Stored in a
+/// sparse set, as [`PartialHash`].
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[component(storage = "SparseSet")]
 pub struct Sha256(pub [u8; 32]);
 
 /// A directory or file that could not be read (the error is kept).
@@ -192,8 +198,9 @@ impl Plugin for DedupePlugin {
                         // disjoint data, so bevy runs them at once.
                         (discover, (hash_partial, hash_full).chain()),
                         // Deciding: each runs only when its stage is
-                        // complete, so they never act in the same tick.
-                        (stage_older_files, by_size, by_partial, group),
+                        // complete, so they never act in the same tick;
+                        // by_size and by_partial set stages in place.
+                        (stage_older_files, by_size, by_partial, group).chain(),
                     )
                         .chain(),
                 );
@@ -353,28 +360,43 @@ pub fn report(world: &mut World) -> Report {
         }
     }
     unreadable.sort();
-    let mut changed: Vec<Vec<u8>> = Vec::new();
-    let mut read_again = 0;
-    let mut sets: Vec<SetReport> = world
-        .query::<&DuplicateSet>()
-        .iter(world)
-        .filter_map(|s| {
-            let mut paths: Vec<&[u8]> = s
+    // Every member of every set checked again, on every core.
+    let mut query = world.query::<&DuplicateSet>();
+    let world: &World = world;
+    let found: Vec<&DuplicateSet> = query.iter(world).collect();
+    let checked: Vec<(&DuplicateSet, Vec<(&[u8], bool)>, u64)> = found
+        .into_par_iter()
+        .map(|s| {
+            let mut read = 0;
+            let members = s
                 .files
                 .iter()
                 .filter_map(|&e| Some((world.get::<File>(e)?, world.get::<RawPath>(e))))
-                .filter(|(f, raw)| {
+                .map(|(f, raw)| {
                     let holds = root.as_deref().is_none_or(|r| {
-                        let path = scan::join(r, path_of(f, *raw));
-                        still_holds(&path, f, s.size, &s.sha256, &mut read_again)
+                        let path = scan::join(r, path_of(f, raw));
+                        still_holds(&path, f, s.size, &s.sha256, &mut read)
                     });
-                    if !holds {
-                        changed.push(path_of(f, *raw).to_vec());
-                    }
-                    holds
+                    (path_of(f, raw), holds)
                 })
-                .map(|(f, raw)| path_of(f, raw))
                 .collect();
+            (s, members, read)
+        })
+        .collect();
+    let mut changed: Vec<Vec<u8>> = Vec::new();
+    let mut read_again = 0;
+    let mut sets: Vec<SetReport> = checked
+        .into_iter()
+        .filter_map(|(s, members, read)| {
+            read_again += read;
+            let mut paths: Vec<&[u8]> = Vec::new();
+            for (path, holds) in members {
+                if holds {
+                    paths.push(path);
+                } else {
+                    changed.push(path.to_vec());
+                }
+            }
             paths.sort();
             (paths.len() > 1).then(|| SetReport {
                 sha256: hex(&s.sha256),

@@ -12,13 +12,6 @@ use sha2::{Digest, Sha256};
 /// instead, and its partial hash is its full one.
 pub(crate) const PARTIAL: u64 = 4096;
 
-/// The bytes of a file name, as the file system gives them.
-#[cfg(unix)]
-pub(crate) fn name_bytes(name: &OsStr) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    name.as_bytes().to_vec()
-}
-
 /// The bytes of a file name (outside Unix, names are Unicode: UTF-8).
 #[cfg(not(unix))]
 pub(crate) fn name_bytes(name: &OsStr) -> Vec<u8> {
@@ -114,36 +107,301 @@ impl Entry {
     }
 }
 
-/// Lists one directory: subdirectories and regular files, sorted by name
-/// (as bytes); symlinks and other kinds are skipped.
-pub(crate) fn list(root: &Path, rel: &[u8]) -> Result<Vec<Entry>, String> {
-    let mut out = Vec::new();
+/// A directory opened without following a symlink on its path (see
+/// [`open_without_symlinks`]), to list it and to open what it holds by
+/// name: one walk of its path for all of them.
+pub(crate) struct OpenDir {
+    /// Its path (under the root).
+    #[cfg(not(target_os = "linux"))]
+    path: PathBuf,
+    #[cfg(unix)]
+    fd: std::os::fd::OwnedFd,
+}
+
+/// Opens the directory `rel` (bytes relative to the root) under `root`.
+///
+/// # Errors
+/// It is gone, is not a directory any more, has a symlink on its path
+/// (`ELOOP`), or cannot be read.
+pub(crate) fn open_dir(root: &Path, rel: &[u8]) -> std::io::Result<OpenDir> {
     let path = join(root, rel);
-    // Listed as a directory, maybe by an earlier process: a symlink (or
-    // anything else) there now is not followed.
-    let kind = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?;
-    if !rel.is_empty() && !kind.is_dir() {
-        return Err("not a directory any more".into());
+    #[cfg(unix)]
+    {
+        let fd = open_without_symlinks(&path, true)?.into();
+        Ok(OpenDir {
+            #[cfg(not(target_os = "linux"))]
+            path,
+            fd,
+        })
     }
-    if !rel.is_empty() {
-        drop(open_without_symlinks(&path, true).map_err(|e| symlink_error(&e))?);
+    #[cfg(not(unix))]
+    {
+        if !std::fs::metadata(&path)?.is_dir() {
+            return Err(std::io::Error::other("not a directory any more"));
+        }
+        Ok(OpenDir { path })
     }
-    let rd = std::fs::read_dir(&path).map_err(|e| e.to_string())?;
-    for entry in rd {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let path = child(rel, &name_bytes(&entry.file_name()));
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => out.push(Entry::Dir(path)),
-            Ok(t) if t.is_file() => match entry.metadata() {
-                Ok(m) => out.push(Entry::File(path, m.len(), modified_ns(&m))),
-                Err(e) => out.push(Entry::Bad(path, e.to_string())),
-            },
-            Ok(_) => {}
-            Err(e) => out.push(Entry::Bad(path, e.to_string())),
+}
+
+/// The message for an error of [`open_dir`] on `rel` under `root`: a
+/// symlink there (which `O_DIRECTORY` reports as "not a directory") is
+/// named as such.
+fn dir_error(root: &Path, rel: &[u8], e: &std::io::Error) -> String {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ENOTDIR) {
+        let symlink =
+            std::fs::symlink_metadata(join(root, rel)).is_ok_and(|m| m.file_type().is_symlink());
+        return if symlink {
+            symlink_error(&std::io::Error::from_raw_os_error(libc::ELOOP))
+        } else {
+            "not a directory any more".to_owned()
+        };
+    }
+    let _ = (root, rel);
+    symlink_error(e)
+}
+
+/// Directories with more entries than this have them looked at (`statx`)
+/// on every core, in slices of this many.
+const STAT_SLICE: usize = 256;
+
+impl OpenDir {
+    /// Opens the entry `name` (one path component) to read it, without
+    /// following a symlink there and without waiting on a FIFO.
+    fn open(&self, name: &[u8]) -> std::io::Result<std::fs::File> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{Mode, OFlags, ResolveFlags};
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            // BENEATH and NO_SYMLINKS: whatever the name holds, nothing
+            // outside this directory and no symlink is ever opened.
+            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+            match rustix::fs::openat2(&self.fd, name, flags, Mode::empty(), resolve) {
+                Ok(fd) => return Ok(fd.into()),
+                Err(e) if e != rustix::io::Errno::NOSYS && e != rustix::io::Errno::PERM => {
+                    return Err(e.into());
+                }
+                Err(_) => {}
+            }
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            if name.contains(&b'/') {
+                return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+            }
+            let flags = rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::NONBLOCK
+                | rustix::fs::OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(
+                &self.fd,
+                OsStr::from_bytes(name),
+                flags,
+                rustix::fs::Mode::empty(),
+            )?;
+            Ok(fd.into())
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::File::open(self.path.join(String::from_utf8_lossy(name).as_ref()))
         }
     }
-    out.sort_by(|a, b| a.path().cmp(b.path()));
-    Ok(out)
+
+    /// The entries of the directory (`rel`, its path relative to the root):
+    /// subdirectories and regular files, sorted by name (as bytes);
+    /// symlinks and other kinds are skipped.
+    fn entries(&self, rel: &[u8]) -> Result<Vec<Entry>, String> {
+        use rayon::prelude::*;
+        // Names and kinds first (`getdents`), then what a regular file's
+        // size and time are (`statx`), on every core for a big directory.
+        let mut dirs = Vec::new();
+        let mut files: Vec<(Vec<u8>, bool)> = Vec::new();
+        self.names(&mut |name, kind| match kind {
+            Kind::Dir => dirs.push(Entry::Dir(child(rel, name))),
+            Kind::File => files.push((name.to_vec(), true)),
+            Kind::Unknown => files.push((name.to_vec(), false)),
+        })?;
+        let look = |(name, known_file): &(Vec<u8>, bool)| -> Option<Entry> {
+            let path = child(rel, name);
+            match self.stat(name) {
+                Ok(Stat::File(size, modified)) => Some(Entry::File(path, size, modified)),
+                Ok(Stat::Dir) if !known_file => Some(Entry::Dir(path)),
+                Ok(_) if !known_file => None,
+                // Listed as a file, now something else: it changed.
+                Ok(_) => Some(Entry::Bad(path, "changed while it was listed".into())),
+                Err(e) => Some(Entry::Bad(path, e.to_string())),
+            }
+        };
+        let mut out: Vec<Entry> = if files.len() > STAT_SLICE {
+            files
+                .par_chunks(STAT_SLICE)
+                .flat_map_iter(|slice| slice.iter().filter_map(look))
+                .collect()
+        } else {
+            files.iter().filter_map(look).collect()
+        };
+        out.append(&mut dirs);
+        out.sort_unstable_by(|a, b| a.path().cmp(b.path()));
+        Ok(out)
+    }
+
+    /// Calls `f` with the name and kind of every entry but `.` and `..`.
+    #[cfg(unix)]
+    fn names(&self, f: &mut dyn FnMut(&[u8], Kind)) -> Result<(), String> {
+        use rustix::fs::FileType;
+        let mut dir = rustix::fs::Dir::read_from(&self.fd).map_err(|e| e.to_string())?;
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            match entry.file_type() {
+                FileType::Directory => f(name, Kind::Dir),
+                FileType::RegularFile => f(name, Kind::File),
+                FileType::Unknown => f(name, Kind::Unknown),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the name and kind of every entry.
+    #[cfg(not(unix))]
+    fn names(&self, f: &mut dyn FnMut(&[u8], Kind)) -> Result<(), String> {
+        for entry in std::fs::read_dir(&self.path).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let name = name_bytes(&entry.file_name());
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => f(&name, Kind::Dir),
+                Ok(t) if t.is_file() => f(&name, Kind::File),
+                Ok(_) => {}
+                Err(_) => f(&name, Kind::Unknown),
+            }
+        }
+        Ok(())
+    }
+
+    /// What the entry `name` is now, without following a symlink.
+    fn stat(&self, name: &[u8]) -> std::io::Result<Stat> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{AtFlags, FileType, StatxFlags};
+            let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
+            let st = rustix::fs::statx(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW, mask)?;
+            Ok(match FileType::from_raw_mode(u32::from(st.stx_mode)) {
+                FileType::RegularFile => {
+                    let t = st.stx_mtime;
+                    let modified = u64::try_from(t.tv_sec).map_or(0, |s| {
+                        s.saturating_mul(1_000_000_000)
+                            .saturating_add(u64::from(t.tv_nsec))
+                    });
+                    Stat::File(st.stx_size, modified)
+                }
+                FileType::Directory => Stat::Dir,
+                _ => Stat::Other,
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            #[cfg(unix)]
+            let name = {
+                use std::os::unix::ffi::OsStrExt;
+                OsStr::from_bytes(name)
+            };
+            #[cfg(not(unix))]
+            let name = String::from_utf8_lossy(name).into_owned();
+            let m = std::fs::symlink_metadata(self.path.join(name))?;
+            Ok(if m.is_file() {
+                Stat::File(m.len(), modified_ns(&m))
+            } else if m.is_dir() {
+                Stat::Dir
+            } else {
+                Stat::Other
+            })
+        }
+    }
+}
+
+/// The kind of a directory entry, as listed.
+enum Kind {
+    Dir,
+    File,
+    /// The file system did not say (`DT_UNKNOWN`): looked at with `statx`.
+    Unknown,
+}
+
+/// What an entry is when looked at.
+enum Stat {
+    /// A regular file: its size and modification time ([`modified_ns`]).
+    File(u64, u64),
+    Dir,
+    Other,
+}
+
+/// Lists one directory: subdirectories and regular files, sorted by name
+/// (as bytes); symlinks and other kinds are skipped. The directory is
+/// opened once (not following a symlink put on its path since it was
+/// listed) and what it holds is looked at by name.
+pub(crate) fn list(root: &Path, rel: &[u8]) -> Result<Vec<Entry>, String> {
+    open_dir(root, rel)
+        .map_err(|e| dir_error(root, rel, &e))?
+        .entries(rel)
+}
+
+/// Reads the files of a batch — `(id, size listed, path relative to the
+/// root)` — on every core, each directory opened once for the files of it
+/// that the batch holds: `read` gets each file opened (see
+/// [`OpenDir::open`]) and its listed size. A file whose directory cannot be
+/// opened gets that error.
+pub(crate) fn read_batch<K, T, F>(
+    root: &Path,
+    batch: &[(K, u64, &[u8])],
+    read: F,
+) -> Vec<(K, Result<T, String>)>
+where
+    K: Copy + Send + Sync,
+    T: Send,
+    F: Fn(std::fs::File, u64) -> Result<T, String> + Sync,
+{
+    use rayon::prelude::*;
+    /// Files per task: a directory with more is opened once per slice, so
+    /// that one big directory keeps every core busy.
+    const SLICE: usize = 64;
+    let mut items: Vec<(&[u8], &[u8], K, u64)> = batch
+        .iter()
+        .map(
+            |&(k, size, rel)| match rel.iter().rposition(|&b| b == b'/') {
+                Some(i) => (&rel[..i], &rel[i + 1..], k, size),
+                None => (&rel[..0], rel, k, size),
+            },
+        )
+        .collect();
+    items.sort_by(|a, b| a.0.cmp(b.0));
+    let slices: Vec<&[(&[u8], &[u8], K, u64)]> = items
+        .chunk_by(|a, b| a.0 == b.0)
+        .flat_map(|same_dir| same_dir.chunks(SLICE))
+        .collect();
+    slices
+        .par_iter()
+        .flat_map_iter(|slice| {
+            let rel = slice[0].0;
+            let dir = open_dir(root, rel).map_err(|e| match dir_error(root, rel, &e) {
+                // The file's own message: its directory is not one.
+                m if m == "not a directory any more" => format!("its directory is {m}"),
+                m => m,
+            });
+            let read = &read;
+            slice.iter().map(move |&(_, name, k, size)| {
+                let result = match &dir {
+                    Ok(dir) => open_listed_in(dir, name, size).and_then(|f| read(f, size)),
+                    Err(e) => Err(e.clone()),
+                };
+                (k, result)
+            })
+        })
+        .collect()
 }
 
 /// A file's modification time in nanoseconds since the epoch (0 if the
@@ -163,6 +421,18 @@ pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
 /// is checked to be a regular file (its size bounds nothing).
 fn open_listed(path: &Path, size: u64) -> Result<std::fs::File, String> {
     let f = open_without_symlinks(path, false).map_err(|e| symlink_error(&e))?;
+    checked(f, size)
+}
+
+/// [`open_listed`] for the entry `name` of an opened directory.
+fn open_listed_in(dir: &OpenDir, name: &[u8], size: u64) -> Result<std::fs::File, String> {
+    let f = dir.open(name).map_err(|e| symlink_error(&e))?;
+    checked(f, size)
+}
+
+/// `f`, if its size bounds what is read of it: an empty file must still be
+/// a regular file.
+fn checked(f: std::fs::File, size: u64) -> Result<std::fs::File, String> {
     if size == 0 && !f.metadata().map_err(|e| e.to_string())?.is_file() {
         return Err("not a regular file any more".into());
     }
@@ -272,11 +542,16 @@ pub(crate) enum Partial {
 
 /// Reads the ends of the file at `path`, listed with `size` bytes (all of
 /// it if it is small).
+#[cfg(test)]
 pub(crate) fn partial(path: &Path, size: u64) -> Result<Partial, String> {
+    partial_of(open_listed(path, size)?, size)
+}
+
+/// [`partial`] of an opened file.
+pub(crate) fn partial_of(f: std::fs::File, size: u64) -> Result<Partial, String> {
     if size <= 2 * PARTIAL {
-        return full(path, size).map(Partial::Whole);
+        return full_of(f, size).map(Partial::Whole);
     }
-    let f = open_listed(path, size)?;
     let mut buf = [0u8; 2 * PARTIAL as usize];
     let (head, tail) = buf.split_at_mut(PARTIAL as usize);
     read_at(&f, head, 0)?;
@@ -309,11 +584,15 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> Result<(), String>
 /// At most `size + 1` bytes are read; a short read of a regular file is its
 /// end, so a file is usually read in one call.
 pub(crate) fn full(path: &Path, size: u64) -> Result<[u8; 32], String> {
+    full_of(open_listed(path, size)?, size)
+}
+
+/// [`full`] of an opened file.
+pub(crate) fn full_of(mut f: std::fs::File, size: u64) -> Result<[u8; 32], String> {
     thread_local! {
         // One read buffer per thread, not one zeroed allocation per file.
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 17]);
     }
-    let mut f = open_listed(path, size)?;
     let mut h = Sha256::new();
     let mut read = 0u64;
     BUF.with_borrow_mut(|buf| {
@@ -424,6 +703,97 @@ mod tests {
             assert!(e.contains("symlink"), "{e}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_batch_reads_every_file_once_by_its_directory() {
+        let root = own_dir("batch");
+        let _ = std::fs::remove_dir_all(&root);
+        // A big directory (several slices), a small one, one replaced by a
+        // symlink since listing, and one that is gone.
+        for d in ["big", "small", "real", "moved"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let mut batch: Vec<(usize, u64, Vec<u8>)> = Vec::new();
+        for i in 0..200 {
+            let rel = format!("big/f{i}");
+            std::fs::write(root.join(&rel), format!("content {i}")).unwrap();
+            batch.push((
+                batch.len(),
+                format!("content {i}").len() as u64,
+                rel.into_bytes(),
+            ));
+        }
+        std::fs::write(root.join("small/x"), b"x").unwrap();
+        std::fs::write(root.join("top"), b"top").unwrap();
+        std::fs::write(root.join("real/y"), b"y").unwrap();
+        std::fs::write(root.join("moved/z"), b"z").unwrap();
+        for (rel, size) in [("small/x", 1), ("top", 3), ("link/y", 1), ("moved/z", 1)] {
+            batch.push((batch.len(), size, rel.as_bytes().to_vec()));
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        std::fs::remove_dir_all(root.join("moved")).unwrap();
+        let refs: Vec<(usize, u64, &[u8])> = batch
+            .iter()
+            .map(|(k, s, p)| (*k, *s, p.as_slice()))
+            .collect();
+        let mut results = read_batch(&root, &refs, full_of);
+        results.sort_by_key(|r| r.0);
+        assert_eq!(results.len(), batch.len());
+        for ((k, r), (k2, size, rel)) in results.iter().zip(&batch) {
+            assert_eq!(k, k2);
+            let path = join(&root, rel);
+            match rel.as_slice() {
+                b"link/y" | b"moved/z" => assert!(r.is_err(), "{r:?}"),
+                _ => assert_eq!(r.as_ref().unwrap(), &full(&path, *size).unwrap()),
+            }
+        }
+        let e = results[results.len() - 2].1.as_ref().unwrap_err();
+        #[cfg(unix)]
+        assert!(e.contains("symlink"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_big_directory_lists_as_a_small_one_would() {
+        let root = own_dir("listing");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("d/sub")).unwrap();
+        let n = 3 * STAT_SLICE + 7;
+        for i in 0..n {
+            std::fs::write(root.join(format!("d/{i:05}")), vec![0u8; i]).unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("00001", root.join("d/link")).unwrap();
+        let listed = list(&root, b"d").unwrap();
+        assert_eq!(
+            listed.len(),
+            n + 1,
+            "files and the subdirectory, no symlink"
+        );
+        let paths: Vec<&[u8]> = listed.iter().map(Entry::path).collect();
+        let mut sorted = paths.clone();
+        sorted.sort();
+        assert_eq!(paths, sorted, "sorted by name");
+        for e in &listed {
+            match e {
+                Entry::File(p, size, modified) => {
+                    let m = std::fs::symlink_metadata(join(&root, p)).unwrap();
+                    assert_eq!((*size, *modified), (m.len(), modified_ns(&m)));
+                }
+                Entry::Dir(p) => assert_eq!(p, b"d/sub"),
+                Entry::Bad(p, e) => panic!("{p:?}: {e}"),
+            }
+        }
+        let e = list(&root, b"d/00001").err().unwrap();
+        assert!(e.contains("not a directory"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A directory of this test's own (tests run at once).
+    fn own_dir(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("dizzy-scan-{name}-{}", std::process::id()))
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -63,15 +63,19 @@ pub fn discover(
                 continue;
             }
         };
+        // Spawned in batches, one per kind (by name within each); a path
+        // that is not UTF-8 (rare) keeps its bytes in a `RawPath`.
+        let mut dirs = Vec::new();
+        let mut files = Vec::new();
+        let mut bad = Vec::new();
         for entry in entries {
             match entry {
-                Entry::Dir(bytes) => {
-                    let (path, raw) = paths(bytes);
-                    let mut e = commands.spawn_caused_by(dir, (Dir { path }, Unlisted));
-                    if let Some(raw) = raw {
-                        e.insert(raw);
+                Entry::Dir(bytes) => match paths(bytes) {
+                    (path, None) => dirs.push((Dir { path }, Unlisted)),
+                    (path, Some(raw)) => {
+                        commands.spawn_caused_by(dir, (Dir { path }, Unlisted, raw));
                     }
-                }
+                },
                 Entry::File(bytes, size, modified_ns) => {
                     let (path, raw) = paths(bytes);
                     let file = File {
@@ -79,9 +83,11 @@ pub fn discover(
                         size,
                         modified_ns,
                     };
-                    let mut e = commands.spawn_caused_by(dir, (file, Stage::Listed));
-                    if let Some(raw) = raw {
-                        e.insert(raw);
+                    match raw {
+                        None => files.push((file, Stage::Listed)),
+                        Some(raw) => {
+                            commands.spawn_caused_by(dir, (file, Stage::Listed, raw));
+                        }
                     }
                 }
                 Entry::Bad(bytes, error) => {
@@ -91,14 +97,19 @@ pub fn discover(
                         size: 0,
                         modified_ns: 0,
                     };
-                    let mut e =
-                        commands.spawn_caused_by(dir, (file, Stage::Done, Unreadable { error }));
-                    if let Some(raw) = raw {
-                        e.insert(raw);
+                    let bundle = (file, Stage::Done, Unreadable { error });
+                    match raw {
+                        None => bad.push(bundle),
+                        Some(raw) => {
+                            commands.spawn_caused_by(dir, (bundle, raw));
+                        }
                     }
                 }
             }
         }
+        commands.spawn_batch_caused_by(dir, dirs);
+        commands.spawn_batch_caused_by(dir, files);
+        commands.spawn_batch_caused_by(dir, bad);
     }
 }
 
@@ -116,22 +127,29 @@ pub fn stage_older_files(
     }
 }
 
-/// Entities grouped by a key; what is alone in its group goes to `alone`,
-/// the rest to `shared`.
+/// Sets the stage of the files at `from` by a key: a file whose key no
+/// other such file has goes to `alone`, the others to `shared`. In place
+/// (no command per file).
 fn split<K: Hash + Eq>(
-    commands: &mut Commands,
-    items: impl Iterator<Item = (K, Entity)>,
+    files: &mut Query<(&File, Option<&PartialHash>, &mut Stage)>,
+    from: Stage,
+    key: impl Fn(&File, Option<&PartialHash>) -> Option<K>,
     alone: Stage,
     shared: Stage,
 ) {
-    let mut groups: HashMap<K, Vec<Entity>> = HashMap::new();
-    for (k, e) in items {
-        groups.entry(k).or_default().push(e);
+    let mut counts: HashMap<K, u32> = HashMap::new();
+    for (f, p, s) in files.iter() {
+        if *s == from
+            && let Some(k) = key(f, p)
+        {
+            *counts.entry(k).or_default() += 1;
+        }
     }
-    for members in groups.into_values() {
-        let stage = if members.len() == 1 { alone } else { shared };
-        for e in members {
-            commands.entity(e).insert(stage);
+    for (f, p, mut s) in files.iter_mut() {
+        if *s == from
+            && let Some(k) = key(f, p)
+        {
+            *s = if counts[&k] == 1 { alone } else { shared };
         }
     }
 }
@@ -139,10 +157,9 @@ fn split<K: Hash + Eq>(
 /// Once every directory is listed: files whose size no other file has are
 /// done (they have no duplicate); the others have their ends hashed next.
 pub fn by_size(
-    mut commands: Commands,
     unlisted: Query<(), With<Unlisted>>,
     unstaged: Query<(), (With<File>, Without<Stage>)>,
-    files: Query<(Entity, &File, &Stage)>,
+    mut files: Query<(&File, Option<&PartialHash>, &mut Stage)>,
 ) {
     if !unlisted.is_empty()
         || !unstaged.is_empty()
@@ -150,11 +167,8 @@ pub fn by_size(
     {
         return;
     }
-    let listed = files
-        .iter()
-        .filter(|(_, _, s)| **s == Stage::Listed)
-        .map(|(e, f, _)| (f.size, e));
-    split(&mut commands, listed, Stage::Done, Stage::Partial);
+    let size = |f: &File, _: Option<&PartialHash>| Some(f.size);
+    split(&mut files, Stage::Listed, size, Stage::Done, Stage::Partial);
 }
 
 /// The files of `stage` to read this tick: at most `batch` files and
@@ -191,44 +205,44 @@ pub fn hash_partial(
     if batch.is_empty() {
         return;
     }
-    let results: Vec<(Entity, Result<scan::Partial, String>)> = batch
-        .par_iter()
-        .map(|(e, size, path)| (*e, scan::partial(&scan::join(&settings.root, path), *size)))
-        .collect();
+    let results = scan::read_batch(&settings.root, &batch, scan::partial_of);
     // Files opened and read (not those that could not be).
     hashed.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
+    let mut whole = Vec::new();
+    let mut ends = Vec::new();
+    let mut bad = Vec::new();
     for (e, r) in results {
-        let mut file = commands.entity(e);
         match r {
-            Ok(scan::Partial::Whole(digest)) => file.insert((Sha256(digest), Stage::Done)),
-            Ok(scan::Partial::Ends(h)) => file.insert((PartialHash(h), Stage::Compare)),
-            Err(error) => file.insert((Unreadable { error }, Stage::Done)),
-        };
+            Ok(scan::Partial::Whole(digest)) => whole.push((e, (Sha256(digest), Stage::Done))),
+            Ok(scan::Partial::Ends(h)) => ends.push((e, (PartialHash(h), Stage::Compare))),
+            Err(error) => bad.push((e, (Unreadable { error }, Stage::Done))),
+        }
     }
+    // One command per outcome: bevy moves the files to their new
+    // archetype together.
+    commands.insert_batch(whole);
+    commands.insert_batch(ends);
+    commands.insert_batch(bad);
 }
 
 /// Once every file of a shared size has its ends hashed: files whose
 /// (size, partial hash) no other file has are done; the others are hashed
 /// whole next.
 pub fn by_partial(
-    mut commands: Commands,
     unlisted: Query<(), With<Unlisted>>,
     unstaged: Query<(), (With<File>, Without<Stage>)>,
-    files: Query<(Entity, &File, &Stage, Option<&PartialHash>)>,
+    mut files: Query<(&File, Option<&PartialHash>, &mut Stage)>,
 ) {
     let waiting = |s: &Stage| matches!(s, Stage::Listed | Stage::Partial);
     if !unlisted.is_empty()
         || !unstaged.is_empty()
-        || files.iter().any(|(_, _, s, _)| waiting(s))
-        || !files.iter().any(|(_, _, s, _)| *s == Stage::Compare)
+        || files.iter().any(|(_, _, s)| waiting(s))
+        || !files.iter().any(|(_, _, s)| *s == Stage::Compare)
     {
         return;
     }
-    let compared = files
-        .iter()
-        .filter(|(_, _, s, _)| **s == Stage::Compare)
-        .filter_map(|(e, f, _, p)| Some(((f.size, p?.0), e)));
-    split(&mut commands, compared, Stage::Done, Stage::Full);
+    let key = |f: &File, p: Option<&PartialHash>| Some((f.size, p?.0));
+    split(&mut files, Stage::Compare, key, Stage::Done, Stage::Full);
 }
 
 /// Hashes a batch of whole files whose size and ends are shared, on every
@@ -243,19 +257,19 @@ pub fn hash_full(
     if batch.is_empty() {
         return;
     }
-    let results: Vec<(Entity, Result<[u8; 32], String>)> = batch
-        .par_iter()
-        .map(|(e, size, path)| (*e, scan::full(&scan::join(&settings.root, path), *size)))
-        .collect();
+    let results = scan::read_batch(&settings.root, &batch, scan::full_of);
     // Files opened and read (not those that could not be).
     hashed.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
+    let mut done = Vec::new();
+    let mut bad = Vec::new();
     for (e, r) in results {
-        let mut file = commands.entity(e);
         match r {
-            Ok(digest) => file.insert((Sha256(digest), Stage::Done)),
-            Err(error) => file.insert((Unreadable { error }, Stage::Done)),
-        };
+            Ok(digest) => done.push((e, (Sha256(digest), Stage::Done))),
+            Err(error) => bad.push((e, (Unreadable { error }, Stage::Done))),
+        }
     }
+    commands.insert_batch(done);
+    commands.insert_batch(bad);
 }
 
 /// When every file is done, groups equal contents into duplicate sets.
@@ -274,28 +288,24 @@ pub fn group(
     {
         return;
     }
-    let mut by_content: HashMap<([u8; 32], u64), Vec<(&[u8], Entity)>> = HashMap::new();
-    for (e, f, raw, h) in &files {
-        by_content
-            .entry((h.0, f.size))
-            .or_default()
-            .push((path_of(f, raw), e));
-    }
-    let mut sets: Vec<_> = by_content
-        .into_iter()
-        .filter(|(_, v)| v.len() > 1)
+    // Sorted by content, then by path: equal contents are neighbours.
+    let mut by_content: Vec<(([u8; 32], u64), &[u8], Entity)> = files
+        .iter()
+        .map(|(e, f, raw, h)| ((h.0, f.size), path_of(f, raw), e))
         .collect();
-    sets.sort_by_key(|s| s.0);
-    for ((sha256, size), mut members) in sets {
-        members.sort();
+    by_content.sort_unstable();
+    for members in by_content.chunk_by(|a, b| a.0 == b.0) {
+        if members.len() < 2 {
+            continue;
+        }
+        let (sha256, size) = members[0].0;
         // Caused by its first file (every set has two or more).
-        let first = members[0].1;
         let set = DuplicateSet {
             sha256,
             size,
-            files: members.into_iter().map(|(_, e)| e).collect(),
+            files: members.iter().map(|m| m.2).collect(),
         };
-        commands.spawn_caused_by(first, set);
+        commands.spawn_caused_by(members[0].2, set);
     }
     state.phase = Phase::Done;
 }
