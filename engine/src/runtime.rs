@@ -453,35 +453,51 @@ impl Runtime {
     /// or the world was edited between ticks (`world_mut`, `spawn`,
     /// `import`), resources too — and waits until it is durable; returns
     /// the newest committed id. Nothing is written when nothing changed
-    /// and no tick ran.
+    /// and no tick ran. It is [`Runtime::snapshot_changes`], then
+    /// [`Runtime::flush`].
     ///
     /// # Errors
     /// The capture or the writer failed ([`TickError`]).
     pub fn finish(&mut self) -> Result<Option<u64>, TickError> {
-        if self.poisoned.is_none() {
-            self.check_writer()?;
-            self.record_detection();
-            if let Some(writer) = &self.writer {
-                let forced = self.ticks_since_capture > 0 || !self.capturer.has_base();
-                let capture = if forced {
-                    Some(self.capturer.capture(
-                        &mut self.world,
-                        &self.registry,
-                        self.tick,
-                        Want::Auto,
-                    )?)
-                } else {
-                    self.capturer
-                        .capture_changes(&mut self.world, &self.registry, self.tick)?
-                };
-                if let Some(capture) = capture {
-                    writer.submit(capture)?;
-                    self.ticks_since_capture = 0;
-                    self.last_capture = Instant::now();
-                }
-            }
-        }
+        self.snapshot_changes()?;
         self.flush()
+    }
+
+    /// Queues the snapshot [`Runtime::finish`] writes — everything that
+    /// changed since the last snapshot, if anything did or a tick ran —
+    /// without waiting for it: the caller can go on (build a report, say)
+    /// while the writer makes it durable, then [`Runtime::flush`]. Returns
+    /// its id (`None`: nothing to write, in memory, or after a failed tick).
+    ///
+    /// # Errors
+    /// The capture failed, or the writer reported an error ([`TickError`]).
+    pub fn snapshot_changes(&mut self) -> Result<Option<u64>, TickError> {
+        if self.poisoned.is_some() {
+            return Ok(None);
+        }
+        self.check_writer()?;
+        self.record_detection();
+        let Some(writer) = &self.writer else {
+            return Ok(None);
+        };
+        let forced = self.ticks_since_capture > 0 || !self.capturer.has_base();
+        let capture = if forced {
+            Some(
+                self.capturer
+                    .capture(&mut self.world, &self.registry, self.tick, Want::Auto)?,
+            )
+        } else {
+            self.capturer
+                .capture_changes(&mut self.world, &self.registry, self.tick)?
+        };
+        let Some(capture) = capture else {
+            return Ok(None);
+        };
+        let id = capture.meta.id;
+        writer.submit(capture)?;
+        self.ticks_since_capture = 0;
+        self.last_capture = Instant::now();
+        Ok(Some(id))
     }
 
     /// [`Runtime::finish`], then stops the writer.

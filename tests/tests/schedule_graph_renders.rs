@@ -67,7 +67,8 @@ fn the_dedupe_file_gives_its_schedule() {
         "c_dedupe_partial_hash -.->|reads| sys_by_partial",
         "c_dedupe_sha256 -.->|reads| sys_group",
         "sys_group ==>|writes| r_dedupe_state",
-        "sys_hash_full --> sys_group",
+        "sys_hash_full --> sys_stage_older_files",
+        "sys_by_partial --> sys_group",
         "class sys_hash_partial,sys_discover stage0",
     ] {
         assert!(mermaid.contains(line), "{line:?} in\n{mermaid}");

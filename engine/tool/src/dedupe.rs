@@ -149,7 +149,15 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         bar
     });
     let mut last = Instant::now();
-    let end = rt.run_until(|world| {
+    let stop = rt.stop_handle();
+    // `run_until`, written out: the last snapshot is queued, then the report
+    // is built (its files checked again) while the writer makes that
+    // snapshot durable.
+    let end = loop {
+        if stop.is_requested() {
+            break RunEnd::Interrupted;
+        }
+        let world = rt.world_mut();
         if let Some(bar) = &bar
             && last.elapsed() >= Duration::from_millis(100)
         {
@@ -163,16 +171,24 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
                 String::new()
             });
         }
-        dedupe::done(world)
-    })?;
+        if dedupe::done(world) {
+            break RunEnd::Done;
+        }
+        rt.tick()?;
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let snapshot = rt.flush()?.or(rt.resumed_from());
-    if end == RunEnd::Interrupted {
+    let report = if end == RunEnd::Done {
+        rt.snapshot_changes()?;
+        Some(dedupe::report(rt.world_mut()))
+    } else {
+        None
+    };
+    let snapshot = rt.finish()?.or(rt.resumed_from());
+    let Some(mut report) = report else {
         return Err(crate::stopped(&rt, "interrupted", &args.db, snapshot));
-    }
-    let mut report = dedupe::report(rt.world_mut());
+    };
     report.resumed_from_snapshot = rt.resumed_from();
     report.snapshot = snapshot;
     rt.close()?;
