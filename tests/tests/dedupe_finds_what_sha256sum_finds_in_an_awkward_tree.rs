@@ -114,9 +114,15 @@ fn awkward_tree_gives_the_sets_of_sha256sum() {
     assert_eq!(reported_duplicates(&report), expected);
     // Sizes no other file has are never read (the 30,000-, 40,004- and
     // 8,193-byte files); the others are read once (their ends, or all of
-    // them up to 8 KiB), and whole again where size and ends are shared:
-    // the six 40,000-byte files other than `last`, the four of 12,345.
-    assert_eq!(report["hashed_this_run"], files as u64 - 3 + 6 + 4);
+    // them up to 8 KiB), and whole again where size and partial hash are
+    // shared: the six 40,000-byte files other than `last`, the four of
+    // 12,345, and the small files of equal content (`small/x` and `z`,
+    // `small/y` and `names/\xff\xfe`, the three 8,192-byte copies, the
+    // three empty files).
+    assert_eq!(
+        report["hashed_this_run"],
+        files as u64 - 3 + 6 + 4 + (2 + 2 + 3 + 3)
+    );
 
     // The summary on a terminal says how many files could not be read.
     let again = dizzy().args(args).output().unwrap();
@@ -244,4 +250,57 @@ fn a_run_of_a_build_without_stages_resumes() {
     assert_eq!(report["files"], 3);
     assert_eq!(reported_duplicates(&report), expected_duplicates(&tree));
     assert_eq!(reported_duplicates(&report).len(), 1);
+}
+
+/// A run of the build before small files had a partial hash: it hashed a
+/// small file of a shared size whole (SHA-256) and set it aside as done. A
+/// twin of it that run had not read yet is read by this build for its
+/// partial hash: the two must still be one duplicate set.
+#[test]
+fn small_files_an_earlier_build_hashed_whole_meet_their_twins() {
+    use dizzy::App;
+    use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, File, Phase, Sha256, Stage};
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    write(&tree, b"a", b"twin");
+    write(&tree, b"b", b"twin");
+    write(&tree, b"c", b"diff");
+    write(&tree, b"d", b"other size");
+    let root = std::fs::canonicalize(&tree).unwrap();
+    let db = dir.path().join("old.redb");
+    let sha = |data: &[u8]| -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(data).into()
+    };
+    {
+        let mut rt = App::new()
+            .db(&db)
+            .plugin(DedupePlugin::default())
+            .open()
+            .unwrap();
+        rt.world_mut().insert_resource(Dedupe {
+            root: root.to_string_lossy().into_owned(),
+            phase: Phase::Scanning,
+        });
+        rt.spawn(Dir {
+            path: String::new(),
+        });
+        let file = |path: &str, size| File {
+            path: path.into(),
+            size,
+            modified_ns: 0,
+        };
+        // As the earlier build left them: `a` and `c` hashed whole and
+        // done, `b` still to read, `d` alone in its size.
+        rt.spawn((file("a", 4), Stage::Done, Sha256(sha(b"twin"))));
+        rt.spawn((file("c", 4), Stage::Done, Sha256(sha(b"diff"))));
+        rt.spawn((file("b", 4), Stage::Partial));
+        rt.spawn((file("d", 10), Stage::Done));
+        rt.snapshot_full().unwrap();
+        rt.close().unwrap();
+    }
+    let report = dedupe_json(&tree, &db);
+    assert_eq!(report["files"], 4);
+    assert_eq!(reported_duplicates(&report), expected_duplicates(&tree));
+    assert_eq!(reported_duplicates(&report).len(), 1, "{report}");
 }

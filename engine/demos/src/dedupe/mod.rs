@@ -9,8 +9,8 @@
 //! 2. `by_size`, once everything is listed, sets aside every file whose
 //!    size no other file has (it cannot have a duplicate);
 //! 3. `hash_partial` hashes the first and last 4 KiB of the others (a
-//!    file of at most 8 KiB whole: its [`Sha256`] directly), a batch per
-//!    tick on every core;
+//!    file of at most 8 KiB whole, with the fast XXH3), a batch per tick
+//!    on every core;
 //! 4. `by_partial` sets aside the files whose (size, [`PartialHash`]) no
 //!    other file has;
 //! 5. `hash_full` computes the [`Sha256`] of what still collides;
@@ -100,16 +100,19 @@ pub enum Stage {
     Done,
 }
 
-/// A hash of a file's first and last 4 KiB (the first 8 bytes of their
-/// SHA-256), for a file of more than 8 KiB whose size another file has.
+/// The partial hash of a file whose size another file has: for a file of
+/// more than 8 KiB, a hash of its first and last 4 KiB (the first 8 bytes
+/// of their SHA-256); for a smaller one, the XXH3 (64 bits) of all of it.
+/// Files whose size and partial hash are shared get their [`Sha256`].
 /// Stored in a sparse set, as bevy advises for a component added to many
 /// entities one batch at a time: adding it moves no table row.
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[component(storage = "SparseSet")]
 pub struct PartialHash(pub u64);
 
-/// A file's SHA-256 (of files that may have a duplicate). Stored in a
-/// sparse set, as [`PartialHash`].
+/// A file's SHA-256 (of files whose size and partial hash another file
+/// has: those that may have a duplicate). Stored in a sparse set, as
+/// [`PartialHash`].
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[component(storage = "SparseSet")]
 pub struct Sha256(pub [u8; 32]);

@@ -532,25 +532,24 @@ fn resized(listed: u64, read: u64) -> String {
     format!("changed since it was listed: {listed} bytes listed, {read} or more read")
 }
 
-/// What reading a file for its partial hash gave.
-pub(crate) enum Partial {
-    /// The file was read whole (it is small): its SHA-256.
-    Whole([u8; 32]),
-    /// A hash of its first and last [`PARTIAL`] bytes.
-    Ends(u64),
-}
-
 /// Reads the ends of the file at `path`, listed with `size` bytes (all of
-/// it if it is small).
+/// it if it is small), for its partial hash ([`partial_of`]).
 #[cfg(test)]
-pub(crate) fn partial(path: &Path, size: u64) -> Result<Partial, String> {
+pub(crate) fn partial(path: &Path, size: u64) -> Result<u64, String> {
     partial_of(open_listed(path, size)?, size)
 }
 
-/// [`partial`] of an opened file.
-pub(crate) fn partial_of(f: std::fs::File, size: u64) -> Result<Partial, String> {
+/// The partial hash of an opened file listed with `size` bytes: for a file
+/// of more than twice [`PARTIAL`] bytes, the first 8 bytes of the SHA-256
+/// of its first and last [`PARTIAL`] bytes; for a smaller one, the XXH3
+/// (64 bits) of all of it — a hash that only sorts out which files may be
+/// equal (those whose size and partial hash are shared get their SHA-256),
+/// so a fast one, as jdupes and fclones use.
+pub(crate) fn partial_of(f: std::fs::File, size: u64) -> Result<u64, String> {
     if size <= 2 * PARTIAL {
-        return full_of(f, size).map(Partial::Whole);
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        read_whole(f, size, &mut |chunk| h.update(chunk))?;
+        return Ok(h.digest());
     }
     let mut buf = [0u8; 2 * PARTIAL as usize];
     let (head, tail) = buf.split_at_mut(PARTIAL as usize);
@@ -559,7 +558,7 @@ pub(crate) fn partial_of(f: std::fs::File, size: u64) -> Result<Partial, String>
     let digest: [u8; 32] = Sha256::digest(buf).into();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    Ok(Partial::Ends(u64::from_le_bytes(first)))
+    Ok(u64::from_le_bytes(first))
 }
 
 /// Fills `buf` from `f` at `offset`.
@@ -588,12 +587,19 @@ pub(crate) fn full(path: &Path, size: u64) -> Result<[u8; 32], String> {
 }
 
 /// [`full`] of an opened file.
-pub(crate) fn full_of(mut f: std::fs::File, size: u64) -> Result<[u8; 32], String> {
+pub(crate) fn full_of(f: std::fs::File, size: u64) -> Result<[u8; 32], String> {
+    let mut h = Sha256::new();
+    read_whole(f, size, &mut |chunk| h.update(chunk))?;
+    Ok(h.finalize().into())
+}
+
+/// Reads all of `f`, listed with `size` bytes, handing each piece to
+/// `take`; a file of another size now is an error ([`full`]).
+fn read_whole(mut f: std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> Result<(), String> {
     thread_local! {
         // One read buffer per thread, not one zeroed allocation per file.
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 17]);
     }
-    let mut h = Sha256::new();
     let mut read = 0u64;
     BUF.with_borrow_mut(|buf| {
         loop {
@@ -604,7 +610,7 @@ pub(crate) fn full_of(mut f: std::fs::File, size: u64) -> Result<[u8; 32], Strin
             if read > size {
                 return Err(resized(size, read));
             }
-            h.update(&buf[..n]);
+            take(&buf[..n]);
             if n == 0 || (n < want && read == size) {
                 break;
             }
@@ -614,8 +620,7 @@ pub(crate) fn full_of(mut f: std::fs::File, size: u64) -> Result<[u8; 32], Strin
         } else {
             Err(resized(size, read))
         }
-    })?;
-    Ok(h.finalize().into())
+    })
 }
 
 #[cfg(test)]
@@ -656,17 +661,18 @@ mod tests {
         for (name, data) in [("a", &a), ("b", &b), ("c", &c)] {
             std::fs::write(dir.join(name), data).unwrap();
         }
-        let ends = |n: &str| match partial(&dir.join(n), size as u64).unwrap() {
-            Partial::Ends(h) => h,
-            Partial::Whole(_) => panic!("a large file is read at its ends"),
-        };
+        let ends = |n: &str| partial(&dir.join(n), size as u64).unwrap();
         assert_ne!(ends("a"), ends("b"));
         assert_eq!(ends("a"), ends("c"), "the middle is not read");
-        std::fs::write(dir.join("small"), b"hi").unwrap();
-        assert!(matches!(
-            partial(&dir.join("small"), 2).unwrap(),
-            Partial::Whole(h) if h == full(&dir.join("small"), 2).unwrap()
-        ));
+        // A small file is hashed whole: a change anywhere shows.
+        let small = 2 * PARTIAL as usize;
+        let mut d = vec![7u8; small];
+        std::fs::write(dir.join("small"), &d).unwrap();
+        let before = partial(&dir.join("small"), small as u64).unwrap();
+        d[small / 2] = 9;
+        std::fs::write(dir.join("small"), &d).unwrap();
+        assert_ne!(partial(&dir.join("small"), small as u64).unwrap(), before);
+        assert_eq!(before, xxhash_rust::xxh3::xxh3_64(&vec![7u8; small]));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -113,17 +113,30 @@ pub fn discover(
     }
 }
 
-/// Gives a [`Stage`] to files listed by a run of an earlier build, which
-/// did not record one: done if they could not be read, listed otherwise
-/// (the pipeline takes them from the start; a hash an earlier build took
-/// is taken again, as sizes are compared among all files).
+/// Brings files of a run of an earlier build into this build's pipeline.
+/// Files without a [`Stage`] (recorded before there was one) get one: done
+/// if they could not be read, listed otherwise (the pipeline takes them
+/// from the start; a hash an earlier build took is taken again, as sizes
+/// are compared among all files). Small files (at most 8 KiB) that an
+/// earlier build hashed whole with SHA-256 and set aside as done, without
+/// a partial hash, have their partial hash taken (they are compared with
+/// the small files this build hashes); their SHA-256, correct, stays.
 pub fn stage_older_files(
     mut commands: Commands,
     files: Query<(Entity, Has<Unreadable>), (With<File>, Without<Stage>)>,
+    mut small: Query<
+        (&File, &mut Stage),
+        (With<Sha256>, Without<PartialHash>, Without<Unreadable>),
+    >,
 ) {
     for (e, bad) in &files {
         let stage = if bad { Stage::Done } else { Stage::Listed };
         commands.entity(e).insert(stage);
+    }
+    for (f, mut stage) in &mut small {
+        if f.size <= 2 * scan::PARTIAL && *stage == Stage::Done {
+            *stage = Stage::Partial;
+        }
     }
 }
 
@@ -197,7 +210,7 @@ fn take<'a>(
 pub fn hash_partial(
     mut commands: Commands,
     settings: Res<Settings>,
-    mut hashed: ResMut<HashedThisRun>,
+    mut reads: ResMut<HashedThisRun>,
     files: Query<(Entity, &File, Option<&RawPath>, &Stage)>,
 ) {
     let ends = |size: u64| size.min(2 * scan::PARTIAL);
@@ -207,21 +220,18 @@ pub fn hash_partial(
     }
     let results = scan::read_batch(&settings.root, &batch, scan::partial_of);
     // Files opened and read (not those that could not be).
-    hashed.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
-    let mut whole = Vec::new();
-    let mut ends = Vec::new();
+    reads.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
+    let mut hashed = Vec::new();
     let mut bad = Vec::new();
     for (e, r) in results {
         match r {
-            Ok(scan::Partial::Whole(digest)) => whole.push((e, (Sha256(digest), Stage::Done))),
-            Ok(scan::Partial::Ends(h)) => ends.push((e, (PartialHash(h), Stage::Compare))),
+            Ok(h) => hashed.push((e, (PartialHash(h), Stage::Compare))),
             Err(error) => bad.push((e, (Unreadable { error }, Stage::Done))),
         }
     }
     // One command per outcome: bevy moves the files to their new
     // archetype together.
-    commands.insert_batch(whole);
-    commands.insert_batch(ends);
+    commands.insert_batch(hashed);
     commands.insert_batch(bad);
 }
 
