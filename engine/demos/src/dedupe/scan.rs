@@ -169,37 +169,18 @@ impl OpenDir {
     /// Opens the entry `name` (one path component) to read it, without
     /// following a symlink there and without waiting on a FIFO.
     fn open(&self, name: &[u8]) -> std::io::Result<std::fs::File> {
-        #[cfg(target_os = "linux")]
-        {
-            use rustix::fs::{Mode, OFlags, ResolveFlags};
-            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-            // BENEATH and NO_SYMLINKS: whatever the name holds, nothing
-            // outside this directory and no symlink is ever opened.
-            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
-            match rustix::fs::openat2(&self.fd, name, flags, Mode::empty(), resolve) {
-                Ok(fd) => return Ok(fd.into()),
-                Err(e) if e != rustix::io::Errno::NOSYS && e != rustix::io::Errno::PERM => {
-                    return Err(e.into());
-                }
-                Err(_) => {}
-            }
+        // One component (never `..`, never through a `/`), not followed if
+        // it is a symlink (`O_NOFOLLOW`): nothing outside this directory
+        // and no symlink is ever opened.
+        if name.contains(&b'/') || name == b".." || name == b"." || name.is_empty() {
+            return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
         }
         #[cfg(unix)]
         {
+            use rustix::fs::{Mode, OFlags};
             use std::os::unix::ffi::OsStrExt;
-            if name.contains(&b'/') {
-                return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
-            }
-            let flags = rustix::fs::OFlags::RDONLY
-                | rustix::fs::OFlags::NOFOLLOW
-                | rustix::fs::OFlags::NONBLOCK
-                | rustix::fs::OFlags::CLOEXEC;
-            let fd = rustix::fs::openat(
-                &self.fd,
-                OsStr::from_bytes(name),
-                flags,
-                rustix::fs::Mode::empty(),
-            )?;
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(&self.fd, OsStr::from_bytes(name), flags, Mode::empty())?;
             Ok(fd.into())
         }
         #[cfg(not(unix))]
@@ -250,21 +231,43 @@ impl OpenDir {
     #[cfg(unix)]
     fn names(&self, f: &mut dyn FnMut(&[u8], Kind)) -> Result<(), String> {
         use rustix::fs::FileType;
-        let mut dir = rustix::fs::Dir::read_from(&self.fd).map_err(|e| e.to_string())?;
-        while let Some(entry) = dir.read() {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let name = entry.file_name().to_bytes();
+        let mut take = |name: &[u8], kind: FileType| {
             if name == b"." || name == b".." {
-                continue;
+                return;
             }
-            match entry.file_type() {
+            match kind {
                 FileType::Directory => f(name, Kind::Dir),
                 FileType::RegularFile => f(name, Kind::File),
                 FileType::Unknown => f(name, Kind::Unknown),
                 _ => {}
             }
+        };
+        // On Linux, `getdents` straight into a buffer of this thread, on
+        // the descriptor just opened (at its start); elsewhere a `Dir`.
+        #[cfg(target_os = "linux")]
+        {
+            thread_local! {
+                static BUF: std::cell::RefCell<Vec<std::mem::MaybeUninit<u8>>> =
+                    std::cell::RefCell::new(vec![std::mem::MaybeUninit::uninit(); 32 << 10]);
+            }
+            BUF.with_borrow_mut(|buf| {
+                let mut dir = rustix::fs::RawDir::new(&self.fd, buf);
+                while let Some(entry) = dir.next() {
+                    let entry = entry.map_err(|e| e.to_string())?;
+                    take(entry.file_name().to_bytes(), entry.file_type());
+                }
+                Ok(())
+            })
         }
-        Ok(())
+        #[cfg(not(target_os = "linux"))]
+        {
+            let mut dir = rustix::fs::Dir::read_from(&self.fd).map_err(|e| e.to_string())?;
+            while let Some(entry) = dir.read() {
+                let entry = entry.map_err(|e| e.to_string())?;
+                take(entry.file_name().to_bytes(), entry.file_type());
+            }
+            Ok(())
+        }
     }
 
     /// Calls `f` with the name and kind of every entry.
@@ -379,10 +382,13 @@ where
         )
         .collect();
     items.sort_by(|a, b| a.0.cmp(b.0));
-    let slices: Vec<&[(&[u8], &[u8], K, u64)]> = items
+    let mut slices: Vec<&[(&[u8], &[u8], K, u64)]> = items
         .chunk_by(|a, b| a.0 == b.0)
         .flat_map(|same_dir| same_dir.chunks(SLICE))
         .collect();
+    // The biggest first: what is left at the end is small, so no core
+    // waits long for another.
+    slices.sort_by_cached_key(|slice| std::cmp::Reverse(slice.iter().map(|i| i.3).sum::<u64>()));
     slices
         .par_iter()
         .flat_map_iter(|slice| {

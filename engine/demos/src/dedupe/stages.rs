@@ -5,9 +5,6 @@
 //! is read next. Each stage's result is a component (see
 //! [`Stage`]), so a run killed anywhere resumes at the stage it reached.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
@@ -36,6 +33,59 @@ fn paths(bytes: Vec<u8>) -> (String, Option<RawPath>) {
     }
 }
 
+/// What a listed directory holds, as the bundles to spawn: in batches, one
+/// per kind (by name within each); a path that is not UTF-8 (rare) keeps
+/// its bytes in a `RawPath`, spawned on its own.
+#[derive(Default)]
+struct Listing {
+    dirs: Vec<(Dir, Unlisted)>,
+    files: Vec<(File, Stage)>,
+    bad: Vec<(File, Stage, Unreadable)>,
+    raw_dirs: Vec<(Dir, Unlisted, RawPath)>,
+    raw_files: Vec<((File, Stage), RawPath)>,
+    raw_bad: Vec<((File, Stage, Unreadable), RawPath)>,
+}
+
+impl Listing {
+    fn of(entries: Vec<Entry>) -> Listing {
+        let mut out = Listing::default();
+        for entry in entries {
+            match entry {
+                Entry::Dir(bytes) => match paths(bytes) {
+                    (path, None) => out.dirs.push((Dir { path }, Unlisted)),
+                    (path, Some(raw)) => out.raw_dirs.push((Dir { path }, Unlisted, raw)),
+                },
+                Entry::File(bytes, size, modified_ns) => {
+                    let (path, raw) = paths(bytes);
+                    let file = File {
+                        path,
+                        size,
+                        modified_ns,
+                    };
+                    match raw {
+                        None => out.files.push((file, Stage::Listed)),
+                        Some(raw) => out.raw_files.push(((file, Stage::Listed), raw)),
+                    }
+                }
+                Entry::Bad(bytes, error) => {
+                    let (path, raw) = paths(bytes);
+                    let file = File {
+                        path,
+                        size: 0,
+                        modified_ns: 0,
+                    };
+                    let bundle = (file, Stage::Done, Unreadable { error });
+                    match raw {
+                        None => out.bad.push(bundle),
+                        Some(raw) => out.raw_bad.push((bundle, raw)),
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Lists a batch of directories (in parallel) and spawns what they hold.
 pub fn discover(
     mut commands: Commands,
@@ -50,66 +100,32 @@ pub fn discover(
     if batch.is_empty() {
         return;
     }
-    let listed: Vec<(Entity, Result<Vec<Entry>, String>)> = batch
+    // Listed and made into bundles on every core.
+    let listed: Vec<(Entity, Result<Listing, String>)> = batch
         .par_iter()
-        .map(|(e, path)| (*e, scan::list(&settings.root, path)))
+        .map(|(e, path)| (*e, scan::list(&settings.root, path).map(Listing::of)))
         .collect();
     for (dir, result) in listed {
         commands.entity(dir).remove::<Unlisted>();
-        let entries = match result {
-            Ok(entries) => entries,
+        let l = match result {
+            Ok(listing) => listing,
             Err(error) => {
                 commands.entity(dir).insert(Unreadable { error });
                 continue;
             }
         };
-        // Spawned in batches, one per kind (by name within each); a path
-        // that is not UTF-8 (rare) keeps its bytes in a `RawPath`.
-        let mut dirs = Vec::new();
-        let mut files = Vec::new();
-        let mut bad = Vec::new();
-        for entry in entries {
-            match entry {
-                Entry::Dir(bytes) => match paths(bytes) {
-                    (path, None) => dirs.push((Dir { path }, Unlisted)),
-                    (path, Some(raw)) => {
-                        commands.spawn_caused_by(dir, (Dir { path }, Unlisted, raw));
-                    }
-                },
-                Entry::File(bytes, size, modified_ns) => {
-                    let (path, raw) = paths(bytes);
-                    let file = File {
-                        path,
-                        size,
-                        modified_ns,
-                    };
-                    match raw {
-                        None => files.push((file, Stage::Listed)),
-                        Some(raw) => {
-                            commands.spawn_caused_by(dir, (file, Stage::Listed, raw));
-                        }
-                    }
-                }
-                Entry::Bad(bytes, error) => {
-                    let (path, raw) = paths(bytes);
-                    let file = File {
-                        path,
-                        size: 0,
-                        modified_ns: 0,
-                    };
-                    let bundle = (file, Stage::Done, Unreadable { error });
-                    match raw {
-                        None => bad.push(bundle),
-                        Some(raw) => {
-                            commands.spawn_caused_by(dir, (bundle, raw));
-                        }
-                    }
-                }
-            }
+        commands.spawn_batch_caused_by(dir, l.dirs);
+        commands.spawn_batch_caused_by(dir, l.files);
+        commands.spawn_batch_caused_by(dir, l.bad);
+        for bundle in l.raw_dirs {
+            commands.spawn_caused_by(dir, bundle);
         }
-        commands.spawn_batch_caused_by(dir, dirs);
-        commands.spawn_batch_caused_by(dir, files);
-        commands.spawn_batch_caused_by(dir, bad);
+        for bundle in l.raw_files {
+            commands.spawn_caused_by(dir, bundle);
+        }
+        for bundle in l.raw_bad {
+            commands.spawn_caused_by(dir, bundle);
+        }
     }
 }
 
@@ -143,26 +159,29 @@ pub fn stage_older_files(
 /// Sets the stage of the files at `from` by a key: a file whose key no
 /// other such file has goes to `alone`, the others to `shared`. In place
 /// (no command per file).
-fn split<K: Hash + Eq>(
+fn split<K: Ord>(
     files: &mut Query<(&File, Option<&PartialHash>, &mut Stage)>,
     from: Stage,
     key: impl Fn(&File, Option<&PartialHash>) -> Option<K>,
     alone: Stage,
     shared: Stage,
 ) {
-    let mut counts: HashMap<K, u32> = HashMap::new();
-    for (f, p, s) in files.iter() {
-        if *s == from
-            && let Some(k) = key(f, p)
-        {
-            *counts.entry(k).or_default() += 1;
-        }
-    }
+    // Sorted keys: a key is shared when the one after its first is equal.
+    let mut keys: Vec<K> = files
+        .iter()
+        .filter(|(_, _, s)| **s == from)
+        .filter_map(|(f, p, _)| key(f, p))
+        .collect();
+    keys.sort_unstable();
+    let is_shared = |k: &K| {
+        let first = keys.partition_point(|x| x < k);
+        keys.get(first + 1) == Some(k)
+    };
     for (f, p, mut s) in files.iter_mut() {
         if *s == from
             && let Some(k) = key(f, p)
         {
-            *s = if counts[&k] == 1 { alone } else { shared };
+            *s = if is_shared(&k) { shared } else { alone };
         }
     }
 }
