@@ -48,8 +48,12 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
     if OUTPUT_FAILED.load(Ordering::Relaxed) {
         return;
     }
+    // Formatted first: stdout's line buffer is 1 KiB, and a long line (a
+    // JSON report) would otherwise go out in 1 KiB writes.
+    let mut line = std::fmt::format(args);
+    line.push('\n');
     let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{args}").and_then(|()| out.flush())
+    if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
         && !OUTPUT_FAILED.swap(true, Ordering::Relaxed)
     {

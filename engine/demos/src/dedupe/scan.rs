@@ -100,6 +100,7 @@ pub(crate) enum Entry {
 }
 
 impl Entry {
+    #[cfg(test)]
     fn path(&self) -> &[u8] {
         match self {
             Entry::Dir(p) | Entry::File(p, _, _) | Entry::Bad(p, _) => p,
@@ -194,17 +195,17 @@ impl OpenDir {
     /// symlinks and other kinds are skipped.
     fn entries(&self, rel: &[u8]) -> Result<Vec<Entry>, String> {
         use rayon::prelude::*;
-        // Names and kinds first (`getdents`), then what a regular file's
-        // size and time are (`statx`), on every core for a big directory.
-        let mut dirs = Vec::new();
-        let mut files: Vec<(Vec<u8>, bool)> = Vec::new();
-        self.names(&mut |name, kind| match kind {
-            Kind::Dir => dirs.push(Entry::Dir(child(rel, name))),
-            Kind::File => files.push((name.to_vec(), true)),
-            Kind::Unknown => files.push((name.to_vec(), false)),
-        })?;
-        let look = |(name, known_file): &(Vec<u8>, bool)| -> Option<Entry> {
+        // Names and kinds first (`getdents`), sorted; then what a regular
+        // file's size and time are (`statx`) — on every core for a big
+        // directory, in order.
+        let mut names: Vec<(Vec<u8>, Kind)> = Vec::new();
+        self.names(&mut |name, kind| names.push((name.to_vec(), kind)))?;
+        let look = |(name, kind): &(Vec<u8>, Kind)| -> Option<Entry> {
             let path = child(rel, name);
+            if matches!(kind, Kind::Dir) {
+                return Some(Entry::Dir(path));
+            }
+            let known_file = matches!(kind, Kind::File);
             match self.stat(name) {
                 Ok(Stat::File(size, modified)) => Some(Entry::File(path, size, modified)),
                 Ok(Stat::Dir) if !known_file => Some(Entry::Dir(path)),
@@ -214,17 +215,16 @@ impl OpenDir {
                 Err(e) => Some(Entry::Bad(path, e.to_string())),
             }
         };
-        let mut out: Vec<Entry> = if files.len() > STAT_SLICE {
-            files
+        Ok(if names.len() > STAT_SLICE {
+            names.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            names
                 .par_chunks(STAT_SLICE)
                 .flat_map_iter(|slice| slice.iter().filter_map(look))
                 .collect()
         } else {
-            files.iter().filter_map(look).collect()
-        };
-        out.append(&mut dirs);
-        out.sort_unstable_by(|a, b| a.path().cmp(b.path()));
-        Ok(out)
+            names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            names.iter().filter_map(look).collect()
+        })
     }
 
     /// Calls `f` with the name and kind of every entry but `.` and `..`.

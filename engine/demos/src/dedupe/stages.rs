@@ -47,42 +47,68 @@ struct Listing {
 }
 
 impl Listing {
+    /// The bundles of `entries` (a big listing made on every core).
     fn of(entries: Vec<Entry>) -> Listing {
+        if entries.len() > 1024 {
+            return entries
+                .into_par_iter()
+                .fold(Listing::default, |mut l, e| {
+                    l.push(e);
+                    l
+                })
+                .reduce(Listing::default, Listing::then);
+        }
         let mut out = Listing::default();
         for entry in entries {
-            match entry {
-                Entry::Dir(bytes) => match paths(bytes) {
-                    (path, None) => out.dirs.push((Dir { path }, Unlisted)),
-                    (path, Some(raw)) => out.raw_dirs.push((Dir { path }, Unlisted, raw)),
-                },
-                Entry::File(bytes, size, modified_ns) => {
-                    let (path, raw) = paths(bytes);
-                    let file = File {
-                        path,
-                        size,
-                        modified_ns,
-                    };
-                    match raw {
-                        None => out.files.push((file, Stage::Listed)),
-                        Some(raw) => out.raw_files.push(((file, Stage::Listed), raw)),
-                    }
+            out.push(entry);
+        }
+        out
+    }
+
+    /// `self`, then `next` (each kind in order).
+    fn then(mut self, mut next: Listing) -> Listing {
+        self.dirs.append(&mut next.dirs);
+        self.files.append(&mut next.files);
+        self.bad.append(&mut next.bad);
+        self.raw_dirs.append(&mut next.raw_dirs);
+        self.raw_files.append(&mut next.raw_files);
+        self.raw_bad.append(&mut next.raw_bad);
+        self
+    }
+
+    /// Adds the bundle of one entry.
+    fn push(&mut self, entry: Entry) {
+        match entry {
+            Entry::Dir(bytes) => match paths(bytes) {
+                (path, None) => self.dirs.push((Dir { path }, Unlisted)),
+                (path, Some(raw)) => self.raw_dirs.push((Dir { path }, Unlisted, raw)),
+            },
+            Entry::File(bytes, size, modified_ns) => {
+                let (path, raw) = paths(bytes);
+                let file = File {
+                    path,
+                    size,
+                    modified_ns,
+                };
+                match raw {
+                    None => self.files.push((file, Stage::Listed)),
+                    Some(raw) => self.raw_files.push(((file, Stage::Listed), raw)),
                 }
-                Entry::Bad(bytes, error) => {
-                    let (path, raw) = paths(bytes);
-                    let file = File {
-                        path,
-                        size: 0,
-                        modified_ns: 0,
-                    };
-                    let bundle = (file, Stage::Done, Unreadable { error });
-                    match raw {
-                        None => out.bad.push(bundle),
-                        Some(raw) => out.raw_bad.push((bundle, raw)),
-                    }
+            }
+            Entry::Bad(bytes, error) => {
+                let (path, raw) = paths(bytes);
+                let file = File {
+                    path,
+                    size: 0,
+                    modified_ns: 0,
+                };
+                let bundle = (file, Stage::Done, Unreadable { error });
+                match raw {
+                    None => self.bad.push(bundle),
+                    Some(raw) => self.raw_bad.push((bundle, raw)),
                 }
             }
         }
-        out
     }
 }
 
