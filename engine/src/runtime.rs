@@ -506,7 +506,11 @@ impl Runtime {
     /// As [`Runtime::finish`].
     pub fn close(mut self) -> Result<Option<u64>, TickError> {
         let id = self.finish()?;
-        if let Some(w) = self.writer.take() {
+        if let Some(mut w) = self.writer.take() {
+            // The writer closes the file (redb's last syncs) while this
+            // thread drops the world.
+            w.close_queue();
+            drop(std::mem::replace(&mut self.world, World::new()));
             w.close()?;
         }
         Ok(id)

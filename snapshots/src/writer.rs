@@ -474,6 +474,13 @@ impl Writer {
         Ok(s.committed)
     }
 
+    /// Takes no more snapshots: the writer thread commits what is queued,
+    /// then closes the file, while the caller goes on; [`Writer::close`]
+    /// waits for it.
+    pub fn close_queue(&mut self) {
+        self.jobs.take();
+    }
+
     /// Commits what is queued, then stops the thread.
     ///
     /// # Errors
