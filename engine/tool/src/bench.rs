@@ -123,10 +123,52 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The file that marks a benchmark's own directory (only such directories
+/// are ever removed as left behind).
+const MARKER: &str = ".dizzy-bench";
+
+/// Removes the directories `dizzy-bench-<pid>` in `base` that a benchmark
+/// killed before it could clean up left behind (up to a gigabyte at 10M
+/// entities): those holding [`MARKER`] whose process `<pid>` is gone, where
+/// `/proc` tells which processes live.
+fn remove_dirs_of_dead_benchmarks(base: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("dizzy-bench-"))
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
+            && std::fs::symlink_metadata(path.join(MARKER)).is_ok_and(|m| m.is_file());
+        if ours && !std::path::Path::new("/proc").join(pid).exists() {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => eprintln!(
+                    "bench: removed {}, left by a benchmark that was stopped",
+                    path.display()
+                ),
+                Err(e) => eprintln!("bench: {} cannot be removed: {e}", path.display()),
+            }
+        }
+    }
+}
+
 fn run_one(args: Args, entities: usize) -> Result<(), CliError> {
     let base = args.dir.unwrap_or_else(std::env::temp_dir);
+    remove_dirs_of_dead_benchmarks(&base);
     let dir = base.join(format!("dizzy-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
+    std::fs::write(dir.join(MARKER), b"")
+        .map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
     let bench = SnapshotBench {
         entities,
         changed: args.changed,
@@ -145,4 +187,34 @@ fn run_one(args: Args, entities: usize) -> Result<(), CliError> {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_marked_directories_of_gone_processes_are_removed() {
+        let base = std::env::temp_dir().join(format!("dizzy-bench-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        // A pid no process has (above the kernel's limit), ours, and a
+        // directory of that name without the marker (not a benchmark's).
+        let gone = base.join("dizzy-bench-4294967295");
+        let live = base.join(format!("dizzy-bench-{}", std::process::id()));
+        let foreign = base.join("dizzy-bench-4294967294");
+        for (dir, marked) in [(&gone, true), (&live, true), (&foreign, false)] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("bench-0.redb"), b"x").unwrap();
+            if marked {
+                std::fs::write(dir.join(MARKER), b"").unwrap();
+            }
+        }
+        remove_dirs_of_dead_benchmarks(&base);
+        if std::path::Path::new("/proc/self").exists() {
+            assert!(!gone.exists(), "left by a process that is gone");
+        }
+        assert!(live.exists(), "a running benchmark's");
+        assert!(foreign.exists(), "not a benchmark's");
+        let _ = std::fs::remove_dir_all(&base);
+    }
 }
