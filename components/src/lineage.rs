@@ -61,8 +61,9 @@ pub trait CommandsExt {
     /// uid now if it has none) and so does the new entity. If the cause no
     /// longer exists when the command is applied, the new entity's
     /// `CausedBy` is `Entity::PLACEHOLDER` (no entity) and it starts a
-    /// correlation of its own. `bundle` must not hold a `CausedBy` or a
-    /// `CorrelationId` of its own.
+    /// correlation of its own (a fresh id, taken from the uid allocator so
+    /// that it is never another correlation's; not the entity's uid).
+    /// `bundle` must not hold a `CausedBy` or a `CorrelationId` of its own.
     ///
     /// ```
     /// use bevy_ecs::prelude::*;
@@ -93,7 +94,10 @@ pub trait CommandsExt {
     /// [`spawn_caused_by`](Self::spawn_caused_by) does for one, in one
     /// command: bevy's `spawn_batch` puts them in their table together, and
     /// the cause's correlation is looked up once. They are spawned, in the
-    /// batch's order, where the command is applied.
+    /// batch's order, where the command is applied. The lineage is the
+    /// same as one `spawn_caused_by` per bundle; only the order in which
+    /// uids are handed out may differ: a cause without a uid gets its own
+    /// after the batch's entities (one at a time, after the first).
     ///
     /// ```
     /// use bevy_ecs::prelude::*;

@@ -453,8 +453,9 @@ impl Runtime {
     /// or the world was edited between ticks (`world_mut`, `spawn`,
     /// `import`), resources too — and waits until it is durable; returns
     /// the newest committed id. Nothing is written when nothing changed
-    /// and no tick ran. It is [`Runtime::snapshot_changes`], then
-    /// [`Runtime::flush`].
+    /// and no tick ran, except in a file without a snapshot yet: its first
+    /// holds the world as it starts (its resources at least). It is
+    /// [`Runtime::snapshot_changes`], then [`Runtime::flush`].
     ///
     /// # Errors
     /// The capture or the writer failed ([`TickError`]).
@@ -467,7 +468,9 @@ impl Runtime {
     /// changed since the last snapshot, if anything did or a tick ran —
     /// without waiting for it: the caller can go on (build a report, say)
     /// while the writer makes it durable, then [`Runtime::flush`]. Returns
-    /// its id (`None`: nothing to write, in memory, or after a failed tick).
+    /// its id (`None`: nothing changed since the last snapshot, queued or
+    /// committed; in memory; or after a failed tick). A file without a
+    /// snapshot yet always gets one, as with [`Runtime::finish`].
     ///
     /// # Errors
     /// The capture failed, or the writer reported an error ([`TickError`]).

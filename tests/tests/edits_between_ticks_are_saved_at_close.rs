@@ -89,6 +89,43 @@ fn a_close_with_nothing_changed_writes_nothing() {
     assert_eq!(snapshot_count(&db), n);
 }
 
+/// `snapshot_changes` then `finish` (build an output while the writer
+/// works, then wait): the finish writes nothing more, even when the queued
+/// snapshot made the delta chain long enough that the next snapshot is due
+/// full (here a delta bigger than the tiny full snapshot it follows).
+#[test]
+fn a_finish_after_snapshot_changes_writes_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e.redb");
+    let mut rt = app(&db).open().unwrap();
+    let first = rt.snapshot_changes().unwrap();
+    assert!(first.is_some(), "a file's first snapshot holds its world");
+    let mut ids = vec![first.unwrap()];
+    for round in 0..3u64 {
+        for i in 0..10 {
+            rt.spawn((Task(round * 100 + i), Note(format!("{round}-{i}"))));
+        }
+        let queued = rt.snapshot_changes().unwrap();
+        assert!(queued.is_some(), "round {round}: spawns to write");
+        ids.extend(queued);
+        assert_eq!(rt.snapshot_changes().unwrap(), None, "round {round}");
+        // The newest committed snapshot is the queued one: none after it.
+        assert_eq!(rt.finish().unwrap(), queued, "round {round}");
+        assert_eq!(rt.finish().unwrap(), queued, "round {round}");
+    }
+    assert_eq!(rt.close().unwrap(), ids.last().copied());
+    let written: Vec<u64> = dizzy::Store::open_read_only(&db)
+        .unwrap()
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(written, ids);
+    let mut again = app(&db).open().unwrap();
+    assert_eq!(tasks(&mut again).len(), 30);
+}
+
 #[test]
 fn run_until_saves_edits_made_before_it_started() {
     let dir = tempfile::tempdir().unwrap();

@@ -296,6 +296,19 @@ impl Capturer {
             }
             _ => None,
         };
+        // A full snapshot is due (the chain is long) but only if something
+        // changed: what changed since the base is looked at first.
+        if !forced
+            && delta_base.is_none()
+            && matches!(want, Want::Auto)
+            && let Some(base) = self.base.clone()
+        {
+            let (probe, _) = self.delta(world, registry, base.since, now)?;
+            self.scanned = None;
+            if probe.columns.is_empty() && probe.removed_resources.is_empty() {
+                return Ok(None);
+            }
+        }
         let (mut meta, chunks) = match &delta_base {
             Some(base) => self.delta(world, registry, base.since, now)?,
             None => self.full(world, registry)?,
