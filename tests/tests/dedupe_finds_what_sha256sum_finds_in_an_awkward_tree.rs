@@ -204,48 +204,62 @@ fn a_file_gone_before_it_is_read_is_counted_and_named() {
     assert!(text.contains("  a\n  b\n"), "{text}");
 }
 
+/// The SHA-256 of `data`.
+fn sha(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}
+
+/// A file as a run lists it (no modification time: an earlier build's).
+fn listed(path: &str, size: u64) -> dizzy_demos::dedupe::File {
+    dizzy_demos::dedupe::File {
+        path: path.into(),
+        size,
+        modified_ns: 0,
+    }
+}
+
+/// Writes to `db` the file a run of an earlier build left of the tree at
+/// `root`: its state, the root directory (listed), and what `spawn` spawns.
+fn earlier_run(db: &Path, root: &Path, spawn: impl FnOnce(&mut dizzy::Runtime)) {
+    use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, Phase};
+    let mut rt = dizzy::App::new()
+        .db(db)
+        .plugin(DedupePlugin::default())
+        .open()
+        .unwrap();
+    rt.world_mut().insert_resource(Dedupe {
+        root: std::fs::canonicalize(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        phase: Phase::Scanning,
+    });
+    rt.spawn(Dir {
+        path: String::new(),
+    });
+    spawn(&mut rt);
+    rt.snapshot_full().unwrap();
+    rt.close().unwrap();
+}
+
 /// A run written by an earlier build (files without a `dedupe.stage`, one
 /// hashed, the others not yet) resumes with the stages this build adds:
 /// nothing is grouped before every file has been through the pipeline.
 #[test]
 fn a_run_of_a_build_without_stages_resumes() {
-    use dizzy::App;
-    use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, File, Phase, Sha256};
+    use dizzy_demos::dedupe::Sha256;
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     write(&tree, b"a", b"twin");
     write(&tree, b"b", b"twin");
     write(&tree, b"c", b"other size");
-    let root = std::fs::canonicalize(&tree).unwrap();
     let db = dir.path().join("old.redb");
-    let sha = |data: &[u8]| -> [u8; 32] {
-        use sha2::Digest;
-        sha2::Sha256::digest(data).into()
-    };
-    {
-        let mut rt = App::new()
-            .db(&db)
-            .plugin(DedupePlugin::default())
-            .open()
-            .unwrap();
-        rt.world_mut().insert_resource(Dedupe {
-            root: root.to_string_lossy().into_owned(),
-            phase: Phase::Scanning,
-        });
-        rt.spawn(Dir {
-            path: String::new(),
-        });
-        let file = |path: &str, size| File {
-            path: path.into(),
-            size,
-            modified_ns: 0,
-        };
-        rt.spawn((file("a", 4), Sha256(sha(b"twin"))));
-        rt.spawn(file("b", 4));
-        rt.spawn(file("c", 10));
-        rt.snapshot_full().unwrap();
-        rt.close().unwrap();
-    }
+    earlier_run(&db, &tree, |rt| {
+        rt.spawn((listed("a", 4), Sha256(sha(b"twin"))));
+        rt.spawn(listed("b", 4));
+        rt.spawn(listed("c", 10));
+    });
     let report = dedupe_json(&tree, &db);
     assert_eq!(report["files"], 3);
     assert_eq!(reported_duplicates(&report), expected_duplicates(&tree));
@@ -258,47 +272,22 @@ fn a_run_of_a_build_without_stages_resumes() {
 /// partial hash: the two must still be one duplicate set.
 #[test]
 fn small_files_an_earlier_build_hashed_whole_meet_their_twins() {
-    use dizzy::App;
-    use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, File, Phase, Sha256, Stage};
+    use dizzy_demos::dedupe::{Sha256, Stage};
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     write(&tree, b"a", b"twin");
     write(&tree, b"b", b"twin");
     write(&tree, b"c", b"diff");
     write(&tree, b"d", b"other size");
-    let root = std::fs::canonicalize(&tree).unwrap();
     let db = dir.path().join("old.redb");
-    let sha = |data: &[u8]| -> [u8; 32] {
-        use sha2::Digest;
-        sha2::Sha256::digest(data).into()
-    };
-    {
-        let mut rt = App::new()
-            .db(&db)
-            .plugin(DedupePlugin::default())
-            .open()
-            .unwrap();
-        rt.world_mut().insert_resource(Dedupe {
-            root: root.to_string_lossy().into_owned(),
-            phase: Phase::Scanning,
-        });
-        rt.spawn(Dir {
-            path: String::new(),
-        });
-        let file = |path: &str, size| File {
-            path: path.into(),
-            size,
-            modified_ns: 0,
-        };
-        // As the earlier build left them: `a` and `c` hashed whole and
-        // done, `b` still to read, `d` alone in its size.
-        rt.spawn((file("a", 4), Stage::Done, Sha256(sha(b"twin"))));
-        rt.spawn((file("c", 4), Stage::Done, Sha256(sha(b"diff"))));
-        rt.spawn((file("b", 4), Stage::Partial));
-        rt.spawn((file("d", 10), Stage::Done));
-        rt.snapshot_full().unwrap();
-        rt.close().unwrap();
-    }
+    // As the earlier build left them: `a` and `c` hashed whole and done,
+    // `b` still to read, `d` alone in its size.
+    earlier_run(&db, &tree, |rt| {
+        rt.spawn((listed("a", 4), Stage::Done, Sha256(sha(b"twin"))));
+        rt.spawn((listed("c", 4), Stage::Done, Sha256(sha(b"diff"))));
+        rt.spawn((listed("b", 4), Stage::Partial));
+        rt.spawn((listed("d", 10), Stage::Done));
+    });
     let report = dedupe_json(&tree, &db);
     assert_eq!(report["files"], 4);
     assert_eq!(reported_duplicates(&report), expected_duplicates(&tree));

@@ -114,13 +114,10 @@ fn a_finish_after_snapshot_changes_writes_nothing_more() {
         assert_eq!(rt.finish().unwrap(), queued, "round {round}");
     }
     assert_eq!(rt.close().unwrap(), ids.last().copied());
-    let written: Vec<u64> = dizzy::Store::open_read_only(&db)
+    let written = dizzy::Store::open_read_only(&db)
         .unwrap()
-        .snapshots()
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect();
+        .snapshot_ids()
+        .unwrap();
     assert_eq!(written, ids);
     let mut again = app(&db).open().unwrap();
     assert_eq!(tasks(&mut again).len(), 30);
