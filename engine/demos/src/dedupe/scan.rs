@@ -458,15 +458,28 @@ fn symlink_error(e: &std::io::Error) -> String {
 /// any of its components is a symlink; never waits on a FIFO.
 #[cfg(unix)]
 pub(crate) fn open_without_symlinks(path: &Path, dir: bool) -> std::io::Result<std::fs::File> {
-    let flags = libc::O_RDONLY
-        | libc::O_NOFOLLOW
-        | libc::O_NONBLOCK
-        | libc::O_CLOEXEC
-        | if dir { libc::O_DIRECTORY } else { 0 };
+    use rustix::fs::OFlags;
+    let flags = OFlags::RDONLY
+        | OFlags::NOFOLLOW
+        | OFlags::NONBLOCK
+        | OFlags::CLOEXEC
+        | if dir {
+            OFlags::DIRECTORY
+        } else {
+            OFlags::empty()
+        };
+    // `openat2` with `RESOLVE_NO_SYMLINKS`: the kernel refuses a symlink
+    // anywhere on the path.
     #[cfg(target_os = "linux")]
-    match openat2_no_symlinks(path, flags) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
-        done => return done,
+    {
+        use rustix::fs::{CWD, Mode, ResolveFlags, openat2};
+        match openat2(CWD, path, flags, Mode::empty(), ResolveFlags::NO_SYMLINKS) {
+            Ok(fd) => return Ok(fd.into()),
+            Err(e) if e != rustix::io::Errno::NOSYS && e != rustix::io::Errno::PERM => {
+                return Err(e.into());
+            }
+            Err(_) => {}
+        }
     }
     // Without openat2 (older kernels, other systems): every directory on
     // the path is checked not to be a symlink, then the last component is
@@ -479,58 +492,14 @@ pub(crate) fn open_without_symlinks(path: &Path, dir: bool) -> std::io::Result<s
             return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
         }
     }
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags & !libc::O_RDONLY)
-        .open(path)
+    let fd = rustix::fs::open(path, flags, rustix::fs::Mode::empty())?;
+    Ok(fd.into())
 }
 
 /// Opens `path` (elsewhere there are no symlinks to refuse).
 #[cfg(not(unix))]
 pub(crate) fn open_without_symlinks(path: &Path, _dir: bool) -> std::io::Result<std::fs::File> {
     std::fs::File::open(path)
-}
-
-/// `openat2(AT_FDCWD, path, flags, RESOLVE_NO_SYMLINKS)`: the kernel
-/// refuses a symlink anywhere on the path.
-#[cfg(target_os = "linux")]
-fn openat2_no_symlinks(path: &Path, flags: libc::c_int) -> std::io::Result<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    /// The kernel's `struct open_how` (linux/openat2.h): three `u64`s.
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    let how = OpenHow {
-        flags: flags as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_NO_SYMLINKS,
-    };
-    // SAFETY: `c_path` is a NUL-terminated string and `how` has the layout
-    // of the kernel's `open_how` (three u64, `repr(C)`); both outlive the
-    // call, and the size passed is `how`'s own. The kernel only reads them.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let fd = libc::c_int::try_from(fd).map_err(|_| std::io::Error::other("fd out of range"))?;
-    // SAFETY: `fd` was just returned by a successful openat2: an open
-    // descriptor that nothing else owns.
-    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
 /// The error of a file whose size is not the one it was listed with.
