@@ -73,7 +73,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
             "resources": d.resources.iter().map(|r| json!({"resource": r.resource, "old": r.old, "new": r.new})).collect::<Vec<_>>(),
             "not_decodable": undecodable,
         });
-        writeln!(out, "{value}")
+        writeln!(out, "{}", view::json_text(&value))
     } else {
         text(&mut out, &args.db, &a, b, &d)
     };

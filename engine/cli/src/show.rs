@@ -181,8 +181,8 @@ fn text(
             for (name, value) in *components {
                 let value = value
                     .as_ref()
-                    .map_or_else(|| "(not decoded)".to_owned(), ToString::to_string);
-                writeln!(out, "  {name}: {value}")?;
+                    .map_or_else(|| "(not decoded)".to_owned(), view::json_text);
+                writeln!(out, "  {}: {value}", view::terminal_safe(name))?;
             }
         }
     }
@@ -190,8 +190,8 @@ fn text(
         for (name, value) in &inspection.resources {
             let value = value
                 .as_ref()
-                .map_or_else(|| "(not decoded)".to_owned(), ToString::to_string);
-            writeln!(out, "resource {name}: {value}")?;
+                .map_or_else(|| "(not decoded)".to_owned(), view::json_text);
+            writeln!(out, "resource {}: {value}", view::terminal_safe(name))?;
         }
     }
     Ok(())

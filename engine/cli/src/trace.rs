@@ -65,7 +65,7 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
             "entities": members.len(),
             "roots": roots,
         });
-        writeln!(out, "{value}")
+        writeln!(out, "{}", view::json_text(&value))
     } else {
         text(&mut out, &args, &tree, &inspection, &first)
     };
@@ -128,8 +128,8 @@ fn text(
                 c.iter()
                     .filter(|(n, _)| *n != CORRELATION && *n != CAUSED_BY)
                     .map(|(n, v)| {
-                        let v = v.as_ref().map_or_else(|| "?".to_owned(), Value::to_string);
-                        format!("{n} {v}")
+                        let v = v.as_ref().map_or_else(|| "?".to_owned(), view::json_text);
+                        format!("{} {v}", view::terminal_safe(n))
                     })
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -78,7 +78,11 @@ pub(crate) fn entity_line(uid: u64, components: &Components) -> String {
     let mut undecoded = Vec::new();
     for (name, value) in components {
         match value {
-            Some(value) => line.push_str(&format!(",{}:{value}", Value::from(name.as_str()))),
+            Some(value) => line.push_str(&format!(
+                ",{}:{}",
+                json_text(&Value::from(name.as_str())),
+                json_text(value)
+            )),
             None => undecoded.push(name.as_str()),
         }
     }
@@ -95,10 +99,53 @@ pub(crate) fn entity_line(uid: u64, components: &Components) -> String {
 /// A value on one line, at most `max` characters (`…` marks a cut).
 pub(crate) fn short(value: Option<&Value>, max: usize) -> String {
     let text = match value {
-        Some(v) => v.to_string(),
+        Some(v) => json_text(v),
         None => "?".to_owned(),
     };
     cut(&text, max)
+}
+
+/// `value` as JSON text that a terminal shows as it is, whatever the
+/// strings in it hold: besides the control characters JSON escapes, DEL,
+/// the C1 controls (one of them starts terminal escape sequences), line
+/// and paragraph separators, bidirectional controls and invisible format
+/// characters are written `\uXXXX` — the same JSON value.
+pub(crate) fn json_text(value: &Value) -> String {
+    terminal_safe(&value.to_string())
+}
+
+/// `text` with the characters [`json_text`] names (and the C0 controls but
+/// tab and newline) written as JSON `\uXXXX` escapes (a pair of them above
+/// U+FFFF).
+pub(crate) fn terminal_safe(text: &str) -> String {
+    let risky = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(
+                c,
+                '\u{AD}'
+                    | '\u{61C}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{2028}'..='\u{202E}'
+                    | '\u{2060}'..='\u{2069}'
+                    | '\u{FEFF}'
+                    | '\u{E0000}'..='\u{E007F}'
+            )
+    };
+    if !text.chars().any(risky) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if risky(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `text`, cut to at most `max` characters.
@@ -200,6 +247,20 @@ mod tests {
         assert_eq!(cut("héllo", 5), "héllo");
         assert_eq!(cut("héllo world", 5), "héll…");
         assert_eq!(short(None, 5), "?");
+    }
+
+    #[test]
+    fn what_a_terminal_would_act_on_is_escaped_as_json() {
+        let v = serde_json::json!({"p": "a\u{9b}31m\u{202e}b\u{2028}c\u{7f}\u{e0041}é\n"});
+        let text = json_text(&v);
+        assert_eq!(
+            text,
+            r#"{"p":"a\u009b31m\u202eb\u2028c\u007f\udb40\udc41é\n"}"#
+        );
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v, "the same value");
+        assert_eq!(terminal_safe("plain ü\tx"), "plain ü\tx");
+        assert_eq!(terminal_safe("esc\u{1b}[2J"), "esc\\u001b[2J");
     }
 
     #[test]
