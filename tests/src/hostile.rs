@@ -61,6 +61,8 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
             path: "a".into(),
             size: 3,
             modified_ns: 0,
+            changed_ns: 0,
+            inode: 0,
         },
         dedupe::Sha256([7; 32]),
     ));
@@ -69,6 +71,8 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
             path: "sub/b".into(),
             size: 3,
             modified_ns: 0,
+            changed_ns: 0,
+            inode: 0,
         },
         dedupe::Sha256([7; 32]),
     ));
@@ -103,6 +107,8 @@ pub fn populate(rt: &mut Runtime) -> (u64, u64) {
             path: "c".into(),
             size: 9,
             modified_ns: 0,
+            changed_ns: 0,
+            inode: 0,
         },
         dedupe::Unreadable {
             error: "denied".into(),

@@ -216,6 +216,8 @@ fn listed(path: &str, size: u64) -> dizzy_demos::dedupe::File {
         path: path.into(),
         size,
         modified_ns: 0,
+        changed_ns: 0,
+        inode: 0,
     }
 }
 

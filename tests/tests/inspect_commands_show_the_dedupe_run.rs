@@ -426,13 +426,19 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
     ]);
     let mut lines = csv.lines();
     // Text always quoted (DuckDB's sniffer needs to see it), numbers bare.
-    assert_eq!(lines.next(), Some(r#""uid","path","size","modified_ns""#));
+    assert_eq!(
+        lines.next(),
+        Some(r#""uid","path","size","modified_ns","changed_ns","inode""#)
+    );
     let csv_rows: Vec<String> = lines.map(str::to_owned).collect();
     let expected: Vec<String> = rows
         .iter()
         .map(|r| {
             let path = r["path"].as_str().unwrap().replace('"', "\"\"");
-            format!("{},\"{path}\",{},{}", r["uid"], r["size"], r["modified_ns"])
+            format!(
+                "{},\"{path}\",{},{},{},{}",
+                r["uid"], r["size"], r["modified_ns"], r["changed_ns"], r["inode"]
+            )
         })
         .collect();
     assert_eq!(csv_rows, expected);

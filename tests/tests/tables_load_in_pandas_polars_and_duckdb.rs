@@ -169,8 +169,8 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         "--json",
     ]);
 
-    // The truth: every file with its path, size, modification time (ns) and
-    // hash, from `show`.
+    // The truth: every file with its path, size, modification and change
+    // times (ns), inode and hash, from `show`.
     let shown = dizzy_json(&[
         "show",
         "--db",
@@ -179,7 +179,8 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         "dedupe.file",
         "--json",
     ]);
-    let mut truth: BTreeMap<u64, (String, u64, u64, Value)> = BTreeMap::new();
+    type Row = (String, u64, u64, u64, u64, Value);
+    let mut truth: BTreeMap<u64, Row> = BTreeMap::new();
     for e in shown.as_array().unwrap() {
         let file = &e["dedupe.file"];
         truth.insert(
@@ -188,6 +189,8 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
                 file["path"].as_str().unwrap().to_owned(),
                 file["size"].as_u64().unwrap(),
                 file["modified_ns"].as_u64().unwrap(),
+                file["changed_ns"].as_u64().unwrap(),
+                file["inode"].as_u64().unwrap(),
                 hex(&e["dedupe.sha256"]),
             ),
         );
@@ -259,7 +262,9 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         }
         let rows: Vec<Value> = truth
             .iter()
-            .map(|(uid, (path, size, modified, sha))| json!([uid, path, size, modified, sha]))
+            .map(|(uid, (path, size, modified, changed, inode, sha))| {
+                json!([uid, path, size, modified, changed, inode, sha])
+            })
             .collect();
         assert_eq!(
             got["rows"].as_array().unwrap(),
@@ -283,7 +288,9 @@ fn the_readme_one_liners_run_on_a_dedupe_run_and_read_back_typed() {
         }
         let rows: Vec<Value> = truth
             .iter()
-            .map(|(uid, (path, size, modified, _))| json!([uid, path, size, modified]))
+            .map(|(uid, (path, size, modified, changed, inode, _))| {
+                json!([uid, path, size, modified, changed, inode])
+            })
             .collect();
         assert_eq!(
             got["rows"].as_array().unwrap(),

@@ -77,10 +77,22 @@ pub struct File {
     /// Size in bytes when it was listed.
     pub size: u64,
     /// Modification time when it was listed, in nanoseconds since the
-    /// epoch (0: unknown, as in files of runs before it was recorded). The
-    /// report checks size and this time again before it lists a file.
+    /// epoch (0: unknown, as in files of runs before it was recorded).
     #[serde(default)]
     pub modified_ns: u64,
+    /// Status change time (`ctime`) when it was listed, in nanoseconds
+    /// since the epoch (0: unknown). A write, a rename onto this path and
+    /// setting the modification time back all change it.
+    #[serde(default)]
+    pub changed_ns: u64,
+    /// Inode number when it was listed (0: unknown). Another file moved
+    /// onto this path has another.
+    ///
+    /// The report trusts a file's hash only if its size, both times and its
+    /// inode are what they were when it was listed; otherwise it hashes the
+    /// file again.
+    #[serde(default)]
+    pub inode: u64,
 }
 
 /// Where a file is in the pipeline: what happens to it next.
@@ -304,31 +316,37 @@ pub fn progress(world: &mut World) -> (u64, u64, u64) {
     (files, done, left)
 }
 
-/// Whether the file at `path` still holds content of `size` bytes hashing
-/// to `sha256`: trusted when its size and modification time are those it
-/// was listed with, hashed again otherwise.
+/// Whether the file `rel` (relative to `root`) still holds content of
+/// `size` bytes hashing to `sha256`: trusted when its size, modification
+/// and change times and inode are those it was listed with, hashed again
+/// otherwise. It is looked at and opened beneath its directory, itself
+/// opened without following a symlink on its path (as the pipeline does).
 /// `read` counts the files it reads again.
 fn still_holds(
-    path: &std::path::Path,
+    root: &std::path::Path,
+    rel: &[u8],
     listed: &File,
     size: u64,
     sha256: &[u8; 32],
     read: &mut u64,
 ) -> bool {
-    let Ok(m) = std::fs::symlink_metadata(path) else {
+    let Ok(Some(now)) = scan::look(root, rel) else {
         return false;
     };
-    if !m.is_file() || m.len() != size {
+    if now.size != size {
         return false;
     }
-    if listed.modified_ns != 0
-        && m.len() == listed.size
-        && scan::modified_ns(&m) == listed.modified_ns
+    let known = listed.modified_ns != 0 && listed.inode != 0;
+    if known
+        && now.size == listed.size
+        && now.modified_ns == listed.modified_ns
+        && now.changed_ns == listed.changed_ns
+        && now.inode == listed.inode
     {
         return true;
     }
     *read += 1;
-    scan::full(path, size).is_ok_and(|digest| &digest == sha256)
+    scan::full_at(root, rel, size).is_ok_and(|digest| &digest == sha256)
 }
 
 /// Builds the report from the world. Before a file is listed in a
@@ -377,8 +395,7 @@ pub fn report(world: &mut World) -> Report {
                 .filter_map(|&e| Some((world.get::<File>(e)?, world.get::<RawPath>(e))))
                 .map(|(f, raw)| {
                     let holds = root.as_deref().is_none_or(|r| {
-                        let path = scan::join(r, path_of(f, raw));
-                        still_holds(&path, f, s.size, &s.sha256, &mut read)
+                        still_holds(r, path_of(f, raw), f, s.size, &s.sha256, &mut read)
                     });
                     (path_of(f, raw), holds)
                 })

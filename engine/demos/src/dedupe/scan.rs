@@ -94,8 +94,8 @@ pub fn display(bytes: &[u8]) -> String {
 /// One entry of a listed directory.
 pub(crate) enum Entry {
     Dir(Vec<u8>),
-    /// Path, size, modification time ([`modified_ns`]).
-    File(Vec<u8>, u64, u64),
+    /// Path, and what it was when looked at.
+    File(Vec<u8>, Seen),
     Bad(Vec<u8>, String),
 }
 
@@ -103,7 +103,7 @@ impl Entry {
     #[cfg(test)]
     fn path(&self) -> &[u8] {
         match self {
-            Entry::Dir(p) | Entry::File(p, _, _) | Entry::Bad(p, _) => p,
+            Entry::Dir(p) | Entry::File(p, _) | Entry::Bad(p, _) => p,
         }
     }
 }
@@ -207,7 +207,7 @@ impl OpenDir {
             }
             let known_file = matches!(kind, Kind::File);
             match self.stat(name) {
-                Ok(Stat::File(size, modified)) => Some(Entry::File(path, size, modified)),
+                Ok(Stat::File(seen)) => Some(Entry::File(path, seen)),
                 Ok(Stat::Dir) if !known_file => Some(Entry::Dir(path)),
                 Ok(_) if !known_file => None,
                 // Listed as a file, now something else: it changed.
@@ -291,17 +291,25 @@ impl OpenDir {
         #[cfg(target_os = "linux")]
         {
             use rustix::fs::{AtFlags, FileType, StatxFlags};
-            let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
+            let mask = StatxFlags::TYPE
+                | StatxFlags::SIZE
+                | StatxFlags::MTIME
+                | StatxFlags::CTIME
+                | StatxFlags::INO;
             let st = rustix::fs::statx(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW, mask)?;
+            let ns = |t: rustix::fs::StatxTimestamp| {
+                u64::try_from(t.tv_sec).map_or(0, |s| {
+                    s.saturating_mul(1_000_000_000)
+                        .saturating_add(u64::from(t.tv_nsec))
+                })
+            };
             Ok(match FileType::from_raw_mode(u32::from(st.stx_mode)) {
-                FileType::RegularFile => {
-                    let t = st.stx_mtime;
-                    let modified = u64::try_from(t.tv_sec).map_or(0, |s| {
-                        s.saturating_mul(1_000_000_000)
-                            .saturating_add(u64::from(t.tv_nsec))
-                    });
-                    Stat::File(st.stx_size, modified)
-                }
+                FileType::RegularFile => Stat::File(Seen {
+                    size: st.stx_size,
+                    modified_ns: ns(st.stx_mtime),
+                    changed_ns: ns(st.stx_ctime),
+                    inode: st.stx_ino,
+                }),
                 FileType::Directory => Stat::Dir,
                 _ => Stat::Other,
             })
@@ -317,12 +325,52 @@ impl OpenDir {
             let name = String::from_utf8_lossy(name).into_owned();
             let m = std::fs::symlink_metadata(self.path.join(name))?;
             Ok(if m.is_file() {
-                Stat::File(m.len(), modified_ns(&m))
+                Stat::File(Seen::of(&m))
             } else if m.is_dir() {
                 Stat::Dir
             } else {
                 Stat::Other
             })
+        }
+    }
+}
+
+/// What a regular file was when it was looked at: enough to tell, later,
+/// whether it may have changed (a write changes its modification and
+/// change times, a rename or a replacement its inode or change time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch (0 if unknown).
+    pub modified_ns: u64,
+    /// Status change time (`ctime`), nanoseconds since the epoch (0 if
+    /// unknown).
+    pub changed_ns: u64,
+    /// Inode number (0 if unknown).
+    pub inode: u64,
+}
+
+impl Seen {
+    /// What `m` tells of a file.
+    #[cfg(not(target_os = "linux"))]
+    fn of(m: &std::fs::Metadata) -> Seen {
+        #[cfg(unix)]
+        let (changed_ns, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            let changed = u64::try_from(m.ctime()).map_or(0, |s| {
+                s.saturating_mul(1_000_000_000)
+                    .saturating_add(u64::try_from(m.ctime_nsec()).unwrap_or(0))
+            });
+            (changed, m.ino())
+        };
+        #[cfg(not(unix))]
+        let (changed_ns, inode) = (0, 0);
+        Seen {
+            size: m.len(),
+            modified_ns: modified_ns(m),
+            changed_ns,
+            inode,
         }
     }
 }
@@ -337,8 +385,8 @@ enum Kind {
 
 /// What an entry is when looked at.
 enum Stat {
-    /// A regular file: its size and modification time ([`modified_ns`]).
-    File(u64, u64),
+    /// A regular file.
+    File(Seen),
     Dir,
     Other,
 }
@@ -351,6 +399,38 @@ pub(crate) fn list(root: &Path, rel: &[u8]) -> Result<Vec<Entry>, String> {
     open_dir(root, rel)
         .map_err(|e| dir_error(root, rel, &e))?
         .entries(rel)
+}
+
+/// `rel` (a path relative to the root) split into its directory and its
+/// name.
+fn split_path(rel: &[u8]) -> (&[u8], &[u8]) {
+    match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (&rel[..0], rel),
+    }
+}
+
+/// What the regular file `rel` (relative to the root) is now, looked at
+/// beneath its directory, itself opened without following a symlink on its
+/// path: `None` if it is not a regular file any more.
+///
+/// # Errors
+/// It or its directory is gone, or cannot be looked at; a symlink on its
+/// path (`ELOOP`).
+pub(crate) fn look(root: &Path, rel: &[u8]) -> std::io::Result<Option<Seen>> {
+    let (dir, name) = split_path(rel);
+    Ok(match open_dir(root, dir)?.stat(name)? {
+        Stat::File(seen) => Some(seen),
+        _ => None,
+    })
+}
+
+/// The SHA-256 of the file `rel` (relative to the root), listed with
+/// `size` bytes, opened as [`read_batch`] opens it.
+pub(crate) fn full_at(root: &Path, rel: &[u8], size: u64) -> Result<[u8; 32], String> {
+    let (dir, name) = split_path(rel);
+    let dir = open_dir(root, dir).map_err(|e| symlink_error(&e))?;
+    full_of(open_listed_in(&dir, name, size)?, size)
 }
 
 /// Reads the files of a batch — `(id, size listed, path relative to the
@@ -412,6 +492,7 @@ where
 
 /// A file's modification time in nanoseconds since the epoch (0 if the
 /// file system does not tell).
+#[cfg(any(test, not(target_os = "linux")))]
 pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
     m.modified()
         .ok()
@@ -425,6 +506,7 @@ pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
 /// FIFO. What it reads is bounded by the size listed (see [`full`]), so a
 /// FIFO or a device there is found changed rather than read; an empty file
 /// is checked to be a regular file (its size bounds nothing).
+#[cfg(test)]
 fn open_listed(path: &Path, size: u64) -> Result<std::fs::File, String> {
     let f = open_without_symlinks(path, false).map_err(|e| symlink_error(&e))?;
     checked(f, size)
@@ -504,7 +586,11 @@ pub(crate) fn open_without_symlinks(path: &Path, _dir: bool) -> std::io::Result<
 
 /// The error of a file whose size is not the one it was listed with.
 fn resized(listed: u64, read: u64) -> String {
-    format!("changed since it was listed: {listed} bytes listed, {read} or more read")
+    if read < listed {
+        format!("changed since it was listed: {listed} bytes listed, {read} read")
+    } else {
+        format!("changed since it was listed: {listed} bytes listed, {read} or more read")
+    }
 }
 
 /// Reads the ends of the file at `path`, listed with `size` bytes (all of
@@ -557,6 +643,7 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> Result<(), String>
 /// files it may equal (and a FIFO or device there reads as another size).
 /// At most `size + 1` bytes are read; a short read of a regular file is its
 /// end, so a file is usually read in one call.
+#[cfg(test)]
 pub(crate) fn full(path: &Path, size: u64) -> Result<[u8; 32], String> {
     full_of(open_listed(path, size)?, size)
 }
@@ -759,9 +846,13 @@ mod tests {
         assert_eq!(paths, sorted, "sorted by name");
         for e in &listed {
             match e {
-                Entry::File(p, size, modified) => {
+                Entry::File(p, seen) => {
                     let m = std::fs::symlink_metadata(join(&root, p)).unwrap();
-                    assert_eq!((*size, *modified), (m.len(), modified_ns(&m)));
+                    assert_eq!((seen.size, seen.modified_ns), (m.len(), modified_ns(&m)));
+                    {
+                        use std::os::unix::fs::MetadataExt;
+                        assert_eq!(seen.inode, m.ino());
+                    }
                 }
                 Entry::Dir(p) => assert_eq!(p, b"d/sub"),
                 Entry::Bad(p, e) => panic!("{p:?}: {e}"),

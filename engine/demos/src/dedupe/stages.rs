@@ -83,12 +83,14 @@ impl Listing {
                 (path, None) => self.dirs.push((Dir { path }, Unlisted)),
                 (path, Some(raw)) => self.raw_dirs.push((Dir { path }, Unlisted, raw)),
             },
-            Entry::File(bytes, size, modified_ns) => {
+            Entry::File(bytes, seen) => {
                 let (path, raw) = paths(bytes);
                 let file = File {
                     path,
-                    size,
-                    modified_ns,
+                    size: seen.size,
+                    modified_ns: seen.modified_ns,
+                    changed_ns: seen.changed_ns,
+                    inode: seen.inode,
                 };
                 match raw {
                     None => self.files.push((file, Stage::Listed)),
@@ -101,6 +103,8 @@ impl Listing {
                     path,
                     size: 0,
                     modified_ns: 0,
+                    changed_ns: 0,
+                    inode: 0,
                 };
                 let bundle = (file, Stage::Done, Unreadable { error });
                 match raw {
