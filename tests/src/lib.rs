@@ -183,6 +183,17 @@ pub fn reported_duplicates(report: &serde_json::Value) -> Vec<(String, Vec<Strin
         .collect()
 }
 
+/// The paths of each duplicate set of a `dizzy demo dedupe --json`
+/// report, the sets sorted.
+pub fn reported_sets(report: &serde_json::Value) -> Vec<Vec<String>> {
+    let mut sets: Vec<Vec<String>> = reported_duplicates(report)
+        .into_iter()
+        .map(|(_, paths)| paths)
+        .collect();
+    sets.sort();
+    sets
+}
+
 /// The bytes of a file, for "left exactly as it was" checks.
 pub fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use dizzy_tests::dizzy_json;
+use dizzy_tests::{dizzy_json, reported_sets};
 use serde_json::Value;
 
 fn dedupe(tree: &Path, db: &Path) -> Value {
@@ -19,24 +19,6 @@ fn dedupe(tree: &Path, db: &Path) -> Value {
         &db.to_string_lossy(),
         "--json",
     ])
-}
-
-fn sets(report: &Value) -> Vec<Vec<String>> {
-    let mut v: Vec<Vec<String>> = report["duplicate_sets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            s["paths"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap().to_owned())
-                .collect()
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -58,7 +40,7 @@ fn files_changed_after_hashing_are_not_reported_as_duplicates() {
     let db = dir.path().join("run.redb");
     let first = dedupe(&tree, &db);
     assert_eq!(
-        sets(&first),
+        reported_sets(&first),
         [vec!["a1", "a2", "a3"], vec!["b1", "b2"], vec!["c1", "c2"]]
     );
 
@@ -79,7 +61,7 @@ fn files_changed_after_hashing_are_not_reported_as_duplicates() {
     // size tells it changed), and counted as read by this run.
     assert_eq!(resumed["hashed_this_run"], 2, "{resumed}");
     assert_eq!(
-        sets(&resumed),
+        reported_sets(&resumed),
         [vec!["a1", "a2"], vec!["c1", "c2"]],
         "{resumed}"
     );

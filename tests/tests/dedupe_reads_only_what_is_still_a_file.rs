@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use dizzy::App;
 use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, File, Phase, Stage, Unlisted};
-use dizzy_tests::{dedupe_json, dizzy};
+use dizzy_tests::{dedupe_json, dizzy, reported_sets};
 
 /// A dedupe file of a run at `root` that listed `files` (path, size) and
 /// stopped before reading any, with `unlisted` directories still to list.
@@ -235,25 +235,6 @@ fn a_directory_that_is_now_a_symlink_is_not_followed() {
     assert_eq!(report["hashed_this_run"], 0, "nothing was read: {report}");
 }
 
-/// The sets of `report`, each as its sorted display paths.
-fn sets_of(report: &serde_json::Value) -> Vec<Vec<String>> {
-    let mut sets: Vec<Vec<String>> = report["duplicate_sets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            s["paths"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap().to_owned())
-                .collect()
-        })
-        .collect();
-    sets.sort();
-    sets
-}
-
 /// Files of equal size and equal modification time (as `tar`, `cp -p` or
 /// `rsync -a` leave them) swapped by renames after a finished run, and one
 /// rewritten in place with its modification time set back: the next run
@@ -282,7 +263,7 @@ fn a_file_moved_or_rewritten_behind_its_times_is_checked_again() {
     let db = dir.path().join("d.redb");
     let first = run(&tree, &db);
     assert_eq!(
-        sets_of(&first),
+        reported_sets(&first),
         [vec!["a", "c"], vec!["b", "d"], vec!["e", "f"]]
     );
     // Swap a and b by renames; rewrite e as a copy of b, times set back.
@@ -298,7 +279,7 @@ fn a_file_moved_or_rewritten_behind_its_times_is_checked_again() {
     drop(f);
     let again = dedupe_json(&tree, &db);
     // Each set keeps only files that still hold its content.
-    assert_eq!(sets_of(&again), Vec::<Vec<String>>::new(), "{again}");
+    assert_eq!(reported_sets(&again), Vec::<Vec<String>>::new(), "{again}");
     let mut changed: Vec<&str> = again["changed_files"]
         .as_array()
         .unwrap()
@@ -323,12 +304,12 @@ fn a_symlink_put_above_listed_files_is_not_followed_at_report_time() {
     }
     let db = dir.path().join("d.redb");
     let first = run(&tree, &db);
-    assert_eq!(sets_of(&first), [vec!["d/a", "d/c", "top"]]);
+    assert_eq!(reported_sets(&first), [vec!["d/a", "d/c", "top"]]);
     let outside = dir.path().join("outside");
     std::fs::rename(tree.join("d"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, tree.join("d")).unwrap();
     let again = dedupe_json(&tree, &db);
-    assert_eq!(sets_of(&again), Vec::<Vec<String>>::new(), "{again}");
+    assert_eq!(reported_sets(&again), Vec::<Vec<String>>::new(), "{again}");
     assert_eq!(again["changed"], 2, "{again}");
     assert_eq!(again["hashed_this_run"], 0, "nothing read outside: {again}");
 }
