@@ -92,7 +92,7 @@ fn create_new(path: &Path, cache_bytes: Option<usize>) -> Result<Option<Database
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_file_name(format!(".dizzy-{}-{n}.creating", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    remove_stray_creations(path);
+    crate::leftovers::remove_temporaries_of_dead_processes(path, ".creating");
     let cache = cache_bytes.unwrap_or_else(|| default_cache_bytes(0));
     let made = Database::builder()
         .set_cache_size(cache)
@@ -126,54 +126,6 @@ fn create_new(path: &Path, cache_bytes: Option<usize>) -> Result<Option<Database
         Err(_) => Ok(None),
         // The open database is the file at `path` now (same inode).
         Ok(()) => Ok(db),
-    }
-}
-
-/// Removes the temporary files that creators of `path` killed while
-/// creating it left behind (where `/proc` tells which processes live).
-fn remove_stray_creations(path: &Path) {
-    remove_temporaries_of_dead_processes(path, ".creating");
-}
-
-/// Removes the temporaries `.dizzy-<pid>[-<n>]<suffix>` in the directory of
-/// `path` whose process `<pid>` is gone (killed before it could remove
-/// them), where `/proc` tells which processes live (elsewhere: nothing is
-/// removed). A pid reused by another process keeps its file until that
-/// process is gone too.
-pub fn remove_temporaries_of_dead_processes(path: &Path, suffix: &str) {
-    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(d) => d,
-        None => Path::new("."),
-    };
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        let Some(pid) = file
-            .to_str()
-            .and_then(|f| f.strip_prefix(".dizzy-"))
-            .and_then(|f| f.strip_suffix(suffix))
-            .map(|f| f.split_once('-').map_or(f, |(pid, _)| pid))
-            .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        if !Path::new("/proc").join(pid).exists() {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => tracing::info!(
-                    "{}: removed the temporary of a process that is gone ({pid})",
-                    entry.path().display()
-                ),
-                Err(e) => tracing::warn!(
-                    "{}: the temporary of a process that is gone cannot be removed: {e}",
-                    entry.path().display()
-                ),
-            }
-        }
     }
 }
 

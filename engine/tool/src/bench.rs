@@ -129,35 +129,21 @@ const MARKER: &str = ".dizzy-bench";
 
 /// Removes the directories `dizzy-bench-<pid>` in `base` that a benchmark
 /// killed before it could clean up left behind (up to a gigabyte at 10M
-/// entities): those holding [`MARKER`] whose process `<pid>` is gone, where
-/// `/proc` tells which processes live.
+/// entities): those holding [`MARKER`] whose process `<pid>` is gone
+/// ([`dizzy::snapshots::left_by_gone_processes`]).
 fn remove_dirs_of_dead_benchmarks(base: &std::path::Path) {
-    if !std::path::Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("dizzy-bench-"))
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let path = entry.path();
+    for path in dizzy::snapshots::left_by_gone_processes(base, "dizzy-bench-", "") {
         let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
             && std::fs::symlink_metadata(path.join(MARKER)).is_ok_and(|m| m.is_file());
-        if ours && !std::path::Path::new("/proc").join(pid).exists() {
-            match std::fs::remove_dir_all(&path) {
-                Ok(()) => eprintln!(
-                    "bench: removed {}, left by a benchmark that was stopped",
-                    path.display()
-                ),
-                Err(e) => eprintln!("bench: {} cannot be removed: {e}", path.display()),
-            }
+        if !ours {
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => eprintln!(
+                "bench: removed {}, left by a benchmark that was stopped",
+                path.display()
+            ),
+            Err(e) => eprintln!("bench: {} cannot be removed: {e}", path.display()),
         }
     }
 }
