@@ -34,6 +34,7 @@
 //! correlation rooted at the root directory: `dizzy trace <uid>` shows the
 //! directories that led to a duplicate set.
 
+mod hash;
 mod scan;
 mod stages;
 

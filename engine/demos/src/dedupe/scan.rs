@@ -1,16 +1,11 @@
 //! The file system side of the dedupe demo: paths as bytes, listing a
-//! directory, reading a file's ends or all of it.
+//! directory, opening what it holds without following a symlink, reading
+//! a batch of files on every core (what is hashed of them: [`super::hash`]).
 
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-/// Bytes read at each end of a file for its partial hash (jdupes and
-/// fclones read 4 KiB too). A file of at most twice this is read whole
-/// instead, and its partial hash is its full one.
-pub(crate) const PARTIAL: u64 = 4096;
+use super::hash::full_of;
 
 /// The bytes of a file name (outside Unix, names are Unicode: UTF-8).
 #[cfg(not(unix))]
@@ -507,7 +502,7 @@ pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
 /// FIFO or a device there is found changed rather than read; an empty file
 /// is checked to be a regular file (its size bounds nothing).
 #[cfg(test)]
-fn open_listed(path: &Path, size: u64) -> Result<std::fs::File, String> {
+pub(crate) fn open_listed(path: &Path, size: u64) -> Result<std::fs::File, String> {
     let f = open_without_symlinks(path, false).map_err(|e| symlink_error(&e))?;
     checked(f, size)
 }
@@ -584,109 +579,9 @@ pub(crate) fn open_without_symlinks(path: &Path, _dir: bool) -> std::io::Result<
     std::fs::File::open(path)
 }
 
-/// The error of a file whose size is not the one it was listed with.
-fn resized(listed: u64, read: u64) -> String {
-    if read < listed {
-        format!("changed since it was listed: {listed} bytes listed, {read} read")
-    } else {
-        format!("changed since it was listed: {listed} bytes listed, {read} or more read")
-    }
-}
-
-/// Reads the ends of the file at `path`, listed with `size` bytes (all of
-/// it if it is small), for its partial hash ([`partial_of`]).
-#[cfg(test)]
-pub(crate) fn partial(path: &Path, size: u64) -> Result<u64, String> {
-    partial_of(open_listed(path, size)?, size)
-}
-
-/// The partial hash of an opened file listed with `size` bytes: for a file
-/// of more than twice [`PARTIAL`] bytes, the first 8 bytes of the SHA-256
-/// of its first and last [`PARTIAL`] bytes; for a smaller one, the XXH3
-/// (64 bits) of all of it — a hash that only sorts out which files may be
-/// equal (those whose size and partial hash are shared get their SHA-256),
-/// so a fast one, as jdupes and fclones use.
-pub(crate) fn partial_of(f: std::fs::File, size: u64) -> Result<u64, String> {
-    if size <= 2 * PARTIAL {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        read_whole(f, size, &mut |chunk| h.update(chunk))?;
-        return Ok(h.digest());
-    }
-    let mut buf = [0u8; 2 * PARTIAL as usize];
-    let (head, tail) = buf.split_at_mut(PARTIAL as usize);
-    read_at(&f, head, 0)?;
-    read_at(&f, tail, size - PARTIAL)?;
-    let digest: [u8; 32] = Sha256::digest(buf).into();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    Ok(u64::from_le_bytes(first))
-}
-
-/// Fills `buf` from `f` at `offset`.
-fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> Result<(), String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        f.read_exact_at(buf, offset).map_err(|e| e.to_string())
-    }
-    #[cfg(not(unix))]
-    {
-        use std::io::{Seek, SeekFrom};
-        let mut f = f;
-        f.seek(SeekFrom::Start(offset)).map_err(|e| e.to_string())?;
-        f.read_exact(buf).map_err(|e| e.to_string())
-    }
-}
-
-/// The SHA-256 of the whole file at `path`, listed with `size` bytes. A
-/// file of another size now is an error: its size no longer says which
-/// files it may equal (and a FIFO or device there reads as another size).
-/// At most `size + 1` bytes are read; a short read of a regular file is its
-/// end, so a file is usually read in one call.
-#[cfg(test)]
-pub(crate) fn full(path: &Path, size: u64) -> Result<[u8; 32], String> {
-    full_of(open_listed(path, size)?, size)
-}
-
-/// [`full`] of an opened file.
-pub(crate) fn full_of(f: std::fs::File, size: u64) -> Result<[u8; 32], String> {
-    let mut h = Sha256::new();
-    read_whole(f, size, &mut |chunk| h.update(chunk))?;
-    Ok(h.finalize().into())
-}
-
-/// Reads all of `f`, listed with `size` bytes, handing each piece to
-/// `take`; a file of another size now is an error ([`full`]).
-fn read_whole(mut f: std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> Result<(), String> {
-    thread_local! {
-        // One read buffer per thread, not one zeroed allocation per file.
-        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 17]);
-    }
-    let mut read = 0u64;
-    BUF.with_borrow_mut(|buf| {
-        loop {
-            // Up to one byte past the listed size: enough to see it grew.
-            let want = usize::try_from(size + 1 - read).map_or(buf.len(), |w| w.min(buf.len()));
-            let n = f.read(&mut buf[..want]).map_err(|e| e.to_string())?;
-            read += n as u64;
-            if read > size {
-                return Err(resized(size, read));
-            }
-            take(&buf[..n]);
-            if n == 0 || (n < want && read == size) {
-                break;
-            }
-        }
-        if read == size {
-            Ok(())
-        } else {
-            Err(resized(size, read))
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::hash::full;
     use super::*;
 
     #[test]
@@ -709,68 +604,6 @@ mod tests {
     fn child_joins_with_a_slash_below_the_root() {
         assert_eq!(child(b"", b"x"), b"x");
         assert_eq!(child(b"a\xff", b"x"), b"a\xff/x");
-    }
-
-    #[test]
-    fn partial_hash_reads_both_ends() {
-        let dir = tempfile_dir();
-        let size = 3 * PARTIAL as usize;
-        let a = vec![7u8; size];
-        let mut b = a.clone();
-        b[size - 1] = 8; // differs only in the last byte
-        let mut c = a.clone();
-        c[size / 2] = 9; // differs only in the middle
-        for (name, data) in [("a", &a), ("b", &b), ("c", &c)] {
-            std::fs::write(dir.join(name), data).unwrap();
-        }
-        let ends = |n: &str| partial(&dir.join(n), size as u64).unwrap();
-        assert_ne!(ends("a"), ends("b"));
-        assert_eq!(ends("a"), ends("c"), "the middle is not read");
-        // A small file is hashed whole: a change anywhere shows.
-        let small = 2 * PARTIAL as usize;
-        let mut d = vec![7u8; small];
-        std::fs::write(dir.join("small"), &d).unwrap();
-        let before = partial(&dir.join("small"), small as u64).unwrap();
-        d[small / 2] = 9;
-        std::fs::write(dir.join("small"), &d).unwrap();
-        assert_ne!(partial(&dir.join("small"), small as u64).unwrap(), before);
-        assert_eq!(before, xxhash_rust::xxh3::xxh3_64(&vec![7u8; small]));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn a_file_is_read_only_as_far_as_its_listed_size() {
-        let dir = std::env::temp_dir().join(format!("dizzy-scan-sizes-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("f");
-        std::fs::write(&f, vec![1u8; 300_000]).unwrap();
-        let whole: [u8; 32] = Sha256::digest(vec![1u8; 300_000]).into();
-        assert_eq!(full(&f, 300_000).unwrap(), whole, "read across buffers");
-        let grown = full(&f, 299_999).unwrap_err();
-        assert!(grown.contains("changed since it was listed"), "{grown}");
-        let shrunk = full(&f, 300_001).unwrap_err();
-        assert!(shrunk.contains("changed since it was listed"), "{shrunk}");
-        std::fs::write(&f, b"").unwrap();
-        assert_eq!(full(&f, 0).unwrap(), <[u8; 32]>::from(Sha256::digest(b"")));
-        #[cfg(unix)]
-        {
-            // A FIFO nobody writes to: not waited on, found changed.
-            let fifo = dir.join("fifo");
-            let made = std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .is_ok_and(|s| s.success());
-            if made {
-                assert!(full(&fifo, 5).is_err());
-                assert!(full(&fifo, 0).is_err());
-                assert!(partial(&fifo, 100_000).is_err());
-            }
-            let link = dir.join("link");
-            std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
-            let e = full(&link, 5).unwrap_err();
-            assert!(e.contains("symlink"), "{e}");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -866,11 +699,5 @@ mod tests {
     /// A directory of this test's own (tests run at once).
     fn own_dir(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("dizzy-scan-{name}-{}", std::process::id()))
-    }
-
-    fn tempfile_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("dizzy-scan-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use dizzy_components::CommandsExt;
 
+use super::hash;
 use super::scan::{self, Entry};
 use super::{
     Dedupe, Dir, DuplicateSet, File, HashedThisRun, PartialHash, Phase, RawPath, Settings, Sha256,
@@ -180,7 +181,7 @@ pub fn stage_older_files(
         commands.entity(e).insert(stage);
     }
     for (f, mut stage) in &mut small {
-        if f.size <= 2 * scan::PARTIAL && *stage == Stage::Done {
+        if f.size <= 2 * hash::PARTIAL && *stage == Stage::Done {
             *stage = Stage::Partial;
         }
     }
@@ -262,12 +263,12 @@ pub fn hash_partial(
     mut reads: ResMut<HashedThisRun>,
     files: Query<(Entity, &File, Option<&RawPath>, &Stage)>,
 ) {
-    let ends = |size: u64| size.min(2 * scan::PARTIAL);
+    let ends = |size: u64| size.min(2 * hash::PARTIAL);
     let batch = take(&settings, Stage::Partial, ends, files.iter());
     if batch.is_empty() {
         return;
     }
-    let results = scan::read_batch(&settings.root, &batch, scan::partial_of);
+    let results = scan::read_batch(&settings.root, &batch, hash::partial_of);
     // Files opened and read (not those that could not be).
     reads.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     let mut hashed = Vec::new();
@@ -316,7 +317,7 @@ pub fn hash_full(
     if batch.is_empty() {
         return;
     }
-    let results = scan::read_batch(&settings.root, &batch, scan::full_of);
+    let results = scan::read_batch(&settings.root, &batch, hash::full_of);
     // Files opened and read (not those that could not be).
     hashed.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     let mut done = Vec::new();
