@@ -59,6 +59,7 @@ mod resource;
 mod sample;
 pub mod shape;
 mod spawn;
+pub mod text;
 mod uid;
 
 pub use codec::CodecError;

@@ -119,17 +119,7 @@ pub(crate) fn json_text(value: &Value) -> String {
 /// U+FFFF).
 pub(crate) fn terminal_safe(text: &str) -> String {
     let risky = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(
-                c,
-                '\u{AD}'
-                    | '\u{61C}'
-                    | '\u{200B}'..='\u{200F}'
-                    | '\u{2028}'..='\u{202E}'
-                    | '\u{2060}'..='\u{2069}'
-                    | '\u{FEFF}'
-                    | '\u{E0000}'..='\u{E007F}'
-            )
+        (c.is_control() && c != '\n' && c != '\t') || dizzy_components::text::hides_or_reorders(c)
     };
     if !text.chars().any(risky) {
         return text.to_owned();

@@ -331,23 +331,26 @@ fn still_holds(
     sha256: &[u8; 32],
     read: &mut u64,
 ) -> bool {
-    let Ok(Some(now)) = scan::look(root, rel) else {
+    let Ok(file) = scan::in_dir(root, rel) else {
+        return false;
+    };
+    let Ok(Some(now)) = file.look() else {
         return false;
     };
     if now.size != size {
         return false;
     }
-    let known = listed.modified_ns != 0 && listed.inode != 0;
-    if known
-        && now.size == listed.size
-        && now.modified_ns == listed.modified_ns
-        && now.changed_ns == listed.changed_ns
-        && now.inode == listed.inode
-    {
+    let as_listed = scan::Seen {
+        size: listed.size,
+        modified_ns: listed.modified_ns,
+        changed_ns: listed.changed_ns,
+        inode: listed.inode,
+    };
+    if listed.modified_ns != 0 && listed.inode != 0 && now == as_listed {
         return true;
     }
     *read += 1;
-    scan::full_at(root, rel, size).is_ok_and(|digest| &digest == sha256)
+    file.sha256(size).is_ok_and(|digest| &digest == sha256)
 }
 
 /// Builds the report from the world. Before a file is listed in a

@@ -60,20 +60,7 @@ pub fn display(bytes: &[u8]) -> String {
                 }
                 // Other control characters, and those that break or
                 // reorder a line (separators, bidirectional controls).
-                c if c.is_control()
-                    || matches!(
-                        c,
-                        '\u{AD}'
-                            | '\u{61C}'
-                            | '\u{200B}'..='\u{200F}'
-                            | '\u{2028}'
-                            | '\u{2029}'
-                            | '\u{202A}'..='\u{202E}'
-                            | '\u{2060}'..='\u{2069}'
-                            | '\u{FEFF}'
-                            | '\u{E0000}'..='\u{E007F}'
-                    ) =>
-                {
+                c if c.is_control() || dizzy_components::text::hides_or_reorders(c) => {
                     let _ = write!(out, "\\u{{{:X}}}", c as u32);
                 }
                 c => out.push(c),
@@ -405,27 +392,44 @@ fn split_path(rel: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// What the regular file `rel` (relative to the root) is now, looked at
-/// beneath its directory, itself opened without following a symlink on its
-/// path: `None` if it is not a regular file any more.
+/// A file by its name in its directory, the directory opened without
+/// following a symlink on its path (as [`read_batch`] opens files).
+pub(crate) struct InDir<'a> {
+    dir: OpenDir,
+    name: &'a [u8],
+}
+
+/// The file `rel` (relative to the root) in its directory.
 ///
 /// # Errors
-/// It or its directory is gone, or cannot be looked at; a symlink on its
+/// Its directory is gone, is not one any more, or has a symlink on its
 /// path (`ELOOP`).
-pub(crate) fn look(root: &Path, rel: &[u8]) -> std::io::Result<Option<Seen>> {
+pub(crate) fn in_dir<'a>(root: &Path, rel: &'a [u8]) -> std::io::Result<InDir<'a>> {
     let (dir, name) = split_path(rel);
-    Ok(match open_dir(root, dir)?.stat(name)? {
-        Stat::File(seen) => Some(seen),
-        _ => None,
+    Ok(InDir {
+        dir: open_dir(root, dir)?,
+        name,
     })
 }
 
-/// The SHA-256 of the file `rel` (relative to the root), listed with
-/// `size` bytes, opened as [`read_batch`] opens it.
-pub(crate) fn full_at(root: &Path, rel: &[u8], size: u64) -> Result<[u8; 32], String> {
-    let (dir, name) = split_path(rel);
-    let dir = open_dir(root, dir).map_err(|e| symlink_error(&e))?;
-    full_of(open_listed_in(&dir, name, size)?, size)
+impl InDir<'_> {
+    /// What the file is now, not following a symlink: `None` if it is not
+    /// a regular file any more.
+    ///
+    /// # Errors
+    /// It is gone, or cannot be looked at.
+    pub(crate) fn look(&self) -> std::io::Result<Option<Seen>> {
+        Ok(match self.dir.stat(self.name)? {
+            Stat::File(seen) => Some(seen),
+            _ => None,
+        })
+    }
+
+    /// Its SHA-256, read only as far as `size`, the size it was listed
+    /// with.
+    pub(crate) fn sha256(&self, size: u64) -> Result<[u8; 32], String> {
+        full_of(open_listed_in(&self.dir, self.name, size)?, size)
+    }
 }
 
 /// Reads the files of a batch — `(id, size listed, path relative to the
