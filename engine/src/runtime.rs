@@ -510,8 +510,10 @@ impl Runtime {
     pub fn close(mut self) -> Result<Option<u64>, TickError> {
         let id = self.finish()?;
         if let Some(mut w) = self.writer.take() {
-            // The writer closes the file (redb's last syncs) while this
-            // thread drops the world.
+            // The writer's thread, left the only one holding the file,
+            // closes it (redb's last syncs) while this thread drops the
+            // world.
+            self.store = None;
             w.close_queue();
             drop(std::mem::replace(&mut self.world, World::new()));
             w.close()?;
