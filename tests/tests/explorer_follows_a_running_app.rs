@@ -50,13 +50,28 @@ fn new_snapshots_appear_while_the_run_goes_on() {
         b.goto(&url);
         rows(b) >= 1
     });
-    let newest = |b: &Browser| -> u64 {
-        b.find_all("#snapshots tbody tr")
-            .first()
-            .and_then(|r| b.attr(r, "data-id"))
-            .and_then(|id| id.parse().ok())
-            .unwrap_or(0)
+    // The ids of the listed snapshots, read in one script: the page reloads
+    // itself at any moment, so a row found by one WebDriver call can be
+    // gone by the next.
+    let listed = |b: &Browser| -> Vec<u64> {
+        b.script(
+            "return [...document.querySelectorAll('#snapshots tbody tr')]\
+             .map(r => r.getAttribute('data-id'));",
+            serde_json::json!([]),
+        )
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .map(|id| {
+                    id.as_str()
+                        .and_then(|id| id.parse().ok())
+                        .unwrap_or_else(|| panic!("a row without its snapshot id: {id}"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
     };
+    let newest = |b: &Browser| -> u64 { listed(b).first().copied().unwrap_or(0) };
     let before = newest(&browser);
     browser.screenshot("live-before");
     // The page reloads itself when a snapshot lands (retention deletes the
@@ -64,11 +79,7 @@ fn new_snapshots_appear_while_the_run_goes_on() {
     browser.wait_until(Duration::from_secs(30), "new snapshots on the page", |b| {
         newest(b) >= before + 2
     });
-    let ids: Vec<u64> = browser
-        .find_all("#snapshots tbody tr")
-        .iter()
-        .map(|r| browser.attr(r, "data-id").unwrap().parse().unwrap())
-        .collect();
+    let ids = listed(&browser);
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
     browser.screenshot("live-after");
 
