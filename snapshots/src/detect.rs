@@ -85,8 +85,38 @@ pub(crate) struct Scanned {
     pub(crate) since: Tick,
     /// The components whose table columns were scanned.
     pub(crate) columns: Vec<ComponentId>,
-    /// Changed rows: component, table, rows.
-    pub(crate) rows: Vec<(ComponentId, TableId, Vec<u32>)>,
+    /// Changed rows, by component and table.
+    pub(crate) rows: Vec<ScannedRows>,
+}
+
+/// The rows of one table column whose value changed in a delta's window,
+/// with what the scan read of each row while it was at hand: its uid and
+/// its change ticks.
+#[derive(Clone, Debug)]
+pub(crate) struct ScannedRows {
+    /// The component.
+    pub(crate) id: ComponentId,
+    /// The table.
+    pub(crate) table: TableId,
+    /// The rows, ascending.
+    pub(crate) rows: Vec<u32>,
+    /// The uid at each row.
+    pub(crate) uids: Vec<u64>,
+    /// The changed and added ticks of the value at each row.
+    pub(crate) ticks: Vec<(Tick, Tick)>,
+}
+
+impl ScannedRows {
+    /// Rows whose uids and ticks were not read ahead.
+    pub(crate) fn bare(id: ComponentId, table: TableId, rows: Vec<u32>) -> Self {
+        ScannedRows {
+            id,
+            table,
+            rows,
+            uids: Vec::new(),
+            ticks: Vec::new(),
+        }
+    }
 }
 
 /// What a snapshot records of change detection (`@detect`).
@@ -182,7 +212,7 @@ pub(crate) fn record(
             });
             let t = std::time::Instant::now();
             let values = match covered {
-                Some(s) => scanned_values(world, id, uid_id, s, start, now),
+                Some(s) => scanned_values(id, s, start, now),
                 None => table_values(world, id, uid_id, start, now),
             };
             tracing::debug!(
@@ -283,34 +313,27 @@ fn table_values(
     found.into_iter().flatten().collect()
 }
 
-/// [`table_values`] from the rows a delta found changed, in parallel
-/// pieces of [`SCAN_PIECE`] rows: the rows are scattered, so each value
-/// costs a few cache misses (its ticks and its uid), which both cores share.
+/// [`table_values`] from the rows a delta found changed: their uids and
+/// ticks were read by the delta's scan, so nothing of the world is read
+/// again (a look per scattered row cost a few cache misses each, about
+/// 40 ns a value).
 fn scanned_values(
-    world: &World,
     id: ComponentId,
-    uid_id: ComponentId,
     scanned: &Scanned,
     start: Tick,
     now: Tick,
 ) -> Vec<(u64, u32, Option<u32>)> {
-    use rayon::prelude::*;
-    let pieces: Vec<(TableId, &[u32])> = scanned
+    scanned
         .rows
         .iter()
-        .filter(|(c, ..)| *c == id)
-        .flat_map(|(_, table, rows)| rows.chunks(SCAN_PIECE).map(move |p| (*table, p)))
-        .collect();
-    let found: Vec<Vec<(u64, u32, Option<u32>)>> = pieces
-        .into_par_iter()
-        .map(|(table, rows)| {
-            let mut out = Vec::with_capacity(rows.len());
-            let rows = rows.iter().map(|&r| r as usize);
-            ages_at(world, (table, id, uid_id), rows, (start, now), &mut out);
-            out
+        .filter(|r| r.id == id)
+        .flat_map(|r| r.uids.iter().zip(&r.ticks))
+        .filter(|(_, (c, _))| recent(*c, start, now))
+        .map(|(&uid, &(c, a))| {
+            let added = recent(a, start, now).then(|| age(now, a));
+            (uid, age(now, c), added)
         })
-        .collect();
-    found.concat()
+        .collect()
 }
 
 /// Appends the uid, changed age and added age (`None`: added before the
@@ -346,9 +369,6 @@ fn ages_at(
         out.push((uid_at(uids, row), age(now, c), added));
     }
 }
-
-/// Rows of scattered changed rows read per task by [`scanned_values`].
-const SCAN_PIECE: usize = 4096;
 
 /// Where the recorded window starts: when the last tick started, or the
 /// last run of a system that has not run since (a run condition skipped

@@ -13,6 +13,7 @@ use dizzy_components::{
 };
 use rayon::prelude::*;
 
+use crate::detect::ScannedRows;
 use crate::error::CaptureError;
 use crate::format::{HEADER, SnapshotKind, SnapshotMeta, col};
 use crate::kept::Kept;
@@ -61,27 +62,21 @@ impl Capturer {
             self.dangling_columns(world, &cols, &tables, uid_id)?
         };
         for &i in &rewrite {
-            changed.retain(|(j, _, _)| *j != i);
+            changed.retain(|(j, _)| *j != i);
             let c = &cols[i];
             for &tid in &tables {
                 if let Some(t) = world.storages().tables.get(tid)
                     && c.ops.storage() == StorageType::Table
                     && t.has_column(c.id)
                 {
-                    changed.push((i, tid, (0..t.entity_count()).collect()));
+                    // Every row, without uids or ticks read ahead: the
+                    // encoder reads the uids, and the change-detection
+                    // record scans this column itself.
+                    let rows = (0..t.entity_count()).collect();
+                    changed.push((i, ScannedRows::bare(c.id, tid, rows)));
                 }
             }
         }
-        // The change-detection record of this capture looks at these rows
-        // rather than scanning every table again.
-        self.scanned = Some(crate::detect::Scanned {
-            since,
-            columns: cols.iter().map(|c| c.id).collect(),
-            rows: changed
-                .iter()
-                .map(|(i, tid, rows)| (cols[*i].id, *tid, rows.clone()))
-                .collect(),
-        });
         lifecycle_chunks(
             world, &cols, &departed, &spawned, &removed, target, &mut out,
         );
@@ -90,6 +85,22 @@ impl Capturer {
         tracing::debug!("delta: change scan in {:?}", t0.elapsed());
         self.encode_changed(world, &cols, &changed, &sparse, uid_id, &mut out)?;
         tracing::debug!("delta: encoded in {:?}", t0.elapsed());
+        // The change-detection record of this capture looks at these rows,
+        // uids and ticks rather than at the world again.
+        self.scanned = Some(crate::detect::Scanned {
+            since,
+            columns: cols
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !rewrite.contains(i))
+                .map(|(_, c)| c.id)
+                .collect(),
+            rows: changed
+                .into_iter()
+                .filter(|(i, _)| !rewrite.contains(i))
+                .map(|(_, r)| r)
+                .collect(),
+        });
         if !kept.is_empty()
             && let Some(k) = world.get_resource::<Kept>()
         {
@@ -172,41 +183,52 @@ impl Capturer {
         &self,
         read: &World,
         cols: &[Col<'_>],
-        changed: &[(usize, TableId, Vec<u32>)],
+        changed: &[(usize, ScannedRows)],
         sparse: &[(usize, Vec<Entity>)],
         uid_id: ComponentId,
         out: &mut Columns,
     ) -> Result<(), CaptureError> {
         let target = self.settings.chunk_bytes.max(64);
-        let places: Vec<(&Col<'_>, Vec<Place<'_>>)> = cols
+        // Per column: its places, each with the uids of its rows when the
+        // scan read them.
+        type Placed<'a> = (Place<'a>, Option<&'a [u64]>);
+        let places: Vec<(&Col<'_>, Vec<Placed<'_>>)> = cols
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let mut p: Vec<Place<'_>> = changed
+                let mut p: Vec<Placed<'_>> = changed
                     .iter()
-                    .filter(|(j, _, _)| *j == i)
-                    .map(|(_, t, rows)| Place::Table(*t, Rows::Only(rows)))
+                    .filter(|(j, _)| *j == i)
+                    .map(|(_, r)| {
+                        let uids = (r.uids.len() == r.rows.len()).then_some(&r.uids[..]);
+                        (Place::Table(r.table, Rows::Only(&r.rows)), uids)
+                    })
                     .collect();
                 p.extend(
                     sparse
                         .iter()
                         .filter(|(j, _)| *j == i)
-                        .map(|(_, e)| Place::Entities(e)),
+                        .map(|(_, e)| (Place::Entities(e), None)),
                 );
                 (c, p)
             })
             .filter(|(_, p)| !p.is_empty())
             .collect();
-        let jobs: Vec<(usize, Place<'_>)> = places
+        let jobs: Vec<(usize, Placed<'_>)> = places
             .iter()
             .enumerate()
             .flat_map(|(pi, (_, ps))| {
-                ps.iter().flat_map(move |&p| match p {
-                    Place::Table(tid, Rows::Only(rows)) => rows
+                ps.iter().flat_map(move |&(p, uids)| match (p, uids) {
+                    (Place::Table(tid, Rows::Only(rows)), Some(uids)) => rows
                         .chunks(ENCODE_ROWS)
-                        .map(|piece| (pi, Place::Table(tid, Rows::Only(piece))))
+                        .zip(uids.chunks(ENCODE_ROWS))
+                        .map(|(piece, u)| (pi, (Place::Table(tid, Rows::Only(piece)), Some(u))))
                         .collect::<Vec<_>>(),
-                    other => vec![(pi, other)],
+                    (Place::Table(tid, Rows::Only(rows)), None) => rows
+                        .chunks(ENCODE_ROWS)
+                        .map(|piece| (pi, (Place::Table(tid, Rows::Only(piece)), None)))
+                        .collect::<Vec<_>>(),
+                    _ => vec![(pi, (p, uids))],
                 })
             })
             .collect();
@@ -216,24 +238,27 @@ impl Capturer {
             .collect();
         let encoded: Result<Vec<(usize, Encoded)>, CaptureError> = jobs
             .par_iter()
-            .map(|&(pi, p)| {
-                let uids: Vec<u64> = match p {
-                    Place::Table(tid, Rows::Only(rows)) => {
+            .map(|&(pi, (p, known))| {
+                let read_uids: Vec<u64>;
+                let uids: &[u64] = match (p, known) {
+                    (_, Some(u)) => u,
+                    (Place::Table(tid, Rows::Only(rows)), None) => {
                         let t = read.storages().tables.get(tid);
                         let u = t.map(|t| uids_of(t, uid_id)).unwrap_or(&[]);
-                        rows.iter().map(|&r| uid_at(u, r as usize)).collect()
+                        read_uids = rows.iter().map(|&r| uid_at(u, r as usize)).collect();
+                        &read_uids
                     }
-                    Place::Entities(es) => es
-                        .iter()
-                        .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
-                        .collect(),
-                    Place::Table(..) => Vec::new(),
+                    (Place::Entities(es), None) => {
+                        read_uids = es
+                            .iter()
+                            .map(|&e| read.get::<Uid>(e).map_or(0, |u| u.get()))
+                            .collect();
+                        &read_uids
+                    }
+                    (Place::Table(..), None) => &[],
                 };
                 let refs = encoders[pi].as_ref();
-                Ok((
-                    pi,
-                    keyed_chunks(read, places[pi].0, p, &uids, target, refs)?,
-                ))
+                Ok((pi, keyed_chunks(read, places[pi].0, p, uids, target, refs)?))
             })
             .collect();
         let has_refs: Vec<bool> = encoders
@@ -334,8 +359,8 @@ const ENCODE_ROWS: usize = 4096;
 const SCAN_ROWS: usize = 1 << 17;
 
 /// Uids of the entities that appeared in `(since, now]`, and for each table
-/// column (by index in `cols`) and table, the rows changed in that window.
-#[allow(clippy::type_complexity)]
+/// column (by index in `cols`) and table, the rows changed in that window,
+/// with the uid and change ticks of each, read while the scan is at them.
 fn scan(
     world: &World,
     cols: &[Col<'_>],
@@ -343,7 +368,7 @@ fn scan(
     uid_id: ComponentId,
     since: Tick,
     now: Tick,
-) -> (Vec<u64>, Vec<(usize, TableId, Vec<u32>)>) {
+) -> (Vec<u64>, Vec<(usize, ScannedRows)>) {
     // (column index, or None for the uid column's added ticks; table; first row)
     let mut tasks: Vec<(Option<usize>, ComponentId, TableId, usize)> = Vec::new();
     for &tid in tables {
@@ -365,7 +390,7 @@ fn scan(
             );
         }
     }
-    let found: Vec<(Option<usize>, TableId, Vec<u32>)> = tasks
+    let found: Vec<(Option<usize>, ScannedRows)> = tasks
         .into_par_iter()
         .filter_map(|(i, id, tid, start)| {
             let t = world.storages().tables.get(tid)?;
@@ -376,25 +401,54 @@ fn scan(
             let end = (start + SCAN_ROWS).min(ticks.len());
             let mut rows = Vec::new();
             newer_rows(ticks.get(start..end)?, since, now, &mut rows);
+            if rows.is_empty() {
+                return None;
+            }
             let offset = start as u32;
             rows.iter_mut().for_each(|r| *r += offset);
-            (!rows.is_empty()).then_some((i, tid, rows))
+            let column_uids = uids_of(t, uid_id);
+            let uids = rows
+                .iter()
+                .map(|&r| uid_at(column_uids, r as usize))
+                .collect();
+            let ticks = match i {
+                None => Vec::new(),
+                Some(_) => {
+                    let added = t.get_added_ticks_slice_for(id).unwrap_or(&[]);
+                    // SAFETY: ticks are read between ticks (`&World`), no
+                    // writer: the same reads as `newer_rows`.
+                    let tick = |s: &[std::cell::UnsafeCell<Tick>], r: u32| {
+                        s.get(r as usize)
+                            .map_or(Tick::new(0), |c| unsafe { *c.get() })
+                    };
+                    rows.iter()
+                        .map(|&r| (tick(ticks, r), tick(added, r)))
+                        .collect()
+                }
+            };
+            let found = ScannedRows {
+                id,
+                table: tid,
+                rows,
+                uids,
+                ticks,
+            };
+            Some((i, found))
         })
         .collect();
     // Tasks come back in order: pieces of one (column, table) are adjacent.
     let mut spawned = Vec::new();
-    let mut changed: Vec<(usize, TableId, Vec<u32>)> = Vec::new();
-    for (i, tid, rows) in found {
+    let mut changed: Vec<(usize, ScannedRows)> = Vec::new();
+    for (i, found) in found {
         match i {
-            None => {
-                if let Some(t) = world.storages().tables.get(tid) {
-                    let uids = uids_of(t, uid_id);
-                    spawned.extend(rows.into_iter().map(|r| uid_at(uids, r as usize)));
-                }
-            }
+            None => spawned.extend(found.uids),
             Some(i) => match changed.last_mut() {
-                Some((j, t, all)) if *j == i && *t == tid => all.extend(rows),
-                _ => changed.push((i, tid, rows)),
+                Some((j, all)) if *j == i && all.table == found.table => {
+                    all.rows.extend(found.rows);
+                    all.uids.extend(found.uids);
+                    all.ticks.extend(found.ticks);
+                }
+                _ => changed.push((i, found)),
             },
         }
     }
