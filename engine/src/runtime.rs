@@ -321,11 +321,13 @@ impl Runtime {
                 window_start: self.tick_start,
                 systems: runs.clone(),
                 reads: Vec::new(),
+                never_ticked: self.tick == 0,
             },
             None => dizzy_snapshots::detect::SystemRuns {
                 window_start: self.tick_start,
                 systems: dizzy_systems::last_runs(&self.schedule),
                 reads: self.system_reads.clone(),
+                never_ticked: self.tick == 0,
             },
         };
         self.capturer.set_detection(runs);

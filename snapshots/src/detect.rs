@@ -50,6 +50,11 @@ pub struct SystemRuns {
     /// other system can see its change ticks. Empty: unknown, every value
     /// changed in the window is recorded.
     pub reads: Vec<Option<Vec<ComponentId>>>,
+    /// Whether the world has never run a tick (its tick count is 0): bevy's
+    /// last change tick is then still the world's first, older than every
+    /// value, so every value is new to a query run outside a system's
+    /// ticks (bevy's sorted iterators); a resume keeps it so ([`WORLD`]).
+    pub never_ticked: bool,
 }
 
 impl SystemRuns {
@@ -139,8 +144,14 @@ pub struct Detection {
 /// where no system's tick is at hand: a query iterated outside a system,
 /// and the filters of `QueryIter::sort` and its kind, which filter with
 /// the world's ticks. A name no system has; files without it restore the
-/// world's last change tick as before (at the restore).
+/// world's last change tick as before (at the restore). A world that has
+/// never run a tick records the age [`NEVER`] there.
 pub const WORLD: &str = "@world";
+
+/// The age [`WORLD`] records for a world that has never run a tick: after a
+/// resume, every restored value is newer than the world's last change tick,
+/// as every value of a world that never ticked is.
+pub const NEVER: u32 = u32::MAX;
 
 /// Ages above this are "older than anything recorded": a system that has
 /// not run for that long keeps the last run bevy gives a new system.
@@ -171,7 +182,14 @@ pub(crate) fn record(
             // The world's own last change tick, which queries run outside
             // a system's own ticks compare with (bevy's sorted query
             // iterators among them): see [`WORLD`].
-            .chain([(WORLD.to_owned(), age(now, world.last_change_tick()))])
+            .chain([(
+                WORLD.to_owned(),
+                if runs.never_ticked {
+                    NEVER
+                } else {
+                    age(now, world.last_change_tick())
+                },
+            )])
             .collect(),
         ..Default::default()
     };
@@ -428,13 +446,20 @@ impl Detection {
 /// system's last run is that tick minus its recorded age).
 pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Tick {
     let span = recorded.max_age().saturating_add(1);
-    // The world's last change tick goes where the record puts it: as
-    // `clear_trackers` sets it, at the tick whose age it records.
-    let clear_at = recorded
+    let world_age = recorded
         .systems
         .iter()
         .find(|(n, _)| n == WORLD)
-        .map(|&(_, age)| span.saturating_add(1).saturating_sub(age).min(span));
+        .map(|&(_, age)| age);
+    // The world's last change tick goes where the record puts it: as
+    // `clear_trackers` sets it, at the tick whose age it records; first, for
+    // a world that never ticked (every value is then made newer than it).
+    let never = world_age == Some(NEVER);
+    let clear_at = match world_age {
+        Some(NEVER) => Some(0),
+        Some(age) => Some(span.saturating_add(1).saturating_sub(age).min(span)),
+        None => None,
+    };
     for i in 0..=span {
         if Some(i) == clear_at {
             world.clear_trackers();
@@ -443,6 +468,9 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
         }
     }
     let now = world.read_change_tick();
+    if never {
+        touch_every_value(world, registry, now);
+    }
     let at = |age: u32| Tick::new(now.get().wrapping_sub(age));
     for (name, values) in &recorded.values {
         let Some(id) = registry
@@ -477,6 +505,57 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
 }
 
 /// Sets the ticks of `entity`'s value of component `id`.
+/// Gives every value of a registered component, and every registered
+/// resource, `now` as its added and changed tick: newer than the world's
+/// last change tick, older than every later change.
+fn touch_every_value(world: &mut World, registry: &Registry, now: Tick) {
+    let ids: Vec<ComponentId> = registry
+        .iter()
+        .filter_map(|r| r.column().and_then(|c| c.component_id(world)))
+        .collect();
+    for &id in &ids {
+        match world.components().get_info(id).map(|i| i.storage_type()) {
+            Some(StorageType::Table) => {
+                for t in world.storages().tables.iter() {
+                    let (Some(changed), Some(added)) = (
+                        t.get_changed_ticks_slice_for(id),
+                        t.get_added_ticks_slice_for(id),
+                    ) else {
+                        continue;
+                    };
+                    for cell in changed.iter().chain(added) {
+                        // SAFETY: the caller holds `&mut World`, so no other
+                        // reference to these ticks exists while they are
+                        // written.
+                        unsafe { *cell.get() = now };
+                    }
+                }
+            }
+            Some(StorageType::SparseSet) => {
+                let entities: Vec<Entity> = world
+                    .archetypes()
+                    .iter()
+                    .filter(|a| a.contains(id))
+                    .flat_map(|a| a.entities().iter().map(|e| e.id()))
+                    .collect();
+                for e in entities {
+                    set_ticks(world, e, id, now, Some(now));
+                }
+            }
+            None => {}
+        }
+    }
+    for reg in registry.iter().filter(|r| r.resource().is_some()) {
+        let Some(id) = world.components().get_id(reg.type_id()) else {
+            continue;
+        };
+        if let Some(mut r) = world.get_resource_mut_by_id(id) {
+            r.set_last_added(now);
+            r.set_last_changed(now);
+        }
+    }
+}
+
 fn set_ticks(
     world: &mut World,
     entity: Entity,
