@@ -33,6 +33,7 @@ use dizzy_components::{Registry, Uid, Uids, codec};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::{newer_rows, uid_at, uids_of};
+use crate::kept::Kept;
 
 /// Where each system's last run stood before a capture: what the engine
 /// hands the capturer (see [`crate::Capturer::set_detection`]).
@@ -273,6 +274,25 @@ pub(crate) fn record(
             out.values.push((name.to_owned(), values));
         }
     }
+    // Kept values (types this build does not register): their recorded
+    // ticks, in the window as the others.
+    if let Some(kept) = world.get_resource::<Kept>() {
+        let mut kept_values: std::collections::BTreeMap<&str, Vec<_>> = Default::default();
+        for (name, uid, c, a) in kept.recorded_ticks(world.resource::<Uids>()) {
+            if recent(c, start, now) {
+                let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
+                kept_values
+                    .entry(name)
+                    .or_default()
+                    .push((uid, age(now, c), added));
+            }
+        }
+        out.values.extend(
+            kept_values
+                .into_iter()
+                .map(|(name, values)| (name.to_owned(), values)),
+        );
+    }
     tracing::debug!(
         "detect: {} changed values recorded in {:?}",
         out.values.iter().map(|v| v.1.len()).sum::<usize>(),
@@ -478,6 +498,17 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
             .and_then(|r| r.column())
             .and_then(|c| c.component_id(world))
         else {
+            // Values this build keeps without registering their type keep
+            // their ticks beside them, for the next snapshots' records.
+            if registry.get(name).is_none()
+                && let Some(mut kept) = world.get_resource_mut::<Kept>()
+            {
+                let ticks = values
+                    .iter()
+                    .map(|&(uid, c, a)| (uid, at(c), a.map(at)))
+                    .collect();
+                kept.keep_ticks(name, ticks);
+            }
             continue;
         };
         for (uid, changed, added) in values {

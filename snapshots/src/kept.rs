@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bevy_ecs::change_detection::Tick;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::world::World;
@@ -15,12 +16,22 @@ use dizzy_components::{ENTITY, RefPolicy, Uid, UidMap, Uids, is_valid_uid, shape
 use crate::bundle::{BundleBody, ExportError, ImportError};
 use crate::format::{HEADER, Layout, Schema, header};
 
-/// Kept values, by stable name and uid, with their recorded schemas.
+/// Kept values, by stable name and uid, with their recorded schemas, and
+/// what the snapshot recorded about them beside their values: the change
+/// ticks of those changed in its window (`@ages/<name>`) and, for a
+/// relationship, the order of its targets' lists (`@order/<name>`).
+/// Written again into later snapshots, so that a resume by a build that
+/// registers the type sees the same changes and the same lists.
 #[derive(Resource, Debug, Default)]
 pub struct Kept {
     schemas: BTreeMap<String, Schema>,
     components: BTreeMap<String, UidMap<Vec<u8>>>,
     resources: BTreeMap<String, Vec<u8>>,
+    /// By name: (uid, changed tick, added tick if in the window), as ticks
+    /// of this world.
+    ticks: BTreeMap<String, Vec<(u64, Tick, Option<Tick>)>>,
+    /// By name: target uid -> its entries' uids, in order.
+    orders: BTreeMap<String, BTreeMap<u64, Vec<u64>>>,
 }
 
 impl Kept {
@@ -101,6 +112,60 @@ impl Kept {
 
     pub(crate) fn remove_resource(&mut self, name: &str) {
         self.resources.remove(name);
+    }
+
+    /// Sets the change ticks recorded for the values of kept `name`.
+    pub(crate) fn keep_ticks(&mut self, name: &str, ticks: Vec<(u64, Tick, Option<Tick>)>) {
+        if self.components.contains_key(name) {
+            self.ticks.insert(name.to_owned(), ticks);
+        }
+    }
+
+    /// The change ticks recorded for kept values that still exist: (name,
+    /// uid, changed, added).
+    pub(crate) fn recorded_ticks(
+        &self,
+        uids: &Uids,
+    ) -> impl Iterator<Item = (&str, u64, Tick, Option<Tick>)> {
+        self.ticks.iter().flat_map(move |(name, v)| {
+            v.iter()
+                .filter(move |(uid, ..)| {
+                    uids.entity(*uid).is_some() && self.get(name, *uid).is_some()
+                })
+                .map(move |&(uid, c, a)| (name.as_str(), uid, c, a))
+        })
+    }
+
+    /// Records the list of `target` for kept relationship `name`.
+    pub(crate) fn set_order(&mut self, name: &str, target: u64, entries: Vec<u64>) {
+        self.orders
+            .entry(name.to_owned())
+            .or_default()
+            .insert(target, entries);
+    }
+
+    /// The recorded lists of kept relationships, by name: (target, entries),
+    /// each with the targets and entries that still exist and, for
+    /// entries, still hold the kept value.
+    pub(crate) fn orders(&self, uids: &Uids) -> Vec<(&str, Vec<(u64, Vec<u64>)>)> {
+        self.orders
+            .iter()
+            .map(|(name, lists)| {
+                let lists = lists
+                    .iter()
+                    .filter(|(t, _)| uids.entity(**t).is_some())
+                    .map(|(&t, list)| {
+                        let list = list
+                            .iter()
+                            .copied()
+                            .filter(|&u| uids.entity(u).is_some() && self.get(name, u).is_some())
+                            .collect();
+                        (t, list)
+                    })
+                    .collect();
+                (name.as_str(), lists)
+            })
+            .collect()
     }
 
     /// Drops values of entities that no longer exist.

@@ -3,10 +3,11 @@
 
 use bevy_ecs::change_detection::Tick;
 use bevy_ecs::world::World;
-use dizzy_components::{Registry, Relation, Uid, codec};
+use dizzy_components::{Registry, Relation, Uid, Uids, codec};
 
 use crate::error::CaptureError;
 use crate::format::{HEADER, Layout, col};
+use crate::kept::Kept;
 
 use super::encode::{Columns, finish};
 
@@ -69,6 +70,31 @@ pub(super) fn encode_orders(
             owners.len() as u64,
             buf,
         );
+    }
+    // Relationships this build keeps without registering them: their lists
+    // as recorded (they cannot change here), in every full snapshot.
+    if changed.is_none()
+        && let Some(kept) = world.get_resource::<Kept>()
+    {
+        for (name, lists) in kept.orders(world.resource::<Uids>()) {
+            let mut buf = vec![0u8; HEADER];
+            let mut owners: Vec<u64> = Vec::new();
+            for (target, list) in lists.into_iter().filter(|(_, l)| l.len() >= 2) {
+                codec::encode_into(&list, &mut buf).map_err(|source| CaptureError::Codec {
+                    component: name.to_owned(),
+                    source,
+                })?;
+                owners.push(target);
+            }
+            if owners.is_empty() {
+                continue;
+            }
+            for u in &owners {
+                buf.extend_from_slice(&u.to_le_bytes());
+            }
+            finish(&mut buf, Layout::Keyed, owners.len() as u32);
+            out.push(&format!("{}{name}", col::ORDER), owners.len() as u64, buf);
+        }
     }
     Ok(())
 }

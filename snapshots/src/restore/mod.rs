@@ -48,6 +48,8 @@ pub enum Unknown {
     /// Keep its values, byte for byte, and write them into every later
     /// snapshot, so that a tool built without some plugin never destroys
     /// that plugin's data (needs the value's shape, recorded since format 2).
+    /// What the snapshot records beside them is kept too: the change ticks
+    /// of those changed in its last tick, and a relationship's lists.
     Keep,
 }
 

@@ -66,7 +66,7 @@ impl Ctx<'_> {
 
     /// Puts every recorded list of `meta` in its recorded order.
     pub(super) fn apply_orders(
-        &self,
+        &mut self,
         world: &mut World,
         meta: &SnapshotMeta,
     ) -> Result<(), RestoreError> {
@@ -79,6 +79,13 @@ impl Ctx<'_> {
         {
             let name = &c.name[col::ORDER.len()..];
             let Some(ops) = self.registry.get(name).and_then(|r| r.column()) else {
+                // A relationship this build does not register, kept: its
+                // lists are kept too, for the next snapshots.
+                if self.unknown == crate::Unknown::Keep && self.registry.get(name).is_none() {
+                    for (target, list) in self.recorded_lists(meta, name)? {
+                        self.kept.set_order(name, target, list);
+                    }
+                }
                 continue;
             };
             let Some(relation) = ops
