@@ -72,6 +72,12 @@ fn stop_with(signal: &str, code: i32) {
         .expect("a tick number");
     assert!(tick > 0);
     assert!(!rest.contains("panicked"));
+    // With `--json`, stdout says the same in one JSON line.
+    let stopped: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(stopped["stopped"], format!("interrupted at tick {tick}"));
+    assert_eq!(stopped["tick"], tick);
+    assert_eq!(stopped["db"], db.to_str().unwrap());
 
     let list = dizzy_json(&["snapshots", "--db", db.to_str().unwrap(), "--json"]);
     let last = list.as_array().unwrap().last().unwrap().clone();

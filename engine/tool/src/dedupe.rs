@@ -187,7 +187,13 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     };
     let snapshot = rt.finish()?.or(rt.resumed_from());
     let Some(mut report) = report else {
-        return Err(crate::stopped(&rt, "interrupted", &args.db, snapshot));
+        return Err(crate::stopped(
+            &rt,
+            "interrupted",
+            &args.db,
+            snapshot,
+            args.json,
+        ));
     };
     report.resumed_from_snapshot = rt.resumed_from();
     report.snapshot = snapshot;

@@ -60,7 +60,22 @@ fn stopped(
     what: &str,
     db: &std::path::Path,
     snapshot: Option<u64>,
+    json: bool,
 ) -> CliError {
+    if json {
+        // What a script reading stdout learns of a run that stopped early
+        // (the message goes to stderr, the exit status says why).
+        dizzy_cli::outln!(
+            "{}",
+            serde_json::json!({
+                "stopped": what,
+                "db": db.display().to_string(),
+                "snapshot": snapshot,
+                "tick": rt.tick_count(),
+                "resume": "run the same command",
+            })
+        );
+    }
     CliError::stopped(
         format!(
             "{what}; progress is saved in {} (snapshot {}), run the same command to resume",

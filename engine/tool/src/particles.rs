@@ -106,7 +106,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let ticks_run = rt.tick_count() - from_tick;
     if end == RunEnd::Interrupted {
         let what = format!("interrupted at tick {}", rt.tick_count());
-        return Err(crate::stopped(&rt, &what, &args.db, snapshot));
+        return Err(crate::stopped(&rt, &what, &args.db, snapshot, args.json));
     }
     let checksum = particles::checksum(rt.world_mut());
     let entities = rt.world().resource::<dizzy::Uids>().len();
