@@ -277,6 +277,12 @@ pub(crate) fn record(
     // Kept values (types this build does not register): their recorded
     // ticks, in the window as the others.
     if let Some(kept) = world.get_resource::<Kept>() {
+        for (name, c, a) in kept.recorded_resource_ticks() {
+            if recent(c, start, now) {
+                let added = a.filter(|&a| recent(a, start, now)).map(|a| age(now, a));
+                out.resources.push((name.to_owned(), age(now, c), added));
+            }
+        }
         let mut kept_values: std::collections::BTreeMap<&str, Vec<_>> = Default::default();
         for (name, uid, c, a) in kept.recorded_ticks(world.resource::<Uids>()) {
             if recent(c, start, now) {
@@ -523,6 +529,12 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
             .get(name)
             .and_then(|r| world.components().get_id(r.type_id()))
         else {
+            // A resource this build keeps without registering its type.
+            if registry.get(name).is_none()
+                && let Some(mut kept) = world.get_resource_mut::<Kept>()
+            {
+                kept.keep_resource_ticks(name, at(*changed), added.map(at));
+            }
             continue;
         };
         if let Some(mut r) = world.get_resource_mut_by_id(id) {

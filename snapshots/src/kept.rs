@@ -32,6 +32,9 @@ pub struct Kept {
     ticks: BTreeMap<String, Vec<(u64, Tick, Option<Tick>)>>,
     /// By name: target uid -> its entries' uids, in order.
     orders: BTreeMap<String, BTreeMap<u64, Vec<u64>>>,
+    /// By name: a kept resource's changed tick, and added tick if in the
+    /// window, when its snapshot recorded it as changed.
+    resource_ticks: BTreeMap<String, (Tick, Option<Tick>)>,
 }
 
 impl Kept {
@@ -134,6 +137,25 @@ impl Kept {
                 })
                 .map(move |&(uid, c, a)| (name.as_str(), uid, c, a))
         })
+    }
+
+    /// Sets the change ticks recorded for kept resource `name`.
+    pub(crate) fn keep_resource_ticks(&mut self, name: &str, changed: Tick, added: Option<Tick>) {
+        if self.resources.contains_key(name) {
+            self.resource_ticks
+                .insert(name.to_owned(), (changed, added));
+        }
+    }
+
+    /// The change ticks recorded for kept resources that are still kept:
+    /// (name, changed, added).
+    pub(crate) fn recorded_resource_ticks(
+        &self,
+    ) -> impl Iterator<Item = (&str, Tick, Option<Tick>)> {
+        self.resource_ticks
+            .iter()
+            .filter(|(name, _)| self.resources.contains_key(*name))
+            .map(|(name, &(c, a))| (name.as_str(), c, a))
     }
 
     /// Records the list of `target` for kept relationship `name`.

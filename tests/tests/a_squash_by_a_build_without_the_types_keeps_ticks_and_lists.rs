@@ -8,7 +8,9 @@
 //!   last changes, and one skipped by a run condition missed older ones;
 //! - the order of a relationship's lists (`@order`): `Children` and the
 //!   user's own lists came back in uid order, not in the order the program
-//!   made them.
+//!   made them;
+//! - the change ticks of resources changed in the last tick: a reader of
+//!   `Res::is_changed()` that runs before the writer missed its change.
 
 use std::path::Path;
 
@@ -28,12 +30,22 @@ struct ValveOf(#[entities] Entity);
 struct ZoneValves(Vec<Entity>);
 #[derive(Resource, Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
 struct Log(Vec<String>);
+#[derive(Resource, Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
+struct Limit(u64);
 
-/// Runs first: which valves' levels changed since its last run.
-fn reader(tick: Res<TickCount>, q: Query<&Valve, Changed<Level>>, mut log: ResMut<Log>) {
+/// Runs first: which valves' levels changed since its last run, and
+/// whether the limit did.
+fn reader(
+    tick: Res<TickCount>,
+    q: Query<&Valve, Changed<Level>>,
+    limit: Res<Limit>,
+    mut log: ResMut<Log>,
+) {
     let mut v: Vec<u32> = q.iter().map(|v| v.0).collect();
     v.sort();
     log.0.push(format!("{} changed {v:?}", tick.0));
+    log.0
+        .push(format!("{} limit changed {}", tick.0, limit.is_changed()));
 }
 
 /// Runs every third tick only.
@@ -79,9 +91,13 @@ fn lists(
 fn writer(
     tick: Res<TickCount>,
     mut q: Query<(Entity, &Valve, &ValveOf, &mut Level)>,
+    mut limit: ResMut<Limit>,
     mut commands: Commands,
 ) {
     let t = tick.0;
+    if t.is_multiple_of(2) {
+        limit.0 = t;
+    }
     for (e, v, of, mut level) in &mut q {
         if (u64::from(v.0) + t).is_multiple_of(3) {
             level.0 += t;
@@ -101,6 +117,7 @@ fn app(db: &Path) -> App {
         .component::<ValveOf>("g.valve_of")
         .component::<ChildOf>("g.child_of")
         .resource("g.log", Log::default())
+        .resource("g.limit", Limit::default())
         .systems(
             (
                 reader,
