@@ -118,6 +118,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let mut rt = app.open()?;
     replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
+    // A signal stops the hashing of a huge file at once, not at its end.
+    let stop_hashing = dedupe::StopHashing(rt.stop_handle());
+    rt.world_mut().insert_resource(stop_hashing);
     let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;
     let state = rt.world().resource::<Dedupe>().clone();
     if state.root.is_empty() {

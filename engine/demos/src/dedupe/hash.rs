@@ -86,9 +86,33 @@ pub(crate) fn full_of(f: std::fs::File, size: u64) -> Result<[u8; 32], String> {
     Ok(h.finalize().into())
 }
 
+/// [`full_of`], given up (`None`) as soon as `stop` says so: it is asked
+/// before each read of at most 128 KiB, so a stop requested while a huge
+/// file is hashed is heeded at once.
+pub(crate) fn full_until(
+    f: std::fs::File,
+    size: u64,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<[u8; 32]>, String> {
+    let mut h = Sha256::new();
+    let whole = read_until(f, size, &mut |chunk| h.update(chunk), stop)?;
+    Ok(whole.then(|| h.finalize().into()))
+}
+
 /// Reads all of `f`, listed with `size` bytes, handing each piece to
 /// `take`; a file of another size now is an error ([`full`]).
-fn read_whole(mut f: std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+fn read_whole(f: std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+    read_until(f, size, take, &|| false).map(|_| ())
+}
+
+/// [`read_whole`], stopped before a read when `stop` says so: whether the
+/// file was read to its end.
+fn read_until(
+    mut f: std::fs::File,
+    size: u64,
+    take: &mut dyn FnMut(&[u8]),
+    stop: &dyn Fn() -> bool,
+) -> Result<bool, String> {
     thread_local! {
         // One read buffer per thread, not one zeroed allocation per file.
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 17]);
@@ -96,6 +120,9 @@ fn read_whole(mut f: std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> R
     let mut read = 0u64;
     BUF.with_borrow_mut(|buf| {
         loop {
+            if stop() {
+                return Ok(false);
+            }
             // Up to one byte past the listed size: enough to see it grew.
             let want = usize::try_from(size + 1 - read).map_or(buf.len(), |w| w.min(buf.len()));
             let n = f.read(&mut buf[..want]).map_err(|e| e.to_string())?;
@@ -109,7 +136,7 @@ fn read_whole(mut f: std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> R
             }
         }
         if read == size {
-            Ok(())
+            Ok(true)
         } else {
             Err(resized(size, read))
         }

@@ -184,6 +184,14 @@ pub struct Settings {
 #[derive(Resource, Clone, Copy, Debug, Default)]
 pub struct HashedThisRun(pub u64);
 
+/// While present (the `dizzy` binary inserts it with the run's
+/// [`dizzy::StopHandle`]), a stop requested while a file is hashed whole is
+/// heeded within one read of 128 KiB: the file keeps its stage and is
+/// hashed again, whole, by the next run, instead of holding the stop until
+/// the end of a file of any size. Not persisted.
+#[derive(Resource, Clone, Debug)]
+pub struct StopHashing(pub dizzy::StopHandle);
+
 /// The dedupe plugin: its components, its resource and, when it has
 /// settings, its six systems (without, it only registers the types, for
 /// inspecting a file).

@@ -14,7 +14,7 @@ use super::hash;
 use super::scan::{self, Entry};
 use super::{
     Dedupe, Dir, DuplicateSet, File, HashedThisRun, PartialHash, Phase, RawPath, Settings, Sha256,
-    Stage, Unlisted, Unreadable, path_of,
+    Stage, StopHashing, Unlisted, Unreadable, path_of,
 };
 
 /// The path of an entity as bytes: its raw path if it has one, else its
@@ -307,9 +307,12 @@ pub fn by_partial(
 
 /// Hashes a batch of whole files whose size and ends are shared, on every
 /// core.
+/// A file whose hash a stop interrupts keeps its stage: it is hashed
+/// again, whole, by the next tick or the next run ([`StopHashing`]).
 pub fn hash_full(
     mut commands: Commands,
     settings: Res<Settings>,
+    stopping: Option<Res<StopHashing>>,
     mut hashed: ResMut<HashedThisRun>,
     files: Query<(Entity, &File, Option<&RawPath>, &Stage)>,
 ) {
@@ -317,14 +320,22 @@ pub fn hash_full(
     if batch.is_empty() {
         return;
     }
-    let results = scan::read_batch(&settings.root, &batch, hash::full_of);
-    // Files opened and read (not those that could not be).
-    hashed.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
+    let stop = stopping.map(|s| s.0.clone());
+    let stop = || stop.as_ref().is_some_and(dizzy::StopHandle::is_requested);
+    let results = scan::read_batch(&settings.root, &batch, |f, size| {
+        hash::full_until(f, size, &stop)
+    });
+    // Files opened and read to their end (not those that could not be).
+    hashed.0 += results
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(Some(_))))
+        .count() as u64;
     let mut done = Vec::new();
     let mut bad = Vec::new();
     for (e, r) in results {
         match r {
-            Ok(digest) => done.push((e, (Sha256(digest), Stage::Done))),
+            Ok(Some(digest)) => done.push((e, (Sha256(digest), Stage::Done))),
+            Ok(None) => {}
             Err(error) => bad.push((e, (Unreadable { error }, Stage::Done))),
         }
     }
