@@ -382,3 +382,18 @@ impl redb::StorageBackend for FaultyBackend {
         self.inner.query_lock_range(start, end)
     }
 }
+
+/// Squashes `db` as `dizzy compact --squash` does: a build that registers
+/// none of the app's types (it keeps their values) and has none of its
+/// systems.
+pub fn squash_without_the_apps_types(db: &Path) {
+    let mut tool = dizzy::App::new()
+        .db(db)
+        .unknown_components(dizzy::Unknown::Keep)
+        .as_tool()
+        .snapshot_policy(dizzy::SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    assert!(tool.squash().unwrap().is_some(), "the file is squashed");
+    tool.close().unwrap();
+}

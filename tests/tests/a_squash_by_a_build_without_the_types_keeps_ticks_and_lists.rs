@@ -129,20 +129,6 @@ fn app(db: &Path) -> App {
         )
 }
 
-/// What `dizzy compact --squash` does: a build without the app's types
-/// keeps their values and squashes the file.
-fn squash_without_the_types(db: &Path) {
-    let mut tool = App::new()
-        .db(db)
-        .unknown_components(dizzy::Unknown::Keep)
-        .as_tool()
-        .snapshot_policy(SnapshotPolicy::OFF)
-        .open()
-        .unwrap();
-    tool.squash().unwrap().expect("the file is squashed");
-    tool.close().unwrap();
-}
-
 const TICKS: u64 = 10;
 
 fn log_of(dir: &Path, stop: Option<u64>) -> Vec<String> {
@@ -159,7 +145,7 @@ fn log_of(dir: &Path, stop: Option<u64>) -> Vec<String> {
     if let Some(stop) = stop {
         run.run_ticks(stop).unwrap();
         run.close().unwrap();
-        squash_without_the_types(&db);
+        dizzy_tests::squash_without_the_apps_types(&db);
         run = app(&db).open().unwrap();
         run.run_ticks(TICKS - stop).unwrap();
     } else {

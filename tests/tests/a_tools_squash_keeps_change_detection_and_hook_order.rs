@@ -57,19 +57,6 @@ fn app(db: &Path) -> App {
         .systems(reader)
 }
 
-/// The tool: no types of the app, no systems; kept values.
-fn squash_as_a_tool(db: &Path) {
-    let mut rt = App::new()
-        .db(db)
-        .unknown_components(dizzy::Unknown::Keep)
-        .as_tool()
-        .snapshot_policy(SnapshotPolicy::OFF)
-        .open()
-        .unwrap();
-    assert!(rt.squash().unwrap().is_some());
-    rt.close().unwrap();
-}
-
 fn run(db: &Path, squash: bool) -> Seen {
     {
         let mut rt = app(db).open().unwrap();
@@ -81,7 +68,7 @@ fn run(db: &Path, squash: bool) -> Seen {
         rt.close().unwrap();
     }
     if squash {
-        squash_as_a_tool(db);
+        dizzy_tests::squash_without_the_apps_types(db);
     }
     let mut rt = app(db).open().unwrap();
     rt.tick().unwrap();
