@@ -35,6 +35,13 @@ pub struct Kept {
     /// By name: a kept resource's changed tick, and added tick if in the
     /// window, when its snapshot recorded it as changed.
     resource_ticks: BTreeMap<String, (Tick, Option<Tick>)>,
+    /// The schemas the snapshot records of types this build does not
+    /// register and holds no value of (a resource a system removed, a
+    /// component no entity has): written again, so that the app that owns
+    /// the file finds them recorded and does not take them for types
+    /// registered since (it would insert a removed resource's initial
+    /// value again).
+    recorded: BTreeMap<String, Schema>,
 }
 
 impl Kept {
@@ -54,6 +61,25 @@ impl Kept {
     /// The schemas of what is kept.
     pub fn schemas(&self) -> impl Iterator<Item = &Schema> {
         self.schemas.values()
+    }
+
+    /// Remembers the schemas of a restored snapshot for types this build
+    /// does not register (see [`Kept::recorded_schemas`]).
+    pub(crate) fn keep_schemas<'s>(&mut self, schemas: impl Iterator<Item = &'s Schema>) {
+        for s in schemas {
+            self.recorded.insert(s.name.clone(), s.clone());
+        }
+    }
+
+    /// The schemas to write into a snapshot for the types this build does
+    /// not register: those of the kept values, and those the restored
+    /// snapshot recorded without a value.
+    pub(crate) fn recorded_schemas(&self) -> impl Iterator<Item = &Schema> {
+        self.schemas.values().chain(
+            self.recorded
+                .values()
+                .filter(|s| !self.schemas.contains_key(&s.name)),
+        )
     }
 
     /// How many values of component `name` are kept.
@@ -122,6 +148,33 @@ impl Kept {
         if self.components.contains_key(name) {
             self.ticks.insert(name.to_owned(), ticks);
         }
+    }
+
+    /// Records values of kept `name` written at tick `now`: (uid, whether
+    /// the value is new to its entity, so added now too).
+    pub(crate) fn note_written(&mut self, name: &str, written: &[(u64, bool)], now: Tick) {
+        if written.is_empty() {
+            return;
+        }
+        let ticks = self.ticks.entry(name.to_owned()).or_default();
+        let by_uid: UidMap<bool> = written.iter().copied().collect();
+        // A replaced value keeps the added tick recorded for it.
+        let mut added_before: UidMap<Option<Tick>> = UidMap::default();
+        ticks.retain(|(uid, _, added)| {
+            let replaced = by_uid.contains_key(uid);
+            if replaced {
+                added_before.insert(*uid, *added);
+            }
+            !replaced
+        });
+        ticks.extend(written.iter().map(|&(uid, fresh)| {
+            let added = if fresh {
+                Some(now)
+            } else {
+                added_before.get(&uid).copied().flatten()
+            };
+            (uid, now, added)
+        }));
     }
 
     /// The change ticks recorded for kept values that still exist: (name,

@@ -258,12 +258,20 @@ pub fn import_with(
     }
     if !checked.kept.is_empty() {
         let mut store = world.remove_resource::<Kept>().unwrap_or_default();
+        // Imported between ticks: new to every system, as a value inserted
+        // now would be (changed now; added now unless it replaces one).
+        let now = world.change_tick();
         for column in &checked.kept {
+            let mut written = Vec::new();
             for (u, bytes) in column.owners.iter().zip(&column.values) {
                 if !skipped.contains(u) {
-                    store.put(column.schema, map[u], bytes.to_vec());
+                    let uid = map[u];
+                    let fresh = store.get(&column.schema.name, uid).is_none();
+                    store.put(column.schema, uid, bytes.to_vec());
+                    written.push((uid, fresh));
                 }
             }
+            store.note_written(&column.schema.name, &written, now);
         }
         world.insert_resource(store);
     }

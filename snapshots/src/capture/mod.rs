@@ -346,7 +346,7 @@ impl Capturer {
             })
             .collect();
         if let Some(kept) = world.get_resource::<Kept>() {
-            meta.schemas.extend(kept.schemas().cloned());
+            meta.schemas.extend(kept.recorded_schemas().cloned());
         }
         meta.app = self.app.clone();
         self.next_id += 1;

@@ -341,6 +341,12 @@ fn restore_unguarded(
     if ctx.unknown == Unknown::Keep {
         let mut kept = std::mem::take(&mut ctx.kept);
         kept.retain_live(world.resource::<Uids>());
+        let last = chain.last().unwrap_or(&chain[0]);
+        kept.keep_schemas(
+            last.schemas
+                .iter()
+                .filter(|s| registry.get(&s.name).is_none()),
+        );
         world.insert_resource(kept);
     }
     world.resource_mut::<Journal>().clear();

@@ -1,0 +1,137 @@
+//! The `dizzy` binary registers none of an app's types; what it writes into
+//! an app's file (`dizzy compact --squash`, `dizzy import --unknown keep`)
+//! must resume in the app exactly as the app's own writes would (found by a
+//! fresh tester, a radio station):
+//! - a registered resource a system removed stays removed: the binary's
+//!   snapshot records the app's schemas, so the app does not take the
+//!   resource for one registered since and insert its initial value again;
+//! - values the binary imports are new to every system after the resume,
+//!   as values the app imports between ticks are.
+
+use std::path::Path;
+
+use dizzy::prelude::*;
+use dizzy::{ExportOptions, OnConflict, Selection};
+use dizzy_tests::dizzy_ok;
+
+#[derive(Resource, Serialize, Deserialize, Debug, PartialEq)]
+struct Beacon(u32);
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct Song(u64);
+#[derive(Resource, Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
+struct Seen(Vec<usize>);
+
+fn switch_off(tick: Res<TickCount>, mut commands: Commands) {
+    if tick.0 == 2 {
+        commands.remove_resource::<Beacon>();
+    }
+}
+
+fn reader(added: Query<&Song, Added<Song>>, mut seen: ResMut<Seen>) {
+    seen.0.push(added.iter().count());
+}
+
+fn app(db: &Path) -> App {
+    App::new()
+        .db(db)
+        .resource("fm.beacon", Beacon(7))
+        .component::<Song>("fm.song")
+        .resource("fm.seen", Seen::default())
+        .systems((reader, switch_off))
+}
+
+fn songs_bundle(dir: &Path) -> std::path::PathBuf {
+    let mut src = app(&dir.join("src.redb")).open().unwrap();
+    src.spawn(Song(1));
+    src.spawn(Song(2));
+    let b = src
+        .export(
+            &Selection::With("fm.song".into()),
+            &ExportOptions::default(),
+        )
+        .unwrap();
+    let path = dir.join("songs.bundle");
+    std::fs::write(&path, &b.bytes).unwrap();
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_removed_resource_stays_removed_after_the_binary_rewrites_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = songs_bundle(dir.path());
+    for (full, tool) in [
+        (false, "squash"),
+        (true, "squash"),
+        (false, "import"),
+        (true, "import"),
+    ] {
+        let db = dir.path().join(format!("beacon-{full}-{tool}.redb"));
+        let mut run = app(&db).open().unwrap();
+        run.run_ticks(3).unwrap();
+        if full {
+            run.snapshot_full().unwrap();
+        }
+        run.close().unwrap();
+        assert!(
+            app(&db)
+                .open()
+                .unwrap()
+                .world()
+                .get_resource::<Beacon>()
+                .is_none()
+        );
+        match tool {
+            "squash" => dizzy_ok(&["compact", "--db", s(&db), "--squash"]),
+            _ => dizzy_ok(&["import", "--unknown", "keep", "--db", s(&db), s(&bundle)]),
+        };
+        let run = app(&db).open().unwrap();
+        assert_eq!(
+            run.world().get_resource::<Beacon>(),
+            None,
+            "after `dizzy {tool}` (latest snapshot full: {full})"
+        );
+        assert!(run.code_changes().is_none(), "{:?}", run.code_changes());
+    }
+}
+
+#[test]
+fn values_the_binary_imports_are_new_to_the_apps_systems() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = songs_bundle(dir.path());
+    let bytes = std::fs::read(&bundle).unwrap();
+
+    // The run that never stopped: imports between ticks.
+    let mut live = app(&dir.path().join("live.redb")).open().unwrap();
+    live.run_ticks(1).unwrap();
+    live.import(&bytes, OnConflict::Remap, RefPolicy::Fail)
+        .unwrap();
+    live.run_ticks(1).unwrap();
+    let want = live.world().resource::<Seen>().0.clone();
+    assert_eq!(want, vec![0, 2]);
+
+    for by_binary in [false, true] {
+        let db = dir.path().join(format!("t-{by_binary}.redb"));
+        let mut run = app(&db).open().unwrap();
+        run.run_ticks(1).unwrap();
+        run.close().unwrap();
+        if by_binary {
+            dizzy_ok(&["import", "--unknown", "keep", "--db", s(&db), s(&bundle)]);
+        } else {
+            let mut run = app(&db).open().unwrap();
+            run.import(&bytes, OnConflict::Remap, RefPolicy::Fail)
+                .unwrap();
+            run.close().unwrap();
+        }
+        let mut run = app(&db).open().unwrap();
+        run.run_ticks(1).unwrap();
+        assert_eq!(
+            run.world().resource::<Seen>().0,
+            want,
+            "imported by the binary: {by_binary}"
+        );
+    }
+}
