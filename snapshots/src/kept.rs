@@ -42,6 +42,9 @@ pub struct Kept {
     /// registered since (it would insert a removed resource's initial
     /// value again).
     recorded: BTreeMap<String, Schema>,
+    /// The lists of [`Kept::orders`] changed since the last capture, which
+    /// a delta writes: (name, target).
+    changed_orders: BTreeSet<(String, u64)>,
 }
 
 impl Kept {
@@ -219,6 +222,78 @@ impl Kept {
             .insert(target, entries);
     }
 
+    /// Whether kept `name` is known to be a relationship (its lists are
+    /// recorded).
+    pub(crate) fn is_relationship(&self, name: &str) -> bool {
+        self.orders.contains_key(name)
+    }
+
+    /// Makes sure the list of `target` for kept relationship `name` is
+    /// recorded before values are written: a list of fewer than two
+    /// entries is never recorded, so it is the holders whose value names
+    /// `target` (by uid).
+    pub(crate) fn list_before_writes(&mut self, name: &str, target: u64) {
+        if self
+            .orders
+            .get(name)
+            .is_some_and(|l| l.contains_key(&target))
+        {
+            return;
+        }
+        let shape = shape_with_refs(self, name).map(str::to_owned);
+        let mut holders: Vec<u64> = match (&shape, self.components.get(name)) {
+            (Some(shape), Some(values)) => values
+                .iter()
+                .filter(|(_, bytes)| targets(shape, bytes).contains(&target))
+                .map(|(&uid, _)| uid)
+                .collect(),
+            _ => Vec::new(),
+        };
+        holders.sort_unstable();
+        self.orders
+            .entry(name.to_owned())
+            .or_default()
+            .insert(target, holders);
+    }
+
+    /// Moves `holder` to the end of the list of `target` for kept
+    /// relationship `name`, off any other list: what bevy does when a
+    /// relationship is inserted.
+    pub(crate) fn relate(&mut self, name: &str, holder: u64, target: u64) {
+        self.list_before_writes(name, target);
+        let Some(lists) = self.orders.get_mut(name) else {
+            return;
+        };
+        for (&t, list) in lists.iter_mut() {
+            if let Some(i) = list.iter().position(|&u| u == holder) {
+                list.remove(i);
+                self.changed_orders.insert((name.to_owned(), t));
+            }
+        }
+        if let Some(list) = lists.get_mut(&target) {
+            list.push(holder);
+        }
+        self.changed_orders.insert((name.to_owned(), target));
+    }
+
+    /// The target the value of kept `name` on `holder` names (its first
+    /// reference), for a relationship.
+    pub(crate) fn target_of(&self, name: &str, holder: u64) -> Option<u64> {
+        let shape = shape_with_refs(self, name)?;
+        targets(shape, self.get(name, holder)?).first().copied()
+    }
+
+    /// Whether the list of `target` of kept relationship `name` changed
+    /// since the last capture.
+    pub(crate) fn order_changed(&self, name: &str, target: u64) -> bool {
+        self.changed_orders.contains(&(name.to_owned(), target))
+    }
+
+    /// Forgets which lists changed (a capture wrote them).
+    pub(crate) fn orders_captured(&mut self) {
+        self.changed_orders.clear();
+    }
+
     /// The recorded lists of kept relationships, by name: (target, entries),
     /// each with the targets and entries that still exist and, for
     /// entries, still hold the kept value.
@@ -327,6 +402,13 @@ fn targets(shape: &str, bytes: &[u8]) -> Vec<u64> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The first uid one value of `schema` references, for a relationship: its
+/// target.
+pub(crate) fn first_target(schema: &Schema, bytes: &[u8]) -> Option<u64> {
+    let shape = schema.shape.as_deref().filter(|s| s.contains(ENTITY))?;
+    targets(shape, bytes).first().copied()
 }
 
 /// The shape of kept `name`, if its values may hold references.

@@ -135,3 +135,94 @@ fn values_the_binary_imports_are_new_to_the_apps_systems() {
         );
     }
 }
+
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct Show(char);
+#[derive(Component, Serialize, Deserialize, Debug)]
+#[relationship(relationship_target = Tracks)]
+struct InShow(#[entities] Entity);
+#[derive(Component, Debug)]
+#[relationship_target(relationship = InShow)]
+struct Tracks(Vec<Entity>);
+
+fn radio(db: &Path) -> App {
+    App::new()
+        .db(db)
+        .component::<Show>("fm.show")
+        .component::<Song>("fm.song")
+        .component::<InShow>("fm.in_show")
+}
+
+/// A show with songs 1 and 2, then (`more`) song 3; with `swap`, song 1 is
+/// moved to the end of the list.
+fn make_show(db: &Path, more: bool, swap: bool) {
+    let mut run = radio(db).open().unwrap();
+    let show = run.spawn(Show('e'));
+    let one = run.spawn((Song(1), InShow(show)));
+    run.spawn((Song(2), InShow(show)));
+    if more {
+        run.spawn((Song(3), InShow(show)));
+    }
+    if swap {
+        run.world_mut().entity_mut(one).insert(InShow(show));
+    }
+    run.close().unwrap();
+}
+
+/// The songs of the show, in its list's order.
+fn tracks(db: &Path) -> Vec<u64> {
+    let mut run = radio(db).open().unwrap();
+    let world = run.world_mut();
+    let mut q = world.query::<&Tracks>();
+    let list: Vec<Entity> = q.single(world).unwrap().iter().collect();
+    list.iter()
+        .map(|&e| world.get::<Song>(e).unwrap().0)
+        .collect()
+}
+
+#[test]
+fn the_binary_imports_a_relationship_in_the_order_the_app_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.redb");
+    make_show(&src, true, false);
+    let bundle = dir.path().join("show.bundle");
+    dizzy_ok(&[
+        "export",
+        "--db",
+        s(&src),
+        "--with",
+        "fm.song",
+        "-o",
+        s(&bundle),
+    ]);
+    let bytes = std::fs::read(&bundle).unwrap();
+    for swap in [false, true] {
+        for conflict in ["skip", "replace"] {
+            let by_app = dir.path().join(format!("app-{swap}-{conflict}.redb"));
+            let by_bin = dir.path().join(format!("bin-{swap}-{conflict}.redb"));
+            make_show(&by_app, false, swap);
+            make_show(&by_bin, false, swap);
+            let mut run = radio(&by_app).open().unwrap();
+            let on: OnConflict = conflict.parse().unwrap();
+            run.import(&bytes, on, RefPolicy::Fail).unwrap();
+            run.close().unwrap();
+            dizzy_ok(&[
+                "import",
+                "--unknown",
+                "keep",
+                "--on-conflict",
+                conflict,
+                "--db",
+                s(&by_bin),
+                s(&bundle),
+            ]);
+            let want = tracks(&by_app);
+            assert_eq!(want.len(), 3, "{want:?}");
+            assert_eq!(
+                tracks(&by_bin),
+                want,
+                "--on-conflict {conflict}, list reordered before: {swap}"
+            );
+        }
+    }
+}

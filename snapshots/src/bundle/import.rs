@@ -262,16 +262,53 @@ pub fn import_with(
         // now would be (changed now; added now unless it replaces one).
         let now = world.change_tick();
         for column in &checked.kept {
-            let mut written = Vec::new();
-            for (u, bytes) in column.owners.iter().zip(&column.values) {
-                if !skipped.contains(u) {
-                    let uid = map[u];
-                    let fresh = store.get(&column.schema.name, uid).is_none();
-                    store.put(column.schema, uid, bytes.to_vec());
-                    written.push((uid, fresh));
+            let name = &column.schema.name;
+            // A relationship's values go in as the app's own import puts
+            // them: in the order the bundle records for each target, each
+            // to the end of its target's list.
+            let order = checked.orders.get(name.as_str());
+            let relationship = order.is_some() || store.is_relationship(name);
+            let mut rows: Vec<usize> = (0..column.owners.len())
+                .filter(|&i| !skipped.contains(&column.owners[i]))
+                .collect();
+            if let Some(lists) = order {
+                let position: UidMap<usize> = lists
+                    .iter()
+                    .flat_map(|(_, l)| l.iter().enumerate().map(|(i, &u)| (u, i)))
+                    .collect();
+                rows.sort_by_key(|&i| {
+                    position
+                        .get(&column.owners[i])
+                        .copied()
+                        .unwrap_or(usize::MAX)
+                });
+            }
+            if relationship {
+                // Lists as they are before the import (a list of fewer
+                // than two entries is not recorded).
+                let targets: Vec<u64> = rows
+                    .iter()
+                    .filter_map(|&i| kept::first_target(column.schema, column.values[i]))
+                    .chain(
+                        rows.iter()
+                            .filter_map(|&i| store.target_of(name, map[&column.owners[i]])),
+                    )
+                    .collect();
+                for t in targets {
+                    store.list_before_writes(name, t);
                 }
             }
-            store.note_written(&column.schema.name, &written, now);
+            let mut written = Vec::new();
+            for i in rows {
+                let uid = map[&column.owners[i]];
+                let fresh = store.get(name, uid).is_none();
+                store.put(column.schema, uid, column.values[i].to_vec());
+                written.push((uid, fresh));
+                if relationship && let Some(t) = store.target_of(name, uid) {
+                    store.relate(name, uid, t);
+                }
+            }
+            store.note_written(name, &written, now);
         }
         world.insert_resource(store);
     }

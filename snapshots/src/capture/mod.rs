@@ -367,6 +367,9 @@ impl Capturer {
             },
         });
         world.resource_mut::<Journal>().clear();
+        if let Some(mut kept) = world.get_resource_mut::<Kept>() {
+            kept.orders_captured();
+        }
         Ok(Some(Capture { meta, chunks }))
     }
 

@@ -72,14 +72,16 @@ pub(super) fn encode_orders(
         );
     }
     // Relationships this build keeps without registering them: their lists
-    // as recorded (they cannot change here), in every full snapshot.
-    if changed.is_none()
-        && let Some(kept) = world.get_resource::<Kept>()
-    {
+    // as recorded, in every full snapshot; in a delta, those an import
+    // changed.
+    if let Some(kept) = world.get_resource::<Kept>() {
         for (name, lists) in kept.orders(world.resource::<Uids>()) {
             let mut buf = vec![0u8; HEADER];
             let mut owners: Vec<u64> = Vec::new();
-            for (target, list) in lists.into_iter().filter(|(_, l)| l.len() >= 2) {
+            let wanted = |(target, list): &(u64, Vec<u64>)| {
+                list.len() >= 2 && (changed.is_none() || kept.order_changed(name, *target))
+            };
+            for (target, list) in lists.into_iter().filter(wanted) {
                 codec::encode_into(&list, &mut buf).map_err(|source| CaptureError::Codec {
                     component: name.to_owned(),
                     source,
