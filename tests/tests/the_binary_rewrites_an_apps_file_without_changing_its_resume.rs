@@ -6,7 +6,11 @@
 //!   snapshot records the app's schemas, so the app does not take the
 //!   resource for one registered since and insert its initial value again;
 //! - values the binary imports are new to every system after the resume,
-//!   as values the app imports between ticks are.
+//!   as values the app imports between ticks are;
+//! - a relationship the binary imports has the order the app's import
+//!   gives it;
+//! - the binary's snapshot records the app's types, not the binary's own
+//!   (its demos').
 
 use std::path::Path;
 
@@ -88,6 +92,22 @@ fn a_removed_resource_stays_removed_after_the_binary_rewrites_the_file() {
             "squash" => dizzy_ok(&["compact", "--db", s(&db), "--squash"]),
             _ => dizzy_ok(&["import", "--unknown", "keep", "--db", s(&db), s(&bundle)]),
         };
+        // The binary's snapshot records the app's types, not its own.
+        let meta = dizzy::Store::open_to_read(&db)
+            .unwrap()
+            .latest()
+            .unwrap()
+            .unwrap();
+        let mut names: Vec<&str> = meta.schemas.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        let want = [
+            "dizzy.caused_by",
+            "dizzy.correlation",
+            "fm.beacon",
+            "fm.seen",
+            "fm.song",
+        ];
+        assert_eq!(names, want, "after `dizzy {tool}`");
         let run = app(&db).open().unwrap();
         assert_eq!(
             run.world().get_resource::<Beacon>(),

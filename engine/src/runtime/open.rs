@@ -374,7 +374,16 @@ impl Runtime {
             }
         }
         // A tool's snapshots record the code of the program whose file it
-        // is (none for a file it starts).
+        // is (none for a file it starts), and its types.
+        if tool {
+            capturer.keep_file_schemas(
+                resumed
+                    .iter()
+                    .flat_map(|m| &m.schemas)
+                    .map(|s| s.name.clone())
+                    .collect(),
+            );
+        }
         capturer.set_app(if tool {
             resumed.as_ref().map(|m| m.app.clone()).unwrap_or_default()
         } else {

@@ -104,6 +104,8 @@ pub struct Capturer {
     next_id: u64,
     resources: BTreeSet<String>,
     app: String,
+    /// See [`Capturer::keep_file_schemas`].
+    file_schemas: Option<BTreeSet<String>>,
     runs: crate::detect::SystemRuns,
     /// The rows the last delta found changed, for the change-detection
     /// record of the same capture (see [`crate::detect::Scanned`]).
@@ -138,6 +140,21 @@ pub fn assign_uids(world: &mut World, registry: &Registry) -> usize {
     n
 }
 
+/// Whether `world` holds a value of registered type `r`.
+fn holds_a_value(world: &World, r: &dizzy_components::Registration) -> bool {
+    if let Some(ops) = r.resource() {
+        return ops.exists(world);
+    }
+    r.column()
+        .and_then(|c| c.component_id(world))
+        .is_some_and(|id| {
+            world
+                .archetypes()
+                .iter()
+                .any(|a| !a.is_empty() && a.contains(id))
+        })
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -153,6 +170,7 @@ impl Capturer {
             next_id,
             resources: BTreeSet::new(),
             app: String::new(),
+            file_schemas: None,
             runs: crate::detect::SystemRuns::default(),
             scanned: None,
         }
@@ -172,6 +190,14 @@ impl Capturer {
     /// Sets the app description recorded in every snapshot (JSON text).
     pub fn set_app(&mut self, app: String) {
         self.app = app;
+    }
+
+    /// For a tool writing another program's file: snapshots record the
+    /// schemas of the types `names` (the file's), and of registered types
+    /// only when the world holds a value of them, not every type the tool
+    /// registers (the `dizzy` binary registers its demos').
+    pub fn keep_file_schemas(&mut self, names: BTreeSet<String>) {
+        self.file_schemas = Some(names);
     }
 
     /// The id the next capture will get.
@@ -335,8 +361,13 @@ impl Capturer {
         meta.unix_ms = now_ms();
         meta.entities = world.resource::<Uids>().len() as u64;
         meta.uid_next = world.resource::<Uids>().next_raw();
+        let recorded = |r: &&dizzy_components::Registration| match &self.file_schemas {
+            None => true,
+            Some(names) => names.contains(r.name()) || holds_a_value(world, r),
+        };
         meta.schemas = registry
             .iter()
+            .filter(recorded)
             .map(|r| Schema {
                 name: r.name().to_owned(),
                 version: r.version(),
