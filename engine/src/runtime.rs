@@ -387,7 +387,11 @@ impl Runtime {
     /// The squashed snapshot records the code that wrote its state: the
     /// snapshot resumed from's description if no tick ran since (squashing
     /// a file with another program leaves its record true), this code's
-    /// otherwise.
+    /// otherwise. A tool ([`App::as_tool`](crate::App::as_tool)) squashing
+    /// a file that holds no snapshot (its program died before the first)
+    /// writes nothing and returns `None`: there is no state of the
+    /// program's to keep, and a made-up one would make the program resume
+    /// from an empty world instead of starting.
     ///
     /// # Errors
     /// The runtime stopped after a failed tick, the capture failed, or the
@@ -401,6 +405,9 @@ impl Runtime {
             other => SquashError::Poisoned(other.to_string()),
         })?;
         if self.writer.is_none() {
+            return Ok(None);
+        }
+        if self.tool_on_a_file_without_state() {
             return Ok(None);
         }
         self.record_detection();
@@ -456,8 +463,10 @@ impl Runtime {
     /// `import`), resources too — and waits until it is durable; returns
     /// the newest committed id. Nothing is written when nothing changed
     /// and no tick ran, except in a file without a snapshot yet: its first
-    /// holds the world as it starts (its resources at least). It is
-    /// [`Runtime::snapshot_changes`], then [`Runtime::flush`].
+    /// holds the world as it starts (its resources at least) — unless
+    /// this is a tool ([`App::as_tool`](crate::App::as_tool)) that put
+    /// nothing into it. It is [`Runtime::snapshot_changes`], then
+    /// [`Runtime::flush`].
     ///
     /// # Errors
     /// The capture or the writer failed ([`TickError`]).
@@ -472,7 +481,8 @@ impl Runtime {
     /// while the writer makes it durable, then [`Runtime::flush`]. Returns
     /// its id (`None`: nothing changed since the last snapshot, queued or
     /// committed; in memory; or after a failed tick). A file without a
-    /// snapshot yet always gets one, as with [`Runtime::finish`].
+    /// snapshot yet always gets one, as with [`Runtime::finish`], except
+    /// from a tool that put nothing into it.
     ///
     /// # Errors
     /// The capture failed, or the writer reported an error ([`TickError`]).
@@ -485,6 +495,9 @@ impl Runtime {
         let Some(writer) = &self.writer else {
             return Ok(None);
         };
+        if self.tool_on_a_file_without_state() {
+            return Ok(None);
+        }
         let forced = self.ticks_since_capture > 0 || !self.capturer.has_base();
         let capture = if forced {
             Some(
@@ -503,6 +516,21 @@ impl Runtime {
         self.ticks_since_capture = 0;
         self.last_capture = Instant::now();
         Ok(Some(id))
+    }
+
+    /// Whether this is a tool on a file that holds no snapshot, and the
+    /// tool put nothing persisted into the world: it has no state of the
+    /// file's program to write (a first snapshot made up by a tool would
+    /// make that program resume from an empty world instead of starting).
+    fn tool_on_a_file_without_state(&self) -> bool {
+        self.file_runs.is_some()
+            && self.resumed.is_none()
+            && !self.capturer.has_base()
+            && self.world.resource::<dizzy_components::Uids>().is_empty()
+            && !self
+                .registry
+                .iter()
+                .any(|r| r.resource().is_some_and(|o| o.exists(&self.world)))
     }
 
     /// [`Runtime::finish`], then stops the writer.

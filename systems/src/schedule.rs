@@ -84,9 +84,14 @@ pub fn build_with(
             continue;
         };
         system.set_last_run(tick);
+        // A system's run conditions were evaluated just before it ran: at
+        // the tick before its own, so the system's own writes are new to
+        // them, as in a run that never stopped (bevy gives no access to a
+        // condition's own last run once the schedule is built).
         if let Some(conditions) = graph.systems.get_conditions_mut(key) {
             for c in conditions {
-                c.condition.set_last_run(tick);
+                c.condition
+                    .set_last_run(Tick::new(tick.get().wrapping_sub(1)));
             }
         }
     }

@@ -246,3 +246,24 @@ fn the_binary_imports_a_relationship_in_the_order_the_app_would() {
         }
     }
 }
+
+#[test]
+fn squashing_a_file_without_a_snapshot_makes_none_up() {
+    // What a run killed before its first snapshot leaves: a file without one.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.redb");
+    drop(dizzy::Store::open(&db).unwrap());
+    let out = dizzy_ok(&["compact", "--db", s(&db), "--squash", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["squashed"], serde_json::Value::Null, "{out}");
+    assert_eq!(
+        dizzy::Store::open_to_read(&db)
+            .unwrap()
+            .snapshot_count()
+            .unwrap(),
+        0
+    );
+    // The program starts, as it would have without the squash.
+    let run = app(&db).open().unwrap();
+    assert_eq!(run.resumed_from(), None);
+}
