@@ -154,6 +154,12 @@ pub const WORLD: &str = "@world";
 /// as every value of a world that never ticked is.
 pub const NEVER: u32 = u32::MAX;
 
+/// The prefix of the name under which the ages of a relationship's target
+/// lists (bevy's `Children`, never stored: rebuilt from the relationship)
+/// are recorded: `@target/<relationship name>`, in `@ages/` like a
+/// registered component's.
+pub const TARGET: &str = "@target/";
+
 /// Ages above this are "older than anything recorded": a system that has
 /// not run for that long keeps the last run bevy gives a new system.
 pub const MAX_AGE: u32 = 1 << 24;
@@ -218,6 +224,16 @@ pub(crate) fn record(
             continue;
         };
         let name = reg.name();
+        // The target lists of a relationship (bevy's `Children`) are not
+        // stored but rebuilt: when they changed is recorded all the same.
+        if let Some(relation) = dizzy_components::Relation::of(world, id)
+            && let Some(start) = runs.start_for(relation.target, start, now)
+        {
+            let values = any_values(world, relation.target, uid_id, start, now);
+            if !values.is_empty() {
+                out.values.push((format!("{TARGET}{name}"), values));
+            }
+        }
         // Only the systems that may read the component can see when its
         // values changed.
         let Some(start) = runs.start_for(id, start, now) else {
@@ -305,6 +321,39 @@ pub(crate) fn record(
         timer.elapsed()
     );
     out
+}
+
+/// The values of component `id` (either storage) changed in `(start,
+/// now]`: uid, changed age, added age.
+fn any_values(
+    world: &World,
+    id: ComponentId,
+    uid_id: ComponentId,
+    start: Tick,
+    now: Tick,
+) -> Vec<(u64, u32, Option<u32>)> {
+    if world.components().get_info(id).map(|i| i.storage_type()) == Some(StorageType::Table) {
+        return table_values(world, id, uid_id, start, now);
+    }
+    let mut values = Vec::new();
+    for arch in world.archetypes().iter() {
+        if !arch.contains(id) || !arch.contains(uid_id) || arch.is_empty() {
+            continue;
+        }
+        for e in arch.entities() {
+            let Ok(er) = world.get_entity(e.id()) else {
+                continue;
+            };
+            let (Some(ticks), Some(uid)) = (er.get_change_ticks_by_id(id), er.get::<Uid>()) else {
+                continue;
+            };
+            if recent(ticks.changed, start, now) {
+                let added = recent(ticks.added, start, now).then(|| age(now, ticks.added));
+                values.push((uid.get(), age(now, ticks.changed), added));
+            }
+        }
+    }
+    values
 }
 
 /// Rows of one table column scanned per task by [`table_values`].
@@ -499,11 +548,16 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
     }
     let at = |age: u32| Tick::new(now.get().wrapping_sub(age));
     for (name, values) in &recorded.values {
-        let Some(id) = registry
-            .get(name)
-            .and_then(|r| r.column())
-            .and_then(|c| c.component_id(world))
-        else {
+        let target_of = name.strip_prefix(TARGET).and_then(|relationship| {
+            let id = registry.get(relationship)?.column()?.component_id(world)?;
+            Some(dizzy_components::Relation::of(world, id)?.target)
+        });
+        let Some(id) = target_of.or_else(|| {
+            registry
+                .get(name)
+                .and_then(|r| r.column())
+                .and_then(|c| c.component_id(world))
+        }) else {
             // Values this build keeps without registering their type keep
             // their ticks beside them, for the next snapshots' records.
             if registry.get(name).is_none()

@@ -148,7 +148,9 @@ impl Kept {
 
     /// Sets the change ticks recorded for the values of kept `name`.
     pub(crate) fn keep_ticks(&mut self, name: &str, ticks: Vec<(u64, Tick, Option<Tick>)>) {
-        if self.components.contains_key(name) {
+        // A kept relationship's target lists (`@target/<name>`) too.
+        let of = name.strip_prefix(crate::detect::TARGET).unwrap_or(name);
+        if self.components.contains_key(of) {
             self.ticks.insert(name.to_owned(), ticks);
         }
     }
@@ -189,7 +191,11 @@ impl Kept {
         self.ticks.iter().flat_map(move |(name, v)| {
             v.iter()
                 .filter(move |(uid, ..)| {
-                    uids.entity(*uid).is_some() && self.get(name, *uid).is_some()
+                    // A target list's holder is the target, which holds no
+                    // kept value of the relationship.
+                    uids.entity(*uid).is_some()
+                        && (name.starts_with(crate::detect::TARGET)
+                            || self.get(name, *uid).is_some())
                 })
                 .map(move |&(uid, c, a)| (name.as_str(), uid, c, a))
         })
