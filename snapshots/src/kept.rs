@@ -228,6 +228,31 @@ impl Kept {
             .insert(target, entries);
     }
 
+    /// Notes that kept `name` is a relationship (its snapshot records its
+    /// lists, if only as an empty column).
+    pub(crate) fn mark_relationship(&mut self, name: &str) {
+        self.orders.entry(name.to_owned()).or_default();
+    }
+
+    /// The length of the list of `target` of kept relationship `name`, as
+    /// recorded (0 for none).
+    pub(crate) fn list_len(&self, name: &str, target: u64) -> usize {
+        self.orders
+            .get(name)
+            .and_then(|l| l.get(&target))
+            .map_or(0, Vec::len)
+    }
+
+    /// The targets whose lists of kept relationship `name` changed since
+    /// the last capture.
+    pub(crate) fn changed_targets(&self, name: &str) -> Vec<u64> {
+        self.changed_orders
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, t)| *t)
+            .collect()
+    }
+
     /// Whether kept `name` is known to be a relationship (its lists are
     /// recorded).
     pub(crate) fn is_relationship(&self, name: &str) -> bool {

@@ -267,3 +267,97 @@ fn squashing_a_file_without_a_snapshot_makes_none_up() {
     let run = app(&db).open().unwrap();
     assert_eq!(run.resumed_from(), None);
 }
+
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct Barn(u32);
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct Cow(u32);
+#[derive(Resource, Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
+struct Herd(Vec<String>);
+
+fn herd_watch(
+    changed: Query<&Barn, Changed<Children>>,
+    added: Query<&Barn, Added<Children>>,
+    mut log: ResMut<Herd>,
+) {
+    let mut c: Vec<u32> = changed.iter().map(|b| b.0).collect();
+    let mut a: Vec<u32> = added.iter().map(|b| b.0).collect();
+    c.sort();
+    a.sort();
+    log.0.push(format!("changed {c:?} added {a:?}"));
+}
+
+fn dairy(db: &Path) -> App {
+    App::new()
+        .db(db)
+        .component::<Barn>("d.barn")
+        .component::<Cow>("d.cow")
+        .component::<ChildOf>("d.child_of")
+        .resource("d.herd", Herd::default())
+        .systems(herd_watch)
+}
+
+/// Barn 1 with cow 10; with `more`, cow 11 in barn 1 and barn 2 with cows
+/// 20 and 21.
+fn make_dairy(db: &Path, more: bool) {
+    let mut run = dairy(db).open().unwrap();
+    let one = run.spawn(Barn(1));
+    run.spawn((Cow(10), ChildOf(one)));
+    if more {
+        run.spawn((Cow(11), ChildOf(one)));
+        let two = run.spawn(Barn(2));
+        run.spawn((Cow(20), ChildOf(two)));
+        run.spawn((Cow(21), ChildOf(two)));
+    }
+    run.run_ticks(1).unwrap();
+    run.close().unwrap();
+}
+
+#[test]
+fn children_the_binary_imports_are_changed_for_the_apps_systems() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.redb");
+    make_dairy(&src, true);
+    let bundle = dir.path().join("cows.bundle");
+    dizzy_ok(&[
+        "export",
+        "--db",
+        s(&src),
+        "--with",
+        "d.cow",
+        "-o",
+        s(&bundle),
+    ]);
+    let bytes = std::fs::read(&bundle).unwrap();
+    let mut logs = Vec::new();
+    for by_binary in [false, true] {
+        let db = dir.path().join(format!("d-{by_binary}.redb"));
+        make_dairy(&db, false);
+        if by_binary {
+            dizzy_ok(&[
+                "import",
+                "--unknown",
+                "keep",
+                "--on-conflict",
+                "skip",
+                "--db",
+                s(&db),
+                s(&bundle),
+            ]);
+        } else {
+            let mut run = dairy(&db).open().unwrap();
+            run.import(&bytes, OnConflict::Skip, RefPolicy::Fail)
+                .unwrap();
+            run.close().unwrap();
+        }
+        let mut run = dairy(&db).open().unwrap();
+        run.run_ticks(1).unwrap();
+        logs.push(run.world().resource::<Herd>().0.clone());
+    }
+    assert_eq!(
+        logs[0].last().map(String::as_str),
+        Some("changed [1, 2] added [2]"),
+        "{logs:?}"
+    );
+    assert_eq!(logs[1], logs[0], "imported by the binary, then by the app");
+}

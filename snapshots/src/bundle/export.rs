@@ -297,9 +297,8 @@ fn order_chunk(
         })?;
         owners.push(uid_of(world, target));
     }
-    if owners.is_empty() {
-        return Ok(None);
-    }
+    // Written even without a list of two: it tells a build that does not
+    // register the type (and keeps its values) that it is a relationship.
     for u in &owners {
         chunk.extend_from_slice(&u.to_le_bytes());
     }

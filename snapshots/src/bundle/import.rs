@@ -298,10 +298,27 @@ pub fn import_with(
                     store.list_before_writes(name, t);
                 }
             }
+            let before: Vec<(u64, usize)> = store
+                .changed_targets(name)
+                .into_iter()
+                .map(|t| (t, store.list_len(name, t)))
+                .collect();
+            let mut lengths: UidMap<usize> = UidMap::default();
             let mut written = Vec::new();
             for i in rows {
                 let uid = map[&column.owners[i]];
                 let fresh = store.get(name, uid).is_none();
+                if relationship {
+                    // Each list's length before this import: a list that
+                    // was empty is added, as bevy adds `Children`.
+                    for t in kept::first_target(column.schema, column.values[i])
+                        .into_iter()
+                        .chain(store.target_of(name, uid))
+                    {
+                        let len = store.list_len(name, t);
+                        lengths.entry(t).or_insert(len);
+                    }
+                }
                 store.put(column.schema, uid, column.values[i].to_vec());
                 written.push((uid, fresh));
                 if relationship && let Some(t) = store.target_of(name, uid) {
@@ -309,6 +326,19 @@ pub fn import_with(
                 }
             }
             store.note_written(name, &written, now);
+            if relationship {
+                // The targets' lists (bevy's `Children`) changed now.
+                for (t, len) in before {
+                    lengths.entry(t).or_insert(len);
+                }
+                let lists: Vec<(u64, bool)> = store
+                    .changed_targets(name)
+                    .into_iter()
+                    .filter(|&t| store.list_len(name, t) > 0)
+                    .map(|t| (t, lengths.get(&t).copied().unwrap_or(0) == 0))
+                    .collect();
+                store.note_written(&format!("{}{name}", crate::detect::TARGET), &lists, now);
+            }
         }
         world.insert_resource(store);
     }

@@ -58,7 +58,10 @@ pub(super) fn encode_orders(
             })?;
             owners.push(owner.get());
         }
-        if owners.is_empty() {
+        // A full snapshot writes the column even without a list of two: it
+        // tells a build that does not register the type (and keeps its
+        // values) that it is a relationship.
+        if owners.is_empty() && changed.is_some() {
             continue;
         }
         for u in &owners {
@@ -88,7 +91,7 @@ pub(super) fn encode_orders(
                 })?;
                 owners.push(target);
             }
-            if owners.is_empty() {
+            if owners.is_empty() && changed.is_some() {
                 continue;
             }
             for u in &owners {

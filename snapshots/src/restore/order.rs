@@ -82,6 +82,7 @@ impl Ctx<'_> {
                 // A relationship this build does not register, kept: its
                 // lists are kept too, for the next snapshots.
                 if self.unknown == crate::Unknown::Keep && self.registry.get(name).is_none() {
+                    self.kept.mark_relationship(name);
                     for (target, list) in self.recorded_lists(meta, name)? {
                         self.kept.set_order(name, target, list);
                     }
