@@ -150,6 +150,26 @@ fn a_file_in_use_by_another_process() {
         .status()
         .expect("kill -STOP");
     assert!(stopped.success());
+    // SIGSTOP lands asynchronously, thread by thread: wait until every
+    // thread is stopped, so that no write of the writer thread lands after
+    // `before` is read.
+    let tasks = format!("/proc/{pid}/task");
+    let is_stopped = || {
+        std::fs::read_dir(&tasks).is_ok_and(|dir| {
+            dir.flatten().all(|t| {
+                std::fs::read_to_string(t.path().join("stat")).is_ok_and(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .is_some_and(|rest| rest.trim_start().starts_with('T'))
+                })
+            })
+        })
+    };
+    let waited = std::time::Instant::now();
+    while !is_stopped() && waited.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(is_stopped(), "the first run is stopped");
 
     let before = file_bytes(&db);
     let err = refused(&RESUME, &db);
