@@ -265,27 +265,8 @@ pub(crate) fn record(
             }
             continue;
         }
-        let mut values = Vec::new();
-        for arch in world.archetypes().iter() {
-            if !arch.contains(id) || !arch.contains(uid_id) || arch.is_empty() {
-                continue;
-            }
-            for e in arch.entities() {
-                let entity = e.id();
-                let Ok(er) = world.get_entity(entity) else {
-                    continue;
-                };
-                let Some(ticks) = er.get_change_ticks_by_id(id) else {
-                    continue;
-                };
-                if !recent(ticks.changed, start, now) {
-                    continue;
-                }
-                let Some(uid) = er.get::<Uid>() else { continue };
-                let added = recent(ticks.added, start, now).then(|| age(now, ticks.added));
-                values.push((uid.get(), age(now, ticks.changed), added));
-            }
-        }
+        // A sparse-set component.
+        let values = any_values(world, id, uid_id, start, now);
         if !values.is_empty() {
             out.values.push((name.to_owned(), values));
         }
