@@ -361,3 +361,28 @@ fn children_the_binary_imports_are_changed_for_the_apps_systems() {
     );
     assert_eq!(logs[1], logs[0], "imported by the binary, then by the app");
 }
+
+#[test]
+fn a_bundle_the_binary_exports_keeps_a_relationships_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.redb");
+    make_show(&src, true, true);
+    assert_eq!(tracks(&src), [2, 3, 1]);
+    let bundle = dir.path().join("show.bundle");
+    dizzy_ok(&[
+        "export",
+        "--db",
+        s(&src),
+        "--with",
+        "fm.song",
+        "-o",
+        s(&bundle),
+    ]);
+    let bytes = std::fs::read(&bundle).unwrap();
+    let db = dir.path().join("new.redb");
+    let mut run = radio(&db).open().unwrap();
+    run.import(&bytes, OnConflict::Remap, RefPolicy::Fail)
+        .unwrap();
+    run.close().unwrap();
+    assert_eq!(tracks(&db), [2, 3, 1], "the source's order");
+}

@@ -107,9 +107,38 @@ fn export_unguarded(
     if let Some(kept) = world.get_resource::<Kept>() {
         let uids = world.resource::<Uids>();
         let within = |uid: u64| uids.entity(uid).is_some_and(|e| set.contains(&e));
+        let mut exported = Vec::new();
         for (schema, chunk) in kept::bundle_columns(kept, &body.uids, &within)? {
+            exported.push(schema.name.clone());
             body.columns.push((schema.name.clone(), chunk));
             body.schemas.push(schema);
+        }
+        // A kept relationship's lists, among the entities carried, as a
+        // registered one's (the column even empty: it says what the type is).
+        for (name, lists) in kept.orders(uids) {
+            if !exported.iter().any(|n| n == name) {
+                continue;
+            }
+            let mut chunk = vec![0u8; HEADER];
+            let mut owners = Vec::new();
+            for (target, list) in lists.into_iter().filter(|(t, _)| within(*t)) {
+                let list: Vec<u64> = list.into_iter().filter(|&u| within(u)).collect();
+                if list.len() < 2 {
+                    continue;
+                }
+                codec::encode_into(&list, &mut chunk).map_err(|source| ExportError::Codec {
+                    component: name.to_owned(),
+                    source,
+                })?;
+                owners.push(target);
+            }
+            for u in &owners {
+                chunk.extend_from_slice(&u.to_le_bytes());
+            }
+            let mut h = Vec::with_capacity(HEADER);
+            header(&mut h, Layout::Keyed, owners.len() as u32);
+            chunk[..HEADER].copy_from_slice(&h);
+            body.columns.push((format!("{}{name}", col::ORDER), chunk));
         }
     }
     let components = body
