@@ -243,16 +243,6 @@ impl Kept {
             .map_or(0, Vec::len)
     }
 
-    /// The targets whose lists of kept relationship `name` changed since
-    /// the last capture.
-    pub(crate) fn changed_targets(&self, name: &str) -> Vec<u64> {
-        self.changed_orders
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, t)| *t)
-            .collect()
-    }
-
     /// Whether kept `name` is known to be a relationship (its lists are
     /// recorded).
     pub(crate) fn is_relationship(&self, name: &str) -> bool {

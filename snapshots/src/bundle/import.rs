@@ -283,42 +283,25 @@ pub fn import_with(
                         .unwrap_or(usize::MAX)
                 });
             }
+            // The lists this import touches, with their lengths before it
+            // (a list of fewer than two entries is not recorded: it is
+            // made from the values first). A list that was empty is added
+            // by the import, as bevy adds `Children`.
+            let mut lengths: UidMap<usize> = UidMap::default();
             if relationship {
-                // Lists as they are before the import (a list of fewer
-                // than two entries is not recorded).
-                let targets: Vec<u64> = rows
-                    .iter()
-                    .filter_map(|&i| kept::first_target(column.schema, column.values[i]))
-                    .chain(
-                        rows.iter()
-                            .filter_map(|&i| store.target_of(name, map[&column.owners[i]])),
-                    )
-                    .collect();
-                for t in targets {
-                    store.list_before_writes(name, t);
+                for &i in &rows {
+                    let new = kept::first_target(column.schema, column.values[i]);
+                    let old = store.target_of(name, map[&column.owners[i]]);
+                    for t in new.into_iter().chain(old) {
+                        store.list_before_writes(name, t);
+                        lengths.insert(t, store.list_len(name, t));
+                    }
                 }
             }
-            let before: Vec<(u64, usize)> = store
-                .changed_targets(name)
-                .into_iter()
-                .map(|t| (t, store.list_len(name, t)))
-                .collect();
-            let mut lengths: UidMap<usize> = UidMap::default();
             let mut written = Vec::new();
             for i in rows {
                 let uid = map[&column.owners[i]];
                 let fresh = store.get(name, uid).is_none();
-                if relationship {
-                    // Each list's length before this import: a list that
-                    // was empty is added, as bevy adds `Children`.
-                    for t in kept::first_target(column.schema, column.values[i])
-                        .into_iter()
-                        .chain(store.target_of(name, uid))
-                    {
-                        let len = store.list_len(name, t);
-                        lengths.entry(t).or_insert(len);
-                    }
-                }
                 store.put(column.schema, uid, column.values[i].to_vec());
                 written.push((uid, fresh));
                 if relationship && let Some(t) = store.target_of(name, uid) {
@@ -326,19 +309,13 @@ pub fn import_with(
                 }
             }
             store.note_written(name, &written, now);
-            if relationship {
-                // The targets' lists (bevy's `Children`) changed now.
-                for (t, len) in before {
-                    lengths.entry(t).or_insert(len);
-                }
-                let lists: Vec<(u64, bool)> = store
-                    .changed_targets(name)
-                    .into_iter()
-                    .filter(|&t| store.list_len(name, t) > 0)
-                    .map(|t| (t, lengths.get(&t).copied().unwrap_or(0) == 0))
-                    .collect();
-                store.note_written(&format!("{}{name}", crate::detect::TARGET), &lists, now);
-            }
+            // The targets' lists (bevy's `Children`) changed now.
+            let lists: Vec<(u64, bool)> = lengths
+                .iter()
+                .filter(|&(&t, _)| store.list_len(name, t) > 0)
+                .map(|(&t, &before)| (t, before == 0))
+                .collect();
+            store.note_written(&format!("{}{name}", crate::detect::TARGET), &lists, now);
         }
         world.insert_resource(store);
     }
