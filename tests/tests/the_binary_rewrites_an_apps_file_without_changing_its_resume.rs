@@ -189,6 +189,22 @@ fn make_show(db: &Path, more: bool, swap: bool) {
     run.close().unwrap();
 }
 
+/// A bundle of the songs of `src` (and the show they name), exported by
+/// the binary.
+fn export_songs(dir: &Path, src: &Path) -> std::path::PathBuf {
+    let bundle = dir.join("show.bundle");
+    dizzy_ok(&[
+        "export",
+        "--db",
+        s(src),
+        "--with",
+        "fm.song",
+        "-o",
+        s(&bundle),
+    ]);
+    bundle
+}
+
 /// The songs of the show, in its list's order.
 fn tracks(db: &Path) -> Vec<u64> {
     let mut run = radio(db).open().unwrap();
@@ -205,16 +221,7 @@ fn the_binary_imports_a_relationship_in_the_order_the_app_would() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src.redb");
     make_show(&src, true, false);
-    let bundle = dir.path().join("show.bundle");
-    dizzy_ok(&[
-        "export",
-        "--db",
-        s(&src),
-        "--with",
-        "fm.song",
-        "-o",
-        s(&bundle),
-    ]);
+    let bundle = export_songs(dir.path(), &src);
     let bytes = std::fs::read(&bundle).unwrap();
     for swap in [false, true] {
         for conflict in ["skip", "replace"] {
@@ -368,16 +375,7 @@ fn a_bundle_the_binary_exports_keeps_a_relationships_order() {
     let src = dir.path().join("src.redb");
     make_show(&src, true, true);
     assert_eq!(tracks(&src), [2, 3, 1]);
-    let bundle = dir.path().join("show.bundle");
-    dizzy_ok(&[
-        "export",
-        "--db",
-        s(&src),
-        "--with",
-        "fm.song",
-        "-o",
-        s(&bundle),
-    ]);
+    let bundle = export_songs(dir.path(), &src);
     let bytes = std::fs::read(&bundle).unwrap();
     let db = dir.path().join("new.redb");
     let mut run = radio(&db).open().unwrap();
