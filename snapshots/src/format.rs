@@ -250,6 +250,27 @@ pub(crate) enum Layout {
 pub(crate) const HEADER: usize = 16;
 
 /// Writes a chunk header.
+/// The keyed chunk of a relationship's lists (`@order/<name>`): each list
+/// (its entries' uids, in order) is a value keyed by its target's uid.
+/// Returns the number of lists and the chunk.
+pub(crate) fn lists_chunk(
+    lists: impl IntoIterator<Item = (u64, Vec<u64>)>,
+) -> Result<(u64, Vec<u8>), dizzy_components::codec::CodecError> {
+    let mut chunk = vec![0u8; HEADER];
+    let mut owners = Vec::new();
+    for (target, list) in lists {
+        dizzy_components::codec::encode_into(&list, &mut chunk)?;
+        owners.push(target);
+    }
+    for u in &owners {
+        chunk.extend_from_slice(&u.to_le_bytes());
+    }
+    let mut h = Vec::with_capacity(HEADER);
+    header(&mut h, Layout::Keyed, owners.len() as u32);
+    chunk[..HEADER].copy_from_slice(&h);
+    Ok((owners.len() as u64, chunk))
+}
+
 pub(crate) fn header(out: &mut Vec<u8>, layout: Layout, rows: u32) {
     let (tag, group, start) = match layout {
         Layout::Rows { group, start } => (0u8, group, start),

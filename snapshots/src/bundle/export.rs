@@ -8,10 +8,9 @@ use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
 use dizzy_components::{
     ColumnOps, RefEncoder, RefPolicy, Registration, Registry, Relation, Uid, Uids, ValueError,
-    codec,
 };
 
-use crate::format::{HEADER, Layout, Schema, col, header};
+use crate::format::{HEADER, Layout, Schema, col, header, lists_chunk};
 use crate::kept::{self, Kept};
 
 use super::{BundleBody, ExportError, ExportOptions, Exported, Selection, write};
@@ -119,25 +118,15 @@ fn export_unguarded(
             if !exported.iter().any(|n| n == name) {
                 continue;
             }
-            let mut chunk = vec![0u8; HEADER];
-            let mut owners = Vec::new();
-            for (target, list) in lists.into_iter().filter(|(t, _)| within(*t)) {
-                let list: Vec<u64> = list.into_iter().filter(|&u| within(u)).collect();
-                if list.len() < 2 {
-                    continue;
-                }
-                codec::encode_into(&list, &mut chunk).map_err(|source| ExportError::Codec {
-                    component: name.to_owned(),
-                    source,
-                })?;
-                owners.push(target);
-            }
-            for u in &owners {
-                chunk.extend_from_slice(&u.to_le_bytes());
-            }
-            let mut h = Vec::with_capacity(HEADER);
-            header(&mut h, Layout::Keyed, owners.len() as u32);
-            chunk[..HEADER].copy_from_slice(&h);
+            let lists = lists
+                .into_iter()
+                .filter(|(t, _)| within(*t))
+                .map(|(t, list)| (t, list.into_iter().filter(|&u| within(u)).collect()))
+                .filter(|(_, list): &(u64, Vec<u64>)| list.len() >= 2);
+            let (_, chunk) = lists_chunk(lists).map_err(|source| ExportError::Codec {
+                component: name.to_owned(),
+                source,
+            })?;
             body.columns.push((format!("{}{name}", col::ORDER), chunk));
         }
     }
@@ -306,8 +295,7 @@ fn order_chunk(
     chosen: &[Entity],
     set: &HashSet<Entity>,
 ) -> Result<Option<Vec<u8>>, ExportError> {
-    let mut chunk = vec![0u8; HEADER];
-    let mut owners = Vec::new();
+    let mut lists = Vec::new();
     for &target in chosen {
         let Some(list) = relation.list(world, target) else {
             continue;
@@ -317,22 +305,16 @@ fn order_chunk(
             .filter(|e| set.contains(e))
             .map(|&e| uid_of(world, e))
             .collect();
-        if uids.len() < 2 {
-            continue;
+        if uids.len() >= 2 {
+            lists.push((uid_of(world, target), uids));
         }
-        codec::encode_into(&uids, &mut chunk).map_err(|source| ExportError::Codec {
-            component: name.to_owned(),
-            source,
-        })?;
-        owners.push(uid_of(world, target));
     }
     // Written even without a list of two: it tells a build that does not
     // register the type (and keeps its values) that it is a relationship.
-    for u in &owners {
-        chunk.extend_from_slice(&u.to_le_bytes());
-    }
-    let mut h = Vec::with_capacity(HEADER);
-    header(&mut h, Layout::Keyed, owners.len() as u32);
-    chunk[..HEADER].copy_from_slice(&h);
-    Ok(Some(chunk))
+    lists_chunk(lists)
+        .map(|(_, chunk)| Some(chunk))
+        .map_err(|source| ExportError::Codec {
+            component: name.to_owned(),
+            source,
+        })
 }
