@@ -137,8 +137,8 @@ pub use serde;
 
 pub use dizzy_components::{RefPolicy, Registry, Uid, Uids};
 pub use dizzy_snapshots::{
-    ExportError, ExportOptions, Exported, ImportError, OnConflict, Selection, SnapshotKind,
-    SnapshotMeta, Store, Unknown,
+    CaptureSettings, ExportError, ExportOptions, Exported, ImportError, OnConflict, Selection,
+    SnapshotKind, SnapshotMeta, Store, Unknown,
 };
 pub use dizzy_systems::{CodeChanges, Plugin, Setup};
 

@@ -202,9 +202,17 @@ fn an_app_without_them_refuses_skips_or_keeps_them() {
     ]);
     let bundle = bundle.to_str().unwrap();
 
-    // Refused by default, before the target file is even created.
+    // Refused when told to (the binary keeps them by default), before the
+    // target file is even created.
     let c = dir.path().join("c.redb");
-    let err = one_line_error(&["import", "--db", c.to_str().unwrap(), bundle]);
+    let err = one_line_error(&[
+        "import",
+        "--unknown",
+        "fail",
+        "--db",
+        c.to_str().unwrap(),
+        bundle,
+    ]);
     assert!(
         err.contains("`plugin.note`") && err.contains("does not register"),
         "{err}"
@@ -227,14 +235,7 @@ fn an_app_without_them_refuses_skips_or_keeps_them() {
     // Kept: byte for byte, shown by their recorded shape, and decoded by
     // the plugin's app when it opens the file.
     let d = dir.path().join("d.redb");
-    dizzy_json(&[
-        "import",
-        "--db",
-        d.to_str().unwrap(),
-        bundle,
-        "--unknown",
-        "keep",
-    ]);
+    dizzy_json(&["import", "--db", d.to_str().unwrap(), bundle]);
     let shown = dizzy_json(&["show", "--db", d.to_str().unwrap(), "--json"]);
     assert_eq!(
         shown,

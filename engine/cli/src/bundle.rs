@@ -63,7 +63,7 @@ pub(crate) struct ImportArgs {
     on_conflict: OnConflict,
     /// Components of the bundle (or the file) this build does not
     /// register: fail, skip them, or keep them byte for byte (default: the
-    /// app's policy, fail unless it says otherwise).
+    /// app's policy; the `dizzy` binary keeps them).
     #[arg(long, value_enum)]
     unknown: Option<UnknownArg>,
 }
@@ -173,17 +173,27 @@ pub(crate) fn import(app: App, args: ImportArgs) -> Result<(), CliError> {
         .as_tool()
         .snapshot_policy(SnapshotPolicy::OFF)
         .open()?;
+    let live = |rt: &dizzy::Runtime| rt.world().resource::<dizzy::Uids>().len();
+    let before = live(&rt);
     let map = rt
         .import(&bytes, args.on_conflict, RefPolicy::Fail)
         .map_err(named)?;
-    let snapshot = rt.snapshot()?;
+    // The map names every entity of the bundle; under `skip` those whose
+    // uid the file already had are left as they were (nothing written).
+    let imported = match args.on_conflict {
+        OnConflict::Skip => live(&rt).saturating_sub(before),
+        _ => map.len(),
+    };
+    // An import that wrote nothing adds no snapshot.
+    let snapshot = if imported > 0 { rt.snapshot()? } else { None };
     rt.close()?;
     // Written as it goes: a map of millions of uids is not first built as
     // a JSON value (that took more memory than the import itself).
     let mut line = format!(
-        "{{\"db\":{},\"imported\":{},\"uids\":{{",
+        "{{\"db\":{},\"imported\":{},\"skipped\":{},\"uids\":{{",
         serde_json::Value::from(args.db.display().to_string()),
-        map.len()
+        imported,
+        map.len() - imported
     );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = (|| -> std::io::Result<()> {

@@ -40,7 +40,10 @@ enum Bench {
 }
 
 fn main() -> ExitCode {
-    Cli::new(dizzy_demos::registry_app())
+    // The binary registers none of an app's types: it keeps them byte for
+    // byte (as `compact` does), so `dizzy import` of an app's bundle works
+    // without `--unknown keep` (`--unknown fail|skip` still choose).
+    Cli::new(dizzy_demos::registry_app().unknown_components(dizzy::Unknown::Keep))
         .name("dizzy")
         .version(env!("CARGO_PKG_VERSION"))
         .about("dizzy: an entity-component-system data runtime whose worlds survive being killed")

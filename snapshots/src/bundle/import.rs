@@ -92,7 +92,8 @@ pub struct ImportOptions {
 pub struct Imported {
     /// The old-to-new uid of every entity of the bundle.
     pub uids: BTreeMap<u64, u64>,
-    /// Components this build does not register, kept byte for byte.
+    /// Components this build does not register, kept byte for byte (those
+    /// of which the import wrote values).
     pub kept: Vec<String>,
     /// Components this build does not register, left out.
     pub skipped: Vec<String>,
@@ -256,6 +257,9 @@ pub fn import_with(
         crate::restore::undo_spawns_of_user_code(world, next);
         crate::restore::remove_restoring(world);
     }
+    // The kept components of which values were written (none when every
+    // holder was skipped).
+    let mut kept_written = Vec::new();
     if !checked.kept.is_empty() {
         let mut store = world.remove_resource::<Kept>().unwrap_or_default();
         // Imported between ticks: new to every system, as a value inserted
@@ -308,6 +312,9 @@ pub fn import_with(
                     store.relate(name, uid, t);
                 }
             }
+            if !written.is_empty() {
+                kept_written.push(name.clone());
+            }
             store.note_written(name, &written, now);
             // The targets' lists (bevy's `Children`) changed now.
             let lists: Vec<(u64, bool)> = lengths
@@ -321,7 +328,7 @@ pub fn import_with(
     }
     Ok(Imported {
         uids: map,
-        kept: checked.kept.iter().map(|c| c.schema.name.clone()).collect(),
+        kept: kept_written,
         skipped: checked.skipped,
     })
 }
