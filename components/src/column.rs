@@ -23,7 +23,7 @@ use bevy_ecs::entity::{Entity, EntityMapper};
 use bevy_ecs::lifecycle::Remove;
 use bevy_ecs::observer::On;
 use bevy_ecs::storage::{Table, TableId};
-use bevy_ecs::system::{Query, ResMut};
+use bevy_ecs::world::DeferredWorld;
 use bevy_ecs::world::World;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -451,13 +451,17 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     fn install(&self, world: &mut World) -> ComponentId {
         let id = world.register_component::<T>();
         require_uid::<T>(world);
-        world.add_observer(
-            move |event: On<Remove<T>>, uids: Query<&Uid>, journal: Option<ResMut<Journal>>| {
-                if let (Ok(uid), Some(mut journal)) = (uids.get(event.entity), journal) {
-                    journal.removed(id, uid.get());
-                }
-            },
-        );
+        // The entity is read through the world, not a `Query`: a query
+        // leaves out disabled entities (bevy's default query filters), and
+        // a removal from a disabled entity must reach the next delta too.
+        world.add_observer(move |event: On<Remove<T>>, mut world: DeferredWorld| {
+            let Some(uid) = world.get::<Uid>(event.entity).map(|u| u.get()) else {
+                return;
+            };
+            if let Some(mut journal) = world.get_resource_mut::<Journal>() {
+                journal.removed(id, uid);
+            }
+        });
         id
     }
 

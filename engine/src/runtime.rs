@@ -148,7 +148,8 @@ impl Runtime {
     }
 
     /// Spawns an entity with `bundle` and gives it a uid at once (entities
-    /// spawned by systems get theirs at the end of the tick).
+    /// spawned by systems get theirs when their spawn is applied, at the
+    /// next sync point, so later systems of the same tick see it).
     pub fn spawn<B: Bundle<Effect: bevy_ecs::bundle::NoBundleEffect>>(
         &mut self,
         bundle: B,

@@ -647,17 +647,24 @@ pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: u64) {
     }
     let taken: std::collections::HashSet<u64> = taken.into_iter().collect();
     // Found by their uids, not through the index: an entity a hook spawned
-    // in the middle of a bulk insert may not be indexed.
+    // in the middle of a bulk insert may not be indexed. Read archetype by
+    // archetype, not by a query: a query leaves out disabled entities
+    // (bevy's default query filters).
     let mut spawned = Vec::new();
     let mut newest = None;
-    for (e, u) in world
-        .query::<(bevy_ecs::entity::Entity, &dizzy_components::Uid)>()
-        .iter(world)
-    {
-        if taken.contains(&u.get()) {
+    let uid_id = world.component_id::<dizzy_components::Uid>();
+    let holders: Vec<(bevy_ecs::entity::Entity, u64)> = world
+        .archetypes()
+        .iter()
+        .filter(|a| uid_id.is_some_and(|id| a.contains(id)))
+        .flat_map(|a| a.entities().iter().map(|ae| ae.id()))
+        .filter_map(|e| world.get::<dizzy_components::Uid>(e).map(|u| (e, u.get())))
+        .collect();
+    for (e, u) in holders {
+        if taken.contains(&u) {
             spawned.push(e);
-        } else if u.get() >= next && u.get() - next < 1 << 40 {
-            newest = newest.max(Some(u.get()));
+        } else if u >= next && u - next < 1 << 40 {
+            newest = newest.max(Some(u));
         }
     }
     for e in spawned {
