@@ -76,6 +76,11 @@ fn the_binary_imports_an_apps_bundle_without_being_told_to_keep_its_types() {
     run.close().unwrap();
 }
 
+/// `dizzy import --on-conflict skip`: its report.
+fn import_skipping(db: &Path, bundle: &Path) -> serde_json::Value {
+    dizzy_json(&["import", "--on-conflict", "skip", "--db", s(db), s(bundle)])
+}
+
 #[test]
 fn an_import_that_skips_every_entity_says_so_and_adds_no_snapshot() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,14 +100,7 @@ fn an_import_that_skips_every_entity_says_so_and_adds_no_snapshot() {
 
     // Every uid of the bundle is in the file already.
     let before = snapshot_ids(&db);
-    let report = dizzy_json(&[
-        "import",
-        "--on-conflict",
-        "skip",
-        "--db",
-        s(&db),
-        s(&bundle),
-    ]);
+    let report = import_skipping(&db, &bundle);
     assert_eq!(report["imported"], 0, "{report}");
     assert_eq!(report["skipped"], 2, "{report}");
     assert!(report["snapshot"].is_null(), "{report}");
@@ -120,14 +118,7 @@ fn an_import_that_skips_every_entity_says_so_and_adds_no_snapshot() {
     a.world_mut().despawn(first);
     a.close().unwrap();
     let before = snapshot_ids(&db);
-    let report = dizzy_json(&[
-        "import",
-        "--on-conflict",
-        "skip",
-        "--db",
-        s(&db),
-        s(&bundle),
-    ]);
+    let report = import_skipping(&db, &bundle);
     assert_eq!(report["imported"], 1, "{report}");
     assert_eq!(report["skipped"], 1, "{report}");
     let after = snapshot_ids(&db);
