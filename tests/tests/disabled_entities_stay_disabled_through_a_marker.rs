@@ -1,41 +1,58 @@
 //! bevy's `Disabled` is not serializable, so dizzy does not record it: a
 //! disabled entity comes back enabled after a resume (found by a fresh
 //! tester, a seed bank). The README's way to keep it — a registered marker
-//! inserted and removed with `Disabled`, and its holders disabled again in
-//! `Setup::on_start` — makes a run closed and reopened after every tick see
-//! what the run that never stopped sees; without the start step it does not.
+//! whose hooks insert and remove `Disabled` — makes a run closed and
+//! reopened after every tick see what the run that never stopped sees, and
+//! disables what an import brings (a second tester found that a start-up
+//! step misses imports made after `open()`); without the hooks it does not.
 
 use std::path::Path;
 
 use dizzy::bevy_ecs::entity_disabling::Disabled;
+use dizzy::bevy_ecs::lifecycle::HookContext;
+use dizzy::bevy_ecs::world::DeferredWorld;
 use dizzy::prelude::*;
+use dizzy::{ExportOptions, OnConflict, Selection};
 
 #[derive(Component, Serialize, Deserialize)]
 struct Seed(u32);
 
-/// Ours: set with `Disabled`, persisted.
-#[derive(Component, Serialize, Deserialize)]
+/// Ours, persisted: its holders are disabled.
+#[derive(Component, Serialize, Deserialize, Default)]
+#[component(on_add = disable, on_remove = enable)]
 struct Shelved;
+
+fn disable(mut world: DeferredWorld, ctx: HookContext) {
+    world.commands().entity(ctx.entity).insert(Disabled);
+}
+
+fn enable(mut world: DeferredWorld, ctx: HookContext) {
+    world.commands().entity(ctx.entity).try_remove::<Disabled>();
+}
+
+/// The same marker without the hooks.
+#[derive(Component, Serialize, Deserialize, Default)]
+struct Plain;
 
 #[derive(Resource, Serialize, Deserialize, Default, Debug, PartialEq, Clone)]
 struct Seen(Vec<Vec<u32>>);
 
-fn shelve(
+fn shelve<M: Component + Default>(
     tick: Res<TickCount>,
     seeds: Query<(Entity, &Seed)>,
-    shelved: Query<Entity, (With<Shelved>, With<Disabled>)>,
+    shelved: Query<Entity, (With<M>, Allow<Disabled>)>,
     mut commands: Commands,
 ) {
     if tick.0 == 2 {
         for (e, s) in &seeds {
             if s.0 % 2 == 0 {
-                commands.entity(e).insert((Shelved, Disabled));
+                commands.entity(e).insert((M::default(), Disabled));
             }
         }
     }
     if tick.0 == 5 {
         for e in &shelved {
-            commands.entity(e).remove::<(Shelved, Disabled)>();
+            commands.entity(e).remove::<(M, Disabled)>();
         }
     }
 }
@@ -46,32 +63,23 @@ fn count(seeds: Query<&Seed>, mut seen: ResMut<Seen>) {
     seen.0.push(v);
 }
 
-fn app(db: &Path, restart_step: bool) -> App {
+fn app(db: &Path, hooked: bool) -> App {
     let app = App::new()
         .db(db)
         .component::<Seed>("bank.seed")
-        .component::<Shelved>("bank.shelved")
-        .resource("bank.seen", Seen::default())
-        .systems((shelve, count).chain());
-    if !restart_step {
-        return app;
+        .resource("bank.seen", Seen::default());
+    if hooked {
+        app.component::<Shelved>("bank.shelved")
+            .systems((shelve::<Shelved>, count).chain())
+    } else {
+        app.component::<Plain>("bank.shelved")
+            .systems((shelve::<Plain>, count).chain())
     }
-    app.plugin(|setup: &mut Setup| {
-        setup.on_start(|w| {
-            let shelved: Vec<Entity> = w
-                .query_filtered::<Entity, With<Shelved>>()
-                .iter(w)
-                .collect();
-            for e in shelved {
-                w.entity_mut(e).insert(Disabled);
-            }
-        });
-    })
 }
 
-fn seen(dir: &Path, restart_step: bool, reopen: bool) -> Vec<Vec<u32>> {
-    let db = dir.join(format!("bank-{restart_step}-{reopen}.redb"));
-    let mut run = app(&db, restart_step).open().unwrap();
+fn seen(dir: &Path, hooked: bool, reopen: bool) -> Vec<Vec<u32>> {
+    let db = dir.join(format!("bank-{hooked}-{reopen}.redb"));
+    let mut run = app(&db, hooked).open().unwrap();
     for i in 0..4 {
         run.spawn(Seed(i));
     }
@@ -79,7 +87,7 @@ fn seen(dir: &Path, restart_step: bool, reopen: bool) -> Vec<Vec<u32>> {
         run.run_ticks(1).unwrap();
         if reopen {
             run.close().unwrap();
-            run = app(&db, restart_step).open().unwrap();
+            run = app(&db, hooked).open().unwrap();
         }
     }
     let seen = run.world().resource::<Seen>().0.clone();
@@ -88,17 +96,39 @@ fn seen(dir: &Path, restart_step: bool, reopen: bool) -> Vec<Vec<u32>> {
 }
 
 #[test]
-fn a_registered_marker_disables_its_holders_again_at_start() {
+fn a_registered_marker_keeps_its_holders_disabled() {
     let dir = tempfile::tempdir().unwrap();
     let want = seen(dir.path(), true, false);
     assert_eq!(want[2], vec![1, 3], "{want:?}");
     assert_eq!(want[5], vec![0, 1, 2, 3], "{want:?}");
     assert_eq!(seen(dir.path(), true, true), want);
-    // Without the start step, the disabled seeds come back enabled.
+    // Without the hooks, the disabled seeds come back enabled.
     assert_ne!(
         seen(dir.path(), false, true),
         seen(dir.path(), false, false)
     );
+}
+
+#[test]
+fn a_marked_entity_an_import_brings_is_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut from = app(&dir.path().join("from.redb"), true).open().unwrap();
+    from.spawn((Seed(7), Shelved));
+    from.spawn(Seed(8));
+    let bundle = from
+        .export(
+            &Selection::With("bank.seed".into()),
+            &ExportOptions::default(),
+        )
+        .unwrap();
+    from.close().unwrap();
+
+    let mut to = app(&dir.path().join("to.redb"), true).open().unwrap();
+    to.import(&bundle.bytes, OnConflict::Remap, RefPolicy::Fail)
+        .unwrap();
+    to.run_ticks(1).unwrap();
+    assert_eq!(to.world().resource::<Seen>().0, vec![vec![8]]);
+    to.close().unwrap();
 }
 
 #[derive(Component, Serialize, Deserialize, Debug, PartialEq)]
