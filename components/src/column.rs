@@ -29,7 +29,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{self, CodecError};
-use crate::journal::Journal;
+use crate::journal::{Journal, LastRemovals, Removed};
 use crate::refs::{Dangling, RefPolicy, Resolver, null_entity};
 use crate::uid::{Uid, Uids, ref_entity};
 
@@ -76,6 +76,7 @@ pub struct RefEncoder<'w> {
     world: &'w World,
     policy: RefPolicy,
     within: Option<&'w (dyn Fn(Entity) -> bool + Sync)>,
+    departed: Option<&'w (dyn Fn(Entity) -> Option<u64> + Sync)>,
     seen: AtomicBool,
 }
 
@@ -94,8 +95,16 @@ impl<'w> RefEncoder<'w> {
             world,
             policy,
             within: None,
+            departed: None,
             seen: AtomicBool::new(false),
         }
+    }
+
+    /// The uid of an entity that no longer has one in the world (it was
+    /// despawned a moment ago), by `departed`.
+    pub fn departed(mut self, departed: &'w (dyn Fn(Entity) -> Option<u64> + Sync)) -> Self {
+        self.departed = Some(departed);
+        self
     }
 
     /// A reference to an entity outside `within` counts as dangling (a
@@ -111,6 +120,7 @@ impl<'w> RefEncoder<'w> {
             world: self.world,
             policy,
             within: self.within,
+            departed: self.departed,
             seen: AtomicBool::new(false),
         }
     }
@@ -133,7 +143,10 @@ impl<'w> RefEncoder<'w> {
         if self.within.is_some_and(|w| !w(e)) {
             return None;
         }
-        self.world.get::<Uid>(e).copied()
+        self.world
+            .get::<Uid>(e)
+            .copied()
+            .or_else(|| self.departed.and_then(|d| d(e)).and_then(Uid::new))
     }
 }
 
@@ -454,12 +467,39 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         // The entity is read through the world, not a `Query`: a query
         // leaves out disabled entities (bevy's default query filters), and
         // a removal from a disabled entity must reach the next delta too.
+        // Removals after the tick's systems (and between ticks) keep their
+        // value, so that a restore can make them again for the
+        // `RemovedComponents` readers of the next tick.
         world.add_observer(move |event: On<Remove<T>>, mut world: DeferredWorld| {
             let Some(uid) = world.get::<Uid>(event.entity).map(|u| u.get()) else {
                 return;
             };
             if let Some(mut journal) = world.get_resource_mut::<Journal>() {
                 journal.removed(id, uid);
+            }
+            let recording = world
+                .get_resource::<LastRemovals>()
+                .is_some_and(LastRemovals::is_open);
+            let value = world
+                .get::<T>(event.entity)
+                .filter(|_| recording)
+                .and_then(|v| {
+                    // An entity despawned earlier in the same window (a parent
+                    // before its children) is named by the uid it had.
+                    let departed = |e: Entity| {
+                        world
+                            .get_resource::<LastRemovals>()
+                            .and_then(|l| l.departed_uid(e))
+                    };
+                    let refs = RefEncoder::new(&world, RefPolicy::Drop).departed(&departed);
+                    let mut out = Vec::new();
+                    Self::encode_value(v, event.entity, Some(&refs), &mut Vec::new(), &mut out)
+                        .ok()
+                        .map(|()| out)
+                });
+            if let (Some(value), Some(mut last)) = (value, world.get_resource_mut::<LastRemovals>())
+            {
+                last.push(Removed::Component(id), uid, value);
             }
         });
         id

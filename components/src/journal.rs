@@ -6,6 +6,7 @@
 //! emptied by each capture.
 
 use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
 use bevy_ecs::resource::Resource;
 
 /// Removals and departures since the last [`Journal::take`].
@@ -60,5 +61,82 @@ impl Journal {
     pub fn clear(&mut self) {
         self.departed.clear();
         self.removed.clear();
+    }
+}
+
+/// Whose value a [`LastRemovals`] entry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    /// A registered component, by its id in this world.
+    Component(ComponentId),
+    /// A component this build does not register, by its stable name
+    /// (carried from a snapshot by a build that keeps such values).
+    Named(String),
+}
+
+/// The removals every `RemovedComponents<T>` reader sees at the next tick:
+/// those made after the last tick's systems (commands applied at the end of
+/// the schedule) and between ticks (`world_mut()`, imports), in the order
+/// they were made, each with the removed value (codec bytes, references as
+/// uids). A snapshot records them, and a restore makes them again, so a
+/// reader sees after a resume the removals it would have seen. Removals
+/// made while the schedule runs (at its sync points, by exclusive systems)
+/// are not recorded: whether a reader saw them depends on its place in the
+/// schedule.
+#[derive(Resource, Debug, Default)]
+pub struct LastRemovals {
+    closed: bool,
+    entries: Vec<(Removed, u64, Vec<u8>)>,
+    /// Entities despawned while recording, with their uids: what a later
+    /// removed value that names one of them refers to.
+    departed: Vec<(Entity, u64)>,
+}
+
+impl LastRemovals {
+    /// A tick's systems start: what was recorded is forgotten (the readers
+    /// see it in this tick) and nothing is recorded until [`Self::open`].
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.entries.clear();
+        self.departed.clear();
+    }
+
+    /// Records that `entity`, which had `uid`, left the world.
+    pub fn departed(&mut self, entity: Entity, uid: u64) {
+        if !self.closed {
+            self.departed.push((entity, uid));
+        }
+    }
+
+    /// The uid `entity` had, if it left the world while recording.
+    pub fn departed_uid(&self, entity: Entity) -> Option<u64> {
+        self.departed
+            .iter()
+            .rev()
+            .find(|(e, _)| *e == entity)
+            .map(|&(_, u)| u)
+    }
+
+    /// The tick's systems are done: removals are recorded again.
+    pub fn open(&mut self) {
+        self.closed = false;
+    }
+
+    /// Whether removals are being recorded.
+    pub fn is_open(&self) -> bool {
+        !self.closed
+    }
+
+    /// Records a removal of `what` from the entity with `uid`, whose value
+    /// was `value`.
+    pub fn push(&mut self, what: Removed, uid: u64, value: Vec<u8>) {
+        if !self.closed {
+            self.entries.push((what, uid, value));
+        }
+    }
+
+    /// The removals recorded, in order.
+    pub fn entries(&self) -> &[(Removed, u64, Vec<u8>)] {
+        &self.entries
     }
 }

@@ -64,7 +64,7 @@ mod uid;
 
 pub use codec::CodecError;
 pub use column::{ColumnOps, DecodedColumn, Place, RefEncoder, Rows, Typed, ValueError};
-pub use journal::{Departures, Journal};
+pub use journal::{Departures, Journal, LastRemovals, Removed};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};
 pub use refscan::{ENTITY, Refs};

@@ -83,6 +83,9 @@ impl Uid {
         if let Some(mut journal) = world.get_resource_mut::<Journal>() {
             journal.departed(uid.0);
         }
+        if let Some(mut last) = world.get_resource_mut::<crate::journal::LastRemovals>() {
+            last.departed(ctx.entity, uid.0);
+        }
     }
 }
 
@@ -389,8 +392,8 @@ impl Uids {
 #[derive(Resource, Debug, Default)]
 pub struct Restoring;
 
-/// Makes `world` ready for uids: registers [`Uid`] and inserts [`Uids`] and
-/// the [`Journal`].
+/// Makes `world` ready for uids: registers [`Uid`] and inserts [`Uids`],
+/// the [`Journal`] and [`LastRemovals`](crate::LastRemovals).
 pub fn init_uids(world: &mut World) {
     world.register_component::<Uid>();
     if !world.contains_resource::<Uids>() {
@@ -398,6 +401,9 @@ pub fn init_uids(world: &mut World) {
     }
     if !world.contains_resource::<Journal>() {
         world.insert_resource(Journal::default());
+    }
+    if !world.contains_resource::<crate::journal::LastRemovals>() {
+        world.insert_resource(crate::journal::LastRemovals::default());
     }
 }
 

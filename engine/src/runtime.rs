@@ -245,8 +245,23 @@ impl Runtime {
         let next = self.tick + 1;
         self.world.resource_mut::<TickCount>().0 = next;
         self.tick_start = Some(self.world.read_change_tick());
+        // Removals made while the systems run are seen by the readers after
+        // them in this tick; those made after (the commands applied at the
+        // end of the schedule) and between ticks by every reader in the
+        // next one, so a snapshot records those (`LastRemovals`) and a
+        // restore makes them again.
+        self.world
+            .resource_mut::<dizzy_components::LastRemovals>()
+            .close();
+        self.schedule.set_apply_final_deferred(false);
         let (world, schedule) = (&mut self.world, &mut self.schedule);
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| schedule.run(world))) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+            schedule.run(world);
+            world
+                .resource_mut::<dizzy_components::LastRemovals>()
+                .open();
+            schedule.apply_deferred(world);
+        })) {
             let message = panic_message(payload.as_ref());
             self.poisoned = Some(format!("tick {next}: {message}"));
             return Err(TickError::SystemPanicked {

@@ -45,6 +45,11 @@ pub(crate) mod col {
     /// uids whose relationship points at it) in its order; keyed by the
     /// target's uid, each value a `Vec<u64>`. Only lists of two or more.
     pub const ORDER: &str = "@order/";
+    /// `@removed`: the removals made after the last tick's systems and
+    /// between ticks, which every `RemovedComponents` reader sees at the
+    /// next tick: one keyed value (uid 0), `Vec<(name, uid, value bytes)>`
+    /// in the order they were made (see `dizzy_components::LastRemovals`).
+    pub const REMOVED: &str = "@removed";
 }
 
 /// Full or delta.

@@ -352,6 +352,7 @@ impl Capturer {
             crate::detect::record(world, registry, &self.runs, before, scanned.as_ref());
         let mut extra = Columns::default();
         encode_detection(&detection, &mut extra, self.settings.chunk_bytes.max(64))?;
+        encode_last_removals(world, registry, &mut extra)?;
         meta.bytes += extra.bytes();
         meta.columns.extend(extra.meta);
         chunks.extend(extra.chunks);
@@ -454,6 +455,57 @@ impl Capturer {
     }
 }
 
+/// Writes `@removed`: the removals the next tick's `RemovedComponents`
+/// readers see ([`LastRemovals`](dizzy_components::LastRemovals)), as one
+/// keyed value (uid 0): `(name, uid, value bytes)` in order. Nothing when
+/// there are none.
+fn encode_last_removals(
+    world: &World,
+    registry: &Registry,
+    out: &mut Columns,
+) -> Result<(), CaptureError> {
+    let Some(last) = world.get_resource::<dizzy_components::LastRemovals>() else {
+        return Ok(());
+    };
+    if last.entries().is_empty() {
+        return Ok(());
+    }
+    let names: Vec<(ComponentId, &str)> = registry
+        .iter()
+        .filter_map(|r| Some((r.column()?.component_id(world)?, r.name())))
+        .collect();
+    let entries: Vec<(String, u64, Vec<u8>)> = last
+        .entries()
+        .iter()
+        .filter_map(|(what, uid, value)| {
+            let name = match what {
+                dizzy_components::Removed::Component(id) => {
+                    names.iter().find(|(i, _)| i == id)?.1.to_owned()
+                }
+                dizzy_components::Removed::Named(name) => name.clone(),
+            };
+            Some((name, *uid, value.clone()))
+        })
+        .collect();
+    let payload =
+        dizzy_components::codec::encode(&entries).map_err(|source| CaptureError::Codec {
+            component: col::REMOVED.to_owned(),
+            source,
+        })?;
+    out.push(col::REMOVED, 1, keyed_record(payload));
+    Ok(())
+}
+
+/// One keyed value whose uid is 0: records belong to no entity.
+fn keyed_record(payload: Vec<u8>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(HEADER + payload.len() + 8);
+    buf.resize(HEADER, 0);
+    buf.extend(payload);
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    finish(&mut buf, Layout::Keyed, 1);
+    buf
+}
+
 /// Writes `@detect` and the `@ages/<name>` columns of `detection`.
 fn encode_detection(
     detection: &crate::detect::Detection,
@@ -464,16 +516,7 @@ fn encode_detection(
         component: component.to_owned(),
         source,
     };
-    // One keyed value whose uid is 0: resources and records belong to no
-    // entity.
-    let keyed = |payload: Vec<u8>| {
-        let mut buf = Vec::with_capacity(HEADER + payload.len() + 8);
-        buf.resize(HEADER, 0);
-        buf.extend(payload);
-        buf.extend_from_slice(&0u64.to_le_bytes());
-        finish(&mut buf, Layout::Keyed, 1);
-        buf
-    };
+    let keyed = keyed_record;
     let record = detection
         .encode()
         .map_err(|e| codec_error(col::DETECT, e))?;

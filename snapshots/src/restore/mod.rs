@@ -23,6 +23,7 @@ mod delta;
 mod full;
 mod keyed;
 mod order;
+mod removals;
 
 /// How to restore.
 #[derive(Clone, Debug, Default)]
@@ -303,6 +304,11 @@ fn restore_unguarded(
     }
     let mut world = World::new();
     registry.install(&mut world);
+    // The restore's own removals (a delta's, a relationship's order) are
+    // not the program's: only the snapshot's record of them is made again.
+    world
+        .resource_mut::<dizzy_components::LastRemovals>()
+        .close();
     prepare(&mut world);
     // A uid user code takes while the world is restored (a hook that spawns)
     // is never one of the snapshot's: the allocator starts past them all.
@@ -355,6 +361,16 @@ fn restore_unguarded(
     // order): no system may see those removals as its own.
     world.clear_trackers();
     world.clear_trackers();
+    // Then the removals the next tick's readers see, made again: bevy's
+    // removal messages hold them (after one `clear_trackers` by the change
+    // detection's restore, too, as after the tick that made them).
+    let removals = ctx.read_last_removals(&meta)?;
+    world
+        .resource_mut::<dizzy_components::LastRemovals>()
+        .open();
+    if !removals.is_empty() {
+        ctx.replay_removals(&mut world, &meta, &removals, target_next)?;
+    }
     Ok(Restored {
         world,
         meta,

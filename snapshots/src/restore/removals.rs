@@ -1,0 +1,303 @@
+//! `@removed`: the removals the next tick's `RemovedComponents` readers
+//! see, made again at the end of a restore so that bevy's removal messages
+//! hold them (bevy has no other way to write one: a removal message is
+//! written only by removing a component).
+//!
+//! Each entry is `(name, uid, value)`, in the order the removals were made:
+//! - the entity lives: the value is inserted again and removed (or, when
+//!   the entity holds a newer value of that component, that value is taken
+//!   out, removed and put back);
+//! - the entity was despawned: a stand-in with its uid and the values of
+//!   the consecutive entries of that uid (the components its despawn
+//!   removed) is spawned and despawned.
+//!
+//! Hooks run meanwhile under `Restoring`, as during the rest of a restore;
+//! persisted entities they spawn are despawned after. A relationship whose
+//! target no longer exists is not made again (bevy refuses such a value).
+
+use bevy_ecs::entity::Entity;
+use bevy_ecs::world::{Mut, World};
+use dizzy_components::{ColumnOps, LastRemovals, RefPolicy, Removed, Resolver, Uid, Uids};
+
+use super::{Ctx, Unknown};
+use crate::error::RestoreError;
+use crate::format::{Layout, SnapshotMeta, col, parse};
+
+/// `(name, uid, value bytes)`.
+type Entry = (String, u64, Vec<u8>);
+
+impl Ctx<'_> {
+    /// The removals `meta` records (none in files written before them).
+    pub(super) fn read_last_removals(
+        &self,
+        meta: &SnapshotMeta,
+    ) -> Result<Vec<Entry>, RestoreError> {
+        let mut out = Vec::new();
+        for (i, bytes) in self.chunks(meta, col::REMOVED)?.iter().enumerate() {
+            let bad = |r: String| super::corrupt(self.store, meta.id, col::REMOVED, i as u32, r);
+            let chunk = parse(bytes).map_err(bad)?;
+            if chunk.layout != Layout::Keyed || chunk.rows != 1 {
+                return Err(bad("not a record chunk".into()));
+            }
+            let entries: Vec<Entry> =
+                dizzy_components::codec::decode(chunk.payload).map_err(|e| bad(e.to_string()))?;
+            out.extend(entries);
+        }
+        Ok(out)
+    }
+
+    /// Makes the removals of `entries` again in `world` (see the module).
+    pub(super) fn replay_removals(
+        &self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        entries: &[Entry],
+        next_uid: u64,
+    ) -> Result<(), RestoreError> {
+        // Types this build does not register: a build that keeps such
+        // values carries their removals on, for the next snapshots.
+        for (name, uid, value) in entries {
+            if self.registry.get(name).is_none() && self.unknown == Unknown::Keep {
+                world.resource_mut::<LastRemovals>().push(
+                    Removed::Named(name.clone()),
+                    *uid,
+                    value.clone(),
+                );
+            }
+        }
+        world.insert_resource(dizzy_components::Restoring);
+        world.resource::<Uids>().start_allocation_log();
+        // A stand-in for every uid that is gone, with the values its
+        // entries hold, before any removal is made: a despawn that takes
+        // others with it (bevy's `linked_spawn`, a relationship target's
+        // hooks) finds them as it did, and references between them resolve.
+        let mut stand_ins: Vec<(u64, Entity)> = Vec::new();
+        for (_, uid, _) in entries {
+            if world.resource::<Uids>().entity(*uid).is_none()
+                && let Some(u) = Uid::new(*uid)
+            {
+                let e = world.spawn(u).id();
+                stand_ins.push((*uid, e));
+            }
+        }
+        let stand_in = |uid: u64| stand_ins.iter().find(|s| s.0 == uid).map(|s| s.1);
+        let mut upfront = vec![false; entries.len()];
+        for (i, entry) in entries.iter().enumerate() {
+            let Some((ops, bytes)) = self.replayable(world, meta, entry) else {
+                continue;
+            };
+            let Some(id) = ops.component_id(world) else {
+                continue;
+            };
+            match stand_in(entry.1) {
+                Some(e) => {
+                    if !world.entity(e).contains_id(id) {
+                        self.put(world, ops, (entry.1, e), &bytes)?;
+                    }
+                }
+                // A live entity's relationship to one that is gone: the
+                // target's despawn removed it (bevy's relationship hooks),
+                // so it is there before the despawn is made again.
+                None => {
+                    let Some(e) = world.resource::<Uids>().entity(entry.1) else {
+                        continue;
+                    };
+                    if dizzy_components::Relation::of(world, id).is_some()
+                        && !world.entity(e).contains_id(id)
+                    {
+                        upfront[i] =
+                            self.put_resolved(world, ops, (entry.1, e), &bytes, Some(&stand_ins))?;
+                    }
+                }
+            }
+        }
+        // The removals, in order.
+        let mut i = 0;
+        while i < entries.len() {
+            let uid = entries[i].1;
+            if let Some(e) = stand_in(uid) {
+                let end = entries[i..]
+                    .iter()
+                    .position(|x| x.1 != uid)
+                    .map_or(entries.len(), |n| i + n);
+                let last = !entries[end..].iter().any(|x| x.1 == uid);
+                if world.get_entity(e).is_ok() {
+                    if last {
+                        super::guard(|| {
+                            if let Ok(e) = world.get_entity_mut(e) {
+                                e.despawn();
+                            }
+                            world.flush();
+                        })
+                        .map_err(|message| RestoreError::Panicked {
+                            path: self.store.path().to_owned(),
+                            snapshot: meta.id,
+                            component: entries[i].0.clone(),
+                            what: "a hook or an observer, as a despawn was made again".into(),
+                            message,
+                        })?;
+                    } else {
+                        for entry in &entries[i..end] {
+                            if let Ok((ops, _)) = self.column_ops(world, &entry.0) {
+                                super::guard(|| ops.remove(world, e))
+                                    .map_err(|message| self.replay_panicked(ops, message))?;
+                            }
+                        }
+                    }
+                }
+                i = end;
+                continue;
+            }
+            if let Some(entity) = world.resource::<Uids>().entity(uid) {
+                if upfront[i] {
+                    // Still there unless a despawn took it meanwhile.
+                    if let Ok((ops, id)) = self.column_ops(world, &entries[i].0)
+                        && world.entity(entity).contains_id(id)
+                    {
+                        super::guard(|| ops.remove(world, entity))
+                            .map_err(|message| self.replay_panicked(ops, message))?;
+                    }
+                } else {
+                    self.replay_on(world, meta, entity, &entries[i])?;
+                }
+            }
+            i += 1;
+        }
+        super::undo_spawns_of_user_code(world, next_uid);
+        super::remove_restoring(world);
+        world.resource_mut::<dizzy_components::Journal>().clear();
+        Ok(())
+    }
+
+    /// The column of `name` and its value at the registered version, or
+    /// `None` (the entry is carried, or left out).
+    fn replayable<'e>(
+        &self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        entry: &'e Entry,
+    ) -> Option<(&dyn ColumnOps, std::borrow::Cow<'e, [u8]>)> {
+        let (name, uid, value) = entry;
+        let Ok((ops, id)) = self.column_ops(world, name) else {
+            return None;
+        };
+        // A relationship whose target was gone already when it was removed
+        // (it names no entity): bevy refuses such a value.
+        if dizzy_components::Relation::of(world, id).is_some() {
+            let target = meta
+                .schemas
+                .iter()
+                .find(|s| &s.name == name)
+                .and_then(|s| crate::kept::first_target(s, value));
+            if target.is_none_or(|t| t <= dizzy_components::NULL_REF) {
+                return None;
+            }
+        }
+        match self.upgraded(meta, name, value, 1) {
+            Ok(bytes) => Some((ops, bytes)),
+            Err(e) => {
+                tracing::debug!("a removal of `{name}` (uid {uid}) is not made again: {e}");
+                None
+            }
+        }
+    }
+
+    /// Inserts `bytes` (one value of `ops`) into `entity` of `uid`: false
+    /// when it could not be (a relationship to an entity that is gone, a
+    /// value that does not decode).
+    fn put(
+        &self,
+        world: &mut World,
+        ops: &dyn ColumnOps,
+        target: (u64, Entity),
+        bytes: &[u8],
+    ) -> Result<bool, RestoreError> {
+        self.put_resolved(world, ops, target, bytes, None)
+    }
+
+    /// [`Self::put`]; with `only`, references resolve to those entities
+    /// alone (by uid) and any other makes it fail.
+    fn put_resolved(
+        &self,
+        world: &mut World,
+        ops: &dyn ColumnOps,
+        (uid, entity): (u64, Entity),
+        bytes: &[u8],
+        only: Option<&[(u64, Entity)]>,
+    ) -> Result<bool, RestoreError> {
+        let relationship = ops
+            .component_id(world)
+            .and_then(|id| dizzy_components::Relation::of(world, id))
+            .is_some();
+        let policy = if relationship || only.is_some() {
+            RefPolicy::Fail
+        } else {
+            RefPolicy::Drop
+        };
+        let inserted = super::guard(|| {
+            world.resource_scope(|world, uids: Mut<Uids>| {
+                let lookup = |u: u64| match only {
+                    Some(only) => only.iter().find(|s| s.0 == u).map(|s| s.1),
+                    None => uids.entity(u),
+                };
+                let mut resolver = Resolver::new(&lookup, policy);
+                ops.decode_insert(world, &[(uid, entity)], bytes, &mut resolver)
+            })
+        })
+        .map_err(|message| self.replay_panicked(ops, message))?;
+        Ok(inserted.is_ok())
+    }
+
+    fn replay_panicked(&self, ops: &dyn ColumnOps, message: String) -> RestoreError {
+        RestoreError::Panicked {
+            path: self.store.path().to_owned(),
+            snapshot: 0,
+            component: ops.type_name().to_owned(),
+            what: format!(
+                "a hook or an observer of {}, as a removal was made again",
+                ops.type_name()
+            ),
+            message,
+        }
+    }
+
+    /// A removal from an entity that lives.
+    fn replay_on(
+        &self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        entity: Entity,
+        entry: &Entry,
+    ) -> Result<(), RestoreError> {
+        let Some((ops, bytes)) = self.replayable(world, meta, entry) else {
+            return Ok(());
+        };
+        let Some(id) = ops.component_id(world) else {
+            return Ok(());
+        };
+        let uid = entry.1;
+        if world.entity(entity).contains_id(id) {
+            // Removed, then given a value again: that value goes out and
+            // comes back, so the removal is made and the value kept.
+            let mut now = Vec::new();
+            if ops
+                .encode(
+                    world,
+                    dizzy_components::Place::Entities(&[entity]),
+                    Some(&dizzy_components::RefEncoder::new(world, RefPolicy::Drop)),
+                    &mut now,
+                )
+                .is_err()
+            {
+                return Ok(());
+            }
+            super::guard(|| ops.remove(world, entity))
+                .map_err(|message| self.replay_panicked(ops, message))?;
+            self.put(world, ops, (uid, entity), &now)?;
+        } else if self.put(world, ops, (uid, entity), &bytes)? {
+            super::guard(|| ops.remove(world, entity))
+                .map_err(|message| self.replay_panicked(ops, message))?;
+        }
+        Ok(())
+    }
+}
