@@ -45,6 +45,9 @@ struct Seen {
     changed_b_late: Vec<u64>,
     first_k: Vec<u64>,
     removed_c: u64,
+    /// What a `RemovedComponents` reader that runs first saw: per tick, the
+    /// uids (or "gone") that lost `C`, then those that lost `A`.
+    removed: Vec<String>,
 }
 
 #[derive(bevy_ecs::schedule::SystemSet, Clone, Debug, PartialEq, Eq, Hash)]
@@ -148,6 +151,18 @@ fn first_k(mut seen: ResMut<Seen>, q: Query<(&Uid, &B)>) {
     seen.first_k.push(sum);
 }
 
+fn read_removed(
+    mut seen: ResMut<Seen>,
+    mut c: RemovedComponents<C>,
+    mut a: RemovedComponents<A>,
+    uids: Query<&Uid>,
+) {
+    let name = |e: Entity| uids.get(e).map_or("gone".to_owned(), |u| u.get().to_string());
+    let c: Vec<String> = c.read().map(name).collect();
+    let a: Vec<String> = a.read().map(name).collect();
+    seen.removed.push(format!("{c:?} {a:?}"));
+}
+
 fn remove_some(
     mut c: Commands,
     mut g: ResMut<Gen>,
@@ -182,6 +197,9 @@ fn app(db: &Path, plan: Plan) -> App {
     } else {
         app.systems(spawn_shapes.in_set(Spawning))
     };
+    // Before everything: it sees at the next tick what `remove_some`
+    // removes at the end of this one.
+    app = app.systems(read_removed.before(Spawning));
     if plan.early_reader {
         app = app.systems(read_changed_early.after(Spawning).before(mutate));
     }
