@@ -178,3 +178,24 @@ fn readers_before_the_remover_see_the_same_removals_after_every_resume() {
         assert_eq!(got.len(), want.len(), "{name}");
     }
 }
+
+/// The record survives files rewritten by the `dizzy` binary, which
+/// registers none of the app's types: `compact --squash` keeps it byte for
+/// byte, and the app then makes the removals again.
+#[test]
+fn a_squash_by_the_binary_keeps_the_removals_to_make_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = log(dir.path(), "live", SnapshotPolicy::OFF, false);
+    let db = dir.path().join("squashed.redb");
+    let mut run = app(&db, SnapshotPolicy::EVERY_TICK).open().unwrap();
+    for _ in 0..TICKS {
+        run.run_ticks(1).unwrap();
+        edit(&mut run);
+        run.close().unwrap();
+        dizzy_tests::dizzy_ok(&["compact", "--db", db.to_str().unwrap(), "--squash"]);
+        run = app(&db, SnapshotPolicy::EVERY_TICK).open().unwrap();
+    }
+    let got = run.world().resource::<Log>().0.clone();
+    run.close().unwrap();
+    assert_eq!(got, want);
+}

@@ -157,7 +157,10 @@ fn read_removed(
     mut a: RemovedComponents<A>,
     uids: Query<&Uid>,
 ) {
-    let name = |e: Entity| uids.get(e).map_or("gone".to_owned(), |u| u.get().to_string());
+    let name = |e: Entity| {
+        uids.get(e)
+            .map_or("gone".to_owned(), |u| u.get().to_string())
+    };
     let c: Vec<String> = c.read().map(name).collect();
     let a: Vec<String> = a.read().map(name).collect();
     seen.removed.push(format!("{c:?} {a:?}"));
