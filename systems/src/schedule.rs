@@ -35,7 +35,10 @@ pub fn build(
 /// [`build`], where each system (and its run conditions) gets the last run
 /// `last_run` gives for its name and occurrence (the `n`-th system of that
 /// name, in the order systems were added), instead of bevy's "never ran":
-/// a resumed run hands on where change detection stood.
+/// a resumed run hands on where change detection stood. `last_run("@tick",
+/// 0)` is when the recorded last tick started (the name no system has that
+/// dizzy's snapshots record it under): the run conditions of system sets
+/// resume from it and their systems' last runs.
 ///
 /// # Errors
 /// As [`build`].
@@ -71,6 +74,7 @@ pub fn build_with(
         },
     )?;
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut recorded: HashMap<SystemKey, Tick> = HashMap::new();
     let keys: Vec<SystemKey> = graph.systems.iter().map(|(k, _, _)| k).collect();
     for key in keys {
         let Some(system) = graph.systems.get_mut(key) else {
@@ -84,6 +88,7 @@ pub fn build_with(
             continue;
         };
         system.set_last_run(tick);
+        recorded.insert(key, tick);
         // A system's run conditions were evaluated just before it ran: at
         // the tick before its own, so the system's own writes are new to
         // them, as in a run that never stopped (bevy gives no access to a
@@ -95,9 +100,73 @@ pub fn build_with(
             }
         }
     }
+    resume_set_conditions(schedule, world, &recorded, last_run("@tick", 0));
     match schedule.initialize(world) {
         Ok(_) => Ok(()),
         Err(e) => Err(ScheduleError::Build(e.to_string(schedule.graph(), world))),
+    }
+}
+
+/// Gives the run conditions of system sets (`configure_sets(S.run_if(…))`)
+/// a last run near the one they had: bevy keeps a set condition's own last
+/// run inside the built schedule, out of reach, so it is inferred from
+/// `tick_start` (when the recorded last tick started) and the recorded last
+/// runs of the set's systems. bevy evaluates a set's conditions once per
+/// tick, just before the first of its systems would run: when some of them
+/// ran in the last tick, just before the earliest of those; otherwise (the
+/// conditions said no) during the last tick, after its start. Exact for a
+/// condition that watches changes (`resource_changed`, a `Changed` query):
+/// a change after its last evaluation would have let the set run.
+fn resume_set_conditions(
+    schedule: &mut Schedule,
+    world: &World,
+    recorded: &HashMap<SystemKey, Tick>,
+    tick_start: Option<Tick>,
+) {
+    use bevy_ecs::schedule::NodeId;
+    use bevy_ecs::schedule::graph::Direction;
+    let Some(start) = tick_start else {
+        return;
+    };
+    let now = world.read_change_tick();
+    let graph = schedule.graph_mut();
+    let sets: Vec<_> = graph
+        .system_sets
+        .iter()
+        .filter(|(_, _, conditions)| !conditions.is_empty())
+        .map(|(key, _, _)| key)
+        .collect();
+    for key in sets {
+        // The set's systems, through nested sets.
+        let mut members = Vec::new();
+        let mut todo = vec![NodeId::Set(key)];
+        let mut visited = std::collections::HashSet::new();
+        while let Some(node) = todo.pop() {
+            if !visited.insert(node) {
+                continue;
+            }
+            for child in graph
+                .hierarchy()
+                .graph()
+                .neighbors_directed(node, Direction::Outgoing)
+            {
+                match child {
+                    NodeId::System(s) => members.push(s),
+                    NodeId::Set(_) => todo.push(child),
+                }
+            }
+        }
+        let earliest_in_last_tick = members
+            .iter()
+            .filter_map(|s| recorded.get(s))
+            .filter(|t| t.is_newer_than(start, now))
+            .max_by_key(|t| now.get().wrapping_sub(t.get()));
+        let tick = earliest_in_last_tick.map_or(start, |t| Tick::new(t.get().wrapping_sub(1)));
+        if let Some(conditions) = graph.system_sets.get_conditions_mut(key) {
+            for c in conditions {
+                c.condition.set_last_run(tick);
+            }
+        }
     }
 }
 

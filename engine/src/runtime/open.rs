@@ -162,9 +162,16 @@ fn prepare_world(
         let base = dizzy_snapshots::detect::apply(&mut world, registry, &d);
         (d, base)
     });
-    let tick_start = detected
-        .as_ref()
-        .map(|(d, base)| Tick::new(base.get().wrapping_sub(d.max_age() + 1)));
+    // Where the recorded last tick started (older files: before every
+    // recorded age).
+    let tick_start = detected.as_ref().map(|(d, base)| {
+        let age = d
+            .systems
+            .iter()
+            .find(|(n, _)| n == dizzy_snapshots::detect::TICK_START)
+            .map_or(d.max_age() + 1, |&(_, age)| age);
+        Tick::new(base.get().wrapping_sub(age))
+    });
     if let Some(meta) = &resumed {
         // Before the start-up functions: what they change in persisted
         // state (a registered resource the snapshot lacks, inserted with
@@ -330,7 +337,10 @@ impl Runtime {
             detected.as_ref().map_or_else(Vec::new, |(d, base)| {
                 d.systems
                     .iter()
-                    .filter(|(n, _)| n != dizzy_snapshots::detect::WORLD)
+                    .filter(|(n, _)| {
+                        n != dizzy_snapshots::detect::WORLD
+                            && n != dizzy_snapshots::detect::TICK_START
+                    })
                     .map(|(n, age)| {
                         // Older than anything recorded stays so, without
                         // wrapping around.
