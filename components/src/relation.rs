@@ -30,6 +30,18 @@ impl std::fmt::Debug for Relation {
 }
 
 impl Relation {
+    /// Whether component `id` is a relationship (its target component need
+    /// not be registered yet: bevy registers it when a first value goes in).
+    pub fn is_relationship(world: &World, id: ComponentId) -> bool {
+        matches!(
+            world
+                .components()
+                .get_info(id)
+                .and_then(|i| i.relationship_accessor()),
+            Some(RelationshipAccessor::Relationship { .. })
+        )
+    }
+
     /// The relation of component `id`, if it is a relationship whose target
     /// component is registered in `world`.
     pub fn of(world: &World, id: ComponentId) -> Option<Relation> {

@@ -369,7 +369,24 @@ fn restore_unguarded(
         .resource_mut::<dizzy_components::LastRemovals>()
         .open();
     if !removals.is_empty() {
-        ctx.replay_removals(&mut world, &meta, &removals, target_next)?;
+        ctx.replay_removals(&mut world, &meta, &removals, target_next)
+            .map_err(|e| match e {
+                // The snapshot whose removals were made again.
+                RestoreError::Panicked {
+                    path,
+                    component,
+                    what,
+                    message,
+                    ..
+                } => RestoreError::Panicked {
+                    path,
+                    snapshot: meta.id,
+                    component,
+                    what,
+                    message,
+                },
+                other => other,
+            })?;
     }
     Ok(Restored {
         world,
@@ -633,8 +650,14 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 /// only `IsResource`): a restored world holds no entity that a run that
 /// never stopped does not.
 pub(crate) fn remove_restoring(world: &mut World) {
-    let entity = world.resource_entity::<dizzy_components::Restoring>();
-    world.remove_resource::<dizzy_components::Restoring>();
+    remove_resource_entirely::<dizzy_components::Restoring>(world);
+}
+
+/// Removes resource `R` and the entity bevy keeps it on (a world with no
+/// entity it did not have before).
+pub(crate) fn remove_resource_entirely<R: bevy_ecs::resource::Resource>(world: &mut World) {
+    let entity = world.resource_entity::<R>();
+    world.remove_resource::<R>();
     let Some(entity) = entity else {
         return;
     };

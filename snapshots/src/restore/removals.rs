@@ -16,6 +16,7 @@
 //! target no longer exists is not made again (bevy refuses such a value).
 
 use bevy_ecs::entity::Entity;
+use bevy_ecs::error::FallbackErrorHandler;
 use bevy_ecs::world::{Mut, World};
 use dizzy_components::{ColumnOps, LastRemovals, RefPolicy, Removed, Resolver, Uid, Uids};
 
@@ -67,6 +68,12 @@ impl Ctx<'_> {
         }
         world.insert_resource(dizzy_components::Restoring);
         world.resource::<Uids>().start_allocation_log();
+        // A value removed after its relationship's target went names no
+        // entity: bevy's relationship hooks then fail a command (the
+        // target's list), which must not fail the restore: such errors are
+        // logged at debug level while the removals are made again.
+        let handler = world.get_resource::<FallbackErrorHandler>().copied();
+        world.insert_resource(FallbackErrorHandler(bevy_ecs::error::debug));
         // A stand-in for every uid that is gone, with the values its
         // entries hold, before any removal is made: a despawn that takes
         // others with it (bevy's `linked_spawn`, a relationship target's
@@ -102,7 +109,7 @@ impl Ctx<'_> {
                     let Some(e) = world.resource::<Uids>().entity(entry.1) else {
                         continue;
                     };
-                    if dizzy_components::Relation::of(world, id).is_some()
+                    if dizzy_components::Relation::is_relationship(world, id)
                         && !world.entity(e).contains_id(id)
                     {
                         upfront[i] =
@@ -165,6 +172,10 @@ impl Ctx<'_> {
         }
         super::undo_spawns_of_user_code(world, next_uid);
         super::remove_restoring(world);
+        match handler {
+            Some(h) => world.insert_resource(h),
+            None => super::remove_resource_entirely::<FallbackErrorHandler>(world),
+        }
         world.resource_mut::<dizzy_components::Journal>().clear();
         Ok(())
     }
@@ -178,21 +189,9 @@ impl Ctx<'_> {
         entry: &'e Entry,
     ) -> Option<(&dyn ColumnOps, std::borrow::Cow<'e, [u8]>)> {
         let (name, uid, value) = entry;
-        let Ok((ops, id)) = self.column_ops(world, name) else {
+        let Ok((ops, _)) = self.column_ops(world, name) else {
             return None;
         };
-        // A relationship whose target was gone already when it was removed
-        // (it names no entity): bevy refuses such a value.
-        if dizzy_components::Relation::of(world, id).is_some() {
-            let target = meta
-                .schemas
-                .iter()
-                .find(|s| &s.name == name)
-                .and_then(|s| crate::kept::first_target(s, value));
-            if target.is_none_or(|t| t <= dizzy_components::NULL_REF) {
-                return None;
-            }
-        }
         match self.upgraded(meta, name, value, 1) {
             Ok(bytes) => Some((ops, bytes)),
             Err(e) => {
@@ -225,11 +224,9 @@ impl Ctx<'_> {
         bytes: &[u8],
         only: Option<&[(u64, Entity)]>,
     ) -> Result<bool, RestoreError> {
-        let relationship = ops
-            .component_id(world)
-            .and_then(|id| dizzy_components::Relation::of(world, id))
-            .is_some();
-        let policy = if relationship || only.is_some() {
+        // A reference to an entity that is gone stands for no entity, as
+        // when the value was removed; with `only`, it must resolve.
+        let policy = if only.is_some() {
             RefPolicy::Fail
         } else {
             RefPolicy::Drop
