@@ -152,13 +152,6 @@ pub struct Detection {
 /// never run a tick records the age [`NEVER`] there.
 pub const WORLD: &str = "@world";
 
-/// The entry of [`Detection::systems`] that records when the last tick
-/// started (the world's change tick then): a run condition of a system set,
-/// whose own last run bevy keeps out of reach, resumes from it (see
-/// `dizzy_systems::build_with`). A name no system has; files without it
-/// resume such conditions as new.
-pub const TICK_START: &str = "@tick";
-
 /// The age [`WORLD`] records for a world that has never run a tick: after a
 /// resume, every restored value is newer than the world's last change tick,
 /// as every value of a world that never ticked is.
@@ -207,11 +200,6 @@ pub(crate) fn record(
                     age(now, world.last_change_tick())
                 },
             )])
-            .chain(
-                runs.window_start
-                    .filter(|_| !runs.never_ticked)
-                    .map(|t| (TICK_START.to_owned(), age(now, t))),
-            )
             .collect(),
         ..Default::default()
     };

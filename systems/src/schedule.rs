@@ -35,10 +35,8 @@ pub fn build(
 /// [`build`], where each system (and its run conditions) gets the last run
 /// `last_run` gives for its name and occurrence (the `n`-th system of that
 /// name, in the order systems were added), instead of bevy's "never ran":
-/// a resumed run hands on where change detection stood. `last_run("@tick",
-/// 0)` is when the recorded last tick started (the name no system has that
-/// dizzy's snapshots record it under): the run conditions of system sets
-/// resume from it and their systems' last runs.
+/// a resumed run hands on where change detection stood; the run conditions
+/// of system sets resume from their systems' last runs.
 ///
 /// # Errors
 /// As [`build`].
@@ -100,34 +98,30 @@ pub fn build_with(
             }
         }
     }
-    resume_set_conditions(schedule, world, &recorded, last_run("@tick", 0));
+    resume_set_conditions(schedule, world, &recorded);
     match schedule.initialize(world) {
         Ok(_) => Ok(()),
         Err(e) => Err(ScheduleError::Build(e.to_string(schedule.graph(), world))),
     }
 }
 
-/// Gives the run conditions of system sets (`configure_sets(S.run_if(…))`)
-/// a last run near the one they had: bevy keeps a set condition's own last
-/// run inside the built schedule, out of reach, so it is inferred from
-/// `tick_start` (when the recorded last tick started) and the recorded last
-/// runs of the set's systems. bevy evaluates a set's conditions once per
-/// tick, just before the first of its systems would run: when some of them
-/// ran in the last tick, just before the earliest of those; otherwise (the
-/// conditions said no) during the last tick, after its start. Exact for a
-/// condition that watches changes (`resource_changed`, a `Changed` query):
-/// a change after its last evaluation would have let the set run.
+/// Gives the run conditions of system sets (`configure_sets(S.run_if(…))`,
+/// and `(a, b).run_if(…)`, which bevy makes a set) a last run from their
+/// systems' recorded ones: bevy keeps a set condition's own last run inside
+/// the built schedule, out of reach. It is the tick just before the oldest
+/// recorded last run of the set's systems (when the set last ran, if they
+/// run together): never newer than the conditions' own, so a condition that
+/// watches changes (`resource_changed`, a `Changed` query) misses none, also
+/// when a combination skipped it meanwhile (`gate.and_then(
+/// resource_changed::<R>)`: bevy does not evaluate the second while the
+/// first says no, so its own last run can be many ticks old).
 fn resume_set_conditions(
     schedule: &mut Schedule,
     world: &World,
     recorded: &HashMap<SystemKey, Tick>,
-    tick_start: Option<Tick>,
 ) {
     use bevy_ecs::schedule::NodeId;
     use bevy_ecs::schedule::graph::Direction;
-    let Some(start) = tick_start else {
-        return;
-    };
     let now = world.read_change_tick();
     let graph = schedule.graph_mut();
     let sets: Vec<_> = graph
@@ -156,12 +150,14 @@ fn resume_set_conditions(
                 }
             }
         }
-        let earliest_in_last_tick = members
+        let Some(oldest) = members
             .iter()
             .filter_map(|s| recorded.get(s))
-            .filter(|t| t.is_newer_than(start, now))
-            .max_by_key(|t| now.get().wrapping_sub(t.get()));
-        let tick = earliest_in_last_tick.map_or(start, |t| Tick::new(t.get().wrapping_sub(1)));
+            .max_by_key(|t| now.get().wrapping_sub(t.get()))
+        else {
+            continue;
+        };
+        let tick = Tick::new(oldest.get().wrapping_sub(1));
         if let Some(conditions) = graph.system_sets.get_conditions_mut(key) {
             for c in conditions {
                 c.condition.set_last_run(tick);

@@ -162,16 +162,9 @@ fn prepare_world(
         let base = dizzy_snapshots::detect::apply(&mut world, registry, &d);
         (d, base)
     });
-    // Where the recorded last tick started (older files: before every
-    // recorded age).
-    let tick_start = detected.as_ref().map(|(d, base)| {
-        let age = d
-            .systems
-            .iter()
-            .find(|(n, _)| n == dizzy_snapshots::detect::TICK_START)
-            .map_or(d.max_age() + 1, |&(_, age)| age);
-        Tick::new(base.get().wrapping_sub(age))
-    });
+    let tick_start = detected
+        .as_ref()
+        .map(|(d, base)| Tick::new(base.get().wrapping_sub(d.max_age() + 1)));
     if let Some(meta) = &resumed {
         // Before the start-up functions: what they change in persisted
         // state (a registered resource the snapshot lacks, inserted with
@@ -337,10 +330,7 @@ impl Runtime {
             detected.as_ref().map_or_else(Vec::new, |(d, base)| {
                 d.systems
                     .iter()
-                    .filter(|(n, _)| {
-                        n != dizzy_snapshots::detect::WORLD
-                            && n != dizzy_snapshots::detect::TICK_START
-                    })
+                    .filter(|(n, _)| n != dizzy_snapshots::detect::WORLD)
                     .map(|(n, age)| {
                         // Older than anything recorded stays so, without
                         // wrapping around.
