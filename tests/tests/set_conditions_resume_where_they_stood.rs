@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use dizzy::bevy_ecs::schedule::SystemCondition;
 use dizzy::prelude::*;
 
 #[derive(Resource, Serialize, Deserialize, Default, Debug, Clone, PartialEq)]
