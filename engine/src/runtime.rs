@@ -250,16 +250,19 @@ impl Runtime {
         // end of the schedule) and between ticks by every reader in the
         // next one, so a snapshot records those (`LastRemovals`) and a
         // restore makes them again.
-        self.world
-            .resource_mut::<dizzy_components::LastRemovals>()
-            .close();
+        if let Some(mut last) = self
+            .world
+            .get_resource_mut::<dizzy_components::LastRemovals>()
+        {
+            last.close();
+        }
         self.schedule.set_apply_final_deferred(false);
         let (world, schedule) = (&mut self.world, &mut self.schedule);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
             schedule.run(world);
-            world
-                .resource_mut::<dizzy_components::LastRemovals>()
-                .open();
+            if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
+                last.open();
+            }
             schedule.apply_deferred(world);
         })) {
             let message = panic_message(payload.as_ref());

@@ -306,9 +306,9 @@ fn restore_unguarded(
     registry.install(&mut world);
     // The restore's own removals (a delta's, a relationship's order) are
     // not the program's: only the snapshot's record of them is made again.
-    world
-        .resource_mut::<dizzy_components::LastRemovals>()
-        .close();
+    if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
+        last.close();
+    }
     prepare(&mut world);
     // A uid user code takes while the world is restored (a hook that spawns)
     // is never one of the snapshot's: the allocator starts past them all.
@@ -365,9 +365,9 @@ fn restore_unguarded(
     // removal messages hold them (after one `clear_trackers` by the change
     // detection's restore, too, as after the tick that made them).
     let removals = ctx.read_last_removals(&meta)?;
-    world
-        .resource_mut::<dizzy_components::LastRemovals>()
-        .open();
+    if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
+        last.open();
+    }
     if !removals.is_empty() {
         ctx.replay_removals(&mut world, &meta, &removals, target_next)
             .map_err(|e| match e {

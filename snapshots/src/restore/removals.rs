@@ -58,12 +58,11 @@ impl Ctx<'_> {
         // Types this build does not register: a build that keeps such
         // values carries their removals on, for the next snapshots.
         for (name, uid, value) in entries {
-            if self.registry.get(name).is_none() && self.unknown == Unknown::Keep {
-                world.resource_mut::<LastRemovals>().push(
-                    Removed::Named(name.clone()),
-                    *uid,
-                    value.clone(),
-                );
+            if self.registry.get(name).is_none()
+                && self.unknown == Unknown::Keep
+                && let Some(mut last) = world.get_resource_mut::<LastRemovals>()
+            {
+                last.push(Removed::Named(name.clone()), *uid, value.clone());
             }
         }
         world.insert_resource(dizzy_components::Restoring);
