@@ -256,7 +256,7 @@ impl Runtime {
         {
             last.close();
         }
-        self.schedule.set_apply_final_deferred(false);
+        // The schedule leaves its last commands to us (set at open).
         let (world, schedule) = (&mut self.world, &mut self.schedule);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
             schedule.run(world);

@@ -325,6 +325,10 @@ impl Runtime {
             parts.ambiguity_is_error,
             &last_run,
         )?;
+        // `Runtime::tick` applies the commands left at the end of the
+        // schedule itself, so that it knows which removals came after every
+        // system (see `LastRemovals`).
+        schedule.set_apply_final_deferred(false);
         // A tool records the file's systems where the snapshot left them.
         let file_runs = tool.then(|| {
             detected.as_ref().map_or_else(Vec::new, |(d, base)| {

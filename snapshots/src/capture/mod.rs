@@ -474,17 +474,17 @@ fn encode_last_removals(
         .iter()
         .filter_map(|r| Some((r.column()?.component_id(world)?, r.name())))
         .collect();
-    let entries: Vec<(String, u64, Vec<u8>)> = last
+    // Borrowed: encoded as `(String, u64, Vec<u8>)` are (serde writes a
+    // `&str` as a string and a `&[u8]` as a sequence, as it does those).
+    let entries: Vec<(&str, u64, &[u8])> = last
         .entries()
         .iter()
         .filter_map(|(what, uid, value)| {
             let name = match what {
-                dizzy_components::Removed::Component(id) => {
-                    names.iter().find(|(i, _)| i == id)?.1.to_owned()
-                }
-                dizzy_components::Removed::Named(name) => name.clone(),
+                dizzy_components::Removed::Component(id) => names.iter().find(|(i, _)| i == id)?.1,
+                dizzy_components::Removed::Named(name) => name.as_str(),
             };
-            Some((name, *uid, value.clone()))
+            Some((name, *uid, value.as_slice()))
         })
         .collect();
     let payload =

@@ -369,24 +369,7 @@ fn restore_unguarded(
         last.open();
     }
     if !removals.is_empty() {
-        ctx.replay_removals(&mut world, &meta, &removals, target_next)
-            .map_err(|e| match e {
-                // The snapshot whose removals were made again.
-                RestoreError::Panicked {
-                    path,
-                    component,
-                    what,
-                    message,
-                    ..
-                } => RestoreError::Panicked {
-                    path,
-                    snapshot: meta.id,
-                    component,
-                    what,
-                    message,
-                },
-                other => other,
-            })?;
+        ctx.replay_removals(&mut world, &meta, &removals, target_next)?;
     }
     Ok(Restored {
         world,

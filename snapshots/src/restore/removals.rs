@@ -98,7 +98,7 @@ impl Ctx<'_> {
             match stand_in(entry.1) {
                 Some(e) => {
                     if !world.entity(e).contains_id(id) {
-                        self.put(world, ops, (entry.1, e), &bytes)?;
+                        self.put(world, meta.id, ops, (entry.1, e), &bytes)?;
                     }
                 }
                 // A live entity's relationship to one that is gone: the
@@ -111,8 +111,14 @@ impl Ctx<'_> {
                     if dizzy_components::Relation::is_relationship(world, id)
                         && !world.entity(e).contains_id(id)
                     {
-                        upfront[i] =
-                            self.put_resolved(world, ops, (entry.1, e), &bytes, Some(&stand_ins))?;
+                        upfront[i] = self.put_resolved(
+                            world,
+                            meta.id,
+                            ops,
+                            (entry.1, e),
+                            &bytes,
+                            Some(&stand_ins),
+                        )?;
                     }
                 }
             }
@@ -129,24 +135,16 @@ impl Ctx<'_> {
                 let last = !entries[end..].iter().any(|x| x.1 == uid);
                 if world.get_entity(e).is_ok() {
                     if last {
-                        super::guard(|| {
+                        self.guarded(meta.id, &entries[i].0, "a despawn", || {
                             if let Ok(e) = world.get_entity_mut(e) {
                                 e.despawn();
                             }
                             world.flush();
-                        })
-                        .map_err(|message| RestoreError::Panicked {
-                            path: self.store.path().to_owned(),
-                            snapshot: meta.id,
-                            component: entries[i].0.clone(),
-                            what: "a hook or an observer, as a despawn was made again".into(),
-                            message,
                         })?;
                     } else {
                         for entry in &entries[i..end] {
                             if let Ok((ops, _)) = self.column_ops(world, &entry.0) {
-                                super::guard(|| ops.remove(world, e))
-                                    .map_err(|message| self.replay_panicked(ops, message))?;
+                                self.remove_again(world, meta.id, ops, e)?;
                             }
                         }
                     }
@@ -160,8 +158,7 @@ impl Ctx<'_> {
                     if let Ok((ops, id)) = self.column_ops(world, &entries[i].0)
                         && world.entity(entity).contains_id(id)
                     {
-                        super::guard(|| ops.remove(world, entity))
-                            .map_err(|message| self.replay_panicked(ops, message))?;
+                        self.remove_again(world, meta.id, ops, entity)?;
                     }
                 } else {
                     self.replay_on(world, meta, entity, &entries[i])?;
@@ -206,11 +203,12 @@ impl Ctx<'_> {
     fn put(
         &self,
         world: &mut World,
+        snapshot: u64,
         ops: &dyn ColumnOps,
         target: (u64, Entity),
         bytes: &[u8],
     ) -> Result<bool, RestoreError> {
-        self.put_resolved(world, ops, target, bytes, None)
+        self.put_resolved(world, snapshot, ops, target, bytes, None)
     }
 
     /// [`Self::put`]; with `only`, references resolve to those entities
@@ -218,6 +216,7 @@ impl Ctx<'_> {
     fn put_resolved(
         &self,
         world: &mut World,
+        snapshot: u64,
         ops: &dyn ColumnOps,
         (uid, entity): (u64, Entity),
         bytes: &[u8],
@@ -230,7 +229,7 @@ impl Ctx<'_> {
         } else {
             RefPolicy::Drop
         };
-        let inserted = super::guard(|| {
+        let inserted = self.guarded(snapshot, ops.type_name(), "a removal", || {
             world.resource_scope(|world, uids: Mut<Uids>| {
                 let lookup = |u: u64| match only {
                     Some(only) => only.iter().find(|s| s.0 == u).map(|s| s.1),
@@ -239,22 +238,40 @@ impl Ctx<'_> {
                 let mut resolver = Resolver::new(&lookup, policy);
                 ops.decode_insert(world, &[(uid, entity)], bytes, &mut resolver)
             })
-        })
-        .map_err(|message| self.replay_panicked(ops, message))?;
+        })?;
         Ok(inserted.is_ok())
     }
 
-    fn replay_panicked(&self, ops: &dyn ColumnOps, message: String) -> RestoreError {
-        RestoreError::Panicked {
+    /// Removes `ops`' component from `entity` (its hooks run).
+    fn remove_again(
+        &self,
+        world: &mut World,
+        snapshot: u64,
+        ops: &dyn ColumnOps,
+        entity: Entity,
+    ) -> Result<(), RestoreError> {
+        self.guarded(snapshot, ops.type_name(), "a removal", || {
+            ops.remove(world, entity)
+        })
+    }
+
+    /// Runs `f`, where user code runs (hooks, observers): its panic is the
+    /// restore's error, naming `component` of `snapshot` and `what` was
+    /// being made again.
+    fn guarded<T>(
+        &self,
+        snapshot: u64,
+        component: &str,
+        what: &str,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, RestoreError> {
+        super::guard(f).map_err(|message| RestoreError::Panicked {
             path: self.store.path().to_owned(),
-            snapshot: 0,
-            component: ops.type_name().to_owned(),
-            what: format!(
-                "a hook or an observer of {}, as a removal was made again",
-                ops.type_name()
-            ),
+            snapshot,
+            component: component.to_owned(),
+            what: format!("a hook or an observer, as {what} was made again"),
             message,
-        }
+        })
     }
 
     /// A removal from an entity that lives.
@@ -287,12 +304,10 @@ impl Ctx<'_> {
             {
                 return Ok(());
             }
-            super::guard(|| ops.remove(world, entity))
-                .map_err(|message| self.replay_panicked(ops, message))?;
-            self.put(world, ops, (uid, entity), &now)?;
-        } else if self.put(world, ops, (uid, entity), &bytes)? {
-            super::guard(|| ops.remove(world, entity))
-                .map_err(|message| self.replay_panicked(ops, message))?;
+            self.remove_again(world, meta.id, ops, entity)?;
+            self.put(world, meta.id, ops, (uid, entity), &now)?;
+        } else if self.put(world, meta.id, ops, (uid, entity), &bytes)? {
+            self.remove_again(world, meta.id, ops, entity)?;
         }
         Ok(())
     }
