@@ -32,13 +32,6 @@ impl Journal {
         self.departed.push(uid);
     }
 
-    /// The uids of entities that left since the journal was last cleared
-    /// (the last capture): taken by no one until a snapshot records them
-    /// as gone, so an import does not give one to a new entity.
-    pub fn departed_uids(&self) -> &[u64] {
-        &self.departed
-    }
-
     /// Records that component `id` was removed from the entity with `uid`.
     pub fn removed(&mut self, id: ComponentId, uid: u64) {
         self.removed.push((id, uid));

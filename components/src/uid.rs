@@ -136,6 +136,11 @@ impl Hasher for UidHasher {
 /// A `HashMap` keyed by uid.
 pub type UidMap<V> = HashMap<u64, V, BuildHasherDefault<UidHasher>>;
 
+/// How far past the allocator's next uid a uid may lie for keeping it to
+/// move the allocator past it (2^40): a uid further ahead is a hostile or
+/// foreign value, and following it would waste the uid space.
+const PASS_LIMIT: u64 = 1 << 40;
+
 /// The uid allocator and the `uid -> Entity` index of one world.
 ///
 /// The index is dense (a vector indexed by uid) for the uids this world
@@ -254,11 +259,22 @@ impl Uids {
     /// following it would waste the uid space (a hostile or foreign value):
     /// such uids stay unique because `allocate` skips live ones.
     fn pass(&mut self, uid: u64) {
-        const FAR: u64 = 1 << 40;
         let next = self.next.load(Ordering::Relaxed);
-        if uid >= next && uid - next < FAR {
+        if uid >= next && uid - next < PASS_LIMIT {
             self.next.store(uid + 1, Ordering::Relaxed);
         }
+    }
+
+    /// Whether this world never handed `uid` out: no live entity holds it
+    /// and it is at or past the allocator's next uid (and within
+    /// [`Uids::reserve`]'s reach, so that keeping it moves the allocator
+    /// past it). A uid whose entity left is never free again, and whether a
+    /// uid is free depends only on the world's history (which uids it
+    /// handed out), never on when snapshots were taken: an import keeps a
+    /// bundle's uid only where this says so.
+    pub fn never_given(&self, uid: u64) -> bool {
+        let next = self.next.load(Ordering::Relaxed);
+        self.entity(uid).is_none() && uid >= next && uid - next < PASS_LIMIT
     }
 
     /// Hands out `n` consecutive fresh uids' worth of values.

@@ -60,6 +60,8 @@ pub struct Runtime {
     /// The components each system may read (the schedule is built once):
     /// what the change-detection record needs of the schedule's access.
     system_reads: Vec<Option<Vec<bevy_ecs::component::ComponentId>>>,
+    /// Where each run condition of the schedule's systems last ran.
+    condition_runs: dizzy_systems::ConditionRuns,
     /// A tool's runtime ([`App::as_tool`](crate::App::as_tool)): the last
     /// runs of the file's own systems, as its snapshot recorded them. A
     /// tool's snapshots record these, not the tool's systems, so that the
@@ -342,12 +344,22 @@ impl Runtime {
                 reads: Vec::new(),
                 never_ticked: self.tick == 0,
             },
-            None => dizzy_snapshots::detect::SystemRuns {
-                window_start: self.tick_start,
-                systems: dizzy_systems::last_runs(&self.schedule),
-                reads: self.system_reads.clone(),
-                never_ticked: self.tick == 0,
-            },
+            None => {
+                // The systems, then their run conditions (under names no
+                // system has), which may read any component.
+                let mut systems = dizzy_systems::last_runs(&self.schedule);
+                systems.extend(self.condition_runs.last_runs());
+                let mut reads = self.system_reads.clone();
+                if !reads.is_empty() {
+                    reads.extend((0..self.condition_runs.len()).map(|_| None));
+                }
+                dizzy_snapshots::detect::SystemRuns {
+                    window_start: self.tick_start,
+                    systems,
+                    reads,
+                    never_ticked: self.tick == 0,
+                }
+            }
         };
         self.capturer.set_detection(runs);
     }

@@ -213,6 +213,11 @@ pub enum ImportError {
 }
 
 /// What to do when a uid of the bundle is already in the target world.
+///
+/// A uid that the target world handed out and no entity holds any more
+/// (its entity left) is not a conflict: it is never given again, so the
+/// imported entity gets a fresh uid under every policy
+/// ([`dizzy_components::Uids::never_given`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OnConflict {

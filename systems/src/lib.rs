@@ -40,15 +40,17 @@
 //! ```
 #![warn(missing_docs)]
 
+mod conditions;
 mod describe;
 mod notes;
 mod plugin;
 mod schedule;
 
+pub use conditions::{ConditionRuns, condition_name};
 pub use describe::{
     CodeChanges, DiagramNode, Edge, ScheduleDescription, SetDescription, SystemChange,
     SystemDescription, TypeSchema, declared_but_absent, describe,
 };
 pub use notes::{Declare, NamedSystem};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick, Transient};
-pub use schedule::{ScheduleError, build, build_with, component_reads, last_runs};
+pub use schedule::{Built, ScheduleError, build, build_with, component_reads, last_runs};

@@ -6,10 +6,13 @@ use std::collections::HashMap;
 use bevy_ecs::change_detection::Tick;
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::schedule::{
-    LogLevel, MultiThreadedExecutor, Schedule, ScheduleBuildSettings, SystemKey,
+    ConditionWithAccess, LogLevel, MultiThreadedExecutor, Schedule, ScheduleBuildSettings,
+    SystemKey,
 };
 use bevy_ecs::system::System;
 use bevy_ecs::world::World;
+
+use crate::conditions::{self, ConditionRuns, Recorded, condition_name};
 
 /// The schedule could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +21,17 @@ pub enum ScheduleError {
     /// bevy refused the schedule (ambiguities, cycles, ...).
     #[error("the tick schedule cannot be built: {0}")]
     Build(String),
+}
+
+/// What [`build_with`] found out about the schedule it built.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Built {
+    /// Where each run condition of its systems last ran.
+    pub conditions: ConditionRuns,
+    /// The components each system may read ([`component_reads`], read
+    /// before the build moved the run conditions into the built schedule).
+    pub reads: Vec<Option<Vec<ComponentId>>>,
 }
 
 /// Configures `schedule` for dizzy and builds it against `world`.
@@ -29,7 +43,7 @@ pub fn build(
     world: &mut World,
     ambiguity_is_error: bool,
 ) -> Result<(), ScheduleError> {
-    build_with(schedule, world, ambiguity_is_error, &|_, _| None)
+    build_with(schedule, world, ambiguity_is_error, &|_, _| None).map(|_| ())
 }
 
 /// [`build`], where each system (and its run conditions) gets the last run
@@ -45,7 +59,7 @@ pub fn build_with(
     world: &mut World,
     ambiguity_is_error: bool,
     last_run: &dyn Fn(&str, usize) -> Option<Tick>,
-) -> Result<(), ScheduleError> {
+) -> Result<Built, ScheduleError> {
     schedule.set_executor(MultiThreadedExecutor::new());
     schedule.set_build_settings(ScheduleBuildSettings {
         ambiguity_detection: if ambiguity_is_error {
@@ -73,6 +87,7 @@ pub fn build_with(
     )?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut recorded: HashMap<SystemKey, Tick> = HashMap::new();
+    let mut runs = ConditionRuns::default();
     let keys: Vec<SystemKey> = graph.systems.iter().map(|(k, _, _)| k).collect();
     for key in keys {
         let Some(system) = graph.systems.get_mut(key) else {
@@ -82,43 +97,55 @@ pub fn build_with(
         let n = seen.entry(name.clone()).or_default();
         let occurrence = *n;
         *n += 1;
-        let Some(tick) = last_run(&name, occurrence) else {
+        let tick = last_run(&name, occurrence);
+        if let Some(tick) = tick {
+            system.set_last_run(tick);
+            recorded.insert(key, tick);
+        }
+        let Some(conditions) = graph.systems.get_conditions_mut(key) else {
             continue;
         };
-        system.set_last_run(tick);
-        recorded.insert(key, tick);
-        // A system's run conditions were evaluated just before it ran: at
-        // the tick before its own, so the system's own writes are new to
-        // them, as in a run that never stopped (bevy gives no access to a
-        // condition's own last run once the schedule is built).
-        if let Some(conditions) = graph.systems.get_conditions_mut(key) {
-            for c in conditions {
-                c.condition
-                    .set_last_run(Tick::new(tick.get().wrapping_sub(1)));
-            }
-        }
+        // A condition bevy evaluates whole at every run keeps its own last
+        // run, recorded by a wrapper; one that short-circuits records its
+        // first part's only, and so resumes, as one from a file that
+        // recorded none, at the tick just before its system's last run
+        // (where bevy evaluated it when the system last ran): never newer
+        // than its own, so a part that watches changes misses none.
+        let estimate = tick.map(|t| Tick::new(t.get().wrapping_sub(1)));
+        wrap_conditions(conditions, &name, occurrence, estimate, last_run, &mut runs);
     }
-    resume_set_conditions(schedule, world, &recorded);
+    resume_set_conditions(schedule, world, &recorded, last_run, &mut runs);
+    // Before the build, which moves the run conditions out of the graph.
+    let reads = component_reads(schedule);
     match schedule.initialize(world) {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(Built {
+            conditions: runs,
+            reads,
+        }),
         Err(e) => Err(ScheduleError::Build(e.to_string(schedule.graph(), world))),
     }
 }
 
-/// Gives the run conditions of system sets (`configure_sets(S.run_if(…))`,
-/// and `(a, b).run_if(…)`, which bevy makes a set) a last run from their
-/// systems' recorded ones: bevy keeps a set condition's own last run inside
-/// the built schedule, out of reach. It is the tick just before the oldest
-/// recorded last run of the set's systems (when the set last ran, if they
-/// run together): never newer than the conditions' own, so a condition that
-/// watches changes (`resource_changed`, a `Changed` query) misses none, also
-/// when a combination skipped it meanwhile (`gate.and_then(
-/// resource_changed::<R>)`: bevy does not evaluate the second while the
-/// first says no, so its own last run can be many ticks old).
+/// Wraps the run conditions of system sets (`configure_sets(S.run_if(…))`,
+/// and `(a, b).run_if(…)`, which bevy makes a set) so that their last runs
+/// are recorded ([`ConditionRuns`], under `run_if #i of set {set:?}`; bevy
+/// evaluates them at every run of the schedule, skipped or not), and gives
+/// each the last run `last_run` recorded for it. A condition without one (a
+/// file that recorded none, a set renamed) and one that short-circuits
+/// (whose record is its first part's only) get a last run from their
+/// systems' recorded ones: the tick just before the oldest recorded last
+/// run of the set's systems (when the set last ran, if they run together):
+/// never newer than the conditions' own, so a condition that watches
+/// changes (`resource_changed`, a `Changed` query) misses none, also when a
+/// combination skipped it meanwhile (`gate.and_then(resource_changed::<R>)`:
+/// bevy does not evaluate the second while the first says no, so its own
+/// last run can be many ticks old).
 fn resume_set_conditions(
     schedule: &mut Schedule,
     world: &World,
     recorded: &HashMap<SystemKey, Tick>,
+    last_run: &dyn Fn(&str, usize) -> Option<Tick>,
+    runs: &mut ConditionRuns,
 ) {
     use bevy_ecs::schedule::NodeId;
     use bevy_ecs::schedule::graph::Direction;
@@ -128,9 +155,13 @@ fn resume_set_conditions(
         .system_sets
         .iter()
         .filter(|(_, _, conditions)| !conditions.is_empty())
-        .map(|(key, _, _)| key)
+        .map(|(key, set, _)| (key, format!("set {set:?}")))
         .collect();
-    for key in sets {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (key, set_name) in sets {
+        let n = seen.entry(set_name.clone()).or_default();
+        let occurrence = *n;
+        *n += 1;
         // The set's systems, through nested sets.
         let mut members = Vec::new();
         let mut todo = vec![NodeId::Set(key)];
@@ -150,19 +181,46 @@ fn resume_set_conditions(
                 }
             }
         }
-        let Some(oldest) = members
+        let estimate = members
             .iter()
             .filter_map(|s| recorded.get(s))
             .max_by_key(|t| now.get().wrapping_sub(t.get()))
-        else {
-            continue;
-        };
-        let tick = Tick::new(oldest.get().wrapping_sub(1));
+            .map(|oldest| Tick::new(oldest.get().wrapping_sub(1)));
         if let Some(conditions) = graph.system_sets.get_conditions_mut(key) {
-            for c in conditions {
-                c.condition.set_last_run(tick);
-            }
+            wrap_conditions(conditions, &set_name, occurrence, estimate, last_run, runs);
         }
+    }
+}
+
+/// Wraps each of `conditions` (of the system or set `owner`, its
+/// `occurrence`-th of that name) that bevy evaluates whole so that its last
+/// run is recorded in `runs`, and gives each its recorded last run, or
+/// else `estimate`.
+fn wrap_conditions(
+    conditions: &mut Vec<ConditionWithAccess>,
+    owner: &str,
+    occurrence: usize,
+    estimate: Option<Tick>,
+    last_run: &dyn Fn(&str, usize) -> Option<Tick>,
+    runs: &mut ConditionRuns,
+) {
+    let taken = std::mem::take(conditions);
+    for (i, ConditionWithAccess { condition, access }) in taken.into_iter().enumerate() {
+        let mut c = ConditionWithAccess { condition, access };
+        let own = if conditions::short_circuits(&c.condition) {
+            None
+        } else {
+            let name = condition_name(owner, i);
+            let own = last_run(&name, occurrence);
+            let (wrapped, cell) = Recorded::new(c.condition);
+            c.condition = Box::new(wrapped);
+            runs.push(name, cell);
+            own
+        };
+        if let Some(t) = own.or(estimate) {
+            c.condition.set_last_run(t);
+        }
+        conditions.push(c);
     }
 }
 
@@ -185,7 +243,10 @@ pub fn last_runs(schedule: &Schedule) -> Vec<(String, Tick)> {
 /// read every component (`&World`, `EntityRef`, an exclusive system).
 /// Resources are not listed. A system with run conditions counts as
 /// reading every component (its conditions may read any); when a system
-/// set has run conditions, nothing is known (an empty list).
+/// set has run conditions, nothing is known (an empty list). Run
+/// conditions are seen only before the schedule is built (bevy then moves
+/// them into the built schedule): [`Built::reads`] holds what this said
+/// then.
 pub fn component_reads(schedule: &Schedule) -> Vec<Option<Vec<ComponentId>>> {
     use bevy_ecs::query::InvertibleComponentIdSet;
     use bevy_ecs::system::SystemAccess;

@@ -9,7 +9,9 @@
 //! Covered: a marker removed from live entities; entities despawned (their
 //! every component); children despawned with their parent (bevy's
 //! `linked_spawn`) and a child detached (`RemovedComponents<ChildOf>`); a
-//! component removed and given again in the same tick; removals between
+//! component removed and given again in the same tick; removed, given
+//! again and despawned in the same tick (two removals from an entity that
+//! is gone: found by a fresh tester, a library network); removals between
 //! ticks; resumes from full snapshots and from deltas, after every tick.
 
 use std::path::Path;
@@ -76,6 +78,16 @@ fn work(
     let mut trams: Vec<_> = trams.iter().collect();
     trams.sort_by_key(|t| t.1.get());
     for (e, _, tram, broken, parented) in trams {
+        if broken && (tram.0 + k) % 7 == 6 {
+            // Mended, broken again and despawned in the same tick: two
+            // removals of `Broken` from an entity that is gone.
+            commands
+                .entity(e)
+                .remove::<Broken>()
+                .insert(Broken)
+                .despawn();
+            continue;
+        }
         match (tram.0 + k) % 5 {
             0 if broken => {
                 commands.entity(e).remove::<Broken>();
@@ -128,6 +140,12 @@ fn edit(run: &mut dizzy::Runtime) {
     broken.sort_by_key(|b| b.1);
     if let Some(&(e, _)) = broken.first() {
         w.entity_mut(e).remove::<Broken>();
+    }
+    // The same three steps as in `work`, through the world.
+    if let Some(&(e, _)) = broken.get(1) {
+        w.entity_mut(e).remove::<Broken>();
+        w.entity_mut(e).insert(Broken);
+        w.despawn(e);
     }
 }
 

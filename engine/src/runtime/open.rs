@@ -319,7 +319,7 @@ impl Runtime {
             (age <= dizzy_snapshots::detect::MAX_AGE)
                 .then(|| bevy_ecs::change_detection::Tick::new(base.get().wrapping_sub(age)))
         };
-        dizzy_systems::build_with(
+        let built = dizzy_systems::build_with(
             &mut schedule,
             &mut world,
             parts.ambiguity_is_error,
@@ -353,7 +353,7 @@ impl Runtime {
                 "`declare({name})`: the schedule has no such system (was it added with `add_systems`?); what is declared of it is ignored"
             );
         }
-        let system_reads = dizzy_systems::component_reads(&schedule);
+        let system_reads = built.reads;
         // Before the file is opened read-write: a refusal leaves it as it was.
         let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
         let code_changes = match &resumed {
@@ -417,6 +417,7 @@ impl Runtime {
             unknown,
             code_changes,
             system_reads,
+            condition_runs: built.conditions,
             file_runs,
         })
     }

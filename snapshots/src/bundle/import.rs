@@ -254,7 +254,13 @@ pub fn import_with(
         crate::restore::drop_components(world, e, &extra);
     }
     if marked {
+        // Unlike a restore's, they were in this world for a moment: their
+        // despawns are recorded (`RemovedComponents` readers see them, in
+        // this process and after a resume alike), and so their uids stay
+        // used; the allocator does not go back.
+        let used = world.resource::<Uids>().next_raw();
         crate::restore::undo_spawns_of_user_code(world, next);
+        world.resource_mut::<Uids>().set_next_raw(used);
         crate::restore::remove_restoring(world);
     }
     // The kept components of which values were written (none when every
@@ -443,16 +449,15 @@ fn decide_uids(
     let mut map: BTreeMap<u64, u64> = BTreeMap::new();
     let mut skipped: BTreeSet<u64> = BTreeSet::new();
     let index = world.resource::<Uids>();
-    // A uid whose entity left since the last capture is not free yet: the
-    // next delta records it as gone, and a restore would take the new
-    // entity with it. Such a carried uid gets a fresh one, whatever the
-    // policy (no entity holds it to conflict with).
-    let departed: BTreeSet<u64> = world
-        .get_resource::<dizzy_components::Journal>()
-        .map(|j| j.departed_uids().iter().copied().collect())
-        .unwrap_or_default();
     for &u in carried {
-        if departed.contains(&u) && index.entity(u).is_none() {
+        // A uid this world handed out and no entity holds any more (its
+        // entity left) is never free again: which uids an import keeps
+        // depends only on the world's history, never on whether a snapshot
+        // has recorded the departure yet (that depends on the writer's
+        // pace), and no delta ever records one uid as gone and here again.
+        // Such a carried uid gets a fresh one, whatever the policy (no
+        // entity holds it to conflict with).
+        if index.entity(u).is_none() && !index.never_given(u) {
             continue;
         }
         if index.entity(u).is_some() {

@@ -7,9 +7,12 @@
 //! - the entity lives: the value is inserted again and removed (or, when
 //!   the entity holds a newer value of that component, that value is taken
 //!   out, removed and put back);
-//! - the entity was despawned: a stand-in with its uid and the values of
-//!   the consecutive entries of that uid (the components its despawn
-//!   removed) is spawned and despawned.
+//! - the entity was despawned: a stand-in with its uid is spawned; its
+//!   removals before the despawn are made on it (the value inserted when
+//!   the stand-in lacks it, then removed), then it is given the values of
+//!   the components its despawn removed (the longest tail of its last
+//!   consecutive entries in which each component comes once) and
+//!   despawned.
 //!
 //! Hooks run meanwhile under `Restoring`, as during the rest of a restore;
 //! persisted entities they spawn are despawned after. A relationship whose
@@ -66,6 +69,9 @@ impl Ctx<'_> {
             }
         }
         world.insert_resource(dizzy_components::Restoring);
+        // Stand-ins take uids that are gone: the allocator stays where the
+        // snapshot left it.
+        let allocator = world.resource::<Uids>().next_raw();
         world.resource::<Uids>().start_allocation_log();
         // A value removed after its relationship's target went names no
         // entity: bevy's relationship hooks then fail a command (the
@@ -132,22 +138,44 @@ impl Ctx<'_> {
                     .iter()
                     .position(|x| x.1 != uid)
                     .map_or(entries.len(), |n| i + n);
-                let last = !entries[end..].iter().any(|x| x.1 == uid);
-                if world.get_entity(e).is_ok() {
-                    if last {
-                        self.guarded(meta.id, &entries[i].0, "a despawn", || {
-                            if let Ok(e) = world.get_entity_mut(e) {
-                                e.despawn();
-                            }
-                            world.flush();
-                        })?;
-                    } else {
-                        for entry in &entries[i..end] {
-                            if let Ok((ops, _)) = self.column_ops(world, &entry.0) {
-                                self.remove_again(world, meta.id, ops, e)?;
-                            }
+                let group = &entries[i..end];
+                // The entity's last entries end with its despawn: their
+                // longest tail in which each component comes once (a
+                // despawn removes each component once). Entries before it
+                // are removals made before the despawn (`remove`, insert
+                // again, `despawn` in one tick removes twice).
+                let despawn_from = if entries[end..].iter().any(|x| x.1 == uid) {
+                    group.len()
+                } else {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut from = group.len();
+                    while from > 0 && seen.insert(group[from - 1].0.as_str()) {
+                        from -= 1;
+                    }
+                    from
+                };
+                for entry in &group[..despawn_from] {
+                    if world.get_entity(e).is_err() {
+                        break;
+                    }
+                    if let Some((ops, id)) = self.held_by_stand_in(world, meta, e, entry)?
+                        && world.entity(e).contains_id(id)
+                    {
+                        self.remove_again(world, meta.id, ops, e)?;
+                    }
+                }
+                if despawn_from < group.len() && world.get_entity(e).is_ok() {
+                    for entry in &group[despawn_from..] {
+                        if world.get_entity(e).is_ok() {
+                            self.held_by_stand_in(world, meta, e, entry)?;
                         }
                     }
+                    self.guarded(meta.id, &group[despawn_from].0, "a despawn", || {
+                        if let Ok(e) = world.get_entity_mut(e) {
+                            e.despawn();
+                        }
+                        world.flush();
+                    })?;
                 }
                 i = end;
                 continue;
@@ -167,6 +195,7 @@ impl Ctx<'_> {
             i += 1;
         }
         super::undo_spawns_of_user_code(world, next_uid);
+        world.resource_mut::<Uids>().reset_next_raw(allocator);
         super::remove_restoring(world);
         match handler {
             Some(h) => world.insert_resource(h),
@@ -272,6 +301,28 @@ impl Ctx<'_> {
             what: format!("a hook or an observer, as {what} was made again"),
             message,
         })
+    }
+
+    /// Gives the stand-in `entity` the value of `entry` unless it holds
+    /// that component already (an earlier entry's value); the column, or
+    /// `None` when the entry is not made again.
+    fn held_by_stand_in<'r>(
+        &'r self,
+        world: &mut World,
+        meta: &SnapshotMeta,
+        entity: Entity,
+        entry: &Entry,
+    ) -> Result<Option<(&'r dyn ColumnOps, bevy_ecs::component::ComponentId)>, RestoreError> {
+        let Some((ops, bytes)) = self.replayable(world, meta, entry) else {
+            return Ok(None);
+        };
+        let Some(id) = ops.component_id(world) else {
+            return Ok(None);
+        };
+        if !world.entity(entity).contains_id(id) {
+            self.put(world, meta.id, ops, (entry.1, entity), &bytes)?;
+        }
+        Ok(Some((ops, id)))
     }
 
     /// A removal from an entity that lives.

@@ -1,0 +1,167 @@
+//! Where each run condition of a system last ran.
+//!
+//! bevy evaluates every run condition of a system at every run of the
+//! schedule, also when another condition says no (it folds them without
+//! short-circuiting, so that each keeps its change detection current), and
+//! keeps each condition's last run inside the built schedule, out of reach.
+//! A system skipped for some ticks thus has conditions whose last run is
+//! newer than its own: a `resource_changed` beside a gate has seen a change
+//! the gate turned down, and must not see it again after a resume.
+//!
+//! [`Recorded`] wraps a condition and copies its last run, after each
+//! evaluation, to a cell the runtime reads when it captures; a resume gives
+//! each condition that last run back ([`ConditionRuns`]).
+
+use std::any::TypeId;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bevy_ecs::change_detection::{CheckChangeTicks, Tick};
+use bevy_ecs::schedule::{BoxedCondition, InternedSystemSet};
+use bevy_ecs::system::{
+    ReadOnlySystem, RunSystemError, System, SystemAccess, SystemIn, SystemStateFlags,
+};
+use bevy_ecs::utils::prelude::DebugName;
+use bevy_ecs::world::unsafe_world_cell::UnsafeWorldCell;
+use bevy_ecs::world::{DeferredWorld, World};
+
+/// The name under which the last run of the `index`-th run condition of
+/// the system named `system` is recorded (beside the systems' own, in a
+/// snapshot's change-detection record): a name no system has.
+pub fn condition_name(system: &str, index: usize) -> String {
+    format!("run_if #{index} of {system}")
+}
+
+/// Whether bevy may leave part of `condition` unevaluated: a combination
+/// that short-circuits (`a.and(b)`, `a.or(b)` and their negations, named
+/// `a && b`, `a || b`), whose recorded last run is its first part's only.
+pub(crate) fn short_circuits(condition: &BoxedCondition) -> bool {
+    let name = condition.name().to_string();
+    name.contains(" && ") || name.contains(" || ")
+}
+
+/// The recorded run conditions of a built schedule, in the order their
+/// systems were added: each with its name ([`condition_name`]) and the
+/// cell its wrapper copies its last run to.
+#[derive(Clone, Debug, Default)]
+pub struct ConditionRuns {
+    cells: Vec<(String, Arc<AtomicU32>)>,
+}
+
+impl ConditionRuns {
+    pub(crate) fn push(&mut self, name: String, cell: Arc<AtomicU32>) {
+        self.cells.push((name, cell));
+    }
+
+    /// Each recorded condition's name and last run, in the order of the
+    /// systems (then of their conditions).
+    pub fn last_runs(&self) -> Vec<(String, Tick)> {
+        self.cells
+            .iter()
+            .map(|(n, c)| (n.clone(), Tick::new(c.load(Ordering::Relaxed))))
+            .collect()
+    }
+
+    /// How many conditions are recorded.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether no condition is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+}
+
+/// A run condition that copies its last run to a shared cell after every
+/// evaluation (and whenever it is set or clamped); everything else is
+/// `inner`'s.
+pub(crate) struct Recorded {
+    inner: BoxedCondition,
+    last_run: Arc<AtomicU32>,
+}
+
+impl Recorded {
+    /// Wraps `inner`; the cell starts at its current last run.
+    pub(crate) fn new(inner: BoxedCondition) -> (Self, Arc<AtomicU32>) {
+        let last_run = Arc::new(AtomicU32::new(inner.get_last_run().get()));
+        (
+            Recorded {
+                inner,
+                last_run: last_run.clone(),
+            },
+            last_run,
+        )
+    }
+
+    fn copy(&self) {
+        self.last_run
+            .store(self.inner.get_last_run().get(), Ordering::Relaxed);
+    }
+}
+
+impl System for Recorded {
+    type In = ();
+    type Out = bool;
+
+    fn name(&self) -> DebugName {
+        self.inner.name()
+    }
+
+    fn system_type(&self) -> TypeId {
+        self.inner.system_type()
+    }
+
+    fn flags(&self) -> SystemStateFlags {
+        self.inner.flags()
+    }
+
+    unsafe fn run_unsafe(
+        &mut self,
+        input: SystemIn<'_, Self>,
+        world: UnsafeWorldCell,
+    ) -> Result<bool, RunSystemError> {
+        // SAFETY: the caller upholds `run_unsafe`'s contract for this
+        // system, whose access is `inner`'s (`initialize` returns it): the
+        // same call on `inner` is covered by it.
+        let out = unsafe { self.inner.run_unsafe(input, world) };
+        self.copy();
+        out
+    }
+
+    fn apply_deferred(&mut self, world: &mut World) {
+        self.inner.apply_deferred(world);
+    }
+
+    fn queue_deferred(&mut self, world: DeferredWorld) {
+        self.inner.queue_deferred(world);
+    }
+
+    fn initialize(&mut self, world: &mut World) -> SystemAccess {
+        let access = self.inner.initialize(world);
+        self.copy();
+        access
+    }
+
+    fn check_change_tick(&mut self, check: CheckChangeTicks) {
+        self.inner.check_change_tick(check);
+        self.copy();
+    }
+
+    fn default_system_sets(&self) -> Vec<InternedSystemSet> {
+        self.inner.default_system_sets()
+    }
+
+    fn get_last_run(&self) -> Tick {
+        self.inner.get_last_run()
+    }
+
+    fn set_last_run(&mut self, last_run: Tick) {
+        self.inner.set_last_run(last_run);
+        self.copy();
+    }
+}
+
+// SAFETY: `Recorded` reads and writes nothing itself: every access is its
+// `inner` condition's, which is a `ReadOnlySystem` (`BoxedCondition`).
+unsafe impl ReadOnlySystem for Recorded {}
