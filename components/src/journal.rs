@@ -80,6 +80,10 @@ pub enum Removed {
 pub struct LastRemovals {
     closed: bool,
     entries: Vec<(Removed, u64, Vec<u8>)>,
+    /// How many of `entries` were made before the last tick ended (bevy's
+    /// `clear_trackers`, which ages removal messages): the rest were made
+    /// between ticks, and readers see them for one tick longer.
+    settled: usize,
     /// Entities despawned while recording, with their uids: what a later
     /// removed value that names one of them refers to.
     departed: Vec<(Entity, u64)>,
@@ -92,6 +96,21 @@ impl LastRemovals {
         self.closed = true;
         self.entries.clear();
         self.departed.clear();
+        self.settled = 0;
+    }
+
+    /// The tick ended (bevy's `clear_trackers` aged the removal messages):
+    /// the removals recorded so far were made in the tick; later ones are
+    /// made between ticks, and readers see them at the next two ticks
+    /// rather than the next one.
+    pub fn settle(&mut self) {
+        self.settled = self.entries.len();
+    }
+
+    /// How many of [`Self::entries`] were made in the last tick (before it
+    /// ended); the rest were made between ticks.
+    pub fn settled(&self) -> usize {
+        self.settled.min(self.entries.len())
     }
 
     /// Records that `entity`, which had `uid`, left the world.

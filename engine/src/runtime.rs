@@ -279,6 +279,12 @@ impl Runtime {
         // As bevy's App does after each update: removal messages older than
         // two ticks are dropped (they would pile up otherwise).
         self.world.clear_trackers();
+        if let Some(mut last) = self
+            .world
+            .get_resource_mut::<dizzy_components::LastRemovals>()
+        {
+            last.settle();
+        }
         if let Some(check) = self.world.check_change_ticks() {
             self.schedule.check_change_ticks(check);
         }

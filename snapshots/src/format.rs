@@ -50,6 +50,12 @@ pub(crate) mod col {
     /// next tick: one keyed value (uid 0), `Vec<(name, uid, value bytes)>`
     /// in the order they were made (see `dizzy_components::LastRemovals`).
     pub const REMOVED: &str = "@removed";
+    /// The entry of [`REMOVED`] after which come the removals made between
+    /// ticks (rather than by the last tick's final commands): bevy's
+    /// removal messages then hold them for one tick longer. A name no
+    /// component has; its uid is 0 and its value empty. Without it, every
+    /// entry was made in the tick (files written before 2026-12-01).
+    pub const BETWEEN_TICKS: &str = "@between-ticks";
 }
 
 /// Full or delta.

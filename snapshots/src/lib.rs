@@ -90,7 +90,10 @@ pub use inspect::{Components, Decode, Inspection, Inspector, entities_at};
 pub use kept::Kept;
 pub use leftovers::{left_by_gone_processes, remove_temporaries_of_dead_processes};
 pub use raw::{InsertRawError, RawChunk, RawSnapshot, read_raw, write_raw};
-pub use restore::{RestoreOptions, Restored, Unknown, chain, check_schemas, restore, restore_with};
+pub use restore::{
+    RestoreOptions, Restored, Unknown, chain, check_schemas, replay_removals_between_ticks,
+    restore, restore_with,
+};
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use snapshot_ref::{SnapshotRef, SnapshotRefError};
 pub use store::{Store, default_cache_bytes, file_kind};

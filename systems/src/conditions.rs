@@ -10,7 +10,11 @@
 //!
 //! [`Recorded`] wraps a condition and copies its last run, after each
 //! evaluation, to a cell the runtime reads when it captures; a resume gives
-//! each condition that last run back ([`ConditionRuns`]).
+//! each condition that last run back ([`ConditionRuns`]). A combination
+//! that short-circuits (`a.and(b)`: bevy evaluates `b` only when `a` says
+//! yes) records the last run at which its second part surely ran too: the
+//! last with the outcome that needs both parts (`true` for `a && b`,
+//! `false` for `a || b`), never newer than either part's own.
 
 use std::any::TypeId;
 use std::sync::Arc;
@@ -32,12 +36,36 @@ pub fn condition_name(system: &str, index: usize) -> String {
     format!("run_if #{index} of {system}")
 }
 
-/// Whether bevy may leave part of `condition` unevaluated: a combination
-/// that short-circuits (`a.and(b)`, `a.or(b)` and their negations, named
-/// `a && b`, `a || b`), whose recorded last run is its first part's only.
-pub(crate) fn short_circuits(condition: &BoxedCondition) -> bool {
+/// How bevy evaluates `condition`, by its name (bevy names its
+/// combinations `a && b`, `a || b`, `!(a && b)`, `!(a || b)`, `!a`).
+pub(crate) enum Evaluated {
+    /// Whole, at every run: its last run is every part's.
+    Whole,
+    /// A combination that short-circuits, whose second part bevy evaluates
+    /// only when the whole says `yes` (`a && b`: `true`; `a || b`:
+    /// `false`, and the negations the other way): the last run with that
+    /// outcome is never newer than any part's own.
+    SecondWhen(bool),
+    /// Combinations within combinations, or a negation of one (`!a && b`
+    /// may be either): which parts ran is not known from outside.
+    Unknown,
+}
+
+pub(crate) fn evaluated(condition: &BoxedCondition) -> Evaluated {
     let name = condition.name().to_string();
-    name.contains(" && ") || name.contains(" || ")
+    let ops = |s: &str| s.matches(" && ").count() + s.matches(" || ").count();
+    if ops(&name) == 0 {
+        return Evaluated::Whole;
+    }
+    let (inner, negated) = match name.strip_prefix("!(").and_then(|n| n.strip_suffix(')')) {
+        Some(inner) => (inner, true),
+        None if name.starts_with('!') => return Evaluated::Unknown,
+        None => (name.as_str(), false),
+    };
+    if ops(inner) != 1 {
+        return Evaluated::Unknown;
+    }
+    Evaluated::SecondWhen(inner.contains(" && ") != negated)
 }
 
 /// The recorded run conditions of a built schedule, in the order their
@@ -79,16 +107,22 @@ impl ConditionRuns {
 pub(crate) struct Recorded {
     inner: BoxedCondition,
     last_run: Arc<AtomicU32>,
+    /// `Some(outcome)`: the last run is recorded only after evaluations
+    /// with that outcome ([`Evaluated::SecondWhen`]).
+    when: Option<bool>,
 }
 
 impl Recorded {
-    /// Wraps `inner`; the cell starts at its current last run.
-    pub(crate) fn new(inner: BoxedCondition) -> (Self, Arc<AtomicU32>) {
+    /// Wraps `inner`, recording its last run after every evaluation
+    /// (`when` is `None`) or after those with outcome `when`; the cell
+    /// starts at its current last run.
+    pub(crate) fn new(inner: BoxedCondition, when: Option<bool>) -> (Self, Arc<AtomicU32>) {
         let last_run = Arc::new(AtomicU32::new(inner.get_last_run().get()));
         (
             Recorded {
                 inner,
                 last_run: last_run.clone(),
+                when,
             },
             last_run,
         )
@@ -125,7 +159,11 @@ impl System for Recorded {
         // system, whose access is `inner`'s (`initialize` returns it): the
         // same call on `inner` is covered by it.
         let out = unsafe { self.inner.run_unsafe(input, world) };
-        self.copy();
+        match (self.when, &out) {
+            (None, _) => self.copy(),
+            (Some(when), Ok(outcome)) if *outcome == when => self.copy(),
+            _ => {}
+        }
         out
     }
 
@@ -138,14 +176,16 @@ impl System for Recorded {
     }
 
     fn initialize(&mut self, world: &mut World) -> SystemAccess {
-        let access = self.inner.initialize(world);
-        self.copy();
-        access
+        self.inner.initialize(world)
     }
 
     fn check_change_tick(&mut self, check: CheckChangeTicks) {
         self.inner.check_change_tick(check);
-        self.copy();
+        // Clamped as bevy clamps the ticks it keeps (its own may be newer).
+        let mut t = Tick::new(self.last_run.load(Ordering::Relaxed));
+        if t.check_tick(check) {
+            self.last_run.store(t.get(), Ordering::Relaxed);
+        }
     }
 
     fn default_system_sets(&self) -> Vec<InternedSystemSet> {

@@ -207,15 +207,21 @@ fn wrap_conditions(
     let taken = std::mem::take(conditions);
     for (i, ConditionWithAccess { condition, access }) in taken.into_iter().enumerate() {
         let mut c = ConditionWithAccess { condition, access };
-        let own = if conditions::short_circuits(&c.condition) {
-            None
-        } else {
-            let name = condition_name(owner, i);
-            let own = last_run(&name, occurrence);
-            let (wrapped, cell) = Recorded::new(c.condition);
-            c.condition = Box::new(wrapped);
-            runs.push(name, cell);
-            own
+        let when = match conditions::evaluated(&c.condition) {
+            conditions::Evaluated::Whole => Some(None),
+            conditions::Evaluated::SecondWhen(outcome) => Some(Some(outcome)),
+            conditions::Evaluated::Unknown => None,
+        };
+        let own = match when {
+            None => None,
+            Some(when) => {
+                let name = condition_name(owner, i);
+                let own = last_run(&name, occurrence);
+                let (wrapped, cell) = Recorded::new(c.condition, when);
+                c.condition = Box::new(wrapped);
+                runs.push(name, cell);
+                own
+            }
         };
         if let Some(t) = own.or(estimate) {
             c.condition.set_last_run(t);

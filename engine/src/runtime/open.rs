@@ -87,6 +87,9 @@ struct Resume<'a> {
 struct Resumed {
     /// Its world, if it holds a snapshot.
     restored: Option<Restored>,
+    /// The tick the restored change-detection record counts from
+    /// ([`dizzy_snapshots::detect::apply`], done), if it has one.
+    detected_base: Option<Tick>,
     /// The capturer, numbering new snapshots after the file's newest.
     capturer: Capturer,
     /// The file's newest snapshot.
@@ -98,6 +101,7 @@ impl Resume<'_> {
     fn fresh(&self) -> Resumed {
         Resumed {
             restored: None,
+            detected_base: None,
             capturer: Capturer::new(self.capture.clone(), 1),
             newest: None,
         }
@@ -109,17 +113,32 @@ impl Resume<'_> {
         let Some(latest) = store.latest()? else {
             return Ok(self.fresh());
         };
+        let mut restored = restore_with(store, self.registry, &self.options, &mut |world| {
+            for t in self.transients {
+                t.insert(world);
+            }
+        })?;
+        // Change detection where the snapshot left it: restored values are
+        // old to every system, but for those changed in the last tick. It
+        // ends a tick (bevy's `clear_trackers`): the removals made between
+        // ticks are made again after it, so that readers see them for as
+        // long as they would have.
+        let detected_base = restored
+            .detection
+            .as_ref()
+            .map(|d| dizzy_snapshots::detect::apply(&mut restored.world, self.registry, d));
+        let between = std::mem::take(&mut restored.removals_between_ticks);
+        dizzy_snapshots::replay_removals_between_ticks(
+            store,
+            self.registry,
+            &self.options,
+            &mut restored.world,
+            &restored.meta,
+            &between,
+        )?;
         Ok(Resumed {
-            restored: Some(restore_with(
-                store,
-                self.registry,
-                &self.options,
-                &mut |world| {
-                    for t in self.transients {
-                        t.insert(world);
-                    }
-                },
-            )?),
+            restored: Some(restored),
+            detected_base,
             capturer: Capturer::new(self.capture.clone(), latest.id + 1),
             newest: Some(latest.id),
         })
@@ -132,7 +151,7 @@ impl Resume<'_> {
 /// the tick from which values count as changed by the first tick.
 #[allow(clippy::type_complexity)]
 fn prepare_world(
-    restored: Option<Restored>,
+    restored: Option<(Restored, Option<Tick>)>,
     registry: &Registry,
     capturer: &mut Capturer,
     defaults: Vec<(String, dizzy_systems::Init)>,
@@ -145,23 +164,20 @@ fn prepare_world(
     Option<(Detection, Tick)>,
     Option<Tick>,
 ) {
-    let (mut world, resumed, chain, detection) = match restored {
-        Some(r) => (r.world, Some(r.meta), r.chain, r.detection),
+    let (mut world, resumed, chain, detection, detected_base) = match restored {
+        Some((r, base)) => (r.world, Some(r.meta), r.chain, r.detection, base),
         None => {
             let mut world = World::new();
             registry.install(&mut world);
             for t in transients {
                 t.insert(&mut world);
             }
-            (world, None, Vec::new(), None)
+            (world, None, Vec::new(), None, None)
         }
     };
     // Change detection where the snapshot left it: restored values are
     // old to every system, but for those changed in the last tick.
-    let detected = detection.map(|d| {
-        let base = dizzy_snapshots::detect::apply(&mut world, registry, &d);
-        (d, base)
-    });
+    let detected = detection.zip(detected_base);
     let tick_start = detected
         .as_ref()
         .map(|(d, base)| Tick::new(base.get().wrapping_sub(d.max_age() + 1)));
@@ -288,11 +304,12 @@ impl Runtime {
         }
         let Resumed {
             restored,
+            detected_base,
             mut capturer,
             ..
         } = resumed;
         let (mut world, resumed, detected, tick_start) = prepare_world(
-            restored,
+            restored.map(|r| (r, detected_base)),
             &registry,
             &mut capturer,
             parts.defaults,

@@ -476,17 +476,23 @@ fn encode_last_removals(
         .collect();
     // Borrowed: encoded as `(String, u64, Vec<u8>)` are (serde writes a
     // `&str` as a string and a `&[u8]` as a sequence, as it does those).
-    let entries: Vec<(&str, u64, &[u8])> = last
-        .entries()
-        .iter()
-        .filter_map(|(what, uid, value)| {
-            let name = match what {
-                dizzy_components::Removed::Component(id) => names.iter().find(|(i, _)| i == id)?.1,
-                dizzy_components::Removed::Named(name) => name.as_str(),
-            };
-            Some((name, *uid, value.as_slice()))
-        })
-        .collect();
+    // The removals made between ticks follow a marker entry
+    // ([`col::BETWEEN_TICKS`]): readers see them one tick longer.
+    let settled = last.settled();
+    let mut entries: Vec<(&str, u64, &[u8])> = Vec::with_capacity(last.entries().len() + 1);
+    for (i, (what, uid, value)) in last.entries().iter().enumerate() {
+        if i == settled {
+            entries.push((col::BETWEEN_TICKS, 0, &[]));
+        }
+        let name = match what {
+            dizzy_components::Removed::Component(id) => match names.iter().find(|(i, _)| i == id) {
+                Some(n) => n.1,
+                None => continue,
+            },
+            dizzy_components::Removed::Named(name) => name.as_str(),
+        };
+        entries.push((name, *uid, value.as_slice()));
+    }
     let payload =
         dizzy_components::codec::encode(&entries).map_err(|source| CaptureError::Codec {
             component: col::REMOVED.to_owned(),

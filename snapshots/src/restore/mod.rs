@@ -66,6 +66,53 @@ pub struct Restored {
     /// Where change detection stood when `meta` was taken, if it records
     /// it (see [`crate::detect`]): for a resume to hand on.
     pub detection: Option<crate::detect::Detection>,
+    /// The removals `meta` records as made between ticks (`world_mut()`,
+    /// imports, before `close()`), not yet made again: bevy's removal
+    /// messages hold those for one tick longer than the ones the last
+    /// tick's commands made (which the restore has made again), so they are
+    /// made after the world's change detection is restored
+    /// ([`crate::detect::apply`], which ends a tick), by
+    /// [`replay_removals_between_ticks`]. `(name, uid, value bytes)`.
+    pub removals_between_ticks: Vec<(String, u64, Vec<u8>)>,
+}
+
+/// Makes again the removals `restored` records as made between ticks
+/// ([`Restored::removals_between_ticks`], taken from it), as the restore
+/// made the others: call it after [`crate::detect::apply`].
+///
+/// # Errors
+/// A hook or an observer panicked as a removal was made again, or `store`
+/// cannot be read ([`RestoreError`]).
+pub fn replay_removals_between_ticks(
+    store: &Store,
+    registry: &Registry,
+    options: &RestoreOptions,
+    world: &mut World,
+    meta: &SnapshotMeta,
+    entries: &[(String, u64, Vec<u8>)],
+) -> Result<(), RestoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
+    let ctx = Ctx {
+        store,
+        tx: &tx,
+        registry,
+        refs: options.refs,
+        unknown: options.unknown,
+        kept: Kept::default(),
+    };
+    let next = world.resource::<Uids>().next_raw();
+    guard(|| ctx.replay_removals(world, meta, entries, next)).unwrap_or_else(|message| {
+        Err(RestoreError::Panicked {
+            path: store.path().to_owned(),
+            snapshot: meta.id,
+            component: "(unknown)".into(),
+            what: "user code (a hook or an observer)".into(),
+            message,
+        })
+    })
 }
 
 /// The chain that restores snapshot `target` (the latest if `None`): the
@@ -364,18 +411,33 @@ fn restore_unguarded(
     // Then the removals the next tick's readers see, made again: bevy's
     // removal messages hold them (after one `clear_trackers` by the change
     // detection's restore, too, as after the tick that made them).
-    let removals = ctx.read_last_removals(&meta)?;
+    let mut removals = ctx.read_last_removals(&meta)?;
+    // Those made between ticks come after a marker: made later (see
+    // `Restored::removals_between_ticks`).
+    let between: Vec<(String, u64, Vec<u8>)> =
+        match removals.iter().position(|e| e.0 == col::BETWEEN_TICKS) {
+            Some(i) => removals
+                .split_off(i)
+                .into_iter()
+                .filter(|e| e.0 != col::BETWEEN_TICKS)
+                .collect(),
+            None => Vec::new(),
+        };
     if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
         last.open();
     }
     if !removals.is_empty() {
         ctx.replay_removals(&mut world, &meta, &removals, target_next)?;
     }
+    if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
+        last.settle();
+    }
     Ok(Restored {
         world,
         meta,
         chain,
         detection,
+        removals_between_ticks: between,
     })
 }
 
