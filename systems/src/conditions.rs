@@ -46,8 +46,9 @@ pub(crate) enum Evaluated {
     /// `false`, and the negations the other way): the last run with that
     /// outcome is never newer than any part's own.
     SecondWhen(bool),
-    /// Combinations within combinations, or a negation of one (`!a && b`
-    /// may be either): which parts ran is not known from outside.
+    /// Combinations within combinations (`a & !(b && c)`), or a negation
+    /// of one (`!a && b` may be either): which parts ran is not known from
+    /// outside.
     Unknown,
 }
 
@@ -62,7 +63,10 @@ pub(crate) fn evaluated(condition: &BoxedCondition) -> Evaluated {
         None if name.starts_with('!') => return Evaluated::Unknown,
         None => (name.as_str(), false),
     };
-    if ops(inner) != 1 {
+    // One short-circuit operator and nothing else that combines: the
+    // outcome of the whole is then the outcome of that operator.
+    let other = [" & ", " | ", " ^ ", "!"].iter().any(|o| inner.contains(o));
+    if ops(inner) != 1 || other {
         return Evaluated::Unknown;
     }
     Evaluated::SecondWhen(inner.contains(" && ") != negated)
@@ -205,3 +209,49 @@ impl System for Recorded {
 // SAFETY: `Recorded` reads and writes nothing itself: every access is its
 // `inner` condition's, which is a `ReadOnlySystem` (`BoxedCondition`).
 unsafe impl ReadOnlySystem for Recorded {}
+
+#[cfg(test)]
+mod tests {
+    use bevy_ecs::prelude::*;
+    use bevy_ecs::schedule::SystemCondition;
+    use bevy_ecs::system::IntoSystem;
+
+    use super::*;
+
+    fn yes() -> bool {
+        true
+    }
+
+    fn no() -> bool {
+        false
+    }
+
+    fn of<M>(c: impl SystemCondition<M>) -> Evaluated {
+        let boxed: BoxedCondition = Box::new(IntoSystem::into_system(c));
+        evaluated(&boxed)
+    }
+
+    #[test]
+    fn combinations_are_told_apart_by_their_names() {
+        assert!(matches!(of(yes), Evaluated::Whole));
+        assert!(matches!(of(yes.and_eager(no)), Evaluated::Whole));
+        assert!(matches!(of(not(yes)), Evaluated::Whole));
+        assert!(matches!(of(yes.and_then(no)), Evaluated::SecondWhen(true)));
+        assert!(matches!(of(yes.or_else(no)), Evaluated::SecondWhen(false)));
+        assert!(matches!(
+            of(yes.nand_then(no)),
+            Evaluated::SecondWhen(false)
+        ));
+        assert!(matches!(of(yes.nor_else(no)), Evaluated::SecondWhen(true)));
+        assert!(matches!(
+            of(yes.and_then(no).or_else(yes)),
+            Evaluated::Unknown
+        ));
+        assert!(matches!(of(not(yes.and_then(no))), Evaluated::Unknown));
+        assert!(matches!(of(not(yes).and_then(no)), Evaluated::Unknown));
+        assert!(matches!(
+            of(yes.and_eager(yes.nand_then(no))),
+            Evaluated::Unknown
+        ));
+    }
+}
