@@ -95,14 +95,7 @@ pub fn replay_removals_between_ticks(
         return Ok(());
     }
     let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
-    let ctx = Ctx {
-        store,
-        tx: &tx,
-        registry,
-        refs: options.refs,
-        unknown: options.unknown,
-        kept: Kept::default(),
-    };
+    let ctx = Ctx::new(store, &tx, registry, options);
     let next = world.resource::<Uids>().next_raw();
     guard(|| ctx.replay_removals(world, meta, entries, next)).unwrap_or_else(|message| {
         Err(RestoreError::Panicked {
@@ -363,14 +356,7 @@ fn restore_unguarded(
     world.resource_mut::<Uids>().set_next_raw(target_next);
     world.resource::<Uids>().start_allocation_log();
     world.insert_resource(dizzy_components::Restoring);
-    let mut ctx = Ctx {
-        store,
-        tx: &tx,
-        registry,
-        refs: options.refs,
-        unknown: options.unknown,
-        kept: Kept::default(),
-    };
+    let mut ctx = Ctx::new(store, &tx, registry, options);
     let t = std::time::Instant::now();
     ctx.apply_full(&mut world, &chain[0])?;
     tracing::debug!(
@@ -448,6 +434,24 @@ struct Ctx<'a> {
     refs: RefPolicy,
     unknown: Unknown,
     kept: Kept,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        store: &'a Store,
+        tx: &'a ReadTransaction,
+        registry: &'a Registry,
+        options: &RestoreOptions,
+    ) -> Self {
+        Ctx {
+            store,
+            tx,
+            registry,
+            refs: options.refs,
+            unknown: options.unknown,
+            kept: Kept::default(),
+        }
+    }
 }
 
 /// Rows `start..end` of a group, restored as one piece: for each of the
