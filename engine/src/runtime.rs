@@ -57,8 +57,9 @@ pub struct Runtime {
     /// How the code differs from the code that wrote the snapshot resumed
     /// from (`None`: nothing, or not known).
     code_changes: Option<CodeChanges>,
-    /// The components each system may read (the schedule is built once):
-    /// what the change-detection record needs of the schedule's access.
+    /// The components each system may read (the schedule is built once),
+    /// then each recorded run condition (which may read any): what the
+    /// change-detection record needs of the schedule's access.
     system_reads: Vec<Option<Vec<bevy_ecs::component::ComponentId>>>,
     /// Where each run condition of the schedule's systems last ran.
     condition_runs: dizzy_systems::ConditionRuns,
@@ -352,17 +353,13 @@ impl Runtime {
             },
             None => {
                 // The systems, then their run conditions (under names no
-                // system has), which may read any component.
+                // system has), in the order of `system_reads`.
                 let mut systems = dizzy_systems::last_runs(&self.schedule);
                 systems.extend(self.condition_runs.last_runs());
-                let mut reads = self.system_reads.clone();
-                if !reads.is_empty() {
-                    reads.extend((0..self.condition_runs.len()).map(|_| None));
-                }
                 dizzy_snapshots::detect::SystemRuns {
                     window_start: self.tick_start,
                     systems,
-                    reads,
+                    reads: self.system_reads.clone(),
                     never_ticked: self.tick == 0,
                 }
             }

@@ -35,6 +35,17 @@ struct Log(Vec<String>);
 #[derive(Resource, Serialize, Deserialize, Default, Debug, Clone, PartialEq)]
 struct Next(u32);
 
+/// The entities a reader gets, by uid ("gone" for a dead handle).
+fn named<T: Component>(removed: &mut RemovedComponents<T>, uids: &Query<&Uid>) -> Vec<String> {
+    removed
+        .read()
+        .map(|e| {
+            uids.get(e)
+                .map_or_else(|_| "gone".to_owned(), |u| u.get().to_string())
+        })
+        .collect()
+}
+
 /// Reads every removal, before the system that makes them.
 fn reader(
     tick: Res<TickCount>,
@@ -44,13 +55,9 @@ fn reader(
     uids: Query<&Uid>,
     mut log: ResMut<Log>,
 ) {
-    let name = |e: Entity| {
-        uids.get(e)
-            .map_or_else(|_| "gone".to_owned(), |u| u.get().to_string())
-    };
-    let b: Vec<String> = broken.read().map(name).collect();
-    let t: Vec<String> = trams.read().map(name).collect();
-    let p: Vec<String> = parents.read().map(name).collect();
+    let b = named(&mut broken, &uids);
+    let t = named(&mut trams, &uids);
+    let p = named(&mut parents, &uids);
     log.0.push(format!(
         "tick {}: broken {b:?} trams {t:?} parents {p:?}",
         tick.0
@@ -72,12 +79,8 @@ fn odd_reader(
     uids: Query<&Uid>,
     mut log: ResMut<Log>,
 ) {
-    let name = |e: Entity| {
-        uids.get(e)
-            .map_or_else(|_| "gone".to_owned(), |u| u.get().to_string())
-    };
-    let b: Vec<String> = broken.read().map(name).collect();
-    let t: Vec<String> = trams.read().map(name).collect();
+    let b = named(&mut broken, &uids);
+    let t = named(&mut trams, &uids);
     log.0
         .push(format!("odd tick {}: broken {b:?} trams {t:?}", tick.0));
 }

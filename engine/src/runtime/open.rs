@@ -370,7 +370,12 @@ impl Runtime {
                 "`declare({name})`: the schedule has no such system (was it added with `add_systems`?); what is declared of it is ignored"
             );
         }
-        let system_reads = built.reads;
+        // The run conditions' entries follow the systems' in the record,
+        // as readers of any component (unknown reads stay unknown).
+        let mut system_reads = built.reads;
+        if !system_reads.is_empty() {
+            system_reads.extend((0..built.conditions.len()).map(|_| None));
+        }
         // Before the file is opened read-write: a refusal leaves it as it was.
         let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
         let code_changes = match &resumed {

@@ -210,7 +210,6 @@ pub fn import_with(
     // see `Restoring`, and persisted entities they spawn are despawned
     // again (the bundle carries what the source world held).
     let marked = !world.contains_resource::<dizzy_components::Restoring>();
-    let next = world.resource::<Uids>().next_raw();
     if marked {
         world.resource::<Uids>().start_allocation_log();
         world.insert_resource(dizzy_components::Restoring);
@@ -258,9 +257,7 @@ pub fn import_with(
         // despawns are recorded (`RemovedComponents` readers see them, in
         // this process and after a resume alike), and so their uids stay
         // used; the allocator does not go back.
-        let used = world.resource::<Uids>().next_raw();
-        crate::restore::undo_spawns_of_user_code(world, next);
-        world.resource_mut::<Uids>().set_next_raw(used);
+        crate::restore::undo_spawns_of_user_code(world, None);
         crate::restore::remove_restoring(world);
     }
     // The kept components of which values were written (none when every

@@ -96,8 +96,7 @@ pub fn replay_removals_between_ticks(
     }
     let tx = store.begin_read().map_err(|e| store.restore_storage(e))?;
     let ctx = Ctx::new(store, &tx, registry, options);
-    let next = world.resource::<Uids>().next_raw();
-    guard(|| ctx.replay_removals(world, meta, entries, next)).unwrap_or_else(|message| {
+    guard(|| ctx.replay_removals(world, meta, entries)).unwrap_or_else(|message| {
         Err(RestoreError::Panicked {
             path: store.path().to_owned(),
             snapshot: meta.id,
@@ -375,7 +374,7 @@ fn restore_unguarded(
     }
     tracing::debug!("restore: {} deltas in {:?}", chain.len() - 1, t.elapsed());
     let meta = chain.last().cloned().unwrap_or_else(|| chain[0].clone());
-    undo_spawns_of_user_code(&mut world, target_next);
+    undo_spawns_of_user_code(&mut world, Some(target_next));
     remove_restoring(&mut world);
     if ctx.unknown == Unknown::Keep {
         let mut kept = std::mem::take(&mut ctx.kept);
@@ -413,7 +412,7 @@ fn restore_unguarded(
         last.open();
     }
     if !removals.is_empty() {
-        ctx.replay_removals(&mut world, &meta, &removals, target_next)?;
+        ctx.replay_removals(&mut world, &meta, &removals)?;
     }
     if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
         last.settle();
@@ -724,11 +723,13 @@ pub(crate) fn remove_resource_entirely<R: bevy_ecs::resource::Resource>(world: &
 }
 
 /// Despawns the persisted entities user code (hooks, observers) spawned
-/// while the world was restored — the snapshot holds them already — and
-/// gives the allocator back the uids they took. They are the entities that
-/// got their uid from the allocator (the snapshot's own entities get theirs
-/// from the snapshot), which the allocation log recorded.
-pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: u64) {
+/// while the world was restored — the snapshot holds them already — and,
+/// with `next` (where the snapshot left the allocator), gives the allocator
+/// back the uids they took; without, it stays where it is (an import's:
+/// those entities were in the world for a moment). They are the entities
+/// that got their uid from the allocator (the snapshot's own entities get
+/// theirs from the snapshot), which the allocation log recorded.
+pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: Option<u64>) {
     let taken = world.resource::<Uids>().take_allocation_log();
     if taken.is_empty() {
         return;
@@ -751,7 +752,10 @@ pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: u64) {
     for (e, u) in holders {
         if taken.contains(&u) {
             spawned.push(e);
-        } else if u >= next && u - next < 1 << 40 {
+        } else if let Some(next) = next
+            && u >= next
+            && u - next < 1 << 40
+        {
             newest = newest.max(Some(u));
         }
     }
@@ -765,6 +769,8 @@ pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: u64) {
     // newest uid the snapshot itself holds beyond it (a file written with
     // uids ahead of its counter keeps them unique; uids 2^40 or more ahead
     // are skipped by the allocator, as `Uids::reserve` says).
-    let next = newest.map_or(next, |u| next.max(u.saturating_add(1)));
-    world.resource_mut::<Uids>().reset_next_raw(next);
+    if let Some(next) = next {
+        let next = newest.map_or(next, |u| next.max(u.saturating_add(1)));
+        world.resource_mut::<Uids>().reset_next_raw(next);
+    }
 }

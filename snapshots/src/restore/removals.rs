@@ -56,7 +56,6 @@ impl Ctx<'_> {
         world: &mut World,
         meta: &SnapshotMeta,
         entries: &[Entry],
-        next_uid: u64,
     ) -> Result<(), RestoreError> {
         // Types this build does not register: a build that keeps such
         // values carries their removals on, for the next snapshots.
@@ -194,7 +193,7 @@ impl Ctx<'_> {
             }
             i += 1;
         }
-        super::undo_spawns_of_user_code(world, next_uid);
+        super::undo_spawns_of_user_code(world, None);
         world.resource_mut::<Uids>().reset_next_raw(allocator);
         super::remove_restoring(world);
         match handler {
