@@ -336,9 +336,11 @@ impl<T> std::fmt::Debug for Typed<T> {
     }
 }
 
-/// Hints the CPU to load `ptr` into the cache (a no-op elsewhere than x86-64).
+/// Hints the CPU to load `ptr` into the cache (a no-op elsewhere than
+/// x86-64): for reads of scattered rows, a few rows ahead.
+#[doc(hidden)]
 #[inline(always)]
-fn prefetch<T>(ptr: Option<*mut T>) {
+pub fn prefetch<T>(ptr: Option<*const T>) {
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = ptr {
         // SAFETY: a prefetch never faults, whatever the address.
@@ -384,12 +386,15 @@ impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
                     Rows::All => (0..data.len()).try_for_each(at),
                     Rows::Range(a, b) => (a as usize..b as usize).try_for_each(at),
                     Rows::Only(rows) => {
-                        // Scattered rows miss the cache: ask for the values a
-                        // few rows ahead while encoding this one.
+                        // Scattered rows miss the cache: ask for the values
+                        // and their entities a few rows ahead while encoding
+                        // this one.
                         const AHEAD: usize = 8;
                         for (i, &r) in rows.iter().enumerate() {
                             if let Some(&next) = rows.get(i + AHEAD) {
-                                prefetch(data.get(next as usize).map(UnsafeCell::get));
+                                let next = next as usize;
+                                prefetch(data.get(next).map(|c| c.get().cast_const()));
+                                prefetch(entities.get(next).map(std::ptr::from_ref));
                             }
                             at(r as usize)?;
                         }

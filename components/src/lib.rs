@@ -63,7 +63,7 @@ pub mod text;
 mod uid;
 
 pub use codec::CodecError;
-pub use column::{ColumnOps, DecodedColumn, Place, RefEncoder, Rows, Typed, ValueError};
+pub use column::{ColumnOps, DecodedColumn, Place, RefEncoder, Rows, Typed, ValueError, prefetch};
 pub use journal::{Departures, Journal, LastRemovals, Removed};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};

@@ -157,16 +157,23 @@ pub struct Uids {
     dense: Vec<Entity>,
     sparse: UidMap<Entity>,
     live: usize,
+    /// This index's number in the process, and how many times it indexed
+    /// an entity (see [`Uids::insert_stamp`]).
+    instance: u64,
+    inserts: u64,
 }
 
 impl Default for Uids {
     fn default() -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
         Uids {
             next: Arc::new(AtomicU64::new(NULL_REF + 1)),
             log: Arc::default(),
             dense: Vec::new(),
             sparse: UidMap::default(),
             live: 0,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            inserts: 0,
         }
     }
 }
@@ -359,7 +366,17 @@ impl Uids {
         }
     }
 
+    /// A stamp that changes whenever an entity is given a uid (spawned,
+    /// restored, imported, or its `Uid` inserted again), and differs
+    /// between two `Uids` of one process: equal stamps mean that no entity
+    /// got a uid in between. A delta capture looks for new entities only
+    /// when the stamp moved since the previous capture.
+    pub fn insert_stamp(&self) -> (u64, u64) {
+        (self.instance, self.inserts)
+    }
+
     fn index_insert(&mut self, uid: u64, entity: Entity) {
+        self.inserts = self.inserts.wrapping_add(1);
         self.pass(uid);
         let slot = uid as usize;
         if uid < self.dense.len() as u64

@@ -142,3 +142,75 @@ fn dangling_reference_fails_capture_and_leaves_world_unchanged() {
     assert!(err.to_string().contains("`link`"), "{err}");
     assert_eq!(world.get::<Link>(a).unwrap().0, ghost);
 }
+
+/// A delta looks for new entities only when the world's uid index moved
+/// since the previous capture ([`Uids::insert_stamp`]): every way an entity
+/// gets a uid moves it, also after a resume, so each delta of a chain holds
+/// the entities that appeared, and one with none holds none.
+#[test]
+fn a_delta_finds_the_entities_of_every_way_of_getting_a_uid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.redb");
+    let store = Store::open(&path).unwrap();
+    let reg = registry();
+    let mut world = World::new();
+    reg.install(&mut world);
+    for i in 0..50u32 {
+        world.spawn(Pos(i as f32, 0.0));
+    }
+    let mut cap = Capturer::new(CaptureSettings::default(), 1);
+    let db = store.database().unwrap().clone();
+    let mut tick = 1;
+    let mut step = |world: &mut World, cap: &mut Capturer, spawns: usize| {
+        let d = cap.capture(world, &reg, tick, Want::Auto).unwrap();
+        tick += 1;
+        let spawned: u64 = d
+            .meta
+            .columns
+            .iter()
+            .filter(|c| c.name == "@spawn")
+            .map(|c| c.rows)
+            .sum();
+        assert_eq!(spawned, spawns as u64, "step {tick}");
+        commit(&db, &path, &d).unwrap();
+        let mut restored = restore(&store, &reg, &RestoreOptions::default())
+            .unwrap()
+            .world;
+        assert_eq!(dump(&mut restored), dump(world), "step {tick}");
+    };
+    step(&mut world, &mut cap, 0); // full
+    step(&mut world, &mut cap, 0); // nothing appeared
+    world.spawn(Name("spawned".into()));
+    step(&mut world, &mut cap, 1);
+    // In bulk, as restores and imports spawn.
+    Uids::bulk(&mut world, |w| {
+        let uids = w.resource_mut::<Uids>().allocate_many(3);
+        let entities = uids
+            .iter()
+            .map(|&u| w.spawn((u, Name(format!("bulk {u}")))).id())
+            .collect();
+        (uids, entities)
+    });
+    step(&mut world, &mut cap, 3);
+    // By commands, in a system.
+    world
+        .run_system_cached(|mut c: Commands| {
+            c.spawn(Pos(-1.0, -1.0));
+            c.spawn(Pos(-2.0, -2.0));
+        })
+        .unwrap();
+    step(&mut world, &mut cap, 2);
+    // A value change alone is no spawn.
+    let mut q = world.query::<&mut Pos>();
+    q.iter_mut(&mut world).next().unwrap().0 = 99.0;
+    step(&mut world, &mut cap, 0);
+
+    // After a resume, the stamp is the restored world's own.
+    let r = restore(&store, &reg, &RestoreOptions::default()).unwrap();
+    let mut resumed = r.world;
+    let mut cap = Capturer::new(CaptureSettings::default(), r.meta.id + 1);
+    cap.resume(&mut resumed, &reg, &r.meta, &r.chain);
+    step(&mut resumed, &mut cap, 0);
+    resumed.spawn(Tag(1));
+    step(&mut resumed, &mut cap, 1);
+}

@@ -31,6 +31,7 @@ impl Capturer {
         registry: &Registry,
         since: Tick,
         now: Tick,
+        spawns: bool,
     ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
         let target = self.settings.chunk_bytes.max(64);
         // Kept values naming an entity despawned since the previous capture
@@ -47,10 +48,11 @@ impl Capturer {
         let t0 = std::time::Instant::now();
 
         // One parallel pass over the change ticks, in slices of rows: the
-        // uid column's *added* ticks (entities that appeared) and every table
-        // column's *changed* ticks (values written).
+        // uid column's *added* ticks (entities that appeared; only when an
+        // entity got a uid since the previous capture, `spawns`) and every
+        // table column's *changed* ticks (values written).
         let tables: Vec<TableId> = tables_with(world, uid_id).map(|(tid, _)| tid).collect();
-        let (spawned, mut changed) = scan(world, &cols, &tables, uid_id, since, now);
+        let (spawned, mut changed) = scan(world, &cols, &tables, uid_id, spawns, since, now);
         // An entity despawned since the previous capture may still be named
         // by a value that did not change: a delta holding only changed
         // values would leave that reference dead in the restored world.
@@ -352,20 +354,40 @@ fn sparse_changed(
         .collect()
 }
 
+/// `read` at each of `rows` (scattered), asking the cache a few rows ahead
+/// for what `ahead` points at.
+fn gather<'a, T, P: 'a>(
+    rows: &[u32],
+    ahead: impl Fn(usize) -> Option<&'a P>,
+    read: impl Fn(usize) -> T,
+) -> Vec<T> {
+    const AHEAD: usize = 8;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, &r) in rows.iter().enumerate() {
+        if let Some(&next) = rows.get(i + AHEAD) {
+            dizzy_components::prefetch(ahead(next as usize).map(std::ptr::from_ref));
+        }
+        out.push(read(r as usize));
+    }
+    out
+}
+
 /// Changed rows per encoding task.
 const ENCODE_ROWS: usize = 4096;
 
 /// Rows per scanning task: small enough to spread a column over every core.
 const SCAN_ROWS: usize = 1 << 17;
 
-/// Uids of the entities that appeared in `(since, now]`, and for each table
-/// column (by index in `cols`) and table, the rows changed in that window,
-/// with the uid and change ticks of each, read while the scan is at them.
+/// Uids of the entities that appeared in `(since, now]` (none looked for
+/// unless `spawns`), and for each table column (by index in `cols`) and
+/// table, the rows changed in that window, with the uid and change ticks of
+/// each, read while the scan is at them.
 fn scan(
     world: &World,
     cols: &[Col<'_>],
     tables: &[TableId],
     uid_id: ComponentId,
+    spawns: bool,
     since: Tick,
     now: Tick,
 ) -> (Vec<u64>, Vec<(usize, ScannedRows)>) {
@@ -376,7 +398,7 @@ fn scan(
             continue;
         };
         let rows = t.entity_count() as usize;
-        let columns = std::iter::once((None, uid_id)).chain(
+        let columns = spawns.then_some((None, uid_id)).into_iter().chain(
             cols.iter()
                 .enumerate()
                 .filter(|(_, c)| c.ops.storage() == StorageType::Table && t.has_column(c.id))
@@ -407,23 +429,23 @@ fn scan(
             let offset = start as u32;
             rows.iter_mut().for_each(|r| *r += offset);
             let column_uids = uids_of(t, uid_id);
-            let uids = rows
-                .iter()
-                .map(|&r| uid_at(column_uids, r as usize))
-                .collect();
+            let uids = gather(&rows, |r| column_uids.get(r), |r| uid_at(column_uids, r));
             let ticks = match i {
                 None => Vec::new(),
                 Some(_) => {
                     let added = t.get_added_ticks_slice_for(id).unwrap_or(&[]);
                     // SAFETY: ticks are read between ticks (`&World`), no
                     // writer: the same reads as `newer_rows`.
-                    let tick = |s: &[std::cell::UnsafeCell<Tick>], r: u32| {
-                        s.get(r as usize)
-                            .map_or(Tick::new(0), |c| unsafe { *c.get() })
+                    let tick = |s: &[std::cell::UnsafeCell<Tick>], r: usize| {
+                        s.get(r).map_or(Tick::new(0), |c| unsafe { *c.get() })
                     };
-                    rows.iter()
-                        .map(|&r| (tick(ticks, r), tick(added, r)))
-                        .collect()
+                    // The changed ticks were just scanned (in the cache); the
+                    // added ticks are read at scattered rows.
+                    gather(
+                        &rows,
+                        |r| added.get(r),
+                        |r| (tick(ticks, r), tick(added, r)),
+                    )
                 }
             };
             let found = ScannedRows {

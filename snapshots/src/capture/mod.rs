@@ -85,6 +85,9 @@ struct Base {
     chain_len: u32,
     chain_bytes: u64,
     full_bytes: u64,
+    /// The world's [`Uids::insert_stamp`] at `since`: while it has not
+    /// moved, no entity appeared, and a delta does not look for any.
+    uids_stamp: (u64, u64),
 }
 
 /// Whether to write a delta when possible or a full snapshot.
@@ -222,6 +225,7 @@ impl Capturer {
             chain_len: chain.len().saturating_sub(1) as u32,
             chain_bytes,
             full_bytes,
+            uids_stamp: uids_stamp(world),
         });
         self.next_id = self.next_id.max(meta.id + 1);
         self.resources = registry
@@ -309,6 +313,7 @@ impl Capturer {
         forced: bool,
     ) -> Result<Option<Capture>, CaptureError> {
         assign_uids(world, registry);
+        let stamp = uids_stamp(world);
         let before = world.read_change_tick();
         let now = world.increment_change_tick();
         let delta_base = match (&self.base, want) {
@@ -329,14 +334,18 @@ impl Capturer {
             && matches!(want, Want::Auto)
             && let Some(base) = self.base.clone()
         {
-            let (probe, _) = self.delta(world, registry, base.since, now)?;
+            let spawns = base.uids_stamp != stamp;
+            let (probe, _) = self.delta(world, registry, base.since, now, spawns)?;
             self.scanned = None;
             if probe.columns.is_empty() && probe.removed_resources.is_empty() {
                 return Ok(None);
             }
         }
         let (mut meta, chunks) = match &delta_base {
-            Some(base) => self.delta(world, registry, base.since, now)?,
+            Some(base) => {
+                let spawns = base.uids_stamp != stamp;
+                self.delta(world, registry, base.since, now, spawns)?
+            }
             None => self.full(world, registry)?,
         };
         if !forced
@@ -389,6 +398,7 @@ impl Capturer {
                 chain_len: b.chain_len + 1,
                 chain_bytes: b.chain_bytes + meta.bytes,
                 full_bytes: b.full_bytes,
+                uids_stamp: stamp,
             },
             None => Base {
                 since: now,
@@ -396,6 +406,7 @@ impl Capturer {
                 chain_len: 0,
                 chain_bytes: 0,
                 full_bytes: meta.bytes,
+                uids_stamp: stamp,
             },
         });
         world.resource_mut::<Journal>().clear();
@@ -536,4 +547,12 @@ fn encode_detection(
         .map_err(|e| codec_error(&column, e))?;
     }
     Ok(())
+}
+
+/// The world's [`Uids::insert_stamp`] (a stamp no index has when the world
+/// has none).
+fn uids_stamp(world: &World) -> (u64, u64) {
+    world
+        .get_resource::<Uids>()
+        .map_or((u64::MAX, u64::MAX), Uids::insert_stamp)
 }
