@@ -413,12 +413,18 @@ impl Reader<'_> {
                     .ok_or_else(|| format!("unknown type `{name}` in the shape"))?;
                 let start = self.at;
                 let v = self.container(c)?;
-                if name == ENTITY
-                    && let Some(refs) = &mut self.refs
-                {
-                    refs.push((start, self.at));
+                if name == ENTITY {
+                    if let Some(refs) = &mut self.refs {
+                        refs.push((start, self.at));
+                    }
                 }
-                v
+                // No entity (`Entity::PLACEHOLDER`, stored as `NULL_REF`)
+                // is null, as a registered type shows it.
+                if name == ENTITY && v.as_u64() == Some(crate::NULL_REF) {
+                    Value::Null
+                } else {
+                    v
+                }
             }
             Format::Variable(_) => return Err("an incomplete shape".into()),
         };

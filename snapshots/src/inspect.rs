@@ -734,6 +734,19 @@ mod tests {
         assert_eq!(p.entities[&5].get("name"), Some(&None));
         assert_eq!(p.entities[&2].len(), 1);
         assert_eq!(p.resources.get("clock"), Some(&None));
+
+        // A reference read by its shape is the target's uid, and a
+        // reference to no entity is null, as the registered type shows them.
+        let mut no_link = Registry::new();
+        no_link.component::<Name>("name").unwrap();
+        no_link.component::<Tag>("tag").unwrap();
+        let by_shape = entities_at(&store, &no_link, Some(1)).unwrap();
+        let typed = entities_at(&store, &registry(true), Some(1)).unwrap();
+        assert_eq!(entity(&by_shape, 3)["link"], json!(2));
+        assert_eq!(entity(&by_shape, 4)["link"], Value::Null);
+        for uid in [2, 3, 4] {
+            assert_eq!(entity(&by_shape, uid), entity(&typed, uid), "uid {uid}");
+        }
     }
 
     #[test]

@@ -713,7 +713,7 @@ fn cell(ty: &ColumnType, value: &Value) -> Option<Option<Cell>> {
         ColumnType::Int { .. } => Cell::Int(value.as_i64()?),
         ColumnType::UInt { .. } => Cell::UInt(value.as_u64()?),
         ColumnType::Uid => match value.as_u64()? {
-            // Decoded by shape alone, the null reference shows as its value.
+            // `NULL_REF` is no entity (`Entity::PLACEHOLDER`): null.
             NULL_REF => return Some(None),
             uid => Cell::UInt(uid),
         },
