@@ -413,10 +413,10 @@ impl Reader<'_> {
                     .ok_or_else(|| format!("unknown type `{name}` in the shape"))?;
                 let start = self.at;
                 let v = self.container(c)?;
-                if name == ENTITY {
-                    if let Some(refs) = &mut self.refs {
-                        refs.push((start, self.at));
-                    }
+                if name == ENTITY
+                    && let Some(refs) = &mut self.refs
+                {
+                    refs.push((start, self.at));
                 }
                 // No entity (`Entity::PLACEHOLDER`, stored as `NULL_REF`)
                 // is null, as a registered type shows it.
