@@ -11,7 +11,11 @@
 //! `"-Infinity"` (the spelling of the protobuf JSON mapping; Python's
 //! `float()`, pandas' `read_json`, and a DuckDB `CAST(… AS DOUBLE)` read
 //! them back as the floats they were), so every output stays valid JSON and
-//! the three stay distinct from each other and from `null`. Inspection
+//! the three stay distinct from each other and from `null`. A NaN with its
+//! sign bit set is `"-NaN"`, and one with a payload `"NaN(0x…)"` (its bits),
+//! so that values whose bits differ never print the same (`dizzy diff`
+//! compares what it prints). An `f32` prints as the shortest decimal that
+//! reads back as it (`0.1`, not its widening `0.10000000149011612`). Inspection
 //! (`dizzy show --json`, `diff`, `export-table`) gets its values from
 //! [`to_value`] and from [`crate::shape::decode`], which both use [`float`].
 //! A reader that knows a value is a float (from its shape) turns the strings
@@ -21,37 +25,112 @@ use serde::ser::{self, Serialize, Serializer};
 use serde_json::Value;
 
 /// The JSON of `x`: a number if finite, else `"NaN"`, `"Infinity"` or
-/// `"-Infinity"`.
+/// `"-Infinity"`. A NaN other than the usual one (positive, quiet, no
+/// payload: the one `f64::NAN` is) is `"-NaN"` when only its sign differs,
+/// else `"NaN(0x…)"` with its 16 hex digits of bits, so that two values
+/// that differ in their bits never show the same.
 pub fn float(x: f64) -> Value {
     match serde_json::Number::from_f64(x) {
         Some(n) => Value::Number(n),
-        None => Value::String(non_finite(x).to_owned()),
+        None => Value::String(non_finite(x)),
     }
 }
+
+/// The JSON of an `f32`: a number (the shortest decimal that reads back
+/// as `x`, `0.1` rather than its `f64` widening `0.10000000149011612`), or
+/// the names [`float`] gives, with `"NaN(0x…)"` holding the `f32`'s 8 hex
+/// digits of bits.
+pub fn float32(x: f32) -> Value {
+    if x.is_nan() {
+        return Value::String(nan_name(
+            x.to_bits().into(),
+            CANONICAL_NAN32.into(),
+            SIGN32.into(),
+            8,
+        ));
+    }
+    float(short(x))
+}
+
+/// `x` as the `f64` of its shortest decimal, if that reads back as `x`
+/// (else its exact widening).
+fn short(x: f32) -> f64 {
+    match x.to_string().parse::<f64>() {
+        Ok(y) if x.is_finite() && (y as f32).to_bits() == x.to_bits() => y,
+        _ => f64::from(x),
+    }
+}
+
+const CANONICAL_NAN64: u64 = 0x7ff8_0000_0000_0000;
+const SIGN64: u64 = 1 << 63;
+const CANONICAL_NAN32: u32 = 0x7fc0_0000;
+const SIGN32: u32 = 1 << 31;
 
 /// The name of a float that is not finite.
-fn non_finite(x: f64) -> &'static str {
+fn non_finite(x: f64) -> String {
     if x.is_nan() {
-        "NaN"
+        nan_name(x.to_bits(), CANONICAL_NAN64, SIGN64, 16)
     } else if x > 0.0 {
-        "Infinity"
+        "Infinity".to_owned()
     } else {
-        "-Infinity"
+        "-Infinity".to_owned()
     }
 }
 
-/// The float `value` shows ([`float`]'s inverse): a number, or one of
-/// `"NaN"`, `"Infinity"`, `"-Infinity"`; `None` for anything else.
+/// `"NaN"`, `"-NaN"` or `"NaN(0x…)"` for a NaN of `bits`.
+fn nan_name(bits: u64, canonical: u64, sign: u64, digits: usize) -> String {
+    if bits == canonical {
+        "NaN".to_owned()
+    } else if bits == canonical | sign {
+        "-NaN".to_owned()
+    } else {
+        format!("NaN(0x{bits:0digits$x})")
+    }
+}
+
+/// The float `value` shows ([`float`]'s and [`float32`]'s inverse): a
+/// number, or one of `"NaN"`, `"-NaN"`, `"NaN(0x…)"`, `"Infinity"`,
+/// `"-Infinity"`; `None` for anything else. An `f32`'s `"NaN(0x…)"` (8
+/// digits) comes back as its widening, which `as f32` turns back into it.
 pub fn float_of(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => match s.as_str() {
             "NaN" => Some(f64::NAN),
+            "-NaN" => Some(f64::from_bits(CANONICAL_NAN64 | SIGN64)),
             "Infinity" => Some(f64::INFINITY),
             "-Infinity" => Some(f64::NEG_INFINITY),
-            _ => None,
+            other => {
+                let hex = other.strip_prefix("NaN(0x")?.strip_suffix(')')?;
+                let x = match hex.len() {
+                    16 => f64::from_bits(u64::from_str_radix(hex, 16).ok()?),
+                    8 => f64::from(f32::from_bits(u32::from_str_radix(hex, 16).ok()?)),
+                    _ => return None,
+                };
+                x.is_nan().then_some(x)
+            }
         },
         _ => None,
+    }
+}
+
+/// Whether `a` and `b` are the same JSON, floats compared by their bits:
+/// `0.0` and `-0.0` differ (`serde_json`'s `==` holds them equal).
+pub fn identical(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.is_f64(), y.is_f64()) {
+            (true, true) => x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| identical(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, a)| y.get(k).is_some_and(|b| identical(a, b)))
+        }
+        _ => a == b,
     }
 }
 
@@ -91,17 +170,16 @@ impl<S: Serializer> Serializer for Adapter<S> {
     type SerializeStructVariant = Adapter<S::SerializeStructVariant>;
 
     fn serialize_f32(self, v: f32) -> Result<S::Ok, S::Error> {
-        if v.is_finite() {
-            self.0.serialize_f32(v)
-        } else {
-            self.0.serialize_str(non_finite(f64::from(v)))
+        match float32(v) {
+            Value::String(name) => self.0.serialize_str(&name),
+            _ => self.0.serialize_f64(short(v)),
         }
     }
     fn serialize_f64(self, v: f64) -> Result<S::Ok, S::Error> {
         if v.is_finite() {
             self.0.serialize_f64(v)
         } else {
-            self.0.serialize_str(non_finite(v))
+            self.0.serialize_str(&non_finite(v))
         }
     }
 
@@ -404,7 +482,105 @@ mod tests {
             by_name: BTreeMap::new(),
             kind: Kind::Range { from: 1.0, to: 2.0 },
         };
-        assert_eq!(to_value(&r).unwrap(), serde_json::to_value(&r).unwrap());
+        // As serde_json gives them, but an f32 as its shortest decimal
+        // (serde_json widens it: 1.100000023841858).
+        assert_eq!(
+            to_value(&r).unwrap(),
+            json!({
+                "label": "héllo",
+                "value": -0.1,
+                "low": 1.1,
+                "maybe": null,
+                "series": [],
+                "pair": [1e300, -7],
+                "by_name": {},
+                "kind": {"Range": {"from": 1.0, "to": 2.0}},
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["low"],
+            json!(f64::from(1.1f32))
+        );
+    }
+
+    /// An f32 prints as the shortest decimal that reads back as it, and
+    /// reads back bit for bit, over many bit patterns.
+    #[test]
+    fn an_f32_prints_short_and_reads_back_exactly() {
+        assert_eq!(float32(0.1).to_string(), "0.1");
+        assert_eq!(float32(-0.0).to_string(), "-0.0");
+        assert_eq!(float32(f32::MIN_POSITIVE).to_string(), "1.1754944e-38");
+        let mut bits = 0x9E37_79B9_u32;
+        for _ in 0..200_000 {
+            bits ^= bits << 13;
+            bits ^= bits >> 17;
+            bits ^= bits << 5;
+            let x = f32::from_bits(bits);
+            let v = float32(x);
+            let back = float_of(&serde_json::from_str(&v.to_string()).unwrap()).unwrap() as f32;
+            if x.is_nan() {
+                // The name holds the bits; reading goes through f64,
+                // which quiets a signaling NaN.
+                assert!(back.is_nan());
+                if x.to_bits() & CANONICAL_NAN32 == CANONICAL_NAN32
+                    && x.to_bits() != CANONICAL_NAN32
+                {
+                    assert_eq!(back.to_bits(), x.to_bits(), "{v}");
+                }
+                continue;
+            }
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e} ({bits:#x}) printed {v}");
+        }
+    }
+
+    /// Floats whose bits differ print differently: the sign of zero, the
+    /// sign and payload of a NaN (f64 and f32); each reads back as itself.
+    #[test]
+    fn floats_whose_bits_differ_print_differently() {
+        let nans64 = [
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7ff8_0000_0000_0001),
+            f64::from_bits(0xfff0_0000_0000_0002),
+        ];
+        let names: Vec<Value> = nans64.iter().map(|&x| float(x)).collect();
+        assert_eq!(
+            names,
+            [
+                json!("NaN"),
+                json!("-NaN"),
+                json!("NaN(0x7ff8000000000001)"),
+                json!("NaN(0xfff0000000000002)"),
+            ]
+        );
+        for x in nans64 {
+            assert_eq!(float_of(&float(x)).unwrap().to_bits(), x.to_bits());
+        }
+        let nans32 = [f32::NAN, -f32::NAN, f32::from_bits(0x7fc0_0001)];
+        let names: Vec<Value> = nans32.iter().map(|&x| float32(x)).collect();
+        assert_eq!(
+            names,
+            [json!("NaN"), json!("-NaN"), json!("NaN(0x7fc00001)")]
+        );
+        for x in nans32 {
+            let back = float_of(&float32(x)).unwrap() as f32;
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:?}");
+        }
+        assert!(!identical(&float(0.0), &float(-0.0)));
+        assert!(identical(
+            &json!({"a": [1, -0.0]}),
+            &json!({"a": [1, -0.0]})
+        ));
+        assert!(!identical(
+            &json!({"a": [1, 0.0]}),
+            &json!({"a": [1, -0.0]})
+        ));
+        assert_eq!(float_of(&json!("NaN(0x12)")), None);
+        assert_eq!(
+            float_of(&json!("NaN(0x3ff0000000000000)")),
+            None,
+            "not a NaN"
+        );
     }
 
     #[derive(bevy_ecs::component::Component, Serialize)]

@@ -330,9 +330,9 @@ impl Reader<'_> {
             }
             Format::I128 => Value::String(self.signed()?.to_string()),
             // Non-finite floats as "NaN", "Infinity", "-Infinity" (see `crate::json`).
-            Format::F32 => crate::json::float(f64::from(f32::from_le_bytes(
+            Format::F32 => crate::json::float32(f32::from_le_bytes(
                 self.take(4)?.try_into().map_err(|_| "short f32")?,
-            ))),
+            )),
             Format::F64 => crate::json::float(f64::from_le_bytes(
                 self.take(8)?.try_into().map_err(|_| "short f64")?,
             )),

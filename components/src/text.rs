@@ -19,3 +19,28 @@ pub fn hides_or_reorders(c: char) -> bool {
             | '\u{E0000}'..='\u{E007F}'
     )
 }
+
+/// `text` with the characters that drive a terminal or hide or reorder a
+/// line written as JSON `\uXXXX` escapes (a pair of them above U+FFFF):
+/// the control characters (`char::is_control`: C0 but tab and newline,
+/// DEL, C1) and those [`hides_or_reorders`] names. Inside a JSON string the
+/// result is the same JSON value; anywhere else it shows every string
+/// unambiguously (`dizzy show`, the explorer).
+pub fn escape_risky(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = |c: char| (c.is_control() && c != '\n' && c != '\t') || hides_or_reorders(c);
+    if !text.chars().any(risky) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if risky(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}

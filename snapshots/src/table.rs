@@ -83,10 +83,7 @@ impl Cell {
             Cell::Int(i) => Value::from(*i),
             Cell::UInt(u) => Value::from(*u),
             // An f32 shows as the shortest decimal that reads back as it.
-            Cell::F32(f) => match f.to_string().parse::<f64>() {
-                Ok(x) if f.is_finite() => json::float(x),
-                _ => json::float(f64::from(*f)),
-            },
+            Cell::F32(f) => json::float32(*f),
             Cell::F64(f) => json::float(*f),
             Cell::Text(s) => Value::String(s.clone()),
             Cell::Bytes(b) => Value::String(hex(b)),

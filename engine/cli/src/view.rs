@@ -118,24 +118,7 @@ pub(crate) fn json_text(value: &Value) -> String {
 /// tab and newline) written as JSON `\uXXXX` escapes (a pair of them above
 /// U+FFFF).
 pub(crate) fn terminal_safe(text: &str) -> String {
-    let risky = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t') || dizzy_components::text::hides_or_reorders(c)
-    };
-    if !text.chars().any(risky) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if risky(c) {
-            let mut units = [0u16; 2];
-            for u in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{u:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    dizzy_components::text::escape_risky(text).into_owned()
 }
 
 /// `text`, cut to at most `max` characters.

@@ -79,7 +79,7 @@ pub fn diff<'a>(a: &'a Inspection, b: &'a Inspection) -> Diff<'a> {
                     old: before.as_ref(),
                     new: None,
                 }),
-                Some(after) if after != before => d.changed.push(Change {
+                Some(after) if !same(after.as_ref(), before.as_ref()) => d.changed.push(Change {
                     uid,
                     component: name,
                     old: before.as_ref(),
@@ -102,7 +102,11 @@ pub fn diff<'a>(a: &'a Inspection, b: &'a Inspection) -> Diff<'a> {
     let names: BTreeSet<&String> = a.resources.keys().chain(b.resources.keys()).collect();
     for name in names {
         let (old, new) = (a.resources.get(name), b.resources.get(name));
-        if old != new {
+        let differ = match (old, new) {
+            (Some(o), Some(n)) => !same(o.as_ref(), n.as_ref()),
+            _ => old.is_some() != new.is_some(),
+        };
+        if differ {
             d.resources.push(ResourceChange {
                 resource: name,
                 old: old.and_then(Option::as_ref),
@@ -111,6 +115,15 @@ pub fn diff<'a>(a: &'a Inspection, b: &'a Inspection) -> Diff<'a> {
         }
     }
     d
+}
+
+/// Two values (`None`: not decoded) are the same, floats by their bits:
+/// a value rewritten from `0.0` to `-0.0` changed.
+fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => dizzy_components::json::identical(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
 }
 
 #[cfg(test)]
@@ -183,5 +196,31 @@ mod tests {
         assert_eq!(d.changed[0].old, Some(&json!("a")));
         assert_eq!(d.changed[0].new, Some(&json!("a2")));
         assert!(diff(&a, &a).changed.is_empty());
+    }
+
+    /// A value rewritten with other bits changed, even where `==` on
+    /// numbers holds: `0.0` to `-0.0`, a NaN to `-NaN` or to one with a
+    /// payload.
+    #[test]
+    fn floats_compare_by_their_bits() {
+        use dizzy_components::json::float;
+        let values = [
+            float(0.0),
+            float(-0.0),
+            float(f64::NAN),
+            float(-f64::NAN),
+            float(f64::from_bits(0x7ff8_0000_0000_0001)),
+        ];
+        for (i, x) in values.iter().enumerate() {
+            for (j, y) in values.iter().enumerate() {
+                let a = inspection(1, &[(2, &[("v", json!({"x": x.clone()}))])]);
+                let b = inspection(2, &[(2, &[("v", json!({"x": y.clone()}))])]);
+                assert_eq!(
+                    diff(&a, &b).changed.len(),
+                    usize::from(i != j),
+                    "{x} -> {y}"
+                );
+            }
+        }
     }
 }

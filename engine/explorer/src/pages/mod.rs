@@ -231,10 +231,14 @@ impl<'a> ValueHtml<'a> {
     }
 
     /// Appends plain text (escaped), within the budget; false when spent.
+    /// Characters that hide or reorder text (bidirectional overrides, line
+    /// separators, invisible ones) and controls are shown as `\uXXXX`, as
+    /// `dizzy show` shows them: the page shows every string as it is.
     fn text(&mut self, s: &str) -> bool {
         if self.budget == 0 {
             return false;
         }
+        let s = &*dizzy_components::text::escape_risky(s);
         let n = s.chars().count();
         let shown: String = if n > self.budget {
             let mut t: String = s.chars().take(self.budget.saturating_sub(1)).collect();
@@ -340,6 +344,24 @@ mod tests {
         let within = refs_within(&refs, "files");
         assert_eq!(within, [("/0".to_owned(), 5), ("/1".to_owned(), 6)]);
         assert!(refs_within(&refs, "file").is_empty());
+    }
+
+    /// A value cannot reorder or hide what the page shows: bidirectional
+    /// overrides, line separators, C1 controls and DEL are escapes, in
+    /// strings and in keys, as `dizzy show` prints them.
+    #[test]
+    fn values_show_every_character_that_reorders_or_hides_text_escaped() {
+        let v = json!({"k\u{202e}": "red\u{202e}evil\u{2028}|\u{1b}[31m\u{7f}\u{85}\u{200b}é蟻"});
+        let html = ValueHtml::render(&v, &[], 1, 1000).into_string();
+        for raw in [
+            '\u{202e}', '\u{2028}', '\u{1b}', '\u{7f}', '\u{85}', '\u{200b}',
+        ] {
+            assert!(!html.contains(raw), "{raw:?} raw in {html}");
+        }
+        assert_eq!(
+            html,
+            "{&quot;k\\u202e&quot;:&quot;red\\u202eevil\\u2028|\\u001b[31m\\u007f\\u0085\\u200bé蟻&quot;}"
+        );
     }
 
     #[test]
