@@ -11,7 +11,7 @@ use dizzy_snapshots::{Change, Decode, Diff, Inspection, Inspector, SnapshotRef, 
 use serde_json::{Value, json};
 
 use crate::CliError;
-use crate::view::{self, components_json, entity_json, short};
+use crate::view::{self, components_json, entity_json, short, short_pair};
 
 /// Widest value in the text form, in characters.
 const VALUE: usize = 120;
@@ -128,23 +128,12 @@ fn text(
         )?;
     }
     for c in &d.changed {
-        writeln!(
-            out,
-            "~ uid {} {}: {} -> {}",
-            c.uid,
-            c.component,
-            short(c.old, VALUE / 2),
-            short(c.new, VALUE / 2)
-        )?;
+        let (old, new) = short_pair(c.old, c.new, VALUE / 2);
+        writeln!(out, "~ uid {} {}: {old} -> {new}", c.uid, c.component)?;
     }
     for r in &d.resources {
-        writeln!(
-            out,
-            "~ resource {}: {} -> {}",
-            r.resource,
-            short(r.old, VALUE / 2),
-            short(r.new, VALUE / 2)
-        )?;
+        let (old, new) = short_pair(r.old, r.new, VALUE / 2);
+        writeln!(out, "~ resource {}: {old} -> {new}", r.resource)?;
     }
     Ok(())
 }

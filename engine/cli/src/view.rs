@@ -105,6 +105,28 @@ pub(crate) fn short(value: Option<&Value>, max: usize) -> String {
     cut(&text, max)
 }
 
+/// Two values of a change, each at most `max` characters, cut so that
+/// where they differ shows: when the first difference lies past the cut,
+/// both are shown from a little before it (`…` marks each cut).
+pub(crate) fn short_pair(old: Option<&Value>, new: Option<&Value>, max: usize) -> (String, String) {
+    let text = |v: Option<&Value>| v.map_or_else(|| "?".to_owned(), json_text);
+    let (a, b) = (text(old), text(new));
+    let first = a
+        .chars()
+        .zip(b.chars())
+        .position(|(x, y)| x != y)
+        .unwrap_or_else(|| a.chars().count().min(b.chars().count()));
+    if first + 1 < max {
+        return (cut(&a, max), cut(&b, max));
+    }
+    let start = first.saturating_sub(max / 3);
+    let window = |t: &str| {
+        let rest: String = t.chars().skip(start).collect();
+        format!("…{}", cut(&rest, max.saturating_sub(1)))
+    };
+    (window(&a), window(&b))
+}
+
 /// `value` as JSON text that a terminal shows as it is, whatever the
 /// strings in it hold: besides the control characters JSON escapes, DEL,
 /// the C1 controls (one of them starts terminal escape sequences), line
@@ -202,6 +224,25 @@ pub(crate) fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two long values that differ past the cut show where they differ.
+    #[test]
+    fn a_change_past_the_cut_shows_where_it_is() {
+        let old = serde_json::json!({"a": "x".repeat(80), "m": {"k": 0.0}});
+        let new = serde_json::json!({"a": "x".repeat(80), "m": {"k": -0.0}});
+        let (a, b) = short_pair(Some(&old), Some(&new), 30);
+        assert_ne!(a, b);
+        assert!(a.ends_with("0.0}}") && b.ends_with("-0.0}}"), "{a} / {b}");
+        assert!(
+            a.chars().count() <= 30 && b.chars().count() <= 30,
+            "{a} / {b}"
+        );
+        // A difference within the cut: cut as one value is.
+        let (a, b) = short_pair(Some(&serde_json::json!(1)), Some(&serde_json::json!(2)), 30);
+        assert_eq!((a.as_str(), b.as_str()), ("1", "2"));
+        let (a, _) = short_pair(Some(&old), None, 30);
+        assert_eq!(a, short(Some(&old), 30));
+    }
 
     #[test]
     fn entities_leave_out_values_not_decoded() {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::PageError;
 use crate::pages::timeline::previous;
-use crate::pages::{Params, ValueHtml, entity_href, frame, table_href};
+use crate::pages::{Params, Shown, ValueHtml, entity_href, frame, table_href};
 use crate::source::Source;
 
 /// Rows listed per kind of change unless asked, and at most.
@@ -97,7 +97,7 @@ pub(crate) fn render(source: &Source, q: &BTreeMap<String, String>) -> Result<St
                 tbody {
                     @for r in &d.resources {
                         tr.changed data-resource=(r.resource) {
-                            td { (r.resource) }
+                            td { (Shown(r.resource)) }
                             td.value { (opt(r.old, a)) }
                             td.value { (opt(r.new, b)) }
                         }
@@ -130,7 +130,7 @@ fn changes(title: &str, class: &str, list: &[Change<'_>], limit: usize, a: u64, 
                 @for c in list.iter().take(limit) {
                     tr class=(class) data-uid=(c.uid) data-component=(c.component) {
                         td.num { a href=(entity_href(b, c.uid)) { (c.uid) } }
-                        td { a href=(format!("{}?uid={}", table_href(b, c.component), c.uid)) { (c.component) } }
+                        td { a href=(format!("{}?uid={}", table_href(b, c.component), c.uid)) { (Shown(c.component)) } }
                         td.value { (opt(c.old, a)) }
                         td.value { (opt(c.new, b)) }
                     }

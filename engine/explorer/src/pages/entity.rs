@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use crate::error::PageError;
-use crate::pages::{Params, ValueHtml, entity_href, frame, parse_uid, table_href};
+use crate::pages::{Params, Shown, ValueHtml, entity_href, frame, parse_uid, table_href};
 use crate::source::Source;
 
 /// Characters of one component's value shown.
@@ -53,7 +53,7 @@ pub(crate) fn render(
             tbody {
                 @for (name, value) in components {
                     tr data-component=(name) {
-                        td { a href=(format!("{}?uid={uid}", table_href(id, name))) { (name) } }
+                        td { a href=(format!("{}?uid={uid}", table_href(id, name))) { (Shown(name)) } }
                         td.value {
                             @match value {
                                 Some(v) => (ValueHtml::render(v, world.references_of(name, uid), id, VALUE)),
@@ -74,8 +74,8 @@ pub(crate) fn render(
                     @for r in incoming.iter().take(INCOMING) {
                         tr data-uid=(r.from) {
                             td.num { a href=(entity_href(id, r.from)) { (r.from) } }
-                            td { a href=(format!("{}?uid={}", table_href(id, &r.component), r.from)) { (r.component) } }
-                            td { code { @if r.pointer.is_empty() { "(the whole value)" } @else { (r.pointer) } } }
+                            td { a href=(format!("{}?uid={}", table_href(id, &r.component), r.from)) { (Shown(&r.component)) } }
+                            td { code { @if r.pointer.is_empty() { "(the whole value)" } @else { (Shown(&r.pointer)) } } }
                         }
                     }
                 }
@@ -143,7 +143,7 @@ fn tree_node(
         li.focus[node.uid == focus] data-uid=(node.uid) {
             span.node {
                 a href=(entity_href(snapshot, node.uid)) { (node.uid) }
-                " " span.mono { (summary) }
+                " " span.mono { (Shown(&summary)) }
                 @if let Some(s) = first.get(&node.uid) { " " span.muted { "(snapshot " (s) ")" } }
             }
             @if !node.children.is_empty() {

@@ -201,6 +201,17 @@ pub(crate) fn parse_uid(text: &str) -> Result<u64, PageError> {
     })
 }
 
+/// Text from a file (a name, a summary) as HTML: escaped, with the
+/// characters that hide or reorder text and controls shown as `\uXXXX`,
+/// as `dizzy show` shows them, so that no name can change what a page shows.
+pub(crate) struct Shown<'a>(pub(crate) &'a str);
+
+impl maud::Render for Shown<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        let _ = maud::Escaper::new(buffer).write_str(&dizzy_components::text::escape_risky(self.0));
+    }
+}
+
 /// A JSON value as HTML, compact, entity references as links to their
 /// entities' pages, at most `budget` characters (`…` marks a cut).
 pub(crate) struct ValueHtml<'a> {
@@ -362,6 +373,14 @@ mod tests {
             html,
             "{&quot;k\\u202e&quot;:&quot;red\\u202eevil\\u2028|\\u001b[31m\\u007f\\u0085\\u200bé蟻&quot;}"
         );
+    }
+
+    /// Names and summaries from a file (field names, component names, a
+    /// lineage's summary) cannot reorder or hide what a page shows.
+    #[test]
+    fn names_show_every_character_that_reorders_or_hides_text_escaped() {
+        let html = html! { th { (Shown("k\u{202e}<x>\u{2028}\u{200b}\u{1b}")) } }.into_string();
+        assert_eq!(html, "<th>k\\u202e&lt;x&gt;\\u2028\\u200b\\u001b</th>");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use dizzy_systems::{DiagramNode, ScheduleDescription};
 use maud::{Markup, PreEscaped, html};
 
 use crate::error::PageError;
-use crate::pages::{enc, frame, table_href};
+use crate::pages::{Shown, enc, frame, table_href};
 use crate::source::Source;
 
 /// The stable name of the component a schedule names by Rust type
@@ -68,11 +68,11 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
                 @match resource {
                     Some(r) => @match stable_name(&meta, r, Kind::Resource) {
                         Some(stable) => a href=(format!("/snapshots/{id}#resources")) title=(n) { (stable) },
-                        None => code { (n) },
+                        None => code { (Shown(n)) },
                     },
                     None => @match stable_name(&meta, n, Kind::Component) {
                         Some(stable) => a.component href=(table_href(id, stable)) title=(n) { (stable) },
-                        None => code { (n) },
+                        None => code { (Shown(n)) },
                     },
                 }
             }
@@ -91,7 +91,7 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
             tbody {
                 @for s in &d.without_sync_points().systems {
                     tr id=(system_anchor(&s.name)) {
-                        td { code { (s.name) } @if s.exclusive { " " span.tag { "exclusive" } } }
+                        td { code { (Shown(&s.name)) } @if s.exclusive { " " span.tag { "exclusive" } } }
                         td.num { @if let Some(st) = d.stages.iter().position(|g| g.contains(&s.name)) { (st) } }
                         td { (data(&s.reads)) }
                         td { (data(&s.writes)) }

@@ -6,7 +6,7 @@ use maud::html;
 
 use crate::error::PageError;
 use crate::pages::timeline::{kind, previous};
-use crate::pages::{ValueHtml, frame, table_href, utc};
+use crate::pages::{Shown, ValueHtml, frame, table_href, utc};
 use crate::source::Source;
 
 /// Characters of a resource's value shown.
@@ -46,7 +46,7 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
         @if !inspection.undecodable.is_empty() {
             div.warn {
                 "Not decodable by this build (shown without values): "
-                @for (name, why) in &inspection.undecodable { code { (name) } " (" (why) ") " }
+                @for (name, why) in &inspection.undecodable { code { (Shown(name)) } " (" (Shown(why)) ") " }
             }
         }
         h2 { "Components" }
@@ -58,7 +58,7 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
             tbody {
                 @for (name, c) in &s.components {
                     tr data-component=(name) {
-                        td { a href=(table_href(id, name)) { (name) } }
+                        td { a href=(table_href(id, name)) { (Shown(name)) } }
                         td.num { (c.entities) }
                         td.num { (c.written) }
                         td.num { (c.bytes) }
@@ -77,7 +77,7 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
                 tbody {
                     @for (name, c) in &s.resources {
                         tr {
-                            td { (name) }
+                            td { (Shown(name)) }
                             td.num { (c.written) }
                             td.num { (c.bytes) }
                             td.value {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::PageError;
 use crate::pages::{
-    Params, ValueHtml, enc, entity_href, frame, parse_uid, refs_within, table_href,
+    Params, Shown, ValueHtml, enc, entity_href, frame, parse_uid, refs_within, table_href,
 };
 use crate::source::Source;
 
@@ -235,7 +235,7 @@ pub(crate) fn render(
         }
     };
     let body = html! {
-        h1 { "Component " code { (name) } " at snapshot " a href=(format!("/snapshots/{id}")) { (id) } }
+        h1 { "Component " code { (Shown(name)) } " at snapshot " a href=(format!("/snapshots/{id}")) { (id) } }
         p.muted {
             (all.len()) " entities have it"
             @if total != all.len() as u64 { ", " (total) " match the filter" }
@@ -252,7 +252,7 @@ pub(crate) fn render(
             label { "field "
                 select name="field" {
                     option value="" { "any" }
-                    @for c in &columns { option value=(c) selected[field == Some(c.as_str())] { (c) } }
+                    @for c in &columns { option value=(c) selected[field == Some(c.as_str())] { (Shown(c)) } }
                 }
             }
             label { "contains " input type="text" name="value" size="16" value=[value_filter]; }
@@ -269,7 +269,7 @@ pub(crate) fn render(
         table #rows data-component=(name) {
             thead { tr {
                 th.num { a href=(sort_link("uid")) { "uid" (arrow("uid")) } }
-                @for c in &columns { th { a href=(sort_link(c)) { (c) (arrow(c)) } } }
+                @for c in &columns { th { a href=(sort_link(c)) { (Shown(c)) (arrow(c)) } } }
             } }
             tbody {
                 @for (uid, v) in shown {
