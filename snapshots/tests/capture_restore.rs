@@ -48,14 +48,20 @@ fn dump(world: &mut World) -> (BTreeMap<u64, Row>, Option<Clock>) {
     (out, world.get_resource::<Clock>().cloned())
 }
 
-#[test]
-fn full_and_deltas_restore_to_the_same_world() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("w.redb");
+/// A new file in `dir`, the registry, and an empty world with it installed.
+fn file_and_world(dir: &std::path::Path) -> (std::path::PathBuf, Store, Registry, World) {
+    let path = dir.join("w.redb");
     let store = Store::open(&path).unwrap();
     let reg = registry();
     let mut world = World::new();
     reg.install(&mut world);
+    (path, store, reg, world)
+}
+
+#[test]
+fn full_and_deltas_restore_to_the_same_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, store, reg, mut world) = file_and_world(dir.path());
     world.insert_resource(Clock(7));
     let mut ents = Vec::new();
     for i in 0..500u32 {
@@ -150,11 +156,7 @@ fn dangling_reference_fails_capture_and_leaves_world_unchanged() {
 #[test]
 fn a_delta_finds_the_entities_of_every_way_of_getting_a_uid() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("w.redb");
-    let store = Store::open(&path).unwrap();
-    let reg = registry();
-    let mut world = World::new();
-    reg.install(&mut world);
+    let (path, store, reg, mut world) = file_and_world(dir.path());
     for i in 0..50u32 {
         world.spawn(Pos(i as f32, 0.0));
     }
