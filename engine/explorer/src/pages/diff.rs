@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::PageError;
 use crate::pages::timeline::previous;
-use crate::pages::{Params, Shown, ValueHtml, entity_href, frame, table_href};
+use crate::pages::{Attr, Params, Shown, ValueHtml, entity_href, frame, table_href};
 use crate::source::Source;
 
 /// Rows listed per kind of change unless asked, and at most.
@@ -128,7 +128,7 @@ fn changes(title: &str, class: &str, list: &[Change<'_>], limit: usize, a: u64, 
             thead { tr { th.num { "uid" } th { "component" } th { "old" } th { "new" } } }
             tbody {
                 @for c in list.iter().take(limit) {
-                    tr class=(class) data-uid=(c.uid) data-component=(c.component) {
+                    tr class=(class) data-uid=(c.uid) data-component=(Attr(c.component)) {
                         td.num { a href=(entity_href(b, c.uid)) { (c.uid) } }
                         td { a href=(format!("{}?uid={}", table_href(b, c.component), c.uid)) { (Shown(c.component)) } }
                         td.value { (opt(c.old, a)) }

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use crate::error::PageError;
-use crate::pages::{Params, Shown, ValueHtml, entity_href, frame, parse_uid, table_href};
+use crate::pages::{Attr, Params, Shown, ValueHtml, entity_href, frame, parse_uid, table_href};
 use crate::source::Source;
 
 /// Characters of one component's value shown.
@@ -52,7 +52,7 @@ pub(crate) fn render(
             thead { tr { th { "component" } th { "value" } } }
             tbody {
                 @for (name, value) in components {
-                    tr data-component=(name) {
+                    tr data-component=(Attr(name)) {
                         td { a href=(format!("{}?uid={uid}", table_href(id, name))) { (Shown(name)) } }
                         td.value {
                             @match value {

@@ -212,6 +212,27 @@ impl maud::Render for Shown<'_> {
     }
 }
 
+/// Text from a file in an attribute (a field name in a filter's option, a
+/// `data-` attribute): escaped, with the characters [`Shown`] escapes
+/// written as numeric character references, so that the page holds none of
+/// them raw while the browser still sends the text itself back.
+pub(crate) struct Attr<'a>(pub(crate) &'a str);
+
+impl maud::Render for Attr<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        for c in self.0.chars() {
+            if (c.is_control() && c != '\n' && c != '\t')
+                || dizzy_components::text::hides_or_reorders(c)
+            {
+                let _ = write!(buffer, "&#x{:x};", u32::from(c));
+            } else {
+                let mut b = [0u8; 4];
+                let _ = maud::Escaper::new(&mut *buffer).write_str(c.encode_utf8(&mut b));
+            }
+        }
+    }
+}
+
 /// A JSON value as HTML, compact, entity references as links to their
 /// entities' pages, at most `budget` characters (`…` marks a cut).
 pub(crate) struct ValueHtml<'a> {
@@ -381,6 +402,18 @@ mod tests {
     fn names_show_every_character_that_reorders_or_hides_text_escaped() {
         let html = html! { th { (Shown("k\u{202e}<x>\u{2028}\u{200b}\u{1b}")) } }.into_string();
         assert_eq!(html, "<th>k\\u202e&lt;x&gt;\\u2028\\u200b\\u001b</th>");
+    }
+
+    /// In attributes, the same characters are character references: none
+    /// raw in the page, the same text for the browser.
+    #[test]
+    fn attributes_hold_no_character_that_reorders_or_hides_text_raw() {
+        let html = html! { option value=(Attr("f\u{1b}[31m\u{202e}\u{2028}\u{200b}\"<é")) { "x" } }
+            .into_string();
+        assert_eq!(
+            html,
+            "<option value=\"f&#x1b;[31m&#x202e;&#x2028;&#x200b;&quot;&lt;é\">x</option>"
+        );
     }
 
     #[test]

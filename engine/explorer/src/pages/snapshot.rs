@@ -6,7 +6,7 @@ use maud::html;
 
 use crate::error::PageError;
 use crate::pages::timeline::{kind, previous};
-use crate::pages::{Shown, ValueHtml, frame, table_href, utc};
+use crate::pages::{Attr, Shown, ValueHtml, frame, table_href, utc};
 use crate::source::Source;
 
 /// Characters of a resource's value shown.
@@ -57,7 +57,7 @@ pub(crate) fn render(source: &Source, at: &str) -> Result<String, PageError> {
             } }
             tbody {
                 @for (name, c) in &s.components {
-                    tr data-component=(name) {
+                    tr data-component=(Attr(name)) {
                         td { a href=(table_href(id, name)) { (Shown(name)) } }
                         td.num { (c.entities) }
                         td.num { (c.written) }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::PageError;
 use crate::pages::{
-    Params, Shown, ValueHtml, enc, entity_href, frame, parse_uid, refs_within, table_href,
+    Attr, Params, Shown, ValueHtml, enc, entity_href, frame, parse_uid, refs_within, table_href,
 };
 use crate::source::Source;
 
@@ -252,21 +252,21 @@ pub(crate) fn render(
             label { "field "
                 select name="field" {
                     option value="" { "any" }
-                    @for c in &columns { option value=(c) selected[field == Some(c.as_str())] { (Shown(c)) } }
+                    @for c in &columns { option value=(Attr(c)) selected[field == Some(c.as_str())] { (Shown(c)) } }
                 }
             }
-            label { "contains " input type="text" name="value" size="16" value=[value_filter]; }
+            label { "contains " input type="text" name="value" size="16" value=[value_filter.map(Attr)]; }
             label { "rows "
                 select name="size" {
                     @for n in [20u64, 50, 100, 200, 500] { option value=(n) selected[n == size] { (n) } }
                 }
             }
-            @if sort != "uid" { input type="hidden" name="sort" value=(sort); }
+            @if sort != "uid" { input type="hidden" name="sort" value=(Attr(sort)); }
             @if desc { input type="hidden" name="desc" value="1"; }
             button type="submit" { "filter" }
             a href=(table_href(id, name)) { "clear" }
         }
-        table #rows data-component=(name) {
+        table #rows data-component=(Attr(name)) {
             thead { tr {
                 th.num { a href=(sort_link("uid")) { "uid" (arrow("uid")) } }
                 @for c in &columns { th { a href=(sort_link(c)) { (Shown(c)) (arrow(c)) } } }
@@ -276,7 +276,7 @@ pub(crate) fn render(
                     tr data-uid=(uid) {
                         td.num { a.entity href=(entity_href(id, *uid)) { (uid) } }
                         @for c in &columns {
-                            td.value data-field=(c) {
+                            td.value data-field=(Attr(c)) {
                                 @match v {
                                     None => span.muted { "(not decoded)" },
                                     Some(v) => @match cell(v, c) {
