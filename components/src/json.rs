@@ -41,15 +41,26 @@ pub fn float(x: f64) -> Value {
 /// the names [`float`] gives, with `"NaN(0x…)"` holding the `f32`'s 8 hex
 /// digits of bits.
 pub fn float32(x: f32) -> Value {
+    match name32(x) {
+        Some(name) => Value::String(name),
+        None => float(short(x)),
+    }
+}
+
+/// The name of an `f32` that is not finite (as [`float32`] gives it).
+fn name32(x: f32) -> Option<String> {
     if x.is_nan() {
-        return Value::String(nan_name(
+        Some(nan_name(
             x.to_bits().into(),
             CANONICAL_NAN32.into(),
             SIGN32.into(),
             8,
-        ));
+        ))
+    } else if x.is_infinite() {
+        Some(non_finite(f64::from(x)))
+    } else {
+        None
     }
-    float(short(x))
 }
 
 /// `x` as the `f64` of its shortest decimal, if that reads back as `x`
@@ -170,9 +181,9 @@ impl<S: Serializer> Serializer for Adapter<S> {
     type SerializeStructVariant = Adapter<S::SerializeStructVariant>;
 
     fn serialize_f32(self, v: f32) -> Result<S::Ok, S::Error> {
-        match float32(v) {
-            Value::String(name) => self.0.serialize_str(&name),
-            _ => self.0.serialize_f64(short(v)),
+        match name32(v) {
+            Some(name) => self.0.serialize_str(&name),
+            None => self.0.serialize_f64(short(v)),
         }
     }
     fn serialize_f64(self, v: f64) -> Result<S::Ok, S::Error> {

@@ -20,6 +20,13 @@ pub fn hides_or_reorders(c: char) -> bool {
     )
 }
 
+/// Whether `c` drives a terminal or hides or reorders a line: a control
+/// character (`char::is_control`: C0 but tab and newline, DEL, C1) or one
+/// [`hides_or_reorders`] names. What [`escape_risky`] escapes.
+pub fn is_risky(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || hides_or_reorders(c)
+}
+
 /// `text` with the characters that drive a terminal or hide or reorder a
 /// line written as JSON `\uXXXX` escapes (a pair of them above U+FFFF):
 /// the control characters (`char::is_control`: C0 but tab and newline,
@@ -27,13 +34,12 @@ pub fn hides_or_reorders(c: char) -> bool {
 /// result is the same JSON value; anywhere else it shows every string
 /// unambiguously (`dizzy show`, the explorer).
 pub fn escape_risky(text: &str) -> std::borrow::Cow<'_, str> {
-    let risky = |c: char| (c.is_control() && c != '\n' && c != '\t') || hides_or_reorders(c);
-    if !text.chars().any(risky) {
+    if !text.chars().any(is_risky) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if risky(c) {
+        if is_risky(c) {
             let mut units = [0u16; 2];
             for u in c.encode_utf16(&mut units) {
                 out.push_str(&format!("\\u{u:04x}"));

@@ -316,6 +316,8 @@ impl Capturer {
         let stamp = uids_stamp(world);
         let before = world.read_change_tick();
         let now = world.increment_change_tick();
+        // A delta looks for new entities only if one got a uid since the base.
+        let spawns = self.base.as_ref().is_none_or(|b| b.uids_stamp != stamp);
         let delta_base = match (&self.base, want) {
             (Some(b), Want::Auto)
                 if b.chain_len < self.settings.max_chain
@@ -334,7 +336,6 @@ impl Capturer {
             && matches!(want, Want::Auto)
             && let Some(base) = self.base.clone()
         {
-            let spawns = base.uids_stamp != stamp;
             let (probe, _) = self.delta(world, registry, base.since, now, spawns)?;
             self.scanned = None;
             if probe.columns.is_empty() && probe.removed_resources.is_empty() {
@@ -342,10 +343,7 @@ impl Capturer {
             }
         }
         let (mut meta, chunks) = match &delta_base {
-            Some(base) => {
-                let spawns = base.uids_stamp != stamp;
-                self.delta(world, registry, base.since, now, spawns)?
-            }
+            Some(base) => self.delta(world, registry, base.since, now, spawns)?,
             None => self.full(world, registry)?,
         };
         if !forced

@@ -221,9 +221,7 @@ pub(crate) struct Attr<'a>(pub(crate) &'a str);
 impl maud::Render for Attr<'_> {
     fn render_to(&self, buffer: &mut String) {
         for c in self.0.chars() {
-            if (c.is_control() && c != '\n' && c != '\t')
-                || dizzy_components::text::hides_or_reorders(c)
-            {
+            if dizzy_components::text::is_risky(c) {
                 let _ = write!(buffer, "&#x{:x};", u32::from(c));
             } else {
                 let mut b = [0u8; 4];
