@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use dizzy_components::Kind;
 
 /// The format version this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// `meta`: file-level facts: `format` (u32 LE) and `codec` (UTF-8).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("dizzy.meta");
@@ -172,7 +172,8 @@ pub(crate) fn encode_meta(meta: &SnapshotMeta) -> Result<Vec<u8>, dizzy_componen
 pub(crate) fn decode_meta(bytes: &[u8]) -> Result<SnapshotMeta, String> {
     use dizzy_components::codec;
     match bytes {
-        [RECORD_TAG, 2, rest @ ..] => {
+        // Formats 2 and 3 have the same records (3 adds a chunk layout).
+        [RECORD_TAG, 2 | 3, rest @ ..] => {
             codec::decode::<SnapshotMeta>(rest).map_err(|e| e.to_string())
         }
         [RECORD_TAG, v, ..] => Err(format!(
@@ -255,7 +256,88 @@ pub(crate) enum Layout {
     /// The values, then each row's uid (u64 LE) at the end.
     Keyed,
     /// Uids only; in full snapshots, rows `start..` of group `group`.
+    /// Stored packed ([`pack_uid`]) since format 3, as `u64` LE before.
     Uids { group: u32, start: u32 },
+}
+
+/// The header tag of a chunk of packed uids (format 3): a `Layout::Uids`
+/// chunk whose uids are [`pack_uid`]'s varints, not `u64` LE.
+const PACKED_UIDS: u8 = 3;
+
+/// The most bytes one packed uid takes (a LEB128 varint of a `u64`).
+pub(crate) const PACKED_UID_MAX: usize = 10;
+
+/// Appends `uid` to a chunk of packed uids: the zigzag of its difference
+/// from `prev` (the uid before it in the chunk, 0 for the first), as a
+/// LEB128 varint. Uids are handed out in order, so a table's rows mostly
+/// hold uids a few apart: one or two bytes each instead of eight.
+pub(crate) fn pack_uid(out: &mut Vec<u8>, prev: u64, uid: u64) {
+    let d = uid.wrapping_sub(prev) as i64;
+    let mut z = ((d << 1) ^ (d >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// The uids of a chunk, as stored in either form.
+pub(crate) struct UidsIter<'a> {
+    bytes: &'a [u8],
+    packed: bool,
+    prev: u64,
+}
+
+impl Iterator for UidsIter<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        if !self.packed {
+            let (head, rest) = self.bytes.split_first_chunk::<8>()?;
+            self.bytes = rest;
+            return Some(u64::from_le_bytes(*head));
+        }
+        // `parse` checked that every varint ends within 10 bytes and that
+        // the last byte ends one.
+        let mut z = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let (&b, rest) = self.bytes.split_first()?;
+            self.bytes = rest;
+            z |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            shift += 7;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        self.prev = self.prev.wrapping_add(d as u64);
+        Some(self.prev)
+    }
+}
+
+/// Checks a body of packed uids: `rows` varints of at most
+/// [`PACKED_UID_MAX`] bytes, and nothing after the last.
+fn check_packed(body: &[u8], rows: u32) -> Result<(), String> {
+    let mut ends = 0u64;
+    let mut run = 0usize;
+    for &b in body {
+        run += 1;
+        if run > PACKED_UID_MAX {
+            return Err(format!("a packed uid longer than {PACKED_UID_MAX} bytes"));
+        }
+        if b < 0x80 {
+            ends += 1;
+            run = 0;
+        }
+    }
+    if run != 0 {
+        return Err("the last packed uid is cut short".to_owned());
+    }
+    if ends != u64::from(rows) {
+        return Err(format!("chunk claims {rows} uids but holds {ends}"));
+    }
+    Ok(())
 }
 
 pub(crate) const HEADER: usize = 16;
@@ -282,11 +364,12 @@ pub(crate) fn lists_chunk(
     Ok((owners.len() as u64, chunk))
 }
 
+/// Writes a chunk header; a `Layout::Uids` chunk is one of packed uids.
 pub(crate) fn header(out: &mut Vec<u8>, layout: Layout, rows: u32) {
     let (tag, group, start) = match layout {
         Layout::Rows { group, start } => (0u8, group, start),
         Layout::Keyed => (1, 0, 0),
-        Layout::Uids { group, start } => (2, group, start),
+        Layout::Uids { group, start } => (PACKED_UIDS, group, start),
     };
     out.extend_from_slice(&[tag, 0, 0, 0]);
     out.extend_from_slice(&group.to_le_bytes());
@@ -299,16 +382,21 @@ pub(crate) fn header(out: &mut Vec<u8>, layout: Layout, rows: u32) {
 pub(crate) struct Chunk<'a> {
     pub layout: Layout,
     pub rows: u32,
-    /// Little-endian u64 uids (Keyed and Uids layouts).
-    pub uids: &'a [u8],
+    /// The uids (Keyed and Uids layouts): `u64` LE, or packed varints.
+    uids: &'a [u8],
+    /// Whether `uids` are packed ([`pack_uid`]).
+    packed: bool,
     pub payload: &'a [u8],
 }
 
 impl Chunk<'_> {
-    pub(crate) fn uids(&self) -> impl Iterator<Item = u64> + '_ {
-        self.uids
-            .chunks_exact(8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    /// The chunk's uids, in order.
+    pub(crate) fn uids(&self) -> UidsIter<'_> {
+        UidsIter {
+            bytes: self.uids,
+            packed: self.packed,
+            prev: 0,
+        }
     }
 }
 
@@ -329,7 +417,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
             start: u32_at(8),
         },
         1 => Layout::Keyed,
-        2 => Layout::Uids {
+        2 | PACKED_UIDS => Layout::Uids {
             group: u32_at(4),
             start: u32_at(8),
         },
@@ -343,6 +431,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
         return Err("chunk header: bytes that must be zero are not".to_owned());
     }
     let body = &bytes[HEADER..];
+    if bytes[0] == PACKED_UIDS {
+        check_packed(body, rows)?;
+        return Ok(Chunk {
+            layout,
+            rows,
+            uids: body,
+            packed: true,
+            payload: &[],
+        });
+    }
     let uid_bytes = match layout {
         Layout::Rows { .. } => 0,
         Layout::Keyed | Layout::Uids { .. } => rows as usize * 8,
@@ -361,6 +459,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
         layout,
         rows,
         uids,
+        packed: false,
         payload,
     })
 }

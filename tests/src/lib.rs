@@ -397,3 +397,30 @@ pub fn squash_without_the_apps_types(db: &Path) {
     assert!(tool.squash().unwrap().is_some(), "the file is squashed");
     tool.close().unwrap();
 }
+
+/// The uids of a packed uids chunk's body (docs/FORMAT.md, layout 3), read
+/// as the format describes, independently of dizzy's own reader: each is the
+/// zigzag of its difference from the one before (the first from 0), as a
+/// LEB128 varint.
+///
+/// # Panics
+/// If the body ends inside a varint.
+pub fn unpack_uids(body: &[u8]) -> Vec<u64> {
+    let (mut at, mut prev, mut out) = (0, 0u64, Vec::new());
+    while at < body.len() {
+        let (mut z, mut shift) = (0u64, 0);
+        loop {
+            let b = body[at];
+            at += 1;
+            z |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        prev = prev.wrapping_add(d as u64);
+        out.push(prev);
+    }
+    out
+}

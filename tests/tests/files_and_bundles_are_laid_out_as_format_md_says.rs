@@ -164,7 +164,7 @@ fn a_file_decodes_as_format_md_describes() {
     let db = redb::Database::open(&path).unwrap();
     let tx = db.begin_read().unwrap();
 
-    // dizzy.meta: exactly `format` (u32 LE 2) and `codec`.
+    // dizzy.meta: exactly `format` (u32 LE 3) and `codec`.
     let meta = tx.open_table(META).unwrap();
     let keys: BTreeMap<String, Vec<u8>> = meta
         .iter()
@@ -178,11 +178,11 @@ fn a_file_decodes_as_format_md_describes() {
         keys,
         BTreeMap::from([
             ("codec".to_owned(), b"bincode-2.0.1-standard".to_vec()),
-            ("format".to_owned(), 2u32.to_le_bytes().to_vec()),
+            ("format".to_owned(), 3u32.to_le_bytes().to_vec()),
         ])
     );
 
-    // dizzy.snapshots: one record, 0xff 0x02, then the fields in order.
+    // dizzy.snapshots: one record, 0xff 0x03, then the fields in order.
     let records = tx.open_table(SNAPSHOTS).unwrap();
     let all: Vec<(u64, Vec<u8>)> = records
         .iter()
@@ -194,7 +194,7 @@ fn a_file_decodes_as_format_md_describes() {
         .collect();
     assert_eq!(all.len(), 1);
     let (id, record) = &all[0];
-    assert_eq!(&record[..2], &[0xff, 2]);
+    assert_eq!(&record[..2], &[0xff, 3]);
     let mut r = Reader::new(&record[2..]);
     assert_eq!(r.varint(), *id, "id");
     assert_eq!(r.varint(), 0, "kind: full");
@@ -273,7 +273,7 @@ fn a_file_decodes_as_format_md_describes() {
     assert!(column("golden.parent").has_refs);
     assert!(!column("golden.level").has_refs);
 
-    // Each group: `@uid` (layout 2) and its components' values (layout 0),
+    // Each group: `@uid` (layout 3, packed) and its components' values (layout 0),
     // in the group's rows; values decode with the codec, one after the
     // other, to exactly the chunk's end.
     let mut level_by_uid = BTreeMap::new();
@@ -281,7 +281,7 @@ fn a_file_decodes_as_format_md_describes() {
     for ((name, _), chunk) in &stored {
         let (layout, group, first, _rows) = header(chunk);
         match name.as_str() {
-            "@uid" => assert_eq!(layout, 2),
+            "@uid" => assert_eq!(layout, 3),
             "golden.level" | "golden.parent" => assert_eq!(layout, 0),
             _ => {}
         }
@@ -304,11 +304,12 @@ fn a_file_decodes_as_format_md_describes() {
     for (g, (components, rows)) in groups.iter().enumerate() {
         let uids_chunk = stored
             .values()
-            .find(|c| header(c).0 == 2 && header(c).1 == g as u32)
+            .find(|c| header(c).0 == 3 && header(c).1 == g as u32)
             .unwrap();
-        assert_eq!(header(uids_chunk), (2, g as u32, 0, *rows as u32));
-        assert_eq!(uids_chunk.len(), 16 + 8 * *rows as usize, "uids only");
-        let uid = u64::from_le_bytes(uids_chunk[16..24].try_into().unwrap());
+        assert_eq!(header(uids_chunk), (3, g as u32, 0, *rows as u32));
+        let uids = dizzy_tests::unpack_uids(&uids_chunk[16..]);
+        assert_eq!(uids.len(), *rows as usize, "uids only");
+        let uid = uids[0];
         for component in components {
             let chunk = stored
                 .iter()

@@ -326,11 +326,10 @@ fn crafted_claims() {
         .position(|(k, _)| k.0 == delta && k.1 == "@spawn")
         .expect("@spawn chunk");
     let old = &fixture.chunks[spawn_at].1;
-    let real: Vec<u64> = old[16..]
-        .chunks_exact(8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .collect();
+    assert_eq!(old[0], 3, "packed uids");
+    let real = dizzy_tests::unpack_uids(&old[16..]);
     let spaced: Vec<u64> = (1..=4_000u64).map(|i| i * 65_000 + 7).chain(real).collect();
+    // Written as uids of format 2 (`u64` LE), which a build still reads.
     let mut chunk = vec![2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     chunk.extend_from_slice(&(spaced.len() as u32).to_le_bytes());
     for u in &spaced {

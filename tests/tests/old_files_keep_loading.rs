@@ -42,7 +42,7 @@ fn app(db: &std::path::Path) -> App {
         .snapshot_policy(SnapshotPolicy::OFF)
 }
 
-const FIXTURES: [u32; 2] = [1, 2];
+const FIXTURES: [u32; 3] = [1, 2, 3];
 
 fn fixture(format: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/format-{format}.redb"))
@@ -132,12 +132,34 @@ fn every_past_format_still_opens() {
             ),
             ("Paris".to_owned(), 10, None, true),
         ];
-        assert_eq!(contents(&mut rt), (expected, 2), "format {format}");
-        // And it keeps working: a new snapshot on top of the old file.
+        assert_eq!(contents(&mut rt), (expected.clone(), 2), "format {format}");
+        // And it keeps working: snapshots of this format on top of the old
+        // ones (a delta that spawns and despawns, then a full snapshot), read
+        // back along with them.
         rt.world_mut().resource_mut::<Atlas>().edition = 3;
+        rt.spawn(Place {
+            name: "Brest".into(),
+            height: 30,
+        });
+        let nantes = {
+            let w = rt.world_mut();
+            let mut q = w.query::<(Entity, &Place)>();
+            q.iter(w).find(|(_, p)| p.name == "Nantes").unwrap().0
+        };
+        rt.world_mut().despawn(nantes);
         rt.tick().unwrap();
+        let delta = rt.snapshot().unwrap().expect("a delta");
+        let mut now = expected.clone();
+        now.retain(|r| r.0 != "Nantes");
+        now.insert(0, ("Brest".to_owned(), 30, None, false));
+        assert_eq!(contents(&mut rt), (now.clone(), 3), "format {format}");
+        rt.snapshot_full().unwrap();
         rt.close().unwrap();
         let mut again = app(&copy).open().unwrap();
-        assert_eq!(contents(&mut again).1, 3);
+        assert_eq!(contents(&mut again), (now.clone(), 3), "format {format}");
+        again.close().unwrap();
+        // The delta on the old full snapshot, without the new full one.
+        let mut at_delta = app(&copy).at_snapshot(delta).open().unwrap();
+        assert_eq!(contents(&mut at_delta), (now, 3), "format {format}");
     }
 }

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::detect::ScannedRows;
 use crate::error::CaptureError;
-use crate::format::{HEADER, SnapshotKind, SnapshotMeta, col};
+use crate::format::{SnapshotKind, SnapshotMeta, col};
 use crate::kept::Kept;
 
 use super::encode::{
@@ -295,8 +295,8 @@ fn lifecycle_chunks(
     let mut buf = Vec::new();
     let mut push = |name: &str, uids: &mut dyn Iterator<Item = u64>, out: &mut Columns| {
         uid_chunks(uids, (0, 0), target, &mut buf);
-        for c in buf.drain(..) {
-            out.push(name, ((c.len() - HEADER) / 8) as u64, c);
+        for (rows, c) in buf.drain(..) {
+            out.push(name, rows, c);
         }
     };
     if !departed.is_empty() {

@@ -11,7 +11,7 @@ use dizzy_components::{
 };
 
 use crate::error::CaptureError;
-use crate::format::{ColumnMeta, HEADER, Layout, col, header};
+use crate::format::{ColumnMeta, HEADER, Layout, PACKED_UID_MAX, col, header, pack_uid};
 use crate::kept::Kept;
 
 use super::ChunkData;
@@ -192,34 +192,39 @@ impl Columns {
     }
 }
 
-/// Frames uids as `Uids` chunks; `at` is (group, first row) for full snapshots.
+/// Frames uids as `Uids` chunks of packed uids ([`pack_uid`]) of about
+/// `target` bytes, each with its number of uids; `at` is (group, first row)
+/// for full snapshots.
 pub(super) fn uid_chunks(
     uids: impl Iterator<Item = u64>,
     at: (u32, u32),
     target: usize,
-    out: &mut Vec<Vec<u8>>,
+    out: &mut Vec<(u64, Vec<u8>)>,
 ) {
-    let per = (target / 8).max(1);
+    let full = HEADER + target.saturating_sub(PACKED_UID_MAX).max(1);
     let mut buf = Vec::new();
     let mut n = 0u32;
+    let mut prev = 0;
     let (group, mut start) = at;
     for uid in uids {
         if n == 0 {
-            buf = Vec::with_capacity(HEADER + per * 8);
+            buf = Vec::with_capacity(full + PACKED_UID_MAX);
             buf.resize(HEADER, 0);
+            prev = 0;
         }
-        buf.extend_from_slice(&uid.to_le_bytes());
+        pack_uid(&mut buf, prev, uid);
+        prev = uid;
         n += 1;
-        if n as usize == per {
+        if buf.len() >= full {
             finish(&mut buf, Layout::Uids { group, start }, n);
-            out.push(std::mem::take(&mut buf));
+            out.push((u64::from(n), std::mem::take(&mut buf)));
             start += n;
             n = 0;
         }
     }
     if n > 0 {
         finish(&mut buf, Layout::Uids { group, start }, n);
-        out.push(buf);
+        out.push((u64::from(n), buf));
     }
 }
 
@@ -386,5 +391,65 @@ mod tests {
             newer_rows(&ticks, since, now, &mut got);
             assert_eq!(got, want, "len {len}, now {now:?}");
         }
+    }
+
+    /// Uids of every kind (ascending, descending, far apart, the extremes of
+    /// `u64`) come back from packed chunks exactly and in order; chunks are
+    /// cut near the target size and count their uids; a damaged chunk is
+    /// refused, not read short.
+    #[test]
+    fn packed_uids_round_trip() {
+        use crate::format::parse;
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut uids: Vec<u64> = (2..5_000).collect();
+        uids.extend((0..3_000).map(|i| 900_000 - 7 * i));
+        uids.extend((0..3_000).map(|_| next()));
+        uids.extend([0, u64::MAX, 1, u64::MAX - 1, 0, 1 << 63, (1 << 63) - 1]);
+        for target in [64, 1_000, 1 << 20] {
+            let mut out = Vec::new();
+            uid_chunks(uids.iter().copied(), (4, 100), target, &mut out);
+            let mut back = Vec::new();
+            let mut start = 100;
+            for (rows, bytes) in &out {
+                assert!(bytes.len() <= HEADER + target.max(PACKED_UID_MAX) + PACKED_UID_MAX);
+                let chunk = parse(bytes).unwrap();
+                assert_eq!(chunk.layout, Layout::Uids { group: 4, start });
+                assert_eq!(u64::from(chunk.rows), *rows);
+                let got: Vec<u64> = chunk.uids().collect();
+                assert_eq!(got.len() as u64, *rows);
+                back.extend(got);
+                start += chunk.rows;
+            }
+            assert_eq!(back, uids, "target {target}");
+        }
+        // Ascending uids take one byte each.
+        let mut out = Vec::new();
+        uid_chunks(2..10_002, (0, 0), 1 << 20, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1.len(), HEADER + 10_000);
+
+        let good = &out[0].1;
+        let mut cut = good[..good.len() - 1].to_vec();
+        assert!(
+            parse(&cut)
+                .unwrap_err()
+                .contains("claims 10000 uids but holds 9999")
+        );
+        cut.push(0x80);
+        assert!(parse(&cut).unwrap_err().contains("cut short"));
+        let mut long = good[..HEADER].to_vec();
+        long[12..16].copy_from_slice(&1u32.to_le_bytes());
+        long.extend([0xff; 10]);
+        long.push(0);
+        assert!(parse(&long).unwrap_err().contains("longer than 10 bytes"));
+        let mut extra = good.clone();
+        extra.push(4);
+        assert!(parse(&extra).unwrap_err().contains("holds 10001"));
     }
 }

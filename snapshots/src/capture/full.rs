@@ -56,12 +56,16 @@ impl Capturer {
             .filter(|(_, e)| !e.is_empty())
             .collect();
 
-        let tasks = tasks(&groups, &sparse);
         let read: &World = world;
         let encoders: Vec<Option<RefEncoder<'_>>> = cols
             .iter()
             .map(|c| c.encoder(read, self.settings.refs))
             .collect();
+        let spans: Vec<u32> = groups
+            .iter()
+            .map(|g| span_of(read, &cols, &encoders, g, target))
+            .collect();
+        let tasks = tasks(&groups, &spans, &sparse);
         let results: Vec<Result<(String, Encoded), CaptureError>> = tasks
             .par_iter()
             .map(|task| encode_task(read, &cols, &encoders, uid_id, target, task))
@@ -115,8 +119,67 @@ struct Group {
     cols: Vec<usize>,
 }
 
-/// Rows of one column of one group encoded by one task, at most.
-const SPAN: u32 = 1 << 16;
+/// Rows of one column of one group encoded by one task: at least
+/// [`MIN_SPAN`], at most [`MAX_SPAN`] (a task is also a unit of a restore's
+/// decoding, which overlaps the spawning of the units before it).
+const MIN_SPAN: u32 = 1 << 10;
+const MAX_SPAN: u32 = 1 << 18;
+
+/// Rows sampled per place when [`span_of`] estimates a column's bytes per
+/// row, and the number of places (spread over the table: values such as
+/// names often grow with the row).
+const SAMPLE_ROWS: u32 = 128;
+const SAMPLE_PLACES: u32 = 8;
+
+/// Rows per task of group `g`: as many as fill one chunk of `target` bytes
+/// of its widest column (by bytes per row, sampled), so that the chunks of a
+/// task fill the pages redb stores them in. redb gives a value larger than
+/// a page a run of pages rounded up to a power of two, so a chunk of 620 KB
+/// takes 1 MiB of the file: with a fixed span of 65,536 rows, the 1M-entity
+/// bench wrote 69 MB of pages for 41 MB of chunks. Every column of a group
+/// starts a chunk at each task's first row, which is where a restore cuts
+/// its units; a column wider than the sample said is cut into more chunks
+/// within the task, which only fills pages less.
+fn span_of(
+    read: &World,
+    cols: &[Col<'_>],
+    encoders: &[Option<RefEncoder<'_>>],
+    g: &Group,
+    target: usize,
+) -> u32 {
+    let rows = g.rows;
+    let places = if rows <= SAMPLE_ROWS * SAMPLE_PLACES {
+        vec![(0, rows)]
+    } else {
+        (0..SAMPLE_PLACES)
+            .map(|i| {
+                let a = ((u64::from(rows - SAMPLE_ROWS) * u64::from(i))
+                    / u64::from(SAMPLE_PLACES - 1)) as u32;
+                (a, a + SAMPLE_ROWS)
+            })
+            .collect()
+    };
+    // Uids, packed: a byte or two a row (a column of wider ones is cut
+    // into more chunks).
+    let mut widest = 1.0f64;
+    let mut out = Vec::new();
+    for &ci in &g.cols {
+        let c = &cols[ci];
+        for &(a, b) in &places {
+            out.clear();
+            let place = Place::Table(g.table, Rows::Range(a, b));
+            // A value that fails to encode fails the task that encodes it.
+            if let Ok(n) = c.ops.encode(read, place, encoders[ci].as_ref(), &mut out)
+                && n > 0
+            {
+                widest = widest.max(out.len() as f64 / n as f64);
+            }
+        }
+    }
+    // A little room for rows wider than the sample's.
+    let fit = (target.saturating_sub(HEADER)) as f64 / (widest * 1.03);
+    (fit as u32).clamp(MIN_SPAN, MAX_SPAN)
+}
 
 /// A piece of a full snapshot's encoding, run on any core.
 enum Task<'a> {
@@ -128,14 +191,15 @@ enum Task<'a> {
     Sparse(usize, &'a [Entity]),
 }
 
-/// Every task of a full snapshot: per group, [`SPAN`] rows of its uids and
-/// of each of its columns; each sparse-set column whole.
-fn tasks<'a>(groups: &[Group], sparse: &'a [(usize, Vec<Entity>)]) -> Vec<Task<'a>> {
+/// Every task of a full snapshot: per group, its span of rows (`spans`,
+/// [`span_of`]) of its uids and of each of its columns; each sparse-set
+/// column whole.
+fn tasks<'a>(groups: &[Group], spans: &[u32], sparse: &'a [(usize, Vec<Entity>)]) -> Vec<Task<'a>> {
     let mut tasks = Vec::new();
-    for (gi, g) in groups.iter().enumerate() {
+    for (gi, (g, &span)) in groups.iter().zip(spans).enumerate() {
         let gi = gi as u32;
-        for start in (0..g.rows).step_by(SPAN as usize) {
-            let end = (start + SPAN).min(g.rows);
+        for start in (0..g.rows).step_by(span as usize) {
+            let end = (start + span).min(g.rows);
             tasks.push(Task::Uids(gi, g.table, start, end));
             for &c in &g.cols {
                 tasks.push(Task::Rows(gi, c, g.table, start, end));
@@ -172,10 +236,6 @@ fn encode_task(
                 target,
                 &mut out,
             );
-            let out = out
-                .into_iter()
-                .map(|c| (((c.len() - HEADER) / 8) as u64, c))
-                .collect();
             Ok((col::UID.to_owned(), out))
         }
         Task::Rows(gi, ci, tid, a, b) => {

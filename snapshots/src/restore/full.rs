@@ -332,9 +332,9 @@ impl Ctx<'_> {
     ) -> Result<Vec<Vec<Uid>>, RestoreError> {
         let snap = meta.id;
         // Row counts come from the file: reserve no more than the uid
-        // chunks actually hold.
+        // chunks can hold (a uid takes at least one byte).
         let uid_chunks = self.chunks(meta, col::UID)?;
-        let mut left = uid_chunks.iter().map(|c| c.len() as u64 / 8).sum::<u64>();
+        let mut left = uid_chunks.iter().map(|c| c.len() as u64).sum::<u64>();
         let mut uids: Vec<Vec<Uid>> = groups
             .iter()
             .map(|g| {
