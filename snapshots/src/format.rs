@@ -264,6 +264,20 @@ pub(crate) enum Layout {
 /// chunk whose uids are [`pack_uid`]'s varints, not `u64` LE.
 const PACKED_UIDS: u8 = 3;
 
+/// The header tag of a keyed chunk whose uids are packed (format 3): the
+/// values, then the uids as [`pack_uid`]'s varints, whose length in bytes
+/// is the header's "first row" field.
+const PACKED_KEYED: u8 = 4;
+
+/// Writes the header of a keyed chunk of `rows` values followed by
+/// `uid_bytes` bytes of packed uids.
+pub(crate) fn packed_keyed_header(out: &mut Vec<u8>, rows: u32, uid_bytes: u32) {
+    out.extend_from_slice(&[PACKED_KEYED, 0, 0, 0]);
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&uid_bytes.to_le_bytes());
+    out.extend_from_slice(&rows.to_le_bytes());
+}
+
 /// The most bytes one packed uid takes (a LEB128 varint of a `u64`).
 pub(crate) const PACKED_UID_MAX: usize = 10;
 
@@ -416,7 +430,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
             group: u32_at(4),
             start: u32_at(8),
         },
-        1 => Layout::Keyed,
+        1 | PACKED_KEYED => Layout::Keyed,
         2 | PACKED_UIDS => Layout::Uids {
             group: u32_at(4),
             start: u32_at(8),
@@ -424,9 +438,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
         t => return Err(format!("unknown chunk layout {t}")),
     };
     // Bytes 1..4 are zero in every layout, and so are group and first row
-    // in a keyed chunk: anything else is not a chunk this format wrote.
-    let reserved_zero =
-        bytes[1..4] == [0, 0, 0] && (layout != Layout::Keyed || bytes[4..12] == [0; 8]);
+    // in a keyed chunk (but for the length of packed uids): anything else is
+    // not a chunk this format wrote.
+    let reserved_zero = bytes[1..4] == [0, 0, 0]
+        && match bytes[0] {
+            1 => bytes[4..12] == [0; 8],
+            PACKED_KEYED => bytes[4..8] == [0; 4],
+            _ => true,
+        };
     if !reserved_zero {
         return Err("chunk header: bytes that must be zero are not".to_owned());
     }
@@ -439,6 +458,24 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Chunk<'_>, String> {
             uids: body,
             packed: true,
             payload: &[],
+        });
+    }
+    if bytes[0] == PACKED_KEYED {
+        let uid_bytes = u32_at(8) as usize;
+        if body.len() < uid_bytes {
+            return Err(format!(
+                "chunk claims {uid_bytes} bytes of uids but has {}",
+                body.len()
+            ));
+        }
+        let (payload, uids) = body.split_at(body.len() - uid_bytes);
+        check_packed(uids, rows)?;
+        return Ok(Chunk {
+            layout,
+            rows,
+            uids,
+            packed: true,
+            payload,
         });
     }
     let uid_bytes = match layout {

@@ -11,7 +11,9 @@ use dizzy_components::{
 };
 
 use crate::error::CaptureError;
-use crate::format::{ColumnMeta, HEADER, Layout, PACKED_UID_MAX, col, header, pack_uid};
+use crate::format::{
+    ColumnMeta, HEADER, Layout, PACKED_UID_MAX, col, header, pack_uid, packed_keyed_header,
+};
 use crate::kept::Kept;
 
 use super::ChunkData;
@@ -332,11 +334,16 @@ pub(super) fn keyed_chunks(
     let mut at = 0usize;
     c.ops
         .encode_chunked(world, place, target, HEADER, refs, &mut |mut buf, rows| {
+            let values = buf.len();
+            let mut prev = 0;
             for &u in &uids[at..at + rows] {
-                buf.extend_from_slice(&u.to_le_bytes());
+                pack_uid(&mut buf, prev, u);
+                prev = u;
             }
             at += rows;
-            finish(&mut buf, Layout::Keyed, rows as u32);
+            let mut h = Vec::with_capacity(HEADER);
+            packed_keyed_header(&mut h, rows as u32, (buf.len() - values) as u32);
+            buf[..HEADER].copy_from_slice(&h);
             out.push((rows as u64, buf));
         })
         .map_err(|e| c.error(e))?;
@@ -451,5 +458,42 @@ mod tests {
         let mut extra = good.clone();
         extra.push(4);
         assert!(parse(&extra).unwrap_err().contains("holds 10001"));
+    }
+
+    /// A keyed chunk of packed uids splits into its values and its uids
+    /// exactly; a wrong length of uids is refused.
+    #[test]
+    fn packed_keyed_chunks_split() {
+        use crate::format::parse;
+        let uids = [9_000_000_000u64, 7, 7, u64::MAX];
+        let mut buf = vec![0; HEADER];
+        buf.extend_from_slice(b"values");
+        let mut prev = 0;
+        for &u in &uids {
+            pack_uid(&mut buf, prev, u);
+            prev = u;
+        }
+        let uid_bytes = (buf.len() - HEADER - 6) as u32;
+        let mut h = Vec::new();
+        packed_keyed_header(&mut h, 4, uid_bytes);
+        buf[..HEADER].copy_from_slice(&h);
+        let chunk = parse(&buf).unwrap();
+        assert_eq!(chunk.layout, Layout::Keyed);
+        assert_eq!(chunk.payload, b"values");
+        assert_eq!(chunk.uids().collect::<Vec<_>>(), uids);
+
+        let mut more = buf.clone();
+        more[8..12].copy_from_slice(&(uid_bytes + 1).to_le_bytes());
+        assert!(
+            parse(&more)
+                .unwrap_err()
+                .contains("claims 4 uids but holds 5")
+        );
+        let mut long = buf.clone();
+        long[8..12].copy_from_slice(&10_000u32.to_le_bytes());
+        assert!(parse(&long).unwrap_err().contains("10000 bytes of uids"));
+        let mut group = buf;
+        group[4] = 1;
+        assert!(parse(&group).unwrap_err().contains("must be zero"));
     }
 }
