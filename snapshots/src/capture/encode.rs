@@ -354,18 +354,22 @@ pub(super) fn keyed_chunks(
 mod tests {
     use super::*;
 
+    /// A seeded xorshift64 generator (reproducible inputs).
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// `newer_rows` picks exactly the rows `Tick::is_newer_than` picks, in
     /// order, for lengths that are not a multiple of the block, changes
     /// sparse and dense, and ticks that wrapped around `u32`.
     #[test]
     fn newer_rows_agrees_with_bevy() {
-        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         for (len, now, window, dense) in [
             (0usize, 100u32, 10u32, 2u64),
             (1, 100, 10, 2),
@@ -379,7 +383,7 @@ mod tests {
             let ticks: Vec<std::cell::UnsafeCell<Tick>> = (0..len)
                 .map(|_| {
                     let r = next();
-                    let age = if r % dense == 0 {
+                    let age = if r.is_multiple_of(dense) {
                         (r >> 8) as u32 % window
                     } else {
                         window + (r >> 8) as u32 % 1_000_000
@@ -407,13 +411,7 @@ mod tests {
     #[test]
     fn packed_uids_round_trip() {
         use crate::format::parse;
-        let mut x = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let mut uids: Vec<u64> = (2..5_000).collect();
         uids.extend((0..3_000).map(|i| 900_000 - 7 * i));
         uids.extend((0..3_000).map(|_| next()));
