@@ -19,6 +19,8 @@ pub struct Store {
     db: Db,
 }
 
+mod verify;
+
 #[derive(Clone)]
 enum Db {
     Write(Arc<Database>),
@@ -49,20 +51,14 @@ fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() == std::io::ErrorKind::InvalidData =>
         {
-            StoreOpenError::NotRedb {
-                path: path.to_owned(),
-                reason: io.to_string(),
-            }
+            not_redb_or_damaged(path, io.to_string())
         }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StoreOpenError::Io {
             path: path.to_owned(),
             source: io,
         },
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
-            StoreOpenError::NotRedb {
-                path: path.to_owned(),
-                reason,
-            }
+            not_redb_or_damaged(path, reason)
         }
         redb::DatabaseError::RepairAborted => StoreOpenError::NeedsRepair {
             path: path.to_owned(),
@@ -72,6 +68,31 @@ fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
             reason: format!("an old redb file format ({v})"),
         },
         other => storage(path, other),
+    }
+}
+
+/// The first bytes of every redb file (redb 4's `MAGICNUMBER`, in
+/// `tree_store/page_store/header.rs`).
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// A file redb refuses: damaged if it starts as a redb file does (a flipped
+/// byte, a file cut short or with bytes appended: still the user's file,
+/// to repair or to fetch again), else not a redb file at all.
+fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
+    let mut head = [0u8; REDB_MAGIC.len()];
+    let redb = std::fs::File::open(path)
+        .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0))
+        .is_ok_and(|()| head == REDB_MAGIC);
+    if redb {
+        StoreOpenError::Damaged {
+            path: path.to_owned(),
+            reason,
+        }
+    } else {
+        StoreOpenError::NotRedb {
+            path: path.to_owned(),
+            reason,
+        }
     }
 }
 
@@ -344,14 +365,32 @@ impl Store {
 
     /// Opens an existing dizzy file to read it: read-only when it was closed
     /// cleanly; a file left behind by a crash is first repaired by a
-    /// read-write open (which loses nothing that was committed).
+    /// read-write open (which loses nothing that was committed). Either way
+    /// every page's checksum is verified first, as [`Store::open`] does
+    /// (reading the whole file once), so that a damaged file is refused
+    /// rather than read as other values; the file is not written.
+    /// [`Store::open_read_only`] skips the check.
     ///
     /// # Errors
-    /// As [`Store::open_read_only`], and [`Store::open`] for a file that needs
-    /// a repair.
+    /// As [`Store::open_read_only`] ([`StoreOpenError::Damaged`] for a page
+    /// that fails its checksum), and [`Store::open`] for a file that needs a
+    /// repair.
     pub fn open_to_read(path: impl AsRef<Path>) -> Result<Store, StoreOpenError> {
-        match Self::open_read_only(path.as_ref()) {
-            Err(StoreOpenError::NeedsRepair { .. }) => match Self::open(path.as_ref()) {
+        let path = path.as_ref();
+        let store = Self::open_to_read_unverified(path)?;
+        if matches!(store.db, Db::Read(_)) {
+            // The read-only handle keeps writers out meanwhile.
+            verify::verify_pages(path).map_err(|reason| StoreOpenError::Damaged {
+                path: path.to_owned(),
+                reason,
+            })?;
+        }
+        Ok(store)
+    }
+
+    fn open_to_read_unverified(path: &Path) -> Result<Store, StoreOpenError> {
+        match Self::open_read_only(path) {
+            Err(StoreOpenError::NeedsRepair { .. }) => match Self::open(path) {
                 // Read-only media, a file or directory without write
                 // permission: say what the file needs, and how.
                 Err(StoreOpenError::Io { path, source })

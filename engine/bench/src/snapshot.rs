@@ -8,7 +8,9 @@
 //! - `full_pause_ms`: the world thread blocked by a full snapshot (capture);
 //!   `full_durable_ms`: until it is committed; `full_bytes`;
 //! - `delta_*`: the same for a delta after one particles tick at `changed`;
-//! - `restore_ms`: open the file and rebuild the world (full + delta);
+//! - `restore_ms`: open the file read-only (as `App::open` restores: no page
+//!   verification, which `Store::open_to_read` and the read-write open add)
+//!   and rebuild the world (full + delta);
 //!   `full_restore_ms`: the full snapshot alone (what the peer restores);
 //!   `resume_ms`: `App::open` of that file (restore, then the verified
 //!   read-write open and the writer thread);
@@ -226,7 +228,9 @@ impl SnapshotBench {
         };
         for (options, full) in order {
             let t = Instant::now();
-            let store = dizzy_snapshots::Store::open_to_read(&path)?;
+            // Read-only, as `App::open` restores (its read-write open then
+            // verifies every page, which `resume_ms` includes).
+            let store = dizzy_snapshots::Store::open_read_only(&path)?;
             let restored = dizzy_snapshots::restore(&store, &registry, options)?;
             let elapsed = ms(t);
             let n = restored.world.resource::<Uids>().len();

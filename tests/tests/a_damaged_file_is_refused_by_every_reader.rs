@@ -1,0 +1,139 @@
+//! A file whose pages changed outside redb (a flipped bit inside a value, a
+//! file cut short or with bytes appended) is refused as damaged by every
+//! reader — `App::open`, `Store::open_to_read` and the read-only commands —
+//! never read as other values, never called "not a dizzy file", and left
+//! exactly as it was (found by a fresh tester: `dizzy show` printed a
+//! flipped value and `dizzy export` carried it into a valid bundle).
+
+use std::path::Path;
+
+use dizzy::prelude::*;
+use dizzy::snapshots::{Store, StoreOpenError};
+use dizzy_tests::{dizzy, file_bytes};
+
+#[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Note(String);
+
+const NEEDLE: &str = "needle-0123456789-abcdefghij-needle";
+
+fn app(db: &Path) -> App {
+    App::new()
+        .db(db)
+        .component::<Note>("damage.note")
+        .snapshot_policy(SnapshotPolicy::OFF)
+}
+
+/// A file with one full snapshot: many notes, one of them `NEEDLE`; the
+/// needle's uid.
+fn file(db: &Path) -> u64 {
+    let mut rt = app(db).open().unwrap();
+    for i in 0..5_000 {
+        rt.spawn(Note(format!("note {i}")));
+    }
+    let e = rt.spawn(Note(NEEDLE.to_owned()));
+    let uid = rt.world().get::<Uid>(e).unwrap().get();
+    rt.snapshot_full().unwrap();
+    rt.close().unwrap();
+    uid
+}
+
+/// Runs `dizzy <args>`; asserts it fails with one line naming the file as
+/// damaged; the file is unchanged.
+fn refused(args: &[&str], db: &Path) {
+    let before = file_bytes(db);
+    let out = dizzy()
+        .args(args)
+        .env_remove("DIZZY_LOG")
+        .output()
+        .expect("run dizzy");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "dizzy {args:?}: {err}");
+    assert!(err.contains("damaged"), "dizzy {args:?}: {err}");
+    assert!(!err.contains("not a dizzy file"), "dizzy {args:?}: {err}");
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    assert!(file_bytes(db) == before, "dizzy {args:?} changed the file");
+}
+
+fn every_reader_refuses(db: &Path, uid: u64, out: &Path) {
+    let path = db.to_str().unwrap();
+    let uid = uid.to_string();
+    refused(&["show", "--db", path, "--uid", &uid, "--json"], db);
+    refused(&["snapshots", "--db", path], db);
+    refused(
+        &[
+            "export",
+            "--db",
+            path,
+            "--uid",
+            &uid,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        db,
+    );
+    assert!(!out.exists(), "no bundle from a damaged file");
+    match Store::open_to_read(db) {
+        Err(StoreOpenError::Damaged { .. }) => {}
+        other => panic!("open_to_read: {other:?}"),
+    }
+    let before = file_bytes(db);
+    let err = app(db).open().map(drop).expect_err("App::open refuses it");
+    assert!(err.to_string().contains("damaged"), "{err}");
+    assert!(file_bytes(db) == before, "App::open changed the file");
+}
+
+#[test]
+fn a_flipped_bit_in_a_value_is_refused_by_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("good.redb");
+    let uid = file(&db);
+    let good = file_bytes(&db);
+    let at = good
+        .windows(NEEDLE.len())
+        .position(|w| w == NEEDLE.as_bytes())
+        .expect("the needle is stored as is");
+
+    // The good file reads back the needle.
+    let out = dizzy()
+        .args([
+            "show",
+            "--db",
+            db.to_str().unwrap(),
+            "--uid",
+            &uid.to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(NEEDLE));
+
+    // The same value with one bit flipped (a valid UTF-8 string still).
+    let damaged = dir.path().join("flipped.redb");
+    let mut bytes = good.clone();
+    bytes[at + 20] ^= 0x01;
+    std::fs::write(&damaged, &bytes).unwrap();
+    every_reader_refuses(&damaged, uid, &dir.path().join("flipped.bundle"));
+}
+
+#[test]
+fn a_file_cut_short_or_extended_is_damaged_not_foreign() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("good.redb");
+    let uid = file(&db);
+    let good = file_bytes(&db);
+
+    let cut = dir.path().join("cut.redb");
+    std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
+    every_reader_refuses(&cut, uid, &dir.path().join("cut.bundle"));
+
+    let long = dir.path().join("long.redb");
+    let mut bytes = good.clone();
+    bytes.extend((0..5_000u32).map(|i| (i * 7919 % 251) as u8));
+    std::fs::write(&long, &bytes).unwrap();
+    every_reader_refuses(&long, uid, &dir.path().join("long.bundle"));
+}
