@@ -53,6 +53,18 @@ fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
         {
             not_redb_or_damaged(path, io.to_string())
         }
+        // A redb file cut inside its header: damaged, not an I/O failure.
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            match not_redb_or_damaged(path, io.to_string()) {
+                damaged @ StoreOpenError::Damaged { .. } => damaged,
+                _ => StoreOpenError::Io {
+                    path: path.to_owned(),
+                    source: io,
+                },
+            }
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StoreOpenError::Io {
             path: path.to_owned(),
             source: io,
@@ -365,11 +377,17 @@ impl Store {
 
     /// Opens an existing dizzy file to read it: read-only when it was closed
     /// cleanly; a file left behind by a crash is first repaired by a
-    /// read-write open (which loses nothing that was committed). Either way
-    /// every page's checksum is verified first, as [`Store::open`] does
-    /// (reading the whole file once), so that a damaged file is refused
-    /// rather than read as other values; the file is not written.
+    /// read-write open (which loses nothing that was committed, and is the
+    /// one case in which this writes to the file). Either way every page's
+    /// checksum is verified first, as [`Store::open`] does (reading the
+    /// whole file once), so that a damaged file is refused rather than read
+    /// as other values; a file closed cleanly is not written.
     /// [`Store::open_read_only`] skips the check.
+    ///
+    /// A crash-left file whose last commit is damaged is rolled back to the
+    /// commit before it by redb's repair: redb's default commit (one fsync,
+    /// checksummed) cannot tell a damaged last commit from one the crash
+    /// cut short.
     ///
     /// # Errors
     /// As [`Store::open_read_only`] ([`StoreOpenError::Damaged`] for a page

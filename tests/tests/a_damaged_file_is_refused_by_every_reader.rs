@@ -131,6 +131,11 @@ fn a_file_cut_short_or_extended_is_damaged_not_foreign() {
     std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
     every_reader_refuses(&cut, uid, &dir.path().join("cut.bundle"));
 
+    // Cut inside redb's header (found by fresh tester t14b: an I/O error).
+    let stub = dir.path().join("stub.redb");
+    std::fs::write(&stub, &good[..100]).unwrap();
+    every_reader_refuses(&stub, uid, &dir.path().join("stub.bundle"));
+
     let long = dir.path().join("long.redb");
     let mut bytes = good.clone();
     bytes.extend((0..5_000u32).map(|i| (i * 7919 % 251) as u8));
