@@ -1,0 +1,77 @@
+//! Naming what redb refused: a damaged file of the user's, another
+//! program's file, a lock held elsewhere.
+
+use std::path::Path;
+
+use crate::error::StoreOpenError;
+
+use super::storage;
+
+/// The error for a file redb would not open.
+pub(super) fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            StoreOpenError::Locked {
+                path: path.to_owned(),
+                explorer: crate::served::announced(path),
+            }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            not_redb_or_damaged(path, io.to_string())
+        }
+        // A redb file cut inside its header: damaged, not an I/O failure.
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            match not_redb_or_damaged(path, io.to_string()) {
+                damaged @ StoreOpenError::Damaged { .. } => damaged,
+                _ => StoreOpenError::Io {
+                    path: path.to_owned(),
+                    source: io,
+                },
+            }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StoreOpenError::Io {
+            path: path.to_owned(),
+            source: io,
+        },
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
+            not_redb_or_damaged(path, reason)
+        }
+        redb::DatabaseError::RepairAborted => StoreOpenError::NeedsRepair {
+            path: path.to_owned(),
+        },
+        redb::DatabaseError::UpgradeRequired(v) => StoreOpenError::NotRedb {
+            path: path.to_owned(),
+            reason: format!("an old redb file format ({v})"),
+        },
+        other => storage(path, other),
+    }
+}
+
+/// The first bytes of every redb file (redb 4's `MAGICNUMBER`, in
+/// `tree_store/page_store/header.rs`).
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// A file redb refuses: damaged if it starts as a redb file does (a flipped
+/// byte, a file cut short or with bytes appended: still the user's file,
+/// to repair or to fetch again), else not a redb file at all.
+fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
+    let mut head = [0u8; REDB_MAGIC.len()];
+    let redb = std::fs::File::open(path)
+        .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0))
+        .is_ok_and(|()| head == REDB_MAGIC);
+    if redb {
+        StoreOpenError::Damaged {
+            path: path.to_owned(),
+            reason,
+        }
+    } else {
+        StoreOpenError::NotRedb {
+            path: path.to_owned(),
+            reason,
+        }
+    }
+}
