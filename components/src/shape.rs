@@ -244,6 +244,24 @@ pub(crate) struct Reader<'a> {
     pub(crate) refs: Option<Vec<(usize, usize)>>,
 }
 
+impl<'a> Reader<'a> {
+    /// A reader at the front of `bytes`; `refs` collects the byte ranges
+    /// of the references read when it is `Some`.
+    pub(crate) fn new(
+        bytes: &'a [u8],
+        types: &'a BTreeMap<String, ContainerFormat>,
+        refs: Option<Vec<(usize, usize)>>,
+    ) -> Self {
+        Reader {
+            bytes,
+            at: 0,
+            types,
+            depth: 0,
+            refs,
+        }
+    }
+}
+
 pub(crate) const MAX_DEPTH: usize = 64;
 
 impl Reader<'_> {
@@ -487,13 +505,7 @@ impl Reader<'_> {
 /// it; the message says where.
 pub fn decode(shape: &str, bytes: &[u8]) -> Result<(Value, usize), String> {
     let shape = parse(shape)?;
-    let mut r = Reader {
-        bytes,
-        at: 0,
-        types: &shape.types,
-        depth: 0,
-        refs: None,
-    };
+    let mut r = Reader::new(bytes, &shape.types, None);
     let v = r.value(&shape.root)?;
     Ok((v, r.at))
 }
@@ -506,13 +518,7 @@ pub fn decode(shape: &str, bytes: &[u8]) -> Result<(Value, usize), String> {
 /// message says where.
 pub fn split<'a>(shape: &str, bytes: &'a [u8], rows: usize) -> Result<Vec<&'a [u8]>, String> {
     let shape = parse(shape)?;
-    let mut r = Reader {
-        bytes,
-        at: 0,
-        types: &shape.types,
-        depth: 0,
-        refs: None,
-    };
+    let mut r = Reader::new(bytes, &shape.types, None);
     let mut out = Vec::with_capacity(rows.min(bytes.len() + 1));
     for _ in 0..rows {
         let start = r.at;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use serde_reflection::{ContainerFormat, Format, VariantFormat};
+use serde_reflection::{ContainerFormat, Format, Named, VariantFormat};
 
 use super::{MAX_DEPTH, Reader, parse};
 use crate::refscan::ENTITY;
@@ -57,6 +57,22 @@ fn find_refs(
         find_refs(format, types, value, pointer, out, depth + 1);
         pointer.truncate(len);
     }
+    // The items of a tuple (struct or variant), and the fields of a struct.
+    let items = |items: &[Format], vs: &[Value], pointer: &mut String, out: &mut _| {
+        for (i, (f, v)) in items.iter().zip(vs).enumerate() {
+            at(&i.to_string(), f, types, v, pointer, out, depth);
+        }
+    };
+    let fields = |fields: &[Named<Format>],
+                  o: &serde_json::Map<String, Value>,
+                  pointer: &mut String,
+                  out: &mut _| {
+        for f in fields {
+            if let Some(v) = o.get(&f.name) {
+                at(&escape(&f.name), &f.value, types, v, pointer, out, depth);
+            }
+        }
+    };
     match format {
         Format::TypeName(n) if n == ENTITY => {
             if let Some(uid) = value.as_u64() {
@@ -69,18 +85,8 @@ fn find_refs(
                 (ContainerFormat::NewTypeStruct(inner), v) => {
                     find_refs(inner, types, v, pointer, out, depth + 1)
                 }
-                (ContainerFormat::TupleStruct(items), Value::Array(vs)) => {
-                    for (i, (f, v)) in items.iter().zip(vs).enumerate() {
-                        at(&i.to_string(), f, types, v, pointer, out, depth);
-                    }
-                }
-                (ContainerFormat::Struct(fields), Value::Object(o)) => {
-                    for f in fields {
-                        if let Some(v) = o.get(&f.name) {
-                            at(&escape(&f.name), &f.value, types, v, pointer, out, depth);
-                        }
-                    }
-                }
+                (ContainerFormat::TupleStruct(fs), Value::Array(vs)) => items(fs, vs, pointer, out),
+                (ContainerFormat::Struct(fs), Value::Object(o)) => fields(fs, o, pointer, out),
                 (ContainerFormat::Enum(variants), Value::Object(o)) => {
                     let Some((name, content)) = o.iter().next() else {
                         return;
@@ -95,17 +101,9 @@ fn find_refs(
                         (VariantFormat::NewType(inner), c) => {
                             find_refs(inner, types, c, pointer, out, depth + 1)
                         }
-                        (VariantFormat::Tuple(items), Value::Array(cs)) => {
-                            for (i, (f, c)) in items.iter().zip(cs).enumerate() {
-                                at(&i.to_string(), f, types, c, pointer, out, depth);
-                            }
-                        }
-                        (VariantFormat::Struct(fields), Value::Object(co)) => {
-                            for f in fields {
-                                if let Some(c) = co.get(&f.name) {
-                                    at(&escape(&f.name), &f.value, types, c, pointer, out, depth);
-                                }
-                            }
+                        (VariantFormat::Tuple(fs), Value::Array(cs)) => items(fs, cs, pointer, out),
+                        (VariantFormat::Struct(fs), Value::Object(co)) => {
+                            fields(fs, co, pointer, out)
                         }
                         _ => {}
                     }
@@ -124,11 +122,9 @@ fn find_refs(
                 }
             }
         }
-        Format::Tuple(items) => {
+        Format::Tuple(fs) => {
             if let Value::Array(vs) = value {
-                for (i, (f, v)) in items.iter().zip(vs).enumerate() {
-                    at(&i.to_string(), f, types, v, pointer, out, depth);
-                }
+                items(fs, vs, pointer, out);
             }
         }
         Format::Map { key, value: vf } => match value {
@@ -168,13 +164,7 @@ pub fn drop_references(
     keep: &dyn Fn(u64) -> bool,
 ) -> Result<Option<Vec<u8>>, String> {
     let shape = parse(shape)?;
-    let mut r = Reader {
-        bytes,
-        at: 0,
-        types: &shape.types,
-        depth: 0,
-        refs: Some(Vec::new()),
-    };
+    let mut r = Reader::new(bytes, &shape.types, Some(Vec::new()));
     r.value(&shape.root)?;
     if r.at != bytes.len() {
         return Err(format!("{} bytes left after the value", bytes.len() - r.at));
@@ -184,14 +174,7 @@ pub fn drop_references(
     let mut copied = 0;
     let mut dropped = false;
     for (start, end) in spans {
-        let uid = Reader {
-            bytes: &bytes[start..end],
-            at: 0,
-            types: &shape.types,
-            depth: 0,
-            refs: None,
-        }
-        .varint()?;
+        let uid = Reader::new(&bytes[start..end], &shape.types, None).varint()?;
         let uid = u64::try_from(uid).map_err(|_| "a reference above 64 bits")?;
         if !crate::is_valid_uid(uid) || keep(uid) {
             continue;
