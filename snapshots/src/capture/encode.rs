@@ -204,13 +204,16 @@ pub(super) fn uid_chunks(
     out: &mut Vec<(u64, Vec<u8>)>,
 ) {
     let full = HEADER + target.saturating_sub(PACKED_UID_MAX).max(1);
+    // Room for the uids at two bytes each (most take one or two), not for a
+    // whole chunk: a full snapshot's span of uids fills a tenth of one.
+    let room = (HEADER + uids.size_hint().0.saturating_mul(2)).min(full) + PACKED_UID_MAX;
     let mut buf = Vec::new();
     let mut n = 0u32;
     let mut prev = 0;
     let (group, mut start) = at;
     for uid in uids {
         if n == 0 {
-            buf = Vec::with_capacity(full + PACKED_UID_MAX);
+            buf = Vec::with_capacity(room);
             buf.resize(HEADER, 0);
             prev = 0;
         }

@@ -25,12 +25,16 @@ pub(super) fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() == std::io::ErrorKind::UnexpectedEof =>
         {
-            match not_redb_or_damaged(path, io.to_string()) {
-                damaged @ StoreOpenError::Damaged { .. } => damaged,
-                _ => StoreOpenError::Io {
+            if starts_as_redb(path) {
+                StoreOpenError::Damaged {
+                    path: path.to_owned(),
+                    reason: io.to_string(),
+                }
+            } else {
+                StoreOpenError::Io {
                     path: path.to_owned(),
                     source: io,
-                },
+                }
             }
         }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StoreOpenError::Io {
@@ -59,11 +63,7 @@ const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0
 /// byte, a file cut short or with bytes appended: still the user's file,
 /// to repair or to fetch again), else not a redb file at all.
 fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
-    let mut head = [0u8; REDB_MAGIC.len()];
-    let redb = std::fs::File::open(path)
-        .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0))
-        .is_ok_and(|()| head == REDB_MAGIC);
-    if redb {
+    if starts_as_redb(path) {
         StoreOpenError::Damaged {
             path: path.to_owned(),
             reason,
@@ -74,4 +74,12 @@ fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
             reason,
         }
     }
+}
+
+/// Whether the file at `path` starts with redb's magic bytes.
+fn starts_as_redb(path: &Path) -> bool {
+    let mut head = [0u8; REDB_MAGIC.len()];
+    std::fs::File::open(path)
+        .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0))
+        .is_ok_and(|()| head == REDB_MAGIC)
 }

@@ -66,20 +66,21 @@ fn io(kind: std::io::ErrorKind, msg: &str) -> BackendIoError {
     std::io::Error::new(kind, msg.to_owned())
 }
 
+impl Overlay {
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, BackendIoError> {
+        self.state
+            .lock()
+            .map_err(|_| io(std::io::ErrorKind::Other, "poisoned"))
+    }
+}
+
 impl StorageBackend for Overlay {
     fn len(&self) -> Result<u64, BackendIoError> {
-        Ok(self
-            .state
-            .lock()
-            .map_err(|_| io(std::io::ErrorKind::Other, "poisoned"))?
-            .len)
+        Ok(self.state()?.len)
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), BackendIoError> {
-        let state = self
-            .state
-            .lock()
-            .map_err(|_| io(std::io::ErrorKind::Other, "poisoned"))?;
+        let state = self.state()?;
         let end = offset
             .checked_add(out.len() as u64)
             .filter(|&e| e <= state.len)
@@ -103,10 +104,7 @@ impl StorageBackend for Overlay {
     }
 
     fn set_len(&self, len: u64) -> Result<(), BackendIoError> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| io(std::io::ErrorKind::Other, "poisoned"))?;
+        let mut state = self.state()?;
         state.file_len = state.file_len.min(len);
         for (at, bytes) in &mut state.written {
             bytes.truncate(len.saturating_sub(*at) as usize);
@@ -120,10 +118,7 @@ impl StorageBackend for Overlay {
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendIoError> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| io(std::io::ErrorKind::Other, "poisoned"))?;
+        let mut state = self.state()?;
         let end = offset + data.len() as u64;
         if end > state.len {
             return Err(io(std::io::ErrorKind::InvalidInput, "write past the end"));
