@@ -148,6 +148,11 @@ fn span_of(
     target: usize,
 ) -> u32 {
     let rows = g.rows;
+    // A group that fits in the smallest span is one task whatever its
+    // width: sampling it would encode its values twice.
+    if rows <= MIN_SPAN {
+        return MIN_SPAN;
+    }
     let places = if rows <= SAMPLE_ROWS * SAMPLE_PLACES {
         vec![(0, rows)]
     } else {
