@@ -15,7 +15,7 @@
 //! version and kind match the registration, else with the serde shape the
 //! file recorded for it (format 2 and later), else not at all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use dizzy_components::{ColumnOps, Kind, Registry, ResourceOps, is_valid_uid, shape};
 use redb::ReadTransaction;
@@ -93,6 +93,11 @@ pub struct Inspector<'a> {
     decode: Decode,
     tx: ReadTransaction,
     state: Option<Inspection>,
+    /// Only these entities are kept (`None`: all of them).
+    only: Option<BTreeSet<u64>>,
+    /// With `only`: every live uid of `state`, so the structure of the
+    /// file is checked for the entities left out too.
+    live: HashSet<u64>,
 }
 
 impl std::fmt::Debug for Inspector<'_> {
@@ -213,7 +218,33 @@ impl<'a> Inspector<'a> {
             decode,
             tx,
             state: None,
+            only: None,
+            live: HashSet::new(),
         })
+    }
+
+    /// Keeps only the entities with these uids in every inspection, and
+    /// decodes only the chunks that hold a value of one of them: `dizzy
+    /// show --uid` on a world of millions reads every uid but decodes a
+    /// few chunks. Uids the snapshot does not hold are left out. The
+    /// structure of the file is checked as without it (a value for a uid
+    /// that does not exist, a uid listed twice).
+    #[must_use]
+    pub fn only_uids(mut self, uids: BTreeSet<u64>) -> Self {
+        self.only = Some(uids);
+        self.state = None;
+        self
+    }
+
+    fn wanted(&self, uid: u64) -> bool {
+        self.only.as_ref().is_none_or(|o| o.contains(&uid))
+    }
+
+    fn wants_any(&self, uids: &[u64]) -> bool {
+        match &self.only {
+            None => true,
+            Some(o) => uids.iter().any(|u| o.contains(u)),
+        }
     }
 
     /// Every snapshot record of the file, oldest first.
@@ -238,22 +269,25 @@ impl<'a> Inspector<'a> {
             .state
             .as_ref()
             .and_then(|s| ids.iter().position(|&id| id == s.meta.id));
+        let mut live = std::mem::take(&mut self.live);
         let mut state = match (from, self.state.take()) {
             (Some(i), Some(state)) => {
                 let mut state = state;
                 for meta in &chain[i + 1..] {
-                    self.apply_delta(&mut state, meta)?;
+                    self.apply_delta(&mut state, &mut live, meta)?;
                 }
                 state
             }
             _ => {
-                let mut state = self.full(&chain[0])?;
+                live.clear();
+                let mut state = self.full(&chain[0], &mut live)?;
                 for meta in &chain[1..] {
-                    self.apply_delta(&mut state, meta)?;
+                    self.apply_delta(&mut state, &mut live, meta)?;
                 }
                 state
             }
         };
+        self.live = live;
         state.chain = ids;
         let state = self.state.insert(state);
         Ok(state)
@@ -421,7 +455,11 @@ impl<'a> Inspector<'a> {
         Ok(None)
     }
 
-    fn full(&self, meta: &SnapshotMeta) -> Result<Inspection, RestoreError> {
+    fn full(
+        &self,
+        meta: &SnapshotMeta,
+        live: &mut HashSet<u64>,
+    ) -> Result<Inspection, RestoreError> {
         let snap = meta.id;
         let mut state = Inspection {
             meta: meta.clone(),
@@ -459,8 +497,17 @@ impl<'a> Inspector<'a> {
                 ));
             }
             for &uid in uids {
-                let components = g.components.iter().map(|n| (n.clone(), None)).collect();
-                if state.entities.insert(uid, components).is_some() {
+                let twice = if self.only.is_some() {
+                    if self.wanted(uid) {
+                        let components = g.components.iter().map(|n| (n.clone(), None)).collect();
+                        state.entities.insert(uid, components);
+                    }
+                    !live.insert(uid)
+                } else {
+                    let components = g.components.iter().map(|n| (n.clone(), None)).collect();
+                    state.entities.insert(uid, components).is_some()
+                };
+                if twice {
                     return Err(self.corrupt(
                         snap,
                         col::UID,
@@ -478,6 +525,7 @@ impl<'a> Inspector<'a> {
                 let at = (snap, c.name.as_str(), i);
                 // The rows' uids first: they bound how many values are
                 // decoded by what the file holds (a value may take no bytes).
+                let in_group = matches!(chunk.layout, Layout::Rows { .. });
                 let uids: Vec<u64> = match chunk.layout {
                     Layout::Rows { group, start } => {
                         let start = start as usize;
@@ -494,9 +542,15 @@ impl<'a> Inspector<'a> {
                         return Err(self.corrupt(snap, &c.name, i, "a uid chunk"));
                     }
                 };
-                let values =
-                    self.decode_values(&mut state, &decoder, &c.name, at, chunk.payload, rows)?;
-                self.set_values(&mut state, &c.name, at, &uids, values)?;
+                let values = if self.wants_any(&uids) {
+                    self.decode_values(&mut state, &decoder, &c.name, at, chunk.payload, rows)?
+                } else if in_group {
+                    // Rows of a group: live by construction, none wanted.
+                    continue;
+                } else {
+                    None
+                };
+                self.set_values(&mut state, live, &c.name, at, &uids, values)?;
             }
         }
         self.apply_resources(&mut state, meta)?;
@@ -507,6 +561,7 @@ impl<'a> Inspector<'a> {
     fn set_values(
         &self,
         state: &mut Inspection,
+        live: &HashSet<u64>,
         name: &str,
         (snapshot, column, chunk): (u64, &str, usize),
         uids: &[u64],
@@ -515,24 +570,37 @@ impl<'a> Inspector<'a> {
         let mut values = values.map(Vec::into_iter);
         for &uid in uids {
             let value = values.as_mut().and_then(Iterator::next);
-            let components = state.entities.get_mut(&uid).ok_or_else(|| {
+            let missing = || {
                 self.corrupt(
                     snapshot,
                     column,
                     chunk,
                     format!("a value for uid {uid}, which does not exist"),
                 )
-            })?;
+            };
+            if self.only.is_some() && !self.wanted(uid) {
+                if !live.contains(&uid) {
+                    return Err(missing());
+                }
+                continue;
+            }
+            let components = state.entities.get_mut(&uid).ok_or_else(missing)?;
             components.insert(name.to_owned(), value);
         }
         Ok(())
     }
 
-    fn apply_delta(&self, state: &mut Inspection, meta: &SnapshotMeta) -> Result<(), RestoreError> {
+    fn apply_delta(
+        &self,
+        state: &mut Inspection,
+        live: &mut HashSet<u64>,
+        meta: &SnapshotMeta,
+    ) -> Result<(), RestoreError> {
         let snap = meta.id;
         for (_, uids) in self.uid_chunks(meta, col::DESPAWN)? {
             for uid in uids {
                 state.entities.remove(&uid);
+                live.remove(&uid);
             }
         }
         for c in meta
@@ -551,7 +619,12 @@ impl<'a> Inspector<'a> {
         }
         for (_, uids) in self.uid_chunks(meta, col::SPAWN)? {
             for uid in uids {
-                state.entities.entry(uid).or_default();
+                if self.wanted(uid) {
+                    state.entities.entry(uid).or_default();
+                }
+                if self.only.is_some() {
+                    live.insert(uid);
+                }
             }
         }
         for c in meta.columns.iter().filter(|c| !c.name.starts_with('@')) {
@@ -563,10 +636,13 @@ impl<'a> Inspector<'a> {
                 }
                 let at = (snap, c.name.as_str(), i);
                 let rows = chunk.rows as usize;
-                let values =
-                    self.decode_values(state, &decoder, &c.name, at, chunk.payload, rows)?;
                 let uids: Vec<u64> = chunk.uids().collect();
-                self.set_values(state, &c.name, at, &uids, values)?;
+                let values = if self.wants_any(&uids) {
+                    self.decode_values(state, &decoder, &c.name, at, chunk.payload, rows)?
+                } else {
+                    None
+                };
+                self.set_values(state, live, &c.name, at, &uids, values)?;
             }
         }
         self.apply_resources(state, meta)?;
@@ -715,6 +791,31 @@ mod tests {
             .first_seen(&BTreeSet::from([2, 5, 99]), 2)
             .unwrap();
         assert_eq!(seen, BTreeMap::from([(2, 1), (5, 2)]));
+    }
+
+    #[test]
+    fn only_the_uids_asked_for_are_kept_with_the_same_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file(dir.path());
+        let reg = registry(true);
+        let whole = entities_at(&store, &reg, None).unwrap();
+        let wanted = BTreeSet::from([3, 5, 4, 99]);
+        let mut some = Inspector::new(&store, &reg, Decode::All)
+            .unwrap()
+            .only_uids(wanted);
+        let first = some.at(Some(1)).unwrap();
+        assert_eq!(first.entities.keys().copied().collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(
+            entity(first, 4),
+            json!({"name": "c", "link": null, "tag": 7})
+        );
+        // Forward to the delta: 4 despawned, 5 spawned, 3 changed.
+        let last = some.at(Some(2)).unwrap();
+        assert_eq!(last.entities.keys().copied().collect::<Vec<_>>(), [3, 5]);
+        for uid in [3, 5] {
+            assert_eq!(last.entities[&uid], whole.entities[&uid], "uid {uid}");
+        }
+        assert_eq!(last.resources, whole.resources);
     }
 
     #[test]

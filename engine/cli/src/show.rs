@@ -76,6 +76,9 @@ pub(crate) fn check_components(
 pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let mut inspector = Inspector::new(&store, registry, Decode::All)?;
+    if !args.uids.is_empty() {
+        inspector = inspector.only_uids(args.uids.iter().copied().collect());
+    }
     let at = view::snapshot_id(&store, args.snapshot)?;
     let inspection = inspector.at(at)?;
     check_components(&args.db, inspection, registry, &args.with)?;
