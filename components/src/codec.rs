@@ -29,6 +29,45 @@ pub enum CodecError {
     Decode(String),
 }
 
+/// What serde asks of a format that bincode is not (self-describing), in
+/// the words of the serde attributes that ask it.
+const NOT_SELF_DESCRIBING: &str = "the codec (bincode) is not self-describing: `#[serde(flatten)]`, \
+     `#[serde(tag = ...)]`, `#[serde(untagged)]` and types such as `serde_json::Value` cannot be \
+     stored; use plain fields and externally tagged enums";
+
+/// An encoding error, explained when it is one of serde's features the
+/// codec lacks.
+pub(crate) fn encode_failed(e: bincode::error::EncodeError) -> CodecError {
+    use bincode::serde::EncodeError as Serde;
+    match e {
+        bincode::error::EncodeError::Serde(Serde::SequenceMustHaveLength) => {
+            CodecError::Encode(format!(
+                "a sequence or map of unknown length (`serialize_map(None)`): {NOT_SELF_DESCRIBING}"
+            ))
+        }
+        e => CodecError::Encode(e.to_string()),
+    }
+}
+
+/// A decoding error, explained when it is one of serde's features the
+/// codec lacks.
+pub(crate) fn decode_failed(e: bincode::error::DecodeError) -> CodecError {
+    use bincode::serde::DecodeError as Serde;
+    let call = match &e {
+        bincode::error::DecodeError::Serde(Serde::AnyNotSupported) => "deserialize_any",
+        bincode::error::DecodeError::Serde(Serde::IdentifierNotSupported) => {
+            "deserialize_identifier"
+        }
+        bincode::error::DecodeError::Serde(Serde::IgnoredAnyNotSupported) => {
+            "deserialize_ignored_any"
+        }
+        _ => return CodecError::Decode(e.to_string()),
+    };
+    CodecError::Decode(format!(
+        "the type's `Deserialize` calls `{call}`: {NOT_SELF_DESCRIBING}"
+    ))
+}
+
 /// Appends the encoding of `value` to `out`.
 ///
 /// # Errors
@@ -36,7 +75,7 @@ pub enum CodecError {
 /// it.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     bincode::serde::encode_into_writer(value, Append(out), bincode::config::standard())
-        .map_err(|e| CodecError::Encode(e.to_string()))
+        .map_err(encode_failed)
 }
 
 /// A buffer as a bincode writer (appending, no `io::Write` detour).
@@ -77,10 +116,10 @@ pub fn decode_prefix<T: DeserializeOwned>(input: &[u8]) -> Result<(T, usize), Co
                     input,
                     bincode::config::standard().with_limit::<{ 1usize << $n }>(),
                 )
-                .map_err(|e| CodecError::Decode(e.to_string()));
+                .map_err(decode_failed);
             })*
             bincode::serde::decode_from_slice(input, bincode::config::standard().with_limit::<{ usize::MAX }>())
-                .map_err(|e| CodecError::Decode(e.to_string()))
+                .map_err(decode_failed)
         }};
     }
     bucket!(12, 16, 20, 24, 28, 32, 36, 40)
@@ -108,8 +147,7 @@ pub fn decode_rows<T: DeserializeOwned>(
                 &mut tail, $config,
             );
             for _ in 0..rows {
-                let value = T::deserialize(decoder.as_deserializer())
-                    .map_err(|e| CodecError::Decode(e.to_string()))?;
+                let value = T::deserialize(decoder.as_deserializer()).map_err(decode_failed)?;
                 each(value);
             }
         }};

@@ -89,6 +89,21 @@ pub enum RegistryError {
         /// What was being set (`reference policy`).
         setting: &'static str,
     },
+    /// The type's `Deserialize` needs a self-describing format (it calls
+    /// `deserialize_any` or `deserialize_identifier`: `#[serde(flatten)]`,
+    /// `#[serde(tag = ...)]`, `#[serde(untagged)]`, `serde_json::Value`),
+    /// which the codec (bincode) is not: no value of it could be stored.
+    #[error(
+        "`{name}` ({type_name}) cannot be stored: its `Deserialize` calls `{call}`, which needs a self-describing format, and the codec (bincode) is not one; `#[serde(flatten)]`, `#[serde(tag = ...)]`, `#[serde(untagged)]` and types such as `serde_json::Value` are out: use plain fields and externally tagged enums"
+    )]
+    NotSelfDescribing {
+        /// The stable name.
+        name: String,
+        /// The Rust type.
+        type_name: &'static str,
+        /// The serde call the codec lacks.
+        call: String,
+    },
     /// A declared archetype names an unregistered type.
     #[error("archetype {archetype}: {type_name} is not a registered component")]
     UnregisteredInArchetype {
@@ -142,6 +157,8 @@ pub struct Registration {
     type_name: &'static str,
     type_id: TypeId,
     shape: Option<String>,
+    /// Why the shape could not be traced (with `shape` `None`).
+    untraced: Option<String>,
     ops: Ops,
     migrations: BTreeMap<u32, Migration>,
     policy: Option<RefPolicy>,
@@ -194,6 +211,21 @@ pub enum UpgradeError {
         name: String,
         /// The version being migrated.
         version: u32,
+        /// The codec's error.
+        source: CodecError,
+    },
+    /// Values that do not decode as the registered type, with no shape to
+    /// read them by: the file or this build records none for the type (its
+    /// `Deserialize` refuses every value the shape tracer makes up), so they
+    /// are read by position. The file is not damaged; the type changed.
+    #[error(
+        "`{name}`: the stored values do not decode as {type_name} ({source}); no serde shape is recorded for this type (it could not be traced), so its values are read by position: a changed type needs a new version (`App::component_version`) and a migration"
+    )]
+    Unshaped {
+        /// Stable name.
+        name: String,
+        /// The registered Rust type.
+        type_name: &'static str,
         /// The codec's error.
         source: CodecError,
     },
@@ -279,6 +311,13 @@ impl Registration {
     /// The serde shape (JSON text), if the type could be traced.
     pub fn shape(&self) -> Option<&str> {
         self.shape.as_deref()
+    }
+    /// Why the type's shape could not be traced (its `Deserialize` refuses
+    /// every value the tracer makes up), when it could not: such a type's
+    /// values are read by position, so a change of its fields needs a new
+    /// version and a migration.
+    pub fn untraced(&self) -> Option<&str> {
+        self.untraced.as_deref()
     }
     /// What reading values stored with `stored_shape` as this type silently
     /// loses: for each struct where stored fields are no longer read while
@@ -659,12 +698,30 @@ impl Registry {
                 existing: self.entries[i].name.clone(),
             });
         }
+        if shape.is_none()
+            && let Some(serde_reflection::Error::NotSupported(call)) =
+                crate::shape::untraced_reason::<T>()
+            && matches!(
+                call,
+                "deserialize_any" | "deserialize_identifier" | "deserialize_ignored_any"
+            )
+        {
+            return Err(RegistryError::NotSelfDescribing {
+                name: name.to_owned(),
+                type_name: std::any::type_name::<T>(),
+                call: call.to_owned(),
+            });
+        }
         let index = self.entries.len();
         self.entries.push(Registration {
             name: name.to_owned(),
             version,
             type_name: std::any::type_name::<T>(),
             type_id: TypeId::of::<T>(),
+            untraced: shape.is_none().then(|| {
+                crate::shape::untraced_reason::<T>()
+                    .map_or_else(|| "its shape is incomplete".to_owned(), |e| e.to_string())
+            }),
             shape,
             ops,
             migrations: BTreeMap::new(),

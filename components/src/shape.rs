@@ -66,12 +66,55 @@ pub fn trace<T: Serialize + DeserializeOwned>() -> Option<String> {
 /// `T`'s shape traced by deserialization alone (for types that are only
 /// read, such as a migration's old type), as JSON text.
 pub(crate) fn trace_de<T: DeserializeOwned>() -> Option<String> {
-    let config = || {
+    CONFIGS.iter().find_map(|config| trace_de_with::<T>(config))
+}
+
+/// The tracer's made-up values: first its own (zeros, empty strings; 2 for
+/// `u32` and `u64`, a valid entity and uid: bevy's `Entity` rejects 0),
+/// then, for a type whose `Deserialize` refuses those (`NonZeroU16`, a
+/// number kept as a string through `#[serde(with)]`), 2 for every number,
+/// `"2"` for every string and `true`.
+const CONFIGS: [fn() -> TracerConfig; 2] = [
+    || {
         TracerConfig::default()
             .default_u64_value(2)
             .default_u32_value(2)
             .record_samples_for_newtype_structs(false)
-    };
+    },
+    || {
+        TracerConfig::default()
+            .default_u8_value(2)
+            .default_u16_value(2)
+            .default_u32_value(2)
+            .default_u64_value(2)
+            .default_u128_value(2)
+            .default_i8_value(2)
+            .default_i16_value(2)
+            .default_i32_value(2)
+            .default_i64_value(2)
+            .default_i128_value(2)
+            .default_f32_value(2.0)
+            .default_f64_value(2.0)
+            .default_bool_value(true)
+            .default_char_value('2')
+            .default_borrowed_str_value("2")
+            .default_string_value("2".to_owned())
+            .default_borrowed_bytes_value(b"2")
+            .default_byte_buf_value(b"2".to_vec())
+            .record_samples_for_newtype_structs(false)
+    },
+];
+
+/// Why `T` cannot be traced with any of the tracer's made-up values (the
+/// first configuration's error); `None` if it can.
+pub(crate) fn untraced_reason<T: DeserializeOwned>() -> Option<serde_reflection::Error> {
+    let mut tracer = Tracer::new(CONFIGS[0]());
+    let first = tracer.trace_simple_type::<T>().err()?;
+    let mut tracer = Tracer::new(CONFIGS[1]());
+    tracer.trace_simple_type::<T>().err().map(|_| first)
+}
+
+fn trace_de_with<T: DeserializeOwned>(config: &fn() -> TracerConfig) -> Option<String> {
     let mut first = Tracer::new(config());
     first.trace_simple_type::<T>().ok()?;
     let enums: Vec<String> = first
@@ -114,13 +157,14 @@ where
 /// sits (each is traced by serialization too, which completes the enums'
 /// formats).
 fn trace_samples<T: Serialize + DeserializeOwned>() -> Option<(Shape, Vec<T>)> {
-    // 2 is a valid uid and entity: bevy's `Entity` rejects 0.
-    let config = || {
-        TracerConfig::default()
-            .default_u64_value(2)
-            .default_u32_value(2)
-            .record_samples_for_newtype_structs(false)
-    };
+    CONFIGS
+        .iter()
+        .find_map(|config| trace_samples_with::<T>(config))
+}
+
+fn trace_samples_with<T: Serialize + DeserializeOwned>(
+    config: &fn() -> TracerConfig,
+) -> Option<(Shape, Vec<T>)> {
     let mut samples = Vec::new();
     if let Some(made) = crate::sample::samples::<T>() {
         let mut tracer = Tracer::new(config());

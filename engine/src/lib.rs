@@ -142,7 +142,9 @@ pub use dizzy_snapshots::{
 };
 pub use dizzy_systems::{CodeChanges, Plugin, Setup};
 
-/// What a user touches: the builder and runtime, plugins, uids, lineage
+/// What a user touches: the builder and runtime, plugins, the settings the
+/// README names (`Unknown`, `CodeChange`, export's `Selection`,
+/// `ExportOptions` and `OnConflict`), uids, lineage
 /// (`CausedBy`, `CorrelationId`, `spawn_caused_by`), and bevy's and serde's
 /// everyday items.
 ///
@@ -152,8 +154,8 @@ pub use dizzy_systems::{CodeChanges, Plugin, Setup};
 /// `dizzy`.
 pub mod prelude {
     pub use crate::{
-        App, CodeChange, Plugin, RefPolicy, RunEnd, Runtime, Setup, SnapshotPolicy, StopHandle,
-        TickCount, Uid, Uids,
+        App, CodeChange, ExportOptions, OnConflict, Plugin, RefPolicy, RunEnd, Runtime, Selection,
+        Setup, SnapshotPolicy, StopHandle, TickCount, Uid, Uids, Unknown,
     };
     pub use bevy_ecs;
     pub use bevy_ecs::entity::MapEntities;

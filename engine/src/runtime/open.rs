@@ -241,6 +241,15 @@ impl Runtime {
         let opened = Instant::now();
         let parts = setup.finish()?;
         let registry = Arc::new(parts.registry);
+        for reg in registry.iter() {
+            if let Some(why) = reg.untraced() {
+                tracing::warn!(
+                    "`{}` ({}): its serde shape cannot be traced ({why}), so its values are read by position: a change of its fields needs a new version (`App::component_version`) and a migration",
+                    reg.name(),
+                    reg.type_name()
+                );
+            }
+        }
         let transients = parts.transients;
         let resume = Resume {
             registry: &registry,

@@ -63,6 +63,9 @@ struct Columns<'c> {
     /// The registration, stored version and stored shape of a column that
     /// must be brought to this build's version or shape.
     upgrades: Vec<Option<(&'c Registration, u32, Option<&'c str>)>>,
+    /// Whether its values have no shape, in the file or this build, to be
+    /// checked against: values that do not decode mean a changed type.
+    unshaped: Vec<bool>,
 }
 
 impl Columns<'_> {
@@ -83,7 +86,7 @@ impl Columns<'_> {
                         Some((reg, stored, shape)) => {
                             migrated =
                                 super::guard(|| reg.upgrade(stored, shape, chunk.payload, rows))
-                                    .map_err(|m| at(UnitError::Panicked(m)))?
+                                    .map_err(|m| at(UnitError::UpgradePanicked(m)))?
                                     .map_err(|e| at(UnitError::Incompatible(e)))?;
                             &migrated[..]
                         }
@@ -91,7 +94,16 @@ impl Columns<'_> {
                     };
                     let piece = super::guard(|| self.ops[*ni].0.decode_column(payload, rows))
                         .map_err(|m| at(UnitError::Panicked(m)))?
-                        .map_err(|e| at(UnitError::Corrupt(e.to_string())))?;
+                        .map_err(|e| match self.unshaped[*ni] {
+                            true => at(UnitError::Incompatible(
+                                dizzy_components::UpgradeError::Unshaped {
+                                    name: self.regs[*ni].name().to_owned(),
+                                    type_name: self.regs[*ni].type_name(),
+                                    source: e,
+                                },
+                            )),
+                            false => at(UnitError::Corrupt(e.to_string())),
+                        })?;
                     match &mut column {
                         Some(c) => c.append(piece),
                         None => column = Some(piece),
@@ -121,6 +133,8 @@ enum UnitError {
     Incompatible(dizzy_components::UpgradeError),
     /// The type's `Deserialize` panicked.
     Panicked(String),
+    /// A migration (or the `Deserialize` of a stored version's type) panicked.
+    UpgradePanicked(String),
 }
 
 impl Ctx<'_> {
@@ -500,11 +514,13 @@ impl Ctx<'_> {
                 ))
             })
             .collect();
+        let unshaped = regs.iter().map(|r| super::unshaped(r, meta)).collect();
         Ok(Columns {
             regs,
             ops,
             waits,
             upgrades,
+            unshaped,
         })
     }
 
@@ -660,6 +676,19 @@ impl Ctx<'_> {
                 snapshot: snap,
                 component: names[ni].to_owned(),
                 what: format!("`Deserialize` of {}", cols.regs[ni].type_name()),
+                message,
+            },
+            UnitError::UpgradePanicked(message) => RestoreError::Panicked {
+                path: self.store.path().to_owned(),
+                snapshot: snap,
+                component: names[ni].to_owned(),
+                what: match cols.upgrades[ni] {
+                    Some((reg, stored, _)) if stored != reg.version() => format!(
+                        "a migration from version {stored} to {} (or the `Deserialize` of an old version's type)",
+                        reg.version()
+                    ),
+                    _ => format!("`Deserialize` of {}", cols.regs[ni].type_name()),
+                },
                 message,
             },
         }

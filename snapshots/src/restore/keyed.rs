@@ -61,7 +61,7 @@ impl Ctx<'_> {
             };
             let mut column = super::guard(|| ops.decode_column(&payload, targets.len()))
                 .map_err(|m| panicked("`Deserialize`", m))?
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(|e| super::undecodable(self.store, self.registry, meta, name, e, bad))?;
             // Resolved before the values reach the world: hooks see entities.
             let holders: Vec<u64> = targets.iter().map(|t| t.0).collect();
             {

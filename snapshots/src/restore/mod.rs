@@ -186,6 +186,43 @@ fn dangling(store: &Store, snapshot: u64, component: &str, d: Dangling) -> Resto
     }
 }
 
+/// The error for values of `name` in `meta` that do not decode as the
+/// registered type: [`RestoreError::Incompatible`] when no shape is
+/// recorded for the type (in the file or by this build), so a changed type
+/// cannot be told from damage by its shape, else `bad` (corrupt data).
+fn undecodable(
+    store: &Store,
+    registry: &Registry,
+    meta: &SnapshotMeta,
+    name: &str,
+    e: dizzy_components::CodecError,
+    bad: impl FnOnce(String) -> RestoreError,
+) -> RestoreError {
+    match registry.get(name) {
+        Some(reg) if unshaped(reg, meta) => RestoreError::Incompatible {
+            path: store.path().to_owned(),
+            snapshot: meta.id,
+            source: dizzy_components::UpgradeError::Unshaped {
+                name: name.to_owned(),
+                type_name: reg.type_name(),
+                source: e,
+            },
+        },
+        _ => bad(e.to_string()),
+    }
+}
+
+/// Whether `reg`'s values in `meta` have no shape to be checked against:
+/// the file records none for them, or this build traced none.
+fn unshaped(reg: &dizzy_components::Registration, meta: &SnapshotMeta) -> bool {
+    reg.shape().is_none()
+        || meta
+            .schemas
+            .iter()
+            .find(|s| s.name == reg.name())
+            .is_none_or(|s| s.shape.is_none())
+}
+
 /// A value that could not be restored: a dangling reference, or `bad` data.
 fn value_error(
     store: &Store,
@@ -504,7 +541,21 @@ impl Ctx<'_> {
         if !reg.needs_upgrade(s.version, s.shape.as_deref()) {
             return Ok(std::borrow::Cow::Borrowed(payload));
         }
-        reg.upgrade(s.version, s.shape.as_deref(), payload, rows)
+        guard(|| reg.upgrade(s.version, s.shape.as_deref(), payload, rows))
+            .map_err(|message| RestoreError::Panicked {
+                path: self.store.path().to_owned(),
+                snapshot: meta.id,
+                component: name.to_owned(),
+                what: match s.version == reg.version() {
+                    true => format!("`Deserialize` of {}", reg.type_name()),
+                    false => format!(
+                        "a migration from version {} to {} (or the `Deserialize` of an old version's type)",
+                        s.version,
+                        reg.version()
+                    ),
+                },
+                message,
+            })?
             .map(std::borrow::Cow::Owned)
             .map_err(|source| RestoreError::Incompatible {
                 path: self.store.path().to_owned(),
