@@ -27,6 +27,12 @@ pub enum CodecError {
     /// The bytes are not a valid encoding of the expected type.
     #[error("cannot decode: {0}")]
     Decode(String),
+    /// The type's `Deserialize` refused a value the bytes hold (a
+    /// `NonZeroU8` given 0, a check of its own, an enum variant it does not
+    /// have): the bytes are well formed, the type is not the one that wrote
+    /// them.
+    #[error("the type's `Deserialize` refuses a stored value: {0}")]
+    Refused(String),
 }
 
 /// What serde asks of a format that bincode is not (self-describing), in
@@ -60,6 +66,9 @@ pub(crate) fn decode_failed(e: bincode::error::DecodeError) -> CodecError {
         }
         bincode::error::DecodeError::Serde(Serde::IgnoredAnyNotSupported) => {
             "deserialize_ignored_any"
+        }
+        bincode::error::DecodeError::OtherString(reason) => {
+            return CodecError::Refused(reason.clone());
         }
         _ => return CodecError::Decode(e.to_string()),
     };

@@ -68,7 +68,9 @@ pub use journal::{Departures, Journal, LastRemovals, Removed};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 pub use refs::{Dangling, RefPolicy, Resolver};
 pub use refscan::{ENTITY, Refs};
-pub use registry::{Kind, Ops, Registration, Registry, RegistryError, ShapeMismatch, UpgradeError};
+pub use registry::{
+    Kind, Ops, Registration, Registry, RegistryError, ShapeMismatch, UntracedChange, UpgradeError,
+};
 pub use relation::Relation;
 pub use resolve::Unresolved;
 pub use resource::{ResourceOps, TypedResource};

@@ -104,6 +104,21 @@ pub enum RegistryError {
         /// The serde call the codec lacks.
         call: String,
     },
+    /// A value of the type does not read back as it was written: its
+    /// `Serialize` writes fields its `Deserialize` does not read in the same
+    /// places (`#[serde(skip_serializing_if = ...)]`, `#[serde(skip_serializing)]`
+    /// without `skip_deserializing`), which a positional codec cannot store.
+    #[error(
+        "`{name}` ({type_name}) cannot be stored: a value does not read back as it was written ({reason}); the codec (bincode) reads fields by position, so `#[serde(skip_serializing_if = ...)]` and `#[serde(skip_serializing)]` without `skip_deserializing` are out: drop them (an `Option` stores `None` in one byte)"
+    )]
+    RoundTrip {
+        /// The stable name.
+        name: String,
+        /// The Rust type.
+        type_name: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// A declared archetype names an unregistered type.
     #[error("archetype {archetype}: {type_name} is not a registered component")]
     UnregisteredInArchetype {
@@ -159,6 +174,9 @@ pub struct Registration {
     shape: Option<String>,
     /// Why the shape could not be traced (with `shape` `None`).
     untraced: Option<String>,
+    /// What the type's `Deserialize` asks for, as far as made-up values get
+    /// (see [`Registration::skeleton`]).
+    skeleton: String,
     ops: Ops,
     migrations: BTreeMap<u32, Migration>,
     policy: Option<RefPolicy>,
@@ -229,6 +247,43 @@ pub enum UpgradeError {
         /// The codec's error.
         source: CodecError,
     },
+    /// A type whose shape cannot be traced asks for something else than
+    /// the type that wrote the values (its skeleton differs: fields
+    /// reordered, renamed or retyped): read by position they would land in
+    /// the wrong fields.
+    #[error("{0}")]
+    UntracedChanged(Box<UntracedChange>),
+    /// Stored values that the registered type's `Deserialize` refuses (a
+    /// field that became a `NonZeroU8` or checks a range, a variant it no
+    /// longer has): the file is not damaged; the type changed.
+    #[error(
+        "`{name}`: {type_name} refuses a stored value ({reason}): the type changed since the value was written; give it a new version (`App::component_version`) and a migration that makes the stored values acceptable"
+    )]
+    Refused {
+        /// Stable name.
+        name: String,
+        /// The registered Rust type.
+        type_name: &'static str,
+        /// What its `Deserialize` said.
+        reason: String,
+    },
+}
+
+/// A type whose shape cannot be traced, changed since its values were
+/// written ([`UpgradeError::UntracedChanged`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{name}`: {type_name} has no traceable serde shape, and it changed since the values were written (they were written by a type that asks for `{stored}`; this build's asks for `{now}`): read by position they would land in the wrong fields; give it a new version (`App::component_version`) and a migration, or make its fields' `Deserialize` accept the tracer's made-up values"
+)]
+pub struct UntracedChange {
+    /// Stable name.
+    pub name: String,
+    /// The registered Rust type.
+    pub type_name: &'static str,
+    /// The writer's skeleton (see [`Registration::skeleton`]).
+    pub stored: String,
+    /// This build's.
+    pub now: String,
 }
 
 /// Values of one version stored with a shape this build cannot read them by
@@ -318,6 +373,25 @@ impl Registration {
     /// version and a migration.
     pub fn untraced(&self) -> Option<&str> {
         self.untraced.as_deref()
+    }
+    /// What the type's `Deserialize` asks for, in order, as far as the
+    /// tracer's made-up values get: its structs with their fields, its
+    /// enums with their variants, its numbers and strings. A snapshot
+    /// records it for a type whose shape cannot be traced, so that a build
+    /// whose type asks for something else (fields reordered, renamed,
+    /// retyped) is refused rather than reading values by position into the
+    /// wrong fields.
+    pub fn skeleton(&self) -> &str {
+        &self.skeleton
+    }
+    /// The Rust type's name as a snapshot records it: for a type whose
+    /// shape cannot be traced, followed by its skeleton
+    /// (`brew::Dates [untraced: Dates{seq,brewed,bottled} u64 string]`).
+    pub fn recorded_type_name(&self) -> String {
+        match self.untraced {
+            Some(_) => format!("{} [untraced: {}]", self.type_name, self.skeleton),
+            None => self.type_name.to_owned(),
+        }
     }
     /// What reading values stored with `stored_shape` as this type silently
     /// loses: for each struct where stored fields are no longer read while
@@ -712,12 +786,20 @@ impl Registry {
                 call: call.to_owned(),
             });
         }
+        if let Err(reason) = round_trips::<T>() {
+            return Err(RegistryError::RoundTrip {
+                name: name.to_owned(),
+                type_name: std::any::type_name::<T>(),
+                reason,
+            });
+        }
         let index = self.entries.len();
         self.entries.push(Registration {
             name: name.to_owned(),
             version,
             type_name: std::any::type_name::<T>(),
             type_id: TypeId::of::<T>(),
+            skeleton: crate::sample::skeleton::<T>(),
             untraced: shape.is_none().then(|| {
                 crate::shape::untraced_reason::<T>()
                     .map_or_else(|| "its shape is incomplete".to_owned(), |e| e.to_string())
@@ -839,3 +921,25 @@ fn type_names<B: ArchetypeTuple>() -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests;
+
+/// Checks that made-up values of `T` (one per variant choice, and one with
+/// every option `None` and every sequence empty) read back from what the
+/// codec wrote, using every byte; types that refuse the made-up values are
+/// not checked.
+fn round_trips<T: Serialize + DeserializeOwned>() -> Result<(), String> {
+    let values = crate::sample::samples::<T>()
+        .unwrap_or_default()
+        .into_iter()
+        .chain(crate::sample::minimal::<T>());
+    for value in values {
+        let bytes = match crate::codec::encode(&value) {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(e.to_string()),
+        };
+        let (_, used) = crate::codec::decode_prefix::<T>(&bytes).map_err(|e| e.to_string())?;
+        if used != bytes.len() {
+            return Err(format!("{used} of its {} bytes read", bytes.len()));
+        }
+    }
+    Ok(())
+}

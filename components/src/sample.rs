@@ -26,9 +26,59 @@ const BUDGET: usize = 20_000;
 /// further variant. `None` if `T` refuses the made-up values (a custom
 /// `Deserialize` with its own validation).
 pub(crate) fn samples<T: DeserializeOwned>() -> Option<Vec<T>> {
+    samples_with::<T>(false).or_else(|| samples_with::<T>(true))
+}
+
+/// A value of `T` with every option `None` and every sequence and map
+/// empty (the first variant of each enum), with the first made-up values
+/// `T` accepts; `None` if it refuses them.
+pub(crate) fn minimal<T: DeserializeOwned>() -> Option<T> {
+    [false, true].into_iter().find_map(|alt| {
+        let mut state = State {
+            alt,
+            minimal: true,
+            trail: None,
+            more: false,
+            budget: BUDGET,
+        };
+        T::deserialize(Sampler {
+            pass: 0,
+            depth: 0,
+            state: &mut state,
+        })
+        .ok()
+    })
+}
+
+/// What `T`'s `Deserialize` asks for, in order, up to where it refuses the
+/// made-up values (or to its end): its structs with their fields, enums with
+/// their variants, and every number, string, option and sequence, as one
+/// line. It depends on the type's definition alone; two types with the same
+/// skeleton lay their values out alike as far as it goes. For types whose
+/// shape cannot be traced: a reorder of their fields changes it.
+pub(crate) fn skeleton<T: DeserializeOwned>() -> String {
+    let mut state = State {
+        alt: true,
+        minimal: false,
+        trail: Some(Vec::new()),
+        more: false,
+        budget: BUDGET,
+    };
+    let _ = T::deserialize(Sampler {
+        pass: 0,
+        depth: 0,
+        state: &mut state,
+    });
+    state.trail.unwrap_or_default().join(" ")
+}
+
+fn samples_with<T: DeserializeOwned>(alt: bool) -> Option<Vec<T>> {
     let mut out = Vec::new();
     for pass in 0..MAX_PASSES {
         let mut state = State {
+            alt,
+            minimal: false,
+            trail: None,
             more: false,
             budget: BUDGET,
         };
@@ -64,6 +114,12 @@ impl de::Error for Refused {
 }
 
 struct State {
+    /// The other made-up values (2 and `"2"`, see [`Sampler::n`]).
+    alt: bool,
+    /// Options `None` and sequences and maps empty (see [`minimal`]).
+    minimal: bool,
+    /// With [`skeleton`]: what the type asked for, in order.
+    trail: Option<Vec<String>>,
     /// Set when some enum has a variant beyond this pass's.
     more: bool,
     /// Values still to be made up in this pass.
@@ -92,8 +148,23 @@ impl Sampler<'_> {
             .ok_or_else(|| Refused("too many values".into()))?;
         Ok(())
     }
+    fn note(&mut self, what: impl FnOnce() -> String) {
+        if let Some(trail) = &mut self.state.trail {
+            trail.push(what());
+        }
+    }
     fn shallow(&self) -> bool {
-        self.depth < MAX_DEPTH
+        self.depth < MAX_DEPTH && !self.state.minimal
+    }
+    /// The made-up number: 0, or 2 with the other values (a `NonZero*`
+    /// and most checks of a range accept 2).
+    fn n(&self) -> u8 {
+        if self.state.alt { 2 } else { 0 }
+    }
+    /// The made-up string: `"a"`, or `"2"` with the other values (a number
+    /// kept as a string parses).
+    fn text(&self) -> &'static str {
+        if self.state.alt { "2" } else { "a" }
     }
 }
 
@@ -184,86 +255,109 @@ impl<'de> de::Deserializer<'de> for Sampler<'_> {
     fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Refused> {
         Err(Refused("a self-describing value".into()))
     }
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_bool(false)
+    fn deserialize_bool<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "bool".to_owned());
+        visitor.visit_bool(self.state.alt)
     }
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_i8(0)
+    fn deserialize_i8<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "i8".to_owned());
+        visitor.visit_i8(self.n() as i8)
     }
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_i16(0)
+    fn deserialize_i16<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "i16".to_owned());
+        visitor.visit_i16(self.n().into())
     }
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_i32(0)
+    fn deserialize_i32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "i32".to_owned());
+        visitor.visit_i32(self.n().into())
     }
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_i64(0)
+    fn deserialize_i64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "i64".to_owned());
+        visitor.visit_i64(self.n().into())
     }
-    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_i128(0)
+    fn deserialize_i128<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "i128".to_owned());
+        visitor.visit_i128(self.n().into())
     }
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_u8(0)
+    fn deserialize_u8<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "u8".to_owned());
+        visitor.visit_u8(self.n())
     }
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_u16(0)
+    fn deserialize_u16<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "u16".to_owned());
+        visitor.visit_u16(self.n().into())
     }
     // 2 for u32 and u64: a valid entity (bevy's `Entity` refuses 0) and uid.
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+    fn deserialize_u32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "u32".to_owned());
         visitor.visit_u32(2)
     }
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+    fn deserialize_u64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "u64".to_owned());
         visitor.visit_u64(2)
     }
-    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_u128(0)
+    fn deserialize_u128<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "u128".to_owned());
+        visitor.visit_u128(self.n().into())
     }
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_f32(0.0)
+    fn deserialize_f32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "f32".to_owned());
+        visitor.visit_f32(self.n().into())
     }
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_f64(0.0)
+    fn deserialize_f64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "f64".to_owned());
+        visitor.visit_f64(self.n().into())
     }
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_char('a')
+    fn deserialize_char<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "char".to_owned());
+        visitor.visit_char(if self.state.alt { '2' } else { 'a' })
     }
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_str("a")
+    fn deserialize_str<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "str".to_owned());
+        visitor.visit_str(self.text())
     }
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_string("a".to_owned())
+    fn deserialize_string<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "string".to_owned());
+        visitor.visit_string(self.text().to_owned())
     }
-    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_bytes(&[0])
+    fn deserialize_bytes<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "bytes".to_owned());
+        visitor.visit_bytes(&[self.n()])
     }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        visitor.visit_byte_buf(vec![0])
+    fn deserialize_byte_buf<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "byte_buf".to_owned());
+        visitor.visit_byte_buf(vec![self.n()])
     }
     fn deserialize_option<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "option".to_owned());
         if self.shallow() {
             visitor.visit_some(self.deeper())
         } else {
             visitor.visit_none()
         }
     }
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+    fn deserialize_unit<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "unit".to_owned());
         visitor.visit_unit()
     }
     fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
+        mut self,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Refused> {
+        self.note(|| name.to_owned());
         visitor.visit_unit()
     }
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         mut self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Refused> {
+        self.note(|| format!("{name}()"));
         visitor.visit_newtype_struct(self.deeper())
     }
     fn deserialize_seq<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "seq".to_owned());
         let left = usize::from(self.shallow());
         visitor.visit_seq(Items {
             sampler: &mut self,
@@ -275,20 +369,23 @@ impl<'de> de::Deserializer<'de> for Sampler<'_> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, Refused> {
+        self.note(|| format!("({len})"));
         visitor.visit_seq(Items {
             sampler: &mut self,
             left: len,
         })
     }
     fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
+        mut self,
+        name: &'static str,
         len: usize,
         visitor: V,
     ) -> Result<V::Value, Refused> {
+        self.note(|| name.to_owned());
         self.deserialize_tuple(len, visitor)
     }
     fn deserialize_map<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Refused> {
+        self.note(|| "map".to_owned());
         let left = usize::from(self.shallow());
         visitor.visit_map(Items {
             sampler: &mut self,
@@ -296,12 +393,16 @@ impl<'de> de::Deserializer<'de> for Sampler<'_> {
         })
     }
     fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
+        mut self,
+        name: &'static str,
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Refused> {
-        self.deserialize_tuple(fields.len(), visitor)
+        self.note(|| format!("{name}{{{}}}", fields.join(",")));
+        visitor.visit_seq(Items {
+            sampler: &mut self,
+            left: fields.len(),
+        })
     }
     fn deserialize_enum<V: Visitor<'de>>(
         mut self,
@@ -309,6 +410,7 @@ impl<'de> de::Deserializer<'de> for Sampler<'_> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Refused> {
+        self.note(|| format!("{_name}[{}]", variants.join("|")));
         let Some(&last) = variants.last() else {
             return Err(Refused("an enum without variants".into()));
         };

@@ -7,7 +7,7 @@
 //! (bincode 2, standard configuration) following a shape, into JSON;
 //! [`differences`] names the fields that differ between two shapes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -72,71 +72,106 @@ pub(crate) fn trace_de<T: DeserializeOwned>() -> Option<String> {
 /// The tracer's made-up values: first its own (zeros, empty strings; 2 for
 /// `u32` and `u64`, a valid entity and uid: bevy's `Entity` rejects 0),
 /// then, for a type whose `Deserialize` refuses those (`NonZeroU16`, a
-/// number kept as a string through `#[serde(with)]`), 2 for every number,
-/// `"2"` for every string and `true`.
-const CONFIGS: [fn() -> TracerConfig; 2] = [
+/// number kept as a string through `#[serde(with)]`, a date kept as a
+/// string), 2 for every number, `true`, 16 bytes (a UUID's), and as every
+/// string `"2"`, then a date, then a date and time (RFC 3339).
+const CONFIGS: [fn() -> TracerConfig; 4] = [
     || {
         TracerConfig::default()
             .default_u64_value(2)
             .default_u32_value(2)
             .record_samples_for_newtype_structs(false)
     },
-    || {
-        TracerConfig::default()
-            .default_u8_value(2)
-            .default_u16_value(2)
-            .default_u32_value(2)
-            .default_u64_value(2)
-            .default_u128_value(2)
-            .default_i8_value(2)
-            .default_i16_value(2)
-            .default_i32_value(2)
-            .default_i64_value(2)
-            .default_i128_value(2)
-            .default_f32_value(2.0)
-            .default_f64_value(2.0)
-            .default_bool_value(true)
-            .default_char_value('2')
-            .default_borrowed_str_value("2")
-            .default_string_value("2".to_owned())
-            .default_borrowed_bytes_value(b"2")
-            .default_byte_buf_value(b"2".to_vec())
-            .record_samples_for_newtype_structs(false)
-    },
+    || other_values("2"),
+    || other_values("2000-01-02"),
+    || other_values("2000-01-02T03:04:05Z"),
 ];
+
+fn other_values(text: &'static str) -> TracerConfig {
+    TracerConfig::default()
+        .default_u8_value(2)
+        .default_u16_value(2)
+        .default_u32_value(2)
+        .default_u64_value(2)
+        .default_u128_value(2)
+        .default_i8_value(2)
+        .default_i16_value(2)
+        .default_i32_value(2)
+        .default_i64_value(2)
+        .default_i128_value(2)
+        .default_f32_value(2.0)
+        .default_f64_value(2.0)
+        .default_bool_value(true)
+        .default_char_value('2')
+        .default_borrowed_str_value(text)
+        .default_string_value(text.to_owned())
+        .default_borrowed_bytes_value(&[2; 16])
+        .default_byte_buf_value(vec![2; 16])
+        .record_samples_for_newtype_structs(false)
+}
 
 /// Why `T` cannot be traced with any of the tracer's made-up values (the
 /// first configuration's error); `None` if it can.
 pub(crate) fn untraced_reason<T: DeserializeOwned>() -> Option<serde_reflection::Error> {
     let mut tracer = Tracer::new(CONFIGS[0]());
     let first = tracer.trace_simple_type::<T>().err()?;
-    let mut tracer = Tracer::new(CONFIGS[1]());
-    tracer.trace_simple_type::<T>().err().map(|_| first)
+    CONFIGS[1..]
+        .iter()
+        .all(|config| Tracer::new(config()).trace_simple_type::<T>().is_err())
+        .then_some(first)
 }
 
 fn trace_de_with<T: DeserializeOwned>(config: &fn() -> TracerConfig) -> Option<String> {
+    let (shape, _) = trace_passes::<T>(config)?;
+    serde_json::to_string(&shape).ok()
+}
+
+/// Traces `T` by deserialization, one more variant of each enum per pass,
+/// until no enum is left incomplete; also returns the tracer's values.
+/// Each round starts again knowing the enums the last one met (an enum
+/// inside a variant is met only once that variant is explored), until a
+/// round meets no enum it was not watching: a shape is never recorded with
+/// a variant missing (a value of it would not decode by the shape).
+fn trace_passes<T: DeserializeOwned>(config: &fn() -> TracerConfig) -> Option<(Shape, Vec<T>)> {
+    let enum_names = |types: &BTreeMap<String, ContainerFormat>| -> BTreeSet<String> {
+        types
+            .iter()
+            .filter(|(_, c)| matches!(c, ContainerFormat::Enum(_)))
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
     let mut first = Tracer::new(config());
     first.trace_simple_type::<T>().ok()?;
-    let enums: Vec<String> = first
-        .registry_unchecked()
-        .into_iter()
-        .filter(|(_, c)| matches!(c, ContainerFormat::Enum(_)))
-        .map(|(n, _)| n)
-        .collect();
-    let mut tracer = Tracer::new(config());
-    let mut root = None;
-    for _ in 0..1024 {
-        root = Some(tracer.trace_simple_type::<T>().ok()?.0);
-        let mut incomplete = false;
-        for name in &enums {
-            incomplete |= tracer.check_incomplete_enum(name).is_some();
+    let mut enums = enum_names(&first.registry_unchecked());
+    for _round in 0..16 {
+        let mut samples = Vec::new();
+        let mut tracer = Tracer::new(config());
+        let mut root = None;
+        let mut complete = false;
+        for _ in 0..1024 {
+            let (format, values) = tracer.trace_simple_type::<T>().ok()?;
+            root = Some(format);
+            samples.extend(values);
+            let mut incomplete = false;
+            for name in &enums {
+                incomplete |= tracer.check_incomplete_enum(name).is_some();
+            }
+            if !incomplete {
+                complete = true;
+                break;
+            }
         }
-        if !incomplete {
-            break;
+        let types = tracer.registry_unchecked();
+        let met = enum_names(&types);
+        if complete && met.is_subset(&enums) {
+            return finish(root?, types).map(|shape| (shape, samples));
         }
+        if met.is_subset(&enums) {
+            return None;
+        }
+        enums.extend(met);
     }
-    let shape = finish(root?, tracer)?;
-    serde_json::to_string(&shape).ok()
+    None
 }
 
 /// The shape of a component or resource type, with its entity references
@@ -177,43 +212,16 @@ fn trace_samples_with<T: Serialize + DeserializeOwned>(
                     .is_ok();
             }
             samples.extend(made);
-            if complete && let Some(shape) = finish(root, tracer) {
+            if complete && let Some(shape) = finish(root, tracer.registry_unchecked()) {
                 return Some((shape, samples));
             }
-            samples.clear();
         }
     }
-    // A first pass finds the enums' names; the second traces again, one more
-    // variant of each enum per pass, until no enum is left incomplete.
-    let mut first = Tracer::new(config());
-    let (_, values) = first.trace_simple_type::<T>().ok()?;
-    samples.extend(values);
-    let enums: Vec<String> = first
-        .registry_unchecked()
-        .into_iter()
-        .filter(|(_, c)| matches!(c, ContainerFormat::Enum(_)))
-        .map(|(n, _)| n)
-        .collect();
-    let mut tracer = Tracer::new(config());
-    let mut root = None;
-    for _ in 0..1024 {
-        let (format, values) = tracer.trace_simple_type::<T>().ok()?;
-        root = Some(format);
-        samples.extend(values);
-        let mut incomplete = false;
-        for name in &enums {
-            incomplete |= tracer.check_incomplete_enum(name).is_some();
-        }
-        if !incomplete {
-            break;
-        }
-    }
-    finish(root?, tracer).map(|shape| (shape, samples))
+    trace_passes::<T>(config)
 }
 
 /// The shape a tracer found: `None` if it is incomplete.
-fn finish(root: Format, tracer: Tracer) -> Option<Shape> {
-    let mut types = tracer.registry_unchecked();
+fn finish(root: Format, mut types: BTreeMap<String, ContainerFormat>) -> Option<Shape> {
     for c in types.values_mut() {
         if let ContainerFormat::Enum(variants) = c {
             normalize_indices(variants);

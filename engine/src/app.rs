@@ -20,6 +20,10 @@ use crate::runtime::Runtime;
 /// The default file: `dizzy.redb` in the working directory.
 pub const DEFAULT_DB: &str = "dizzy.redb";
 
+/// What `Runtime::close` checks once its writer is done: `Err` names what
+/// did not finish (a replication that did not catch up).
+pub(crate) type CloseCheck = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 /// Builds a [`Runtime`]: what is persisted, which systems run, where the
 /// file is and when snapshots are taken.
 ///
@@ -39,6 +43,8 @@ pub struct App {
     pub(crate) store: Option<dizzy_snapshots::Store>,
     pub(crate) unknown: dizzy_snapshots::Unknown,
     pub(crate) listeners: Vec<dizzy_snapshots::CommitListener>,
+    /// Checked by `close()` once the writer is done (replication caught up).
+    pub(crate) close_checks: Vec<CloseCheck>,
     pub(crate) on_code_change: CodeChange,
     pub(crate) cache_bytes: Option<usize>,
     pub(crate) tool: bool,
@@ -80,6 +86,7 @@ impl App {
             store: None,
             unknown: dizzy_snapshots::Unknown::Fail,
             listeners: Vec::new(),
+            close_checks: Vec::new(),
             on_code_change: CodeChange::default(),
             cache_bytes: None,
             tool: false,

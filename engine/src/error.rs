@@ -80,4 +80,10 @@ pub enum TickError {
     /// The background writer failed; the file is at its last committed snapshot.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// `close()` saved everything locally, but what the app also sends its
+    /// snapshots to (replication, `App::replicate`) did not catch up: the
+    /// bucket was unreachable past its bound, or refused the file's
+    /// snapshots (it holds a newer state). The local file is complete.
+    #[error("the run is saved locally, but its replication failed: {0}")]
+    Replication(String),
 }

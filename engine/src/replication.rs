@@ -35,7 +35,17 @@ impl App {
     /// [`Replication::status`] for its lag, [`Replication::flush`] to wait
     /// for the bucket).
     pub fn replicate_to(self, replication: &Replication) -> App {
-        self.on_commit(replication.listener())
+        let mut app = self.on_commit(replication.listener());
+        // The listener, dropped when the writer closes, waits for the
+        // bucket (at most the bound); `close()` then asks how that ended.
+        let replication = replication.clone();
+        app.close_checks.push(std::sync::Arc::new(move || {
+            replication
+                .flush(std::time::Duration::ZERO)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }));
+        app
     }
 
     /// Prepares the app's file to resume from the bucket at `url`: if the

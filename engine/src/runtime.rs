@@ -69,6 +69,8 @@ pub struct Runtime {
     /// app resumes with the change detection it left (and sees what the
     /// tool changed as new).
     file_runs: Option<Vec<(String, bevy_ecs::change_detection::Tick)>>,
+    /// What `close()` checks once the writer is done.
+    close_checks: Vec<crate::app::CloseCheck>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -567,10 +569,15 @@ impl Runtime {
                 .any(|r| r.resource().is_some_and(|o| o.exists(&self.world)))
     }
 
-    /// [`Runtime::finish`], then stops the writer.
+    /// [`Runtime::finish`], then stops the writer. With replication
+    /// ([`App::replicate`](crate::App::replicate), feature `replicate`) it
+    /// then waits for the bucket to catch up, at most the replication's
+    /// `give_up_after` + 1 s.
     ///
     /// # Errors
-    /// As [`Runtime::finish`].
+    /// As [`Runtime::finish`]; [`TickError::Replication`] when the bucket
+    /// did not catch up (unreachable past the bound, or it refused the
+    /// file's snapshots): the local file is complete.
     pub fn close(mut self) -> Result<Option<u64>, TickError> {
         let id = self.finish()?;
         if let Some(mut w) = self.writer.take() {
@@ -581,6 +588,11 @@ impl Runtime {
             w.close_queue();
             drop(std::mem::replace(&mut self.world, World::new()));
             w.close()?;
+        }
+        // The writer's listeners are gone: a replication has waited for
+        // its bucket (bounded) and says now whether it caught up.
+        for check in &self.close_checks {
+            check().map_err(TickError::Replication)?;
         }
         Ok(id)
     }

@@ -93,6 +93,24 @@ pub struct Schema {
     pub shape: Option<String>,
 }
 
+impl Schema {
+    /// The Rust type's name, without the skeleton recorded after it for a
+    /// type whose shape could not be traced.
+    pub fn rust_type(&self) -> &str {
+        self.type_name
+            .split_once(" [untraced: ")
+            .map_or(self.type_name.as_str(), |(t, _)| t)
+    }
+    /// For a type whose shape could not be traced, what its `Deserialize`
+    /// asked for when the values were written (see
+    /// `dizzy_components::Registration::skeleton`).
+    pub fn untraced_skeleton(&self) -> Option<&str> {
+        self.type_name
+            .split_once(" [untraced: ")
+            .and_then(|(_, rest)| rest.strip_suffix(']'))
+    }
+}
+
 /// One column of a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnMeta {

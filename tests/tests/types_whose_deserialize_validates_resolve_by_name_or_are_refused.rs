@@ -188,32 +188,61 @@ fn validating_fields_keep_their_shape_and_reorders_resolve_by_name() {
     );
 }
 
+mod v3 {
+    use super::*;
+    /// `year` became a string: beyond where the skeleton reaches (it stops
+    /// at `code`), so the values are read by position and do not decode.
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Sealed {
+        pub code: Code,
+        pub year: String,
+    }
+}
+
 #[test]
-fn a_type_without_a_shape_that_no_longer_decodes_is_a_changed_type_not_a_corrupt_file() {
+fn a_type_without_a_shape_that_changed_is_refused_as_a_changed_type_not_a_corrupt_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.redb");
     write_v1(&db, true);
     let before = std::fs::read(&db).unwrap();
-    let err = App::new()
-        .db(&db)
-        .component::<v1::Cask>("wine.cask")
-        .component::<v1::Lot>("wine.lot")
-        .component::<v2::Sealed>("wine.sealed")
-        .open()
-        .expect_err("a changed type without a shape is refused");
-    let text = err.to_string();
-    let source = match &err {
-        dizzy::OpenError::Restore(RestoreError::Incompatible { source, .. }) => source,
-        other => panic!("not an incompatible type: {other:?}"),
+    let open = |app: App| {
+        app.db(&db)
+            .component::<v1::Cask>("wine.cask")
+            .component::<v1::Lot>("wine.lot")
+            .open()
+            .expect_err("a changed type without a shape is refused")
     };
-    assert!(
-        matches!(source, UpgradeError::Unshaped { name, .. } if name == "wine.sealed"),
-        "{source:?}"
-    );
+    // A field added: the skeleton (what the type asks for, as far as the
+    // tracer gets) differs, and the file is refused before any value is
+    // read.
+    let err = open(App::new().component::<v2::Sealed>("wine.sealed"));
+    match &err {
+        dizzy::OpenError::Restore(RestoreError::Incompatible {
+            source: UpgradeError::UntracedChanged(change),
+            ..
+        }) => {
+            assert_eq!(change.name, "wine.sealed");
+            assert_eq!(change.stored, "Sealed{code,year} string");
+            assert_eq!(change.now, "Sealed{code,year,grade} string");
+        }
+        other => panic!("not refused as a changed type: {other:?}"),
+    }
+    // A change past where the skeleton reaches: the values do not decode.
+    let err2 = open(App::new().component::<v3::Sealed>("wine.sealed"));
+    match &err2 {
+        dizzy::OpenError::Restore(RestoreError::Incompatible {
+            source: UpgradeError::Unshaped { name, .. },
+            ..
+        }) => assert_eq!(name, "wine.sealed"),
+        other => panic!("not an incompatible type: {other:?}"),
+    }
+    let text = err2.to_string();
     for needle in ["wine.sealed", "no serde shape", "component_version"] {
         assert!(text.contains(needle), "{needle:?} not in: {text}");
     }
-    assert!(!text.contains("corrupt"), "{text}");
+    for e in [err, err2] {
+        assert!(!e.to_string().contains("corrupt"), "{e}");
+    }
     assert_eq!(std::fs::read(&db).unwrap(), before, "the file is untouched");
 }
 

@@ -71,13 +71,40 @@ impl Replicated {
     /// Whether `meta` (a file's record) describes this same snapshot: same
     /// id, kind, base, tick, capture time, entities and bytes.
     pub fn describes(&self, meta: &SnapshotMeta) -> bool {
-        self.id == meta.id
-            && self.kind == meta.kind.as_str()
-            && self.base == meta.base
-            && self.tick == meta.tick
-            && self.unix_ms == meta.unix_ms
-            && self.entities == meta.entities
-            && self.bytes == meta.bytes
+        self.differences(meta).is_empty()
+    }
+
+    /// What differs between this entry and `meta`, one `field: X in the
+    /// manifest, Y in the object` each.
+    pub fn differences(&self, meta: &SnapshotMeta) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut field = |name: &str, here: String, there: String| {
+            if here != there {
+                out.push(format!(
+                    "{name}: {here} in the manifest, {there} in the object"
+                ));
+            }
+        };
+        field("id", self.id.to_string(), meta.id.to_string());
+        field("kind", self.kind.clone(), meta.kind.as_str().to_owned());
+        field(
+            "base",
+            format!("{:?}", self.base),
+            format!("{:?}", meta.base),
+        );
+        field("tick", self.tick.to_string(), meta.tick.to_string());
+        field(
+            "unix_ms",
+            self.unix_ms.to_string(),
+            meta.unix_ms.to_string(),
+        );
+        field(
+            "entities",
+            self.entities.to_string(),
+            meta.entities.to_string(),
+        );
+        field("bytes", self.bytes.to_string(), meta.bytes.to_string());
+        out
     }
 
     /// Whether it is a full snapshot.

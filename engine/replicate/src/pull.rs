@@ -132,10 +132,17 @@ impl Bucket {
         let raw = object::decode(&bytes).map_err(corrupt)?;
         drop(bytes);
         let meta = raw.meta().map_err(corrupt)?;
-        if raw.id != entry.id || !entry.describes(&meta) {
+        let mut differs = entry.differences(&meta);
+        if raw.id != entry.id && differs.is_empty() {
+            differs.push(format!(
+                "id: {} in the manifest, {} in the object's frame",
+                entry.id, raw.id
+            ));
+        }
+        if !differs.is_empty() {
             return Err(corrupt(format!(
-                "holds snapshot {} (tick {}), not the manifest's snapshot {} (tick {})",
-                meta.id, meta.tick, entry.id, entry.tick
+                "does not hold the snapshot the manifest describes ({})",
+                differs.join("; ")
             )));
         }
         Ok(Some(raw))
@@ -286,8 +293,9 @@ impl Bucket {
         while let Some((entry, fetched)) = fetches.next().await {
             let raw = fetched?.ok_or_else(|| {
                 no(format!(
-                    "snapshot {} went away while it was being read",
-                    entry.id
+                    "snapshot {} is in the manifest, but its object `{}` is missing from the bucket (deleted, or removed by a newer writer while this pull read it)",
+                    entry.id,
+                    object_name(entry.id)
                 ))
             })?;
             bytes += entry.size;

@@ -234,6 +234,7 @@ impl Runtime {
             store: given,
             unknown,
             listeners,
+            close_checks,
             on_code_change,
             cache_bytes,
             tool,
@@ -450,6 +451,7 @@ impl Runtime {
             system_reads,
             condition_runs: built.conditions,
             file_runs,
+            close_checks,
         })
     }
 }

@@ -91,7 +91,7 @@ fn export_unguarded(
             name: reg.name().to_owned(),
             version: reg.version(),
             kind: reg.kind(),
-            type_name: reg.type_name().to_owned(),
+            type_name: reg.recorded_type_name(),
             shape: reg.shape().map(str::to_owned),
         });
     }

@@ -402,6 +402,23 @@ fn check_columns<'a>(
         let schema = body.schemas.iter().find(|s| &s.name == name);
         let version = schema.map_or(reg.version(), |s| s.version);
         let shape = schema.and_then(|s| s.shape.as_deref());
+        // A type without a traceable shape that changed since the bundle
+        // was written: by position its values would land in wrong fields.
+        if let Some(then) = schema.and_then(|s| s.untraced_skeleton())
+            && version == reg.version()
+            && then != reg.skeleton()
+        {
+            return Err(ImportError::Version(
+                dizzy_components::UpgradeError::UntracedChanged(Box::new(
+                    dizzy_components::UntracedChange {
+                        name: name.clone(),
+                        type_name: reg.type_name(),
+                        stored: then.to_owned(),
+                        now: reg.skeleton().to_owned(),
+                    },
+                )),
+            ));
+        }
         let payload = if reg.needs_upgrade(version, shape) {
             reg.upgrade(version, shape, chunk.payload, owners.len())?
         } else {
@@ -419,6 +436,20 @@ fn check_columns<'a>(
                 holder: d.holder,
                 target: d.target,
             },
+            ValueError::Codec(dizzy_components::CodecError::Refused(reason)) => {
+                ImportError::Version(dizzy_components::UpgradeError::Refused {
+                    name: name.clone(),
+                    type_name: reg.type_name(),
+                    reason,
+                })
+            }
+            ValueError::Codec(e) if reg.shape().is_none() || shape.is_none() => {
+                ImportError::Version(dizzy_components::UpgradeError::Unshaped {
+                    name: name.clone(),
+                    type_name: reg.type_name(),
+                    source: e,
+                })
+            }
             other => corrupt(other.to_string()),
         })?;
         checked.columns.push(CheckedColumn {

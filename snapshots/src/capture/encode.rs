@@ -292,10 +292,16 @@ pub(super) fn write_kept(
             if owners.is_empty() {
                 return;
             }
-            for u in owners.iter() {
-                buf.extend_from_slice(&u.to_le_bytes());
+            // Packed uids (layout 4), as for registered types' keyed chunks.
+            let values = buf.len();
+            let mut prev = 0;
+            for &u in owners.iter() {
+                pack_uid(buf, prev, u);
+                prev = u;
             }
-            finish(buf, Layout::Keyed, owners.len() as u32);
+            let mut h = Vec::with_capacity(HEADER);
+            packed_keyed_header(&mut h, owners.len() as u32, (buf.len() - values) as u32);
+            buf[..HEADER].copy_from_slice(&h);
             out.push(
                 name,
                 owners.len() as u64,

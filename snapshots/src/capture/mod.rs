@@ -380,7 +380,7 @@ impl Capturer {
                 name: r.name().to_owned(),
                 version: r.version(),
                 kind: r.kind(),
-                type_name: r.type_name().to_owned(),
+                type_name: r.recorded_type_name(),
                 shape: r.shape().map(str::to_owned),
             })
             .collect();

@@ -69,6 +69,27 @@ struct Columns<'c> {
 }
 
 impl Columns<'_> {
+    /// Values of column `ni` that did not decode: a changed type when its
+    /// `Deserialize` refused a well-formed value or it has no shape to be
+    /// checked by, else damage.
+    fn undecodable(&self, ni: usize, e: dizzy_components::CodecError) -> UnitError {
+        use dizzy_components::{CodecError, UpgradeError};
+        let reg = self.regs[ni];
+        match e {
+            CodecError::Refused(reason) => UnitError::Incompatible(UpgradeError::Refused {
+                name: reg.name().to_owned(),
+                type_name: reg.type_name(),
+                reason,
+            }),
+            e if self.unshaped[ni] => UnitError::Incompatible(UpgradeError::Unshaped {
+                name: reg.name().to_owned(),
+                type_name: reg.type_name(),
+                source: e,
+            }),
+            e => UnitError::Corrupt(e.to_string()),
+        }
+    }
+
     /// Decodes the chunks of one unit (on any thread): each column's
     /// pieces, upgraded where needed, appended in row order.
     fn decode(&self, raw: &[(usize, u32, Stored)], unit: &Unit) -> Decoded {
@@ -94,16 +115,7 @@ impl Columns<'_> {
                     };
                     let piece = super::guard(|| self.ops[*ni].0.decode_column(payload, rows))
                         .map_err(|m| at(UnitError::Panicked(m)))?
-                        .map_err(|e| match self.unshaped[*ni] {
-                            true => at(UnitError::Incompatible(
-                                dizzy_components::UpgradeError::Unshaped {
-                                    name: self.regs[*ni].name().to_owned(),
-                                    type_name: self.regs[*ni].type_name(),
-                                    source: e,
-                                },
-                            )),
-                            false => at(UnitError::Corrupt(e.to_string())),
-                        })?;
+                        .map_err(|e| at(self.undecodable(*ni, e)))?;
                     match &mut column {
                         Some(c) => c.append(piece),
                         None => column = Some(piece),

@@ -187,9 +187,10 @@ fn dangling(store: &Store, snapshot: u64, component: &str, d: Dangling) -> Resto
 }
 
 /// The error for values of `name` in `meta` that do not decode as the
-/// registered type: [`RestoreError::Incompatible`] when no shape is
-/// recorded for the type (in the file or by this build), so a changed type
-/// cannot be told from damage by its shape, else `bad` (corrupt data).
+/// registered type: [`RestoreError::Incompatible`] when the type's
+/// `Deserialize` refused a well-formed value, or when no shape is recorded
+/// for the type (in the file or by this build), so a changed type cannot be
+/// told from damage by its shape; else `bad` (corrupt data).
 fn undecodable(
     store: &Store,
     registry: &Registry,
@@ -199,6 +200,17 @@ fn undecodable(
     bad: impl FnOnce(String) -> RestoreError,
 ) -> RestoreError {
     match registry.get(name) {
+        Some(reg) if let dizzy_components::CodecError::Refused(reason) = &e => {
+            RestoreError::Incompatible {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                source: dizzy_components::UpgradeError::Refused {
+                    name: name.to_owned(),
+                    type_name: reg.type_name(),
+                    reason: reason.clone(),
+                },
+            }
+        }
         Some(reg) if unshaped(reg, meta) => RestoreError::Incompatible {
             path: store.path().to_owned(),
             snapshot: meta.id,
@@ -296,6 +308,24 @@ pub fn check_schemas(
                 } else {
                     format!("; fields that differ: {}", fields.join(", "))
                 },
+            });
+        }
+        if let Some(s) = stored
+            && s.version == reg.version()
+            && let Some(then) = s.untraced_skeleton()
+            && then != reg.skeleton()
+        {
+            return Err(RestoreError::Incompatible {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                source: dizzy_components::UpgradeError::UntracedChanged(Box::new(
+                    dizzy_components::UntracedChange {
+                        name: name.to_owned(),
+                        type_name: reg.type_name(),
+                        stored: then.to_owned(),
+                        now: reg.skeleton().to_owned(),
+                    },
+                )),
             });
         }
     }

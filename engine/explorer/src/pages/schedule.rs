@@ -20,8 +20,8 @@ fn stable_name<'m>(meta: &'m SnapshotMeta, type_name: &str, kind: Kind) -> Optio
         .find(|s| {
             // Schedules recorded since stable names were used name them.
             s.name == type_name
-                || s.type_name == type_name
-                || s.type_name
+                || s.rust_type() == type_name
+                || s.rust_type()
                     .strip_suffix(type_name)
                     .is_some_and(|rest| rest.ends_with("::"))
         })

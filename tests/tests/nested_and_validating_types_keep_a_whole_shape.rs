@@ -1,0 +1,400 @@
+//! Cases a fresh tester (a brewery) found in the shapes dizzy records:
+//! - a struct holding a date kept as a checked `"YYYY-MM-DD"` string had no
+//!   shape at all, so a reorder of its two dates swapped them silently;
+//! - enums inside a `Vec`, behind a `Box`, with `NonZeroU16` fields were
+//!   recorded with a variant missing, so the next build refused a good file;
+//! - a field that became a `NonZeroU8` called a file holding 0 corrupt;
+//! - `#[serde(skip_serializing_if)]` was accepted, and the program could not
+//!   reopen its own file.
+
+use std::num::NonZeroU16;
+
+use dizzy::components::UpgradeError;
+use dizzy::prelude::*;
+use dizzy::snapshots::RestoreError;
+
+/// A date kept as `"YYYY-MM-DD"`, checked when read.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub struct Date {
+    y: u16,
+    m: u8,
+    d: u8,
+}
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:04}-{:02}-{:02}", self.y, self.m, self.d))
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = || serde::de::Error::custom(format!("`{s}` is not a date"));
+        let mut parts = s.split('-');
+        let mut next = || {
+            parts
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or_else(bad)
+        };
+        let (y, m, d) = (next()?, next()?, next()?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return Err(bad());
+        }
+        Ok(Date {
+            y,
+            m: m as u8,
+            d: d as u8,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+pub struct Adjunct {
+    kind: String,
+    kg: NonZeroU16,
+}
+
+mod a {
+    use super::*;
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Dates {
+        pub seq: u64,
+        pub brewed: Date,
+        pub bottled: Date,
+    }
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub enum Style {
+        Lager,
+        Ale { ibu: u8 },
+        Stout(Box<Adjunct>),
+        Sour(u16, u16),
+    }
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Brew {
+        pub seq: u64,
+        pub alt: Vec<Style>,
+        pub style: Style,
+    }
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Meaning {
+        pub seq: u64,
+        pub zero: u8,
+    }
+}
+
+mod b {
+    use super::*;
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Dates {
+        pub seq: u64,
+        pub bottled: Date,
+        pub brewed: Date,
+    }
+    /// Variants reordered and one added.
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub enum Style {
+        Sour(u16, u16),
+        Stout(Box<Adjunct>),
+        Lager,
+        Ale { ibu: u8 },
+        Porter,
+    }
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Brew {
+        pub style: Style,
+        pub alt: Vec<Style>,
+        pub seq: u64,
+    }
+    /// `zero` became a `NonZeroU8`: a stored 0 is refused.
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Meaning {
+        pub seq: u64,
+        pub zero: std::num::NonZeroU8,
+    }
+}
+
+fn date(y: u16, m: u8, d: u8) -> Date {
+    Date { y, m, d }
+}
+
+fn stout() -> Adjunct {
+    Adjunct {
+        kind: "oats".into(),
+        kg: NonZeroU16::new(7).unwrap(),
+    }
+}
+
+fn write_a(db: &std::path::Path) {
+    let mut rt = App::new()
+        .db(db)
+        .component::<a::Dates>("brew.dates")
+        .component::<a::Brew>("brew.brew")
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    rt.spawn(a::Dates {
+        seq: 1,
+        brewed: date(2024, 3, 5),
+        bottled: date(2024, 9, 5),
+    });
+    rt.spawn(a::Brew {
+        seq: 2,
+        alt: vec![
+            a::Style::Sour(1, 2),
+            a::Style::Stout(Box::new(stout())),
+            a::Style::Ale { ibu: 40 },
+            a::Style::Lager,
+        ],
+        style: a::Style::Stout(Box::new(stout())),
+    });
+    rt.close().unwrap();
+}
+
+#[test]
+fn every_type_here_has_a_whole_shape() {
+    let mut registry = dizzy::Registry::new();
+    registry.component::<a::Dates>("brew.dates").unwrap();
+    registry.component::<a::Brew>("brew.brew").unwrap();
+    for name in ["brew.dates", "brew.brew"] {
+        let reg = registry.get(name).unwrap();
+        assert!(reg.shape().is_some(), "{name}: {:?}", reg.untraced());
+    }
+}
+
+#[test]
+fn a_reorder_around_checked_and_nested_types_resolves_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("brew.redb");
+    write_a(&db);
+    let mut rt = App::new()
+        .db(&db)
+        .component::<b::Dates>("brew.dates")
+        .component::<b::Brew>("brew.brew")
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    let dates: Vec<b::Dates> = rt
+        .world_mut()
+        .query::<&b::Dates>()
+        .iter(rt.world())
+        .cloned()
+        .collect();
+    assert_eq!(
+        dates,
+        [b::Dates {
+            seq: 1,
+            bottled: date(2024, 9, 5),
+            brewed: date(2024, 3, 5),
+        }],
+        "never swapped"
+    );
+    let brews: Vec<b::Brew> = rt
+        .world_mut()
+        .query::<&b::Brew>()
+        .iter(rt.world())
+        .cloned()
+        .collect();
+    assert_eq!(
+        brews,
+        [b::Brew {
+            style: b::Style::Stout(Box::new(stout())),
+            alt: vec![
+                b::Style::Sour(1, 2),
+                b::Style::Stout(Box::new(stout())),
+                b::Style::Ale { ibu: 40 },
+                b::Style::Lager,
+            ],
+            seq: 2,
+        }]
+    );
+    rt.close().unwrap();
+
+    // The file's own program, and `dizzy show`'s reading by the recorded
+    // shape, read it too.
+    let store = dizzy::Store::open_to_read(&db).unwrap();
+    let none = dizzy::Registry::new();
+    let seen = dizzy::snapshots::entities_at(&store, &none, None).unwrap();
+    assert!(seen.undecodable.is_empty(), "{:?}", seen.undecodable);
+}
+
+#[test]
+fn a_stored_value_the_type_now_refuses_is_a_changed_type_not_a_corrupt_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.redb");
+    let mut rt = App::new()
+        .db(&db)
+        .component::<a::Meaning>("brew.meaning")
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    rt.spawn(a::Meaning { seq: 1, zero: 0 });
+    rt.close().unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let err = App::new()
+        .db(&db)
+        .component::<b::Meaning>("brew.meaning")
+        .open()
+        .expect_err("refused");
+    let text = err.to_string();
+    match &err {
+        dizzy::OpenError::Restore(RestoreError::Incompatible {
+            source: UpgradeError::Refused { name, .. },
+            ..
+        }) => assert_eq!(name, "brew.meaning"),
+        other => panic!("not a refused value: {other:?}"),
+    }
+    for needle in ["brew.meaning", "nonzero", "component_version"] {
+        assert!(text.contains(needle), "{needle:?} not in: {text}");
+    }
+    assert!(!text.contains("corrupt"), "{text}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct SkipIf {
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    a: Option<u32>,
+    b: u32,
+}
+
+#[derive(Component, Serialize, Deserialize, Debug)]
+struct SkipEmpty {
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    tags: Vec<String>,
+}
+
+#[test]
+fn fields_written_only_sometimes_are_refused_when_registered() {
+    let mut registry = dizzy::Registry::new();
+    for (result, name) in [
+        (registry.component::<SkipIf>("brew.skip_if"), "brew.skip_if"),
+        (
+            registry.component::<SkipEmpty>("brew.skip_empty"),
+            "brew.skip_empty",
+        ),
+    ] {
+        match result {
+            Err(dizzy::RegistryError::RoundTrip { name: n, .. }) => assert_eq!(n, name),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let err = App::new()
+        .db(&db)
+        .component::<SkipIf>("brew.skip_if")
+        .open()
+        .expect_err("refused");
+    assert!(err.to_string().contains("skip_serializing_if"), "{err}");
+    assert!(!db.exists());
+}
+
+/// A code that must start with `LOT-`: no made-up string gets through, so
+/// neither it nor a struct holding it has a shape.
+#[derive(Serialize, Debug, PartialEq, Clone)]
+pub struct Lot(String);
+
+impl<'de> Deserialize<'de> for Lot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.starts_with("LOT-") {
+            true => Ok(Lot(s)),
+            false => Err(serde::de::Error::custom(format!("`{s}` is not a lot"))),
+        }
+    }
+}
+
+mod untraced_a {
+    use super::*;
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Pair {
+        pub first: Lot,
+        pub second: Lot,
+    }
+}
+
+mod untraced_b {
+    use super::*;
+    /// Reordered: read by position, `first` would get the stored `second`.
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Pair {
+        pub second: Lot,
+        pub first: Lot,
+    }
+}
+
+#[test]
+fn a_reorder_of_a_type_without_a_shape_is_refused_never_swapped() {
+    let mut registry = dizzy::Registry::new();
+    registry.component::<untraced_a::Pair>("brew.pair").unwrap();
+    let reg = registry.get("brew.pair").unwrap();
+    assert!(reg.shape().is_none());
+    assert!(
+        reg.skeleton().contains("Pair{first,second}"),
+        "{}",
+        reg.skeleton()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.redb");
+    let mut rt = App::new()
+        .db(&db)
+        .component::<untraced_a::Pair>("brew.pair")
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    rt.spawn(untraced_a::Pair {
+        first: Lot("LOT-1".into()),
+        second: Lot("LOT-2".into()),
+    });
+    let bundle = rt
+        .export(
+            &Selection::With("brew.pair".into()),
+            &ExportOptions::default(),
+        )
+        .unwrap()
+        .bytes;
+    rt.close().unwrap();
+
+    // The same type reads its file back.
+    let rt = App::new()
+        .db(&db)
+        .component::<untraced_a::Pair>("brew.pair")
+        .open()
+        .unwrap();
+    drop(rt);
+
+    let before = std::fs::read(&db).unwrap();
+    let err = App::new()
+        .db(&db)
+        .component::<untraced_b::Pair>("brew.pair")
+        .open()
+        .expect_err("a reorder without a shape is refused");
+    match &err {
+        dizzy::OpenError::Restore(RestoreError::Incompatible {
+            source: UpgradeError::UntracedChanged(change),
+            ..
+        }) => assert_eq!(change.name, "brew.pair"),
+        other => panic!("not refused as a changed type: {other:?}"),
+    }
+    let text = err.to_string();
+    for needle in ["brew.pair", "Pair{first,second}", "Pair{second,first}"] {
+        assert!(text.contains(needle), "{needle:?} not in: {text}");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+
+    // A bundle follows the same rule.
+    let mut other = App::new()
+        .db(dir.path().join("other.redb"))
+        .component::<untraced_b::Pair>("brew.pair")
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    let err = other
+        .import(&bundle, OnConflict::Fail, RefPolicy::Fail)
+        .expect_err("refused");
+    assert!(err.to_string().contains("Pair{second,first}"), "{err}");
+}
