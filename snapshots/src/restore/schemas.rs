@@ -1,0 +1,207 @@
+//! Whether a snapshot's types are this build's, and the errors of values
+//! that cannot be restored.
+
+use dizzy_components::{Dangling, Kind, Registry, ValueError};
+
+use super::Unknown;
+use crate::error::RestoreError;
+use crate::format::{SnapshotMeta, col};
+use crate::store::Store;
+
+/// The error of a chunk whose bytes are damaged.
+pub(super) fn corrupt(
+    store: &Store,
+    snapshot: u64,
+    column: &str,
+    chunk: u32,
+    reason: impl Into<String>,
+) -> RestoreError {
+    RestoreError::Corrupt {
+        path: store.path().to_owned(),
+        snapshot,
+        column: column.to_owned(),
+        chunk,
+        reason: reason.into(),
+    }
+}
+
+/// The error for a reference, held by `component`'s value, to an entity that
+/// does not exist.
+pub(super) fn dangling(store: &Store, snapshot: u64, component: &str, d: Dangling) -> RestoreError {
+    RestoreError::Dangling {
+        path: store.path().to_owned(),
+        snapshot,
+        component: component.to_owned(),
+        holder: d.holder,
+        target: d.target,
+    }
+}
+
+/// The error for values of `name` in `meta` that do not decode as the
+/// registered type: [`RestoreError::Incompatible`] when the type's
+/// `Deserialize` refused a well-formed value, or when no shape is recorded
+/// for the type (in the file or by this build), so a changed type cannot be
+/// told from damage by its shape; else `bad` (corrupt data).
+pub(super) fn undecodable(
+    store: &Store,
+    registry: &Registry,
+    meta: &SnapshotMeta,
+    name: &str,
+    e: dizzy_components::CodecError,
+    bad: impl FnOnce(String) -> RestoreError,
+) -> RestoreError {
+    match registry.get(name) {
+        Some(reg) if let dizzy_components::CodecError::Refused(reason) = &e => {
+            RestoreError::Incompatible {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                source: dizzy_components::UpgradeError::Refused {
+                    name: name.to_owned(),
+                    type_name: reg.type_name(),
+                    reason: reason.clone(),
+                },
+            }
+        }
+        Some(reg) if unshaped(reg, meta) => RestoreError::Incompatible {
+            path: store.path().to_owned(),
+            snapshot: meta.id,
+            source: dizzy_components::UpgradeError::Unshaped {
+                name: name.to_owned(),
+                type_name: reg.type_name(),
+                source: e,
+            },
+        },
+        _ => bad(e.to_string()),
+    }
+}
+
+/// Whether `reg`'s values in `meta` have no shape to be checked against:
+/// the file records none for them, or this build traced none.
+pub(super) fn unshaped(reg: &dizzy_components::Registration, meta: &SnapshotMeta) -> bool {
+    reg.shape().is_none()
+        || meta
+            .schemas
+            .iter()
+            .find(|s| s.name == reg.name())
+            .is_none_or(|s| s.shape.is_none())
+}
+
+/// A value that could not be restored: a dangling reference, or `bad` data.
+pub(super) fn value_error(
+    store: &Store,
+    snapshot: u64,
+    component: &str,
+    e: ValueError,
+    bad: impl FnOnce(String) -> RestoreError,
+) -> RestoreError {
+    match e {
+        ValueError::Dangling(d) => dangling(store, snapshot, component, d),
+        other => bad(other.to_string()),
+    }
+}
+
+/// Checks that every column with data in `meta` is registered, as the same
+/// kind and version.
+///
+/// # Errors
+/// A column of `meta` is not registered (under the [`Unknown::Fail`] policy),
+/// is registered as the other kind, or at another version without a migration
+/// ([`RestoreError`]).
+pub fn check_schemas(
+    store: &Store,
+    registry: &Registry,
+    meta: &SnapshotMeta,
+    unknown: Unknown,
+) -> Result<(), RestoreError> {
+    for c in &meta.columns {
+        let (name, kind) = column_type(&c.name);
+        let Some(name) = name else { continue };
+        let stored = meta.schemas.iter().find(|s| s.name == name);
+        let Some(reg) = registry.get(name) else {
+            if unknown == Unknown::Keep && stored.is_none_or(|s| s.shape.is_none()) {
+                return Err(RestoreError::Unkeepable {
+                    path: store.path().to_owned(),
+                    snapshot: meta.id,
+                    name: name.to_owned(),
+                });
+            }
+            if unknown != Unknown::Fail {
+                continue;
+            }
+            return Err(RestoreError::Unregistered {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                kind: stored.map_or(kind, |s| s.kind),
+                name: name.to_owned(),
+            });
+        };
+        if reg.kind() != kind {
+            return Err(RestoreError::KindMismatch {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+                stored: kind,
+                current: reg.kind(),
+            });
+        }
+        if let Some(s) = stored
+            && !reg.migrates_from(s.version)
+        {
+            let fields = dizzy_components::shape::differences(s.shape.as_deref(), reg.shape());
+            return Err(RestoreError::VersionMismatch {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                name: name.to_owned(),
+                stored: s.version,
+                current: reg.version(),
+                fields: if fields.is_empty() {
+                    String::new()
+                } else {
+                    format!("; fields that differ: {}", fields.join(", "))
+                },
+            });
+        }
+        if let Some(s) = stored
+            && s.version == reg.version()
+            && let Some(then) = s.untraced_skeleton()
+            && then != reg.skeleton()
+        {
+            return Err(RestoreError::Incompatible {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                source: dizzy_components::UpgradeError::UntracedChanged(Box::new(
+                    dizzy_components::UntracedChange {
+                        name: name.to_owned(),
+                        type_name: reg.type_name(),
+                        stored: then.to_owned(),
+                        now: reg.skeleton().to_owned(),
+                    },
+                )),
+            });
+        }
+    }
+    for name in &meta.removed_resources {
+        if registry.get(name).is_none() && unknown == Unknown::Fail {
+            return Err(RestoreError::Unregistered {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                kind: Kind::Resource,
+                name: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The registered name a column holds data of, and its kind.
+fn column_type(column: &str) -> (Option<&str>, Kind) {
+    if let Some(n) = column.strip_prefix(col::RESOURCE) {
+        (Some(n), Kind::Resource)
+    } else if let Some(n) = column.strip_prefix(col::REMOVE) {
+        (Some(n), Kind::Component)
+    } else if column.starts_with('@') {
+        (None, Kind::Component)
+    } else {
+        (Some(column), Kind::Component)
+    }
+}
