@@ -326,7 +326,7 @@ pub enum RestoreError {
     },
     /// An unregistered component cannot be kept: its shape is not recorded.
     #[error(
-        "{path}: snapshot {snapshot} holds `{name}`, which this build does not register and cannot keep (the file records no shape for it; it was written before format 2)"
+        "{path}: snapshot {snapshot} holds `{name}`, which this build does not register and cannot keep: the file records no shape for it, so its values cannot be told apart (its type's `Deserialize` refuses every value the shape tracer makes up, or the file was written before format 2); open it with a build that registers the type"
     )]
     Unkeepable {
         /// The path.

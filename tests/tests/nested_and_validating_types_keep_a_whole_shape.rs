@@ -398,3 +398,62 @@ fn a_reorder_of_a_type_without_a_shape_is_refused_never_swapped() {
         .expect_err("refused");
     assert!(err.to_string().contains("Pair{second,first}"), "{err}");
 }
+
+mod resource_a {
+    use super::*;
+    #[derive(Resource, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Catalogue {
+        pub code: Lot,
+        pub since: u32,
+    }
+}
+
+mod resource_b {
+    use super::*;
+    /// `since` widened to `f64`, past where the skeleton reaches.
+    #[derive(Resource, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Catalogue {
+        pub code: Lot,
+        pub since: f64,
+    }
+}
+
+#[test]
+fn a_resource_without_a_shape_that_no_longer_decodes_is_a_changed_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.redb");
+    let rt = App::new()
+        .db(&db)
+        .resource(
+            "seed.catalogue",
+            resource_a::Catalogue {
+                code: Lot("LOT-9".into()),
+                since: 20_250_101,
+            },
+        )
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    rt.close().unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let err = App::new()
+        .db(&db)
+        .resource(
+            "seed.catalogue",
+            resource_b::Catalogue {
+                code: Lot("LOT-0".into()),
+                since: 0.0,
+            },
+        )
+        .open()
+        .expect_err("refused");
+    match &err {
+        dizzy::OpenError::Restore(RestoreError::Incompatible {
+            source: UpgradeError::Unshaped { name, .. },
+            ..
+        }) => assert_eq!(name, "seed.catalogue"),
+        other => panic!("not refused as a changed type: {other:?}"),
+    }
+    assert!(!err.to_string().contains("corrupt"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}

@@ -174,7 +174,7 @@ pub struct UntracedChange {
     pub name: String,
     /// The registered Rust type.
     pub type_name: &'static str,
-    /// The writer's skeleton (see [`Registration::skeleton`]).
+    /// The writer's skeleton (see [`Registration::skeleton`](crate::Registration::skeleton)).
     pub stored: String,
     /// This build's.
     pub now: String,

@@ -135,7 +135,13 @@ impl Ctx<'_> {
                     what: format!("`Deserialize`, a hook or an observer of {type_name}"),
                     message,
                 })?
-                .map_err(|e| value_error(self.store, snap, name, e, bad))?;
+                .map_err(|e| match e {
+                    // A value that does not decode: a changed type or damage.
+                    dizzy_components::ValueError::Codec(e) => {
+                        super::undecodable(self.store, self.registry, meta, name, e, bad)
+                    }
+                    e => value_error(self.store, snap, name, e, bad),
+                })?;
             }
         }
         if which == Resources::ReferenceFree {
