@@ -319,6 +319,9 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
     /// # Errors
     /// The bytes are not a value of this type.
     fn skip(&self, payload: &[u8]) -> Result<usize, CodecError>;
+    /// How the first value of `payload` reads as this type
+    /// ([`crate::shape::value_trail`]); `None` if it does not decode.
+    fn first_trail(&self, payload: &[u8]) -> Option<String>;
 }
 
 /// The [`ColumnOps`] of `T`.
@@ -714,82 +717,14 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
 
     fn to_json(&self, payload: &[u8]) -> Result<(serde_json::Value, usize), CodecError> {
         let (v, used) = codec::decode_prefix::<T>(payload)?;
-        Ok((stored_json(v)?, used))
+        Ok((crate::json::stored_json(v)?, used))
     }
 
     fn skip(&self, payload: &[u8]) -> Result<usize, CodecError> {
         codec::decode_prefix::<T>(payload).map(|(_, used)| used)
     }
-}
 
-pub(crate) fn stored_json<T: Component + Serialize>(
-    mut value: T,
-) -> Result<serde_json::Value, CodecError> {
-    use bevy_ecs::entity::EntityMapper;
-    struct Remap {
-        from: u64,
-        to: Entity,
-        seen: bool,
+    fn first_trail(&self, payload: &[u8]) -> Option<String> {
+        crate::shape::value_trail(&codec::decode_prefix::<T>(payload).ok()?.0)
     }
-    impl EntityMapper for Remap {
-        fn get_mapped(&mut self, source: Entity) -> Entity {
-            if source.to_bits() == self.from {
-                self.seen = true;
-                self.to
-            } else {
-                source
-            }
-        }
-        fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
-    }
-    const MARK_A: u64 = 0xFFFF_FFFE_FFFF_FFFE;
-    const MARK_B: u64 = 0xFFFF_FFFD_FFFF_FFFD;
-    // Non-finite floats as "NaN", "Infinity", "-Infinity" (see `crate::json`).
-    let to_json = |v: &T| crate::json::to_value(v).map_err(|e| CodecError::Encode(e.to_string()));
-    let (Some(a), Some(b)) = (crate::ref_entity(MARK_A), crate::ref_entity(MARK_B)) else {
-        return to_json(&value);
-    };
-    let mut first = Remap {
-        from: crate::NULL_REF,
-        to: a,
-        seen: false,
-    };
-    T::map_entities(&mut value, &mut first);
-    if !first.seen {
-        return to_json(&value);
-    }
-    let marked_a = to_json(&value)?;
-    let mut second = Remap {
-        from: MARK_A,
-        to: b,
-        seen: false,
-    };
-    T::map_entities(&mut value, &mut second);
-    let marked_b = to_json(&value)?;
-    fn merge(a: serde_json::Value, b: &serde_json::Value) -> serde_json::Value {
-        use serde_json::Value;
-        match (a, b) {
-            (Value::Number(x), Value::Number(y))
-                if x.as_u64() == Some(MARK_A) && y.as_u64() == Some(MARK_B) =>
-            {
-                Value::Null
-            }
-            (Value::Array(xs), Value::Array(ys)) if xs.len() == ys.len() => {
-                Value::Array(xs.into_iter().zip(ys).map(|(x, y)| merge(x, y)).collect())
-            }
-            (Value::Object(xs), Value::Object(ys)) => Value::Object(
-                xs.into_iter()
-                    .map(|(k, x)| {
-                        let merged = match ys.get(&k) {
-                            Some(y) => merge(x, y),
-                            None => x,
-                        };
-                        (k, merged)
-                    })
-                    .collect(),
-            ),
-            (a, _) => a,
-        }
-    }
-    Ok(merge(marked_a, &marked_b))
 }

@@ -417,6 +417,87 @@ impl<S: ser::SerializeStructVariant> ser::SerializeStructVariant for Adapter<S> 
     }
 }
 
+/// A stored value as JSON, its entity references as the uids they hold
+/// and a reference to no entity as `null`.
+pub(crate) fn stored_json<T: bevy_ecs::component::Component + serde::Serialize>(
+    mut value: T,
+) -> Result<serde_json::Value, crate::codec::CodecError> {
+    use bevy_ecs::entity::EntityMapper;
+    struct Remap {
+        from: u64,
+        to: bevy_ecs::entity::Entity,
+        seen: bool,
+    }
+    impl EntityMapper for Remap {
+        fn get_mapped(&mut self, source: bevy_ecs::entity::Entity) -> bevy_ecs::entity::Entity {
+            if source.to_bits() == self.from {
+                self.seen = true;
+                self.to
+            } else {
+                source
+            }
+        }
+        fn set_mapped(
+            &mut self,
+            _source: bevy_ecs::entity::Entity,
+            _target: bevy_ecs::entity::Entity,
+        ) {
+        }
+    }
+    const MARK_A: u64 = 0xFFFF_FFFE_FFFF_FFFE;
+    const MARK_B: u64 = 0xFFFF_FFFD_FFFF_FFFD;
+    // Non-finite floats as "NaN", "Infinity", "-Infinity" (see `crate::json`).
+    let to_json = |v: &T| {
+        crate::json::to_value(v).map_err(|e| crate::codec::CodecError::Encode(e.to_string()))
+    };
+    let (Some(a), Some(b)) = (crate::ref_entity(MARK_A), crate::ref_entity(MARK_B)) else {
+        return to_json(&value);
+    };
+    let mut first = Remap {
+        from: crate::NULL_REF,
+        to: a,
+        seen: false,
+    };
+    T::map_entities(&mut value, &mut first);
+    if !first.seen {
+        return to_json(&value);
+    }
+    let marked_a = to_json(&value)?;
+    let mut second = Remap {
+        from: MARK_A,
+        to: b,
+        seen: false,
+    };
+    T::map_entities(&mut value, &mut second);
+    let marked_b = to_json(&value)?;
+    fn merge(a: serde_json::Value, b: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Number(x), Value::Number(y))
+                if x.as_u64() == Some(MARK_A) && y.as_u64() == Some(MARK_B) =>
+            {
+                Value::Null
+            }
+            (Value::Array(xs), Value::Array(ys)) if xs.len() == ys.len() => {
+                Value::Array(xs.into_iter().zip(ys).map(|(x, y)| merge(x, y)).collect())
+            }
+            (Value::Object(xs), Value::Object(ys)) => Value::Object(
+                xs.into_iter()
+                    .map(|(k, x)| {
+                        let merged = match ys.get(&k) {
+                            Some(y) => merge(x, y),
+                            None => x,
+                        };
+                        (k, merged)
+                    })
+                    .collect(),
+            ),
+            (a, _) => a,
+        }
+    }
+    Ok(merge(marked_a, &marked_b))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -609,7 +690,7 @@ mod tests {
             target: crate::ref_entity(crate::NULL_REF).unwrap(),
             spare: Some(f64::NEG_INFINITY),
         };
-        let json = crate::column::stored_json(probe).unwrap();
+        let json = crate::json::stored_json(probe).unwrap();
         assert_eq!(
             json,
             json!({"reading": "NaN", "target": null, "spare": "-Infinity"})
@@ -654,6 +735,6 @@ mod tests {
             "small": "7",
         });
         assert_eq!(to_value(&wide).unwrap(), want);
-        assert_eq!(crate::column::stored_json(wide).unwrap(), want);
+        assert_eq!(crate::json::stored_json(wide).unwrap(), want);
     }
 }

@@ -54,6 +54,9 @@ pub trait ResourceOps: Send + Sync + 'static {
     /// # Errors
     /// The payload is not a value of the type, or has bytes left over.
     fn to_json(&self, payload: &[u8]) -> Result<serde_json::Value, CodecError>;
+    /// The value of `payload`, decoded as this type, as its serialization
+    /// reads ([`crate::shape::value_trail`]); `None` if it does not decode.
+    fn first_trail(&self, payload: &[u8]) -> Option<String>;
 }
 
 /// The [`ResourceOps`] of `R`.
@@ -130,6 +133,10 @@ impl<R: Resource + Serialize + DeserializeOwned> ResourceOps for TypedResource<R
     }
 
     fn to_json(&self, payload: &[u8]) -> Result<serde_json::Value, CodecError> {
-        crate::column::stored_json(codec::decode::<R>(payload)?)
+        crate::json::stored_json(codec::decode::<R>(payload)?)
+    }
+
+    fn first_trail(&self, payload: &[u8]) -> Option<String> {
+        crate::shape::value_trail(&codec::decode_prefix::<R>(payload).ok()?.0)
     }
 }

@@ -174,6 +174,21 @@ fn trace_passes<T: DeserializeOwned>(config: &fn() -> TracerConfig) -> Option<(S
     None
 }
 
+/// How `value` serializes: its format and every struct and enum it goes
+/// through, with their fields and the variants it uses, as JSON. Two types
+/// that read the same bytes into values with the same trail lay those
+/// bytes out alike (field names and order, numbers' types, variant names
+/// at their indices); for a type whose shape cannot be traced, a snapshot
+/// records the trail of one stored value so that a build whose type reads
+/// it differently is refused.
+pub fn value_trail<T: Serialize>(value: &T) -> Option<String> {
+    let mut tracer = Tracer::new(TracerConfig::default());
+    let (format, _) = tracer
+        .trace_value(&mut serde_reflection::Samples::new(), value)
+        .ok()?;
+    serde_json::to_string(&(format, tracer.registry_unchecked())).ok()
+}
+
 /// The shape of a component or resource type, with its entity references
 /// marked (see [`crate::refscan`]), and what is known of its references.
 pub(crate) fn trace_component<T>() -> (Option<String>, Refs)

@@ -105,9 +105,19 @@ impl Schema {
     /// asked for when the values were written (see
     /// `dizzy_components::Registration::skeleton`).
     pub fn untraced_skeleton(&self) -> Option<&str> {
-        self.type_name
-            .split_once(" [untraced: ")
-            .and_then(|(_, rest)| rest.strip_suffix(']'))
+        let (_, rest) = self.type_name.split_once(" [untraced: ")?;
+        match rest.split_once("] [first: ") {
+            Some((skeleton, _)) => Some(skeleton),
+            None => rest.strip_suffix(']'),
+        }
+    }
+    /// For a type whose shape could not be traced, how the first value of
+    /// the snapshot's first chunk of its column reads as the type that
+    /// wrote it (see `dizzy_components::shape::value_trail`), when the
+    /// snapshot holds one.
+    pub fn first_trail(&self) -> Option<&str> {
+        let (_, rest) = self.type_name.split_once("] [first: ")?;
+        rest.strip_suffix(']')
     }
 }
 

@@ -167,14 +167,16 @@ pub enum UpgradeError {
 /// written ([`UpgradeError::UntracedChanged`]).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "`{name}`: {type_name} has no traceable serde shape, and it changed since the values were written (they were written by a type that asks for `{stored}`; this build's asks for `{now}`): read by position they would land in the wrong fields; give it a new version (`App::component_version`) and a migration, or make its fields' `Deserialize` accept the tracer's made-up values"
+    "`{name}`: {type_name} has no traceable serde shape, and it changed since the values were written (the type that wrote them reads as `{stored}`; this build's reads as `{now}`): read by position they would land in the wrong fields; give it a new version (`App::component_version`) and a migration, or make its fields' `Deserialize` accept the tracer's made-up values"
 )]
 pub struct UntracedChange {
     /// Stable name.
     pub name: String,
     /// The registered Rust type.
     pub type_name: &'static str,
-    /// The writer's skeleton (see [`Registration::skeleton`](crate::Registration::skeleton)).
+    /// How the writer's type reads: its skeleton (see
+    /// [`Registration::skeleton`](crate::Registration::skeleton)), or the
+    /// trail of a stored value ([`crate::shape::value_trail`]).
     pub stored: String,
     /// This build's.
     pub now: String,

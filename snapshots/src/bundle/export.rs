@@ -86,12 +86,21 @@ fn export_unguarded(
             .get(name)
             .unwrap_or_else(|| unreachable!("listed from the registry"));
         let chunk = values_chunk(world, reg, ops, &holders, &set, options.refs)?;
+        // A type without a shape: how its first value reads, which the
+        // importing build compares with its own reading.
+        let trail = reg
+            .untraced()
+            .and_then(|_| crate::format::parse(&chunk).ok())
+            .and_then(|c| ops.first_trail(c.payload));
         body.columns.push((name.to_owned(), chunk));
         body.schemas.push(Schema {
             name: reg.name().to_owned(),
             version: reg.version(),
             kind: reg.kind(),
-            type_name: reg.recorded_type_name(),
+            type_name: match trail {
+                Some(trail) => format!("{} [first: {trail}]", reg.recorded_type_name()),
+                None => reg.recorded_type_name(),
+            },
             shape: reg.shape().map(str::to_owned),
         });
     }

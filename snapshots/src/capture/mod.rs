@@ -39,6 +39,34 @@ pub struct ChunkData {
     pub bytes: Vec<u8>,
 }
 
+/// The Rust type's name as the snapshot records it: for a type whose
+/// shape cannot be traced, with its skeleton and the trail of the first
+/// value of its column's first chunk in `chunks` (what a restore or an
+/// import reads back and compares; see `dizzy_components::shape::value_trail`).
+fn recorded_type_name(reg: &dizzy_components::Registration, chunks: &[ChunkData]) -> String {
+    let name = reg.recorded_type_name();
+    if reg.untraced().is_none() {
+        return name;
+    }
+    let column = match reg.kind() {
+        dizzy_components::Kind::Component => reg.name().to_owned(),
+        dizzy_components::Kind::Resource => format!("{}{}", col::RESOURCE, reg.name()),
+    };
+    let trail = chunks
+        .iter()
+        .find(|c| c.index == 0 && c.column == column)
+        .and_then(|c| crate::format::parse(&c.bytes).ok())
+        .and_then(|chunk| match (reg.column(), reg.resource()) {
+            (Some(ops), _) => ops.first_trail(chunk.payload),
+            (_, Some(ops)) => ops.first_trail(chunk.payload),
+            _ => None,
+        });
+    match trail {
+        Some(trail) => format!("{name} [first: {trail}]"),
+        None => name,
+    }
+}
+
 /// A snapshot encoded in memory, not yet written.
 #[derive(Debug)]
 pub struct Capture {
@@ -380,7 +408,7 @@ impl Capturer {
                 name: r.name().to_owned(),
                 version: r.version(),
                 kind: r.kind(),
-                type_name: r.recorded_type_name(),
+                type_name: recorded_type_name(r, &chunks),
                 shape: r.shape().map(str::to_owned),
             })
             .collect();

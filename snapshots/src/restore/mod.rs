@@ -212,6 +212,7 @@ fn restore_unguarded(
     let chain = chain(store, &tx, options.snapshot)?;
     for m in &chain {
         check_schemas(store, registry, m, options.unknown)?;
+        schemas::check_untraced_values(store, &tx, registry, m)?;
     }
     let mut world = World::new();
     registry.install(&mut world);

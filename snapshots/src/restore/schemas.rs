@@ -6,7 +6,7 @@ use dizzy_components::{Dangling, Kind, Registry, ValueError};
 use super::Unknown;
 use crate::error::RestoreError;
 use crate::format::{SnapshotMeta, col};
-use crate::store::Store;
+use crate::store::{Store, read_chunks};
 
 /// The error of a chunk whose bytes are damaged.
 pub(super) fn corrupt(
@@ -204,4 +204,63 @@ fn column_type(column: &str) -> (Option<&str>, Kind) {
     } else {
         (Some(column), Kind::Component)
     }
+}
+
+/// For each type whose shape could not be traced and whose snapshot
+/// records how the first value of its column reads (`Schema::first_trail`):
+/// reads that value as this build's type and refuses the snapshot when it
+/// reads otherwise (fields reordered or retyped, variants renumbered), so
+/// that values read by position never land in the wrong fields. A value
+/// that does not decode is left to the restore, which reports it.
+///
+/// # Errors
+/// A type reads the value otherwise ([`RestoreError::Incompatible`]), or the
+/// chunk cannot be read.
+pub(super) fn check_untraced_values(
+    store: &Store,
+    tx: &redb::ReadTransaction,
+    registry: &Registry,
+    meta: &SnapshotMeta,
+) -> Result<(), RestoreError> {
+    for s in &meta.schemas {
+        let Some(then) = s.first_trail() else {
+            continue;
+        };
+        let Some(reg) = registry.get(&s.name).filter(|r| r.version() == s.version) else {
+            continue;
+        };
+        let column = match s.kind {
+            Kind::Component => s.name.clone(),
+            Kind::Resource => format!("{}{}", col::RESOURCE, s.name),
+        };
+        if meta.column(&column).is_none_or(|c| c.chunks == 0) {
+            continue;
+        }
+        let chunks = read_chunks(store, tx, meta.id, &column, 1)?;
+        let Some(chunk) = chunks.first().and_then(|b| crate::format::parse(b).ok()) else {
+            continue;
+        };
+        let now = match (reg.column(), reg.resource()) {
+            (Some(ops), _) => ops.first_trail(chunk.payload),
+            (_, Some(ops)) => ops.first_trail(chunk.payload),
+            _ => None,
+        };
+        if let Some(now) = now
+            && now != then
+        {
+            return Err(RestoreError::Incompatible {
+                path: store.path().to_owned(),
+                snapshot: meta.id,
+                source: dizzy_components::UpgradeError::UntracedChanged(Box::new(
+                    dizzy_components::UntracedChange {
+                        name: s.name.clone(),
+                        type_name: reg.type_name(),
+                        stored: then.to_owned(),
+                        now,
+                    },
+                )),
+            });
+        }
+    }
+    Ok(())
 }
