@@ -585,10 +585,12 @@ impl Registry {
             type_name: std::any::type_name::<T>(),
             type_id: TypeId::of::<T>(),
             skeleton: crate::sample::skeleton::<T>(),
-            untraced: shape.is_none().then(|| {
-                crate::shape::untraced_reason::<T>()
-                    .map_or_else(|| "its shape is incomplete".to_owned(), |e| e.to_string())
-            }),
+            untraced: shape
+                .is_none()
+                .then(|| match crate::shape::untraced_reason::<T>() {
+                    Some(_) => crate::shape::untraced_reasons::<T>(),
+                    None => "its shape is incomplete".to_owned(),
+                }),
             shape,
             ops,
             migrations: BTreeMap::new(),

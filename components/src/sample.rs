@@ -38,6 +38,9 @@ pub(crate) fn minimal<T: DeserializeOwned>() -> Option<T> {
             alt,
             minimal: true,
             trail: None,
+            picks: Vec::new(),
+            strings: 0,
+            last_string: None,
             more: false,
             budget: BUDGET,
         };
@@ -61,6 +64,9 @@ pub(crate) fn skeleton<T: DeserializeOwned>() -> String {
         alt: true,
         minimal: false,
         trail: Some(Vec::new()),
+        picks: Vec::new(),
+        strings: 0,
+        last_string: None,
         more: false,
         budget: BUDGET,
     };
@@ -74,22 +80,44 @@ pub(crate) fn skeleton<T: DeserializeOwned>() -> String {
 
 fn samples_with<T: DeserializeOwned>(alt: bool) -> Option<Vec<T>> {
     let mut out = Vec::new();
+    let mut picks: Vec<u8> = Vec::new();
     for pass in 0..MAX_PASSES {
-        let mut state = State {
-            alt,
-            minimal: false,
-            trail: None,
-            more: false,
-            budget: BUDGET,
+        // A refused string takes the next of `TEXTS`, and the value is
+        // made again (a bounded number of times).
+        let mut tries = 0;
+        let (value, more) = loop {
+            let mut state = State {
+                alt,
+                minimal: false,
+                trail: None,
+                picks: picks.clone(),
+                strings: 0,
+                last_string: None,
+                more: false,
+                budget: BUDGET,
+            };
+            let made = T::deserialize(Sampler {
+                pass,
+                depth: 0,
+                state: &mut state,
+            });
+            match made {
+                Ok(value) => break (value, state.more),
+                Err(_) => {
+                    let at = state.last_string?;
+                    if picks.len() <= at {
+                        picks.resize(at + 1, 0);
+                    }
+                    picks[at] += 1;
+                    tries += 1;
+                    if usize::from(picks[at]) >= TEXTS.len() || tries > 64 {
+                        return None;
+                    }
+                }
+            }
         };
-        let value = T::deserialize(Sampler {
-            pass,
-            depth: 0,
-            state: &mut state,
-        })
-        .ok()?;
         out.push(value);
-        if !state.more {
+        if !more {
             break;
         }
     }
@@ -120,6 +148,11 @@ struct State {
     minimal: bool,
     /// With [`skeleton`]: what the type asked for, in order.
     trail: Option<Vec<String>>,
+    /// Which of [`TEXTS`] each string (by its place in the value) takes.
+    picks: Vec<u8>,
+    /// Strings made up so far in this value, and the place of the last.
+    strings: usize,
+    last_string: Option<usize>,
     /// Set when some enum has a variant beyond this pass's.
     more: bool,
     /// Values still to be made up in this pass.
@@ -163,10 +196,22 @@ impl Sampler<'_> {
     }
     /// The made-up string: `"a"`, or `"2"` with the other values (a number
     /// kept as a string parses).
-    fn text(&self) -> &'static str {
-        if self.state.alt { "2" } else { "a" }
+    fn text(&mut self) -> &'static str {
+        let at = self.state.strings;
+        self.state.strings += 1;
+        self.state.last_string = Some(at);
+        match self.state.picks.get(at) {
+            Some(&k) if k > 0 => TEXTS[usize::from(k)],
+            _ if self.state.alt => "2",
+            _ => "a",
+        }
     }
 }
+
+/// Strings to try, in turn, at a string the type refused: a date and a
+/// time too, so that a type holding a date and a timestamp, each checked
+/// when read, gets a value for each.
+const TEXTS: [&str; 4] = ["a", "2", "2000-01-02", "2000-01-02T03:04:05Z"];
 
 /// `n` items, each sampled one level deeper.
 struct Items<'s, 'a> {

@@ -121,6 +121,21 @@ pub(crate) fn untraced_reason<T: DeserializeOwned>() -> Option<serde_reflection:
         .then_some(first)
 }
 
+/// Why `T` cannot be traced, in words: each set of made-up values' refusal
+/// (the field that refuses every one of them is among these).
+pub(crate) fn untraced_reasons<T: DeserializeOwned>() -> String {
+    let mut reasons: Vec<String> = Vec::new();
+    for config in &CONFIGS {
+        if let Err(e) = Tracer::new(config()).trace_simple_type::<T>() {
+            let e = e.to_string();
+            if !reasons.contains(&e) {
+                reasons.push(e);
+            }
+        }
+    }
+    reasons.join("; then ")
+}
+
 fn trace_de_with<T: DeserializeOwned>(config: &fn() -> TracerConfig) -> Option<String> {
     let (shape, _) = trace_passes::<T>(config)?;
     serde_json::to_string(&shape).ok()
@@ -229,6 +244,22 @@ fn trace_samples_with<T: Serialize + DeserializeOwned>(
             samples.extend(made);
             if complete && let Some(shape) = finish(root, tracer.registry_unchecked()) {
                 return Some((shape, samples));
+            }
+        } else {
+            // The tracer's one made-up string per configuration does not
+            // fit every field (a date and a timestamp, each checked): the
+            // sampler's values, one per variant choice, are traced by
+            // serialization alone.
+            let mut tracer = Tracer::new(config());
+            let mut root = None;
+            for s in &made {
+                let (format, _) = tracer
+                    .trace_value(&mut serde_reflection::Samples::new(), s)
+                    .ok()?;
+                root = Some(format);
+            }
+            if let Some(shape) = finish(root?, tracer.registry_unchecked()) {
+                return Some((shape, made));
             }
         }
     }

@@ -577,3 +577,106 @@ fn changes_past_the_field_the_tracer_cannot_get_past_are_refused_by_a_stored_val
         .expect_err("refused");
     assert!(err.to_string().contains("I64"), "{err}");
 }
+
+/// A time kept as `"YYYY-MM-DDTHH:MM:SSZ"`, checked when read: with a
+/// [`Date`] in the same struct, no one made-up string fits both.
+#[derive(Debug, PartialEq, Clone)]
+pub struct Stamp(String);
+
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Stamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T' {
+            true => Ok(Stamp(s)),
+            false => Err(serde::de::Error::custom(format!("`{s}` is not a time"))),
+        }
+    }
+}
+
+mod mixed_a {
+    use super::*;
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub enum Level {
+        Light(u8),
+        Dark(u8),
+    }
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Received {
+        pub harvested: Date,
+        pub arrived: Stamp,
+        pub level: Level,
+    }
+}
+
+mod mixed_b {
+    use super::*;
+    /// Variants reordered.
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub enum Level {
+        Dark(u8),
+        Light(u8),
+    }
+    #[derive(Component, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    pub struct Received {
+        pub level: Level,
+        pub arrived: Stamp,
+        pub harvested: Date,
+    }
+}
+
+#[test]
+fn a_date_and_a_timestamp_in_one_struct_are_traced_and_resolve_by_name() {
+    let mut registry = dizzy::Registry::new();
+    registry
+        .component::<mixed_a::Received>("roast.received")
+        .unwrap();
+    let reg = registry.get("roast.received").unwrap();
+    assert!(reg.shape().is_some(), "{:?}", reg.untraced());
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.redb");
+    let mut rt = App::new()
+        .db(&db)
+        .component::<mixed_a::Received>("roast.received")
+        .snapshot_policy(SnapshotPolicy::OFF)
+        .open()
+        .unwrap();
+    let at = Stamp("2024-05-06T07:08:09Z".into());
+    for (n, level) in [
+        (20, mixed_a::Level::Light(20)),
+        (28, mixed_a::Level::Dark(90)),
+    ] {
+        rt.spawn(mixed_a::Received {
+            harvested: date(2024, 1, n),
+            arrived: at.clone(),
+            level,
+        });
+    }
+    rt.close().unwrap();
+    let mut rt = App::new()
+        .db(&db)
+        .component::<mixed_b::Received>("roast.received")
+        .open()
+        .unwrap();
+    let mut got: Vec<(u8, mixed_b::Level)> = rt
+        .world_mut()
+        .query::<&mixed_b::Received>()
+        .iter(rt.world())
+        .map(|r| (r.harvested.d, r.level.clone()))
+        .collect();
+    got.sort_by_key(|(d, _)| *d);
+    assert_eq!(
+        got,
+        [
+            (20, mixed_b::Level::Light(20)),
+            (28, mixed_b::Level::Dark(90))
+        ],
+        "never swapped"
+    );
+}

@@ -86,7 +86,10 @@ impl Columns<'_> {
                 type_name: reg.type_name(),
                 source: e,
             }),
-            e => UnitError::Corrupt(e.to_string()),
+            e => UnitError::Corrupt(format!(
+                "{e}; the file records {}'s shape, so either its bytes were changed or its `Serialize` writes what its `Deserialize` cannot read (a field skipped by `skip_serializing_if`)",
+                reg.type_name()
+            )),
         }
     }
 

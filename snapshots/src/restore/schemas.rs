@@ -71,7 +71,11 @@ pub(super) fn undecodable(
                 source: e,
             },
         },
-        _ => bad(e.to_string()),
+        Some(reg) => bad(format!(
+            "{e}; the file records {}'s shape, so either its bytes were changed or its `Serialize` writes what its `Deserialize` cannot read (a field skipped by `skip_serializing_if`)",
+            reg.type_name()
+        )),
+        None => bad(e.to_string()),
     }
 }
 
