@@ -400,16 +400,22 @@ fn check_columns<'a>(
         };
         let (chunk, owners) = keyed_chunk(name, chunk, carried)?;
         let schema = body.schemas.iter().find(|s| &s.name == name);
-        // How the bundle's first value read to the type that wrote it.
-        let first = schema
-            .filter(|s| s.version == reg.version())
-            .and_then(|s| Some((s.first_trail()?, ops.first_trail(chunk.payload)?)))
-            .filter(|(then, now)| then != now);
         let version = schema.map_or(reg.version(), |s| s.version);
         let shape = schema.and_then(|s| s.shape.as_deref());
         // A type without a traceable shape that changed since the bundle
-        // was written: by position its values would land in wrong fields.
-        if let Some((then, now)) = first {
+        // was written (its skeleton, or how the bundle's first value reads,
+        // differs): by position its values would land in wrong fields.
+        let changed = schema.filter(|s| s.version == reg.version()).and_then(|s| {
+            let skeleton = s
+                .untraced_skeleton()
+                .filter(|&then| then != reg.skeleton())
+                .map(|then| (then, reg.skeleton().to_owned()));
+            skeleton.or_else(|| {
+                let (then, now) = (s.first_trail()?, ops.first_trail(chunk.payload)?);
+                (then != now).then_some((then, now))
+            })
+        });
+        if let Some((then, now)) = changed {
             return Err(ImportError::Version(
                 dizzy_components::UpgradeError::UntracedChanged(Box::new(
                     dizzy_components::UntracedChange {
@@ -417,21 +423,6 @@ fn check_columns<'a>(
                         type_name: reg.type_name(),
                         stored: then.to_owned(),
                         now,
-                    },
-                )),
-            ));
-        }
-        if let Some(then) = schema.and_then(|s| s.untraced_skeleton())
-            && version == reg.version()
-            && then != reg.skeleton()
-        {
-            return Err(ImportError::Version(
-                dizzy_components::UpgradeError::UntracedChanged(Box::new(
-                    dizzy_components::UntracedChange {
-                        name: name.clone(),
-                        type_name: reg.type_name(),
-                        stored: then.to_owned(),
-                        now: reg.skeleton().to_owned(),
                     },
                 )),
             ));
