@@ -557,18 +557,20 @@ impl Registry {
                 existing: self.entries[i].name.clone(),
             });
         }
-        if shape.is_none()
-            && let Some(serde_reflection::Error::NotSupported(call)) =
-                crate::shape::untraced_reason::<T>()
+        // Why the shape could not be traced (traced once, here).
+        let why = shape
+            .as_ref()
+            .map_or_else(crate::shape::untraced_reason::<T>, |_| None);
+        if let Some(serde_reflection::Error::NotSupported(call)) = &why
             && matches!(
-                call,
+                *call,
                 "deserialize_any" | "deserialize_identifier" | "deserialize_ignored_any"
             )
         {
             return Err(RegistryError::NotSelfDescribing {
                 name: name.to_owned(),
                 type_name: std::any::type_name::<T>(),
-                call: call.to_owned(),
+                call: (*call).to_owned(),
             });
         }
         if let Err(reason) = round_trips::<T>() {
@@ -585,12 +587,10 @@ impl Registry {
             type_name: std::any::type_name::<T>(),
             type_id: TypeId::of::<T>(),
             skeleton: crate::sample::skeleton::<T>(),
-            untraced: shape
-                .is_none()
-                .then(|| match crate::shape::untraced_reason::<T>() {
-                    Some(_) => crate::shape::untraced_reasons::<T>(),
-                    None => "its shape is incomplete".to_owned(),
-                }),
+            untraced: shape.is_none().then(|| match why {
+                Some(_) => crate::shape::untraced_reasons::<T>(),
+                None => "its shape is incomplete".to_owned(),
+            }),
             shape,
             ops,
             migrations: BTreeMap::new(),

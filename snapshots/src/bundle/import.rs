@@ -444,19 +444,12 @@ fn check_columns<'a>(
                 holder: d.holder,
                 target: d.target,
             },
-            ValueError::Codec(dizzy_components::CodecError::Refused(reason)) => {
-                ImportError::Version(dizzy_components::UpgradeError::Refused {
-                    name: name.clone(),
-                    type_name: reg.type_name(),
-                    reason,
-                })
-            }
-            ValueError::Codec(e) if reg.shape().is_none() || shape.is_none() => {
-                ImportError::Version(dizzy_components::UpgradeError::Unshaped {
-                    name: name.clone(),
-                    type_name: reg.type_name(),
-                    source: e,
-                })
+            ValueError::Codec(e) => {
+                let unshaped = reg.shape().is_none() || shape.is_none();
+                match crate::restore::schemas::changed_type(reg, unshaped, e) {
+                    Ok(changed) => ImportError::Version(changed),
+                    Err(e) => corrupt(e.to_string()),
+                }
             }
             other => corrupt(other.to_string()),
         })?;

@@ -73,23 +73,10 @@ impl Columns<'_> {
     /// `Deserialize` refused a well-formed value or it has no shape to be
     /// checked by, else damage.
     fn undecodable(&self, ni: usize, e: dizzy_components::CodecError) -> UnitError {
-        use dizzy_components::{CodecError, UpgradeError};
         let reg = self.regs[ni];
-        match e {
-            CodecError::Refused(reason) => UnitError::Incompatible(UpgradeError::Refused {
-                name: reg.name().to_owned(),
-                type_name: reg.type_name(),
-                reason,
-            }),
-            e if self.unshaped[ni] => UnitError::Incompatible(UpgradeError::Unshaped {
-                name: reg.name().to_owned(),
-                type_name: reg.type_name(),
-                source: e,
-            }),
-            e => UnitError::Corrupt(format!(
-                "{e}; the file records {}'s shape, so either its bytes were changed or its `Serialize` writes what its `Deserialize` cannot read (a field skipped by `skip_serializing_if`)",
-                reg.type_name()
-            )),
+        match super::schemas::changed_type(reg, self.unshaped[ni], e) {
+            Ok(source) => UnitError::Incompatible(source),
+            Err(e) => UnitError::Corrupt(super::schemas::damage(reg, &e)),
         }
     }
 

@@ -22,7 +22,7 @@ mod full;
 mod keyed;
 mod order;
 mod removals;
-mod schemas;
+pub(crate) mod schemas;
 
 pub use schemas::check_schemas;
 use schemas::{corrupt, dangling, undecodable, unshaped, value_error};

@@ -38,10 +38,8 @@ pub(super) fn dangling(store: &Store, snapshot: u64, component: &str, d: Danglin
 }
 
 /// The error for values of `name` in `meta` that do not decode as the
-/// registered type: [`RestoreError::Incompatible`] when the type's
-/// `Deserialize` refused a well-formed value, or when no shape is recorded
-/// for the type (in the file or by this build), so a changed type cannot be
-/// told from damage by its shape; else `bad` (corrupt data).
+/// registered type: [`RestoreError::Incompatible`] when [`changed_type`]
+/// says the type changed, else `bad` (damage).
 pub(super) fn undecodable(
     store: &Store,
     registry: &Registry,
@@ -50,33 +48,53 @@ pub(super) fn undecodable(
     e: dizzy_components::CodecError,
     bad: impl FnOnce(String) -> RestoreError,
 ) -> RestoreError {
-    match registry.get(name) {
-        Some(reg) if let dizzy_components::CodecError::Refused(reason) = &e => {
-            RestoreError::Incompatible {
-                path: store.path().to_owned(),
-                snapshot: meta.id,
-                source: dizzy_components::UpgradeError::Refused {
-                    name: name.to_owned(),
-                    type_name: reg.type_name(),
-                    reason: reason.clone(),
-                },
-            }
-        }
-        Some(reg) if unshaped(reg, meta) => RestoreError::Incompatible {
+    let Some(reg) = registry.get(name) else {
+        return bad(e.to_string());
+    };
+    match changed_type(reg, unshaped(reg, meta), e) {
+        Ok(source) => RestoreError::Incompatible {
             path: store.path().to_owned(),
             snapshot: meta.id,
-            source: dizzy_components::UpgradeError::Unshaped {
-                name: name.to_owned(),
-                type_name: reg.type_name(),
-                source: e,
-            },
+            source,
         },
-        Some(reg) => bad(format!(
-            "{e}; the file records {}'s shape, so either its bytes were changed or its `Serialize` writes what its `Deserialize` cannot read (a field skipped by `skip_serializing_if`)",
-            reg.type_name()
-        )),
-        None => bad(e.to_string()),
+        Err(e) => bad(damage(reg, &e)),
     }
+}
+
+/// Values of `reg` that did not decode, as a changed type when they are
+/// one: the type's `Deserialize` refused a well-formed value, or the type
+/// has no shape (`unshaped`: in the file or this build) to tell a change
+/// from damage by. `Err`: the codec's error, for damage.
+pub(crate) fn changed_type(
+    reg: &dizzy_components::Registration,
+    unshaped: bool,
+    e: dizzy_components::CodecError,
+) -> Result<dizzy_components::UpgradeError, dizzy_components::CodecError> {
+    use dizzy_components::{CodecError, UpgradeError};
+    match e {
+        CodecError::Refused(reason) => Ok(UpgradeError::Refused {
+            name: reg.name().to_owned(),
+            type_name: reg.type_name(),
+            reason,
+        }),
+        e if unshaped => Ok(UpgradeError::Unshaped {
+            name: reg.name().to_owned(),
+            type_name: reg.type_name(),
+            source: e,
+        }),
+        e => Err(e),
+    }
+}
+
+/// Why values of `reg` whose shape the file records did not decode.
+pub(super) fn damage(
+    reg: &dizzy_components::Registration,
+    e: &dizzy_components::CodecError,
+) -> String {
+    format!(
+        "{e}; the file records {}'s shape, so either its bytes were changed or its `Serialize` writes what its `Deserialize` cannot read (a field skipped by `skip_serializing_if`)",
+        reg.type_name()
+    )
 }
 
 /// Whether `reg`'s values in `meta` have no shape to be checked against:
