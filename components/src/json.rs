@@ -15,7 +15,10 @@
 //! sign bit set is `"-NaN"`, and one with a payload `"NaN(0x…)"` (its bits),
 //! so that values whose bits differ never print the same (`dizzy diff`
 //! compares what it prints). An `f32` prints as the shortest decimal that
-//! reads back as it (`0.1`, not its widening `0.10000000149011612`). Inspection
+//! reads back as it (`0.1`, not its widening `0.10000000149011612`). `Some`
+//! of a value that prints as `null` (`Some(None)`, a reference to no entity)
+//! is `{"Some": null}` ([`some_of`]), where `serde_json` writes `null`,
+//! as for `None`. Inspection
 //! (`dizzy show --json`, `diff`, `export-table`) gets its values from
 //! [`to_value`] and from [`crate::shape::decode`], which both use [`float`].
 //! A reader that knows a value is a float (from its shape) turns the strings
@@ -176,7 +179,7 @@ impl<S: Serializer> Serializer for Adapter<S> {
     type SerializeTuple = Adapter<S::SerializeTuple>;
     type SerializeTupleStruct = Adapter<S::SerializeTupleStruct>;
     type SerializeTupleVariant = Adapter<S::SerializeTupleVariant>;
-    type SerializeMap = Adapter<S::SerializeMap>;
+    type SerializeMap = MapOf<S>;
     type SerializeStruct = Adapter<S::SerializeStruct>;
     type SerializeStructVariant = Adapter<S::SerializeStructVariant>;
 
@@ -240,7 +243,16 @@ impl<S: Serializer> Serializer for Adapter<S> {
         self.0.serialize_none()
     }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
-        self.0.serialize_some(&Finite(value))
+        // `Some` of a value that prints as `null` (`Some(None)`, `Some(())`,
+        // a reference to no entity) is `{"Some": null}`, never what `None`
+        // prints; `Some` of such a `Some` wraps it again
+        // (`{"Some": {"Some": null}}`), so no two of them print the same.
+        let inner = to_value(value).map_err(ser::Error::custom)?;
+        if wraps_again(&inner) {
+            self.0.serialize_some(&some_of(inner))
+        } else {
+            self.0.serialize_some(&inner)
+        }
     }
     fn serialize_unit(self) -> Result<S::Ok, S::Error> {
         self.0.serialize_unit()
@@ -298,7 +310,11 @@ impl<S: Serializer> Serializer for Adapter<S> {
             .map(Adapter)
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
-        self.0.serialize_map(len).map(Adapter)
+        Ok(MapOf {
+            out: self.0,
+            entries: Vec::with_capacity(len.unwrap_or(0).min(1024)),
+            key: None,
+        })
     }
     fn serialize_struct(
         self,
@@ -367,17 +383,48 @@ impl<S: ser::SerializeTupleVariant> ser::SerializeTupleVariant for Adapter<S> {
     }
 }
 
-impl<S: ser::SerializeMap> ser::SerializeMap for Adapter<S> {
+/// A map, as a value read by its recorded shape prints
+/// ([`crate::shape::decode`]): an object when every key is a string, else
+/// an array of `[key, value]` pairs (`{1: 10}` is `[[1, 10]]`), so that a
+/// map keyed by numbers, tuples or options prints the same whether the
+/// reader registers its type or not (JSON object keys are strings only).
+struct MapOf<S> {
+    out: S,
+    entries: Vec<(Value, Value)>,
+    key: Option<Value>,
+}
+
+impl<S: Serializer> ser::SerializeMap for MapOf<S> {
     type Ok = S::Ok;
     type Error = S::Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), S::Error> {
-        self.0.serialize_key(&Finite(key))
+        self.key = Some(to_value(key).map_err(ser::Error::custom)?);
+        Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
-        self.0.serialize_value(&Finite(value))
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| ser::Error::custom("a map value without its key"))?;
+        self.entries
+            .push((key, to_value(value).map_err(ser::Error::custom)?));
+        Ok(())
     }
     fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
+        use ser::SerializeSeq;
+        if self.entries.iter().all(|(k, _)| k.is_string()) {
+            let mut map = self.out.serialize_map(Some(self.entries.len()))?;
+            for (k, v) in &self.entries {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        } else {
+            let mut seq = self.out.serialize_seq(Some(self.entries.len()))?;
+            for (k, v) in &self.entries {
+                seq.serialize_element(&[k, v])?;
+            }
+            seq.end()
+        }
     }
 }
 
@@ -417,6 +464,47 @@ impl<S: ser::SerializeStructVariant> ser::SerializeStructVariant for Adapter<S> 
     }
 }
 
+/// The key of `{"Some": …}`: an `Option` holding a value that prints as
+/// `null` (see [`some_of`]).
+pub const SOME: &str = "Some";
+
+/// `{"Some": inner}`: how `Some(inner)` prints when `inner` prints as
+/// `null` (`Some(None)`, `Some(())`, a reference to no entity) or is such a
+/// wrapper itself (`{"Some": {"Some": null}}`), so that no two options
+/// print alike and none prints as `None` does.
+pub fn some_of(inner: Value) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert(SOME.to_owned(), inner);
+    Value::Object(map)
+}
+
+/// Whether `v` is a wrapper [`some_of`] makes.
+pub fn is_some_of(v: &Value) -> bool {
+    wrapper(v, &Value::is_null)
+}
+
+/// Whether `v` is `{"Some": i}` with `i` null (by `null`) or a wrapper.
+fn wrapper(v: &Value, null: &dyn Fn(&Value) -> bool) -> bool {
+    v.as_object()
+        .is_some_and(|m| m.len() == 1 && m.get(SOME).is_some_and(|i| null(i) || wrapper(i, null)))
+}
+
+/// Marks of a reference to no entity while [`stored_json`] looks for them.
+const MARK_A: u64 = 0xFFFF_FFFE_FFFF_FFFE;
+const MARK_B: u64 = 0xFFFF_FFFD_FFFF_FFFD;
+
+/// Whether `Some(v)` prints as `{"Some": v}` ([`some_of`]), the marks of
+/// [`stored_json`] counting as `null`.
+fn wraps_again(v: &Value) -> bool {
+    prints_null(v) || wrapper(v, &prints_null)
+}
+
+/// Whether `v` prints as `null` (or is one of [`stored_json`]'s marks of a
+/// reference to no entity, which will).
+fn prints_null(v: &Value) -> bool {
+    v.is_null() || matches!(v.as_u64(), Some(MARK_A | MARK_B))
+}
+
 /// A stored value as JSON, its entity references as the uids they hold
 /// and a reference to no entity as `null`.
 pub(crate) fn stored_json<T: bevy_ecs::component::Component + serde::Serialize>(
@@ -444,8 +532,6 @@ pub(crate) fn stored_json<T: bevy_ecs::component::Component + serde::Serialize>(
         ) {
         }
     }
-    const MARK_A: u64 = 0xFFFF_FFFE_FFFF_FFFE;
-    const MARK_B: u64 = 0xFFFF_FFFD_FFFF_FFFD;
     // Non-finite floats as "NaN", "Infinity", "-Infinity" (see `crate::json`).
     let to_json = |v: &T| {
         crate::json::to_value(v).map_err(|e| crate::codec::CodecError::Encode(e.to_string()))
@@ -499,242 +585,4 @@ pub(crate) fn stored_json<T: bevy_ecs::component::Component + serde::Serialize>(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use serde::Serialize;
-    use serde_json::json;
-
-    use super::*;
-
-    #[derive(Serialize)]
-    struct Reading {
-        label: String,
-        value: f64,
-        low: f32,
-        maybe: Option<f64>,
-        series: Vec<f32>,
-        pair: (f64, i32),
-        by_name: BTreeMap<String, f64>,
-        kind: Kind,
-    }
-
-    #[derive(Serialize)]
-    enum Kind {
-        Scale(f64),
-        Range { from: f32, to: f32 },
-    }
-
-    #[test]
-    fn non_finite_floats_are_named_everywhere_in_a_value() {
-        let r = Reading {
-            label: "x".into(),
-            value: f64::NAN,
-            low: f32::NEG_INFINITY,
-            maybe: Some(f64::INFINITY),
-            series: vec![1.5, f32::NAN, f32::INFINITY],
-            pair: (f64::NEG_INFINITY, 3),
-            by_name: BTreeMap::from([("a".into(), f64::NAN), ("b".into(), 2.0)]),
-            kind: Kind::Scale(f64::INFINITY),
-        };
-        assert_eq!(
-            to_value(&r).unwrap(),
-            json!({
-                "label": "x",
-                "value": "NaN",
-                "low": "-Infinity",
-                "maybe": "Infinity",
-                "series": [1.5, "NaN", "Infinity"],
-                "pair": ["-Infinity", 3],
-                "by_name": {"a": "NaN", "b": 2.0},
-                "kind": {"Scale": "Infinity"},
-            })
-        );
-        let range = Kind::Range {
-            from: f32::NAN,
-            to: 0.25,
-        };
-        assert_eq!(
-            to_value(&range).unwrap(),
-            json!({"Range": {"from": "NaN", "to": 0.25}})
-        );
-        // `None` stays null: distinct from all three.
-        assert_eq!(to_value(&None::<f64>).unwrap(), Value::Null);
-    }
-
-    #[test]
-    fn finite_values_are_what_serde_json_gives() {
-        let r = Reading {
-            label: "héllo".into(),
-            value: -0.1,
-            low: 1.1,
-            maybe: None,
-            series: vec![],
-            pair: (1e300, -7),
-            by_name: BTreeMap::new(),
-            kind: Kind::Range { from: 1.0, to: 2.0 },
-        };
-        // As serde_json gives them, but an f32 as its shortest decimal
-        // (serde_json widens it: 1.100000023841858).
-        assert_eq!(
-            to_value(&r).unwrap(),
-            json!({
-                "label": "héllo",
-                "value": -0.1,
-                "low": 1.1,
-                "maybe": null,
-                "series": [],
-                "pair": [1e300, -7],
-                "by_name": {},
-                "kind": {"Range": {"from": 1.0, "to": 2.0}},
-            })
-        );
-        assert_eq!(
-            serde_json::to_value(&r).unwrap()["low"],
-            json!(f64::from(1.1f32))
-        );
-    }
-
-    /// An f32 prints as the shortest decimal that reads back as it, and
-    /// reads back bit for bit, over many bit patterns.
-    #[test]
-    fn an_f32_prints_short_and_reads_back_exactly() {
-        assert_eq!(float32(0.1).to_string(), "0.1");
-        assert_eq!(float32(-0.0).to_string(), "-0.0");
-        assert_eq!(float32(f32::MIN_POSITIVE).to_string(), "1.1754944e-38");
-        let mut bits = 0x9E37_79B9_u32;
-        for _ in 0..200_000 {
-            bits ^= bits << 13;
-            bits ^= bits >> 17;
-            bits ^= bits << 5;
-            let x = f32::from_bits(bits);
-            let v = float32(x);
-            let back = float_of(&serde_json::from_str(&v.to_string()).unwrap()).unwrap() as f32;
-            if x.is_nan() {
-                // The name holds the bits; reading goes through f64,
-                // which quiets a signaling NaN.
-                assert!(back.is_nan());
-                if x.to_bits() & CANONICAL_NAN32 == CANONICAL_NAN32
-                    && x.to_bits() != CANONICAL_NAN32
-                {
-                    assert_eq!(back.to_bits(), x.to_bits(), "{v}");
-                }
-                continue;
-            }
-            assert_eq!(back.to_bits(), x.to_bits(), "{x:e} ({bits:#x}) printed {v}");
-        }
-    }
-
-    /// Floats whose bits differ print differently: the sign of zero, the
-    /// sign and payload of a NaN (f64 and f32); each reads back as itself.
-    #[test]
-    fn floats_whose_bits_differ_print_differently() {
-        let nans64 = [
-            f64::NAN,
-            -f64::NAN,
-            f64::from_bits(0x7ff8_0000_0000_0001),
-            f64::from_bits(0xfff0_0000_0000_0002),
-        ];
-        let names: Vec<Value> = nans64.iter().map(|&x| float(x)).collect();
-        assert_eq!(
-            names,
-            [
-                json!("NaN"),
-                json!("-NaN"),
-                json!("NaN(0x7ff8000000000001)"),
-                json!("NaN(0xfff0000000000002)"),
-            ]
-        );
-        for x in nans64 {
-            assert_eq!(float_of(&float(x)).unwrap().to_bits(), x.to_bits());
-        }
-        let nans32 = [f32::NAN, -f32::NAN, f32::from_bits(0x7fc0_0001)];
-        let names: Vec<Value> = nans32.iter().map(|&x| float32(x)).collect();
-        assert_eq!(
-            names,
-            [json!("NaN"), json!("-NaN"), json!("NaN(0x7fc00001)")]
-        );
-        for x in nans32 {
-            let back = float_of(&float32(x)).unwrap() as f32;
-            assert_eq!(back.to_bits(), x.to_bits(), "{x:?}");
-        }
-        assert!(!identical(&float(0.0), &float(-0.0)));
-        assert!(identical(
-            &json!({"a": [1, -0.0]}),
-            &json!({"a": [1, -0.0]})
-        ));
-        assert!(!identical(
-            &json!({"a": [1, 0.0]}),
-            &json!({"a": [1, -0.0]})
-        ));
-        assert_eq!(float_of(&json!("NaN(0x12)")), None);
-        assert_eq!(
-            float_of(&json!("NaN(0x3ff0000000000000)")),
-            None,
-            "not a NaN"
-        );
-    }
-
-    #[derive(bevy_ecs::component::Component, Serialize)]
-    struct Probe {
-        reading: f32,
-        #[entities]
-        target: bevy_ecs::entity::Entity,
-        spare: Option<f64>,
-    }
-
-    #[test]
-    fn stored_values_keep_null_references_and_name_non_finite_floats() {
-        let probe = Probe {
-            reading: f32::NAN,
-            target: crate::ref_entity(crate::NULL_REF).unwrap(),
-            spare: Some(f64::NEG_INFINITY),
-        };
-        let json = crate::json::stored_json(probe).unwrap();
-        assert_eq!(
-            json,
-            json!({"reading": "NaN", "target": null, "spare": "-Infinity"})
-        );
-        let keys: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(keys, ["reading", "target", "spare"], "declaration order");
-    }
-
-    #[test]
-    fn the_names_read_back_as_the_floats() {
-        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5, -3.0, 0.0] {
-            let back = float_of(&float(x)).unwrap();
-            assert!(back == x || (back.is_nan() && x.is_nan()), "{x}");
-        }
-        assert_eq!(float_of(&json!("nan")), None);
-        assert_eq!(float_of(&json!(null)), None);
-        assert_eq!(float_of(&json!(true)), None);
-    }
-
-    #[derive(bevy_ecs::component::Component, Serialize)]
-    struct Wide {
-        big: u128,
-        low: i128,
-        small: u128,
-    }
-
-    #[test]
-    fn integers_of_128_bits_are_decimal_strings_beyond_64_bits_too() {
-        let wide = Wide {
-            big: u128::MAX,
-            low: i128::MIN,
-            small: 7,
-        };
-        let want = json!({
-            "big": "340282366920938463463374607431768211455",
-            "low": "-170141183460469231731687303715884105728",
-            "small": "7",
-        });
-        assert_eq!(to_value(&wide).unwrap(), want);
-        assert_eq!(crate::json::stored_json(wide).unwrap(), want);
-    }
-}
+mod tests;

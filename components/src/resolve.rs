@@ -67,8 +67,26 @@ pub struct Unresolved {
     pub reason: String,
 }
 
+/// The field serde's "missing field `name`" names.
+fn missing_field(reason: &str) -> Option<&str> {
+    reason.strip_prefix("missing field `")?.strip_suffix('`')
+}
+
+/// `name` within the value at `at` (the top of the value when empty).
+fn join_path(at: &str, name: &str) -> String {
+    if at.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{at}.{name}")
+    }
+}
+
 impl fmt::Display for Unresolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if missing_field(&self.reason).is_some() && !self.field.is_empty() {
+            write!(f, "missing field `{}`", self.field)?;
+            return f.write_str(" (a field added without a default: `#[serde(default)]` or an `Option` would resolve it)");
+        }
         if !self.field.is_empty() {
             write!(f, "field `{}`: ", self.field)?;
         }
@@ -177,9 +195,13 @@ pub(crate) fn resolve_with<In: DeserializeOwned, Out: Serialize>(
             tree: &tree,
             path: &mut path,
         })
-        .map_err(|e| Unresolved {
-            field: e.path.unwrap_or_default(),
-            reason: e.message,
+        .map_err(|e| {
+            let at = e.path.unwrap_or_default();
+            Unresolved {
+                field: missing_field(&e.message)
+                    .map_or_else(|| at.clone(), |name| join_path(&at, name)),
+                reason: e.message,
+            }
         })?;
         codec::encode_into(&f(value), &mut out).map_err(|e| Unresolved {
             field: String::new(),
@@ -385,5 +407,61 @@ pub(crate) fn outline(shape: &str) -> String {
             _ => root,
         },
         _ => root,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize, Debug)]
+    struct Inner {
+        a: u32,
+    }
+    #[derive(Serialize, Deserialize)]
+    struct Old {
+        size: Inner,
+        name: String,
+    }
+    #[derive(Serialize, Deserialize, Debug)]
+    struct Inner2 {
+        a: u32,
+        depth: u32,
+    }
+    #[derive(Serialize, Deserialize, Debug)]
+    struct NewInner {
+        size: Inner2,
+        name: String,
+    }
+    #[derive(Serialize, Deserialize, Debug)]
+    struct NewTop {
+        size: Inner,
+        name: String,
+        screen: u8,
+    }
+
+    fn stored() -> (String, Vec<u8>) {
+        let shape = crate::shape::trace::<Old>().expect("traced");
+        let mut bytes = Vec::new();
+        let old = Old {
+            size: Inner { a: 7 },
+            name: "x".into(),
+        };
+        crate::codec::encode_into(&old, &mut bytes).unwrap();
+        (shape, bytes)
+    }
+
+    #[test]
+    fn a_missing_field_is_named_by_its_path() {
+        let (shape, bytes) = stored();
+        let top = super::resolve::<NewTop>(&shape, &bytes, 1).unwrap_err();
+        assert_eq!(top.field, "screen", "{top:?}");
+        assert!(
+            top.to_string().starts_with("missing field `screen`"),
+            "{top}"
+        );
+        let nested = super::resolve::<NewInner>(&shape, &bytes, 1).unwrap_err();
+        assert_eq!(nested.field, "size.depth", "{nested:?}");
+        assert!(nested.to_string().contains("`size.depth`"), "{nested}");
     }
 }

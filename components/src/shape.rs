@@ -204,6 +204,56 @@ pub fn value_trail<T: Serialize>(value: &T) -> Option<String> {
     serde_json::to_string(&(format, tracer.registry_unchecked())).ok()
 }
 
+/// A trail ([`value_trail`]) as one line: the containers it goes through,
+/// the root's first (`Order { lot: U64, tag: LotTag }; LotTag(Str)`);
+/// anything else (a skeleton) as it is.
+pub(crate) fn readable_trail(trail: &str) -> String {
+    type Trail = (Format, BTreeMap<String, ContainerFormat>);
+    let Ok((root, types)) = serde_json::from_str::<Trail>(trail) else {
+        return trail.to_owned();
+    };
+    let fields = |fs: &[serde_reflection::Named<Format>]| {
+        fs.iter()
+            .map(|f| format!("{}: {}", f.name, describe(&f.value)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let items = |fs: &[Format]| fs.iter().map(describe).collect::<Vec<_>>().join(", ");
+    let container = |name: &str, c: &ContainerFormat| match c {
+        ContainerFormat::UnitStruct => name.to_owned(),
+        ContainerFormat::NewTypeStruct(f) => format!("{name}({})", describe(f)),
+        ContainerFormat::TupleStruct(fs) => format!("{name}({})", items(fs)),
+        ContainerFormat::Struct(fs) => format!("{name} {{ {} }}", fields(fs)),
+        ContainerFormat::Enum(vs) => {
+            let variants = vs.iter().map(|(i, v)| {
+                let body = match &v.value {
+                    serde_reflection::VariantFormat::Unit => String::new(),
+                    serde_reflection::VariantFormat::NewType(f) => format!("({})", describe(f)),
+                    serde_reflection::VariantFormat::Tuple(fs) => format!("({})", items(fs)),
+                    serde_reflection::VariantFormat::Struct(fs) => format!(" {{ {} }}", fields(fs)),
+                    serde_reflection::VariantFormat::Variable(_) => "(?)".to_owned(),
+                };
+                format!("#{i} {}{body}", v.name)
+            });
+            format!("{name} {{ {} }}", variants.collect::<Vec<_>>().join(" | "))
+        }
+    };
+    let first = match &root {
+        Format::TypeName(n) => types.get(n).map(|c| container(n, c)),
+        _ => None,
+    };
+    let rest = types
+        .iter()
+        .filter(|(n, _)| !matches!(&root, Format::TypeName(r) if r == *n))
+        .map(|(n, c)| container(n, c));
+    let all: Vec<String> = first.into_iter().chain(rest).collect();
+    if all.is_empty() {
+        describe(&root)
+    } else {
+        all.join("; ")
+    }
+}
+
 /// The shape of a component or resource type, with its entity references
 /// marked (see [`crate::refscan`]), and what is known of its references.
 pub(crate) fn trace_component<T>() -> (Option<String>, Refs)
@@ -482,7 +532,11 @@ impl Reader<'_> {
             }
             Format::Option(inner) => match self.byte()? {
                 0 => Value::Null,
-                1 => self.value(inner)?,
+                // As a registered type prints it (`crate::json`).
+                1 => match self.value(inner)? {
+                    v if v.is_null() || crate::json::is_some_of(&v) => crate::json::some_of(v),
+                    v => v,
+                },
                 b => return Err(format!("invalid option tag {b}")),
             },
             Format::Seq(inner) => {

@@ -702,7 +702,9 @@ fn fill(leaf: &Leaf, values: &[Option<&Value>]) -> Result<(ColumnType, Vec<Optio
 /// `value` as a cell of type `ty` (`Some(None)`: null); `None` if it does
 /// not fit.
 fn cell(ty: &ColumnType, value: &Value) -> Option<Option<Cell>> {
-    if value.is_null() {
+    // `Some` of a value that prints as `null` is null in a typed column too
+    // (JSON tells the two apart: `{"Some": null}`).
+    if value.is_null() || (*ty != ColumnType::Json && json::is_some_of(value)) {
         return Some(None);
     }
     Some(Some(match ty {

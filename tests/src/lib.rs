@@ -424,3 +424,31 @@ pub fn unpack_uids(body: &[u8]) -> Vec<u64> {
     }
     out
 }
+
+/// A dedupe run of `tree` into `db` in this process, started as `dizzy demo
+/// dedupe --batch BATCH` starts one (snapshots only when asked): the tests
+/// tick it themselves.
+pub fn dedupe_runtime(tree: &Path, db: &Path, batch: usize) -> dizzy::Runtime {
+    use dizzy_demos::dedupe::{Dedupe, DedupePlugin, Dir, Settings, Unlisted};
+    let root = std::fs::canonicalize(tree).expect("the tree");
+    let mut rt = dizzy::App::new()
+        .db(db)
+        .plugin(DedupePlugin {
+            settings: Some(Settings {
+                root: root.clone(),
+                batch,
+                batch_bytes: 64 << 20,
+            }),
+        })
+        .snapshot_policy(dizzy::SnapshotPolicy::OFF)
+        .open()
+        .expect("open the run");
+    rt.world_mut().resource_mut::<Dedupe>().root = root.to_string_lossy().into_owned();
+    rt.spawn((
+        Dir {
+            path: String::new(),
+        },
+        Unlisted,
+    ));
+    rt
+}

@@ -14,8 +14,7 @@ use std::path::Path;
 use dizzy::prelude::*;
 use dizzy::snapshots::{RestoreOptions, Store, restore};
 use dizzy_demos::dedupe::{
-    self, Dedupe, DedupePlugin, Dir, DuplicateSet, File, PartialHash, RawPath, Settings, Sha256,
-    Stage, Unlisted, Unreadable,
+    self, Dir, DuplicateSet, File, PartialHash, RawPath, Sha256, Stage, Unlisted, Unreadable,
 };
 use dizzy_tests::{dizzy, dizzy_json, dizzy_ok, make_tree};
 use serde_json::{Value, json};
@@ -126,27 +125,7 @@ fn sha256sums(root: &Path) -> BTreeMap<String, Vec<u8>> {
 /// dedupe --batch 2` does), with a durable snapshot after every tick, so
 /// that the file holds many snapshots taken mid-run.
 fn write_run(tree: &Path, db: &Path) {
-    let root = std::fs::canonicalize(tree).unwrap();
-    let settings = Settings {
-        root: root.clone(),
-        batch: 2,
-        batch_bytes: 64 << 20,
-    };
-    let mut rt = App::new()
-        .db(db)
-        .plugin(DedupePlugin {
-            settings: Some(settings),
-        })
-        .snapshot_policy(SnapshotPolicy::OFF)
-        .open()
-        .unwrap();
-    rt.world_mut().resource_mut::<Dedupe>().root = root.to_string_lossy().into_owned();
-    rt.spawn((
-        Dir {
-            path: String::new(),
-        },
-        Unlisted,
-    ));
+    let mut rt = dizzy_tests::dedupe_runtime(tree, db, 2);
     while !dedupe::done(rt.world()) {
         rt.tick().unwrap();
         rt.snapshot().unwrap();

@@ -167,7 +167,9 @@ pub enum UpgradeError {
 /// written ([`UpgradeError::UntracedChanged`]).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "`{name}`: {type_name} has no traceable serde shape, and it changed since the values were written (the type that wrote them reads as `{stored}`; this build's reads as `{now}`): read by position they would land in the wrong fields; give it a new version (`App::component_version`) and a migration, or make its fields' `Deserialize` accept the tracer's made-up values"
+    "`{name}`: {type_name} has no traceable serde shape, and it changed since the values were written (the type that wrote them reads as `{}`; this build's reads as `{}`): read by position they would land in the wrong fields; give it a new version (`App::component_version`) and a migration, or make its fields' `Deserialize` accept the tracer's made-up values",
+    crate::shape::readable_trail(.stored),
+    crate::shape::readable_trail(.now)
 )]
 pub struct UntracedChange {
     /// Stable name.

@@ -259,7 +259,14 @@ impl Cli {
         let command = shell(name, version, about, augment, app.db_path());
         let matches = match command.try_get_matches_from(args) {
             Ok(m) => m,
-            Err(e) => e.exit(),
+            Err(e) => match usage_error_line(&e) {
+                // Help and version go to stdout, whole.
+                None => e.exit(),
+                Some(line) => {
+                    eprintln!("{line}");
+                    return ExitCode::from(2);
+                }
+            },
         };
         let run = || match Command::from_arg_matches(&matches) {
             Ok(c) => dispatch(c, app),
@@ -440,9 +447,45 @@ pub fn flush_logs() {
 static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
     std::sync::Mutex::new(None);
 
+/// A usage error as one line, as every other error prints (`error:
+/// unexpected argument '--nope' found (see `dizzy show --help`)`); `None`
+/// for help and version, which clap prints whole.
+fn usage_error_line(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("error: invalid arguments");
+    let usage = match e.get(ContextKind::Usage) {
+        Some(ContextValue::StyledStr(u)) => u.to_string(),
+        _ => String::new(),
+    };
+    // `Usage: dizzy show [OPTIONS]` names the command the help is for.
+    let command: Vec<&str> = usage
+        .trim()
+        .trim_start_matches("Usage:")
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<', '-']))
+        .collect();
+    Some(if command.is_empty() {
+        format!("{first} (see --help)")
+    } else {
+        format!("{first} (see `{} --help`)", command.join(" "))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::shell;
+    use super::{shell, usage_error_line};
 
     /// The binary's own subcommands (this comment must not become the
     /// binary's about text).
@@ -461,6 +504,33 @@ mod tests {
             Some(std::path::Path::new("lab.redb")),
         );
         command.render_long_help().to_string()
+    }
+
+    #[test]
+    fn a_usage_error_is_one_line_naming_the_help_to_read() {
+        let command = || {
+            shell(
+                "my-tool".into(),
+                Some("1.2.3".into()),
+                None,
+                vec![<Own as clap::Subcommand>::augment_subcommands],
+                None,
+            )
+        };
+        let e = command()
+            .try_get_matches_from(["my-tool", "show", "--nope"])
+            .unwrap_err();
+        let line = usage_error_line(&e).unwrap();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with("error: unexpected argument '--nope'"),
+            "{line}"
+        );
+        assert!(line.ends_with("(see `my-tool show --help`)"), "{line}");
+        let help = command()
+            .try_get_matches_from(["my-tool", "--help"])
+            .unwrap_err();
+        assert_eq!(usage_error_line(&help), None);
     }
 
     #[test]

@@ -21,10 +21,10 @@ pub(crate) struct Args {
     /// Directories listed and files read per tick, at most (and at most
     /// 64 MiB read per tick). Each tick scans the files for its stage, so
     /// fewer, larger ticks cost less; a stop waits for the tick to end.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = parse_batch, allow_negative_numbers = true)]
     batch: usize,
     /// Snapshot every N ticks (`10`) or every duration (`2s`, `500ms`).
-    #[arg(long, default_value = "2s", value_parser = parse_every)]
+    #[arg(long, default_value = "2s", value_parser = parse_every, allow_negative_numbers = true)]
     snapshot_every: SnapshotPolicy,
     /// Print one JSON object on stdout.
     #[arg(long)]
@@ -36,6 +36,30 @@ pub(crate) struct Args {
     serve: Option<std::net::SocketAddr>,
     #[command(flatten)]
     replication: crate::replicate::Args,
+}
+
+/// The path of `db` relative to `root` (both resolved), as bytes, when it
+/// lies inside the tree.
+fn own_file(root: &std::path::Path, db: &std::path::Path) -> Option<Vec<u8>> {
+    let db = std::fs::canonicalize(db).ok()?;
+    let rel = db.strip_prefix(root).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(rel.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        Some(rel.to_string_lossy().replace('\\', "/").into_bytes())
+    }
+}
+
+/// A batch of at least one.
+fn parse_batch(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}`: expected a whole number of at least 1")),
+    }
 }
 
 /// `N` ticks, or a duration with a unit (`ms`, `s`, `m`).
@@ -105,7 +129,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
 
     let settings = Settings {
         root: root.clone(),
-        batch: args.batch.max(1),
+        batch: args.batch,
         batch_bytes: 64 << 20,
     };
     let app = App::new()
@@ -121,6 +145,10 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     // A signal stops the hashing of a huge file at once, not at its end.
     let stop_hashing = dedupe::StopHashing(rt.stop_handle());
     rt.world_mut().insert_resource(stop_hashing);
+    // The database itself, when it lies inside the tree, is not listed.
+    if let Some(own) = own_file(&root, &args.db) {
+        rt.world_mut().insert_resource(dedupe::OwnFiles(vec![own]));
+    }
     let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;
     let state = rt.world().resource::<Dedupe>().clone();
     if state.root.is_empty() {

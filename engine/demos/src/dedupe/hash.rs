@@ -28,7 +28,7 @@ fn resized(listed: u64, read: u64) -> String {
 /// it if it is small), for its partial hash ([`partial_of`]).
 #[cfg(test)]
 pub(crate) fn partial(path: &Path, size: u64) -> Result<u64, String> {
-    partial_of(open_listed(path, size)?, size)
+    partial_of(&open_listed(path, size)?, size)
 }
 
 /// The partial hash of an opened file listed with `size` bytes: for a file
@@ -37,7 +37,7 @@ pub(crate) fn partial(path: &Path, size: u64) -> Result<u64, String> {
 /// (64 bits) of all of it — a hash that only sorts out which files may be
 /// equal (those whose size and partial hash are shared get their SHA-256),
 /// so a fast one, as jdupes and fclones use.
-pub(crate) fn partial_of(f: std::fs::File, size: u64) -> Result<u64, String> {
+pub(crate) fn partial_of(f: &std::fs::File, size: u64) -> Result<u64, String> {
     if size <= 2 * PARTIAL {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         read_whole(f, size, &mut |chunk| h.update(chunk))?;
@@ -45,8 +45,8 @@ pub(crate) fn partial_of(f: std::fs::File, size: u64) -> Result<u64, String> {
     }
     let mut buf = [0u8; 2 * PARTIAL as usize];
     let (head, tail) = buf.split_at_mut(PARTIAL as usize);
-    read_at(&f, head, 0)?;
-    read_at(&f, tail, size - PARTIAL)?;
+    read_at(f, head, 0)?;
+    read_at(f, tail, size - PARTIAL)?;
     let digest: [u8; 32] = Sha256::digest(buf).into();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
@@ -76,11 +76,11 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> Result<(), String>
 /// end, so a file is usually read in one call.
 #[cfg(test)]
 pub(crate) fn full(path: &Path, size: u64) -> Result<[u8; 32], String> {
-    full_of(open_listed(path, size)?, size)
+    full_of(&open_listed(path, size)?, size)
 }
 
 /// [`full`] of an opened file.
-pub(crate) fn full_of(f: std::fs::File, size: u64) -> Result<[u8; 32], String> {
+pub(crate) fn full_of(f: &std::fs::File, size: u64) -> Result<[u8; 32], String> {
     let mut h = Sha256::new();
     read_whole(f, size, &mut |chunk| h.update(chunk))?;
     Ok(h.finalize().into())
@@ -90,7 +90,7 @@ pub(crate) fn full_of(f: std::fs::File, size: u64) -> Result<[u8; 32], String> {
 /// before each read of at most 128 KiB, so a stop requested while a huge
 /// file is hashed is heeded at once.
 pub(crate) fn full_until(
-    f: std::fs::File,
+    f: &std::fs::File,
     size: u64,
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<[u8; 32]>, String> {
@@ -101,14 +101,14 @@ pub(crate) fn full_until(
 
 /// Reads all of `f`, listed with `size` bytes, handing each piece to
 /// `take`; a file of another size now is an error ([`full`]).
-fn read_whole(f: std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+fn read_whole(f: &std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> Result<(), String> {
     read_until(f, size, take, &|| false).map(|_| ())
 }
 
 /// [`read_whole`], stopped before a read when `stop` says so: whether the
 /// file was read to its end.
 fn read_until(
-    mut f: std::fs::File,
+    mut f: &std::fs::File,
     size: u64,
     take: &mut dyn FnMut(&[u8]),
     stop: &dyn Fn() -> bool,

@@ -35,17 +35,18 @@
 //! directories that led to a duplicate set.
 
 mod hash;
+mod report;
 mod scan;
 mod stages;
 
 use std::path::PathBuf;
 
 use bevy_ecs::prelude::*;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use dizzy_systems::{Plugin, Setup};
 
+pub use report::report;
 pub use scan::display;
 pub use stages::{
     by_partial, by_size, discover, group, hash_full, hash_partial, stage_older_files,
@@ -96,6 +97,20 @@ pub struct File {
     pub inode: u64,
 }
 
+impl File {
+    /// What the file was when it was listed (`None`: a file of a run
+    /// before the times and inode were recorded, which only its content
+    /// can vouch for).
+    pub(crate) fn as_listed(&self) -> Option<scan::Seen> {
+        (self.modified_ns != 0 && self.inode != 0).then_some(scan::Seen {
+            size: self.size,
+            modified_ns: self.modified_ns,
+            changed_ns: self.changed_ns,
+            inode: self.inode,
+        })
+    }
+}
+
 /// Where a file is in the pipeline: what happens to it next.
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
@@ -136,6 +151,16 @@ pub struct Unreadable {
     /// What went wrong.
     pub error: String,
 }
+
+/// A file whose content or listing moved since it was listed, found by
+/// the report's check (see [`report`]): left out of its duplicate set (a
+/// set left with fewer than two files is despawned) and named in
+/// [`Report::changed_files`] by that report and every later one. A run
+/// answers for the tree as it was listed; for the tree as it is now, use a
+/// new `--db`.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[component(storage = "SparseSet")]
+pub struct ChangedSinceListed;
 
 /// Files that share one content.
 #[derive(Component, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -184,6 +209,13 @@ pub struct Settings {
 #[derive(Resource, Clone, Copy, Debug, Default)]
 pub struct HashedThisRun(pub u64);
 
+/// Paths, relative to the root and as bytes, that the run does not list:
+/// the `dizzy` binary puts its own database here when it lies inside the
+/// tree (a run from inside the tree would count it, a file that changes
+/// with every snapshot). Not persisted.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct OwnFiles(pub Vec<Vec<u8>>);
+
 /// While present (the `dizzy` binary inserts it with the run's
 /// [`dizzy::StopHandle`]), a stop requested while a file is hashed whole is
 /// heeded within one read of 128 KiB: the file keeps its stage and is
@@ -212,6 +244,7 @@ impl Plugin for DedupePlugin {
             .component::<Sha256>("dedupe.sha256")
             .component::<Unreadable>("dedupe.unreadable")
             .component::<DuplicateSet>("dedupe.duplicate_set")
+            .component::<ChangedSinceListed>("dedupe.changed_since_listed")
             .resource("dedupe.state", Dedupe::default());
         if let Some(settings) = &self.settings {
             app.transient_resource(settings.clone())
@@ -293,9 +326,11 @@ pub struct Report {
     pub unreadable_files: Vec<(String, String)>,
     /// Every content shared by two or more files, by sha256.
     pub duplicate_sets: Vec<SetReport>,
-    /// Files of duplicate sets that changed since they were listed (size,
-    /// modification time and content checked again at report time), left
-    /// out of the sets.
+    /// Files of duplicate sets that changed since they were listed, found
+    /// when a report checked them again ([`ChangedSinceListed`]: their
+    /// size, times or inode moved, and their content with them), left out
+    /// of the sets. (A file that changed before a stage hashed it is
+    /// unreadable, "changed since it was listed".)
     pub changed: u64,
     /// Their paths (for display, as in [`SetReport::paths`]), sorted by
     /// their bytes.
@@ -323,139 +358,6 @@ pub fn progress(world: &mut World) -> (u64, u64, u64) {
         .iter(world)
         .count() as u64;
     (files, done, left)
-}
-
-/// Whether the file `rel` (relative to `root`) still holds content of
-/// `size` bytes hashing to `sha256`: trusted when its size, modification
-/// and change times and inode are those it was listed with, hashed again
-/// otherwise. It is looked at and opened beneath its directory, itself
-/// opened without following a symlink on its path (as the pipeline does).
-/// `read` counts the files it reads again.
-fn still_holds(
-    root: &std::path::Path,
-    rel: &[u8],
-    listed: &File,
-    size: u64,
-    sha256: &[u8; 32],
-    read: &mut u64,
-) -> bool {
-    let Ok(file) = scan::in_dir(root, rel) else {
-        return false;
-    };
-    let Ok(Some(now)) = file.look() else {
-        return false;
-    };
-    if now.size != size {
-        return false;
-    }
-    let as_listed = scan::Seen {
-        size: listed.size,
-        modified_ns: listed.modified_ns,
-        changed_ns: listed.changed_ns,
-        inode: listed.inode,
-    };
-    if listed.modified_ns != 0 && listed.inode != 0 && now == as_listed {
-        return true;
-    }
-    *read += 1;
-    file.sha256(size).is_ok_and(|digest| &digest == sha256)
-}
-
-/// Builds the report from the world. Before a file is listed in a
-/// duplicate set, its size and modification time are checked again (and
-/// its content hashed again if they changed): a resumed run may hold
-/// hashes taken before the files changed, and a duplicate finder's output
-/// is used to delete files. Files that changed are left out of their sets
-/// and counted in [`Report::changed`].
-pub fn report(world: &mut World) -> Report {
-    let root = world.get_resource::<Settings>().map(|s| s.root.clone());
-    let mut files = 0;
-    let mut bytes = 0;
-    let mut unreadable = Vec::new();
-    // Directories that could not be listed: what they hold is not in the
-    // sets (named with a trailing `/`).
-    for (d, raw, bad) in world
-        .query::<(&Dir, Option<&RawPath>, &Unreadable)>()
-        .iter(world)
-    {
-        let mut path = raw.map_or(d.path.as_bytes(), |r| &r.0).to_vec();
-        path.push(b'/');
-        unreadable.push((path, bad.error.clone()));
-    }
-    for (f, raw, bad) in world
-        .query::<(&File, Option<&RawPath>, Option<&Unreadable>)>()
-        .iter(world)
-    {
-        files += 1;
-        bytes += f.size;
-        if let Some(bad) = bad {
-            unreadable.push((path_of(f, raw).to_vec(), bad.error.clone()));
-        }
-    }
-    unreadable.sort();
-    // Every member of every set checked again, on every core.
-    let mut query = world.query::<&DuplicateSet>();
-    let world: &World = world;
-    let found: Vec<&DuplicateSet> = query.iter(world).collect();
-    let checked: Vec<(&DuplicateSet, Vec<(&[u8], bool)>, u64)> = found
-        .into_par_iter()
-        .map(|s| {
-            let mut read = 0;
-            let members = s
-                .files
-                .iter()
-                .filter_map(|&e| Some((world.get::<File>(e)?, world.get::<RawPath>(e))))
-                .map(|(f, raw)| {
-                    let holds = root.as_deref().is_none_or(|r| {
-                        still_holds(r, path_of(f, raw), f, s.size, &s.sha256, &mut read)
-                    });
-                    (path_of(f, raw), holds)
-                })
-                .collect();
-            (s, members, read)
-        })
-        .collect();
-    let mut changed: Vec<Vec<u8>> = Vec::new();
-    let mut read_again = 0;
-    let mut sets: Vec<SetReport> = checked
-        .into_iter()
-        .filter_map(|(s, members, read)| {
-            read_again += read;
-            let mut paths: Vec<&[u8]> = Vec::new();
-            for (path, holds) in members {
-                if holds {
-                    paths.push(path);
-                } else {
-                    changed.push(path.to_vec());
-                }
-            }
-            paths.sort();
-            (paths.len() > 1).then(|| SetReport {
-                sha256: hex(&s.sha256),
-                size: s.size,
-                paths: paths.into_iter().map(display).collect(),
-            })
-        })
-        .collect();
-    sets.sort_by(|a, b| a.sha256.cmp(&b.sha256));
-    Report {
-        files,
-        bytes,
-        unreadable: unreadable.len() as u64,
-        unreadable_files: unreadable
-            .into_iter()
-            .map(|(p, e)| (display(&p), e))
-            .collect(),
-        duplicate_sets: sets,
-        changed: changed.len() as u64,
-        changed_files: {
-            changed.sort();
-            changed.iter().map(|p| display(p)).collect()
-        },
-        resumed_from_snapshot: None,
-        hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0) + read_again,
-        snapshot: None,
-    }
 }
 
 /// Lower-case hex.

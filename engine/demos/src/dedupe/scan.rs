@@ -82,8 +82,7 @@ pub(crate) enum Entry {
 }
 
 impl Entry {
-    #[cfg(test)]
-    fn path(&self) -> &[u8] {
+    pub(crate) fn path(&self) -> &[u8] {
         match self {
             Entry::Dir(p) | Entry::File(p, _) | Entry::Bad(p, _) => p,
         }
@@ -334,8 +333,13 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
+    /// What the opened file `f` is now (`None` if the system does not
+    /// tell).
+    pub(crate) fn of_file(f: &std::fs::File) -> Option<Seen> {
+        f.metadata().ok().map(|m| Seen::of(&m))
+    }
+
     /// What `m` tells of a file.
-    #[cfg(not(target_os = "linux"))]
     fn of(m: &std::fs::Metadata) -> Seen {
         #[cfg(unix)]
         let (changed_ns, inode) = {
@@ -426,9 +430,11 @@ impl InDir<'_> {
     }
 
     /// Its SHA-256, read only as far as `size`, the size it was listed
-    /// with.
-    pub(crate) fn sha256(&self, size: u64) -> Result<[u8; 32], String> {
-        full_of(open_listed_in(&self.dir, self.name, size)?, size)
+    /// with, and what the open file is at the end of the read.
+    pub(crate) fn sha256(&self, size: u64) -> Result<([u8; 32], Option<Seen>), String> {
+        let f = open_listed_in(&self.dir, self.name, size)?;
+        let digest = full_of(&f, size)?;
+        Ok((digest, Seen::of_file(&f)))
     }
 }
 
@@ -491,7 +497,6 @@ where
 
 /// A file's modification time in nanoseconds since the epoch (0 if the
 /// file system does not tell).
-#[cfg(any(test, not(target_os = "linux")))]
 pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
     m.modified()
         .ok()
@@ -643,7 +648,7 @@ mod tests {
             .iter()
             .map(|(k, s, p)| (*k, *s, p.as_slice()))
             .collect();
-        let mut results = read_batch(&root, &refs, full_of);
+        let mut results = read_batch(&root, &refs, |f, size| full_of(&f, size));
         results.sort_by_key(|r| r.0);
         assert_eq!(results.len(), batch.len());
         for ((k, r), (k2, size, rel)) in results.iter().zip(&batch) {

@@ -13,8 +13,8 @@ use dizzy_components::CommandsExt;
 use super::hash;
 use super::scan::{self, Entry};
 use super::{
-    Dedupe, Dir, DuplicateSet, File, HashedThisRun, PartialHash, Phase, RawPath, Settings, Sha256,
-    Stage, StopHashing, Unlisted, Unreadable, path_of,
+    Dedupe, Dir, DuplicateSet, File, HashedThisRun, OwnFiles, PartialHash, Phase, RawPath,
+    Settings, Sha256, Stage, StopHashing, Unlisted, Unreadable, path_of,
 };
 
 /// The path of an entity as bytes: its raw path if it has one, else its
@@ -121,8 +121,10 @@ impl Listing {
 pub fn discover(
     mut commands: Commands,
     settings: Res<Settings>,
+    own: Option<Res<OwnFiles>>,
     dirs: Query<(Entity, &Dir, Option<&RawPath>), With<Unlisted>>,
 ) {
+    let own: &[Vec<u8>] = own.as_deref().map_or(&[], |o| &o.0);
     let batch: Vec<(Entity, &[u8])> = dirs
         .iter()
         .take(settings.batch)
@@ -134,7 +136,13 @@ pub fn discover(
     // Listed and made into bundles on every core.
     let listed: Vec<(Entity, Result<Listing, String>)> = batch
         .par_iter()
-        .map(|(e, path)| (*e, scan::list(&settings.root, path).map(Listing::of)))
+        .map(|(e, path)| {
+            let listed = scan::list(&settings.root, path).map(|mut entries| {
+                entries.retain(|entry| !own.iter().any(|p| p.as_slice() == entry.path()));
+                Listing::of(entries)
+            });
+            (*e, listed)
+        })
         .collect();
     for (dir, result) in listed {
         commands.entity(dir).remove::<Unlisted>();
@@ -255,6 +263,31 @@ fn take<'a>(
         .collect()
 }
 
+/// Whether the file `e`, just read, is still as it was listed (`now`: what
+/// its open file says after the read): its size, modification and change
+/// times and inode. One that moved changed since it was listed — a write,
+/// a rename onto its path — so its hash may not be the content it was
+/// listed with, or the one an earlier stage hashed (found by a fresh
+/// tester: a file rewritten between its partial and its full hash took
+/// the place of another file's duplicate). A file of a run before the
+/// times were recorded is taken as it is.
+fn as_listed(
+    files: &Query<(Entity, &File, Option<&RawPath>, &Stage)>,
+    e: Entity,
+    now: Option<scan::Seen>,
+) -> Result<(), String> {
+    let (Ok((_, listed, _, _)), Some(now)) = (files.get(e), now) else {
+        return Ok(());
+    };
+    match listed.as_listed() {
+        Some(then) if then != now => Err(
+            "changed since it was listed (its modification or change time, or its inode, moved)"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Hashes the first and last 4 KiB of a batch of files whose size is
 /// shared (small files whole), on every core.
 pub fn hash_partial(
@@ -268,13 +301,16 @@ pub fn hash_partial(
     if batch.is_empty() {
         return;
     }
-    let results = scan::read_batch(&settings.root, &batch, hash::partial_of);
+    let results = scan::read_batch(&settings.root, &batch, |f, size| {
+        let h = hash::partial_of(&f, size)?;
+        Ok((h, scan::Seen::of_file(&f)))
+    });
     // Files opened and read (not those that could not be).
     reads.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     let mut hashed = Vec::new();
     let mut bad = Vec::new();
     for (e, r) in results {
-        match r {
+        match r.and_then(|(h, now)| as_listed(&files, e, now).map(|()| h)) {
             Ok(h) => hashed.push((e, (PartialHash(h), Stage::Compare))),
             Err(error) => bad.push((e, (Unreadable { error }, Stage::Done))),
         }
@@ -323,17 +359,22 @@ pub fn hash_full(
     let stop = stopping.map(|s| s.0.clone());
     let stop = || stop.as_ref().is_some_and(dizzy::StopHandle::is_requested);
     let results = scan::read_batch(&settings.root, &batch, |f, size| {
-        hash::full_until(f, size, &stop)
+        let digest = hash::full_until(&f, size, &stop)?;
+        Ok((digest, scan::Seen::of_file(&f)))
     });
     // Files opened and read to their end (not those that could not be).
     hashed.0 += results
         .iter()
-        .filter(|(_, r)| matches!(r, Ok(Some(_))))
+        .filter(|(_, r)| matches!(r, Ok((Some(_), _))))
         .count() as u64;
     let mut done = Vec::new();
     let mut bad = Vec::new();
     for (e, r) in results {
-        match r {
+        let checked = r.and_then(|(digest, now)| match digest {
+            Some(d) => as_listed(&files, e, now).map(|()| Some(d)),
+            None => Ok(None),
+        });
+        match checked {
             Ok(Some(digest)) => done.push((e, (Sha256(digest), Stage::Done))),
             Ok(None) => {}
             Err(error) => bad.push((e, (Unreadable { error }, Stage::Done))),

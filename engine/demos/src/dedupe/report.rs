@@ -1,0 +1,206 @@
+//! The report of a finished run: its duplicate sets, each file checked
+//! again first, and what the check found recorded in the world, so that
+//! the file answers as the report does.
+
+use bevy_ecs::prelude::*;
+use rayon::prelude::*;
+
+use super::scan;
+use super::{
+    ChangedSinceListed, DuplicateSet, File, HashedThisRun, RawPath, Report, SetReport, Settings,
+    Unreadable, display, hex, path_of,
+};
+
+/// Whether the file `rel` (relative to `root`) still holds content of
+/// `size` bytes hashing to `sha256`: trusted when its size, modification
+/// and change times and inode are those it was listed with, hashed again
+/// otherwise. It is looked at and opened beneath its directory, itself
+/// opened without following a symlink on its path (as the pipeline does).
+/// `read` counts the files it reads again.
+fn still_holds(
+    root: &std::path::Path,
+    rel: &[u8],
+    listed: &File,
+    size: u64,
+    sha256: &[u8; 32],
+    read: &mut u64,
+) -> Check {
+    let Ok(file) = scan::in_dir(root, rel) else {
+        return Check::Changed;
+    };
+    let Ok(Some(now)) = file.look() else {
+        return Check::Changed;
+    };
+    if now.size != size {
+        return Check::Changed;
+    }
+    if listed.as_listed() == Some(now) {
+        return Check::Same;
+    }
+    *read += 1;
+    match file.sha256(size) {
+        // The same content, and the file did not move during the read: it
+        // is listed as it is now, so the next report trusts it unread.
+        Ok((digest, after)) if &digest == sha256 => match after {
+            Some(after) if after == now => Check::Verified(now),
+            _ => Check::Same,
+        },
+        _ => Check::Changed,
+    }
+}
+
+/// What a check of a set's file found.
+enum Check {
+    /// As listed.
+    Same,
+    /// Read again: the same content, the file now as given.
+    Verified(scan::Seen),
+    /// Another content, or gone.
+    Changed,
+}
+
+/// Checks the files again (see [`report`]) and records what changed:
+/// [`ChangedSinceListed`] on each, out of its duplicate set, and a set
+/// left with fewer than two files despawned. Returns the files it read.
+fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
+    // Members of the sets: their content, checked (hashed again when their
+    // size, times or inode moved), on every core.
+    let mut sets = world.query::<(Entity, &DuplicateSet)>();
+    let read: &World = world;
+    type Checked = (Entity, Vec<Entity>, Vec<(Entity, scan::Seen)>, u64);
+    let checked: Vec<Checked> = sets
+        .iter(read)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(set, s)| {
+            let mut reads = 0;
+            let mut gone = Vec::new();
+            let mut verified = Vec::new();
+            for &e in &s.files {
+                let Some(f) = read.get::<File>(e) else {
+                    continue;
+                };
+                let rel = path_of(f, read.get::<RawPath>(e));
+                match still_holds(root, rel, f, s.size, &s.sha256, &mut reads) {
+                    Check::Same => {}
+                    Check::Verified(now) => verified.push((e, now)),
+                    Check::Changed => gone.push(e),
+                }
+            }
+            (set, gone, verified, reads)
+        })
+        .collect();
+    let mut reads = 0;
+    for (set, gone, verified, r) in checked {
+        reads += r;
+        for (file, now) in verified {
+            if let Some(mut f) = world.get_mut::<File>(file) {
+                f.modified_ns = now.modified_ns;
+                f.changed_ns = now.changed_ns;
+                f.inode = now.inode;
+            }
+        }
+        if gone.is_empty() {
+            continue;
+        }
+        for &file in &gone {
+            world.entity_mut(file).insert(ChangedSinceListed);
+        }
+        let mut set = world.entity_mut(set);
+        let left = set.get_mut::<DuplicateSet>().map_or(0, |mut s| {
+            s.files.retain(|f| !gone.contains(f));
+            s.files.len()
+        });
+        if left < 2 {
+            set.despawn();
+        }
+    }
+    reads
+}
+
+/// Builds the report from the world. When the run knows its root (it has
+/// [`Settings`]), every file of a duplicate set is checked again first:
+/// its size, modification and change times and inode, and its content
+/// hashed again if they moved — a resumed run may hold hashes taken before
+/// the files changed, and a duplicate finder's output is used to delete
+/// files. What changed is left out of the sets and counted in
+/// [`Report::changed`], and recorded in the world ([`ChangedSinceListed`],
+/// the sets without those files, a set left with one file despawned), so
+/// that the run's next snapshot, and what `dizzy show` and `export-table`
+/// print from it, answer as the report does. (A file that changed before
+/// a stage hashed it is found by that stage: unreadable, "changed since it
+/// was listed".)
+pub fn report(world: &mut World) -> Report {
+    let root = world.get_resource::<Settings>().map(|s| s.root.clone());
+    let started = std::time::Instant::now();
+    let read_again = root.as_deref().map_or(0, |r| check_again(world, r));
+    tracing::debug!("dedupe: files checked again in {:?}", started.elapsed());
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut unreadable = Vec::new();
+    // Directories that could not be listed: what they hold is not in the
+    // sets (named with a trailing `/`).
+    for (d, raw, bad) in world
+        .query::<(&super::Dir, Option<&RawPath>, &Unreadable)>()
+        .iter(world)
+    {
+        let mut path = raw.map_or(d.path.as_bytes(), |r| &r.0).to_vec();
+        path.push(b'/');
+        unreadable.push((path, bad.error.clone()));
+    }
+    let mut changed: Vec<Vec<u8>> = Vec::new();
+    for (f, raw, bad, moved) in world
+        .query::<(
+            &File,
+            Option<&RawPath>,
+            Option<&Unreadable>,
+            Has<ChangedSinceListed>,
+        )>()
+        .iter(world)
+    {
+        files += 1;
+        bytes += f.size;
+        if let Some(bad) = bad {
+            unreadable.push((path_of(f, raw).to_vec(), bad.error.clone()));
+        }
+        if moved {
+            changed.push(path_of(f, raw).to_vec());
+        }
+    }
+    unreadable.sort();
+    changed.sort();
+    let mut query = world.query::<&DuplicateSet>();
+    let world: &World = world;
+    let mut sets: Vec<SetReport> = query
+        .iter(world)
+        .filter_map(|s| {
+            let mut paths: Vec<&[u8]> = s
+                .files
+                .iter()
+                .filter_map(|&e| Some(path_of(world.get::<File>(e)?, world.get::<RawPath>(e))))
+                .collect();
+            paths.sort();
+            (paths.len() > 1).then(|| SetReport {
+                sha256: hex(&s.sha256),
+                size: s.size,
+                paths: paths.into_iter().map(display).collect(),
+            })
+        })
+        .collect();
+    sets.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    Report {
+        files,
+        bytes,
+        unreadable: unreadable.len() as u64,
+        unreadable_files: unreadable
+            .into_iter()
+            .map(|(p, e)| (display(&p), e))
+            .collect(),
+        duplicate_sets: sets,
+        changed: changed.len() as u64,
+        changed_files: changed.iter().map(|p| display(p)).collect(),
+        resumed_from_snapshot: None,
+        hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0) + read_again,
+        snapshot: None,
+    }
+}
