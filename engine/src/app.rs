@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bevy_ecs::component::Component;
+use bevy_ecs::event::EventPattern;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::IntoScheduleConfigs;
-use bevy_ecs::system::ScheduleSystem;
+use bevy_ecs::system::{IntoObserverSystem, ScheduleSystem};
 use dizzy_components::{ArchetypeTuple, RefPolicy};
 use dizzy_snapshots::CaptureSettings;
 use dizzy_systems::{Plugin, Setup};
@@ -189,6 +190,16 @@ impl App {
     /// Adds systems to the tick schedule.
     pub fn systems<M>(mut self, systems: impl IntoScheduleConfigs<ScheduleSystem, M>) -> Self {
         self.setup.add_systems(systems);
+        self
+    }
+
+    /// Adds an observer whose change detection survives a resume; see
+    /// [`Setup::add_observer`].
+    pub fn add_observer<E: EventPattern, M>(
+        mut self,
+        observer: impl IntoObserverSystem<E, M>,
+    ) -> Self {
+        self.setup.add_observer(observer);
         self
     }
 

@@ -63,6 +63,8 @@ pub struct Runtime {
     system_reads: Vec<Option<Vec<bevy_ecs::component::ComponentId>>>,
     /// Where each run condition of the schedule's systems last ran.
     condition_runs: dizzy_systems::ConditionRuns,
+    /// Where each observer of `Setup::add_observer` last ran.
+    observer_runs: dizzy_systems::ObserverRuns,
     /// A tool's runtime ([`App::as_tool`](crate::App::as_tool)): the last
     /// runs of the file's own systems, as its snapshot recorded them. A
     /// tool's snapshots record these, not the tool's systems, so that the
@@ -354,10 +356,12 @@ impl Runtime {
                 never_ticked: self.tick == 0,
             },
             None => {
-                // The systems, then their run conditions (under names no
-                // system has), in the order of `system_reads`.
+                // The systems, then their run conditions and the observers
+                // (under names no system has), in the order of
+                // `system_reads`.
                 let mut systems = dizzy_systems::last_runs(&self.schedule);
                 systems.extend(self.condition_runs.last_runs());
+                systems.extend(self.observer_runs.last_runs());
                 dizzy_snapshots::detect::SystemRuns {
                     window_start: self.tick_start,
                     systems,

@@ -43,6 +43,7 @@
 mod conditions;
 mod describe;
 mod notes;
+mod observers;
 mod plugin;
 mod schedule;
 
@@ -52,5 +53,6 @@ pub use describe::{
     SystemDescription, TypeSchema, declared_but_absent, describe,
 };
 pub use notes::{Declare, NamedSystem};
+pub use observers::{ObserverRuns, PendingObserver, add_observers, observer_name};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick, Transient};
 pub use schedule::{Built, ScheduleError, build, build_with, component_reads, last_runs};

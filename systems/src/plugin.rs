@@ -2,9 +2,10 @@
 //! systems in one place; an app is a list of plugins.
 
 use bevy_ecs::component::Component;
+use bevy_ecs::event::EventPattern;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule, ScheduleLabel, SystemSet};
-use bevy_ecs::system::ScheduleSystem;
+use bevy_ecs::system::{IntoObserverSystem, ScheduleSystem};
 use bevy_ecs::world::World;
 use dizzy_components::{
     ArchetypeTuple, CAUSED_BY, CORRELATION, CausedBy, CorrelationId, Registry, RegistryError,
@@ -12,6 +13,7 @@ use dizzy_components::{
 use serde::Serialize;
 
 use crate::notes::{CodeNotes, Declare, NamedSystem};
+use crate::observers::PendingObserver;
 use serde::de::DeserializeOwned;
 
 /// A piece of an app: the components and resources it persists and the
@@ -114,6 +116,7 @@ pub struct Setup {
     registry: Registry,
     schedule: Schedule,
     inits: Vec<(String, Init)>,
+    observers: Vec<PendingObserver>,
     defaults: Vec<(String, Init)>,
     transients: Vec<Transient>,
     errors: Vec<RegistryError>,
@@ -139,6 +142,7 @@ impl Default for Setup {
             registry: builtin_registry(),
             schedule: Schedule::new(Tick),
             inits: Vec::new(),
+            observers: Vec::new(),
             defaults: Vec::new(),
             transients: Vec::new(),
             errors: Vec::new(),
@@ -352,6 +356,46 @@ impl Setup {
         self
     }
 
+    /// Adds a global observer (bevy's `World::add_observer`) whose change
+    /// detection survives a resume: its queries' `Changed<T>`, `Added<T>`
+    /// and `Ref::is_changed()` compare with its last run, which a snapshot
+    /// records (under `observer {name}`, the `n`-th observer of a name
+    /// being told apart by the order observers were added in) and a resume
+    /// gives back, so its first trigger after a resume sees what it would
+    /// have seen in the run that never stopped, not every restored value
+    /// as changed.
+    ///
+    /// Observers are added at every start, after the restore (they do not
+    /// see it) and before the [`Setup::on_start`] functions. An observer
+    /// added otherwise (`world.add_observer` in `on_start`, an entity's
+    /// `observe`, one with bevy's `.run_if`) starts as bevy starts it, as
+    /// if it had never run.
+    ///
+    /// ```
+    /// use bevy_ecs::prelude::*;
+    /// use dizzy_systems::Setup;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Component, Serialize, Deserialize)]
+    /// # struct Reading(f64);
+    ///
+    /// fn alarm(_: On<Add<Reading>>, readings: Query<&Reading, Changed<Reading>>) {
+    ///     let _changed = readings.iter().count();
+    /// }
+    ///
+    /// let mut app = Setup::new();
+    /// app.component::<Reading>("weather.reading").add_observer(alarm);
+    /// ```
+    pub fn add_observer<E: EventPattern, M>(
+        &mut self,
+        observer: impl IntoObserverSystem<E, M>,
+    ) -> &mut Self {
+        self.observers
+            .push(PendingObserver::new(IntoObserverSystem::into_system(
+                observer,
+            )));
+        self
+    }
+
     /// The registry so far.
     pub fn registry(&self) -> &Registry {
         &self.registry
@@ -381,6 +425,7 @@ impl Setup {
             registry: self.registry,
             schedule: self.schedule,
             inits,
+            observers: self.observers,
             defaults: self.defaults,
             transients: self.transients,
             ambiguity_is_error: self.ambiguity_is_error,
@@ -398,6 +443,9 @@ pub struct Parts {
     /// Functions to run on the world at every start, after restore
     /// (`on_start`), in the order they were added.
     pub inits: Vec<Init>,
+    /// The observers of [`Setup::add_observer`], in the order they were
+    /// added: [`crate::add_observers`] adds them to a world.
+    pub observers: Vec<PendingObserver>,
     /// The transient resources, for the world before anything else (see
     /// [`Transient`]).
     pub transients: Vec<Transient>,

@@ -254,8 +254,6 @@ pub fn last_runs(schedule: &Schedule) -> Vec<(String, Tick)> {
 /// them into the built schedule): [`Built::reads`] holds what this said
 /// then.
 pub fn component_reads(schedule: &Schedule) -> Vec<Option<Vec<ComponentId>>> {
-    use bevy_ecs::query::InvertibleComponentIdSet;
-    use bevy_ecs::system::SystemAccess;
     let graph = schedule.graph();
     if graph.system_sets.iter().any(|(_, _, c)| !c.is_empty()) {
         return Vec::new();
@@ -267,24 +265,31 @@ pub fn component_reads(schedule: &Schedule) -> Vec<Option<Vec<ComponentId>>> {
             let Some(s) = graph.systems.get(key).filter(|_| conditions.is_empty()) else {
                 return (key, None);
             };
-            let reads = match s.access() {
-                SystemAccess::None => Some(Vec::new()),
-                SystemAccess::Exclusive => None,
-                SystemAccess::Shared(set) => {
-                    let mut ids = Vec::new();
-                    let mut every = false;
-                    for filtered in set.filtered_accesses() {
-                        match filtered.access().reads() {
-                            InvertibleComponentIdSet::Included(reads) => ids.extend(reads.iter()),
-                            InvertibleComponentIdSet::Excluded(_) => every = true,
-                        }
-                    }
-                    (!every).then_some(ids)
-                }
-            };
-            (key, reads)
+            (key, reads_of(s.access()))
         })
         .collect();
     all.sort_by_key(|(k, _)| *k);
     all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The components a system with `access` may read (`None`: any, as an
+/// exclusive system, or one whose access excludes rather than lists).
+pub(crate) fn reads_of(access: &bevy_ecs::system::SystemAccess) -> Option<Vec<ComponentId>> {
+    use bevy_ecs::query::InvertibleComponentIdSet;
+    use bevy_ecs::system::SystemAccess;
+    match access {
+        SystemAccess::None => Some(Vec::new()),
+        SystemAccess::Exclusive => None,
+        SystemAccess::Shared(set) => {
+            let mut ids = Vec::new();
+            let mut every = false;
+            for filtered in set.filtered_accesses() {
+                match filtered.access().reads() {
+                    InvertibleComponentIdSet::Included(reads) => ids.extend(reads.iter()),
+                    InvertibleComponentIdSet::Excluded(_) => every = true,
+                }
+            }
+            (!every).then_some(ids)
+        }
+    }
 }

@@ -48,6 +48,9 @@ struct Seen {
     /// What a `RemovedComponents` reader that runs first saw: per tick, the
     /// uids (or "gone") that lost `C`, then those that lost `A`.
     removed: Vec<String>,
+    /// What an observer of `Add<C>` (`Setup::add_observer`) saw of
+    /// `Changed<B>` at each trigger: how many, then their uids.
+    observed_b: Vec<u64>,
 }
 
 #[derive(bevy_ecs::schedule::SystemSet, Clone, Debug, PartialEq, Eq, Hash)]
@@ -104,6 +107,15 @@ fn spawn_shapes(mut c: Commands, mut g: ResMut<Gen>, a: Query<(Entity, &Uid), Wi
             }
         }
     }
+}
+
+/// An observer whose `Changed<B>` compares with its own last run, which a
+/// resume gives back.
+fn watch_c(_: On<Add<C>>, changed: Query<&Uid, Changed<B>>, mut seen: ResMut<Seen>) {
+    let mut v: Vec<u64> = changed.iter().map(|u| u.get()).collect();
+    v.sort_unstable();
+    seen.observed_b.push(v.len() as u64);
+    seen.observed_b.extend(v);
 }
 
 fn spawn_more(mut c: Commands, mut g: ResMut<Gen>) {
@@ -218,6 +230,7 @@ fn app(db: &Path, plan: Plan) -> App {
                     c.spawn((B(77), Link(event.entity)));
                 });
             });
+            setup.add_observer(watch_c);
         });
     }
     app

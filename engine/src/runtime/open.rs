@@ -155,7 +155,7 @@ fn prepare_world(
     registry: &Registry,
     capturer: &mut Capturer,
     defaults: Vec<(String, dizzy_systems::Init)>,
-    inits: Vec<dizzy_systems::Init>,
+    start: StartUp,
     transients: &[dizzy_systems::Transient],
     tool: bool,
 ) -> (
@@ -163,6 +163,7 @@ fn prepare_world(
     Option<SnapshotMeta>,
     Option<(Detection, Tick)>,
     Option<Tick>,
+    dizzy_systems::ObserverRuns,
 ) {
     let (mut world, resumed, chain, detection, detected_base) = match restored {
         Some((r, base)) => (r.world, Some(r.meta), r.chain, r.detection, base),
@@ -197,7 +198,12 @@ fn prepare_world(
             init(&mut world);
         }
     }
-    for init in inits {
+    // The app's observers, each from where it stood, before the start-up
+    // functions (which may trigger them).
+    let observers = dizzy_systems::add_observers(&mut world, start.observers, &|name, n| {
+        recorded_run(detected.as_ref(), name, n)
+    });
+    for init in start.inits {
         init(&mut world);
     }
     if tool {
@@ -214,7 +220,33 @@ fn prepare_world(
             world.remove_resource_by_id(id);
         }
     }
-    (world, resumed, detected, tick_start)
+    (world, resumed, detected, tick_start, observers)
+}
+
+/// What runs on the world at every start, after the restore: the app's
+/// observers, then its start-up functions.
+struct StartUp {
+    inits: Vec<dizzy_systems::Init>,
+    observers: Vec<dizzy_systems::PendingObserver>,
+}
+
+/// The last run the change-detection record `detected` gives the
+/// `occurrence`-th system (or run condition, or observer) recorded under
+/// `name`, in the restored world's ticks; `None` if it records none, or
+/// one older than anything change detection can tell apart.
+fn recorded_run(
+    detected: Option<&(Detection, Tick)>,
+    name: &str,
+    occurrence: usize,
+) -> Option<Tick> {
+    let (d, base) = detected?;
+    let age = d
+        .systems
+        .iter()
+        .filter(|(n, _)| n == name)
+        .nth(occurrence)?
+        .1;
+    (age <= dizzy_snapshots::detect::MAX_AGE).then(|| Tick::new(base.get().wrapping_sub(age)))
 }
 
 impl Runtime {
@@ -318,12 +350,15 @@ impl Runtime {
             mut capturer,
             ..
         } = resumed;
-        let (mut world, resumed, detected, tick_start) = prepare_world(
+        let (mut world, resumed, detected, tick_start, observer_runs) = prepare_world(
             restored.map(|r| (r, detected_base)),
             &registry,
             &mut capturer,
             parts.defaults,
-            parts.inits,
+            StartUp {
+                inits: parts.inits,
+                observers: parts.observers,
+            },
             &transients,
             tool,
         );
@@ -335,17 +370,8 @@ impl Runtime {
             ));
         }
         let mut schedule = parts.schedule;
-        let last_run = |name: &str, occurrence: usize| {
-            let (d, base) = detected.as_ref()?;
-            let age = d
-                .systems
-                .iter()
-                .filter(|(n, _)| n == name)
-                .nth(occurrence)?
-                .1;
-            (age <= dizzy_snapshots::detect::MAX_AGE)
-                .then(|| bevy_ecs::change_detection::Tick::new(base.get().wrapping_sub(age)))
-        };
+        let last_run =
+            |name: &str, occurrence: usize| recorded_run(detected.as_ref(), name, occurrence);
         let built = dizzy_systems::build_with(
             &mut schedule,
             &mut world,
@@ -383,8 +409,10 @@ impl Runtime {
         // The run conditions' entries follow the systems' in the record,
         // as readers of any component (unknown reads stay unknown).
         let mut system_reads = built.reads;
+        // Then the observers', as far as bevy tells what they read.
         if !system_reads.is_empty() {
             system_reads.extend((0..built.conditions.len()).map(|_| None));
+            system_reads.extend(observer_runs.reads());
         }
         // Before the file is opened read-write: a refusal leaves it as it was.
         let path = store.as_ref().map(|s| s.path()).or(db.as_deref());
@@ -450,6 +478,7 @@ impl Runtime {
             code_changes,
             system_reads,
             condition_runs: built.conditions,
+            observer_runs,
             file_runs,
             close_checks,
         })
