@@ -203,8 +203,26 @@ pub(crate) fn record(
             .collect(),
         ..Default::default()
     };
-    let Some(start) = window(runs, now) else {
-        return out;
+    // A world that never ticked comes back with every value new (see
+    // [`NEVER`]), as it is to systems that never ran; an observer that ran
+    // meanwhile (spawns before the first tick trigger it) has seen some:
+    // then every value is recorded, with its age.
+    let every_value =
+        runs.never_ticked && runs.systems.iter().any(|(_, t)| age(now, *t) <= MAX_AGE);
+    let start = if every_value {
+        Tick::new(now.get().wrapping_sub(MAX_AGE))
+    } else {
+        let Some(start) = window(runs, now) else {
+            return out;
+        };
+        start
+    };
+    let start_for = |id: ComponentId| {
+        if every_value {
+            Some(start)
+        } else {
+            runs.start_for(id, start, now)
+        }
     };
     let timer = std::time::Instant::now();
     let Some(uid_id) = world.component_id::<Uid>() else {
@@ -230,7 +248,7 @@ pub(crate) fn record(
         // The target lists of a relationship (bevy's `Children`) are not
         // stored but rebuilt: when they changed is recorded all the same.
         if let Some(relation) = dizzy_components::Relation::of(world, id)
-            && let Some(start) = runs.start_for(relation.target, start, now)
+            && let Some(start) = start_for(relation.target)
         {
             let values = any_values(world, relation.target, uid_id, start, now);
             if !values.is_empty() {
@@ -239,7 +257,7 @@ pub(crate) fn record(
         }
         // Only the systems that may read the component can see when its
         // values changed.
-        let Some(start) = runs.start_for(id, start, now) else {
+        let Some(start) = start_for(id) else {
             continue;
         };
         if world.components().get_info(id).map(|i| i.storage_type()) == Some(StorageType::Table) {

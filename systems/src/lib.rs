@@ -53,6 +53,8 @@ pub use describe::{
     SystemDescription, TypeSchema, declared_but_absent, describe,
 };
 pub use notes::{Declare, NamedSystem};
-pub use observers::{ObserverRuns, PendingObserver, add_observers, observer_name};
+pub use observers::{
+    ObserverRuns, PendingObserver, add_observers, observer_name, reserve_observer_slots,
+};
 pub use plugin::{Init, Parts, Plugin, Setup, Tick, Transient};
 pub use schedule::{Built, ScheduleError, build, build_with, component_reads, last_runs};

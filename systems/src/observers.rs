@@ -21,6 +21,7 @@ use std::sync::{Arc, OnceLock};
 
 use bevy_ecs::change_detection::{CheckChangeTicks, Tick};
 use bevy_ecs::component::ComponentId;
+use bevy_ecs::entity::Entity;
 use bevy_ecs::event::EventPattern;
 use bevy_ecs::observer::{Observer, On};
 use bevy_ecs::schedule::InternedSystemSet;
@@ -133,7 +134,7 @@ pub struct PendingObserver {
     add: AddObserver,
 }
 
-type AddObserver = Box<dyn FnOnce(&mut World, Option<Tick>, ObserverCells) + Send>;
+type AddObserver = Box<dyn FnOnce(&mut World, Option<Entity>, Option<Tick>, ObserverCells) + Send>;
 
 /// The cells a [`RecordedObserver`] copies to: its last run, and the
 /// components it may read (known once bevy initialized it).
@@ -159,14 +160,22 @@ impl PendingObserver {
         S: System<In = On<'static, 'static, E>, Out = ()> + Send + 'static,
     {
         let name = system.name().to_string();
-        let add: AddObserver = Box::new(move |world, resume_at, cells: ObserverCells| {
+        let add: AddObserver = Box::new(move |world, slot, resume_at, cells: ObserverCells| {
             let wrapped = RecordedObserver {
                 inner: system,
                 last_run: cells.last_run,
                 resume_at,
                 reads: cells.reads,
             };
-            world.spawn(Observer::new::<E, (), _>(wrapped));
+            let observer = Observer::new::<E, (), _>(wrapped);
+            match slot.and_then(|e| world.get_entity_mut(e).ok()) {
+                Some(mut entity) => {
+                    entity.insert(observer);
+                }
+                None => {
+                    world.spawn(observer);
+                }
+            }
             // bevy initializes an observer in a command its hook queues.
             world.flush();
         });
@@ -214,17 +223,30 @@ impl ObserverRuns {
     }
 }
 
-/// Adds `observers` to `world`, in order, each with the last run
-/// `last_run` gives for its recorded name ([`observer_name`]) and
+/// Spawns `n` empty entities for the observers [`add_observers`] adds
+/// later: called at the same point of every start (right after the
+/// registry is installed in a new world, before anything is restored), it
+/// gives each observer the same entity at every start. bevy runs the
+/// observers of an event in the order of a map keyed by their entities:
+/// the same entities keep that order (and so the uids of what observers
+/// spawn) the same after a resume as in the run that never stopped.
+pub fn reserve_observer_slots(world: &mut World, n: usize) -> Vec<Entity> {
+    (0..n).map(|_| world.spawn_empty().id()).collect()
+}
+
+/// Adds `observers` to `world`, in order, each into its entity of `slots`
+/// ([`reserve_observer_slots`]; a new one if it has none), with the last
+/// run `last_run` gives for its recorded name ([`observer_name`]) and
 /// occurrence (the `n`-th observer of that name), or bevy's "never ran".
 pub fn add_observers(
     world: &mut World,
     observers: Vec<PendingObserver>,
+    slots: &[Entity],
     last_run: &dyn Fn(&str, usize) -> Option<Tick>,
 ) -> ObserverRuns {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = ObserverRuns::default();
-    for observer in observers {
+    for (i, observer) in observers.into_iter().enumerate() {
         let name = observer_name(&observer.name);
         let n = seen.entry(name.clone()).or_default();
         let occurrence = *n;
@@ -235,7 +257,12 @@ pub fn add_observers(
         };
         out.runs.push(name.clone(), cells.last_run.clone());
         out.reads.push(cells.reads.clone());
-        (observer.add)(world, last_run(&name, occurrence), cells);
+        (observer.add)(
+            world,
+            slots.get(i).copied(),
+            last_run(&name, occurrence),
+            cells,
+        );
     }
     out
 }

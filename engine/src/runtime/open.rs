@@ -81,6 +81,9 @@ struct Resume<'a> {
     options: RestoreOptions,
     /// In the world before any value comes back.
     transients: &'a [dizzy_systems::Transient],
+    /// How many observers the app adds (`Setup::add_observer`): their
+    /// entities are spawned before any value comes back.
+    observers: usize,
 }
 
 /// A file's world as open found it.
@@ -94,6 +97,10 @@ struct Resumed {
     capturer: Capturer,
     /// The file's newest snapshot.
     newest: Option<u64>,
+    /// The entities of the app's observers, spawned at the start of the
+    /// restore ([`dizzy_systems::reserve_observer_slots`]); empty for a
+    /// new world.
+    observer_slots: Vec<bevy_ecs::entity::Entity>,
 }
 
 impl Resume<'_> {
@@ -104,6 +111,7 @@ impl Resume<'_> {
             detected_base: None,
             capturer: Capturer::new(self.capture.clone(), 1),
             newest: None,
+            observer_slots: Vec::new(),
         }
     }
 
@@ -113,7 +121,10 @@ impl Resume<'_> {
         let Some(latest) = store.latest()? else {
             return Ok(self.fresh());
         };
+        let mut observer_slots = Vec::new();
         let mut restored = restore_with(store, self.registry, &self.options, &mut |world| {
+            // First, as in a new world (`prepare_world`).
+            observer_slots = dizzy_systems::reserve_observer_slots(world, self.observers);
             for t in self.transients {
                 t.insert(world);
             }
@@ -141,6 +152,7 @@ impl Resume<'_> {
             detected_base,
             capturer: Capturer::new(self.capture.clone(), latest.id + 1),
             newest: Some(latest.id),
+            observer_slots,
         })
     }
 }
@@ -155,7 +167,7 @@ fn prepare_world(
     registry: &Registry,
     capturer: &mut Capturer,
     defaults: Vec<(String, dizzy_systems::Init)>,
-    start: StartUp,
+    mut start: StartUp,
     transients: &[dizzy_systems::Transient],
     tool: bool,
 ) -> (
@@ -170,6 +182,9 @@ fn prepare_world(
         None => {
             let mut world = World::new();
             registry.install(&mut world);
+            // The observers' entities, at the point of a restore's
+            // `prepare` ([`Resume::file`]): the same entities at every start.
+            start.slots = dizzy_systems::reserve_observer_slots(&mut world, start.observers.len());
             for t in transients {
                 t.insert(&mut world);
             }
@@ -200,9 +215,10 @@ fn prepare_world(
     }
     // The app's observers, each from where it stood, before the start-up
     // functions (which may trigger them).
-    let observers = dizzy_systems::add_observers(&mut world, start.observers, &|name, n| {
-        recorded_run(detected.as_ref(), name, n)
-    });
+    let observers =
+        dizzy_systems::add_observers(&mut world, start.observers, &start.slots, &|name, n| {
+            recorded_run(detected.as_ref(), name, n)
+        });
     for init in start.inits {
         init(&mut world);
     }
@@ -228,6 +244,8 @@ fn prepare_world(
 struct StartUp {
     inits: Vec<dizzy_systems::Init>,
     observers: Vec<dizzy_systems::PendingObserver>,
+    /// The observers' entities (spawned before the restore).
+    slots: Vec<bevy_ecs::entity::Entity>,
 }
 
 /// The last run the change-detection record `detected` gives the
@@ -293,6 +311,7 @@ impl Runtime {
                 unknown,
             },
             transients: &transients,
+            observers: parts.observers.len(),
         };
         let open_rw = |p: &std::path::Path| Store::open_with_cache(p, cache_bytes);
         // An existing file is read (and checked) through a read-only handle
@@ -348,6 +367,7 @@ impl Runtime {
             restored,
             detected_base,
             mut capturer,
+            observer_slots,
             ..
         } = resumed;
         let (mut world, resumed, detected, tick_start, observer_runs) = prepare_world(
@@ -358,6 +378,7 @@ impl Runtime {
             StartUp {
                 inits: parts.inits,
                 observers: parts.observers,
+                slots: observer_slots,
             },
             &transients,
             tool,
