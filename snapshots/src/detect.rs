@@ -164,8 +164,13 @@ pub const NEVER: u32 = u32::MAX;
 pub const TARGET: &str = "@target/";
 
 /// Ages above this are "older than anything recorded": a system that has
-/// not run for that long keeps the last run bevy gives a new system.
-pub const MAX_AGE: u32 = 1 << 24;
+/// not run for that long keeps the last run bevy gives a new system. It is
+/// just below bevy's `MAX_CHANGE_AGE` (about 3.26 billion change ticks),
+/// the oldest last run bevy tells apart from "never": bevy gives a new
+/// system that age, and clamps older ones to it (`check_change_ticks`), so
+/// a system at least that old sees every value changed within it as new,
+/// after a resume as in the run that never stopped.
+pub const MAX_AGE: u32 = bevy_ecs::change_detection::MAX_CHANGE_AGE - 1;
 
 fn age(now: Tick, t: Tick) -> u32 {
     now.get().wrapping_sub(t.get())
@@ -469,7 +474,8 @@ fn ages_at(
 /// last run of a system that has not run since (a run condition skipped
 /// it), whichever is older — every value changed after a system's last run
 /// is still new to that system, so it is recorded. Systems that have not
-/// run for [`MAX_AGE`] ticks (or never) see everything as new anyway.
+/// run for more than [`MAX_AGE`] ticks (or never) see everything as new
+/// anyway.
 fn window(runs: &SystemRuns, now: Tick) -> Option<Tick> {
     let start = runs.window_start?;
     Some(
@@ -537,12 +543,20 @@ pub fn apply(world: &mut World, registry: &Registry, recorded: &Detection) -> Ti
         Some(age) => Some(span.saturating_add(1).saturating_sub(age).min(span)),
         None => None,
     };
-    for i in 0..=span {
-        if Some(i) == clear_at {
-            world.clear_trackers();
-        } else {
+    // Up to `MAX_AGE` ticks: `increment_change_tick` with `&mut World` is
+    // a plain add, which an optimized build folds into one.
+    let advance = |world: &mut World, n: u32| {
+        for _ in 0..n {
             world.increment_change_tick();
         }
+    };
+    match clear_at {
+        Some(at) => {
+            advance(world, at);
+            world.clear_trackers();
+            advance(world, span - at);
+        }
+        None => advance(world, span.saturating_add(1)),
     }
     let now = world.read_change_tick();
     if never {

@@ -31,7 +31,7 @@ use bevy_ecs::world::unsafe_world_cell::UnsafeWorldCell;
 use bevy_ecs::world::{DeferredWorld, World};
 
 use crate::conditions::ConditionRuns;
-use crate::schedule::reads_of;
+use crate::schedule::{ScheduleError, reads_of};
 
 /// The name under which the last run of the observer system named `system`
 /// is recorded (beside the systems' own, in a snapshot's change-detection
@@ -238,12 +238,18 @@ pub fn reserve_observer_slots(world: &mut World, n: usize) -> Vec<Entity> {
 /// ([`reserve_observer_slots`]; a new one if it has none), with the last
 /// run `last_run` gives for its recorded name ([`observer_name`]) and
 /// occurrence (the `n`-th observer of that name), or bevy's "never ran".
+///
+/// # Errors
+/// bevy refused an observer ([`ScheduleError::Build`], naming it and what
+/// bevy said): it panics on an observer whose own parameters conflict
+/// (B0001: two queries that may touch the same component mutably), or
+/// that is exclusive (`&mut World`).
 pub fn add_observers(
     world: &mut World,
     observers: Vec<PendingObserver>,
     slots: &[Entity],
     last_run: &dyn Fn(&str, usize) -> Option<Tick>,
-) -> ObserverRuns {
+) -> Result<ObserverRuns, ScheduleError> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = ObserverRuns::default();
     for (i, observer) in observers.into_iter().enumerate() {
@@ -257,12 +263,19 @@ pub fn add_observers(
         };
         out.runs.push(name.clone(), cells.last_run.clone());
         out.reads.push(cells.reads.clone());
-        (observer.add)(
-            world,
-            slots.get(i).copied(),
-            last_run(&name, occurrence),
-            cells,
-        );
+        let slot = slots.get(i).copied();
+        let resume_at = last_run(&name, occurrence);
+        let add = observer.add;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            add(world, slot, resume_at, cells);
+        }))
+        .map_err(|payload| {
+            ScheduleError::Build(format!(
+                "the observer `{}` cannot be added: {}",
+                observer.name,
+                crate::schedule::panic_message(payload.as_ref())
+            ))
+        })?;
     }
-    out
+    Ok(out)
 }

@@ -77,12 +77,10 @@ pub fn build_with(
     // an error of the schedule here, naming what bevy said.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| graph.initialize(world))).map_err(
         |payload| {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            ScheduleError::Build(format!("a system cannot be initialized: {message}"))
+            ScheduleError::Build(format!(
+                "a system cannot be initialized: {}",
+                panic_message(payload.as_ref())
+            ))
         },
     )?;
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -124,6 +122,15 @@ pub fn build_with(
         }),
         Err(e) => Err(ScheduleError::Build(e.to_string(schedule.graph(), world))),
     }
+}
+
+/// What a panic said (its `&str` or `String` payload; empty otherwise).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// Wraps the run conditions of system sets (`configure_sets(S.run_if(…))`,
@@ -230,14 +237,25 @@ fn wrap_conditions(
     }
 }
 
+/// Whether a system of type `system_type` is one of bevy's sync points
+/// (`ApplyDeferred`, which bevy inserts between systems with commands and
+/// those ordered after them): it never runs as a system, and its last run
+/// is a constant (`Tick::MAX`), whose age means nothing.
+fn is_sync_point(system_type: std::any::TypeId) -> bool {
+    system_type == std::any::TypeId::of::<bevy_ecs::schedule::ApplyDeferred>()
+}
+
 /// Each system of a built `schedule` with its last run, in the order the
 /// systems were added (what [`build_with`] takes back): the names and
-/// occurrences match.
+/// occurrences match. bevy's sync points are left out (they have no last
+/// run), so the list matches [`component_reads`], taken before the build
+/// inserted them.
 pub fn last_runs(schedule: &Schedule) -> Vec<(String, Tick)> {
     let Ok(systems) = schedule.systems() else {
         return Vec::new();
     };
     let mut all: Vec<(SystemKey, String, Tick)> = systems
+        .filter(|(_, s)| !is_sync_point(s.system_type()))
         .map(|(key, s)| (key, s.name().to_string(), s.get_last_run()))
         .collect();
     all.sort_by_key(|(k, _, _)| *k);
@@ -261,6 +279,7 @@ pub fn component_reads(schedule: &Schedule) -> Vec<Option<Vec<ComponentId>>> {
     let mut all: Vec<(SystemKey, Option<Vec<ComponentId>>)> = graph
         .systems
         .iter()
+        .filter(|(_, system, _)| !is_sync_point(system.system_type()))
         .map(|(key, _, conditions)| {
             let Some(s) = graph.systems.get(key).filter(|_| conditions.is_empty()) else {
                 return (key, None);

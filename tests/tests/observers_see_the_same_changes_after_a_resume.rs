@@ -308,3 +308,23 @@ fn observers_of_one_event_spawn_the_same_uids_after_a_resume() {
     let got = notes_after(&dir.path().join("many.redb"), &[1, 2, 4, 7], TICKS);
     assert_eq!(got, want, "closed after several ticks");
 }
+
+fn conflicting(_: On<Audit>, _levels: Query<&mut Level>, _seen: Query<Ref<Level>>) {}
+
+/// bevy panics on an observer whose own queries conflict (B0001): `open`
+/// says so, naming the observer, as it does for a system.
+#[test]
+fn an_observer_bevy_refuses_is_an_error_of_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let Err(err) = app(&dir.path().join("c.redb"))
+        .add_observer(conflicting)
+        .open()
+    else {
+        panic!("bevy refuses the observer");
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains("observer") && message.contains("conflicting"),
+        "{message}"
+    );
+}

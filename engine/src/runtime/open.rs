@@ -170,13 +170,16 @@ fn prepare_world(
     mut start: StartUp,
     transients: &[dizzy_systems::Transient],
     tool: bool,
-) -> (
-    World,
-    Option<SnapshotMeta>,
-    Option<(Detection, Tick)>,
-    Option<Tick>,
-    dizzy_systems::ObserverRuns,
-) {
+) -> Result<
+    (
+        World,
+        Option<SnapshotMeta>,
+        Option<(Detection, Tick)>,
+        Option<Tick>,
+        dizzy_systems::ObserverRuns,
+    ),
+    dizzy_systems::ScheduleError,
+> {
     let (mut world, resumed, chain, detection, detected_base) = match restored {
         Some((r, base)) => (r.world, Some(r.meta), r.chain, r.detection, base),
         None => {
@@ -218,7 +221,7 @@ fn prepare_world(
     let observers =
         dizzy_systems::add_observers(&mut world, start.observers, &start.slots, &|name, n| {
             recorded_run(detected.as_ref(), name, n)
-        });
+        })?;
     for init in start.inits {
         init(&mut world);
     }
@@ -236,7 +239,7 @@ fn prepare_world(
             world.remove_resource_by_id(id);
         }
     }
-    (world, resumed, detected, tick_start, observers)
+    Ok((world, resumed, detected, tick_start, observers))
 }
 
 /// What runs on the world at every start, after the restore: the app's
@@ -382,7 +385,7 @@ impl Runtime {
             },
             &transients,
             tool,
-        );
+        )?;
         let tick = resumed.as_ref().map_or(0, |m| m.tick);
         world.insert_resource(TickCount(tick));
         if !world.contains_resource::<bevy_ecs::error::FallbackErrorHandler>() {

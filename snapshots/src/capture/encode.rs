@@ -1,7 +1,7 @@
 //! Encoding helpers shared by full and delta captures: column lists, uid and
 //! keyed chunks, change-tick scans, reference swapping.
 
-use bevy_ecs::change_detection::{CHECK_TICK_THRESHOLD, DetectChangesMut, Mut, Tick};
+use bevy_ecs::change_detection::{DetectChangesMut, MAX_CHANGE_AGE, Mut, Tick};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::storage::{Table, TableId};
@@ -116,10 +116,12 @@ pub(super) fn columns<'r>(world: &World, registry: &'r Registry) -> Vec<Col<'r>>
 /// into vector compares and a bit mask: a delta scans every row of every
 /// column, so this loop is most of a delta's cost.
 ///
-/// The capturer writes a full snapshot long before `since` could age past
-/// `CHECK_TICK_THRESHOLD`, so `horizon` is small; a tick older than
-/// `MAX_CHANGE_AGE` (not clamped yet) has an age above it either way, so
-/// bevy's clamping of both ages changes nothing here.
+/// A delta's `since` is young (the capturer writes a full snapshot long
+/// before it could age past `CHECK_TICK_THRESHOLD`); a change-detection
+/// window may reach back to the last run of a system idle for longer, but
+/// never past `MAX_CHANGE_AGE` (`detect::MAX_AGE`). A tick older than
+/// `MAX_CHANGE_AGE` (not clamped yet) has an age above `horizon` either
+/// way, so bevy's clamping of both ages changes nothing here.
 pub(crate) fn newer_rows(
     ticks: &[std::cell::UnsafeCell<Tick>],
     since: Tick,
@@ -128,7 +130,7 @@ pub(crate) fn newer_rows(
 ) {
     let n = now.get();
     let horizon = n.wrapping_sub(since.get());
-    debug_assert!(horizon < CHECK_TICK_THRESHOLD);
+    debug_assert!(horizon < MAX_CHANGE_AGE);
     // SAFETY: ticks are read between ticks, no writer.
     let newer =
         |t: &std::cell::UnsafeCell<Tick>| n.wrapping_sub(unsafe { *t.get() }.get()) < horizon;
