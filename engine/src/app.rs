@@ -214,13 +214,19 @@ impl App {
         self
     }
 
-    /// Snapshots every `n` ticks (in addition to the time policy, if any).
+    /// Snapshots every `n` ticks (`n` of 0 counts as 1), in addition to the
+    /// time policy: the default policy's snapshot every 2 seconds stays on
+    /// (turn it off with `snapshot_policy(SnapshotPolicy { every_ticks:
+    /// Some(n), every: None })`). A policy skips a due snapshot while the
+    /// writer is still committing the previous one; the next snapshot then
+    /// holds both ticks' changes.
     pub fn snapshot_every_ticks(mut self, n: u64) -> Self {
         self.policy.every_ticks = Some(n.max(1));
         self
     }
 
-    /// Snapshots at least every `t` (in addition to the tick policy, if any).
+    /// Snapshots at least every `t` (in addition to the tick policy, if any);
+    /// replaces the default 2 seconds.
     pub fn snapshot_every(mut self, t: Duration) -> Self {
         self.policy.every = Some(t);
         self

@@ -165,8 +165,12 @@ impl Runtime {
         self.world.spawn((uid, bundle)).id()
     }
 
-    /// Cuts a selection of entities (with what they reference, unless told
-    /// otherwise) out of the world into a bundle; the world is only read.
+    /// Copies a selection of entities (with what they reference, unless
+    /// told otherwise) into a bundle; the world is only read, and the
+    /// entities stay in it. To *move* them, despawn them after the export
+    /// (the despawns are part of the next snapshot), and see the README's
+    /// "Moving entities between worlds" for a move between two files that a
+    /// kill cannot tear.
     ///
     /// # Errors
     /// See [`dizzy_snapshots::export`].

@@ -264,13 +264,18 @@ pub enum RestoreError {
         /// The path.
         path: PathBuf,
     },
-    /// No snapshot with this id.
-    #[error("{path}: no snapshot {id}")]
+    /// No snapshot with this id: never written, or deleted by retention
+    /// (`keep_last`) or `compact` (ids are never reused).
+    #[error("{path}: no snapshot {id} ({})", held_ids(.held, .ids))]
     UnknownSnapshot {
         /// The path.
         path: PathBuf,
         /// The id asked for.
         id: u64,
+        /// How many snapshots the file holds.
+        held: u64,
+        /// The oldest and the newest snapshot id the file holds, if any.
+        ids: Option<(u64, u64)>,
     },
     /// `latest~N` with N snapshots or fewer in the file.
     #[error("{path}: no snapshot {wanted} (the file holds {held} snapshots)")]
@@ -424,4 +429,16 @@ pub enum RestoreError {
         /// The panic's message.
         message: String,
     },
+}
+
+/// What a file holds, for [`RestoreError::UnknownSnapshot`].
+fn held_ids(held: &u64, ids: &Option<(u64, u64)>) -> String {
+    match (*held, *ids) {
+        (0, _) | (_, None) => "the file holds no snapshot".into(),
+        (1, Some((id, _))) => format!("the file holds one snapshot, {id}"),
+        (n, Some((oldest, newest))) => format!(
+            "the file holds {n} snapshots, {oldest} to {newest}; ids are never reused, and \
+             one deleted by retention (`keep_last`) or `compact` is gone"
+        ),
+    }
 }

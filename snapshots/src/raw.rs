@@ -87,10 +87,7 @@ fn read_raw_unguarded(
     let record = snapshots
         .get(id)
         .map_err(|e| store.restore_storage(e))?
-        .ok_or_else(|| RestoreError::UnknownSnapshot {
-            path: store.path().to_owned(),
-            id,
-        })?
+        .ok_or_else(|| store.unknown_snapshot(&snapshots, id))?
         .value()
         .to_vec();
     decode_meta(store, id, &record)?;

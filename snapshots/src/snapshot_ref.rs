@@ -82,6 +82,8 @@ impl SnapshotRef {
             SnapshotRef::Id(id) => RestoreError::UnknownSnapshot {
                 path: store.path().to_owned(),
                 id,
+                held: ids.len() as u64,
+                ids: ids.first().copied().zip(ids.last().copied()),
             },
             SnapshotRef::Latest(_) => RestoreError::TooFewSnapshots {
                 path: store.path().to_owned(),

@@ -546,6 +546,30 @@ impl Store {
         .unwrap_or_else(|r| Err(self.damaged(r)))
     }
 
+    /// [`RestoreError::UnknownSnapshot`] for `id`, saying what `snapshots`
+    /// (the file's `SNAPSHOTS` table) holds; the storage error if that
+    /// cannot be read.
+    pub(crate) fn unknown_snapshot(
+        &self,
+        snapshots: &redb::ReadOnlyTable<u64, &[u8]>,
+        id: u64,
+    ) -> RestoreError {
+        let held = || -> Result<(u64, Option<(u64, u64)>), redb::StorageError> {
+            let first = snapshots.first()?.map(|(k, _)| k.value());
+            let last = snapshots.last()?.map(|(k, _)| k.value());
+            Ok((snapshots.len()?, first.zip(last)))
+        };
+        match held() {
+            Ok((held, ids)) => RestoreError::UnknownSnapshot {
+                path: self.path.clone(),
+                id,
+                held,
+                ids,
+            },
+            Err(e) => self.restore_storage(e),
+        }
+    }
+
     /// How many snapshots the file holds (without reading them).
     ///
     /// # Errors
@@ -664,10 +688,7 @@ fn read_meta_unguarded(
     let bytes = table
         .get(id)
         .map_err(|e| store.restore_storage(e))?
-        .ok_or_else(|| RestoreError::UnknownSnapshot {
-            path: store.path.clone(),
-            id,
-        })?;
+        .ok_or_else(|| store.unknown_snapshot(&table, id))?;
     decode_meta(store, id, bytes.value())
 }
 

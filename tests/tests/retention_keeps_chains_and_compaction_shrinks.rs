@@ -112,3 +112,74 @@ fn old_snapshots_go_retained_ones_restore() {
     let reopened = app(&db).open().unwrap();
     assert_eq!(reopened.tick_count(), 20);
 }
+
+/// A snapshot retention deleted is refused by an error that says what the
+/// file still holds (found by a fresh tester: it read as a made-up id did).
+#[test]
+fn a_deleted_snapshot_is_refused_naming_what_the_file_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.redb");
+    let mut rt = app(&db).open().unwrap();
+    for i in 0..100 {
+        rt.spawn(Value(i, format!("{i}")));
+    }
+    for _ in 0..12 {
+        rt.tick().unwrap();
+        rt.flush().unwrap();
+    }
+    rt.close().unwrap();
+    let ids: Vec<u64> = Store::open_to_read(&db)
+        .unwrap()
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert!(!ids.contains(&1) && ids.len() >= 4, "{ids:?}");
+    let (oldest, newest) = (ids[0], *ids.last().unwrap());
+
+    let Err(err) = app(&db).at_snapshot(1).open() else {
+        panic!("snapshot 1 is gone, and opened");
+    };
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!(
+            "no snapshot 1 (the file holds {} snapshots, {oldest} to {newest};",
+            ids.len()
+        )) && text.contains("retention"),
+        "{text}"
+    );
+    let store = Store::open_to_read(&db).unwrap();
+    let reg = app(&db).registry_owned();
+    match restore(
+        &store,
+        &reg,
+        &RestoreOptions {
+            snapshot: Some(1),
+            ..Default::default()
+        },
+    ) {
+        Err(dizzy::snapshots::RestoreError::UnknownSnapshot {
+            id,
+            held,
+            ids: range,
+            ..
+        }) => {
+            assert_eq!(
+                (id, held, range),
+                (1, ids.len() as u64, Some((oldest, newest)))
+            );
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let out = dizzy()
+        .args(["show", "--db", db.to_str().unwrap(), "--snapshot", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("{oldest} to {newest}")),
+        "{stderr}"
+    );
+}
