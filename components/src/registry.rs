@@ -686,6 +686,39 @@ impl Registry {
         }
     }
 
+    /// Refuses a registered component that is the target side of a bevy
+    /// relationship (`Children`, a `#[relationship_target]`): bevy builds
+    /// it from the relationship's values, and a restored one would replace
+    /// the list bevy rebuilt, whose hooks then take the relationship off its
+    /// sources. Sees the relationships whose two sides `world` has
+    /// registered (install the registry first).
+    ///
+    /// # Errors
+    /// [`RegistryError::RelationshipTarget`], naming the first such type and
+    /// its relationship.
+    pub fn check_relationship_targets(&self, world: &World) -> Result<(), RegistryError> {
+        use bevy_ecs::relationship::RelationshipAccessor;
+        for (r, id) in self.entries.iter().zip(self.component_ids(world)) {
+            let Some(info) = id.and_then(|id| world.components().get_info(id)) else {
+                continue;
+            };
+            if let Some(RelationshipAccessor::RelationshipTarget { relationship, .. }) =
+                info.relationship_accessor()
+            {
+                let relationship = world
+                    .components()
+                    .get_info(*relationship)
+                    .map_or_else(|| "its relationship".to_owned(), |i| i.name().to_string());
+                return Err(RegistryError::RelationshipTarget {
+                    name: r.name.clone(),
+                    type_name: r.type_name,
+                    relationship,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The component id of each registration in `world` (None if not installed).
     pub fn component_ids(&self, world: &World) -> Vec<Option<ComponentId>> {
         self.entries

@@ -37,7 +37,13 @@ use crate::journal::Journal;
 #[derive(
     Component, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
-#[component(immutable, on_insert = Uid::on_insert, on_discard = Uid::on_discard, on_remove = Uid::on_remove)]
+#[component(
+    immutable,
+    clone_behavior = Ignore,
+    on_insert = Uid::on_insert,
+    on_discard = Uid::on_discard,
+    on_remove = Uid::on_remove
+)]
 #[serde(transparent)]
 pub struct Uid(u64);
 

@@ -83,6 +83,21 @@ pub enum RegistryError {
         /// What went wrong.
         reason: String,
     },
+    /// The type is the target side of a bevy relationship (`Children`, a
+    /// `#[relationship_target]`), which bevy builds from the relationship's
+    /// values: register the relationship (`ChildOf`, your
+    /// `#[relationship]`) only.
+    #[error(
+        "`{name}` ({type_name}) is the target of the relationship {relationship}, which bevy builds from the relationship's values: register {relationship} only (a restored target list would replace the one bevy rebuilt, and its hooks would take the relationship off every source)"
+    )]
+    RelationshipTarget {
+        /// The stable name.
+        name: String,
+        /// The Rust type.
+        type_name: &'static str,
+        /// The relationship's Rust type.
+        relationship: String,
+    },
     /// A declared archetype names an unregistered type.
     #[error("archetype {archetype}: {type_name} is not a registered component")]
     UnregisteredInArchetype {

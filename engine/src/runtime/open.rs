@@ -295,6 +295,13 @@ impl Runtime {
         let opened = Instant::now();
         let parts = setup.finish()?;
         let registry = Arc::new(parts.registry);
+        // Before anything is restored: a registered relationship target
+        // would take the relationships off their sources as it came back.
+        {
+            let mut scratch = World::new();
+            registry.install(&mut scratch);
+            registry.check_relationship_targets(&scratch)?;
+        }
         for reg in registry.iter() {
             if let Some(why) = reg.untraced() {
                 tracing::warn!(
@@ -402,6 +409,9 @@ impl Runtime {
             parts.ambiguity_is_error,
             &last_run,
         )?;
+        // Again with the schedule's types registered: a target registered
+        // without its relationship (which a system's query registers).
+        registry.check_relationship_targets(&world)?;
         // `Runtime::tick` applies the commands left at the end of the
         // schedule itself, so that it knows which removals came after every
         // system (see `LastRemovals`).
