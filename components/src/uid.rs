@@ -167,6 +167,9 @@ pub struct Uids {
     /// an entity (see [`Uids::insert_stamp`]).
     instance: u64,
     inserts: u64,
+    /// Uids indexed for an entity while another entity held them, with
+    /// that other entity (see [`Uids::take_shared`]).
+    shared: Vec<(u64, Entity)>,
 }
 
 impl Default for Uids {
@@ -180,6 +183,7 @@ impl Default for Uids {
             live: 0,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             inserts: 0,
+            shared: Vec::new(),
         }
     }
 }
@@ -391,13 +395,41 @@ impl Uids {
             if slot >= self.dense.len() {
                 self.dense.resize(slot + 1, Entity::PLACEHOLDER);
             }
-            if self.dense[slot] == Entity::PLACEHOLDER {
+            let before = std::mem::replace(&mut self.dense[slot], entity);
+            if before == Entity::PLACEHOLDER {
                 self.live += 1;
+            } else if before != entity {
+                self.shared.push((uid, before));
             }
-            self.dense[slot] = entity;
-        } else if self.sparse.insert(uid, entity).is_none() {
-            self.live += 1;
+        } else {
+            match self.sparse.insert(uid, entity) {
+                None => self.live += 1,
+                Some(before) if before != entity => self.shared.push((uid, before)),
+                Some(_) => {}
+            }
         }
+    }
+
+    /// The uids given to an entity while another entity held them (a `Uid`
+    /// inserted by hand), each with the entity that held it before, since
+    /// the last call. The other entity may have let go of it since: a
+    /// capture checks each pair in the world.
+    #[doc(hidden)]
+    pub fn take_shared(&mut self) -> Vec<(u64, Entity)> {
+        std::mem::take(&mut self.shared)
+    }
+
+    /// Whether [`Uids::take_shared`] has anything to give.
+    #[doc(hidden)]
+    pub fn has_shared(&self) -> bool {
+        !self.shared.is_empty()
+    }
+
+    /// Gives back what [`Uids::take_shared`] took (a capture refused it).
+    #[doc(hidden)]
+    pub fn put_back_shared(&mut self, mut pairs: Vec<(u64, Entity)>) {
+        pairs.append(&mut self.shared);
+        self.shared = pairs;
     }
 
     fn index_remove(&mut self, uid: u64, entity: Entity) {

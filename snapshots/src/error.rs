@@ -144,6 +144,15 @@ pub enum CaptureError {
         /// The runtime bits of the target entity.
         target: u64,
     },
+    /// Two live entities hold one uid: a `Uid` was inserted by hand on an
+    /// entity while another held it.
+    #[error(
+        "two live entities hold uid {uid} (a `Uid` inserted by hand on one while the other held it): a uid names one entity, and the world hands them out (`Uids::allocate`, or the `Uid` every registered component requires); the snapshot is not written (the file keeps the ones before)"
+    )]
+    SharedUid {
+        /// The uid.
+        uid: u64,
+    },
     /// A value could not be encoded.
     #[error("component `{component}`: {source}")]
     Codec {

@@ -111,3 +111,44 @@ fn a_clone_gets_a_fresh_uid_and_the_file_reopens_the_same() {
     let mut rt = app(&stepped).open().unwrap();
     assert_eq!(world_by_uid(&mut rt), expected);
 }
+
+/// A `Uid` inserted by hand on a second entity while the first holds it is
+/// refused by every later snapshot, `close()`'s too, with an error naming
+/// the uid, and nothing of it is written: the file reopens at the snapshot
+/// before.
+#[test]
+fn a_uid_held_by_two_entities_is_refused_by_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.redb");
+    let app = || App::new().db(&db).component::<Keg>("brewery.keg");
+    let mut rt = app().open().unwrap();
+    let a = rt.spawn(Keg(1));
+    let b = rt.spawn(Keg(2));
+    rt.snapshot().unwrap();
+    let committed = rt.flush().unwrap();
+    let kegs = |rt: &mut Runtime| {
+        let w = rt.world_mut();
+        let mut v: Vec<(u64, u32)> = w
+            .query::<(&Uid, &Keg)>()
+            .iter(w)
+            .map(|(u, k)| (u.get(), k.0))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let before = kegs(&mut rt);
+    let uid = *rt.world().get::<Uid>(a).unwrap();
+    rt.world_mut().entity_mut(b).insert(uid);
+    rt.world_mut().entity_mut(b).insert(Keg(3));
+    let err = rt.snapshot().unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("two live entities hold uid {uid}")),
+        "{err}"
+    );
+    assert!(rt.snapshot().is_err(), "refused again");
+    assert!(rt.close().is_err(), "close() writes nothing of it");
+
+    let mut reopened = app().open().expect("the file reopens");
+    assert_eq!(reopened.resumed_from(), committed);
+    assert_eq!(kegs(&mut reopened), before);
+}

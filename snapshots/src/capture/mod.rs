@@ -341,6 +341,7 @@ impl Capturer {
         forced: bool,
     ) -> Result<Option<Capture>, CaptureError> {
         assign_uids(world, registry);
+        refuse_shared_uids(world)?;
         let stamp = uids_stamp(world);
         let before = world.read_change_tick();
         let now = world.increment_change_tick();
@@ -581,4 +582,29 @@ fn uids_stamp(world: &World) -> (u64, u64) {
     world
         .get_resource::<Uids>()
         .map_or((u64::MAX, u64::MAX), Uids::insert_stamp)
+}
+
+/// Refuses a world in which two live entities hold one uid (see
+/// [`Uids::take_shared`]); a pair of which one let go of the uid since is
+/// forgotten.
+fn refuse_shared_uids(world: &mut World) -> Result<(), CaptureError> {
+    if !world.get_resource::<Uids>().is_some_and(Uids::has_shared) {
+        return Ok(());
+    }
+    let pairs = world.resource_mut::<Uids>().take_shared();
+    let holds = |e: Entity, uid: u64| world.get::<Uid>(e).is_some_and(|u| u.get() == uid);
+    let shared = pairs.iter().copied().find(|&(uid, before)| {
+        world
+            .resource::<Uids>()
+            .entity(uid)
+            .is_some_and(|now| now != before && holds(now, uid) && holds(before, uid))
+    });
+    match shared {
+        Some((uid, _)) => {
+            // Kept, so that every capture refuses until it is resolved.
+            world.resource_mut::<Uids>().put_back_shared(pairs);
+            Err(CaptureError::SharedUid { uid })
+        }
+        None => Ok(()),
+    }
 }
