@@ -50,6 +50,7 @@ mod column;
 mod journal;
 pub mod json;
 mod lineage;
+mod panic;
 mod refs;
 mod refscan;
 mod registry;
@@ -66,6 +67,8 @@ pub use codec::CodecError;
 pub use column::{ColumnOps, DecodedColumn, Place, RefEncoder, Rows, Typed, ValueError, prefetch};
 pub use journal::{Departures, Journal, LastRemovals, Removed};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
+#[doc(hidden)]
+pub use panic::panic_message;
 pub use refs::{Dangling, RefPolicy, Resolver};
 pub use refscan::{ENTITY, Refs};
 pub use registry::{

@@ -168,7 +168,7 @@ pub struct Uids {
     instance: u64,
     inserts: u64,
     /// Uids indexed for an entity while another entity held them, with
-    /// that other entity (see [`Uids::take_shared`]).
+    /// that other entity (see [`Uids::shared`]).
     shared: Vec<(u64, Entity)>,
 }
 
@@ -412,24 +412,17 @@ impl Uids {
 
     /// The uids given to an entity while another entity held them (a `Uid`
     /// inserted by hand), each with the entity that held it before, since
-    /// the last call. The other entity may have let go of it since: a
-    /// capture checks each pair in the world.
+    /// [`Uids::clear_shared`]. The other entity may have let go of it
+    /// since: a capture checks each pair in the world.
     #[doc(hidden)]
-    pub fn take_shared(&mut self) -> Vec<(u64, Entity)> {
-        std::mem::take(&mut self.shared)
+    pub fn shared(&self) -> &[(u64, Entity)] {
+        &self.shared
     }
 
-    /// Whether [`Uids::take_shared`] has anything to give.
+    /// Forgets [`Uids::shared`] (a capture found none of them held twice).
     #[doc(hidden)]
-    pub fn has_shared(&self) -> bool {
-        !self.shared.is_empty()
-    }
-
-    /// Gives back what [`Uids::take_shared`] took (a capture refused it).
-    #[doc(hidden)]
-    pub fn put_back_shared(&mut self, mut pairs: Vec<(u64, Entity)>) {
-        pairs.append(&mut self.shared);
-        self.shared = pairs;
+    pub fn clear_shared(&mut self) {
+        self.shared.clear();
     }
 
     fn index_remove(&mut self, uid: u64, entity: Entity) {

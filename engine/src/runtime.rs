@@ -86,13 +86,7 @@ impl std::fmt::Debug for Runtime {
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a system panicked".to_owned()
-    }
+    dizzy_components::panic_message(payload).unwrap_or_else(|| "a system panicked".to_owned())
 }
 
 impl Runtime {

@@ -638,11 +638,7 @@ impl Store {
 /// program's hook sends it).
 pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let msg = dizzy_components::panic_message(payload.as_ref()).unwrap_or_default();
         format!("a page does not read back as redb wrote it; redb stopped with: {msg}")
     })
 }

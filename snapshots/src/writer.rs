@@ -237,11 +237,7 @@ impl Drop for Ended {
 
 /// A panic's message.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".to_owned())
+    dizzy_components::panic_message(payload).unwrap_or_else(|| "(no message)".to_owned())
 }
 
 fn run(

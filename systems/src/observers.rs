@@ -273,7 +273,7 @@ pub fn add_observers(
             ScheduleError::Build(format!(
                 "the observer `{}` cannot be added: {}",
                 observer.name,
-                crate::schedule::panic_message(payload.as_ref())
+                dizzy_components::panic_message(payload.as_ref()).unwrap_or_default()
             ))
         })?;
     }

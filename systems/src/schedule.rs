@@ -79,7 +79,7 @@ pub fn build_with(
         |payload| {
             ScheduleError::Build(format!(
                 "a system cannot be initialized: {}",
-                panic_message(payload.as_ref())
+                dizzy_components::panic_message(payload.as_ref()).unwrap_or_default()
             ))
         },
     )?;
@@ -122,15 +122,6 @@ pub fn build_with(
         }),
         Err(e) => Err(ScheduleError::Build(e.to_string(schedule.graph(), world))),
     }
-}
-
-/// What a panic said (its `&str` or `String` payload; empty otherwise).
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
 }
 
 /// Wraps the run conditions of system sets (`configure_sets(S.run_if(…))`,

@@ -393,12 +393,7 @@ fn quiet_panics() {
                 .location()
                 .map(|l| format!(" at {}:{}", l.file(), l.line()))
                 .unwrap_or_default();
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = dizzy_components::panic_message(info.payload()).unwrap_or_default();
             if let Ok(mut last) = LAST_PANIC.lock() {
                 *last = Some(format!("{message}{at}"));
             }

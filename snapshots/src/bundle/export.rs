@@ -33,11 +33,7 @@ pub fn export(
     }))
     .unwrap_or_else(|payload| {
         Err(ExportError::Panicked(
-            payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default(),
+            dizzy_components::panic_message(payload.as_ref()).unwrap_or_default(),
         ))
     })
 }

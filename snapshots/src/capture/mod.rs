@@ -323,11 +323,7 @@ impl Capturer {
         }));
         result.unwrap_or_else(|payload| {
             self.base = None;
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = dizzy_components::panic_message(payload.as_ref()).unwrap_or_default();
             Err(CaptureError::Panicked { message })
         })
     }
@@ -585,26 +581,22 @@ fn uids_stamp(world: &World) -> (u64, u64) {
 }
 
 /// Refuses a world in which two live entities hold one uid (see
-/// [`Uids::take_shared`]); a pair of which one let go of the uid since is
-/// forgotten.
+/// [`Uids::shared`]), every time until one lets go of it; pairs of which
+/// one let go of the uid since are forgotten.
 fn refuse_shared_uids(world: &mut World) -> Result<(), CaptureError> {
-    if !world.get_resource::<Uids>().is_some_and(Uids::has_shared) {
+    let Some(uids) = world.get_resource::<Uids>() else {
+        return Ok(());
+    };
+    if uids.shared().is_empty() {
         return Ok(());
     }
-    let pairs = world.resource_mut::<Uids>().take_shared();
     let holds = |e: Entity, uid: u64| world.get::<Uid>(e).is_some_and(|u| u.get() == uid);
-    let shared = pairs.iter().copied().find(|&(uid, before)| {
-        world
-            .resource::<Uids>()
-            .entity(uid)
+    if let Some(&(uid, _)) = uids.shared().iter().find(|&&(uid, before)| {
+        uids.entity(uid)
             .is_some_and(|now| now != before && holds(now, uid) && holds(before, uid))
-    });
-    match shared {
-        Some((uid, _)) => {
-            // Kept, so that every capture refuses until it is resolved.
-            world.resource_mut::<Uids>().put_back_shared(pairs);
-            Err(CaptureError::SharedUid { uid })
-        }
-        None => Ok(()),
+    }) {
+        return Err(CaptureError::SharedUid { uid });
     }
+    world.resource_mut::<Uids>().clear_shared();
+    Ok(())
 }

@@ -572,11 +572,7 @@ pub(crate) fn drop_components(
 /// `Err` with the panic's message.
 pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".to_owned())
+        dizzy_components::panic_message(payload.as_ref()).unwrap_or_else(|| "a panic".to_owned())
     })
 }
 
