@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use redb::{Database, Durability, ReadableTable};
 
-use crate::capture::Capture;
+use crate::capture::{Capture, ChunkData};
 use crate::error::WriteError;
 use crate::format::{CHUNKS, SNAPSHOTS};
 use crate::retention::{Links, prune};
@@ -90,18 +90,23 @@ pub struct Writer {
 /// redb failed, the record does not encode, or a delta's base is not in the
 /// file ([`WriteError`]); nothing of the capture is committed.
 pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Result<(), WriteError> {
-    commit_retaining(db, path, capture, None).map(|_| ())
+    commit_retaining(db, path, &capture.meta, capture.chunks.iter(), None).map(|_| ())
 }
 
 /// [`commit`], then, in the same transaction, deletes the snapshots that the
 /// retention policy (keep the newest `k` and their chains) lets go.
-fn commit_retaining(
+///
+/// The writer thread hands the chunks over by value: each is freed once
+/// redb holds its copy, so a full snapshot is not in memory twice over.
+fn commit_retaining<C: std::borrow::Borrow<ChunkData>>(
     db: &Database,
     path: &std::path::Path,
-    capture: &Capture,
+    meta: &crate::format::SnapshotMeta,
+    chunks: impl ExactSizeIterator<Item = C>,
     retention: Option<(&mut Links, usize)>,
 ) -> Result<Vec<u64>, WriteError> {
-    let id = capture.meta.id;
+    let id = meta.id;
+    let count = chunks.len();
     let started = std::time::Instant::now();
     let fail = |e: redb::Error| WriteError::Storage {
         path: path.to_owned(),
@@ -127,7 +132,7 @@ fn commit_retaining(
                 });
             }
         }
-        if let Some(base) = capture.meta.base
+        if let Some(base) = meta.base
             && snapshots.get(base).map_err(|e| fail(e.into()))?.is_none()
         {
             return Err(WriteError::MissingBase {
@@ -136,31 +141,31 @@ fn commit_retaining(
                 base,
             });
         }
-        let meta =
-            crate::format::encode_meta(&capture.meta).map_err(|source| WriteError::Encode {
-                path: path.to_owned(),
-                snapshot: id,
-                source,
-            })?;
+        let record = crate::format::encode_meta(meta).map_err(|source| WriteError::Encode {
+            path: path.to_owned(),
+            snapshot: id,
+            source,
+        })?;
         snapshots
-            .insert(id, meta.as_slice())
+            .insert(id, record.as_slice())
             .map_err(|e| fail(e.into()))?;
-        let mut chunks = tx.open_table(CHUNKS).map_err(|e| fail(e.into()))?;
-        for c in &capture.chunks {
-            chunks
+        let mut table = tx.open_table(CHUNKS).map_err(|e| fail(e.into()))?;
+        for c in chunks {
+            let c = c.borrow();
+            table
                 .insert((id, c.column.as_str(), c.index), c.bytes.as_slice())
                 .map_err(|e| fail(e.into()))?;
         }
     }
     tracing::debug!(
         "snapshot {id}: {} chunks inserted in {:?}",
-        capture.chunks.len(),
+        count,
         started.elapsed()
     );
     match retention {
         Some((links, k)) => {
             let mut next = links.clone();
-            next.insert(id, capture.meta.base);
+            next.insert(id, meta.base);
             let gone = prune(&tx, &mut next, k).map_err(fail)?;
             tx.commit().map_err(|e| fail(e.into()))?;
             if !gone.is_empty() {
@@ -189,7 +194,7 @@ fn squash_commit(
     store: &Store,
     db: &Database,
     path: &std::path::Path,
-    capture: &Capture,
+    capture: &mut Capture,
     retention: Option<&mut Retention>,
 ) -> Result<Vec<u64>, WriteError> {
     let id = capture.meta.id;
@@ -207,7 +212,8 @@ fn squash_commit(
         snapshot: id,
         source: redb::Error::Corrupted(e.to_string()),
     })?;
-    let gone = commit_retaining(db, path, capture, Some((&mut links, 1)))?;
+    let chunks = std::mem::take(&mut capture.chunks).into_iter();
+    let gone = commit_retaining(db, path, &capture.meta, chunks, Some((&mut links, 1)))?;
     if let Some(r) = retention {
         r.links = links;
     }
@@ -254,7 +260,7 @@ fn run(
         path: path.clone(),
     };
     for job in jobs {
-        let (capture, squash) = match job {
+        let (mut capture, squash) = match job {
             Job::Commit(capture) => (capture, false),
             Job::Squash(capture) => (capture, true),
         };
@@ -265,10 +271,11 @@ fn run(
         // the caller whatever the logger does.
         let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let result = if squash {
-                squash_commit(&store, &db, &path, &capture, retention.as_mut())
+                squash_commit(&store, &db, &path, &mut capture, retention.as_mut())
             } else {
                 let keep = retention.as_mut().map(|r| (&mut r.links, r.keep_last));
-                commit_retaining(&db, &path, &capture, keep)
+                let chunks = std::mem::take(&mut capture.chunks).into_iter();
+                commit_retaining(&db, &path, &capture.meta, chunks, keep)
             };
             if let Ok(deleted) = &result
                 && !listeners.is_empty()
