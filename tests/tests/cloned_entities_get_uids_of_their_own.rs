@@ -126,17 +126,7 @@ fn a_uid_held_by_two_entities_is_refused_by_the_snapshot() {
     let b = rt.spawn(Keg(2));
     rt.snapshot().unwrap();
     let committed = rt.flush().unwrap();
-    let kegs = |rt: &mut Runtime| {
-        let w = rt.world_mut();
-        let mut v: Vec<(u64, u32)> = w
-            .query::<(&Uid, &Keg)>()
-            .iter(w)
-            .map(|(u, k)| (u.get(), k.0))
-            .collect();
-        v.sort_unstable();
-        v
-    };
-    let before = kegs(&mut rt);
+    let before = world_by_uid(&mut rt);
     let uid = *rt.world().get::<Uid>(a).unwrap();
     rt.world_mut().entity_mut(b).insert(uid);
     rt.world_mut().entity_mut(b).insert(Keg(3));
@@ -150,5 +140,5 @@ fn a_uid_held_by_two_entities_is_refused_by_the_snapshot() {
 
     let mut reopened = app().open().expect("the file reopens");
     assert_eq!(reopened.resumed_from(), committed);
-    assert_eq!(kegs(&mut reopened), before);
+    assert_eq!(world_by_uid(&mut reopened), before);
 }
