@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use dizzy_cli::{Cli, CliError};
 
 mod bench;
+mod bench_hierarchy;
 mod bench_replicate;
 mod dedupe;
 mod particles;
@@ -37,6 +38,9 @@ enum Bench {
     Snapshot(bench::Args),
     /// Replication's lag and its cost to a particles run (with and without).
     Replicate(bench_replicate::Args),
+    /// Restoring a bevy hierarchy (`ChildOf`, `Children` in order) against
+    /// plain bevy building it.
+    Hierarchy(bench_hierarchy::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
             Tool::Demo(Demo::Particles(args)) => particles::run(args),
             Tool::Bench(Bench::Snapshot(args)) => bench::run(args),
             Tool::Bench(Bench::Replicate(args)) => bench_replicate::run(args),
+            Tool::Bench(Bench::Hierarchy(args)) => bench_hierarchy::run(args),
         })
         .run()
 }
