@@ -26,6 +26,8 @@ use serde_json::{Value, json};
 use dizzy::{App, SnapshotPolicy};
 use dizzy_components::Uid;
 
+use crate::snapshot::{median, round};
+
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct HierarchyBench {
@@ -198,15 +200,6 @@ fn spawn_baseline(lists: &[(u64, Vec<u64>)]) -> f64 {
     let elapsed = t.elapsed().as_secs_f64() * 1e3;
     drop(world);
     elapsed
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn round(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 #[cfg(test)]
