@@ -309,6 +309,20 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
     /// as for a new value: a relationship moves to the end of its target's
     /// list).
     fn reinsert(&self, world: &mut World, entity: Entity);
+    /// Puts a relationship target's list in the order `wanted`, the list
+    /// being `current` (this type is the relationship): entries after the
+    /// lists' common start are taken off, the list's last entry first, and
+    /// inserted again in `wanted`'s order; entries of `current` that
+    /// `wanted` does not name go in after them, in their order. Each entry
+    /// is found where it is looked for first (bevy looks from the list's
+    /// end), so a list of a million entries takes time in step with it, not
+    /// its square. The default reinserts every entry of `wanted`.
+    fn rebuild_list(&self, world: &mut World, current: &[Entity], wanted: &[Entity]) {
+        let _ = current;
+        for &e in wanted {
+            self.reinsert(world, e);
+        }
+    }
     /// Decodes one value from the front of `payload` as JSON; returns the bytes used.
     ///
     /// # Errors
@@ -449,6 +463,34 @@ fn require_uid<T: Component>(world: &mut World) {
         let uid = crate::uid::take_from(&counter);
         log.note(uid);
         uid
+    });
+}
+
+/// Leaves out of `values` those of a relationship (`T`) that hold no
+/// entity where a reference was: a reference `RefPolicy::Drop` dropped when
+/// it was saved (to an entity that was not persisted). bevy cannot hold a
+/// relationship to no entity (its hook panics), so the entity comes back
+/// without it, as a dropped reference is meant to. (The check is by the
+/// value's references, as `map_entities` visits them: a relationship that
+/// holds other references as well is left out when any of them was dropped.)
+fn drop_relationships_to_no_entity<T: Component>(values: &mut Vec<(Entity, T)>) {
+    /// Notes whether any reference it is shown is no entity.
+    struct NoEntity(bool);
+    impl EntityMapper for NoEntity {
+        fn get_mapped(&mut self, source: Entity) -> Entity {
+            self.0 |= source == null_entity();
+            source
+        }
+        fn set_mapped(&mut self, _: Entity, _: Entity) {}
+    }
+    // Only relationships (a registered type is never a relationship target).
+    if T::relationship_accessor().is_none() {
+        return;
+    }
+    values.retain_mut(|(_, v)| {
+        let mut found = NoEntity(false);
+        T::map_entities(v, &mut found);
+        !found.0
     });
 }
 
@@ -660,8 +702,10 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
                 std::any::type_name::<T>()
             ))
         })?;
+        let mut values: Vec<(Entity, T)> = entities.iter().copied().zip(values).collect();
+        drop_relationships_to_no_entity(&mut values);
         let inserted = world
-            .try_insert_batch(entities.iter().copied().zip(values))
+            .try_insert_batch(values)
             .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())));
         // Hooks defer some of their work (a relationship adds itself to its
         // target's list through a command): done now, before anyone looks.
@@ -693,6 +737,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         if let Some(d) = dangling {
             return Err(ValueError::Dangling(d));
         }
+        drop_relationships_to_no_entity(&mut values);
         let inserted = world
             .try_insert_batch(values)
             .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())));
@@ -711,6 +756,34 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
             && let Some(v) = e.take::<T>()
         {
             e.insert(v);
+        }
+        world.flush();
+    }
+
+    fn rebuild_list(&self, world: &mut World, current: &[Entity], wanted: &[Entity]) {
+        let same = current
+            .iter()
+            .zip(wanted)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut taken: bevy_ecs::entity::EntityHashMap<T> = Default::default();
+        for &e in current[same..].iter().rev() {
+            if let Ok(mut entity) = world.get_entity_mut(e)
+                && let Some(v) = entity.take::<T>()
+            {
+                taken.insert(e, v);
+            }
+        }
+        let again = wanted[same.min(wanted.len())..]
+            .iter()
+            .chain(&current[same..])
+            .copied();
+        for e in again {
+            if let Some(v) = taken.remove(&e)
+                && let Ok(mut entity) = world.get_entity_mut(e)
+            {
+                entity.insert(v);
+            }
         }
         world.flush();
     }

@@ -2,7 +2,8 @@
 //! snapshot records beside the relationship component (`@order/<name>`):
 //! a full restore inserts the relationship in that order; after a delta,
 //! a list that came out in another order is put right by inserting its
-//! entries' relationship again, in order (each moves to the end).
+//! entries' relationship again, in order (each moves to the end), past the
+//! start it already shares with the recorded list.
 
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
@@ -95,10 +96,9 @@ impl Ctx<'_> {
                     )
                 };
                 let Some(target) = target else { continue };
-                if relation.list(world, target).as_ref() != Some(&wanted) {
-                    for e in wanted {
-                        ops.reinsert(world, e);
-                    }
+                let current = relation.list(world, target).unwrap_or_default();
+                if current != wanted {
+                    ops.rebuild_list(world, &current, &wanted);
                 }
             }
         }
