@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::codec::{self, CodecError};
 use crate::journal::{Journal, LastRemovals, Removed};
-use crate::refs::{Dangling, RefPolicy, Resolver, null_entity};
+use crate::refs::{Dangling, RefPolicy, Resolver, drop_relationships_to_no_entity, null_entity};
 use crate::uid::{Uid, Uids, ref_entity};
 
 mod decoded;
@@ -463,34 +463,6 @@ fn require_uid<T: Component>(world: &mut World) {
         let uid = crate::uid::take_from(&counter);
         log.note(uid);
         uid
-    });
-}
-
-/// Leaves out of `values` those of a relationship (`T`) that hold no
-/// entity where a reference was: a reference `RefPolicy::Drop` dropped when
-/// it was saved (to an entity that was not persisted). bevy cannot hold a
-/// relationship to no entity (its hook panics), so the entity comes back
-/// without it, as a dropped reference is meant to. (The check is by the
-/// value's references, as `map_entities` visits them: a relationship that
-/// holds other references as well is left out when any of them was dropped.)
-fn drop_relationships_to_no_entity<T: Component>(values: &mut Vec<(Entity, T)>) {
-    /// Notes whether any reference it is shown is no entity.
-    struct NoEntity(bool);
-    impl EntityMapper for NoEntity {
-        fn get_mapped(&mut self, source: Entity) -> Entity {
-            self.0 |= source == null_entity();
-            source
-        }
-        fn set_mapped(&mut self, _: Entity, _: Entity) {}
-    }
-    // Only relationships (a registered type is never a relationship target).
-    if T::relationship_accessor().is_none() {
-        return;
-    }
-    values.retain_mut(|(_, v)| {
-        let mut found = NoEntity(false);
-        T::map_entities(v, &mut found);
-        !found.0
     });
 }
 

@@ -112,3 +112,33 @@ pub(crate) fn null_entity() -> Entity {
     // but the on-disk value is ours, not bevy's).
     ref_entity(NULL_REF).unwrap_or(Entity::PLACEHOLDER)
 }
+
+/// Leaves out of `values` those of a relationship (`T`) that hold no
+/// entity where a reference was: a reference `RefPolicy::Drop` dropped when
+/// it was saved (to an entity that was not persisted). bevy cannot hold a
+/// relationship to no entity (its hook panics), so the entity comes back
+/// without it, as a dropped reference is meant to. (The check is by the
+/// value's references, as `map_entities` visits them: a relationship that
+/// holds other references as well is left out when any of them was dropped.)
+pub(crate) fn drop_relationships_to_no_entity<T: bevy_ecs::component::Component>(
+    values: &mut Vec<(Entity, T)>,
+) {
+    /// Notes whether any reference it is shown is no entity.
+    struct NoEntity(bool);
+    impl bevy_ecs::entity::EntityMapper for NoEntity {
+        fn get_mapped(&mut self, source: Entity) -> Entity {
+            self.0 |= source == null_entity();
+            source
+        }
+        fn set_mapped(&mut self, _: Entity, _: Entity) {}
+    }
+    // Only relationships (a registered type is never a relationship target).
+    if T::relationship_accessor().is_none() {
+        return;
+    }
+    values.retain_mut(|(_, v)| {
+        let mut found = NoEntity(false);
+        T::map_entities(v, &mut found);
+        !found.0
+    });
+}
