@@ -709,7 +709,6 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         if let Some(d) = dangling {
             return Err(ValueError::Dangling(d));
         }
-        drop_relationships_to_no_entity(&mut values);
         let inserted = world
             .try_insert_batch(values)
             .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())));
