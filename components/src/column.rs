@@ -316,13 +316,8 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
     /// `wanted` does not name go in after them, in their order. Each entry
     /// is found where it is looked for first (bevy looks from the list's
     /// end), so a list of a million entries takes time in step with it, not
-    /// its square. The default reinserts every entry of `wanted`.
-    fn rebuild_list(&self, world: &mut World, current: &[Entity], wanted: &[Entity]) {
-        let _ = current;
-        for &e in wanted {
-            self.reinsert(world, e);
-        }
-    }
+    /// its square.
+    fn rebuild_list(&self, world: &mut World, current: &[Entity], wanted: &[Entity]);
     /// Decodes one value from the front of `payload` as JSON; returns the bytes used.
     ///
     /// # Errors
@@ -674,11 +669,16 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
                 std::any::type_name::<T>()
             ))
         })?;
-        let mut values: Vec<(Entity, T)> = entities.iter().copied().zip(values).collect();
-        drop_relationships_to_no_entity(&mut values);
-        let inserted = world
-            .try_insert_batch(values)
-            .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())));
+        let pairs = entities.iter().copied().zip(values);
+        // Only a relationship's values are looked at (and collected).
+        let inserted = if T::relationship_accessor().is_some() {
+            let mut pairs: Vec<(Entity, T)> = pairs.collect();
+            drop_relationships_to_no_entity(&mut pairs);
+            world.try_insert_batch(pairs)
+        } else {
+            world.try_insert_batch(pairs)
+        }
+        .map_err(|e| ValueError::Codec(CodecError::Decode(e.to_string())));
         // Hooks defer some of their work (a relationship adds itself to its
         // target's list through a command): done now, before anyone looks.
         world.flush();

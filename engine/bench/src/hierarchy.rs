@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use dizzy::{App, SnapshotPolicy};
 use dizzy_components::Uid;
+use dizzy_demos::particles::mix;
 
 use crate::snapshot::{median, round};
 
@@ -89,14 +90,6 @@ fn lists(world: &mut World) -> Vec<(u64, Vec<u64>)> {
     out
 }
 
-/// xorshift64.
-fn next(z: &mut u64) -> u64 {
-    *z ^= *z << 13;
-    *z ^= *z >> 7;
-    *z ^= *z << 17;
-    *z
-}
-
 impl HierarchyBench {
     /// Runs the benchmark in `dir` (files are created and removed there) and
     /// returns the JSON report. `progress` is told what runs.
@@ -123,10 +116,11 @@ impl HierarchyBench {
                     (0..self.children).map(|i| (Item(i as u64), ChildOf(crates[i % parents]))),
                 )
                 .collect();
-            let mut z = 0x2545_F491_4F6C_DD1D_u64 ^ rep as u64;
+            let mut z = rep as u64;
             for _ in 0..self.rounds {
                 for _ in 0..self.children / 100 {
-                    let r = next(&mut z);
+                    z += 1;
+                    let r = mix(z);
                     let item = items[(r % items.len() as u64) as usize];
                     let to = crates[((r >> 24) % parents as u64) as usize];
                     if r >> 50 & 1 == 0 {
