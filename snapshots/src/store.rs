@@ -687,6 +687,13 @@ fn read_all_meta_unguarded(
 /// One stored chunk, read in place from redb's page (no copy).
 pub(crate) struct Stored(redb::AccessGuard<'static, &'static [u8]>);
 
+impl Stored {
+    /// A chunk read by its key.
+    pub(crate) fn new(guard: redb::AccessGuard<'static, &'static [u8]>) -> Self {
+        Stored(guard)
+    }
+}
+
 impl std::ops::Deref for Stored {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -8,8 +8,6 @@
 //! observer or relationship ever sees a stand-in entity; then drop the
 //! required components the snapshot does not record.
 
-use std::collections::BTreeMap;
-
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
@@ -22,24 +20,28 @@ use crate::format::{GroupMeta, Layout, SnapshotMeta, col, parse};
 use crate::store::Stored;
 
 mod finish;
+mod units;
 
 use super::keyed::Resources;
-use super::{Ctx, Unit, Unknown, corrupt};
+use super::{Ctx, Unknown, corrupt};
+pub(super) use units::Sourced;
+use units::{Preloaded, Rows, Source, Stream, UnitChunks, Units, in_order};
 
 /// What a full snapshot holds, read and checked, before anything is spawned.
 pub(super) struct Plan<'m> {
+    /// The snapshot's id.
+    snap: u64,
     /// Its groups, with the components this build registers only.
     groups: Vec<GroupMeta>,
     /// Each group's uids, in row order.
     uids: Vec<Vec<Uid>>,
     /// The distinct components of the groups.
     names: Vec<&'m str>,
-    /// Every chunk of the groups' columns: (name index, chunk number, bytes).
-    raw: Vec<(usize, u32, Stored)>,
     /// Columns outside the groups (sparse-set components): keyed chunks.
     keyed: Vec<(&'m str, Vec<Stored>)>,
-    /// The rows of each group cut where every column starts a chunk.
-    units: Vec<Unit>,
+    /// The groups' rows, unit by unit: read as they are spawned, or read
+    /// and checked up front.
+    units: Units,
 }
 
 /// One column of one group whose values hold references: decoded, waiting
@@ -82,13 +84,12 @@ impl Columns<'_> {
 
     /// Decodes the chunks of one unit (on any thread): each column's
     /// pieces, upgraded where needed, appended in row order.
-    fn decode(&self, raw: &[(usize, u32, Stored)], unit: &Unit) -> Decoded {
+    fn decode(&self, unit: &UnitChunks) -> Decoded {
         unit.columns
             .iter()
             .map(|pieces| {
                 let mut column: Option<DecodedColumn> = None;
-                for &p in pieces {
-                    let (ni, ci, bytes) = &raw[p];
+                for (ni, ci, bytes) in pieces {
                     let at = |e: UnitError| (*ni, *ci, e);
                     let chunk = parse(bytes).map_err(|r| at(UnitError::Corrupt(r)))?;
                     let rows = chunk.rows as usize;
@@ -117,13 +118,6 @@ impl Columns<'_> {
     }
 }
 
-/// One group's units, and its declared spawner if it has one.
-struct Group<'u, 's> {
-    index: usize,
-    units: &'u [Unit],
-    declared: Option<&'s (&'s dyn ArchetypeSpawner, Vec<usize>)>,
-}
-
 /// A decoded unit, or where it failed: (name index, chunk, what).
 type Decoded = Result<Vec<DecodedColumn>, (usize, u32, UnitError)>;
 
@@ -140,115 +134,16 @@ enum UnitError {
 }
 
 impl Ctx<'_> {
-    /// Checks every chunk header and cuts each group into units: the rows
-    /// between places where every column of the group starts a chunk.
-    pub(super) fn units(
-        &self,
-        snap: u64,
-        groups: &[GroupMeta],
-        names: &[&str],
-        raw: &[(usize, u32, Stored)],
-    ) -> Result<Vec<Unit>, RestoreError> {
-        // (group, column) -> [(start, rows, raw index)]
-        let mut by: BTreeMap<(usize, usize), Vec<(usize, usize, usize)>> = BTreeMap::new();
-        for (i, (ni, ci, bytes)) in raw.iter().enumerate() {
-            let bad = |r: String| corrupt(self.store, snap, names[*ni], *ci, r);
-            let chunk = parse(bytes).map_err(bad)?;
-            let Layout::Rows { group, start } = chunk.layout else {
-                return Err(bad("not a row chunk".into()));
-            };
-            let rows = groups
-                .get(group as usize)
-                .map(|g| g.rows)
-                .ok_or_else(|| bad(format!("group {group} does not exist")))?;
-            if u64::from(start) + u64::from(chunk.rows) > rows {
-                return Err(bad(format!(
-                    "rows {start}+{} beyond the group's {rows}",
-                    chunk.rows
-                )));
-            }
-            by.entry((group as usize, *ni)).or_default().push((
-                start as usize,
-                chunk.rows as usize,
-                i,
-            ));
-        }
-        let mut units = Vec::new();
-        for (gi, g) in groups.iter().enumerate() {
-            let rows = g.rows as usize;
-            let mut cols = Vec::with_capacity(g.components.len());
-            for name in &g.components {
-                let ni = names.iter().position(|n| n == name).unwrap_or(usize::MAX);
-                let mut pieces = by.remove(&(gi, ni)).unwrap_or_default();
-                pieces.sort_unstable();
-                let mut at = 0;
-                for &(start, n, _) in &pieces {
-                    if start != at {
-                        return Err(corrupt(
-                            self.store,
-                            snap,
-                            name,
-                            0,
-                            format!("group {gi}: rows from {start} follow {at} rows"),
-                        ));
-                    }
-                    at += n;
-                }
-                if at != rows {
-                    return Err(corrupt(
-                        self.store,
-                        snap,
-                        name,
-                        0,
-                        format!("group {gi}: the column covers {at} of its {rows} rows"),
-                    ));
-                }
-                cols.push(pieces);
-            }
-            if rows == 0 {
-                continue;
-            }
-            // Cut where every column starts a chunk.
-            let mut cuts: Vec<usize> = vec![0, rows];
-            if let Some(first) = cols.first() {
-                cuts.extend(
-                    first
-                        .iter()
-                        .map(|p| p.0)
-                        .filter(|s| cols.iter().all(|c| c.iter().any(|p| p.0 == *s))),
-                );
-            }
-            cuts.sort_unstable();
-            cuts.dedup();
-            for w in cuts.windows(2) {
-                let (start, end) = (w[0], w[1]);
-                units.push(Unit {
-                    group: gi,
-                    start,
-                    end,
-                    columns: cols
-                        .iter()
-                        .map(|c| {
-                            c.iter()
-                                .filter(|p| p.0 >= start && p.0 < end)
-                                .map(|p| p.2)
-                                .collect()
-                        })
-                        .collect(),
-                });
-            }
-        }
-        Ok(units)
-    }
-
     pub(super) fn apply_full(
         &mut self,
         world: &mut World,
         meta: &SnapshotMeta,
-    ) -> Result<(), RestoreError> {
+    ) -> Result<Sourced, RestoreError> {
         let plan = self.plan_full(meta)?;
         self.apply_resources(world, meta, Resources::ReferenceFree)?;
-        let deferred = self.spawn_groups(world, meta, &plan)?;
+        let Some(deferred) = self.spawn_groups(world, meta, &plan)? else {
+            return Ok(Sourced::ReadAgain);
+        };
         // Every entity exists by now: the resources that name entities
         // come back before the values that hold references (and the
         // sparse-set components), whose hooks then find them.
@@ -269,7 +164,8 @@ impl Ctx<'_> {
         }
         self.insert_deferred(world, meta, deferred)?;
         self.drop_unrecorded_requires(world, &plan, &sparse);
-        self.apply_orders(world, meta)
+        self.apply_orders(world, meta)?;
+        Ok(Sourced::Whole)
     }
 
     /// Reads the uids and chunk headers of `meta` and cuts its groups into
@@ -306,10 +202,22 @@ impl Ctx<'_> {
             .collect();
         names.sort_unstable();
         names.dedup();
+        // A file that names a column twice is read the way that checks it.
+        let twice = meta
+            .columns
+            .iter()
+            .enumerate()
+            .any(|(i, c)| meta.columns[..i].iter().any(|d| d.name == c.name));
+        let preload = self.read_first || twice;
         let mut raw: Vec<(usize, u32, Stored)> = Vec::new();
         let mut keyed: Vec<(&str, Vec<Stored>)> = Vec::new();
         for c in &meta.columns {
             if c.name.starts_with('@') {
+                continue;
+            }
+            let in_groups = names.iter().position(|n| *n == c.name);
+            if registered(&c.name) && in_groups.is_some() && !preload {
+                // Read as the units are spawned.
                 continue;
             }
             let chunks = self.chunks(meta, &c.name)?;
@@ -319,7 +227,7 @@ impl Ctx<'_> {
                 }
                 continue;
             }
-            match names.iter().position(|n| *n == c.name) {
+            match in_groups {
                 Some(ni) => raw.extend(
                     chunks
                         .into_iter()
@@ -329,14 +237,25 @@ impl Ctx<'_> {
                 None => keyed.push((c.name.as_str(), chunks)),
             }
         }
-        let units = self.units(snap, &groups, &names, &raw)?;
+        let source = if preload {
+            let units = self.units(snap, &groups, &names, &raw)?;
+            Source::Preloaded(Preloaded::new(raw, units))
+        } else {
+            let expected = names
+                .iter()
+                .map(|n| meta.column(n).map_or(0, |c| c.chunks))
+                .collect();
+            Source::Streamed(Box::new(Stream::new(
+                self, snap, &groups, &names, expected,
+            )?))
+        };
         Ok(Plan {
+            snap,
             groups,
             uids,
             names,
-            raw,
             keyed,
-            units,
+            units: Units::new(source),
         })
     }
 
@@ -393,21 +312,22 @@ impl Ctx<'_> {
     /// in order, as they arrive: decoding and spawning overlap, and the
     /// decoded buffers are reused by the allocator unit after unit. Values
     /// that hold references are kept aside ([`Deferred`]) for
-    /// [`Ctx::insert_deferred`].
+    /// [`Ctx::insert_deferred`]. `None`: the units were read as they were
+    /// spawned and the file held something unexpected; restore again.
     fn spawn_groups(
         &self,
         world: &mut World,
         meta: &SnapshotMeta,
         plan: &Plan<'_>,
-    ) -> Result<Vec<Deferred>, RestoreError> {
+    ) -> Result<Option<Vec<Deferred>>, RestoreError> {
         let snap = meta.id;
         let t0 = std::time::Instant::now();
         let cols = self.columns(world, meta, &plan.names)?;
         let declared = self.declared_spawners(&plan.groups, &plan.names, &cols);
         let decode_ns = std::sync::atomic::AtomicU64::new(0);
-        let decode_unit = |unit: &Unit| -> Decoded {
+        let decode_unit = |unit: &UnitChunks| -> Decoded {
             let started = std::time::Instant::now();
-            let decoded = cols.decode(&plan.raw, unit);
+            let decoded = cols.decode(unit);
             decode_ns.fetch_add(
                 started.elapsed().as_nanos() as u64,
                 std::sync::atomic::Ordering::Relaxed,
@@ -416,42 +336,55 @@ impl Ctx<'_> {
         };
         let mut failure: Option<RestoreError> = None;
         let mut deferred: Vec<Deferred> = Vec::new();
-        let mut waited = std::time::Duration::ZERO;
+        let mut waited = (std::time::Duration::ZERO, 0);
         in_order(&plan.units, &decode_unit, &mut waited, |take| {
-            let mut ui = 0;
-            while ui < plan.units.len() {
-                let gi = plan.units[ui].group;
-                let count = plan.units[ui..]
-                    .iter()
-                    .take_while(|u| u.group == gi)
-                    .count();
-                let units = &plan.units[ui..ui + count];
-                ui += count;
-                if failure.is_some() {
-                    // Drain the group's units so the next group starts clean.
-                    (0..count).for_each(|_| drop(take()));
-                    continue;
-                }
-                let group = Group {
-                    index: gi,
-                    units,
-                    declared: declared[gi].as_ref(),
+            let mut next = take();
+            while let Some(first) = next.take() {
+                let gi = first.0.group;
+                // The group's units: the first, then those that follow it
+                // in the same group (the next group's first is kept).
+                let mut first = Some(first);
+                let mut ended = false;
+                let mut in_group = || {
+                    if let Some(unit) = first.take() {
+                        return Some(unit);
+                    }
+                    if ended {
+                        return None;
+                    }
+                    match take() {
+                        Some(unit) if unit.0.group == gi => Some(unit),
+                        other => {
+                            ended = true;
+                            next = other;
+                            None
+                        }
+                    }
                 };
-                match self.spawn_group(world, snap, plan, &cols, &group, take) {
-                    Ok(waiting) => deferred.extend(waiting),
-                    Err(e) => failure = Some(e),
+                if failure.is_none() {
+                    let declared = declared.get(gi).and_then(Option::as_ref);
+                    match self.spawn_group(world, plan, &cols, gi, declared, &mut in_group) {
+                        Ok(waiting) => deferred.extend(waiting),
+                        Err(e) => failure = Some(e),
+                    }
                 }
+                // Units the group did not use stay out of the next group.
+                while in_group().is_some() {}
             }
         });
         if let Some(e) = failure {
             return Err(e);
         }
         tracing::debug!(
-            "restore: decoded and spawned in {:?} (decoding {:?} summed over threads, waiting for decoders {:?})",
+            "restore: decoded and spawned in {:?} (decoding {:?} summed over threads, waiting for decoders {:?}, {} units decoded by the spawning thread)",
             t0.elapsed(),
             std::time::Duration::from_nanos(decode_ns.load(std::sync::atomic::Ordering::Relaxed)),
-            waited
+            waited.0,
+            waited.1
         );
+        if let Sourced::ReadAgain = plan.units.sourced() {
+            return Ok(None);
+        }
         let spawned: usize = plan.uids.iter().map(Vec::len).sum();
         if world.resource::<Uids>().len() != spawned {
             return Err(corrupt(
@@ -462,7 +395,7 @@ impl Ctx<'_> {
                 "a uid appears more than once",
             ));
         }
-        Ok(deferred)
+        Ok(Some(deferred))
     }
 
     /// How this build reads each column of the groups: its registration,
@@ -556,15 +489,15 @@ impl Ctx<'_> {
     fn spawn_group(
         &self,
         world: &mut World,
-        snap: u64,
         plan: &Plan<'_>,
         cols: &Columns<'_>,
-        group: &Group<'_, '_>,
-        take: &mut dyn FnMut() -> Option<Decoded>,
+        gi: usize,
+        declared: Option<&(&dyn ArchetypeSpawner, Vec<usize>)>,
+        take: &mut dyn FnMut() -> Option<(Rows, Decoded)>,
     ) -> Result<Vec<Deferred>, RestoreError> {
-        let g = &plan.groups[group.index];
-        let guids = &plan.uids[group.index][..];
-        let count = group.units.len();
+        let snap = plan.snap;
+        let g = &plan.groups[gi];
+        let guids = &plan.uids[gi][..];
         let mut failure: Option<RestoreError> = None;
         let mut columns_of = |result: Decoded| {
             result
@@ -578,32 +511,23 @@ impl Ctx<'_> {
             .collect();
         let mut waiting: Vec<(usize, DecodedColumn)> = Vec::new();
         let spawned = super::guard(|| {
-            Uids::bulk(world, |world| match group.declared {
+            Uids::bulk(world, |world| match declared {
                 // One batch for the whole group, fed unit by unit.
                 Some((spawner, order)) => {
-                    let mut left = count;
                     let mut units = || {
-                        if left == 0 {
-                            return None;
-                        }
-                        left -= 1;
-                        let columns = columns_of(take()?)?;
+                        let columns = columns_of(take()?.1)?;
                         let mut slots: Vec<Option<DecodedColumn>> =
                             columns.into_iter().map(Some).collect();
                         Some(order.iter().filter_map(|&i| slots[i].take()).collect())
                     };
                     let entities = spawner.spawn(world, guids, &mut units);
-                    // Units the batch did not need stay out of the next group.
-                    for _ in 0..left {
-                        take();
-                    }
                     (guids[..entities.len()].to_vec(), entities)
                 }
                 None => {
                     let mut spawned_uids = Vec::new();
                     let mut entities = Vec::new();
-                    for unit in group.units {
-                        let Some(columns) = take().and_then(&mut columns_of) else {
+                    while let Some((unit, result)) = take() {
+                        let Some(columns) = columns_of(result) else {
                             break;
                         };
                         let mut direct = Vec::with_capacity(columns.len());
@@ -695,67 +619,4 @@ impl Ctx<'_> {
             },
         }
     }
-}
-
-/// Runs `spawn` with `take`, which hands out the decoded units in order:
-/// decoders claim units in order on the cores this thread leaves free, and
-/// this thread decodes the next unclaimed unit itself whenever the one it
-/// needs is not ready (a pool of one thread cannot deadlock).
-fn in_order<F>(
-    units: &[Unit],
-    decode_unit: &(dyn Fn(&Unit) -> Decoded + Sync),
-    waited: &mut std::time::Duration,
-    spawn: F,
-) where
-    F: FnOnce(&mut dyn FnMut() -> Option<Decoded>),
-{
-    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Decoded)>();
-    let claimed = std::sync::atomic::AtomicUsize::new(0);
-    let claim = || {
-        let ui = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        units.get(ui).map(|unit| (ui, unit))
-    };
-    let decoders = rayon::current_num_threads()
-        .saturating_sub(1)
-        .clamp(1, units.len().max(1));
-    rayon::in_place_scope(|scope| {
-        for _ in 0..decoders {
-            let tx = tx.clone();
-            let claim = &claim;
-            scope.spawn(move |_| {
-                while let Some((ui, unit)) = claim() {
-                    if tx.send((ui, decode_unit(unit))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // Decoded units, taken in order whatever order they arrive in.
-        let mut ready = BTreeMap::new();
-        let mut next = 0;
-        let mut take = || loop {
-            if let Some(result) = ready.remove(&next) {
-                next += 1;
-                return Some(result);
-            }
-            if let Ok((ui, result)) = rx.try_recv() {
-                ready.insert(ui, result);
-                continue;
-            }
-            // Not decoded yet: decode the next unclaimed unit here. Once
-            // every unit is claimed, the rest are being decoded by running
-            // decoders, so waiting for them cannot deadlock.
-            if let Some((ui, unit)) = claim() {
-                ready.insert(ui, decode_unit(unit));
-                continue;
-            }
-            let t = std::time::Instant::now();
-            let received = rx.recv();
-            *waited += t.elapsed();
-            let (ui, result) = received.ok()?;
-            ready.insert(ui, result);
-        };
-        spawn(&mut take);
-    });
 }

@@ -179,6 +179,12 @@ pub fn restore(
 /// installed) before any value comes back: what component hooks that run
 /// during the restore must find there (transient resources).
 ///
+/// The full snapshot's rows are read from the file while they are spawned.
+/// A file whose chunks are not in the order dizzy writes them (each column's
+/// in row order), or a damaged one, is restored again on a fresh world with
+/// every chunk read and checked first: `prepare`, hooks and observers then
+/// run on two worlds, and the first is dropped.
+///
 /// # Errors
 /// As [`restore`]; a panic in `prepare` is reported as user code's.
 pub fn restore_with(
@@ -214,23 +220,49 @@ fn restore_unguarded(
         check_schemas(store, registry, m, options.unknown)?;
         schemas::check_untraced_values(store, &tx, registry, m)?;
     }
-    let mut world = World::new();
-    registry.install(&mut world);
-    // The restore's own removals (a delta's, a relationship's order) are
-    // not the program's: only the snapshot's record of them is made again.
-    if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
-        last.close();
-    }
-    prepare(&mut world);
-    // A uid user code takes while the world is restored (a hook that spawns)
-    // is never one of the snapshot's: the allocator starts past them all.
-    let target_next = chain.last().map_or(0, |m| m.uid_next);
-    world.resource_mut::<Uids>().set_next_raw(target_next);
-    world.resource::<Uids>().start_allocation_log();
-    world.insert_resource(dizzy_components::Restoring);
-    let mut ctx = Ctx::new(store, &tx, registry, options);
-    let t = std::time::Instant::now();
-    ctx.apply_full(&mut world, &chain[0])?;
+    // The full snapshot's rows are read as they are spawned; a file whose
+    // chunks are not where dizzy writes them (or a damaged one) is restored
+    // again on a fresh world, every chunk read and checked first.
+    let mut read_first = false;
+    let (mut world, mut ctx, target_next, t) = loop {
+        let mut world = World::new();
+        registry.install(&mut world);
+        // The restore's own removals (a delta's, a relationship's order) are
+        // not the program's: only the snapshot's record of them is made again.
+        if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
+            last.close();
+        }
+        prepare(&mut world);
+        // A uid user code takes while the world is restored (a hook that
+        // spawns) is never one of the snapshot's: the allocator starts past
+        // them all.
+        let target_next = chain.last().map_or(0, |m| m.uid_next);
+        world.resource_mut::<Uids>().set_next_raw(target_next);
+        world.resource::<Uids>().start_allocation_log();
+        world.insert_resource(dizzy_components::Restoring);
+        let mut ctx = Ctx::new(store, &tx, registry, options);
+        ctx.read_first = read_first;
+        let t = std::time::Instant::now();
+        match ctx.apply_full(&mut world, &chain[0])? {
+            full::Sourced::Whole => break (world, ctx, target_next, t),
+            full::Sourced::ReadAgain if !read_first => {
+                tracing::debug!(
+                    "restore: snapshot {}: chunks not in row order or damaged: read again, checked first",
+                    chain[0].id
+                );
+                read_first = true;
+            }
+            full::Sourced::ReadAgain => {
+                return Err(corrupt(
+                    store,
+                    chain[0].id,
+                    "@meta",
+                    0,
+                    "its chunks could not be read, even checked first",
+                ));
+            }
+        }
+    };
     tracing::debug!(
         "restore: full snapshot {} in {:?}",
         chain[0].id,
@@ -306,6 +338,9 @@ struct Ctx<'a> {
     refs: RefPolicy,
     unknown: Unknown,
     kept: Kept,
+    /// Read and check every chunk of the full snapshot's groups before
+    /// spawning (see [`full::Sourced`]).
+    read_first: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -322,6 +357,7 @@ impl<'a> Ctx<'a> {
             refs: options.refs,
             unknown: options.unknown,
             kept: Kept::default(),
+            read_first: false,
         }
     }
 }
