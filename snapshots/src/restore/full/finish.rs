@@ -107,7 +107,8 @@ impl Ctx<'_> {
                 .iter()
                 .filter_map(|n| id_of(world, n))
                 .collect();
-            for uid in &plan.uids[gi] {
+            let uids = plan.uids.get().and_then(|u| u.get(gi));
+            for uid in uids.into_iter().flatten() {
                 let mine: Vec<ComponentId> = recorded
                     .iter()
                     .copied()

@@ -49,8 +49,10 @@ impl Preloaded {
         }
     }
 
-    fn next(&mut self) -> Option<UnitChunks> {
-        let unit = self.units.next()?;
+    fn next(&mut self) -> Result<Option<UnitChunks>, Unexpected> {
+        let Some(unit) = self.units.next() else {
+            return Ok(None);
+        };
         let columns = unit
             .columns
             .iter()
@@ -64,14 +66,14 @@ impl Preloaded {
                     .collect()
             })
             .collect();
-        Some(UnitChunks {
+        Ok(Some(UnitChunks {
             rows: Rows {
                 group: unit.group,
                 start: unit.start,
                 end: unit.end,
             },
             columns,
-        })
+        }))
     }
 }
 
@@ -233,9 +235,19 @@ pub(super) enum Source {
 }
 
 /// A source behind a lock, numbering the units it hands out; it hands out
-/// nothing more once a [`Stream`] stopped.
+/// nothing more once a [`Stream`] stopped or the restore gave up.
 pub(super) struct Units {
-    source: Mutex<(Source, usize, bool)>,
+    state: Mutex<State>,
+}
+
+struct State {
+    source: Source,
+    /// Units handed out.
+    claimed: usize,
+    /// A stream stopped (see [`Sourced::ReadAgain`]).
+    stopped: bool,
+    /// The restore failed: decoding more is wasted.
+    cancelled: bool,
 }
 
 /// How the units were handed out.
@@ -250,40 +262,54 @@ pub(crate) enum Sourced {
 impl Units {
     pub(super) fn new(source: Source) -> Self {
         Units {
-            source: Mutex::new((source, 0, false)),
+            state: Mutex::new(State {
+                source,
+                claimed: 0,
+                stopped: false,
+                cancelled: false,
+            }),
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The next unit and its number.
     fn claim(&self) -> Option<(usize, UnitChunks)> {
-        let mut guard = self.source.lock().unwrap_or_else(|p| p.into_inner());
-        let (source, count, stopped) = &mut *guard;
-        if *stopped {
+        let mut state = self.state();
+        if state.stopped || state.cancelled {
             return None;
         }
-        let next = match source {
+        let next = match &mut state.source {
             Source::Preloaded(p) => p.next(),
-            Source::Streamed(s) => match s.next() {
-                Ok(next) => next,
-                Err(Unexpected) => {
-                    *stopped = true;
-                    None
-                }
-            },
+            Source::Streamed(s) => s.next(),
         };
-        let unit = next?;
-        *count += 1;
-        Some((*count - 1, unit))
+        match next {
+            Ok(Some(unit)) => {
+                state.claimed += 1;
+                Some((state.claimed - 1, unit))
+            }
+            Ok(None) => None,
+            Err(Unexpected) => {
+                state.stopped = true;
+                None
+            }
+        }
     }
 
     /// How many units were handed out.
     fn claimed(&self) -> usize {
-        self.source.lock().unwrap_or_else(|p| p.into_inner()).1
+        self.state().claimed
+    }
+
+    /// No unit is handed out any more: the restore failed.
+    pub(super) fn cancel(&self) {
+        self.state().cancelled = true;
     }
 
     pub(super) fn sourced(&self) -> Sourced {
-        let guard = self.source.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.2 {
+        if self.state().stopped {
             Sourced::ReadAgain
         } else {
             Sourced::Whole
