@@ -607,6 +607,13 @@ impl Registry {
     /// typed `spawn_batch` (see [`ArchetypeSpawner`]). Optional: every set of
     /// components restores without it, about 2x slower for large groups.
     ///
+    /// A restore uses the set for the entities whose components *that hold
+    /// no entity references* are exactly `B`: values with references
+    /// (`ChildOf`, any relationship, a field marked `#[entities]`) are
+    /// inserted once every entity exists. So declare bags and planets as
+    /// `(Bag, Weight)`, not `(Bag, Weight, ChildOf)`: a set that names a
+    /// component with references never matches (`dizzy::App` warns of it).
+    ///
     /// # Errors
     /// A member of `B` is not a registered component
     /// ([`RegistryError::UnregisteredInArchetype`]).

@@ -189,6 +189,19 @@ impl App {
     /// [`Registry::archetype`](dizzy_components::Registry::archetype).
     pub fn archetype<B: ArchetypeTuple>(mut self) -> Self {
         self.setup.archetype::<B>();
+        let with_refs: Vec<&str> = B::type_ids()
+            .into_iter()
+            .filter_map(|t| self.registry().get_by_type(t))
+            .filter(|r| r.references().any())
+            .map(|r| r.name())
+            .collect();
+        if !with_refs.is_empty() {
+            tracing::warn!(
+                "archetype {}: values of `{}` that name entities are restored once every entity exists, so a restore does not use this archetype for the entities that have them; declare it without them",
+                std::any::type_name::<B>(),
+                with_refs.join("`, `")
+            );
+        }
         self
     }
 

@@ -308,7 +308,7 @@ pub enum RestoreError {
     },
     /// The file holds a component this build does not register.
     #[error(
-        "{path}: snapshot {snapshot} holds {kind} `{name}`, which this build does not register"
+        "{path}: snapshot {snapshot} holds {kind} `{name}`, which this build does not register (register it, or open with `App::unknown_components(Unknown::Skip)` to leave its values out, or `Unknown::Keep` to carry them to the next snapshots)"
     )]
     Unregistered {
         /// The path.

@@ -188,6 +188,8 @@ fn unknown_components_fail_by_default() {
         err.contains("`other.note`") && err.contains("does not register"),
         "{err}"
     );
+    // The fix is named: register it, or choose a policy for such types.
+    assert!(err.contains("App::unknown_components(Unknown::Skip)"), "{err}");
 }
 
 #[test]

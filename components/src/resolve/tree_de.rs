@@ -459,8 +459,7 @@ impl<'de> TreeDe<'de, '_> {
             return Err(Error {
                 message: format!(
                     "stored as {from}, read as {to} by this build: not every {from} is a \
-                     {to}, so values could be lost (bump the component's version and add a \
-                     migration that says how)"
+                     {to}, so values could be lost"
                 ),
                 path: Some(self.path.join(".")),
             });

@@ -64,6 +64,16 @@ const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0
 /// to repair or to fetch again), else not a redb file at all.
 fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
     if starts_as_redb(path) {
+        // dizzy never turns redb's two-phase commit on: a header that
+        // claims it is a damaged header (a flipped flag), which redb words
+        // as a commit that should not have failed.
+        let reason = if reason.contains("2-phase commit") {
+            format!(
+                "its header is damaged: it claims redb's two-phase commit, which dizzy never uses (redb: {reason})"
+            )
+        } else {
+            reason
+        };
         StoreOpenError::Damaged {
             path: path.to_owned(),
             reason,
@@ -82,4 +92,31 @@ fn starts_as_redb(path: &Path) -> bool {
     std::fs::File::open(path)
         .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0))
         .is_ok_and(|()| head == REDB_MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_that_claims_two_phase_commit_is_named_a_damaged_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flipped.redb");
+        let mut bytes = REDB_MAGIC.to_vec();
+        bytes.extend_from_slice(&[4; 64]);
+        std::fs::write(&path, &bytes).unwrap();
+        let redb_says = "Primary is corrupted despite 2-phase commit".to_owned();
+        let StoreOpenError::Damaged { reason, .. } = not_redb_or_damaged(&path, redb_says) else {
+            panic!("not called damaged");
+        };
+        assert!(reason.starts_with("its header is damaged"), "{reason}");
+        assert!(reason.contains("dizzy never uses"), "{reason}");
+        // Any other reason is passed on as redb gives it.
+        let StoreOpenError::Damaged { reason, .. } =
+            not_redb_or_damaged(&path, "a page does not check".to_owned())
+        else {
+            panic!("not called damaged");
+        };
+        assert_eq!(reason, "a page does not check");
+    }
 }
