@@ -80,7 +80,8 @@ pub struct Capture {
 #[derive(Clone, Debug)]
 pub struct CaptureSettings {
     /// Target size of a chunk, in bytes: a chunk ends at the first value
-    /// that reaches it (so it holds at least one value).
+    /// that reaches it (so it holds at least one value). Targets below 64
+    /// bytes are taken as 64.
     pub chunk_bytes: usize,
     /// Dangling references: fail (default) or drop.
     pub refs: RefPolicy,
