@@ -189,7 +189,10 @@ fn unknown_components_fail_by_default() {
         "{err}"
     );
     // The fix is named: register it, or choose a policy for such types.
-    assert!(err.contains("App::unknown_components(Unknown::Skip)"), "{err}");
+    assert!(
+        err.contains("App::unknown_components(Unknown::Skip)"),
+        "{err}"
+    );
 }
 
 #[test]
