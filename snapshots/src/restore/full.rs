@@ -1,10 +1,10 @@
-//! Restoring a full snapshot, in steps: read the sparse-set and kept
-//! columns and set up where the groups' units come from
+//! Restoring a full snapshot, in steps: read the uids and the sparse-set
+//! and kept columns, and set up where the groups' units come from
 //! ([`Ctx::plan_full`]); restore the resources whose values hold no entity
 //! references; read and decode the groups' units on rayon's workers while
-//! this thread reads the uids, then spawns each unit with the components
-//! whose values hold no entity references ([`Ctx::spawn_groups`], and
-//! `units` for how units are read); then, when every entity exists,
+//! this thread spawns each unit with the components whose values hold no
+//! entity references ([`Ctx::spawn_groups`], and `units` for how units are
+//! read); then, when every entity exists,
 //! restore the other resources, and resolve the values that hold
 //! references and insert them ([`Ctx::insert_deferred`]), so that no hook,
 //! observer or relationship ever sees a stand-in entity; then drop the
@@ -35,10 +35,8 @@ pub(super) struct Plan<'m> {
     snap: u64,
     /// Its groups, with the components this build registers only.
     groups: Vec<GroupMeta>,
-    /// Each group's uids, in row order: read up front when the values of
-    /// unregistered components are kept, else while the first unit is
-    /// decoded.
-    uids: std::sync::OnceLock<Vec<Vec<Uid>>>,
+    /// Each group's uids, in row order.
+    uids: Vec<Vec<Uid>>,
     /// The distinct components of the groups.
     names: Vec<&'m str>,
     /// Columns outside the groups (sparse-set components): keyed chunks.
@@ -195,10 +193,7 @@ impl Ctx<'_> {
         if groups.len() > u32::MAX as usize {
             return Err(corrupt(self.store, snap, "@meta", 0, "too many groups"));
         }
-        let uids = std::sync::OnceLock::new();
-        if self.unknown == Unknown::Keep {
-            let _ = uids.set(self.group_uids(meta, &groups)?);
-        }
+        let uids = self.group_uids(meta, &groups)?;
 
         // Every chunk of the groups' columns; headers are checked first.
         let mut names: Vec<&str> = meta
@@ -230,8 +225,7 @@ impl Ctx<'_> {
             let chunks = self.chunks(meta, &c.name)?;
             if !registered(&c.name) {
                 if self.unknown == Unknown::Keep {
-                    let uids = uids.get().map_or(&[][..], Vec::as_slice);
-                    self.keep_full(meta, &c.name, &chunks, uids)?;
+                    self.keep_full(meta, &c.name, &chunks, &uids)?;
                 }
                 continue;
             }
@@ -346,19 +340,6 @@ impl Ctx<'_> {
         let mut deferred: Vec<Deferred> = Vec::new();
         let mut waited = (std::time::Duration::ZERO, 0);
         in_order(&plan.units, &decode_unit, &mut waited, |take| {
-            // The uids are read while the decoders start on the first units.
-            if plan.uids.get().is_none() {
-                match self.group_uids(meta, &plan.groups) {
-                    Ok(uids) => {
-                        let _ = plan.uids.set(uids);
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        plan.units.cancel();
-                        return;
-                    }
-                }
-            }
             let mut next = take();
             while let Some(first) = next.take() {
                 let gi = first.0.group;
@@ -409,7 +390,7 @@ impl Ctx<'_> {
         if let Sourced::ReadAgain = plan.units.sourced() {
             return Ok(None);
         }
-        let spawned: usize = plan.uids.get().map_or(0, |u| u.iter().map(Vec::len).sum());
+        let spawned: usize = plan.uids.iter().map(Vec::len).sum();
         if world.resource::<Uids>().len() != spawned {
             return Err(corrupt(
                 self.store,
@@ -521,11 +502,7 @@ impl Ctx<'_> {
     ) -> Result<Vec<Deferred>, RestoreError> {
         let snap = plan.snap;
         let g = &plan.groups[gi];
-        let guids = plan
-            .uids
-            .get()
-            .and_then(|u| u.get(gi))
-            .map_or(&[][..], Vec::as_slice);
+        let guids = &plan.uids[gi][..];
         let mut failure: Option<RestoreError> = None;
         let mut columns_of = |result: Decoded| {
             result

@@ -107,8 +107,7 @@ impl Ctx<'_> {
                 .iter()
                 .filter_map(|n| id_of(world, n))
                 .collect();
-            let uids = plan.uids.get().and_then(|u| u.get(gi));
-            for uid in uids.into_iter().flatten() {
+            for uid in &plan.uids[gi] {
                 let mine: Vec<ComponentId> = recorded
                     .iter()
                     .copied()

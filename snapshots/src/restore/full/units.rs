@@ -161,16 +161,16 @@ impl Stream {
             self.group += 1;
             self.at = 0;
         }
-        let Some((rows, cols)) = self.groups.get(self.group).cloned() else {
+        let gi = self.group;
+        let Some((rows, width)) = self.groups.get(gi).map(|(r, c)| (*r, c.len())) else {
             return self.finish().map(|()| None);
         };
-        let gi = self.group;
         let rows_of = |start, end| Rows {
             group: gi,
             start,
             end,
         };
-        if cols.is_empty() {
+        if width == 0 {
             self.at = rows;
             return Ok(Some(UnitChunks {
                 rows: rows_of(0, rows),
@@ -180,15 +180,16 @@ impl Stream {
         // Read each column on until all of them start a chunk at one row:
         // the first place after `at` where every column does.
         let start = self.at;
-        let mut ends = vec![start; cols.len()];
-        let mut columns: Vec<Vec<(usize, u32, Stored)>> = cols.iter().map(|_| Vec::new()).collect();
+        let mut ends = vec![start; width];
+        let mut columns: Vec<Vec<(usize, u32, Stored)>> = (0..width).map(|_| Vec::new()).collect();
         let end = loop {
             let most = ends.iter().copied().max().unwrap_or(start);
             if most > start && ends.iter().all(|&e| e == most) {
                 break most;
             }
-            for (k, &ni) in cols.iter().enumerate() {
+            for k in 0..width {
                 if ends[k] < most || most == start {
+                    let ni = self.groups[gi].1[k];
                     let (ci, bytes, group, first, n) = self.read(ni)?;
                     if group != gi || first != ends[k] || first + n > rows {
                         return Err(Unexpected);
