@@ -129,13 +129,13 @@ impl App {
     }
 
     /// Bounds the memory of the file's page cache (redb's) to `bytes`. By
-    /// default it is a quarter of the file's size at open, between 16 and 256 MiB
+    /// default it is a quarter of the file's size at open, between 64 and 256 MiB
     /// ([`dizzy_snapshots::default_cache_bytes`]); a run over big values
     /// that are written once and rarely read again can take less. A run of
     /// a big world can take more, and its full snapshots are durable sooner:
     /// with 256 MiB (`256 << 20`), half of which holds a full snapshot of up
     /// to 128 MiB until its commit, the first full snapshot of 1M entities
-    /// (34 MB) was durable in 136–142 ms instead of 226–249 ms. The cost is
+    /// (34 MB) was durable in 115–142 ms instead of 169–174 ms. The cost is
     /// memory: redb keeps the pages it wrote, up to the bound.
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_bytes = Some(bytes);

@@ -106,7 +106,7 @@ fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
 }
 
 /// The most memory redb's page cache takes by default: a quarter of the
-/// file's size at open, at least 16 MiB and at most 256 MiB (redb's own
+/// file's size at open, at least 64 MiB and at most 256 MiB (redb's own
 /// default is 1 GiB on every open, which a file of big values fills). A
 /// snapshot file is written once and read back at a restore, so the cache
 /// buys little beyond the pages of the newest records.
@@ -115,15 +115,18 @@ fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
 /// A bigger cache makes big full snapshots durable sooner, at a cost in
 /// memory: half of it is redb's write buffer, and a full snapshot that fits
 /// there is written once, at its commit. In a smaller buffer redb writes
-/// pages out while the snapshot is still being inserted, and each growth of
-/// the file (which redb makes durable at once with `fdatasync`) then waits
-/// for the disk to take them. The first full snapshot of 1M entities (34 MB)
-/// into a new file was durable in 226–249 ms with the default (16 MiB for a
-/// new file) and in 136–142 ms with 256 MiB (same run, `dizzy bench
-/// snapshot`); but redb then keeps the pages it wrote, up to the bound, as
-/// resident memory.
+/// pages out while the snapshot is still being inserted, reads them back to
+/// checksum them, and each growth of the file (which redb makes durable at
+/// once with `fdatasync`) waits for the disk to take them. The first full
+/// snapshot of 1M entities (34 MB) into a new file was durable in 188–212 ms
+/// with a floor of 16 MiB, 169–174 ms with this floor of 64 MiB and 115–142
+/// ms with 256 MiB; at 10M (332 MiB, one repetition each) in 2,103–2,109,
+/// 2,003 and 2,560 ms (a buffer that big delays most writes to the commit).
+/// Same session, `dizzy bench snapshot`, alternating builds. redb keeps the pages it wrote, up to the
+/// bound, as resident memory: 18 MiB more than a 16 MiB floor after the 1M
+/// snapshot, 26 MiB at 10M.
 pub fn default_cache_bytes(file_len: u64) -> usize {
-    let wanted = (file_len / 4).clamp(16 << 20, 256 << 20);
+    let wanted = (file_len / 4).clamp(64 << 20, 256 << 20);
     usize::try_from(wanted).unwrap_or(256 << 20)
 }
 

@@ -4,8 +4,9 @@
 //! (VmHWM, reset between phases) stays within the budget the README
 //! states: 4 × the data (the world's copy; at a snapshot one encoded copy
 //! in flight; at a restore the chunks read and the values decoded from
-//! them) plus 32 MiB (redb's page cache, at most 16 MiB here, and the rest
-//! of the process). redb's default cache alone would be 1 GiB.
+//! them) plus 32 MiB (what redb's page cache holds, bounded at 64 MiB by
+//! default, and the rest of the process). redb's default cache alone would
+//! be 1 GiB.
 //! One test in this file: the measure is the whole process's.
 
 use dizzy::prelude::*;
