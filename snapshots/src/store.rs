@@ -122,9 +122,9 @@ fn precheck(path: &Path, must_exist: bool) -> Result<bool, StoreOpenError> {
 /// with a floor of 16 MiB, 169–174 ms with this floor of 64 MiB and 115–142
 /// ms with 256 MiB; at 10M (332 MiB, one repetition each) in 2,103–2,109,
 /// 2,003 and 2,560 ms (a buffer that big delays most writes to the commit).
-/// Same session, `dizzy bench snapshot`, alternating builds. redb keeps the pages it wrote, up to the
-/// bound, as resident memory: 18 MiB more than a 16 MiB floor after the 1M
-/// snapshot, 26 MiB at 10M.
+/// Same session, `dizzy bench snapshot`, alternating builds. redb keeps the
+/// pages it wrote, up to the bound, as resident memory: 18 MiB more than a
+/// 16 MiB floor after the 1M snapshot, 26 MiB at 10M.
 pub fn default_cache_bytes(file_len: u64) -> usize {
     let wanted = (file_len / 4).clamp(64 << 20, 256 << 20);
     usize::try_from(wanted).unwrap_or(256 << 20)
