@@ -549,7 +549,9 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     ) -> Result<(), ValueError> {
         // A buffer for a chunk, sized for the values at hand when few are
         // asked for (a delta's scattered rows): a chunk-sized buffer each
-        // time is fresh memory from the system, zeroed page by page.
+        // time is fresh memory from the system, zeroed page by page. A
+        // chunk-sized one comes from an earlier capture when one was given
+        // back (`crate::buffers`).
         let known = match place {
             Place::Table(_, Rows::Only(rows)) => Some(rows.len()),
             Place::Table(_, Rows::Range(a, b)) => Some(b.saturating_sub(a) as usize),
@@ -562,7 +564,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
             .min(target + target / 8)
             + prefix;
         let fresh = || {
-            let mut b = Vec::with_capacity(capacity);
+            let mut b = crate::buffers::take(capacity);
             b.resize(prefix, 0);
             b
         };
@@ -580,6 +582,8 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         })?;
         if rows > 0 {
             emit(buf, rows);
+        } else {
+            crate::buffers::recycle(buf);
         }
         Ok(())
     }

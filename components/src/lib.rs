@@ -45,6 +45,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod buffers;
 pub mod codec;
 mod column;
 mod journal;

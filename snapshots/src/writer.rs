@@ -93,12 +93,30 @@ pub fn commit(db: &Database, path: &std::path::Path, capture: &Capture) -> Resul
     commit_retaining(db, path, &capture.meta, capture.chunks.iter(), None).map(|_| ())
 }
 
+/// A chunk handed to [`commit_retaining`]: by value, its buffer is given
+/// back for the next capture ([`dizzy_components::buffers`]) once redb holds
+/// its copy; by reference, it stays the caller's.
+trait Handed: std::borrow::Borrow<ChunkData> {
+    fn inserted(self);
+}
+
+impl Handed for ChunkData {
+    fn inserted(mut self) {
+        dizzy_components::buffers::recycle(std::mem::take(&mut self.bytes));
+    }
+}
+
+impl Handed for &ChunkData {
+    fn inserted(self) {}
+}
+
 /// [`commit`], then, in the same transaction, deletes the snapshots that the
 /// retention policy (keep the newest `k` and their chains) lets go.
 ///
-/// The writer thread hands the chunks over by value: each is freed once
-/// redb holds its copy, so a full snapshot is not in memory twice over.
-fn commit_retaining<C: std::borrow::Borrow<ChunkData>>(
+/// The writer thread hands the chunks over by value: each leaves memory (or
+/// goes back to the capture's buffers) once redb holds its copy, so a full
+/// snapshot is not in memory twice over.
+fn commit_retaining<C: Handed>(
     db: &Database,
     path: &std::path::Path,
     meta: &crate::format::SnapshotMeta,
@@ -151,10 +169,14 @@ fn commit_retaining<C: std::borrow::Borrow<ChunkData>>(
             .map_err(|e| fail(e.into()))?;
         let mut table = tx.open_table(CHUNKS).map_err(|e| fail(e.into()))?;
         for c in chunks {
-            let c = c.borrow();
+            let chunk = c.borrow();
             table
-                .insert((id, c.column.as_str(), c.index), c.bytes.as_slice())
+                .insert(
+                    (id, chunk.column.as_str(), chunk.index),
+                    chunk.bytes.as_slice(),
+                )
                 .map_err(|e| fail(e.into()))?;
+            c.inserted();
         }
     }
     tracing::debug!(

@@ -215,7 +215,7 @@ pub(super) fn uid_chunks(
     let (group, mut start) = at;
     for uid in uids {
         if n == 0 {
-            buf = Vec::with_capacity(room);
+            buf = dizzy_components::buffers::take(room);
             buf.resize(HEADER, 0);
             prev = 0;
         }
