@@ -96,11 +96,11 @@ fn full_snapshots_reuse_buffers_within_the_bound_and_restore_exactly() {
     rewrite(&mut rt, 2);
     rt.snapshot().unwrap();
     rt.close().unwrap();
-    let want: Vec<(u64, Reading)> = saved(&db)
-        .into_iter()
-        .map(|(u, _)| (u, reading(u as usize, 2)))
-        .collect();
     let got = saved(&db);
+    let want: Vec<(u64, Reading)> = got
+        .iter()
+        .map(|(u, _)| (*u, reading(*u as usize, 2)))
+        .collect();
     assert_eq!(got.len(), N);
     assert!(
         got == want,
