@@ -17,12 +17,17 @@
 //! its copy ([`recycle`]), and the next capture takes it again ([`take`]):
 //! repeated snapshots of a big world reuse warm memory. What is kept is
 //! bounded: buffers of [`MIN_CAPACITY`] to [`MAX_CAPACITY`] bytes of
-//! capacity, at most [`KEPT_BYTES`] in all, for the whole process.
+//! capacity, at most [`KEPT_BYTES`] in all, for the whole process; a
+//! request takes only a kept buffer of about its size ([`take`]), and one
+//! that no capture took during the last [`IDLE_CAPTURES`] full captures is
+//! freed ([`capture_started`]), so that what is kept follows what the
+//! captures use now (about one full snapshot's chunk bytes per world).
 //! [`clear`] hands them back to the allocator (a program that has written
 //! its last snapshot for a while); whether the process's resident memory
 //! then falls is the allocator's choice: glibc returned 254 MiB of 340 at a
 //! first `clear` in one process, 58–81 MiB at a later one.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// At most this many bytes of capacity are kept, over all kept buffers
@@ -37,33 +42,71 @@ pub const MIN_CAPACITY: usize = 64 << 10;
 /// Bigger buffers are not kept (a chunk holding one big value; 4 MiB).
 pub const MAX_CAPACITY: usize = 4 << 20;
 
+/// A kept buffer that no capture took during this many full captures in a
+/// row (of any world of the process) is freed at the next one (4: a
+/// process that captures up to four worlds in turn keeps each one's
+/// buffers).
+pub const IDLE_CAPTURES: u64 = 4;
+
+/// Kept buffers by (capacity, the full captures started when it was kept,
+/// a sequence number): the first one at or past a capacity is the
+/// smallest that fits, the last one of its capacity the one kept last.
+type Key = (usize, u64, u64);
+
 struct Pool {
-    buffers: Vec<Vec<u8>>,
+    buffers: BTreeMap<Key, Vec<u8>>,
     bytes: usize,
+    /// Full captures started so far ([`capture_started`]).
+    rounds: u64,
+    /// Buffers kept so far, for the keys.
+    kept: u64,
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
-    buffers: Vec::new(),
+    buffers: BTreeMap::new(),
     bytes: 0,
+    rounds: 0,
+    kept: 0,
 });
 
 /// The pool, whatever a panicking holder left: every change to it is a
-/// single push or removal with its byte count, so it is never half-made.
+/// single insertion or removal with its byte count, so it is never
+/// half-made.
 fn pool() -> MutexGuard<'static, Pool> {
     POOL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// An empty buffer with room for at least `capacity` bytes: a kept one if
-/// there is one big enough and `capacity` is in the kept range, else a new
-/// one (in the kept range, with its capacity rounded up to a size class).
+/// one fits and `capacity` is in the kept range, else a new one (in the
+/// kept range, with its capacity rounded up to a size class).
+///
+/// A kept buffer fits if its capacity is at least `capacity` and less than
+/// twice it; of those, the smallest is taken, and of the smallest the one
+/// kept last, so that buffers the captures no longer need stay untaken and
+/// are freed ([`capture_started`]). A small request never
+/// takes a much bigger buffer: the capture's next chunk-sized request would
+/// then find none and make a new one, and what is kept would grow at every
+/// capture (fresh tester t14k saw it reach [`KEPT_BYTES`] whatever the
+/// snapshot's size).
 pub fn take(capacity: usize) -> Vec<u8> {
     if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
         return Vec::with_capacity(capacity);
     }
     {
         let mut pool = pool();
-        if let Some(i) = pool.buffers.iter().rposition(|b| b.capacity() >= capacity) {
-            let buffer = pool.buffers.swap_remove(i);
+        let smallest = pool
+            .buffers
+            .range((capacity, 0, 0)..(2 * capacity, 0, 0))
+            .next()
+            .map(|(&(size, _, _), _)| size);
+        let fits = smallest.and_then(|size| {
+            let mut same = pool
+                .buffers
+                .range((size, 0, 0)..=(size, u64::MAX, u64::MAX));
+            same.next_back().map(|(key, _)| *key)
+        });
+        if let Some(key) = fits {
+            let buffer = pool.buffers.remove(&key).unwrap_or_default();
             pool.bytes -= buffer.capacity();
             return buffer;
         }
@@ -93,8 +136,36 @@ pub fn recycle(mut buffer: Vec<u8>) {
     let mut pool = pool();
     if pool.bytes + capacity <= KEPT_BYTES {
         pool.bytes += capacity;
-        pool.buffers.push(buffer);
+        pool.kept += 1;
+        let key = (capacity, pool.rounds, pool.kept);
+        pool.buffers.insert(key, buffer);
     }
+}
+
+/// Counts the start of a full capture (the snapshot crate calls it) and
+/// frees the kept buffers that no capture has taken since [`IDLE_CAPTURES`]
+/// full captures ago: what is kept follows what the process's captures
+/// use now, not the biggest snapshot it ever took (a world that shrank, a
+/// world no longer captured).
+pub fn capture_started() {
+    let idle = {
+        let mut pool = pool();
+        pool.rounds += 1;
+        let oldest = pool.rounds.saturating_sub(IDLE_CAPTURES);
+        let mut idle = Vec::new();
+        let mut freed = 0;
+        pool.buffers.retain(|&(capacity, round, _), buffer| {
+            let keep = round >= oldest;
+            if !keep {
+                freed += capacity;
+                idle.push(std::mem::take(buffer));
+            }
+            keep
+        });
+        pool.bytes -= freed;
+        idle
+    };
+    drop(idle);
 }
 
 /// Frees every kept buffer, to the allocator (which may keep the memory
@@ -161,6 +232,47 @@ mod tests {
         ] {
             assert_eq!(size_class(asked), class, "{asked}");
         }
+
+        // A small request leaves a much bigger buffer for a big one.
+        clear();
+        recycle(take(1 << 20));
+        let small = take(MIN_CAPACITY);
+        assert_eq!(small.capacity(), MIN_CAPACITY);
+        recycle(small);
+        assert_eq!(kept_bytes(), (1 << 20) + MIN_CAPACITY);
+        assert_eq!(take(MIN_CAPACITY).capacity(), MIN_CAPACITY);
+        assert_eq!(take(600 << 10).capacity(), 1 << 20);
+        assert_eq!(kept_bytes(), 0);
+
+        // Buffers no capture took for IDLE_CAPTURES full captures are
+        // freed; one taken and given back again is kept.
+        clear();
+        recycle(take(1 << 20));
+        recycle(take(MIN_CAPACITY));
+        for _ in 0..IDLE_CAPTURES {
+            capture_started();
+            recycle(take(MIN_CAPACITY));
+        }
+        assert_eq!(kept_bytes(), (1 << 20) + MIN_CAPACITY);
+        capture_started();
+        assert_eq!(kept_bytes(), MIN_CAPACITY);
+
+        // Of kept buffers of one size, the one kept last is taken: one the
+        // captures no longer need stays untaken and is freed.
+        clear();
+        let (a, b) = (take(1 << 20), take(1 << 20));
+        let (unused, used) = (a.as_ptr(), b.as_ptr());
+        recycle(a);
+        capture_started();
+        recycle(b);
+        for _ in 0..IDLE_CAPTURES {
+            capture_started();
+            let again = take(1 << 20);
+            assert_eq!(again.as_ptr(), used);
+            assert_ne!(again.as_ptr(), unused);
+            recycle(again);
+        }
+        assert_eq!(kept_bytes(), 1 << 20);
 
         // The bound holds.
         clear();

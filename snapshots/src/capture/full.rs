@@ -27,6 +27,7 @@ impl Capturer {
         registry: &Registry,
     ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
         self.scanned = None;
+        dizzy_components::buffers::capture_started();
         let target = self.settings.chunk_bytes.max(64);
         // Kept values (of types this build does not register) name entities
         // by uid: one whose target is gone is refused or dropped, as the
