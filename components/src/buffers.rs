@@ -17,11 +17,16 @@
 //! its copy ([`recycle`]), and the next capture takes it again ([`take`]):
 //! repeated snapshots of a big world reuse warm memory. What is kept is
 //! bounded: buffers of [`MIN_CAPACITY`] to [`MAX_CAPACITY`] bytes of
-//! capacity, at most [`KEPT_BYTES`] in all, for the whole process; a
-//! request takes only a kept buffer of about its size ([`take`]), and one
-//! that no capture took during the last [`IDLE_CAPTURES`] full captures is
-//! freed ([`capture_started`]), so that what is kept follows what the
-//! captures use now (about one full snapshot's chunk bytes per world).
+//! capacity, at most [`KEPT_BYTES`] in all, for the whole process. No
+//! more buffers come back than were taken and are still out: a request
+//! takes the smallest kept buffer that fits ([`take`]), so the captures
+//! that made the buffers find them again, and no capture makes more; a
+//! buffer that no capture took during the last [`IDLE_CAPTURES`] full
+//! captures is freed ([`capture_started`]). What is kept follows what the
+//! captures use now: about the capacity of one full snapshot's chunks per
+//! world (a chunk's buffer is sized for its rows before they are encoded
+//! and grows when they need more, so the capacity can be more than the
+//! bytes a snapshot writes).
 //! [`clear`] hands them back to the allocator (a program that has written
 //! its last snapshot for a while); whether the process's resident memory
 //! then falls is the allocator's choice: glibc returned 254 MiB of 340 at a
@@ -60,6 +65,11 @@ struct Pool {
     rounds: u64,
     /// Buffers kept so far, for the keys.
     kept: u64,
+    /// Buffers in the kept range handed out by [`take`] and not yet given
+    /// back: a buffer given back when none is out (one a capture made by
+    /// itself) is freed, so the pool never holds more buffers than the
+    /// captures took.
+    lent: usize,
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
@@ -67,6 +77,7 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
     bytes: 0,
     rounds: 0,
     kept: 0,
+    lent: 0,
 });
 
 /// The pool, whatever a panicking holder left: every change to it is a
@@ -76,27 +87,33 @@ fn pool() -> MutexGuard<'static, Pool> {
     POOL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// An empty buffer with room for at least `capacity` bytes: a kept one if
-/// one fits and `capacity` is in the kept range, else a new one (in the
-/// kept range, with its capacity rounded up to a size class).
+/// An empty buffer with room for at least `capacity` bytes: if
+/// `capacity` is in the kept range, the smallest kept buffer of at least
+/// that capacity (of those, the one kept last, so that buffers the captures
+/// no longer need stay untaken and are freed, [`capture_started`]), else a
+/// new one with its capacity rounded up to a size class; out of the range,
+/// a new one of that capacity.
 ///
-/// A kept buffer fits if its capacity is at least `capacity` and less than
-/// twice it; of those, the smallest is taken, and of the smallest the one
-/// kept last, so that buffers the captures no longer need stay untaken and
-/// are freed ([`capture_started`]). A small request never
-/// takes a much bigger buffer: the capture's next chunk-sized request would
-/// then find none and make a new one, and what is kept would grow at every
-/// capture (fresh tester t14k saw it reach [`KEPT_BYTES`] whatever the
-/// snapshot's size).
+/// Taking the smallest that fits means that the requests of one capture
+/// find, at the next, the buffers they made, whatever their order: a
+/// request that took a bigger buffer leaves a smaller one that serves the
+/// request that would have taken it. Before (any kept buffer big enough),
+/// a small request took a chunk-sized buffer, the next chunk made a new
+/// one, and what was kept grew at every capture (fresh tester t14k saw it
+/// reach [`KEPT_BYTES`] whatever the snapshot's size); with a bound on the
+/// size (less than twice the request), a buffer that grew while its chunk
+/// was encoded was never taken again (fresh tester t14m: 5 to 12 times a
+/// snapshot's bytes kept).
 pub fn take(capacity: usize) -> Vec<u8> {
     if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
         return Vec::with_capacity(capacity);
     }
     {
         let mut pool = pool();
+        pool.lent += 1;
         let smallest = pool
             .buffers
-            .range((capacity, 0, 0)..(2 * capacity, 0, 0))
+            .range((capacity, 0, 0)..)
             .next()
             .map(|(&(size, _, _), _)| size);
         let fits = smallest.and_then(|size| {
@@ -125,8 +142,10 @@ fn size_class(capacity: usize) -> usize {
     half + (capacity - half).div_ceil(step) * step
 }
 
-/// Keeps `buffer` for a later [`take`] if its capacity is in the kept range
-/// and the pool has room for it; frees it otherwise.
+/// Keeps `buffer` for a later [`take`] if its capacity is in the kept
+/// range, a buffer [`take`] handed out in that range has not come back yet
+/// (this one, or one in its place), and the pool has room for it; frees
+/// it otherwise.
 pub fn recycle(mut buffer: Vec<u8>) {
     let capacity = buffer.capacity();
     if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
@@ -134,6 +153,10 @@ pub fn recycle(mut buffer: Vec<u8>) {
     }
     buffer.clear();
     let mut pool = pool();
+    if pool.lent == 0 {
+        return;
+    }
+    pool.lent -= 1;
     if pool.bytes + capacity <= KEPT_BYTES {
         pool.bytes += capacity;
         pool.kept += 1;
@@ -169,11 +192,13 @@ pub fn capture_started() {
 }
 
 /// Frees every kept buffer, to the allocator (which may keep the memory
-/// for the process rather than give it back to the system).
+/// for the process rather than give it back to the system); buffers out
+/// when it is called are freed when they come back.
 pub fn clear() {
     let buffers = {
         let mut pool = pool();
         pool.bytes = 0;
+        pool.lent = 0;
         std::mem::take(&mut pool.buffers)
     };
     drop(buffers);
@@ -207,10 +232,12 @@ mod tests {
         assert!(take(1000 << 10).is_empty());
 
         // Out of range: neither kept nor taken.
-        recycle(Vec::with_capacity(1 << 10));
-        recycle(Vec::with_capacity(MAX_CAPACITY + 1));
+        clear();
+        let (tiny, huge) = (take(1 << 10), take(MAX_CAPACITY + 1));
+        recycle(tiny);
+        recycle(huge);
         assert_eq!(kept_bytes(), 0);
-        recycle(Vec::with_capacity(MIN_CAPACITY));
+        recycle(take(MIN_CAPACITY));
         assert_ne!(take(1 << 10).capacity(), MIN_CAPACITY);
         // A kept buffer too small for the request is left for another.
         assert!(take(2 * MIN_CAPACITY).capacity() >= 2 * MIN_CAPACITY);
@@ -233,22 +260,50 @@ mod tests {
             assert_eq!(size_class(asked), class, "{asked}");
         }
 
-        // A small request leaves a much bigger buffer for a big one.
+        // The smallest that fits: a small request leaves a bigger buffer
+        // for a big one.
         clear();
-        recycle(take(1 << 20));
-        let small = take(MIN_CAPACITY);
-        assert_eq!(small.capacity(), MIN_CAPACITY);
+        let (big, small) = (take(1 << 20), take(MIN_CAPACITY));
+        recycle(big);
         recycle(small);
         assert_eq!(kept_bytes(), (1 << 20) + MIN_CAPACITY);
         assert_eq!(take(MIN_CAPACITY).capacity(), MIN_CAPACITY);
         assert_eq!(take(600 << 10).capacity(), 1 << 20);
         assert_eq!(kept_bytes(), 0);
 
+        // A buffer that grew while its chunk was written is taken again by
+        // the request that made it.
+        clear();
+        let mut grown = take(600 << 10);
+        grown.resize(1 << 20, 1);
+        assert!(grown.capacity() >= 1 << 20);
+        let ptr = grown.as_ptr();
+        recycle(grown);
+        let again = take(600 << 10);
+        assert_eq!(again.as_ptr(), ptr);
+
+        // No more buffers come back than were taken: one a capture made by
+        // itself is kept only in place of one still out.
+        clear();
+        recycle(Vec::with_capacity(1 << 20));
+        assert_eq!(kept_bytes(), 0);
+        let out = take(1 << 20);
+        recycle(Vec::with_capacity(2 << 20));
+        assert_eq!(kept_bytes(), 2 << 20);
+        recycle(out);
+        assert_eq!(kept_bytes(), 2 << 20);
+        // Buffers out at a clear are freed when they come back.
+        let out = take(4 << 20);
+        clear();
+        recycle(out);
+        assert_eq!(kept_bytes(), 0);
+
         // Buffers no capture took for IDLE_CAPTURES full captures are
         // freed; one taken and given back again is kept.
         clear();
-        recycle(take(1 << 20));
-        recycle(take(MIN_CAPACITY));
+        let (big, small) = (take(1 << 20), take(MIN_CAPACITY));
+        recycle(big);
+        recycle(small);
         for _ in 0..IDLE_CAPTURES {
             capture_started();
             recycle(take(MIN_CAPACITY));
@@ -276,8 +331,11 @@ mod tests {
 
         // The bound holds.
         clear();
-        for _ in 0..KEPT_BYTES / MAX_CAPACITY + 2 {
-            recycle(Vec::with_capacity(MAX_CAPACITY));
+        let many: Vec<Vec<u8>> = (0..KEPT_BYTES / MAX_CAPACITY + 2)
+            .map(|_| take(MAX_CAPACITY))
+            .collect();
+        for b in many {
+            recycle(b);
         }
         assert!(kept_bytes() <= KEPT_BYTES);
         assert!(kept_bytes() > KEPT_BYTES - MAX_CAPACITY);
