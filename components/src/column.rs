@@ -212,17 +212,21 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
     /// bytes: each buffer handed to `emit` starts with `prefix` zero bytes
     /// (room for a header), then the values; `emit` also gets the number of
     /// values in it. With `refs`, references are written as uids (through a
-    /// copy of each value; the world is only read).
+    /// copy of each value; the world is only read). `per_value` is what a
+    /// value is expected to take in bytes (a sample's measure), to size the
+    /// buffers; 0 if not known (then the type's size in memory is used).
     ///
     /// # Errors
     /// A value's `Serialize` failed, or a reference dangles under
     /// `RefPolicy::Fail` (the holder is named by its uid).
+    #[allow(clippy::too_many_arguments)]
     fn encode_chunked(
         &self,
         world: &World,
         place: Place<'_>,
         target: usize,
         prefix: usize,
+        per_value: usize,
         refs: Option<&RefEncoder<'_>>,
         emit: &mut dyn FnMut(Vec<u8>, usize),
     ) -> Result<(), ValueError>;
@@ -544,6 +548,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         place: Place<'_>,
         target: usize,
         prefix: usize,
+        per_value: usize,
         refs: Option<&RefEncoder<'_>>,
         emit: &mut dyn FnMut(Vec<u8>, usize),
     ) -> Result<(), ValueError> {
@@ -551,7 +556,11 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         // asked for (a delta's scattered rows): a chunk-sized buffer each
         // time is fresh memory from the system, zeroed page by page. A
         // chunk-sized one comes from an earlier capture when one was given
-        // back (`crate::buffers`).
+        // back (`crate::buffers`). Sized from a sample of the values when
+        // the caller has one: a buffer that must grow while its chunk is
+        // written is fresh memory again, and a bigger one than the next
+        // capture's request (fresh tester t14m: kept buffers 2-3 times the
+        // bytes written with strings and lists sized from the type).
         let known = match place {
             Place::Table(_, Rows::Only(rows)) => Some(rows.len()),
             Place::Table(_, Rows::Range(a, b)) => Some(b.saturating_sub(a) as usize),
@@ -559,12 +568,19 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
             Place::Table(_, Rows::All) => None,
         };
         let size = std::mem::size_of::<T>().max(1);
-        let capacity = known
-            .map_or(usize::MAX, |n| n.saturating_mul(size + size / 2 + 8))
-            .min(target + target / 8)
-            + prefix;
+        let per_value = if per_value > 0 {
+            per_value
+        } else {
+            size + size / 2 + 8
+        };
+        // A new buffer gets a quarter more room: the values may have grown
+        // by the next capture, which then still finds it.
+        let limit = target + target / 8;
+        let bytes = known.map_or(usize::MAX, |n| n.saturating_mul(per_value));
+        let capacity = bytes.min(limit) + prefix;
+        let room = bytes.saturating_add(bytes / 4).min(limit) + prefix;
         let fresh = || {
-            let mut b = crate::buffers::take(capacity);
+            let mut b = crate::buffers::take_with_room(capacity, room);
             b.resize(prefix, 0);
             b
         };

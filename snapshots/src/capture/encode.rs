@@ -344,19 +344,27 @@ pub(super) fn keyed_chunks(
     let mut out = Vec::new();
     let mut at = 0usize;
     c.ops
-        .encode_chunked(world, place, target, HEADER, refs, &mut |mut buf, rows| {
-            let values = buf.len();
-            let mut prev = 0;
-            for &u in &uids[at..at + rows] {
-                pack_uid(&mut buf, prev, u);
-                prev = u;
-            }
-            at += rows;
-            let mut h = Vec::with_capacity(HEADER);
-            packed_keyed_header(&mut h, rows as u32, (buf.len() - values) as u32);
-            buf[..HEADER].copy_from_slice(&h);
-            out.push((rows as u64, buf));
-        })
+        .encode_chunked(
+            world,
+            place,
+            target,
+            HEADER,
+            0,
+            refs,
+            &mut |mut buf, rows| {
+                let values = buf.len();
+                let mut prev = 0;
+                for &u in &uids[at..at + rows] {
+                    pack_uid(&mut buf, prev, u);
+                    prev = u;
+                }
+                at += rows;
+                let mut h = Vec::with_capacity(HEADER);
+                packed_keyed_header(&mut h, rows as u32, (buf.len() - values) as u32);
+                buf[..HEADER].copy_from_slice(&h);
+                out.push((rows as u64, buf));
+            },
+        )
         .map_err(|e| c.error(e))?;
     Ok(out)
 }

@@ -62,7 +62,7 @@ impl Capturer {
             .iter()
             .map(|c| c.encoder(read, self.settings.refs))
             .collect();
-        let spans: Vec<u32> = groups
+        let spans: Vec<Span> = groups
             .iter()
             .map(|g| span_of(read, &cols, &encoders, g, target))
             .collect();
@@ -132,6 +132,14 @@ const MAX_SPAN: u32 = 1 << 18;
 const SAMPLE_ROWS: u32 = 128;
 const SAMPLE_PLACES: u32 = 8;
 
+/// Rows per task of a group, and the bytes a value of each of its columns
+/// takes in the sample (in the order of the group's columns; 0 where not
+/// sampled).
+struct Span {
+    rows: u32,
+    widths: Vec<usize>,
+}
+
 /// Rows per task of group `g`: as many as fill one chunk of `target` bytes
 /// of its widest column (by bytes per row, sampled), so that the chunks of a
 /// task fill the pages redb stores them in. redb gives a value larger than
@@ -147,12 +155,15 @@ fn span_of(
     encoders: &[Option<RefEncoder<'_>>],
     g: &Group,
     target: usize,
-) -> u32 {
+) -> Span {
     let rows = g.rows;
     // A group that fits in the smallest span is one task whatever its
     // width: sampling it would encode its values twice.
     if rows <= MIN_SPAN {
-        return MIN_SPAN;
+        return Span {
+            rows: MIN_SPAN,
+            widths: vec![0; g.cols.len()],
+        };
     }
     let places = if rows <= SAMPLE_ROWS * SAMPLE_PLACES {
         vec![(0, rows)]
@@ -168,9 +179,11 @@ fn span_of(
     // Uids, packed: a byte or two a row (a column of wider ones is cut
     // into more chunks).
     let mut widest = 1.0f64;
+    let mut widths = Vec::with_capacity(g.cols.len());
     let mut out = Vec::new();
     for &ci in &g.cols {
         let c = &cols[ci];
+        let mut width = 0.0f64;
         for &(a, b) in &places {
             out.clear();
             let place = Place::Table(g.table, Rows::Range(a, b));
@@ -178,21 +191,28 @@ fn span_of(
             if let Ok(n) = c.ops.encode(read, place, encoders[ci].as_ref(), &mut out)
                 && n > 0
             {
-                widest = widest.max(out.len() as f64 / n as f64);
+                width = width.max(out.len() as f64 / n as f64);
             }
         }
+        widest = widest.max(width);
+        // Room for values a little wider than the sample's.
+        widths.push((width * 1.15).ceil() as usize);
     }
     // A little room for rows wider than the sample's.
     let fit = (target.saturating_sub(HEADER)) as f64 / (widest * 1.03);
-    (fit as u32).clamp(MIN_SPAN, MAX_SPAN)
+    Span {
+        rows: (fit as u32).clamp(MIN_SPAN, MAX_SPAN),
+        widths,
+    }
 }
 
 /// A piece of a full snapshot's encoding, run on any core.
 enum Task<'a> {
     /// The uids of rows `a..b` of group `gi` (table `tid`).
     Uids(u32, TableId, u32, u32),
-    /// Column `ci`'s values at rows `a..b` of group `gi` (table `tid`).
-    Rows(u32, usize, TableId, u32, u32),
+    /// Column `ci`'s values at rows `a..b` of group `gi` (table `tid`), of
+    /// about `width` bytes each (0: not known).
+    Rows(u32, usize, TableId, u32, u32, usize),
     /// A sparse-set column's values on these entities.
     Sparse(usize, &'a [Entity]),
 }
@@ -200,15 +220,19 @@ enum Task<'a> {
 /// Every task of a full snapshot: per group, its span of rows (`spans`,
 /// [`span_of`]) of its uids and of each of its columns; each sparse-set
 /// column whole.
-fn tasks<'a>(groups: &[Group], spans: &[u32], sparse: &'a [(usize, Vec<Entity>)]) -> Vec<Task<'a>> {
+fn tasks<'a>(
+    groups: &[Group],
+    spans: &[Span],
+    sparse: &'a [(usize, Vec<Entity>)],
+) -> Vec<Task<'a>> {
     let mut tasks = Vec::new();
-    for (gi, (g, &span)) in groups.iter().zip(spans).enumerate() {
+    for (gi, (g, span)) in groups.iter().zip(spans).enumerate() {
         let gi = gi as u32;
-        for start in (0..g.rows).step_by(span as usize) {
-            let end = (start + span).min(g.rows);
+        for start in (0..g.rows).step_by(span.rows as usize) {
+            let end = (start + span.rows).min(g.rows);
             tasks.push(Task::Uids(gi, g.table, start, end));
-            for &c in &g.cols {
-                tasks.push(Task::Rows(gi, c, g.table, start, end));
+            for (&c, &width) in g.cols.iter().zip(&span.widths) {
+                tasks.push(Task::Rows(gi, c, g.table, start, end, width));
             }
         }
     }
@@ -244,7 +268,7 @@ fn encode_task(
             );
             Ok((col::UID.to_owned(), out))
         }
-        Task::Rows(gi, ci, tid, a, b) => {
+        Task::Rows(gi, ci, tid, a, b, width) => {
             let c = &cols[ci];
             let mut out = Vec::new();
             let mut at = a;
@@ -254,6 +278,7 @@ fn encode_task(
                     Place::Table(tid, Rows::Range(a, b)),
                     target,
                     HEADER,
+                    width,
                     encoders[ci].as_ref(),
                     &mut |mut buf, rows| {
                         finish(
