@@ -88,7 +88,7 @@ fn kept_buffers_stay_where_the_first_snapshots_left_them() {
         let mut q = world.query::<(&Uid, &mut Lots)>();
         for (uid, mut l) in q.iter_mut(world) {
             let i = uid.get() as usize;
-            if (i + round) % 50 == 0 {
+            if (i + round).is_multiple_of(50) {
                 *l = lots(i, round);
             }
         }
