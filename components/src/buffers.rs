@@ -25,10 +25,15 @@
 //! captures is freed ([`capture_started`]). What is kept follows what the
 //! captures use now: about the capacity of one full snapshot's chunks per
 //! world. A full snapshot sizes each chunk's buffer from a sample of its
-//! column's values, with a quarter more room when it makes a new one
-//! ([`take_with_room`]), so the capacity kept is about 1.3 times the
-//! bytes the snapshot writes (a fresh tester's world of strings and lists:
-//! 1.32 times, the same at every one of 12 full snapshots).
+//! column's values, a delta from what the column's values took in its last
+//! chunk, with a quarter more room when it makes a new one
+//! ([`take_with_room`]), so the capacity kept is about 1.3 to 1.6 times
+//! the bytes a full snapshot writes (fresh testers' worlds of strings and
+//! lists: 1.32 times at every one of 12 full snapshots; 1.57–1.59 with
+//! seven components; 1.63–1.84 with deltas of 2 MiB between full
+//! snapshots), up to 2.3 times when the values grow by 5–20% before every
+//! full snapshot (the buffers made for the last sizes are too small for
+//! the next, and wait four full snapshots to be freed).
 //! [`clear`] hands them back to the allocator (a program that has written
 //! its last snapshot for a while); whether the process's resident memory
 //! then falls is the allocator's choice: glibc returned 254 MiB of 340 at a

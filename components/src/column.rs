@@ -16,7 +16,7 @@
 use std::any::TypeId;
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bevy_ecs::component::{Component, ComponentId, StorageType};
 use bevy_ecs::entity::{Entity, EntityMapper};
@@ -30,8 +30,9 @@ use serde::de::DeserializeOwned;
 
 use crate::codec::{self, CodecError};
 use crate::journal::{Journal, LastRemovals, Removed};
+use crate::prefetch::prefetch;
 use crate::refs::{Dangling, RefPolicy, Resolver, drop_relationships_to_no_entity, null_entity};
-use crate::uid::{Uid, Uids, ref_entity};
+use crate::uid::{Uid, ref_entity};
 
 mod decoded;
 
@@ -214,7 +215,10 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
     /// values in it. With `refs`, references are written as uids (through a
     /// copy of each value; the world is only read). `per_value` is what a
     /// value is expected to take in bytes (a sample's measure), to size the
-    /// buffers; 0 if not known (then the type's size in memory is used).
+    /// buffers; 0 if not known (then what this column's values took in the
+    /// last chunk encoded, or before any, the type's size in memory).
+    /// `trailing` is what the caller appends to each buffer per value once
+    /// `emit` has it (a keyed chunk's uids), room left for it.
     ///
     /// # Errors
     /// A value's `Serialize` failed, or a reference dangles under
@@ -227,6 +231,7 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
         target: usize,
         prefix: usize,
         per_value: usize,
+        trailing: usize,
         refs: Option<&RefEncoder<'_>>,
         emit: &mut dyn FnMut(Vec<u8>, usize),
     ) -> Result<(), ValueError>;
@@ -338,11 +343,20 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
 }
 
 /// The [`ColumnOps`] of `T`.
-pub struct Typed<T>(PhantomData<fn() -> T>);
+pub struct Typed<T> {
+    /// Bytes a value took in the last chunk of this column encoded (0:
+    /// none yet), to size the buffers of a capture that has no sample of
+    /// its own (a delta's).
+    width: AtomicUsize,
+    ty: PhantomData<fn() -> T>,
+}
 
 impl<T> Default for Typed<T> {
     fn default() -> Self {
-        Typed(PhantomData)
+        Typed {
+            width: AtomicUsize::new(0),
+            ty: PhantomData,
+        }
     }
 }
 
@@ -352,23 +366,14 @@ impl<T> std::fmt::Debug for Typed<T> {
     }
 }
 
-/// Hints the CPU to load `ptr` into the cache (a no-op elsewhere than
-/// x86-64): for reads of scattered rows, a few rows ahead.
-#[doc(hidden)]
-#[inline(always)]
-pub fn prefetch<T>(ptr: Option<*const T>) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(p) = ptr {
-        // SAFETY: a prefetch never faults, whatever the address.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
-}
-
 impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
+    /// Records what a value took in a chunk of `bytes` holding `rows`
+    /// values, for the next capture without a sample.
+    fn learn(&self, bytes: usize, rows: usize) {
+        self.width
+            .store(bytes.div_ceil(rows.max(1)).max(1), Ordering::Relaxed);
+    }
+
     /// The values of `T` in `table`, and the table's entities.
     fn table_slice(world: &World, tid: TableId) -> Option<(&[UnsafeCell<T>], &[Entity])> {
         let id = world.component_id::<T>()?;
@@ -452,19 +457,6 @@ impl<T: Component + Serialize + DeserializeOwned> Typed<T> {
     }
 }
 
-/// Registers `Uid` as required by `T`, constructed from `world`'s allocator.
-fn require_uid<T: Component>(world: &mut World) {
-    let Some((counter, log)) = world.get_resource::<Uids>().map(Uids::shared_counter) else {
-        return;
-    };
-    // Already required (a second install), or `T` already used: nothing to do.
-    let _ = world.try_register_required_components_with::<T, Uid>(move || {
-        let uid = crate::uid::take_from(&counter);
-        log.note(uid);
-        uid
-    });
-}
-
 impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<T>()
@@ -484,7 +476,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
 
     fn install(&self, world: &mut World) -> ComponentId {
         let id = world.register_component::<T>();
-        require_uid::<T>(world);
+        crate::uid::require_uid::<T>(world);
         // The entity is read through the world, not a `Query`: a query
         // leaves out disabled entities (bevy's default query filters), and
         // a removal from a disabled entity must reach the next delta too.
@@ -549,6 +541,7 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
         target: usize,
         prefix: usize,
         per_value: usize,
+        trailing: usize,
         refs: Option<&RefEncoder<'_>>,
         emit: &mut dyn FnMut(Vec<u8>, usize),
     ) -> Result<(), ValueError> {
@@ -568,15 +561,18 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
             Place::Table(_, Rows::All) => None,
         };
         let size = std::mem::size_of::<T>().max(1);
+        let learned = self.width.load(Ordering::Relaxed);
         let per_value = if per_value > 0 {
             per_value
+        } else if learned > 0 {
+            learned + learned / 8
         } else {
             size + size / 2 + 8
         };
         // A new buffer gets a quarter more room: the values may have grown
         // by the next capture, which then still finds it.
-        let limit = target + target / 8;
-        let bytes = known.map_or(usize::MAX, |n| n.saturating_mul(per_value));
+        let limit = (target + target / 8).saturating_mul(per_value + trailing) / per_value;
+        let bytes = known.map_or(usize::MAX, |n| n.saturating_mul(per_value + trailing));
         let capacity = bytes.min(limit) + prefix;
         let room = bytes.saturating_add(bytes / 4).min(limit) + prefix;
         let fresh = || {
@@ -591,12 +587,14 @@ impl<T: Component + Serialize + DeserializeOwned> ColumnOps for Typed<T> {
             Self::encode_value(v, e, refs, &mut scratch, &mut buf)?;
             rows += 1;
             if buf.len() - prefix >= target {
+                self.learn(buf.len() - prefix, rows);
                 emit(std::mem::replace(&mut buf, fresh()), rows);
                 rows = 0;
             }
             Ok::<(), ValueError>(())
         })?;
         if rows > 0 {
+            self.learn(buf.len() - prefix, rows);
             emit(buf, rows);
         } else {
             crate::buffers::recycle(buf);

@@ -52,6 +52,7 @@ mod journal;
 pub mod json;
 mod lineage;
 mod panic;
+mod prefetch;
 mod refs;
 mod refscan;
 mod registry;
@@ -65,11 +66,12 @@ pub mod text;
 mod uid;
 
 pub use codec::CodecError;
-pub use column::{ColumnOps, DecodedColumn, Place, RefEncoder, Rows, Typed, ValueError, prefetch};
+pub use column::{ColumnOps, DecodedColumn, Place, RefEncoder, Rows, Typed, ValueError};
 pub use journal::{Departures, Journal, LastRemovals, Removed};
 pub use lineage::{CAUSED_BY, CORRELATION, CausedBy, CommandsExt, CorrelationId};
 #[doc(hidden)]
 pub use panic::panic_message;
+pub use prefetch::prefetch;
 pub use refs::{Dangling, RefPolicy, Resolver};
 pub use refscan::{ENTITY, Refs};
 pub use registry::{

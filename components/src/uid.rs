@@ -471,6 +471,19 @@ pub fn init_uids(world: &mut World) {
     }
 }
 
+/// Registers `Uid` as required by `T`, constructed from `world`'s allocator.
+pub(crate) fn require_uid<T: Component>(world: &mut World) {
+    let Some((counter, log)) = world.get_resource::<Uids>().map(Uids::shared_counter) else {
+        return;
+    };
+    // Already required (a second install), or `T` already used: nothing to do.
+    let _ = world.try_register_required_components_with::<T, Uid>(move || {
+        let uid = crate::uid::take_from(&counter);
+        log.note(uid);
+        uid
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

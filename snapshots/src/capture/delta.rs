@@ -164,7 +164,7 @@ impl Capturer {
             };
             let found = places.par_iter().try_for_each(|&p| {
                 c.ops
-                    .encode_chunked(world, p, 1 << 20, 0, 0, Some(&strict), &mut |_, _| {})
+                    .encode_chunked(world, p, 1 << 20, 0, 0, 0, Some(&strict), &mut |_, _| {})
             });
             match found {
                 Ok(()) => {}

@@ -350,6 +350,9 @@ pub(super) fn keyed_chunks(
             target,
             HEADER,
             0,
+            // The uids appended to each chunk: a byte or two each between
+            // rows near each other, more between distant ones.
+            4,
             refs,
             &mut |mut buf, rows| {
                 let values = buf.len();

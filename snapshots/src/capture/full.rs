@@ -279,6 +279,7 @@ fn encode_task(
                     target,
                     HEADER,
                     width,
+                    0,
                     encoders[ci].as_ref(),
                     &mut |mut buf, rows| {
                         finish(
