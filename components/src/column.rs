@@ -206,7 +206,7 @@ pub trait ColumnOps: Send + Sync + sealed::Sealed + 'static {
     /// Registers the type in `world`, the observer that journals its
     /// removals, and `Uid` as a required component: an entity gets its uid
     /// the moment it first gets a persisted component, from the world's
-    /// allocator (see [`Uids`]); returns its id.
+    /// allocator (see [`Uids`](crate::Uids)); returns its id.
     fn install(&self, world: &mut World) -> ComponentId;
 
     /// Encodes the values at `place` in order into chunks of about `target`
