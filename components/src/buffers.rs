@@ -71,8 +71,8 @@ struct Pool {
     bytes: usize,
     /// Full captures started so far ([`capture_started`]).
     rounds: u64,
-    /// Buffers kept so far, for the keys.
-    kept: u64,
+    /// Buffers kept so far: the keys' sequence numbers.
+    seq: u64,
     /// Buffers in the kept range handed out by [`take`] and not yet given
     /// back: a buffer given back when none is out (one a capture made by
     /// itself) is freed, so the pool never holds more buffers than the
@@ -84,7 +84,7 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
     buffers: BTreeMap::new(),
     bytes: 0,
     rounds: 0,
-    kept: 0,
+    seq: 0,
     lent: 0,
 });
 
@@ -175,8 +175,8 @@ pub fn recycle(mut buffer: Vec<u8>) {
     pool.lent -= 1;
     if pool.bytes + capacity <= KEPT_BYTES {
         pool.bytes += capacity;
-        pool.kept += 1;
-        let key = (capacity, pool.rounds, pool.kept);
+        pool.seq += 1;
+        let key = (capacity, pool.rounds, pool.seq);
         pool.buffers.insert(key, buffer);
     }
 }

@@ -162,9 +162,14 @@ impl Capturer {
                     .map(|&tid| Place::Table(tid, Rows::All))
                     .collect()
             };
+            // Only the check is wanted: each chunk's buffer goes back for
+            // the next capture (dropped, it would be a kept buffer lost and
+            // a lent one never returned).
             let found = places.par_iter().try_for_each(|&p| {
                 c.ops
-                    .encode_chunked(world, p, 1 << 20, 0, 0, 0, Some(&strict), &mut |_, _| {})
+                    .encode_chunked(world, p, 1 << 20, 0, 0, 0, Some(&strict), &mut |b, _| {
+                        dizzy_components::buffers::recycle(b);
+                    })
             });
             match found {
                 Ok(()) => {}
