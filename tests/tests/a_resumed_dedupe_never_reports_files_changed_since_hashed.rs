@@ -163,3 +163,45 @@ fn a_file_changed_between_its_partial_and_its_full_hash_is_named_not_dropped() {
     assert!(error.contains("changed since it was listed"), "{error}");
     rt.close().unwrap();
 }
+
+#[test]
+fn a_file_changed_before_its_partial_hash_is_found_by_its_full_hash() {
+    // The ends are read without checking the file against its listing (a
+    // partial hash only sorts out candidates); a file that changed before
+    // them and now matches another file's ends is found when it is hashed
+    // whole, and named, not reported as that file's duplicate.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("a"), "alpha1\n").unwrap();
+    std::fs::write(tree.join("b"), "bravo1\n").unwrap();
+    let mut rt = dizzy_tests::dedupe_runtime(&tree, &dir.path().join("run.redb"), 1);
+    let partial = |w: &mut World| {
+        w.query_filtered::<(), With<dedupe::PartialHash>>()
+            .iter(w)
+            .count()
+    };
+    while !dedupe::listed(rt.world_mut()) {
+        rt.tick().unwrap();
+    }
+    assert_eq!(partial(rt.world_mut()), 0, "listed, nothing read yet");
+    // a now holds b's content (the same size), written after its listing.
+    std::fs::write(tree.join("a"), "bravo1\n").unwrap();
+    let later = SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(tree.join("a"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    while !dedupe::done(rt.world()) {
+        rt.tick().unwrap();
+    }
+    let report = dedupe::report(rt.world_mut());
+    assert!(report.duplicate_sets.is_empty(), "{report:?}");
+    assert_eq!(report.unreadable_files.len(), 1, "{report:?}");
+    let (path, error) = &report.unreadable_files[0];
+    assert_eq!(path, "a");
+    assert!(error.contains("changed since it was listed"), "{error}");
+    rt.close().unwrap();
+}

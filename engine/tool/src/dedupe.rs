@@ -184,6 +184,11 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     // `run_until`, written out: the last snapshot is queued, then the report
     // is built (its files checked again) while the writer makes that
     // snapshot durable.
+    // Once every directory is listed, a snapshot, queued without waiting:
+    // a run killed while files are read resumes without listing again, and
+    // the writer makes the listing (most of what the file holds) durable
+    // while the files are read, not after.
+    let mut listed = dedupe::listed(rt.world_mut());
     let end = loop {
         if stop.is_requested() {
             break RunEnd::Interrupted;
@@ -206,6 +211,10 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             break RunEnd::Done;
         }
         rt.tick()?;
+        if !listed && dedupe::listed(rt.world_mut()) {
+            listed = true;
+            rt.snapshot_changes()?;
+        }
     };
     if let Some(bar) = &bar {
         bar.finish_and_clear();

@@ -1,7 +1,6 @@
 //! What the dedupe demo hashes of a file: its ends for the partial hash,
 //! all of it for the SHA-256, never past the size it was listed with.
 
-use std::io::Read;
 #[cfg(test)]
 use std::path::Path;
 
@@ -62,7 +61,7 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> Result<(), String>
     }
     #[cfg(not(unix))]
     {
-        use std::io::{Seek, SeekFrom};
+        use std::io::{Read, Seek, SeekFrom};
         let mut f = f;
         f.seek(SeekFrom::Start(offset)).map_err(|e| e.to_string())?;
         f.read_exact(buf).map_err(|e| e.to_string())
@@ -108,7 +107,7 @@ fn read_whole(f: &std::fs::File, size: u64, take: &mut dyn FnMut(&[u8])) -> Resu
 /// [`read_whole`], stopped before a read when `stop` says so: whether the
 /// file was read to its end.
 fn read_until(
-    mut f: &std::fs::File,
+    f: &std::fs::File,
     size: u64,
     take: &mut dyn FnMut(&[u8]),
     stop: &dyn Fn() -> bool,
@@ -125,7 +124,7 @@ fn read_until(
             }
             // Up to one byte past the listed size: enough to see it grew.
             let want = usize::try_from(size + 1 - read).map_or(buf.len(), |w| w.min(buf.len()));
-            let n = f.read(&mut buf[..want]).map_err(|e| e.to_string())?;
+            let n = read_some(f, &mut buf[..want]).map_err(|e| e.to_string())?;
             read += n as u64;
             if read > size {
                 return Err(resized(size, read));
@@ -141,6 +140,27 @@ fn read_until(
             Err(resized(size, read))
         }
     })
+}
+
+/// One `read` of `f` into `buf`: on Linux the system call itself
+/// (rustix), without the C library's cancellation-point bookkeeping around
+/// it, which showed in profiles of the demo (tens of thousands of reads).
+fn read_some(f: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        loop {
+            match rustix::io::read(f, &mut *buf) {
+                Err(rustix::io::Errno::INTR) => {}
+                other => return other.map_err(std::io::Error::from),
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        use std::io::Read;
+        let mut f = f;
+        f.read(buf)
+    }
 }
 
 #[cfg(test)]

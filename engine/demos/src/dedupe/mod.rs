@@ -329,7 +329,7 @@ pub struct Report {
     /// Files of duplicate sets that changed since they were listed, found
     /// when a report checked them again ([`ChangedSinceListed`]: their
     /// size, times or inode moved, and their content with them), left out
-    /// of the sets. (A file that changed before a stage hashed it is
+    /// of the sets. (A file that changed before it was hashed whole is
     /// unreadable, "changed since it was listed".)
     pub changed: u64,
     /// Their paths (for display, as in [`SetReport::paths`]), sorted by
@@ -343,6 +343,16 @@ pub struct Report {
     pub hashed_this_run: u64,
     /// The last snapshot written (durable).
     pub snapshot: Option<u64>,
+}
+
+/// Whether every directory is listed (none is [`Unlisted`]): from then on
+/// the run only reads files.
+pub fn listed(world: &mut World) -> bool {
+    world
+        .query_filtered::<(), With<Unlisted>>()
+        .iter(world)
+        .next()
+        .is_none()
 }
 
 /// Progress counters: (files seen, files done, directories left).

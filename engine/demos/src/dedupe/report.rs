@@ -128,8 +128,8 @@ fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
 /// the sets without those files, a set left with one file despawned), so
 /// that the run's next snapshot, and what `dizzy show` and `export-table`
 /// print from it, answer as the report does. (A file that changed before
-/// a stage hashed it is found by that stage: unreadable, "changed since it
-/// was listed".)
+/// it was hashed whole is found by that hash: unreadable, "changed since
+/// it was listed".)
 pub fn report(world: &mut World) -> Report {
     let root = world.get_resource::<Settings>().map(|s| s.root.clone());
     let started = std::time::Instant::now();

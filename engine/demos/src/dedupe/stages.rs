@@ -197,7 +197,8 @@ pub fn stage_older_files(
 
 /// Sets the stage of the files at `from` by a key: a file whose key no
 /// other such file has goes to `alone`, the others to `shared`. In place
-/// (no command per file).
+/// (no command per file), in O(n log n): the keys are sorted once with
+/// their place in the query's order, which the second pass follows.
 fn split<K: Ord>(
     files: &mut Query<(&File, Option<&PartialHash>, &mut Stage)>,
     from: Stage,
@@ -205,22 +206,30 @@ fn split<K: Ord>(
     alone: Stage,
     shared: Stage,
 ) {
-    // Sorted keys: a key is shared when the one after its first is equal.
-    let mut keys: Vec<K> = files
+    // (key, place among the files at `from` that have a key).
+    let mut keys: Vec<(K, usize)> = files
         .iter()
         .filter(|(_, _, s)| **s == from)
         .filter_map(|(f, p, _)| key(f, p))
+        .enumerate()
+        .map(|(i, k)| (k, i))
         .collect();
-    keys.sort_unstable();
-    let is_shared = |k: &K| {
-        let first = keys.partition_point(|x| x < k);
-        keys.get(first + 1) == Some(k)
-    };
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut is_shared = vec![false; keys.len()];
+    for run in keys.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            for (_, i) in run {
+                is_shared[*i] = true;
+            }
+        }
+    }
+    // The same files in the same order: the query's archetypes did not
+    // change in between.
+    let mut place = 0;
     for (f, p, mut s) in files.iter_mut() {
-        if *s == from
-            && let Some(k) = key(f, p)
-        {
-            *s = if is_shared(&k) { shared } else { alone };
+        if *s == from && key(f, p).is_some() {
+            *s = if is_shared[place] { shared } else { alone };
+            place += 1;
         }
     }
 }
@@ -290,6 +299,14 @@ fn as_listed(
 
 /// Hashes the first and last 4 KiB of a batch of files whose size is
 /// shared (small files whole), on every core.
+///
+/// A partial hash only sorts out which files may be equal, so it is not
+/// checked against what the file was when listed (that would be one more
+/// `statx` a file, a sixth of the demo's system calls): a file that
+/// changed since it was listed is found by [`hash_full`] if its ends
+/// match another file's, and by the report's check of every file of a
+/// duplicate set; one whose ends match no other file's has no duplicate
+/// in what was read, whatever it was listed with.
 pub fn hash_partial(
     mut commands: Commands,
     settings: Res<Settings>,
@@ -301,16 +318,13 @@ pub fn hash_partial(
     if batch.is_empty() {
         return;
     }
-    let results = scan::read_batch(&settings.root, &batch, |f, size| {
-        let h = hash::partial_of(&f, size)?;
-        Ok((h, scan::Seen::of_file(&f)))
-    });
+    let results = scan::read_batch(&settings.root, &batch, |f, size| hash::partial_of(&f, size));
     // Files opened and read (not those that could not be).
     reads.0 += results.iter().filter(|(_, r)| r.is_ok()).count() as u64;
     let mut hashed = Vec::new();
     let mut bad = Vec::new();
     for (e, r) in results {
-        match r.and_then(|(h, now)| as_listed(&files, e, now).map(|()| h)) {
+        match r {
             Ok(h) => hashed.push((e, (PartialHash(h), Stage::Compare))),
             Err(error) => bad.push((e, (Unreadable { error }, Stage::Done))),
         }
