@@ -147,6 +147,15 @@ impl CommandsExt for Commands<'_, '_> {
         I::Item: Bundle<Effect: NoBundleEffect>,
     {
         self.queue(move |world: &mut World| {
+            // The cause's correlation known (or taken from its uid) before
+            // the spawn: the effects are spawned with it, not set one by
+            // one after.
+            if let Some(id) = known_correlation(world, cause) {
+                world
+                    .spawn_batch(batch.into_iter().map(|b| (b, CausedBy(cause), id)))
+                    .for_each(drop);
+                return;
+            }
             let effects: Vec<Entity> = world
                 .spawn_batch(batch.into_iter().map(|b| (b, CausedBy(cause), UNSET)))
                 .collect();
@@ -172,6 +181,21 @@ impl CommandsExt for Commands<'_, '_> {
             }
         });
     }
+}
+
+/// The correlation effects of `cause` get, if `cause` is alive and has a
+/// correlation or a uid (a correlation started at `cause` is its uid, as in
+/// [`inherit`], and is given to it now); `None` otherwise.
+fn known_correlation(world: &mut World, cause: Entity) -> Option<CorrelationId> {
+    let c = world.get_entity(cause).ok()?;
+    if let Some(&id) = c.get::<CorrelationId>()
+        && id != UNSET
+    {
+        return Some(id);
+    }
+    let id = CorrelationId(c.get::<Uid>()?.get());
+    world.entity_mut(cause).insert(id);
+    Some(id)
 }
 
 /// Gives `effect` the correlation of `cause`, starting one at `cause` if it
