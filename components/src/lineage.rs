@@ -97,7 +97,8 @@ pub trait CommandsExt {
     /// batch's order, where the command is applied. The lineage is the
     /// same as one `spawn_caused_by` per bundle; only the order in which
     /// uids are handed out may differ: a cause without a uid gets its own
-    /// after the batch's entities (one at a time, after the first).
+    /// after the batch's entities (one at a time, after the first). An
+    /// empty batch changes nothing (the cause gets no correlation).
     ///
     /// ```
     /// use bevy_ecs::prelude::*;
@@ -147,17 +148,22 @@ impl CommandsExt for Commands<'_, '_> {
         I::Item: Bundle<Effect: NoBundleEffect>,
     {
         self.queue(move |world: &mut World| {
+            // No effect, no change: the cause gets no correlation.
+            let mut batch = batch.into_iter().peekable();
+            if batch.peek().is_none() {
+                return;
+            }
             // The cause's correlation known (or taken from its uid) before
             // the spawn: the effects are spawned with it, not set one by
             // one after.
             if let Some(id) = known_correlation(world, cause) {
                 world
-                    .spawn_batch(batch.into_iter().map(|b| (b, CausedBy(cause), id)))
+                    .spawn_batch(batch.map(|b| (b, CausedBy(cause), id)))
                     .for_each(drop);
                 return;
             }
             let effects: Vec<Entity> = world
-                .spawn_batch(batch.into_iter().map(|b| (b, CausedBy(cause), UNSET)))
+                .spawn_batch(batch.map(|b| (b, CausedBy(cause), UNSET)))
                 .collect();
             if world.get_entity(cause).is_ok() {
                 // The first sets the cause's correlation if it has none;
@@ -354,6 +360,21 @@ mod tests {
             assert!(crate::is_valid_uid(r.2));
         }
         assert_ne!(rows[3].2, rows[4].2);
+    }
+
+    #[test]
+    fn an_empty_batch_changes_nothing() {
+        let mut world = setup();
+        let cause = world.spawn(Job(0)).id();
+        let uid = world.get::<Uid>(cause).copied();
+        world
+            .run_system_once(move |mut c: Commands| {
+                c.spawn_batch_caused_by(cause, Vec::<Job>::new());
+            })
+            .unwrap();
+        assert_eq!(world.get::<CorrelationId>(cause), None);
+        assert_eq!(world.get::<Uid>(cause).copied(), uid);
+        assert_eq!(world.query::<&CausedBy>().iter(&world).count(), 0);
     }
 
     #[test]

@@ -44,28 +44,36 @@ pub(crate) fn partial_of(f: &std::fs::File, size: u64) -> Result<u64, String> {
     }
     let mut buf = [0u8; 2 * PARTIAL as usize];
     let (head, tail) = buf.split_at_mut(PARTIAL as usize);
-    read_at(f, head, 0)?;
-    read_at(f, tail, size - PARTIAL)?;
+    read_at(f, head, 0, size)?;
+    read_at(f, tail, size - PARTIAL, size)?;
     let digest: [u8; 32] = Sha256::digest(buf).into();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     Ok(u64::from_le_bytes(first))
 }
 
-/// Fills `buf` from `f` at `offset`.
-fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> Result<(), String> {
+/// Fills `buf` from `f` at `offset`, of a file listed with `size` bytes:
+/// a file that ends before (it was cut since it was listed) is an error
+/// that says so.
+fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64, size: u64) -> Result<(), String> {
     #[cfg(unix)]
-    {
+    let read = {
         use std::os::unix::fs::FileExt;
-        f.read_exact_at(buf, offset).map_err(|e| e.to_string())
-    }
+        f.read_exact_at(buf, offset)
+    };
     #[cfg(not(unix))]
-    {
+    let read = {
         use std::io::{Read, Seek, SeekFrom};
         let mut f = f;
-        f.seek(SeekFrom::Start(offset)).map_err(|e| e.to_string())?;
-        f.read_exact(buf).map_err(|e| e.to_string())
-    }
+        f.seek(SeekFrom::Start(offset))
+            .and_then(|_| f.read_exact(buf))
+    };
+    read.map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            format!("changed since it was listed: {size} bytes listed, fewer read")
+        }
+        _ => e.to_string(),
+    })
 }
 
 /// The SHA-256 of the whole file at `path`, listed with `size` bytes. A
@@ -208,6 +216,19 @@ mod tests {
         assert!(grown.contains("changed since it was listed"), "{grown}");
         let shrunk = full(&f, 300_001).unwrap_err();
         assert!(shrunk.contains("changed since it was listed"), "{shrunk}");
+        // Cut after it was opened: its ends are not where they were listed.
+        let opened = open_listed(&f, 300_000).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let cut = partial_of(&opened, 300_000).unwrap_err();
+        assert_eq!(
+            cut,
+            "changed since it was listed: 300000 bytes listed, fewer read"
+        );
         std::fs::write(&f, b"").unwrap();
         assert_eq!(full(&f, 0).unwrap(), <[u8; 32]>::from(Sha256::digest(b"")));
         #[cfg(unix)]

@@ -330,7 +330,12 @@ pub struct Report {
     /// when a report checked them again ([`ChangedSinceListed`]: their
     /// size, times or inode moved, and their content with them), left out
     /// of the sets. (A file that changed before it was hashed whole is
-    /// unreadable, "changed since it was listed".)
+    /// unreadable, "changed since it was listed".) The check is of
+    /// metadata, as `make` and `rsync` check: a write that moves none of
+    /// them is not seen — on Linux, a write through a shared writable
+    /// memory map to a page already dirty (the time is set when the page
+    /// is first written after the kernel wrote it back) — until the file's
+    /// times move; to hash every file again, use a new database file.
     pub changed: u64,
     /// Their paths (for display, as in [`SetReport::paths`]), sorted by
     /// their bytes.

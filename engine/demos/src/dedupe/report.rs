@@ -3,7 +3,6 @@
 //! the file answers as the report does.
 
 use bevy_ecs::prelude::*;
-use rayon::prelude::*;
 
 use super::scan;
 use super::{
@@ -11,34 +10,30 @@ use super::{
     Unreadable, display, hex, path_of,
 };
 
-/// Whether the file `rel` (relative to `root`) still holds content of
-/// `size` bytes hashing to `sha256`: trusted when its size, modification
-/// and change times and inode are those it was listed with, hashed again
-/// otherwise. It is looked at and opened beneath its directory, itself
-/// opened without following a symlink on its path (as the pipeline does).
-/// `read` counts the files it reads again.
+/// Whether `file`, in its directory, still holds content of `size` bytes
+/// hashing to `sha256`: trusted when its size, modification and change
+/// times and inode are those it was `listed` with, hashed again (`read`)
+/// otherwise. Its directory is opened without following a symlink on its
+/// path (as the pipeline does); one that could not be is a change.
 fn still_holds(
-    root: &std::path::Path,
-    rel: &[u8],
+    file: Result<scan::InDir<'_>, &String>,
     listed: &File,
     size: u64,
     sha256: &[u8; 32],
-    read: &mut u64,
-) -> Check {
-    let Ok(file) = scan::in_dir(root, rel) else {
-        return Check::Changed;
+) -> (Check, bool) {
+    let Ok(file) = file else {
+        return (Check::Changed, false);
     };
     let Ok(Some(now)) = file.look() else {
-        return Check::Changed;
+        return (Check::Changed, false);
     };
     if now.size != size {
-        return Check::Changed;
+        return (Check::Changed, false);
     }
     if listed.as_listed() == Some(now) {
-        return Check::Same;
+        return (Check::Same, false);
     }
-    *read += 1;
-    match file.sha256(size) {
+    let check = match file.sha256(size) {
         // The same content, and the file did not move during the read: it
         // is listed as it is now, so the next report trusts it unread.
         Ok((digest, after)) if &digest == sha256 => match after {
@@ -46,7 +41,8 @@ fn still_holds(
             _ => Check::Same,
         },
         _ => Check::Changed,
-    }
+    };
+    (check, true)
 }
 
 /// What a check of a set's file found.
@@ -64,42 +60,47 @@ enum Check {
 /// left with fewer than two files despawned. Returns the files it read.
 fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
     // Members of the sets: their content, checked (hashed again when their
-    // size, times or inode moved), on every core.
+    // size, times or inode moved), on every core, each directory opened
+    // once for the members it holds.
     let mut sets = world.query::<(Entity, &DuplicateSet)>();
     let read: &World = world;
-    type Checked = (Entity, Vec<Entity>, Vec<(Entity, scan::Seen)>, u64);
-    let checked: Vec<Checked> = sets
-        .iter(read)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(set, s)| {
-            let mut reads = 0;
-            let mut gone = Vec::new();
-            let mut verified = Vec::new();
-            for &e in &s.files {
-                let Some(f) = read.get::<File>(e) else {
-                    continue;
-                };
-                let rel = path_of(f, read.get::<RawPath>(e));
-                match still_holds(root, rel, f, s.size, &s.sha256, &mut reads) {
-                    Check::Same => {}
-                    Check::Verified(now) => verified.push((e, now)),
-                    Check::Changed => gone.push(e),
-                }
-            }
-            (set, gone, verified, reads)
+    let sets: Vec<(Entity, &DuplicateSet)> = sets.iter(read).collect();
+    // (place of its set, file), the set's size, the file's path.
+    let members: Vec<((usize, Entity), u64, &[u8])> = sets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, s))| s.files.iter().map(move |&e| (i, e, s.size)))
+        .filter_map(|(i, e, size)| {
+            let f = read.get::<File>(e)?;
+            Some(((i, e), size, path_of(f, read.get::<RawPath>(e))))
         })
         .collect();
-    let mut reads = 0;
-    for (set, gone, verified, r) in checked {
-        reads += r;
-        for (file, now) in verified {
-            if let Some(mut f) = world.get_mut::<File>(file) {
-                f.modified_ns = now.modified_ns;
-                f.changed_ns = now.changed_ns;
-                f.inode = now.inode;
-            }
+    let checked = scan::in_dirs(root, &members, |file, (i, e), size| {
+        match read.get::<File>(e) {
+            Some(listed) => still_holds(file, listed, size, &sets[i].1.sha256),
+            None => (Check::Same, false),
         }
+    });
+    let reads = checked.iter().filter(|(_, (_, r))| *r).count() as u64;
+    // What changed, by set (in the order of the sets).
+    let mut gone: Vec<Vec<Entity>> = vec![Vec::new(); sets.len()];
+    let mut verified = Vec::new();
+    for ((i, e), (check, _)) in checked {
+        match check {
+            Check::Same => {}
+            Check::Verified(now) => verified.push((e, now)),
+            Check::Changed => gone[i].push(e),
+        }
+    }
+    let sets: Vec<Entity> = sets.into_iter().map(|(set, _)| set).collect();
+    for (file, now) in verified {
+        if let Some(mut f) = world.get_mut::<File>(file) {
+            f.modified_ns = now.modified_ns;
+            f.changed_ns = now.changed_ns;
+            f.inode = now.inode;
+        }
+    }
+    for (set, gone) in sets.into_iter().zip(gone) {
         if gone.is_empty() {
             continue;
         }

@@ -399,21 +399,8 @@ fn split_path(rel: &[u8]) -> (&[u8], &[u8]) {
 /// A file by its name in its directory, the directory opened without
 /// following a symlink on its path (as [`read_batch`] opens files).
 pub(crate) struct InDir<'a> {
-    dir: OpenDir,
+    dir: &'a OpenDir,
     name: &'a [u8],
-}
-
-/// The file `rel` (relative to the root) in its directory.
-///
-/// # Errors
-/// Its directory is gone, is not one any more, or has a symlink on its
-/// path (`ELOOP`).
-pub(crate) fn in_dir<'a>(root: &Path, rel: &'a [u8]) -> std::io::Result<InDir<'a>> {
-    let (dir, name) = split_path(rel);
-    Ok(InDir {
-        dir: open_dir(root, dir)?,
-        name,
-    })
 }
 
 impl InDir<'_> {
@@ -429,18 +416,71 @@ impl InDir<'_> {
         })
     }
 
+    /// The file opened to be read, if it is what a file listed with `size`
+    /// bytes may be ([`open_listed`]).
+    fn open(&self, size: u64) -> Result<std::fs::File, String> {
+        open_listed_in(self.dir, self.name, size)
+    }
+
     /// Its SHA-256, read only as far as `size`, the size it was listed
     /// with, and what the open file is at the end of the read.
     pub(crate) fn sha256(&self, size: u64) -> Result<([u8; 32], Option<Seen>), String> {
-        let f = open_listed_in(&self.dir, self.name, size)?;
+        let f = self.open(size)?;
         let digest = full_of(&f, size)?;
         Ok((digest, Seen::of_file(&f)))
     }
 }
 
+/// Runs `each` on the files of a batch — `(id, size listed, path relative
+/// to the root)` — on every core, each directory opened once for the files
+/// of it that the batch holds (once per slice of 64 of them, so that one
+/// big directory keeps every core busy; the slices of most bytes first, so
+/// that what is left at the end is small). `each` gets the file in its
+/// opened directory, or the message of the error that opening its
+/// directory gave, and its id and listed size. In no particular order.
+pub(crate) fn in_dirs<K, T, F>(root: &Path, batch: &[(K, u64, &[u8])], each: F) -> Vec<(K, T)>
+where
+    K: Copy + Send + Sync,
+    T: Send,
+    F: Fn(Result<InDir<'_>, &String>, K, u64) -> T + Sync,
+{
+    use rayon::prelude::*;
+    /// Files per task.
+    const SLICE: usize = 64;
+    let mut items: Vec<(&[u8], &[u8], K, u64)> = batch
+        .iter()
+        .map(|&(k, size, rel)| {
+            let (dir, name) = split_path(rel);
+            (dir, name, k, size)
+        })
+        .collect();
+    items.sort_by(|a, b| a.0.cmp(b.0));
+    let mut slices: Vec<&[(&[u8], &[u8], K, u64)]> = items
+        .chunk_by(|a, b| a.0 == b.0)
+        .flat_map(|same_dir| same_dir.chunks(SLICE))
+        .collect();
+    slices.sort_by_cached_key(|slice| std::cmp::Reverse(slice.iter().map(|i| i.3).sum::<u64>()));
+    slices
+        .par_iter()
+        .flat_map_iter(|slice| {
+            let rel = slice[0].0;
+            let dir = open_dir(root, rel).map_err(|e| match dir_error(root, rel, &e) {
+                // The file's own message: its directory is not one.
+                m if m == "not a directory any more" => format!("its directory is {m}"),
+                m => m,
+            });
+            let each = &each;
+            slice.iter().map(move |&(_, name, k, size)| {
+                let file = dir.as_ref().map(|dir| InDir { dir, name });
+                (k, each(file, k, size))
+            })
+        })
+        .collect()
+}
+
 /// Reads the files of a batch — `(id, size listed, path relative to the
 /// root)` — on every core, each directory opened once for the files of it
-/// that the batch holds: `read` gets each file opened (see
+/// that the batch holds ([`in_dirs`]): `read` gets each file opened (see
 /// [`OpenDir::open`]) and its listed size. A file whose directory cannot be
 /// opened gets that error.
 pub(crate) fn read_batch<K, T, F>(
@@ -453,46 +493,10 @@ where
     T: Send,
     F: Fn(std::fs::File, u64) -> Result<T, String> + Sync,
 {
-    use rayon::prelude::*;
-    /// Files per task: a directory with more is opened once per slice, so
-    /// that one big directory keeps every core busy.
-    const SLICE: usize = 64;
-    let mut items: Vec<(&[u8], &[u8], K, u64)> = batch
-        .iter()
-        .map(
-            |&(k, size, rel)| match rel.iter().rposition(|&b| b == b'/') {
-                Some(i) => (&rel[..i], &rel[i + 1..], k, size),
-                None => (&rel[..0], rel, k, size),
-            },
-        )
-        .collect();
-    items.sort_by(|a, b| a.0.cmp(b.0));
-    let mut slices: Vec<&[(&[u8], &[u8], K, u64)]> = items
-        .chunk_by(|a, b| a.0 == b.0)
-        .flat_map(|same_dir| same_dir.chunks(SLICE))
-        .collect();
-    // The biggest first: what is left at the end is small, so no core
-    // waits long for another.
-    slices.sort_by_cached_key(|slice| std::cmp::Reverse(slice.iter().map(|i| i.3).sum::<u64>()));
-    slices
-        .par_iter()
-        .flat_map_iter(|slice| {
-            let rel = slice[0].0;
-            let dir = open_dir(root, rel).map_err(|e| match dir_error(root, rel, &e) {
-                // The file's own message: its directory is not one.
-                m if m == "not a directory any more" => format!("its directory is {m}"),
-                m => m,
-            });
-            let read = &read;
-            slice.iter().map(move |&(_, name, k, size)| {
-                let result = match &dir {
-                    Ok(dir) => open_listed_in(dir, name, size).and_then(|f| read(f, size)),
-                    Err(e) => Err(e.clone()),
-                };
-                (k, result)
-            })
-        })
-        .collect()
+    in_dirs(root, batch, |file, _, size| match file {
+        Ok(file) => file.open(size).and_then(|f| read(f, size)),
+        Err(e) => Err(e.clone()),
+    })
 }
 
 /// A file's modification time in nanoseconds since the epoch (0 if the

@@ -153,9 +153,17 @@ pub fn discover(
                 continue;
             }
         };
-        commands.spawn_batch_caused_by(dir, l.dirs);
-        commands.spawn_batch_caused_by(dir, l.files);
-        commands.spawn_batch_caused_by(dir, l.bad);
+        // No command for what the directory does not hold (most hold no
+        // directory, or no file that cannot be read).
+        if !l.dirs.is_empty() {
+            commands.spawn_batch_caused_by(dir, l.dirs);
+        }
+        if !l.files.is_empty() {
+            commands.spawn_batch_caused_by(dir, l.files);
+        }
+        if !l.bad.is_empty() {
+            commands.spawn_batch_caused_by(dir, l.bad);
+        }
         for bundle in l.raw_dirs {
             commands.spawn_caused_by(dir, bundle);
         }
@@ -207,13 +215,15 @@ fn split<K: Ord>(
     shared: Stage,
 ) {
     // (key, place among the files at `from` that have a key).
-    let mut keys: Vec<(K, usize)> = files
-        .iter()
-        .filter(|(_, _, s)| **s == from)
-        .filter_map(|(f, p, _)| key(f, p))
-        .enumerate()
-        .map(|(i, k)| (k, i))
-        .collect();
+    let mut keys: Vec<(K, usize)> = Vec::with_capacity(files.iter().len());
+    keys.extend(
+        files
+            .iter()
+            .filter(|(_, _, s)| **s == from)
+            .filter_map(|(f, p, _)| key(f, p))
+            .enumerate()
+            .map(|(i, k)| (k, i)),
+    );
     keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut is_shared = vec![false; keys.len()];
     for run in keys.chunk_by(|a, b| a.0 == b.0) {
