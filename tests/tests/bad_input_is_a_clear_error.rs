@@ -43,6 +43,38 @@ fn missing_directory() {
     assert!(!db.exists(), "no file is created");
 }
 
+/// A `--db` whose name holds a newline, a carriage return or a terminal
+/// escape is named in the error with those written `\xNN`: one line that
+/// cannot recolour or rewrite the terminal, and two paths never print alike.
+#[test]
+fn a_db_path_with_control_characters_is_named_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let cases = [
+        ("no\nsuch/x.redb", "no\\x0Asuch"),
+        ("e\u{1b}[31mred/x.redb", "e\\x1B[31mred"),
+        ("c\rr/x.redb", "c\\x0Dr"),
+        ("rtl\u{202E}gpj.exe/x.redb", "rtl\\u{202E}gpj.exe"),
+    ];
+    for (name, shown) in cases {
+        let err = dedupe_fails(&tree, &dir.path().join(name));
+        assert!(err.contains(shown), "{name:?}: {err}");
+        assert!(err.contains("does not exist"), "{name:?}: {err}");
+        assert!(
+            !err.trim_end().contains(['\u{1b}', '\r', '\u{202E}']),
+            "{err:?}"
+        );
+    }
+    // A directory given as --db: `a b` and `a<newline>b` are told apart.
+    std::fs::create_dir(dir.path().join("a b")).unwrap();
+    std::fs::create_dir(dir.path().join("a\nb")).unwrap();
+    let space = dedupe_fails(&tree, &dir.path().join("a b"));
+    let newline = dedupe_fails(&tree, &dir.path().join("a\nb"));
+    assert_ne!(space, newline);
+    assert!(newline.contains("a\\x0Ab: is a directory"), "{newline}");
+}
+
 #[test]
 fn not_a_redb_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,8 +2,11 @@
 //! as `--db` is named as a link with its missing target; a killed run's file
 //! that needs a repair but cannot be written (no write permission on the
 //! file and its directory) says so and how to inspect it, and is left as it
-//! was. As root, permissions do not bind: the inspecting process then runs
-//! as `nobody` (setpriv), as a user would meet read-only media.
+//! was. A finished dedupe run rerun while a directory of its sets cannot
+//! be read names those files unreadable for that report, and finds them
+//! again in their set once access is back (not "changed since listed"). As
+//! root, permissions do not bind: the process then runs as `nobody`
+//! (setpriv), as a user would meet read-only media.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -122,4 +125,99 @@ fn a_killed_runs_file_without_write_access_says_it_needs_a_repair_and_how() {
     let list = dizzy_json(&["snapshots", "--db", &copy.to_string_lossy(), "--json"]);
     assert!(!list.as_array().unwrap().is_empty(), "{list}");
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `dizzy demo dedupe TREE --db DB --json` as [`dizzy_unprivileged`]: its
+/// report.
+fn dedupe_unprivileged(tree: &Path, db: &Path) -> serde_json::Value {
+    let (tree, db) = (tree.to_str().unwrap(), db.to_str().unwrap());
+    let o = dizzy_unprivileged(&["demo", "dedupe", tree, "--db", db, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The paths of the report's sets, and its `changed` count.
+fn sets_and_changed(report: &serde_json::Value) -> (Vec<Vec<String>>, u64) {
+    let sets = report["duplicate_sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    (sets, report["changed"].as_u64().unwrap())
+}
+
+#[test]
+fn a_file_that_cannot_be_checked_again_is_unreadable_until_access_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let sub = tree.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("a"), b"the same content").unwrap();
+    std::fs::write(sub.join("b"), b"the same content").unwrap();
+    std::fs::write(tree.join("c"), b"the same content").unwrap();
+    std::fs::write(tree.join("d"), b"other content").unwrap();
+    if is_root() {
+        for p in [dir.path(), &tree, &sub, &sub.join("a"), &sub.join("b")] {
+            std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+        }
+        for p in [tree.join("c"), tree.join("d")] {
+            std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let db = dir.path().join("run.redb");
+    let all = vec![vec!["c".to_owned(), "sub/a".to_owned(), "sub/b".to_owned()]];
+    assert_eq!(
+        sets_and_changed(&dedupe_unprivileged(&tree, &db)),
+        (all.clone(), 0)
+    );
+
+    // The directory cannot be searched now: its files are not checked, not
+    // changed.
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let report = dedupe_unprivileged(&tree, &db);
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(sets_and_changed(&report), (vec![], 0), "{report}");
+    let unreadable = report["unreadable_files"].to_string();
+    assert!(
+        unreadable.contains("sub/a")
+            && unreadable.contains("sub/b")
+            && unreadable.contains("not checked again")
+            && unreadable.contains("ermission denied"),
+        "{report}"
+    );
+    assert_eq!(report["unreadable"], 2, "{report}");
+
+    // Access is back: the set is whole again.
+    assert_eq!(
+        sets_and_changed(&dedupe_unprivileged(&tree, &db)),
+        (all.clone(), 0)
+    );
+
+    // A file made unreadable itself (its change time moves, so it is
+    // opened to be hashed again): not checked, then found the same.
+    let a = sub.join("a");
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let report = dedupe_unprivileged(&tree, &db);
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let expected = vec![vec!["c".to_owned(), "sub/b".to_owned()]];
+    assert_eq!(sets_and_changed(&report), (expected, 0), "{report}");
+    assert!(
+        report["unreadable_files"].to_string().contains("sub/a"),
+        "{report}"
+    );
+    assert_eq!(sets_and_changed(&dedupe_unprivileged(&tree, &db)), (all, 0));
+
+    // A file that did change is still found changed.
+    std::fs::write(sub.join("b"), b"THE SAME CONTENT").unwrap();
+    let report = dedupe_unprivileged(&tree, &db);
+    let expected = vec![vec!["c".to_owned(), "sub/a".to_owned()]];
+    assert_eq!(sets_and_changed(&report), (expected, 1), "{report}");
 }

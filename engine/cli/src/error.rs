@@ -41,12 +41,13 @@ impl CliError {
         self.code
     }
 
-    /// Prints the message on stderr, on one line, waiting at most two
-    /// seconds for stderr to take it: a pipe nobody reads never keeps a
-    /// finished command from exiting (the exit code still tells).
+    /// Prints the message on stderr, on one line (see [`one_line`]),
+    /// waiting at most two seconds for stderr to take it: a pipe nobody
+    /// reads never keeps a finished command from exiting (the exit code
+    /// still tells).
     pub(crate) fn print(&self) {
         use std::io::Write;
-        let one_line = self.message.replace('\n', " ");
+        let one_line = one_line(&self.message);
         let line = if self.code == 1 {
             format!("error: {one_line}\n")
         } else if one_line.starts_with("stopped") {
@@ -67,6 +68,29 @@ impl CliError {
     }
 }
 
+/// `message` as one line that cannot drive a terminal: an ASCII control
+/// character (newline, tab, carriage return, escape, ...) is written
+/// `\xNN`, another control character or one that hides or reorders a line
+/// (a bidirectional override, a zero-width space:
+/// [`dizzy_components::text::hides_or_reorders`]) `\u{N}` (hex), the way
+/// `demo dedupe` shows paths. A path given on the command line (`--db`)
+/// that holds such a character is named in an error as it is, not as a
+/// terminal would render it.
+pub(crate) fn one_line(message: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_ascii_control() {
+            let _ = write!(out, "\\x{:02X}", c as u32);
+        } else if c.is_control() || dizzy_components::text::hides_or_reorders(c) {
+            let _ = write!(out, "\\u{{{:X}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -76,5 +100,19 @@ impl std::fmt::Display for CliError {
 impl<E: std::error::Error> From<E> for CliError {
     fn from(e: E) -> Self {
         CliError::new(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn an_error_line_names_control_characters_instead_of_sending_them() {
+        assert_eq!(one_line("plain: text, é"), "plain: text, é");
+        assert_eq!(one_line("a\nb"), "a\\x0Ab");
+        assert_eq!(one_line("a b"), "a b");
+        assert_eq!(one_line("e\u{1b}[31mred\rx\t"), "e\\x1B[31mred\\x0Dx\\x09");
+        assert_eq!(one_line("\u{202E}txt.exe\u{85}"), "\\u{202E}txt.exe\\u{85}");
     }
 }

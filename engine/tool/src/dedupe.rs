@@ -58,6 +58,10 @@ fn own_file(root: &std::path::Path, db: &std::path::Path) -> Option<Vec<u8>> {
 fn parse_batch(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(format!(
+            "`{s}`: too large, expected a whole number from 1 to {}",
+            usize::MAX
+        )),
         _ => Err(format!("`{s}`: expected a whole number of at least 1")),
     }
 }
@@ -98,8 +102,8 @@ pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
     })
 }
 
-/// The root's path shown as the demo shows paths ([`dedupe::display`]).
-fn root_display(root: &std::path::Path) -> String {
+/// A path (the root, `--db`) shown as the demo shows paths ([`dedupe::display`]).
+fn shown(root: &std::path::Path) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -114,18 +118,17 @@ fn root_display(root: &std::path::Path) -> String {
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
     // Check the tree before the file is touched.
     let root = std::fs::canonicalize(&args.dir)
-        .map_err(|e| CliError::new(format!("{}: {e}", root_display(&args.dir))))?;
+        .map_err(|e| CliError::new(format!("{}: {e}", shown(&args.dir))))?;
     if !root.is_dir() {
         return Err(CliError::new(format!(
             "{}: not a directory",
-            root_display(&args.dir)
+            shown(&args.dir)
         )));
     }
-    std::fs::read_dir(&root)
-        .map_err(|e| CliError::new(format!("{}: {e}", root_display(&args.dir))))?;
+    std::fs::read_dir(&root).map_err(|e| CliError::new(format!("{}: {e}", shown(&args.dir))))?;
     // The root as the file system gives it: two roots that differ only in
     // bytes that are not UTF-8 are two roots.
-    let root_str = root_display(&root);
+    let root_str = shown(&root);
 
     let settings = Settings {
         root: root.clone(),
@@ -162,7 +165,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     } else if state.root != root_str {
         return Err(CliError::new(format!(
             "{}: holds a dedupe run of {}, not of {}; use another --db",
-            args.db.display(),
+            shown(&args.db),
             state.root,
             root_str
         )));

@@ -319,7 +319,11 @@ pub struct Report {
     /// Files and directories that could not be read (left out of the
     /// duplicate sets, with everything an unreadable directory holds). A
     /// file whose size no other file has is never opened, so it is never
-    /// found unreadable.
+    /// found unreadable. A file of a set that the report could not check
+    /// again (no permission on its directory now, an I/O error) is one of
+    /// them, "not checked again: " and the error, for this report only: it
+    /// stays in its set in the database file, and the next report checks it
+    /// again.
     pub unreadable: u64,
     /// Their paths (for display, as in [`SetReport::paths`]; a directory's
     /// ends with `/`) and errors, sorted by path.

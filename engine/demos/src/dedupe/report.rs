@@ -14,18 +14,29 @@ use super::{
 /// hashing to `sha256`: trusted when its size, modification and change
 /// times and inode are those it was `listed` with, hashed again (`read`)
 /// otherwise. Its directory is opened without following a symlink on its
-/// path (as the pipeline does); one that could not be is a change.
+/// path (as the pipeline does). A file gone, not a regular file, cut or
+/// grown, or under a path that moved ([`scan::is_a_move`]) changed; one
+/// that cannot be looked at or read now (a directory without permission,
+/// an I/O error) is [`Check::Unreadable`].
 fn still_holds(
-    file: Result<scan::InDir<'_>, &String>,
+    file: Result<scan::InDir<'_>, &scan::ReadError>,
     listed: &File,
     size: u64,
     sha256: &[u8; 32],
 ) -> (Check, bool) {
-    let Ok(file) = file else {
-        return (Check::Changed, false);
+    let not_read = |moved: bool, message: String| match moved {
+        true => Check::Changed,
+        false => Check::Unreadable(message),
     };
-    let Ok(Some(now)) = file.look() else {
-        return (Check::Changed, false);
+    let file = match file {
+        Ok(file) => file,
+        Err(e) => return (not_read(e.moved, e.message.clone()), false),
+    };
+    let now = match file.look() {
+        Ok(Some(now)) => now,
+        // Not a regular file any more.
+        Ok(None) => return (Check::Changed, false),
+        Err(e) => return (not_read(scan::is_a_move(&e), e.to_string()), false),
     };
     if now.size != size {
         return (Check::Changed, false);
@@ -40,7 +51,8 @@ fn still_holds(
             Some(after) if after == now => Check::Verified(now),
             _ => Check::Same,
         },
-        _ => Check::Changed,
+        Ok(_) => Check::Changed,
+        Err(e) => not_read(e.moved, e.message),
     };
     (check, true)
 }
@@ -53,12 +65,25 @@ enum Check {
     Verified(scan::Seen),
     /// Another content, or gone.
     Changed,
+    /// Not known: it could not be looked at or read now (the error).
+    Unreadable(String),
+}
+
+/// What a check of the sets' files found that the world does not record.
+#[derive(Default)]
+struct Checked {
+    /// Files read.
+    reads: u64,
+    /// Files that could not be checked, with the error: out of this
+    /// report's sets, but left in their sets in the world, unmarked, to be
+    /// checked again by the next report.
+    unchecked: Vec<(Entity, String)>,
 }
 
 /// Checks the files again (see [`report`]) and records what changed:
 /// [`ChangedSinceListed`] on each, out of its duplicate set, and a set
-/// left with fewer than two files despawned. Returns the files it read.
-fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
+/// left with fewer than two files despawned.
+fn check_again(world: &mut World, root: &std::path::Path) -> Checked {
     // Members of the sets: their content, checked (hashed again when their
     // size, times or inode moved), on every core, each directory opened
     // once for the members it holds.
@@ -81,7 +106,10 @@ fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
             None => (Check::Same, false),
         }
     });
-    let reads = checked.iter().filter(|(_, (_, r))| *r).count() as u64;
+    let mut found = Checked {
+        reads: checked.iter().filter(|(_, (_, r))| *r).count() as u64,
+        unchecked: Vec::new(),
+    };
     // What changed, by set (in the order of the sets).
     let mut gone: Vec<Vec<Entity>> = vec![Vec::new(); sets.len()];
     let mut verified = Vec::new();
@@ -90,6 +118,7 @@ fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
             Check::Same => {}
             Check::Verified(now) => verified.push((e, now)),
             Check::Changed => gone[i].push(e),
+            Check::Unreadable(error) => found.unchecked.push((e, error)),
         }
     }
     let sets: Vec<Entity> = sets.into_iter().map(|(set, _)| set).collect();
@@ -116,7 +145,7 @@ fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
             set.despawn();
         }
     }
-    reads
+    found
 }
 
 /// Builds the report from the world. When the run knows its root (it has
@@ -130,11 +159,17 @@ fn check_again(world: &mut World, root: &std::path::Path) -> u64 {
 /// that the run's next snapshot, and what `dizzy show` and `export-table`
 /// print from it, answer as the report does. (A file that changed before
 /// it was hashed whole is found by that hash: unreadable, "changed since
-/// it was listed".)
+/// it was listed".) A file that cannot be checked now — its directory
+/// without permission, an I/O error — is left out of this report's sets
+/// and named unreadable, "not checked again: " and the error, but nothing
+/// is recorded: the file keeps it in its set, and the next report checks it
+/// again.
 pub fn report(world: &mut World) -> Report {
     let root = world.get_resource::<Settings>().map(|s| s.root.clone());
     let started = std::time::Instant::now();
-    let read_again = root.as_deref().map_or(0, |r| check_again(world, r));
+    let checked = root
+        .as_deref()
+        .map_or_else(Checked::default, |r| check_again(world, r));
     tracing::debug!("dedupe: files checked again in {:?}", started.elapsed());
     let mut files = 0;
     let mut bytes = 0;
@@ -168,8 +203,16 @@ pub fn report(world: &mut World) -> Report {
             changed.push(path_of(f, raw).to_vec());
         }
     }
+    for (e, error) in &checked.unchecked {
+        if let Some(f) = world.get::<File>(*e) {
+            let path = path_of(f, world.get::<RawPath>(*e)).to_vec();
+            unreadable.push((path, format!("not checked again: {error}")));
+        }
+    }
     unreadable.sort();
     changed.sort();
+    let unchecked: std::collections::HashSet<Entity> =
+        checked.unchecked.iter().map(|(e, _)| *e).collect();
     let mut query = world.query::<&DuplicateSet>();
     let world: &World = world;
     let mut sets: Vec<SetReport> = query
@@ -178,6 +221,7 @@ pub fn report(world: &mut World) -> Report {
             let mut paths: Vec<&[u8]> = s
                 .files
                 .iter()
+                .filter(|e| !unchecked.contains(e))
                 .filter_map(|&e| Some(path_of(world.get::<File>(e)?, world.get::<RawPath>(e))))
                 .collect();
             paths.sort();
@@ -201,7 +245,7 @@ pub fn report(world: &mut World) -> Report {
         changed: changed.len() as u64,
         changed_files: changed.iter().map(|p| display(p)).collect(),
         resumed_from_snapshot: None,
-        hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0) + read_again,
+        hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0) + checked.reads,
         snapshot: None,
     }
 }

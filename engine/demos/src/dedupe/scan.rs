@@ -424,9 +424,26 @@ impl InDir<'_> {
 
     /// Its SHA-256, read only as far as `size`, the size it was listed
     /// with, and what the open file is at the end of the read.
-    pub(crate) fn sha256(&self, size: u64) -> Result<([u8; 32], Option<Seen>), String> {
-        let f = self.open(size)?;
-        let digest = full_of(&f, size)?;
+    ///
+    /// # Errors
+    /// It could not be opened or read; [`ReadError::moved`] when it is gone,
+    /// is a symlink or not a regular file now, or is not `size` bytes long
+    /// any more.
+    pub(crate) fn sha256(&self, size: u64) -> Result<([u8; 32], Option<Seen>), ReadError> {
+        let f = self.dir.open(self.name).map_err(|e| ReadError {
+            moved: is_a_move(&e),
+            message: symlink_error(&e),
+        })?;
+        let f = checked(f, size).map_err(|message| ReadError {
+            moved: true,
+            message,
+        })?;
+        let digest = full_of(&f, size).map_err(|message| ReadError {
+            // Cut or grown (a read error on a file of its listed size is
+            // one of reading).
+            moved: Seen::of_file(&f).is_none_or(|now| now.size != size),
+            message,
+        })?;
         Ok((digest, Seen::of_file(&f)))
     }
 }
@@ -436,13 +453,13 @@ impl InDir<'_> {
 /// of it that the batch holds (once per slice of 64 of them, so that one
 /// big directory keeps every core busy; the slices of most bytes first, so
 /// that what is left at the end is small). `each` gets the file in its
-/// opened directory, or the message of the error that opening its
-/// directory gave, and its id and listed size. In no particular order.
+/// opened directory, or the error that opening its directory gave, and its
+/// id and listed size. In no particular order.
 pub(crate) fn in_dirs<K, T, F>(root: &Path, batch: &[(K, u64, &[u8])], each: F) -> Vec<(K, T)>
 where
     K: Copy + Send + Sync,
     T: Send,
-    F: Fn(Result<InDir<'_>, &String>, K, u64) -> T + Sync,
+    F: Fn(Result<InDir<'_>, &ReadError>, K, u64) -> T + Sync,
 {
     use rayon::prelude::*;
     /// Files per task.
@@ -464,10 +481,13 @@ where
         .par_iter()
         .flat_map_iter(|slice| {
             let rel = slice[0].0;
-            let dir = open_dir(root, rel).map_err(|e| match dir_error(root, rel, &e) {
-                // The file's own message: its directory is not one.
-                m if m == "not a directory any more" => format!("its directory is {m}"),
-                m => m,
+            let dir = open_dir(root, rel).map_err(|e| ReadError {
+                moved: is_a_move(&e),
+                message: match dir_error(root, rel, &e) {
+                    // The file's own message: its directory is not one.
+                    m if m == "not a directory any more" => format!("its directory is {m}"),
+                    m => m,
+                },
             });
             let each = &each;
             slice.iter().map(move |&(_, name, k, size)| {
@@ -495,8 +515,30 @@ where
 {
     in_dirs(root, batch, |file, _, size| match file {
         Ok(file) => file.open(size).and_then(|f| read(f, size)),
-        Err(e) => Err(e.clone()),
+        Err(e) => Err(e.message.clone()),
     })
+}
+
+/// Why a listed file, or its directory, could not be opened or read.
+pub(crate) struct ReadError {
+    /// What went wrong, for people.
+    pub(crate) message: String,
+    /// Whether it says the path moved ([`is_a_move`]) rather than that it
+    /// cannot be read now.
+    pub(crate) moved: bool,
+}
+
+/// Whether `e`, met opening or looking at a listed path, says that what
+/// was listed there moved — it is gone (`ENOENT`), a directory on its path
+/// is not one any more (`ENOTDIR`) or is a symlink now (`ELOOP`) — rather
+/// than that it cannot be read now (permission, too many open files, an
+/// I/O error): access that may come back.
+pub(crate) fn is_a_move(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) {
+        return true;
+    }
+    e.kind() == std::io::ErrorKind::NotFound
 }
 
 /// A file's modification time in nanoseconds since the epoch (0 if the
