@@ -27,6 +27,22 @@ pub fn is_risky(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t') || hides_or_reorders(c)
 }
 
+/// Pushes `c` onto `out` as a line for people shows it: an ASCII control
+/// character (newline, tab, carriage return, escape, delete) as `\xNN`,
+/// another control character or one [`hides_or_reorders`] names as `\u{N}`
+/// (hex), any other as itself. What `demo dedupe` shows paths with and CLI
+/// error lines are written with.
+pub fn push_shown(out: &mut String, c: char) {
+    use std::fmt::Write;
+    if c.is_ascii_control() {
+        let _ = write!(out, "\\x{:02X}", c as u32);
+    } else if c.is_control() || hides_or_reorders(c) {
+        let _ = write!(out, "\\u{{{:X}}}", c as u32);
+    } else {
+        out.push(c);
+    }
+}
+
 /// `text` with the characters that drive a terminal or hide or reorder a
 /// line written as JSON `\uXXXX` escapes (a pair of them above U+FFFF):
 /// the control characters (`char::is_control`: C0 but tab and newline,

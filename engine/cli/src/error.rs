@@ -71,22 +71,15 @@ impl CliError {
 /// `message` as one line that cannot drive a terminal: an ASCII control
 /// character (newline, tab, carriage return, escape, ...) is written
 /// `\xNN`, another control character or one that hides or reorders a line
-/// (a bidirectional override, a zero-width space:
-/// [`dizzy_components::text::hides_or_reorders`]) `\u{N}` (hex), the way
-/// `demo dedupe` shows paths. A path given on the command line (`--db`)
+/// (a bidirectional override, a zero-width space) `\u{N}` (hex):
+/// [`dizzy_components::text::push_shown`], the way `demo dedupe` shows
+/// paths. A path given on the command line (`--db`)
 /// that holds such a character is named in an error as it is, not as a
 /// terminal would render it.
 pub(crate) fn one_line(message: &str) -> String {
-    use std::fmt::Write;
     let mut out = String::with_capacity(message.len());
     for c in message.chars() {
-        if c.is_ascii_control() {
-            let _ = write!(out, "\\x{:02X}", c as u32);
-        } else if c.is_control() || dizzy_components::text::hides_or_reorders(c) {
-            let _ = write!(out, "\\u{{{:X}}}", c as u32);
-        } else {
-            out.push(c);
-        }
+        dizzy_components::text::push_shown(&mut out, c);
     }
     out
 }

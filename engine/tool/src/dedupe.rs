@@ -103,15 +103,15 @@ pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
 }
 
 /// A path (the root, `--db`) shown as the demo shows paths ([`dedupe::display`]).
-fn shown(root: &std::path::Path) -> String {
+fn shown(path: &std::path::Path) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        dedupe::display(root.as_os_str().as_bytes())
+        dedupe::display(path.as_os_str().as_bytes())
     }
     #[cfg(not(unix))]
     {
-        dedupe::display(root.to_string_lossy().as_bytes())
+        dedupe::display(path.to_string_lossy().as_bytes())
     }
 }
 

@@ -77,7 +77,7 @@ struct Checked {
     /// Files that could not be checked, with the error: out of this
     /// report's sets, but left in their sets in the world, unmarked, to be
     /// checked again by the next report.
-    unchecked: Vec<(Entity, String)>,
+    unchecked: std::collections::HashMap<Entity, String>,
 }
 
 /// Checks the files again (see [`report`]) and records what changed:
@@ -108,7 +108,7 @@ fn check_again(world: &mut World, root: &std::path::Path) -> Checked {
     });
     let mut found = Checked {
         reads: checked.iter().filter(|(_, (_, r))| *r).count() as u64,
-        unchecked: Vec::new(),
+        unchecked: Default::default(),
     };
     // What changed, by set (in the order of the sets).
     let mut gone: Vec<Vec<Entity>> = vec![Vec::new(); sets.len()];
@@ -118,7 +118,9 @@ fn check_again(world: &mut World, root: &std::path::Path) -> Checked {
             Check::Same => {}
             Check::Verified(now) => verified.push((e, now)),
             Check::Changed => gone[i].push(e),
-            Check::Unreadable(error) => found.unchecked.push((e, error)),
+            Check::Unreadable(error) => {
+                found.unchecked.insert(e, error);
+            }
         }
     }
     let sets: Vec<Entity> = sets.into_iter().map(|(set, _)| set).collect();
@@ -211,8 +213,6 @@ pub fn report(world: &mut World) -> Report {
     }
     unreadable.sort();
     changed.sort();
-    let unchecked: std::collections::HashSet<Entity> =
-        checked.unchecked.iter().map(|(e, _)| *e).collect();
     let mut query = world.query::<&DuplicateSet>();
     let world: &World = world;
     let mut sets: Vec<SetReport> = query
@@ -221,7 +221,7 @@ pub fn report(world: &mut World) -> Report {
             let mut paths: Vec<&[u8]> = s
                 .files
                 .iter()
-                .filter(|e| !unchecked.contains(e))
+                .filter(|e| !checked.unchecked.contains_key(e))
                 .filter_map(|&e| Some(path_of(world.get::<File>(e)?, world.get::<RawPath>(e))))
                 .collect();
             paths.sort();

@@ -55,15 +55,7 @@ pub fn display(bytes: &[u8]) -> String {
         for c in chunk.valid().chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
-                c if c.is_ascii_control() => {
-                    let _ = write!(out, "\\x{:02X}", c as u32);
-                }
-                // Other control characters, and those that break or
-                // reorder a line (separators, bidirectional controls).
-                c if c.is_control() || dizzy_components::text::hides_or_reorders(c) => {
-                    let _ = write!(out, "\\u{{{:X}}}", c as u32);
-                }
-                c => out.push(c),
+                c => dizzy_components::text::push_shown(&mut out, c),
             }
         }
         for b in chunk.invalid() {
@@ -418,26 +410,29 @@ impl InDir<'_> {
 
     /// The file opened to be read, if it is what a file listed with `size`
     /// bytes may be ([`open_listed`]).
-    fn open(&self, size: u64) -> Result<std::fs::File, String> {
-        open_listed_in(self.dir, self.name, size)
+    ///
+    /// # Errors
+    /// It could not be opened; [`ReadError::moved`] when it is gone, or a
+    /// symlink or not a regular file now.
+    fn open(&self, size: u64) -> Result<std::fs::File, ReadError> {
+        let f = self.dir.open(self.name).map_err(|e| ReadError {
+            moved: is_a_move(&e),
+            message: symlink_error(&e),
+        })?;
+        checked(f, size).map_err(|message| ReadError {
+            moved: true,
+            message,
+        })
     }
 
     /// Its SHA-256, read only as far as `size`, the size it was listed
     /// with, and what the open file is at the end of the read.
     ///
     /// # Errors
-    /// It could not be opened or read; [`ReadError::moved`] when it is gone,
-    /// is a symlink or not a regular file now, or is not `size` bytes long
-    /// any more.
+    /// It could not be opened or read; [`ReadError::moved`] as for
+    /// [`InDir::open`], or when it is not `size` bytes long any more.
     pub(crate) fn sha256(&self, size: u64) -> Result<([u8; 32], Option<Seen>), ReadError> {
-        let f = self.dir.open(self.name).map_err(|e| ReadError {
-            moved: is_a_move(&e),
-            message: symlink_error(&e),
-        })?;
-        let f = checked(f, size).map_err(|message| ReadError {
-            moved: true,
-            message,
-        })?;
+        let f = self.open(size)?;
         let digest = full_of(&f, size).map_err(|message| ReadError {
             // Cut or grown (a read error on a file of its listed size is
             // one of reading).
@@ -514,7 +509,10 @@ where
     F: Fn(std::fs::File, u64) -> Result<T, String> + Sync,
 {
     in_dirs(root, batch, |file, _, size| match file {
-        Ok(file) => file.open(size).and_then(|f| read(f, size)),
+        Ok(file) => file
+            .open(size)
+            .map_err(|e| e.message)
+            .and_then(|f| read(f, size)),
         Err(e) => Err(e.message.clone()),
     })
 }
@@ -559,12 +557,6 @@ pub(crate) fn modified_ns(m: &std::fs::Metadata) -> u64 {
 #[cfg(test)]
 pub(crate) fn open_listed(path: &Path, size: u64) -> Result<std::fs::File, String> {
     let f = open_without_symlinks(path, false).map_err(|e| symlink_error(&e))?;
-    checked(f, size)
-}
-
-/// [`open_listed`] for the entry `name` of an opened directory.
-fn open_listed_in(dir: &OpenDir, name: &[u8], size: u64) -> Result<std::fs::File, String> {
-    let f = dir.open(name).map_err(|e| symlink_error(&e))?;
     checked(f, size)
 }
 
