@@ -141,6 +141,63 @@ fn a_listed_file_that_is_now_a_fifo_or_a_symlink_is_not_read() {
     assert!(text.contains("unreadable: gone/: "), "{text}");
 }
 
+/// Found by a fresh tester: a listed file of more than 8 KiB whose size
+/// no other file shares once its ends are hashed was never read whole, so
+/// a device put in its place (`mknod c 1 5`, `/dev/zero`) between a kill
+/// and the resume, or a file grown since, was done without a word.
+#[test]
+fn a_listed_file_grown_or_now_a_device_is_named_changed_at_its_partial_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    const SIZE: u64 = 20_000;
+    std::fs::write(tree.join("kept"), vec![1u8; SIZE as usize]).unwrap();
+    std::fs::write(tree.join("grown"), vec![2u8; SIZE as usize + 1]).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(tree.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A character device needs CAP_MKNOD (CI runs as root).
+    let device = std::process::Command::new("mknod")
+        .arg(tree.join("device"))
+        .args(["c", "1", "5"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let db = dir.path().join("d.redb");
+    let mut listed = vec![("kept", SIZE), ("grown", SIZE), ("fifo", SIZE)];
+    if device {
+        listed.push(("device", SIZE));
+    }
+    listed_run(&db, &tree, &listed, &[]);
+
+    let report = run(&tree, &db);
+    assert_eq!(report["duplicate_sets"], serde_json::json!([]), "{report}");
+    let named: Vec<(&str, &str)> = report["unreadable_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u[0].as_str().unwrap(), u[1].as_str().unwrap()))
+        .collect();
+    let mut expected = vec![];
+    if device {
+        expected.push((
+            "device",
+            "changed since it was listed: 20000 bytes listed, 20001 or more read",
+        ));
+    }
+    expected.push((
+        "fifo",
+        "changed since it was listed: not a regular file any more",
+    ));
+    expected.push((
+        "grown",
+        "changed since it was listed: 20000 bytes listed, 20001 or more read",
+    ));
+    assert_eq!(named, expected, "{report}");
+}
+
 #[test]
 fn roots_that_differ_only_in_bytes_that_are_not_utf8_are_two_roots() {
     let dir = tempfile::tempdir().unwrap();

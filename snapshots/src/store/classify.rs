@@ -64,12 +64,15 @@ const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0
 /// to repair or to fetch again), else not a redb file at all.
 fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
     if starts_as_redb(path) {
-        // dizzy never turns redb's two-phase commit on: a header that
-        // claims it is a damaged header (a flipped flag), which redb words
-        // as a commit that should not have failed.
+        // redb refuses to fall back to the commit before when the last
+        // one was made in two phases: dizzy's snapshots never are, but
+        // redb's own commit at a clean close is (it records the allocator
+        // state, which needs two phases). So either a page that commit
+        // names is damaged, or the header's flag was flipped; redb words
+        // both as a commit that should not have failed.
         let reason = if reason.contains("2-phase commit") {
             format!(
-                "its header is damaged: it claims redb's two-phase commit, which dizzy never uses (redb: {reason})"
+                "its last commit is damaged: a page it names fails its checksum, or the header's flag for a two-phase commit was flipped (redb: {reason})"
             )
         } else {
             reason
@@ -99,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_header_that_claims_two_phase_commit_is_named_a_damaged_header() {
+    fn a_damaged_two_phase_commit_is_named_a_damaged_last_commit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flipped.redb");
         let mut bytes = REDB_MAGIC.to_vec();
@@ -109,8 +112,8 @@ mod tests {
         let StoreOpenError::Damaged { reason, .. } = not_redb_or_damaged(&path, redb_says) else {
             panic!("not called damaged");
         };
-        assert!(reason.starts_with("its header is damaged"), "{reason}");
-        assert!(reason.contains("dizzy never uses"), "{reason}");
+        assert!(reason.starts_with("its last commit is damaged"), "{reason}");
+        assert!(reason.contains("fails its checksum"), "{reason}");
         // Any other reason is passed on as redb gives it.
         let StoreOpenError::Damaged { reason, .. } =
             not_redb_or_damaged(&path, "a page does not check".to_owned())

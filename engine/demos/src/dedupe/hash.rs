@@ -35,18 +35,22 @@ pub(crate) fn partial(path: &Path, size: u64) -> Result<u64, String> {
 /// of its first and last [`PARTIAL`] bytes; for a smaller one, the XXH3
 /// (64 bits) of all of it — a hash that only sorts out which files may be
 /// equal (those whose size and partial hash are shared get their SHA-256),
-/// so a fast one, as jdupes and fclones use.
+/// so a fast one, as jdupes and fclones use. Either way a file that does
+/// not end at `size` now — cut, grown, or a FIFO or device put in its
+/// place — is an error that says it changed since it was listed: the read
+/// of the last bytes asks for one byte more, so that this costs no call.
 pub(crate) fn partial_of(f: &std::fs::File, size: u64) -> Result<u64, String> {
     if size <= 2 * PARTIAL {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         read_whole(f, size, &mut |chunk| h.update(chunk))?;
         return Ok(h.digest());
     }
-    let mut buf = [0u8; 2 * PARTIAL as usize];
+    // Both ends, and one byte past the tail to see that the file ends.
+    let mut buf = [0u8; 2 * PARTIAL as usize + 1];
     let (head, tail) = buf.split_at_mut(PARTIAL as usize);
     read_at(f, head, 0, size)?;
-    read_at(f, tail, size - PARTIAL, size)?;
-    let digest: [u8; 32] = Sha256::digest(buf).into();
+    read_end(f, tail, size - PARTIAL, size)?;
+    let digest: [u8; 32] = Sha256::digest(&buf[..2 * PARTIAL as usize]).into();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     Ok(u64::from_le_bytes(first))
@@ -72,8 +76,57 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64, size: u64) -> Result<
         std::io::ErrorKind::UnexpectedEof => {
             format!("changed since it was listed: {size} bytes listed, fewer read")
         }
-        _ => e.to_string(),
+        _ => read_error(&e),
     })
+}
+
+/// Fills all of `buf` but its last byte from `f` at `offset`, the last
+/// bytes of a file listed with `size` bytes, and checks that the file
+/// ends there: `buf` is one byte longer than what is wanted, so a file
+/// that holds more (it grew, or a device is there now) fills it. A short
+/// read of a regular file is its end, so the check costs no call.
+fn read_end(f: &std::fs::File, buf: &mut [u8], offset: u64, size: u64) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let want = buf.len() - 1;
+        let mut got = 0;
+        loop {
+            let n = match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(&e)),
+            };
+            got += n;
+            if got > want {
+                return Err(resized(size, size + 1));
+            }
+            if got == want {
+                // Fewer bytes than asked for: the end of the file.
+                return Ok(());
+            }
+            if n == 0 {
+                return Err(format!(
+                    "changed since it was listed: {size} bytes listed, fewer read"
+                ));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let want = buf.len() - 1;
+        read_at(f, &mut buf[..want], offset, size)
+    }
+}
+
+/// The message of an error reading a listed file: a FIFO or socket put
+/// where it was (`ESPIPE`: it cannot be read at an offset) says so.
+fn read_error(e: &std::io::Error) -> String {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ESPIPE) {
+        return "changed since it was listed: not a regular file any more".into();
+    }
+    e.to_string()
 }
 
 /// The SHA-256 of the whole file at `path`, listed with `size` bytes. A
@@ -216,6 +269,15 @@ mod tests {
         assert!(grown.contains("changed since it was listed"), "{grown}");
         let shrunk = full(&f, 300_001).unwrap_err();
         assert!(shrunk.contains("changed since it was listed"), "{shrunk}");
+        // Its ends too: grown since it was listed, or cut.
+        assert!(partial(&f, 300_000).is_ok());
+        let grown = partial(&f, 299_999).unwrap_err();
+        assert_eq!(
+            grown,
+            "changed since it was listed: 299999 bytes listed, 300000 or more read"
+        );
+        let cut = partial(&f, 300_001).unwrap_err();
+        assert!(cut.contains("fewer read"), "{cut}");
         // Cut after it was opened: its ends are not where they were listed.
         let opened = open_listed(&f, 300_000).unwrap();
         std::fs::OpenOptions::new()
@@ -242,8 +304,21 @@ mod tests {
             if made {
                 assert!(full(&fifo, 5).is_err());
                 assert!(full(&fifo, 0).is_err());
-                assert!(partial(&fifo, 100_000).is_err());
+                let e = partial(&fifo, 100_000).unwrap_err();
+                assert_eq!(
+                    e,
+                    "changed since it was listed: not a regular file any more"
+                );
             }
+            // A device that reads as much as is asked (here /dev/zero, as
+            // `mknod c 1 5` put in a listed file's place): its ends are no
+            // file's ends.
+            let zero = std::fs::File::open("/dev/zero").unwrap();
+            let e = partial_of(&zero, 100_000).unwrap_err();
+            assert_eq!(
+                e,
+                "changed since it was listed: 100000 bytes listed, 100001 or more read"
+            );
             let link = dir.join("link");
             std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
             let e = full(&link, 5).unwrap_err();
