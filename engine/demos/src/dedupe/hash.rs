@@ -73,9 +73,7 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64, size: u64) -> Result<
             .and_then(|_| f.read_exact(buf))
     };
     read.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => {
-            format!("changed since it was listed: {size} bytes listed, fewer read")
-        }
+        std::io::ErrorKind::UnexpectedEof => cut(size),
         _ => read_error(&e),
     })
 }
@@ -106,9 +104,7 @@ fn read_end(f: &std::fs::File, buf: &mut [u8], offset: u64, size: u64) -> Result
                 return Ok(());
             }
             if n == 0 {
-                return Err(format!(
-                    "changed since it was listed: {size} bytes listed, fewer read"
-                ));
+                return Err(cut(size));
             }
         }
     }
@@ -117,6 +113,11 @@ fn read_end(f: &std::fs::File, buf: &mut [u8], offset: u64, size: u64) -> Result
         let want = buf.len() - 1;
         read_at(f, &mut buf[..want], offset, size)
     }
+}
+
+/// The error of a file listed with `size` bytes that ends before them.
+fn cut(size: u64) -> String {
+    format!("changed since it was listed: {size} bytes listed, fewer read")
 }
 
 /// The message of an error reading a listed file: a FIFO or socket put
