@@ -102,6 +102,18 @@ pub enum StoreOpenError {
         /// This build's codec.
         supported: &'static str,
     },
+    /// An existing file that a read-write open ([`Store::open`](crate::Store::open))
+    /// may not write: no write permission, or read-only media. Reading it
+    /// ([`Store::open_to_read`](crate::Store::open_to_read)) needs none.
+    #[error(
+        "{path}: cannot be opened for writing, which a run needs to save its snapshots ({source}); make it writable or use another file (reading it needs no write access)"
+    )]
+    NotWritable {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The file cannot be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -130,6 +130,14 @@ pub fn default_cache_bytes(file_len: u64) -> usize {
     usize::try_from(wanted).unwrap_or(256 << 20)
 }
 
+/// No write permission, or read-only media.
+fn not_writable(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
 impl Store {
     /// Opens `path` for reading and writing, creating a new dizzy file if it
     /// does not exist. An existing file must be a dizzy file of a format this
@@ -185,6 +193,12 @@ impl Store {
                 .open(path)
             {
                 Ok(file) => file,
+                Err(e) if not_writable(&e) => {
+                    return Err(StoreOpenError::NotWritable {
+                        path: path.to_owned(),
+                        source: e,
+                    });
+                }
                 Err(e) => {
                     return Err(StoreOpenError::Io {
                         path: path.to_owned(),
@@ -322,18 +336,13 @@ impl Store {
             Err(StoreOpenError::NeedsRepair { .. }) => match Self::open(path) {
                 // Read-only media, a file or directory without write
                 // permission: say what the file needs, and how.
-                Err(StoreOpenError::Io { path, source })
-                    if matches!(
-                        source.kind(),
-                        std::io::ErrorKind::PermissionDenied
-                            | std::io::ErrorKind::ReadOnlyFilesystem
-                    ) =>
-                {
-                    Err(StoreOpenError::NeedsRepairReadOnly {
-                        path,
-                        reason: source.to_string(),
-                    })
-                }
+                Err(
+                    StoreOpenError::NotWritable { path, source }
+                    | StoreOpenError::Io { path, source },
+                ) if not_writable(&source) => Err(StoreOpenError::NeedsRepairReadOnly {
+                    path,
+                    reason: source.to_string(),
+                }),
                 other => other,
             },
             other => other,

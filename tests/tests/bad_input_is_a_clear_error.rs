@@ -141,8 +141,57 @@ fn unregistered_component() {
     let before = file_bytes(&db);
     let err = dedupe_fails(&tree, &db);
     assert!(
-        err.contains("`test.extra`") && err.contains("does not register"),
+        err.contains("`test.extra`") && err.contains("not a dedupe run"),
         "{err}"
     );
     assert!(same(&file_bytes(&db), &before), "the file is unchanged");
+}
+
+/// Each demo given the other's file says the file is not a run of it and
+/// names a component it holds, instead of advice to register the type.
+#[test]
+fn a_file_of_the_other_demo_is_named_not_a_run_of_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 10, 100, 7);
+    let particles = dir.path().join("p.redb");
+    let dedupe = dir.path().join("d.redb");
+    let (p, d) = (particles.to_str().unwrap(), dedupe.to_str().unwrap());
+    let out = dizzy()
+        .args([
+            "demo",
+            "particles",
+            "--entities",
+            "50",
+            "--ticks",
+            "2",
+            "--db",
+            p,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = dizzy()
+        .args([
+            "demo",
+            "dedupe",
+            tree.to_str().unwrap(),
+            "--db",
+            d,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = dedupe_fails(&tree, &particles);
+    assert!(
+        err.contains(p) && err.contains("not a dedupe run") && err.contains("`particles."),
+        "{err}"
+    );
+    let err = fails(&["demo", "particles", "--ticks", "3", "--db", d]);
+    assert!(
+        err.contains(d) && err.contains("not a particles run") && err.contains("`dedupe."),
+        "{err}"
+    );
 }

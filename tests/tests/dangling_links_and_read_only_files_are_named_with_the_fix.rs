@@ -127,6 +127,67 @@ fn a_killed_runs_file_without_write_access_says_it_needs_a_repair_and_how() {
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// A finished run's file without write permission: running on it (the
+/// same root or another) says it cannot be opened for writing, why, and
+/// that reading needs no write access; reading it works; its bytes are as
+/// they were.
+#[test]
+fn a_read_only_db_given_to_a_run_says_it_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(a.join("f"), b"x").unwrap();
+    let db = dir.path().join("run.redb");
+    let db_arg = db.to_string_lossy().into_owned();
+    let particles = dir.path().join("particles.redb");
+    let particles_arg = particles.to_string_lossy().into_owned();
+    dizzy_json(&[
+        "demo",
+        "dedupe",
+        a.to_str().unwrap(),
+        "--db",
+        &db_arg,
+        "--json",
+    ]);
+    dizzy_json(&[
+        "demo",
+        "particles",
+        "--entities",
+        "100",
+        "--ticks",
+        "2",
+        "--db",
+        &particles_arg,
+        "--json",
+    ]);
+    for f in [&db, &particles] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    for args in [
+        vec!["demo", "dedupe", a.to_str().unwrap(), "--db", &db_arg],
+        vec!["demo", "dedupe", b.to_str().unwrap(), "--db", &db_arg],
+        vec!["demo", "particles", "--ticks", "3", "--db", &particles_arg],
+    ] {
+        let db_arg = args[args.len() - 1];
+        let o = dizzy_unprivileged(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(db_arg)
+                && err.contains("cannot be opened for writing")
+                && err.contains("ermission denied"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let o = dizzy_unprivileged(&["snapshots", "--db", &db_arg, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the file is as it was");
+}
+
 /// `dizzy demo dedupe TREE --db DB --json` as [`dizzy_unprivileged`]: its
 /// report.
 fn dedupe_unprivileged(tree: &Path, db: &Path) -> serde_json::Value {

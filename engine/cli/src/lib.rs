@@ -340,7 +340,24 @@ fn shell(
             });
         }
     }
+    negative_numbers_as_values(command)
+}
+
+/// Lets a value that looks like a negative number (`-1`, `-0.5`) reach the
+/// parser of the option it follows, in every subcommand, so that the error
+/// names the option and what it expects (`--reps -1`: "expected at least
+/// 1"), where clap would take it for an unknown flag ("unexpected argument
+/// '-1'").
+fn negative_numbers_as_values(command: clap::Command) -> clap::Command {
     command
+        .mut_args(|a| {
+            if a.get_action().takes_values() {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        })
+        .mut_subcommands(negative_numbers_as_values)
 }
 
 fn dispatch(command: Command, app: App) -> Result<(), CliError> {

@@ -21,12 +21,15 @@ pub(crate) struct Args {
     changed: f64,
     /// Repetitions (at least 1); medians are reported.
     #[arg(long, default_value_t = 5,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+          value_parser = crate::dedupe::parse_at_least_one)]
     reps: usize,
-    /// Target chunk size in bytes (default: dizzy's default).
-    #[arg(long)]
+    /// Target chunk size in bytes, at least 64 (default: dizzy's default,
+    /// just under 1 MiB).
+    #[arg(long, value_parser = parse_chunk_bytes)]
     chunk_bytes: Option<usize>,
-    /// Directory for the benchmark's files (default: the system's temp dir).
+    /// An existing directory for the benchmark's files, which go in a new
+    /// directory inside it, removed afterwards (default: the system's temp
+    /// dir).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Print one JSON object (the default prints it pretty).
@@ -37,7 +40,7 @@ pub(crate) struct Args {
 type Sizes = Vec<usize>;
 
 /// A fraction from 0 to 1.
-fn parse_fraction(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_fraction(s: &str) -> Result<f64, String> {
     s.trim()
         .parse::<f64>()
         .ok()
@@ -45,11 +48,23 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{s}`: expected a fraction from 0 to 1"))
 }
 
+/// A chunk size: a whole number of bytes, at least 64 (dizzy takes a
+/// smaller target as 64).
+fn parse_chunk_bytes(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| n >= 64)
+        .ok_or_else(|| format!("`{s}`: expected a number of bytes, at least 64"))
+}
+
 /// What one entity costs the benchmark's process at its peak, about: the
 /// world (~190 bytes an entity at 10M), the snapshot's bytes, the peer's
-/// copy and a restored world beside it (measured: ~0.6 KB an entity at 10M,
-/// rounded up).
-const BYTES_PER_ENTITY: u64 = 1024;
+/// copy and a restored world beside it. Measured as the process's maximum
+/// RSS (`/usr/bin/time -v dizzy bench snapshot --entities N --reps 1`,
+/// build of 2026-12-04): 597 bytes an entity at 1M, 508 at 4M, 553 at 10M
+/// (5.5 GB); this is that, plus a sixth for other allocators and layouts.
+const BYTES_PER_ENTITY: u64 = 640;
 
 /// Refuses a size whose benchmark would not fit in the memory this machine
 /// has available (`MemAvailable` of `/proc/meminfo`, Linux; elsewhere no
@@ -74,7 +89,33 @@ fn check_fits(entities: usize) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The directory a benchmark makes its own directory in: `--dir`, which
+/// must be an existing directory (a benchmark never creates the one named:
+/// a mistyped path would be left behind), or the system's temp dir.
+///
+/// # Errors
+///
+/// `--dir` missing, not a directory, or not readable, named.
+pub(crate) fn base_dir(dir: Option<&std::path::Path>) -> Result<PathBuf, CliError> {
+    let Some(dir) = dir else {
+        return Ok(std::env::temp_dir());
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(dir.to_owned()),
+        Ok(_) => Err(CliError::new(format!(
+            "--dir {}: not a directory",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::new(format!(
+            "--dir {}: no such directory (the benchmark creates none; make it first)",
+            dir.display()
+        ))),
+        Err(e) => Err(CliError::new(format!("--dir {}: {e}", dir.display()))),
+    }
+}
+
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
+    base_dir(args.dir.as_deref())?;
     for &n in &args.entities {
         check_fits(n)?;
     }
@@ -149,10 +190,10 @@ fn remove_dirs_of_dead_benchmarks(base: &std::path::Path) {
 }
 
 fn run_one(args: Args, entities: usize) -> Result<(), CliError> {
-    let base = args.dir.unwrap_or_else(std::env::temp_dir);
+    let base = base_dir(args.dir.as_deref())?;
     remove_dirs_of_dead_benchmarks(&base);
     let dir = base.join(format!("dizzy-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
     std::fs::write(dir.join(MARKER), b"")
         .map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
     let bench = SnapshotBench {

@@ -20,10 +20,11 @@ pub(crate) struct Args {
     rounds: usize,
     /// Repetitions (at least 1); medians are reported.
     #[arg(long, default_value_t = 3,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+          value_parser = crate::dedupe::parse_at_least_one)]
     reps: usize,
-    /// Directory for the benchmark's files (default: a new one in the
-    /// system's temp dir, removed afterwards).
+    /// An existing directory for the benchmark's files, which go in a new
+    /// directory inside it, removed afterwards (default: the system's temp
+    /// dir).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Print one JSON object (the default prints it pretty).
@@ -40,11 +41,13 @@ fn one_size(s: &str) -> Result<usize, String> {
 }
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
-    let dir = match &args.dir {
-        Some(d) => tempfile::tempdir_in(d),
-        None => tempfile::tempdir(),
-    }
-    .map_err(|e| CliError::new(format!("a directory for the benchmark: {e}")))?;
+    let base = crate::bench::base_dir(args.dir.as_deref())?;
+    let dir = tempfile::tempdir_in(&base).map_err(|e| {
+        CliError::new(format!(
+            "a directory for the benchmark in {}: {e}",
+            base.display()
+        ))
+    })?;
     let bench = HierarchyBench {
         children: args.children,
         parents: args.parents,

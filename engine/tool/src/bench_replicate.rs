@@ -24,13 +24,16 @@ pub(crate) struct Args {
     /// Ticks per run (a snapshot after every tick the writer is free for).
     #[arg(long, default_value_t = 300)]
     ticks: u64,
-    /// Fraction of the particles each system updates per tick.
-    #[arg(long, default_value_t = 0.01)]
+    /// Fraction of the particles each system updates per tick (0 to 1).
+    #[arg(long, default_value_t = 0.01, value_parser = crate::bench::parse_fraction)]
     changed: f64,
-    /// Runs of each kind (without, with replication), alternating.
-    #[arg(long, default_value_t = 3)]
+    /// Runs of each kind (without, with replication), alternating; at least 1.
+    #[arg(long, default_value_t = 3,
+          value_parser = crate::dedupe::parse_at_least_one)]
     reps: usize,
-    /// Directory for the runs' files (default: the system's temp dir).
+    /// An existing directory for the runs' files, which go in a new
+    /// directory inside it, removed afterwards (default: the system's temp
+    /// dir).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Print one JSON object (the default prints it pretty).
@@ -163,13 +166,13 @@ fn medians(runs: &[Value]) -> Value {
 }
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
-    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let base = crate::bench::base_dir(args.dir.as_deref())?;
     let dir = base.join(format!("dizzy-bench-replicate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
     let stamp = now_ms();
     let result = (|| {
         let (mut without, mut with) = (Vec::new(), Vec::new());
-        for rep in 0..args.reps.max(1) {
+        for rep in 0..args.reps {
             eprintln!(
                 "bench: run {} of {} without replication",
                 rep + 1,

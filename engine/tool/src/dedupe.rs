@@ -21,10 +21,11 @@ pub(crate) struct Args {
     /// Directories listed and files read per tick, at most (and at most
     /// 64 MiB read per tick). Each tick scans the files for its stage, so
     /// fewer, larger ticks cost less; a stop waits for the tick to end.
-    #[arg(long, default_value_t = 4096, value_parser = parse_batch, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 4096, value_parser = parse_at_least_one)]
     batch: usize,
     /// Snapshot every N ticks (`10`) or every duration (`2s`, `500ms`).
-    #[arg(long, default_value = "2s", value_parser = parse_every, allow_negative_numbers = true)]
+    // A value starting with `-` (`-2s`) reaches the parser, which names it.
+    #[arg(long, default_value = "2s", value_parser = parse_every, allow_hyphen_values = true)]
     snapshot_every: SnapshotPolicy,
     /// Print one JSON object on stdout.
     #[arg(long)]
@@ -54,8 +55,8 @@ fn own_file(root: &std::path::Path, db: &std::path::Path) -> Option<Vec<u8>> {
     }
 }
 
-/// A batch of at least one.
-fn parse_batch(s: &str) -> Result<usize, String> {
+/// A whole number of at least 1 (`--batch`, `--reps`).
+pub(crate) fn parse_at_least_one(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(format!(
@@ -71,7 +72,7 @@ pub(crate) fn parse_every(s: &str) -> Result<SnapshotPolicy, String> {
     let s = s.trim();
     let bad = || {
         format!(
-            "`{s}`: expected a number of ticks (10) or a duration of at least 1ms (2s, 500ms, 1m)"
+            "`{s}`: expected a number of ticks (10) or a duration of at least 1ms, in ms, s or m (500ms, 2s, 1m)"
         )
     };
     if let Ok(n) = s.parse::<u64>() {
@@ -142,7 +143,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         })
         .snapshot_policy(args.snapshot_every);
     let (app, replicating) = crate::replicate::Replicating::attach(&args.replication, app)?;
-    let mut rt = app.open()?;
+    let mut rt = crate::open_demo(app, "dedupe", &shown(&args.db))?;
     replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
     // A signal stops the hashing of a huge file at once, not at its end.
@@ -297,7 +298,8 @@ mod tests {
             Some(Duration::from_millis(500))
         );
         assert!(parse_every("0").is_err());
-        assert!(parse_every("2h").is_err());
+        let unit = parse_every("2d").unwrap_err();
+        assert!(unit.contains("in ms, s or m"), "{unit}");
         assert!(parse_every("fast").is_err());
         for bad in [
             "18446744073709551615s",

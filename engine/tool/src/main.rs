@@ -94,6 +94,20 @@ fn stopped(
     )
 }
 
+/// Opens a demo's app. A file whose snapshot holds a component the demo
+/// does not have (another demo's run, an app's file) is named as not a run
+/// of this demo, rather than with the library's advice to register it.
+fn open_demo(app: dizzy::App, demo: &str, db: &str) -> Result<dizzy::Runtime, CliError> {
+    app.open().map_err(|e| match e {
+        dizzy::OpenError::Restore(dizzy::RestoreError::Unregistered { snapshot, name, .. }) => {
+            CliError::new(format!(
+                "{db}: not a {demo} run: its snapshot {snapshot} holds `{name}`, which the {demo} demo does not have; use another --db"
+            ))
+        }
+        other => other.into(),
+    })
+}
+
 /// Serves an explorer over the run's file, at `addr` if given; tells where
 /// on stderr.
 fn serve_explorer(

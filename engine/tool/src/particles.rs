@@ -19,8 +19,9 @@ pub(crate) struct Args {
     /// Run until this tick (counted from the start of the file).
     #[arg(long, default_value_t = 100)]
     ticks: u64,
-    /// Fraction of the particles each of the three systems updates per tick.
-    #[arg(long)]
+    /// Fraction of the particles each of the three systems updates per tick
+    /// (0 to 1).
+    #[arg(long, value_parser = crate::bench::parse_fraction)]
     changed: Option<f64>,
     /// Seed of every random choice.
     #[arg(long)]
@@ -29,7 +30,7 @@ pub(crate) struct Args {
     #[arg(long, default_value = DEFAULT_DB)]
     db: PathBuf,
     /// Snapshot every N ticks (`1`) or every duration (`2s`).
-    #[arg(long, default_value = "1", value_parser = parse_every)]
+    #[arg(long, default_value = "1", value_parser = parse_every, allow_hyphen_values = true)]
     snapshot_every: SnapshotPolicy,
     /// Keep only the newest K snapshots (and what their chains need).
     #[arg(long)]
@@ -51,13 +52,6 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
-    if let Some(c) = args.changed
-        && !(0.0..=1.0).contains(&c)
-    {
-        return Err(CliError::new(format!(
-            "--changed {c}: expected a fraction between 0 and 1"
-        )));
-    }
     let mut app = App::new()
         .db(&args.db)
         .plugin(ParticlesPlugin::default())
@@ -74,7 +68,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         app = app.at_snapshot(id);
     }
     let (app, replicating) = Replicating::attach(&args.replication, app)?;
-    let mut rt = app.open()?;
+    let mut rt = crate::open_demo(app, "particles", &args.db.display().to_string())?;
     replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;
     let _explorer = crate::serve_explorer(&rt, &args.db, args.serve)?;

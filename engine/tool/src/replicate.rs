@@ -22,8 +22,17 @@ pub(crate) struct Args {
     restore_from: Option<String>,
     /// How long the bucket may fail before replication reports an error
     /// (seconds).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-    replicate_give_up: f64,
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    replicate_give_up: Duration,
+}
+
+/// A number of seconds, 0 or more (`30`, `0.5`).
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{s}`: expected a number of seconds, 0 or more (30, 0.5)"))
 }
 
 /// A demo's replication, if it asked for one.
@@ -39,8 +48,7 @@ impl Replicating {
         if let Some(url) = &args.restore_from {
             app = app.restore_from(url)?;
         }
-        let bound = Duration::try_from_secs_f64(args.replicate_give_up.max(0.0))
-            .map_err(|e| CliError::new(format!("--replicate-give-up: {e}")))?;
+        let bound = args.replicate_give_up;
         let replication = args
             .replicate
             .as_deref()

@@ -64,28 +64,33 @@ const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0
 /// to repair or to fetch again), else not a redb file at all.
 fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
     if starts_as_redb(path) {
-        // redb refuses to fall back to the commit before when the last
-        // one was made in two phases: dizzy's snapshots never are, but
-        // redb's own commit at a clean close is (it records the allocator
-        // state, which needs two phases). So either a page that commit
-        // names is damaged, or the header's flag was flipped; redb words
-        // both as a commit that should not have failed.
-        let reason = if reason.contains("2-phase commit") {
-            format!(
-                "its last commit is damaged: a page it names fails its checksum, or the header's flag for a two-phase commit was flipped (redb: {reason})"
-            )
-        } else {
-            reason
-        };
         StoreOpenError::Damaged {
             path: path.to_owned(),
-            reason,
+            reason: damaged_because(reason),
         }
     } else {
         StoreOpenError::NotRedb {
             path: path.to_owned(),
             reason,
         }
+    }
+}
+
+/// What redb's `Corrupted(reason)` means for a file that is a redb file.
+///
+/// redb refuses to fall back to the commit before when the last one was
+/// made in two phases: dizzy's snapshots never are, but redb's own commit
+/// at a clean close is (it records the allocator state, which needs two
+/// phases). So either a page that commit names is damaged, or the header's
+/// flag was flipped; redb words both as a commit that should not have
+/// failed. Any other reason is redb's, as it gives it.
+pub(super) fn damaged_because(reason: String) -> String {
+    if reason.contains("2-phase commit") {
+        format!(
+            "its last commit is damaged: a page it names fails its checksum, or the header's flag for a two-phase commit was flipped (redb: {reason})"
+        )
+    } else {
+        reason
     }
 }
 

@@ -41,7 +41,13 @@ pub(crate) fn verify_pages(path: &Path) -> Result<(), String> {
             .create_with_backend(overlay)
             .map(drop)
     })?;
-    checked.map_err(|e| e.to_string())
+    checked.map_err(|e| match e {
+        // Named as an open of the file names it (`classify`).
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
+            super::classify::damaged_because(reason)
+        }
+        other => other.to_string(),
+    })
 }
 
 /// The file read through, with what redb writes kept in memory (in order,

@@ -1,0 +1,184 @@
+//! A bad value to any option of the demos and benchmarks (negative, zero,
+//! out of range, a unit not known) is a one-line usage error that names the
+//! option and what it expects, also when the value looks like a negative
+//! number (`--reps -1`, which clap alone takes for an unknown flag); a
+//! `--dir` that does not exist is named and never created.
+
+use dizzy_tests::dizzy;
+
+/// Runs `dizzy args`, which must fail with one line on stderr, nothing on
+/// stdout and exit status `code`; returns the line.
+fn fails(args: &[&str], code: i32) -> String {
+    let out = dizzy().args(args).output().expect("run dizzy");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "dizzy {args:?}: {err}");
+    assert!(out.stdout.is_empty(), "dizzy {args:?}: nothing on stdout");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+#[test]
+fn negative_and_out_of_range_values_name_their_option() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["bench", "snapshot", "--changed", "-0.1"],
+            "--changed",
+            "fraction from 0 to 1",
+        ),
+        (
+            &["bench", "snapshot", "--changed", "1.5"],
+            "--changed",
+            "fraction from 0 to 1",
+        ),
+        (
+            &["bench", "snapshot", "--reps", "-1"],
+            "--reps",
+            "at least 1",
+        ),
+        (
+            &["bench", "snapshot", "--reps", "0"],
+            "--reps",
+            "at least 1",
+        ),
+        (
+            &["bench", "snapshot", "--entities", "-5"],
+            "--entities",
+            "number of entities",
+        ),
+        (
+            &["bench", "snapshot", "--chunk-bytes", "0"],
+            "--chunk-bytes",
+            "at least 64",
+        ),
+        (
+            &["bench", "snapshot", "--chunk-bytes", "-64"],
+            "--chunk-bytes",
+            "at least 64",
+        ),
+        (
+            &["bench", "hierarchy", "--reps", "-2"],
+            "--reps",
+            "at least 1",
+        ),
+        (
+            &["bench", "hierarchy", "--children", "-1"],
+            "--children",
+            "number",
+        ),
+        (
+            &[
+                "bench",
+                "replicate",
+                "--to",
+                "file:///nowhere",
+                "--changed",
+                "-1",
+            ],
+            "--changed",
+            "fraction from 0 to 1",
+        ),
+        (
+            &[
+                "bench",
+                "replicate",
+                "--to",
+                "file:///nowhere",
+                "--reps",
+                "0",
+            ],
+            "--reps",
+            "at least 1",
+        ),
+        (
+            &["demo", "dedupe", ".", "--batch", "-1"],
+            "--batch",
+            "at least 1",
+        ),
+        (
+            &["demo", "dedupe", ".", "--snapshot-every", "-2s"],
+            "--snapshot-every",
+            "duration of at least 1ms",
+        ),
+        (
+            &["demo", "dedupe", ".", "--snapshot-every", "3d"],
+            "--snapshot-every",
+            "in ms, s or m",
+        ),
+        (
+            &["demo", "particles", "--replicate-give-up", "-1"],
+            "--replicate-give-up",
+            "seconds, 0 or more",
+        ),
+        (
+            &["demo", "particles", "--replicate-give-up", "inf"],
+            "--replicate-give-up",
+            "seconds, 0 or more",
+        ),
+        (&["demo", "particles", "--ticks", "-1"], "--ticks", "-1"),
+        (
+            &["demo", "particles", "--changed", "-0.5"],
+            "--changed",
+            "fraction from 0 to 1",
+        ),
+        (&["show", "--limit", "-3"], "--limit", "-3"),
+    ];
+    for (args, option, expects) in cases {
+        let err = fails(args, 2);
+        assert!(err.contains(option), "{args:?}: names {option}: {err}");
+        assert!(err.contains(expects), "{args:?}: says {expects:?}: {err}");
+        assert!(!err.contains("unexpected argument"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_missing_dir_is_named_and_never_created() {
+    let base = tempfile::tempdir().unwrap();
+    let file = base.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let missing = base.path().join("typo").join("bench");
+    let (m, f) = (missing.to_str().unwrap(), file.to_str().unwrap());
+    for args in [
+        &[
+            "bench",
+            "snapshot",
+            "--entities",
+            "1k",
+            "--reps",
+            "1",
+            "--dir",
+            m,
+        ][..],
+        &[
+            "bench",
+            "snapshot",
+            "--entities",
+            "1k,2k",
+            "--reps",
+            "1",
+            "--dir",
+            m,
+        ],
+        &[
+            "bench",
+            "hierarchy",
+            "--children",
+            "1k",
+            "--parents",
+            "10",
+            "--dir",
+            m,
+        ],
+        &["bench", "replicate", "--to", "file:///nowhere", "--dir", m],
+    ] {
+        let err = fails(args, 1);
+        assert!(
+            err.contains(m) && err.contains("no such directory"),
+            "{args:?}: {err}"
+        );
+        assert!(!base.path().join("typo").exists(), "{args:?} made {m}");
+    }
+    let err = fails(&["bench", "snapshot", "--entities", "1k", "--dir", f], 1);
+    assert!(err.contains(f) && err.contains("not a directory"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is untouched");
+}
