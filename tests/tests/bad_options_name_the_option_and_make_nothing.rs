@@ -115,13 +115,75 @@ fn negative_and_out_of_range_values_name_their_option() {
             "--replicate-give-up",
             "seconds, 0 or more",
         ),
-        (&["demo", "particles", "--ticks", "-1"], "--ticks", "-1"),
+        (
+            &["demo", "particles", "--ticks", "-1"],
+            "--ticks",
+            "whole number",
+        ),
         (
             &["demo", "particles", "--changed", "-0.5"],
             "--changed",
             "fraction from 0 to 1",
         ),
-        (&["show", "--limit", "-3"], "--limit", "-3"),
+        (
+            &["show", "--limit", "-3"],
+            "--limit",
+            "expected a whole number, 0 or more",
+        ),
+        (
+            &["show", "--uid", "abc"],
+            "--uid",
+            "expected a whole number, 0 or more",
+        ),
+        (
+            &["bench", "hierarchy", "--rounds", "-1"],
+            "--rounds",
+            "whole number",
+        ),
+        (
+            &["compact", "--db", "x.redb", "--keep-last", "0"],
+            "--keep-last",
+            "at least 1",
+        ),
+        (
+            &["demo", "particles", "--keep-last", "0"],
+            "--keep-last",
+            "at least 1",
+        ),
+        (
+            &["bench", "snapshot", "--entities", "-1M"],
+            "--entities",
+            "number of entities",
+        ),
+        (
+            &["bench", "snapshot", "--chunk-bytes", "18446744073709551615"],
+            "--chunk-bytes",
+            "at most 1073741824",
+        ),
+        (
+            &[
+                "bench",
+                "replicate",
+                "--to",
+                "file:///nowhere",
+                "--ticks",
+                "0",
+            ],
+            "--ticks",
+            "at least 1",
+        ),
+        (
+            &[
+                "bench",
+                "replicate",
+                "--to",
+                "file:///nowhere",
+                "--entities",
+                "0",
+            ],
+            "--entities",
+            "number of entities",
+        ),
     ];
     for (args, option, expects) in cases {
         let err = fails(args, 2);
@@ -181,4 +243,34 @@ fn a_missing_dir_is_named_and_never_created() {
     let err = fails(&["bench", "snapshot", "--entities", "1k", "--dir", f], 1);
     assert!(err.contains(f) && err.contains("not a directory"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is untouched");
+}
+
+/// Every benchmark refuses a size that would not fit in the memory
+/// available before it allocates anything, and a bucket URL that is not
+/// one before its first run, naming the URL as given.
+#[test]
+fn every_bench_refuses_what_cannot_work_before_it_starts() {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    if meminfo.contains("MemAvailable:") {
+        for args in [
+            &["bench", "snapshot", "--entities", "1000M"][..],
+            &["bench", "hierarchy", "--children", "1000M", "--reps", "1"],
+            &[
+                "bench",
+                "replicate",
+                "--to",
+                "memory:///x",
+                "--entities",
+                "1000M",
+            ],
+        ] {
+            let err = fails(args, 1);
+            assert!(err.contains("GiB of memory"), "{args:?}: {err}");
+        }
+    }
+    for url in ["s3://", "file://relative/dir"] {
+        let err = fails(&["bench", "replicate", "--to", url, "--entities", "1k"], 1);
+        assert!(err.contains(&format!("`{url}`")), "{err}");
+        assert!(err.contains("not a bucket URL"), "{err}");
+    }
 }

@@ -78,3 +78,37 @@ fn an_unreachable_bucket_fails_the_replication_not_the_run() {
     assert_eq!(resumed["ticks"], 40);
     assert!(resumed["resumed_from_snapshot"].is_u64());
 }
+
+/// A `file://` bucket below a regular file can never be written: the first
+/// failure ends replication with the reason ("Not a directory"), without
+/// retrying until `--replicate-give-up` (found by a fresh tester: 31 s of
+/// retries); the run's snapshots are saved locally.
+#[test]
+fn a_bucket_below_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let db = dir.path().join("run.redb");
+    let url = format!("file://{}/bucket", file.display());
+    let started = Instant::now();
+    let out = dizzy()
+        .args(["demo", "particles", "--entities", "1000", "--ticks", "5"])
+        .args(["--replicate", &url, "--replicate-give-up", "600", "--json"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(took < Duration::from_secs(60), "took {took:?}: retried");
+    assert!(!err.contains("retrying"), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(&url) && last.contains("Not a directory"),
+        "{last}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+    let list = dizzy_json(&["snapshots", "--db", db.to_str().unwrap(), "--json"]);
+    assert!(!list.as_array().unwrap().is_empty(), "{list}");
+}

@@ -169,8 +169,9 @@ pub fn summarize(mut reports: Vec<Value>) -> Value {
         ));
     }
     json!({
-        "sizes": sizes,
-        "base": sizes.get(base),
+        // Counts, printed as whole numbers.
+        "sizes": sizes.iter().map(|&n| n as u64).collect::<Vec<_>>(),
+        "base": sizes.get(base).map(|&n| n as u64),
         "table": table,
         "targets": targets,
         "reports": reports,
@@ -217,7 +218,8 @@ mod tests {
     #[test]
     fn targets_compare_sizes_to_the_base() {
         let linear = summarize(vec![report(4_000_000, 1.0), report(1_000_000, 1.0)]);
-        assert_eq!(linear["sizes"], json!([1e6, 4e6]));
+        assert_eq!(linear["sizes"], json!([1_000_000, 4_000_000]));
+        assert_eq!(linear["base"], json!(1_000_000));
         let targets = linear["targets"].as_array().unwrap();
         assert!(targets.iter().any(|t| {
             t["name"]

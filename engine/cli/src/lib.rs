@@ -84,6 +84,24 @@ mod trace;
 mod view;
 
 pub use error::CliError;
+
+/// A clap value parser for an option that counts at least one thing
+/// (`--keep-last`, `--batch`, `--reps`): a whole number from 1, refused
+/// with a message that says so.
+///
+/// # Errors
+///
+/// Not a whole number, 0, or above `usize::MAX`.
+pub fn parse_at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(format!(
+            "`{s}`: too large, expected a whole number from 1 to {}",
+            usize::MAX
+        )),
+        _ => Err(format!("`{s}`: expected a whole number of at least 1")),
+    }
+}
 pub use signal::{SignalGuard, on_signals};
 
 /// The inspection subcommands.
@@ -486,6 +504,21 @@ fn usage_error_line(e: &clap::Error) -> Option<String> {
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("error: invalid arguments");
+    // clap's integer parsers say what Rust's `parse` says ("invalid digit
+    // found in string"): say what the option takes instead.
+    let first = match std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::num::ParseIntError>())
+    {
+        Some(p) => first.replace(
+            &p.to_string(),
+            match p.kind() {
+                std::num::IntErrorKind::PosOverflow => "too large a number",
+                _ => "expected a whole number, 0 or more",
+            },
+        ),
+        None => first.to_owned(),
+    };
+    let first = first.as_str();
     let usage = match e.get(ContextKind::Usage) {
         Some(ContextValue::StyledStr(u)) => u.to_string(),
         _ => String::new(),

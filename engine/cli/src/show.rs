@@ -147,11 +147,14 @@ fn text(
 ) -> std::io::Result<()> {
     let meta = &inspection.meta;
     let paged = page.map_or_else(String::new, |p| {
-        format!(
-            " (from entity {} of {} selected)",
-            p.offset.saturating_add(1),
-            p.selected
-        )
+        if p.offset < p.selected {
+            format!(" (from entity {} of {} selected)", p.offset + 1, p.selected)
+        } else {
+            format!(
+                " (--offset {} is past the {} selected)",
+                p.offset, p.selected
+            )
+        }
     });
     writeln!(
         out,

@@ -20,8 +20,9 @@ pub(crate) struct CompactArgs {
     /// The dizzy file.
     #[arg(long)]
     db: PathBuf,
-    /// Keep the newest K snapshots (and what their delta chains need).
-    #[arg(long)]
+    /// Keep the newest K snapshots (and what their delta chains need); K
+    /// at least 1.
+    #[arg(long, value_parser = crate::parse_at_least_one)]
     keep_last: Option<usize>,
     /// First write the latest state as one full snapshot that replaces all
     /// the others (one transaction), so that exactly one is left. The file

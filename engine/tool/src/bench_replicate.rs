@@ -18,18 +18,19 @@ pub(crate) struct Args {
     /// each run writes under a prefix of its own below it.
     #[arg(long, value_name = "URL")]
     to: String,
-    /// Particles in the world.
-    #[arg(long, default_value_t = 100_000)]
+    /// Particles in the world (`100k`, `1M`, `250000`).
+    #[arg(long, default_value = "100k", value_parser = crate::bench::one_size, allow_hyphen_values = true)]
     entities: usize,
-    /// Ticks per run (a snapshot after every tick the writer is free for).
-    #[arg(long, default_value_t = 300)]
-    ticks: u64,
+    /// Ticks per run, at least 1 (a snapshot after every tick the writer is
+    /// free for).
+    #[arg(long, default_value_t = 300, value_parser = dizzy_cli::parse_at_least_one)]
+    ticks: usize,
     /// Fraction of the particles each system updates per tick (0 to 1).
     #[arg(long, default_value_t = 0.01, value_parser = crate::bench::parse_fraction)]
     changed: f64,
     /// Runs of each kind (without, with replication), alternating; at least 1.
     #[arg(long, default_value_t = 3,
-          value_parser = crate::dedupe::parse_at_least_one)]
+          value_parser = dizzy_cli::parse_at_least_one)]
     reps: usize,
     /// An existing directory for the runs' files, which go in a new
     /// directory inside it, removed afterwards (default: the system's temp
@@ -101,7 +102,7 @@ fn one_run(args: &Args, file: &Path, to: Option<&str>) -> Result<Value, CliError
     if let Some(r) = &replication {
         r.flush(Duration::from_secs(120))?;
     }
-    let mut ticks = Vec::with_capacity(args.ticks as usize);
+    let mut ticks = Vec::with_capacity(args.ticks.min(1 << 20));
     let mut behind = Vec::new();
     let mut seconds = Vec::new();
     let started = Instant::now();
@@ -159,16 +160,33 @@ fn medians(runs: &[Value]) -> Value {
     if let Some(Value::Object(first)) = runs.first() {
         for key in first.keys() {
             let mut v: Vec<f64> = runs.iter().filter_map(|r| r[key].as_f64()).collect();
-            out.insert(key.clone(), json!(round2(quantile(&mut v, 0.5))));
+            let median = quantile(&mut v, 0.5);
+            // A count stays a whole number (the median is one of the runs').
+            let counts = runs.iter().all(|r| r[key].is_u64());
+            out.insert(
+                key.clone(),
+                if counts {
+                    json!(median as u64)
+                } else {
+                    json!(round2(median))
+                },
+            );
         }
     }
     Value::Object(out)
 }
 
+/// What a particle costs the benchmark's process at its peak, about:
+/// measured as its maximum RSS (`/usr/bin/time -v`, build of 2026-12-04),
+/// 354 bytes at 1M; this is that, plus a third.
+const BYTES_PER_ENTITY: u64 = 480;
+
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
-    let base = crate::bench::base_dir(args.dir.as_deref())?;
-    let dir = base.join(format!("dizzy-bench-replicate-{}", std::process::id()));
-    std::fs::create_dir(&dir).map_err(|e| CliError::new(format!("{}: {e}", dir.display())))?;
+    // The URL is checked before the first run, not after it.
+    let to = dizzy_replicate::Bucket::open(&args.to)?.url().to_owned();
+    crate::bench_dir::check_fits(args.entities, BYTES_PER_ENTITY)?;
+    let bench_dir = crate::bench_dir::BenchDir::new(args.dir.as_deref(), "replicate")?;
+    let dir = bench_dir.path();
     let stamp = now_ms();
     let result = (|| {
         let (mut without, mut with) = (Vec::new(), Vec::new());
@@ -189,7 +207,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         }
         Ok::<_, CliError>((without, with))
     })();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(bench_dir);
     let (without, with) = result?;
     let (off, on) = (medians(&without), medians(&with));
     let ratio = |key: &str| match (on[key].as_f64(), off[key].as_f64()) {
@@ -201,7 +219,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         "ticks": args.ticks,
         "changed": args.changed,
         "reps": args.reps,
-        "to": dizzy_replicate::Bucket::open(&args.to)?.url(),
+        "to": to,
         "without_replication": off,
         "with_replication": on,
         "tick_ms_mean_ratio": ratio("tick_ms_mean"),

@@ -21,7 +21,7 @@ pub(crate) struct Args {
     /// Directories listed and files read per tick, at most (and at most
     /// 64 MiB read per tick). Each tick scans the files for its stage, so
     /// fewer, larger ticks cost less; a stop waits for the tick to end.
-    #[arg(long, default_value_t = 4096, value_parser = parse_at_least_one)]
+    #[arg(long, default_value_t = 4096, value_parser = dizzy_cli::parse_at_least_one)]
     batch: usize,
     /// Snapshot every N ticks (`10`) or every duration (`2s`, `500ms`).
     // A value starting with `-` (`-2s`) reaches the parser, which names it.
@@ -52,18 +52,6 @@ fn own_file(root: &std::path::Path, db: &std::path::Path) -> Option<Vec<u8>> {
     #[cfg(not(unix))]
     {
         Some(rel.to_string_lossy().replace('\\', "/").into_bytes())
-    }
-}
-
-/// A whole number of at least 1 (`--batch`, `--reps`).
-pub(crate) fn parse_at_least_one(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(format!(
-            "`{s}`: too large, expected a whole number from 1 to {}",
-            usize::MAX
-        )),
-        _ => Err(format!("`{s}`: expected a whole number of at least 1")),
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use dizzy_cli::{Cli, CliError};
 
 mod bench;
+mod bench_dir;
 mod bench_hierarchy;
 mod bench_replicate;
 mod dedupe;

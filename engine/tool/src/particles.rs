@@ -32,8 +32,9 @@ pub(crate) struct Args {
     /// Snapshot every N ticks (`1`) or every duration (`2s`).
     #[arg(long, default_value = "1", value_parser = parse_every, allow_hyphen_values = true)]
     snapshot_every: SnapshotPolicy,
-    /// Keep only the newest K snapshots (and what their chains need).
-    #[arg(long)]
+    /// Keep only the newest K snapshots (and what their chains need); K at
+    /// least 1.
+    #[arg(long, value_parser = dizzy_cli::parse_at_least_one)]
     keep_last: Option<usize>,
     /// Resume from this snapshot instead of the latest: an id, `latest` or
     /// `latest~N`.

@@ -33,7 +33,7 @@ impl Capturer {
         now: Tick,
         spawns: bool,
     ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
-        let target = self.settings.chunk_bytes.max(64);
+        let target = self.settings.chunk_target();
         // Kept values naming an entity despawned since the previous capture
         // are refused, or written again with the reference dropped.
         let (departed, removed) = world.resource::<Journal>().peek();
@@ -195,7 +195,7 @@ impl Capturer {
         uid_id: ComponentId,
         out: &mut Columns,
     ) -> Result<(), CaptureError> {
-        let target = self.settings.chunk_bytes.max(64);
+        let target = self.settings.chunk_target();
         // Per column: its places, each with the uids of its rows when the
         // scan read them.
         type Placed<'a> = (Place<'a>, Option<&'a [u64]>);

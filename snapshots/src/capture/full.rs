@@ -28,7 +28,7 @@ impl Capturer {
     ) -> Result<(SnapshotMeta, Vec<ChunkData>), CaptureError> {
         self.scanned = None;
         dizzy_components::buffers::capture_started();
-        let target = self.settings.chunk_bytes.max(64);
+        let target = self.settings.chunk_target();
         // Kept values (of types this build does not register) name entities
         // by uid: one whose target is gone is refused or dropped, as the
         // values of registered types are.

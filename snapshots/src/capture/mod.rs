@@ -81,7 +81,8 @@ pub struct Capture {
 pub struct CaptureSettings {
     /// Target size of a chunk, in bytes: a chunk ends at the first value
     /// that reaches it (so it holds at least one value). Targets below 64
-    /// bytes are taken as 64.
+    /// bytes are taken as 64, above 1 GiB as 1 GiB (a chunk is one redb
+    /// value, whose length redb keeps in 32 bits).
     pub chunk_bytes: usize,
     /// Dangling references: fail (default) or drop.
     pub refs: RefPolicy,
@@ -90,6 +91,13 @@ pub struct CaptureSettings {
     /// ...or when the chain's deltas together reach this fraction of the
     /// full snapshot's bytes.
     pub max_chain_ratio: f64,
+}
+
+impl CaptureSettings {
+    /// [`CaptureSettings::chunk_bytes`] as it is used: from 64 bytes to 1 GiB.
+    pub(crate) fn chunk_target(&self) -> usize {
+        self.chunk_bytes.clamp(64, 1 << 30)
+    }
 }
 
 impl Default for CaptureSettings {
@@ -384,7 +392,7 @@ impl Capturer {
         let detection =
             crate::detect::record(world, registry, &self.runs, before, scanned.as_ref());
         let mut extra = Columns::default();
-        encode_detection(&detection, &mut extra, self.settings.chunk_bytes.max(64))?;
+        encode_detection(&detection, &mut extra, self.settings.chunk_target())?;
         encode_last_removals(world, registry, &mut extra)?;
         meta.bytes += extra.bytes();
         meta.columns.extend(extra.meta);

@@ -225,6 +225,12 @@ impl Worker {
                     reason: format!("{what}: {e}"),
                 })
             }
+            // A local file system's refusal that no retry can change (a
+            // `file://` URL below a regular file, read-only media).
+            other if permanent_io(&other) => Failure::Fatal(ReplicateError::Refused {
+                url: self.url(),
+                reason: format!("{what}: {other}"),
+            }),
             other => Failure::Retry(format!("{what}: {other}")),
         }
     }
@@ -472,4 +478,24 @@ fn another_run(entry: &Replicated, meta: &dizzy_snapshots::SnapshotMeta, store: 
         store.path().display(),
         meta.tick
     )
+}
+
+/// Whether `e` is caused by an I/O error that stays whatever the wait: a
+/// path through a regular file or onto a directory, read-only media, no
+/// permission.
+fn permanent_io(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as K;
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                K::NotADirectory | K::IsADirectory | K::ReadOnlyFilesystem | K::PermissionDenied
+            )
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
