@@ -106,7 +106,7 @@ pub enum StoreOpenError {
     /// may not write: no write permission, or read-only media. Reading it
     /// ([`Store::open_to_read`](crate::Store::open_to_read)) needs none.
     #[error(
-        "{path}: cannot be opened for writing, which a run needs to save its snapshots ({source}); make it writable or use another file (reading it needs no write access)"
+        "{path}: cannot be opened for writing ({source}); make it writable or use another file (reading it needs no write access)"
     )]
     NotWritable {
         /// The path.

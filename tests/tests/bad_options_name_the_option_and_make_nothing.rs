@@ -274,3 +274,62 @@ fn every_bench_refuses_what_cannot_work_before_it_starts() {
         assert!(err.contains("not a bucket URL"), "{err}");
     }
 }
+
+/// A demo refuses, before its `--db` is made, what it could not do: a new
+/// particles run of more entities than memory holds (it aborted, leaving
+/// an empty file), a `--serve` address other machines could reach (the file
+/// was made, then the explorer refused). A missing argument is named.
+#[test]
+fn a_demo_refuses_before_its_file_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("run.redb");
+    let db = db.to_str().unwrap();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    if meminfo.contains("MemAvailable:") {
+        for n in ["18446744073709551615", "10000000000"] {
+            let err = fails(&["demo", "particles", "--entities", n, "--db", db], 1);
+            assert!(err.contains("GiB of memory"), "{err}");
+        }
+    }
+    for args in [
+        &["demo", "particles", "--serve", "8.8.8.8:80", "--db", db][..],
+        &["demo", "dedupe", ".", "--serve", "0.0.0.0:0", "--db", db],
+    ] {
+        let err = fails(args, 2);
+        assert!(
+            err.contains("--serve") && err.contains("not a loopback address"),
+            "{err}"
+        );
+    }
+    assert!(!std::path::Path::new(db).exists(), "no file is made");
+    let err = fails(&["demo", "dedupe"], 2);
+    assert!(err.contains("<DIR>"), "{err}");
+}
+
+/// `--restore-from` a bucket that holds nothing starts a new run and says
+/// so on stderr, rather than look like a resume.
+#[test]
+fn restoring_from_an_empty_bucket_says_it_started_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("run.redb");
+    let url = format!("file://{}/typo", dir.path().display());
+    let out = dizzy()
+        .args([
+            "demo",
+            "particles",
+            "--entities",
+            "100",
+            "--ticks",
+            "2",
+            "--json",
+        ])
+        .args(["--restore-from", &url, "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&url) && err.contains("started a new run"),
+        "{err}"
+    );
+}

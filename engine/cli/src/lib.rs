@@ -518,6 +518,14 @@ fn usage_error_line(e: &clap::Error) -> Option<String> {
         ),
         None => first.to_owned(),
     };
+    // "the following required arguments were not provided:" names them on
+    // the lines after: name them on this one.
+    let first = match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::MissingRequiredArgument, Some(ContextValue::Strings(missing))) => {
+            format!("{} {}", first.trim_end(), missing.join(", "))
+        }
+        _ => first,
+    };
     let first = first.as_str();
     let usage = match e.get(ContextKind::Usage) {
         Some(ContextValue::StyledStr(u)) => u.to_string(),

@@ -122,6 +122,8 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             .map_err(|e| CliError::new(format!("{}: {e}", exe.display())))?;
         drop(held);
         if !out.status.success() {
+            // A child killed (or stopped by a signal) left its directory.
+            crate::bench_dir::remove_dirs_of_dead_benchmarks(&base_dir(args.dir.as_deref())?);
             return Err(CliError::new(format!(
                 "the benchmark at {n} entities failed ({})",
                 out.status

@@ -1,7 +1,8 @@
 //! What every `dizzy bench` command shares: the directory it works in
 //! (made, marked, removed; left behind only by a benchmark that was killed,
-//! and then removed by the next one), the check that a size fits in memory,
-//! and a sweep's child that ends with its parent.
+//! and then removed by the next one), the check that a size fits in memory
+//! (which `demo particles` makes too), and a sweep's child that ends with
+//! its parent.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -81,7 +82,7 @@ impl Drop for BenchDir {
 /// benchmark killed before it could clean up left behind: those holding
 /// [`MARKER`] whose process `<pid>` is gone
 /// ([`dizzy::snapshots::left_by_gone_processes`]).
-fn remove_dirs_of_dead_benchmarks(base: &Path) {
+pub(crate) fn remove_dirs_of_dead_benchmarks(base: &Path) {
     for path in dizzy::snapshots::left_by_gone_processes(base, "dizzy-bench-", "") {
         let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
             && std::fs::symlink_metadata(path.join(MARKER)).is_ok_and(|m| m.is_file());

@@ -33,7 +33,7 @@ pub(crate) struct Args {
     /// Serve a read-only explorer of the file while the run goes on, at
     /// this address (`127.0.0.1:8740`; port 0: any free port); its URL is
     /// printed on stderr.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::parse_loopback)]
     serve: Option<std::net::SocketAddr>,
     #[command(flatten)]
     replication: crate::replicate::Args,
@@ -130,7 +130,8 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             settings: Some(settings),
         })
         .snapshot_policy(args.snapshot_every);
-    let (app, replicating) = crate::replicate::Replicating::attach(&args.replication, app)?;
+    let (app, replicating) =
+        crate::replicate::Replicating::attach(&args.replication, &args.db, app)?;
     let mut rt = crate::open_demo(app, "dedupe", &shown(&args.db))?;
     replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;

@@ -109,6 +109,22 @@ fn open_demo(app: dizzy::App, demo: &str, db: &str) -> Result<dizzy::Runtime, Cl
     })
 }
 
+/// A demo's `--serve` address: this machine's only (the explorer has no
+/// authentication), checked before the run's file is touched.
+fn parse_loopback(s: &str) -> Result<std::net::SocketAddr, String> {
+    let addr: std::net::SocketAddr = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{s}`: expected an address and port (127.0.0.1:8740): {e}"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "`{s}`: not a loopback address; a demo's explorer serves this machine only (127.0.0.1:PORT, [::1]:PORT); to serve others, run `dizzy serve --db FILE --allow-remote` on its file"
+        ))
+    }
+}
+
 /// Serves an explorer over the run's file, at `addr` if given; tells where
 /// on stderr.
 fn serve_explorer(

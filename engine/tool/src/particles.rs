@@ -46,13 +46,24 @@ pub(crate) struct Args {
     /// Serve a read-only explorer of the file while the run goes on, at
     /// this address (`127.0.0.1:8740`; port 0: any free port); its URL is
     /// printed on stderr.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::parse_loopback)]
     serve: Option<std::net::SocketAddr>,
     #[command(flatten)]
     replication: crate::replicate::Args,
 }
 
+/// What a particle costs a run's process at its peak, about: measured as
+/// the maximum RSS of `dizzy bench replicate --entities 1000000 --ticks 30`
+/// (`/usr/bin/time -v`, build of 2026-12-04), 354 bytes; this is that, plus
+/// a third.
+pub(crate) const BYTES_PER_ENTITY: u64 = 480;
+
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
+    // A new run populates `--entities`: refused before the file is made
+    // when they would not fit in memory.
+    if std::fs::symlink_metadata(&args.db).is_err() {
+        crate::bench_dir::check_fits(args.entities, BYTES_PER_ENTITY)?;
+    }
     let mut app = App::new()
         .db(&args.db)
         .plugin(ParticlesPlugin::default())
@@ -68,7 +79,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         };
         app = app.at_snapshot(id);
     }
-    let (app, replicating) = Replicating::attach(&args.replication, app)?;
+    let (app, replicating) = Replicating::attach(&args.replication, &args.db, app)?;
     let mut rt = crate::open_demo(app, "particles", &args.db.display().to_string())?;
     replicating.opened(&rt);
     let _signals = dizzy_cli::on_signals(&rt.stop_handle())?;

@@ -39,12 +39,22 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 pub(crate) struct Replicating {
     replication: Option<Replication>,
     bound: Duration,
+    /// `--restore-from`, with whether the file was missing before the open.
+    restore_from: Option<(String, bool)>,
 }
 
 impl Replicating {
     /// Prepares `app`: pulls from `--restore-from` if its file is missing,
     /// and hands its commits to `--replicate`.
-    pub(crate) fn attach(args: &Args, mut app: App) -> Result<(App, Replicating), CliError> {
+    pub(crate) fn attach(
+        args: &Args,
+        db: &std::path::Path,
+        mut app: App,
+    ) -> Result<(App, Replicating), CliError> {
+        let restore_from = args
+            .restore_from
+            .clone()
+            .map(|url| (url, std::fs::symlink_metadata(db).is_err()));
         if let Some(url) = &args.restore_from {
             app = app.restore_from(url)?;
         }
@@ -57,12 +67,28 @@ impl Replicating {
         if let Some(r) = &replication {
             app = app.replicate_to(r);
         }
-        Ok((app, Replicating { replication, bound }))
+        Ok((
+            app,
+            Replicating {
+                replication,
+                bound,
+                restore_from,
+            },
+        ))
     }
 
     /// After the app opened: ships what a killed run committed and never
     /// replicated.
     pub(crate) fn opened(&self, rt: &Runtime) {
+        // A bucket that held nothing to restore from (a new run's first
+        // start, or a mistyped URL): say so, rather than look resumed.
+        if let Some((url, true)) = &self.restore_from
+            && rt.resumed_from().is_none()
+        {
+            eprintln!(
+                "{url}: holds no replicated snapshot; started a new run (check the bucket and prefix if you meant to resume)"
+            );
+        }
         if let (Some(r), Some(store)) = (&self.replication, rt.store()) {
             r.push(store);
         }
