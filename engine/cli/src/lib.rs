@@ -84,6 +84,7 @@ mod trace;
 mod view;
 
 pub use error::CliError;
+pub use signal::{SignalGuard, on_signals};
 
 /// A clap value parser for an option that counts at least one thing
 /// (`--keep-last`, `--batch`, `--reps`): a whole number from 1, refused
@@ -102,7 +103,6 @@ pub fn parse_at_least_one(s: &str) -> Result<usize, String> {
         _ => Err(format!("`{s}`: expected a whole number of at least 1")),
     }
 }
-pub use signal::{SignalGuard, on_signals};
 
 /// The inspection subcommands.
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,9 @@ use dizzy_bench::SnapshotBench;
 
 use dizzy_cli::{CliError, outln};
 
-use crate::bench_dir::{BenchDir, base_dir, check_fits, exit_with_parent};
+use crate::bench_dir::{
+    BenchDir, base_dir, check_fits, exit_with_parent, remove_dirs_of_dead_benchmarks,
+};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -84,7 +86,7 @@ fn parse_chunk_bytes(s: &str) -> Result<usize, String> {
 const BYTES_PER_ENTITY: u64 = 640;
 
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
-    base_dir(args.dir.as_deref())?;
+    let base = base_dir(args.dir.as_deref())?;
     for &n in &args.entities {
         check_fits(n, BYTES_PER_ENTITY)?;
     }
@@ -123,7 +125,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         drop(held);
         if !out.status.success() {
             // A child killed (or stopped by a signal) left its directory.
-            crate::bench_dir::remove_dirs_of_dead_benchmarks(&base_dir(args.dir.as_deref())?);
+            remove_dirs_of_dead_benchmarks(&base);
             return Err(CliError::new(format!(
                 "the benchmark at {n} entities failed ({})",
                 out.status
