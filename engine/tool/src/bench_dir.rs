@@ -60,11 +60,14 @@ impl BenchDir {
             name = format!("{name}-{kind}");
         }
         let path = base.join(name);
-        let made = std::fs::create_dir(&path)
-            .and_then(|()| std::fs::write(path.join(MARKER), b""))
-            .map_err(|e| CliError::new(format!("{}: {e}", path.display())));
+        let named = |e| CliError::new(format!("{}: {e}", path.display()));
+        // Only a directory this call made is ever removed on drop (one that
+        // failed to be made, as already there, is not ours); one made whose
+        // marker cannot be written is.
+        std::fs::create_dir(&path).map_err(named)?;
+        let marked = std::fs::write(path.join(MARKER), b"").map_err(named);
         let dir = BenchDir(path);
-        made.map(|()| dir)
+        marked.map(|()| dir)
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -177,6 +180,18 @@ mod tests {
         assert!(live.exists(), "a running benchmark's");
         assert!(foreign.exists(), "not a benchmark's");
         let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_directory_already_there_is_refused_and_left_alone() {
+        let base = tempfile::tempdir().unwrap();
+        let there = base
+            .path()
+            .join(format!("dizzy-bench-{}-taken", std::process::id()));
+        std::fs::create_dir(&there).unwrap();
+        std::fs::write(there.join("data"), b"someone's").unwrap();
+        assert!(BenchDir::new(Some(base.path()), "taken").is_err());
+        assert_eq!(std::fs::read(there.join("data")).unwrap(), b"someone's");
     }
 
     #[test]
