@@ -18,6 +18,9 @@
 //! persisted entities they spawn are despawned after. A relationship whose
 //! target no longer exists is not made again (bevy refuses such a value).
 
+use std::ops::Range;
+
+use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::error::FallbackErrorHandler;
 use bevy_ecs::world::{Mut, World};
@@ -128,7 +131,11 @@ impl Ctx<'_> {
                 }
             }
         }
-        // The removals, in order.
+        // The removals, in order. A removal made again can make others
+        // (a despawn runs the hooks it ran: a relationship target's takes
+        // the relationship off its sources); an entry those made already is
+        // not made a second time.
+        let mut made = Made::new(self, world, entries);
         let mut i = 0;
         while i < entries.len() {
             let uid = entries[i].1;
@@ -153,19 +160,24 @@ impl Ctx<'_> {
                     }
                     from
                 };
-                for entry in &group[..despawn_from] {
+                for (k, entry) in group[..despawn_from].iter().enumerate() {
                     if world.get_entity(e).is_err() {
                         break;
+                    }
+                    if made.before(world, i + k) {
+                        continue;
                     }
                     if let Some((ops, id)) = self.held_by_stand_in(world, meta, e, entry)?
                         && world.entity(e).contains_id(id)
                     {
                         self.remove_again(world, meta.id, ops, e)?;
                     }
+                    made.after(world, i + k..i + k + 1);
                 }
                 if despawn_from < group.len() && world.get_entity(e).is_ok() {
-                    for entry in &group[despawn_from..] {
-                        if world.get_entity(e).is_ok() {
+                    let tail = i + despawn_from..end;
+                    for (k, entry) in group[despawn_from..].iter().enumerate() {
+                        if world.get_entity(e).is_ok() && !made.before(world, tail.start + k) {
                             self.held_by_stand_in(world, meta, e, entry)?;
                         }
                     }
@@ -175,8 +187,16 @@ impl Ctx<'_> {
                         }
                         world.flush();
                     })?;
+                    made.after(world, tail);
                 }
+                // Entries left when the stand-in went (a hook's despawn):
+                // not made again.
+                made.skip(i..end);
                 i = end;
+                continue;
+            }
+            if made.before(world, i) {
+                i += 1;
                 continue;
             }
             if let Some(entity) = world.resource::<Uids>().entity(uid) {
@@ -191,6 +211,7 @@ impl Ctx<'_> {
                     self.replay_on(world, meta, entity, &entries[i])?;
                 }
             }
+            made.after(world, i..i + 1);
             i += 1;
         }
         super::undo_spawns_of_user_code(world, None);
@@ -360,5 +381,85 @@ impl Ctx<'_> {
             self.remove_again(world, meta.id, ops, entity)?;
         }
         Ok(())
+    }
+}
+
+/// Which entries' removals the replay has made, read from what the world
+/// records ([`LastRemovals`], open while a restore makes removals again).
+/// Each removal recorded since the last look belongs to the step that made
+/// it (one of the entries that step makes, each once), or else to the first
+/// later entry of that component and uid not made yet: a hook of an earlier
+/// step made it, and the entry is not made again. With the record closed,
+/// nothing is learned and every entry is made.
+struct Made {
+    /// Each entry's component in this world and uid (`None`: not made
+    /// again).
+    keys: Vec<Option<(ComponentId, u64)>>,
+    done: Vec<bool>,
+    /// How much of the record was looked at.
+    seen: usize,
+}
+
+impl Made {
+    fn new(ctx: &Ctx<'_>, world: &World, entries: &[Entry]) -> Made {
+        Made {
+            keys: entries
+                .iter()
+                .map(|(name, uid, _)| ctx.column_ops(world, name).ok().map(|(_, id)| (id, *uid)))
+                .collect(),
+            done: vec![false; entries.len()],
+            seen: Self::recorded(world).len(),
+        }
+    }
+
+    fn recorded(world: &World) -> &[(Removed, u64, Vec<u8>)] {
+        world
+            .get_resource::<LastRemovals>()
+            .map_or(&[], LastRemovals::entries)
+    }
+
+    /// Whether entry `i` was made by an earlier step's hooks (and so is
+    /// not to be made now).
+    fn before(&mut self, world: &World, i: usize) -> bool {
+        self.learn(world, 0..0);
+        self.done[i]
+    }
+
+    /// The step that makes the entries `own` is over: the removals it
+    /// recorded are theirs first, then later entries'; `own` is done.
+    fn after(&mut self, world: &World, own: Range<usize>) {
+        self.learn(world, own.clone());
+        for d in &mut self.done[own] {
+            *d = true;
+        }
+    }
+
+    /// The entries `range` are done, made or not.
+    fn skip(&mut self, range: Range<usize>) {
+        for d in &mut self.done[range] {
+            *d = true;
+        }
+    }
+
+    fn learn(&mut self, world: &World, own: Range<usize>) {
+        let recorded = Self::recorded(world);
+        let mut claimed = vec![false; own.len()];
+        for (what, uid, _) in recorded.iter().skip(self.seen) {
+            let Removed::Component(id) = what else {
+                continue;
+            };
+            let key = Some((*id, *uid));
+            if let Some(k) = own
+                .clone()
+                .position(|j| !claimed[j - own.start] && !self.done[j] && self.keys[j] == key)
+            {
+                claimed[k] = true;
+            } else if let Some(j) =
+                (own.end..self.keys.len()).find(|&j| !self.done[j] && self.keys[j] == key)
+            {
+                self.done[j] = true;
+            }
+        }
+        self.seen = recorded.len().max(self.seen);
     }
 }
