@@ -147,6 +147,28 @@ impl LastRemovals {
         }
     }
 
+    /// Forgets the removals recorded from entities of `uids` (entities a
+    /// restore spawned for user code and took out again: they were never
+    /// the world's, and a removal recorded from one would be made again on
+    /// whatever entity holds that uid later).
+    pub fn forget(&mut self, uids: &std::collections::HashSet<u64>) {
+        let before = self.entries.len();
+        let mut kept = 0;
+        let settled = self.settled;
+        let mut i = 0;
+        self.entries.retain(|(_, uid, _)| {
+            let keep = !uids.contains(uid);
+            if keep && i < settled {
+                kept += 1;
+            }
+            i += 1;
+            keep
+        });
+        if self.entries.len() != before {
+            self.settled = kept;
+        }
+    }
+
     /// The removals recorded, in order.
     pub fn entries(&self) -> &[(Removed, u64, Vec<u8>)] {
         &self.entries

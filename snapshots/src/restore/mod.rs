@@ -684,6 +684,14 @@ pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: Option<u64>) {
         }
     }
     world.flush();
+    // Their removals (this despawn's, and any a hook made on them) are not
+    // the world's: recorded, the next snapshot would carry them, and the
+    // restore after it would make them again on the entity that holds the
+    // uid by then (found by a fresh tester: a spawn between a resume and
+    // its first tick took the uid, and was lost at the next open).
+    if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
+        last.forget(&taken);
+    }
     // Back to where the snapshot left the allocator, or just past the
     // newest uid the snapshot itself holds beyond it (a file written with
     // uids ahead of its counter keeps them unique; uids 2^40 or more ahead
