@@ -146,7 +146,8 @@ pub enum StoreOpenError {
 pub enum CaptureError {
     /// A component references an entity that is not persisted.
     #[error(
-        "component `{component}` of uid {holder} references an entity (runtime handle {target:#x}) that has no uid: it was despawned, or never had a persisted component; the snapshot is not written (the file keeps the ones before), use RefPolicy::Drop to save such references as Entity::PLACEHOLDER"
+        "{} references an entity (runtime handle {target:#x}) that has no uid: it was despawned, or never had a persisted component; the snapshot is not written (the file keeps the ones before), use RefPolicy::Drop to save such references as Entity::PLACEHOLDER",
+        holder_of(component, *holder)
     )]
     Dangling {
         /// The component's stable name.
@@ -461,5 +462,14 @@ fn held_ids(held: &u64, ids: &Option<(u64, u64)>) -> String {
             "the file holds {n} snapshots, {oldest} to {newest}; ids are never reused, and \
              one deleted by retention (`keep_last`) or `compact` is gone"
         ),
+    }
+}
+
+/// "component `name` of uid N", or "resource `name`" (holder 0).
+fn holder_of(name: &str, holder: u64) -> String {
+    if holder == 0 {
+        format!("resource `{name}`")
+    } else {
+        format!("component `{name}` of uid {holder}")
     }
 }

@@ -198,3 +198,48 @@ fn kept_values_of_an_unregistered_type_follow_the_policy() {
         }
     }
 }
+
+/// A resource naming an entity (`#[entities]`).
+#[derive(Resource, MapEntities, Serialize, Deserialize, Debug, Default)]
+struct Favourite {
+    #[entities]
+    pallet: Option<Entity>,
+}
+
+/// A resource that did not change since the last snapshot, naming an
+/// entity despawned since: a delta refuses it as a full snapshot does, or
+/// under `Drop` writes it again with the reference dropped. Before, the
+/// delta left it out, and the resumed world held a dead handle (found by a
+/// fresh tester, a favourite flower).
+#[test]
+fn an_unchanged_resource_naming_a_despawned_entity_follows_the_policy_in_a_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, refs) in [RefPolicy::Fail, RefPolicy::Drop].into_iter().enumerate() {
+        let path = dir.path().join(format!("fav-{k}.redb"));
+        let app = || app(&path, refs).resource("wh.favourite", Favourite::default());
+        let mut run = app().open().unwrap();
+        let p = run.spawn(Pallet("p1".into()));
+        run.world_mut().resource_mut::<Favourite>().pallet = Some(p);
+        run.snapshot().unwrap();
+        run.flush().unwrap();
+        run.world_mut().despawn(p);
+        run.spawn(Pallet("p2".into()));
+        let closed = run.close();
+        let run = app().open().unwrap();
+        let fav = run.world().resource::<Favourite>().pallet;
+        match refs {
+            RefPolicy::Fail => {
+                let e = closed.expect_err("the delta is refused").to_string();
+                assert!(e.contains("resource `wh.favourite`"), "{e}");
+                // The file keeps the snapshot before: the favourite is p1.
+                let fav = fav.expect("p1");
+                assert_eq!(run.world().get::<Pallet>(fav), Some(&Pallet("p1".into())));
+            }
+            _ => {
+                closed.unwrap();
+                assert_eq!(fav, Some(Entity::PLACEHOLDER));
+            }
+        }
+        run.close().unwrap();
+    }
+}

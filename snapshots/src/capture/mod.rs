@@ -14,7 +14,7 @@ use bevy_ecs::change_detection::{CHECK_TICK_THRESHOLD, Tick};
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::entity::Entity;
 use bevy_ecs::world::World;
-use dizzy_components::{Journal, RefPolicy, Registry, Uid, Uids};
+use dizzy_components::{Journal, RefPolicy, Registry, Uid, Uids, ValueError};
 
 use crate::error::CaptureError;
 use crate::format::{HEADER, Layout, Schema, SnapshotKind, SnapshotMeta, col};
@@ -475,15 +475,32 @@ impl Capturer {
         out: &mut Columns,
         changed: Option<(Tick, Tick)>,
     ) -> Result<(), CaptureError> {
+        // An entity despawned since the previous capture may be named by a
+        // resource that did not change: a delta leaving it out would
+        // restore that reference dead. Such a resource is refused as a
+        // full capture refuses it, or (policy `Drop`) written again with
+        // the reference dropped (found by a fresh tester: a favourite
+        // entity despawned after a snapshot came back as a dead handle).
+        let departed = changed.is_some()
+            && world
+                .get_resource::<Journal>()
+                .is_some_and(|j| !j.peek().0.is_empty());
         for reg in registry.iter() {
             let Some(ops) = reg.resource() else { continue };
+            let policy = reg.refs().unwrap_or(self.settings.refs);
             if let Some((since, now)) = changed
                 && !ops.changed(world, since, now)
             {
-                continue;
+                if !(departed && reg.references().any()) {
+                    continue;
+                }
+                match ops.encode(world, RefPolicy::Fail, &mut Vec::new()) {
+                    Ok(_) => continue,
+                    Err(ValueError::Dangling(_)) if policy == RefPolicy::Drop => {}
+                    Err(e) => return Err(value_error(reg.name(), e)),
+                }
             }
             let mut buf = vec![0u8; HEADER];
-            let policy = reg.refs().unwrap_or(self.settings.refs);
             let present = ops
                 .encode(world, policy, &mut buf)
                 .map_err(|e| value_error(reg.name(), e))?;
