@@ -109,6 +109,18 @@ pub enum ExportError {
         /// The uid outside the selection.
         target: u64,
     },
+    /// Values of a type this build does not register (kept from the file)
+    /// are stored at two schemas, which only a build that registers the
+    /// type can bring to one.
+    #[error(
+        "values of `{component}`, a type this build does not register, are stored at {schemas}: this build cannot bring them to one (only a build that registers the type upgrades its values), and a bundle holding both under one schema would not decode; export with the app that registers `{component}`"
+    )]
+    KeptMixed {
+        /// The component's stable name.
+        component: String,
+        /// The two schemas, "version 1 and version 2".
+        schemas: String,
+    },
     /// A value could not be encoded.
     #[error("`{component}`: {source}")]
     Codec {
@@ -177,6 +189,18 @@ pub enum ImportError {
         holder: u64,
         /// The referenced uid (in the bundle).
         target: u64,
+    },
+    /// The bundle's values of a type this build does not register are at
+    /// another schema than the world's kept values of it: written
+    /// together under one schema, one or the other would not decode.
+    #[error(
+        "`{component}`, a type this build does not register, is at {schemas} in the bundle and the world: this build cannot bring them to one (only a build that registers the type upgrades its values); import with the app that registers `{component}`"
+    )]
+    KeptSchema {
+        /// The component's stable name.
+        component: String,
+        /// The two schemas, "version 1 and version 2".
+        schemas: String,
     },
     /// A stored version without a migration.
     #[error(transparent)]

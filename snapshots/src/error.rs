@@ -166,6 +166,18 @@ pub enum CaptureError {
         /// The uid.
         uid: u64,
     },
+    /// Values of a type this build does not register (kept from the file)
+    /// are stored at two schemas, which only a build that registers the
+    /// type can bring to one.
+    #[error(
+        "values of `{component}`, a type this build does not register, are stored at {schemas}: this build cannot bring them to one (only a build that registers the type upgrades its values), and a snapshot holding both under one schema would not decode; the snapshot is not written (the file keeps the ones before). Squash, import or export with the app that registers `{component}`, or once it has written a full snapshot"
+    )]
+    KeptMixed {
+        /// The component's stable name.
+        component: String,
+        /// The two schemas, "version 1 and version 2".
+        schemas: String,
+    },
     /// A value could not be encoded.
     #[error("component `{component}`: {source}")]
     Codec {

@@ -45,6 +45,31 @@ pub struct Kept {
     /// The lists of [`Kept::orders`] changed since the last capture, which
     /// a delta writes: (name, target).
     changed_orders: BTreeSet<(String, u64)>,
+    /// By name, when its values were stored at more than one schema (a
+    /// chain whose deltas hold values written after a version or shape
+    /// change, a bundle of another build): the schemas other than
+    /// [`Kept::schemas`]'s, and the uids whose value is at one of them (its
+    /// index). This build cannot bring such values to one schema, so no
+    /// snapshot or bundle writes them together ([`Kept::mixed`]).
+    others: BTreeMap<String, (Vec<Schema>, UidMap<usize>)>,
+}
+
+/// Whether values of `a` and `b` are written alike.
+fn same_schema(a: &Schema, b: &Schema) -> bool {
+    a.version == b.version && a.shape == b.shape
+}
+
+/// "version 1 and version 2", or "two shapes of version 1".
+fn two_schemas(a: &Schema, b: &Schema) -> String {
+    if a.version == b.version {
+        format!("two shapes of version {}", a.version)
+    } else {
+        format!(
+            "version {} and version {}",
+            a.version.min(b.version),
+            a.version.max(b.version)
+        )
+    }
 }
 
 impl Kept {
@@ -114,9 +139,25 @@ impl Kept {
     }
 
     pub(crate) fn put(&mut self, schema: &Schema, uid: u64, bytes: Vec<u8>) {
-        self.schemas
+        let first = self
+            .schemas
             .entry(schema.name.clone())
             .or_insert_with(|| schema.clone());
+        if same_schema(first, schema) {
+            if let Some((_, at)) = self.others.get_mut(&schema.name) {
+                at.remove(&uid);
+            }
+        } else {
+            let (list, at) = self.others.entry(schema.name.clone()).or_default();
+            let i = match list.iter().position(|s| same_schema(s, schema)) {
+                Some(i) => i,
+                None => {
+                    list.push(schema.clone());
+                    list.len() - 1
+                }
+            };
+            at.insert(uid, i);
+        }
         self.components
             .entry(schema.name.clone())
             .or_default()
@@ -127,12 +168,82 @@ impl Kept {
         if let Some(m) = self.components.get_mut(name) {
             m.remove(&uid);
         }
+        if let Some((_, at)) = self.others.get_mut(name) {
+            at.remove(&uid);
+        }
     }
 
     pub(crate) fn despawn(&mut self, uid: u64) {
         for m in self.components.values_mut() {
             m.remove(&uid);
         }
+        for (_, at) in self.others.values_mut() {
+            at.remove(&uid);
+        }
+    }
+
+    /// Settles the schemas of values put at more than one: a name whose
+    /// values are all at one schema now takes that schema.
+    pub(crate) fn settle(&mut self) {
+        let names: Vec<String> = self.others.keys().cloned().collect();
+        for name in names {
+            let Some(values) = self.components.get(&name) else {
+                self.others.remove(&name);
+                continue;
+            };
+            let (list, at) = &self.others[&name];
+            let at_first = values.keys().filter(|u| !at.contains_key(u)).count();
+            let used: BTreeSet<usize> = at
+                .iter()
+                .filter(|(u, _)| values.contains_key(u))
+                .map(|(_, &i)| i)
+                .collect();
+            if used.is_empty() {
+                self.others.remove(&name);
+            } else if at_first == 0
+                && used.len() == 1
+                && let Some(&i) = used.first()
+            {
+                self.schemas.insert(name.clone(), list[i].clone());
+                self.others.remove(&name);
+            }
+        }
+    }
+
+    /// A kept component whose values (of `only`, when given: (name, uid))
+    /// are not all at the schema a snapshot or bundle would record for
+    /// them: its name and the schemas, "version 1 and version 2". Call
+    /// [`Kept::settle`] first.
+    pub(crate) fn mixed(&self, only: Option<&[(String, u64)]>) -> Option<(String, String)> {
+        for (name, (list, at)) in &self.others {
+            let Some(values) = self.components.get(name) else {
+                continue;
+            };
+            let first = self.schemas.get(name)?;
+            let other = at.iter().find(|(u, _)| {
+                values.contains_key(u)
+                    && only.is_none_or(|only| only.iter().any(|(n, o)| n == name && o == *u))
+            });
+            if let Some((_, &i)) = other {
+                return Some((name.clone(), two_schemas(first, &list[i])));
+            }
+        }
+        None
+    }
+
+    /// Whether kept `name` holds values at a schema other than `schema`
+    /// (a bundle's, to import beside them): the two, "version 1 and
+    /// version 2".
+    pub(crate) fn differs(&self, schema: &Schema) -> Option<String> {
+        let first = self.schemas.get(&schema.name)?;
+        if self.count(&schema.name) == 0 {
+            return None;
+        }
+        if !same_schema(first, schema) {
+            return Some(two_schemas(first, schema));
+        }
+        let (list, at) = self.others.get(&schema.name)?;
+        at.values().next().map(|&i| two_schemas(schema, &list[i]))
     }
 
     pub(crate) fn put_resource(&mut self, schema: &Schema, bytes: Vec<u8>) {
@@ -344,6 +455,10 @@ impl Kept {
         for m in self.components.values_mut() {
             m.retain(|uid, _| uids.entity(*uid).is_some());
         }
+        for (_, at) in self.others.values_mut() {
+            at.retain(|uid, _| uids.entity(*uid).is_some());
+        }
+        self.settle();
     }
 
     /// Finds kept references to entities `live` refuses (despawned since
@@ -361,6 +476,7 @@ impl Kept {
         let Kept {
             schemas,
             components,
+            others,
             ..
         } = self;
         let mut rewritten = Vec::new();
@@ -372,8 +488,11 @@ impl Kept {
             else {
                 continue;
             };
+            let other = others.get(name.as_str()).map(|(_, at)| at);
             for (holder, bytes) in values.iter_mut() {
-                if !live(*holder) {
+                // A value at another schema is not read by this one's shape
+                // (no snapshot writes it: see `Kept::mixed`).
+                if !live(*holder) || other.is_some_and(|at| at.contains_key(holder)) {
                     continue;
                 }
                 let dead = std::cell::Cell::new(None);
@@ -484,6 +603,14 @@ pub(crate) fn bundle_columns(
             let Some(bytes) = kept.get(name, uid) else {
                 continue;
             };
+            if let Some((list, at)) = kept.others.get(name)
+                && let Some(&i) = at.get(&uid)
+            {
+                return Err(ExportError::KeptMixed {
+                    component: name.to_owned(),
+                    schemas: two_schemas(schema, &list[i]),
+                });
+            }
             for target in shape.map(|s| targets(s, bytes)).unwrap_or_default() {
                 if !within(target) {
                     return Err(ExportError::KeptDangling {

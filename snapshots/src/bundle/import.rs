@@ -203,6 +203,16 @@ pub fn import_with(
     let checked = check_columns(&body, registry, options, &carried)?;
     let (mut map, skipped) = decide_uids(world, &body.uids, options.on_conflict)?;
     check_kept_targets(&checked, &map)?;
+    if let Some(store) = world.get_resource::<Kept>() {
+        for column in &checked.kept {
+            if let Some(schemas) = store.differs(column.schema) {
+                return Err(ImportError::KeptSchema {
+                    component: column.schema.name.clone(),
+                    schemas,
+                });
+            }
+        }
+    }
 
     // 2. Apply: cannot fail from here on.
     let entity = spawn_carried(world, &body.uids, &mut map);

@@ -106,6 +106,9 @@ impl Capturer {
         if !kept.is_empty()
             && let Some(k) = world.get_resource::<Kept>()
         {
+            if let Some((component, schemas)) = k.mixed(Some(&kept)) {
+                return Err(CaptureError::KeptMixed { component, schemas });
+            }
             write_kept(k, world.resource::<Uids>(), target, &mut out, Some(&kept));
         }
         let mut meta = Self::empty_meta(SnapshotKind::Delta);

@@ -33,6 +33,10 @@ impl Capturer {
         // by uid: one whose target is gone is refused or dropped, as the
         // values of registered types are.
         check_kept(world, self.settings.refs)?;
+        if let Some((component, schemas)) = world.get_resource::<Kept>().and_then(|k| k.mixed(None))
+        {
+            return Err(CaptureError::KeptMixed { component, schemas });
+        }
         let uid_id = world.register_component::<Uid>();
         let cols = columns(world, registry);
 
