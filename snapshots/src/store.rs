@@ -331,6 +331,22 @@ impl Store {
         Ok(store)
     }
 
+    /// Verifies the checksum of every page of this store's file, as
+    /// [`Store::open_to_read`] does, without writing to it (reading the
+    /// whole file once): what a reader that skipped the check (a restore
+    /// through [`Store::open_read_only`]) asks when what it read made no
+    /// sense, so that a damaged file is named damaged rather than taken
+    /// for values of another type.
+    ///
+    /// # Errors
+    /// [`StoreOpenError::Damaged`]: a page fails its checksum.
+    pub fn check_pages(&self) -> Result<(), StoreOpenError> {
+        verify::verify_pages(&self.path).map_err(|reason| StoreOpenError::Damaged {
+            path: self.path.clone(),
+            reason,
+        })
+    }
+
     fn open_to_read_unverified(path: &Path) -> Result<Store, StoreOpenError> {
         match Self::open_read_only(path) {
             Err(StoreOpenError::NeedsRepair { .. }) => match Self::open(path) {
