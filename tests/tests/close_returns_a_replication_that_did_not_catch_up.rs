@@ -74,3 +74,32 @@ fn close_returns_the_error_of_a_bucket_that_refused_the_file() {
         .unwrap();
     assert_eq!(run.world().resource::<Count>().0, 4);
 }
+
+/// A bucket that keeps failing (a `file://` path below `/proc`, where no
+/// directory can be made), with the close's wait ending before the
+/// replication gives up: `close()` says how long it waited and why the last
+/// attempt failed. Before, it said "after waiting 0.0 s", without the cause
+/// (found by a fresh tester, an orders pipeline).
+#[test]
+fn close_says_how_long_it_waited_and_why_the_last_attempt_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleet.redb");
+    let url = format!("file:///proc/dizzy-no-such-bucket-{}", std::process::id());
+    let replication = Replication::start(
+        &url,
+        ReplicateOptions::default().give_up_after(Duration::from_secs(2)),
+    )
+    .unwrap();
+    let mut run = app(&db, &replication).open().unwrap();
+    run.run_ticks(2).unwrap();
+    let text = run.close().expect_err("the bucket failed").to_string();
+    assert!(!text.contains("0.0 s"), "{text}");
+    for needle in [
+        "saved locally",
+        url.as_str(),
+        "last attempt failed",
+        "/proc/",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in: {text}");
+    }
+}

@@ -85,7 +85,10 @@ pub enum ReplicateError {
     },
     /// [`Replication::flush`](crate::Replication::flush) waited its whole
     /// timeout and the bucket is still behind.
-    #[error("{url}: still {snapshots_behind} snapshots behind after waiting {seconds:.1} s")]
+    #[error(
+        "{url}: still {snapshots_behind} snapshots behind after waiting {seconds:.1} s{}",
+        last.as_ref().map(|l| format!(" (its last attempt failed: {l})")).unwrap_or_default()
+    )]
     Timeout {
         /// The bucket URL.
         url: String,
@@ -93,6 +96,8 @@ pub enum ReplicateError {
         seconds: f64,
         /// Local snapshots not yet in the bucket.
         snapshots_behind: u64,
+        /// Why the last attempt failed, when attempts were failing.
+        last: Option<String>,
     },
 }
 

@@ -110,6 +110,11 @@ struct State {
     /// Handles and listeners still alive; the thread ends at zero.
     handles: usize,
     failing_since: Option<Instant>,
+    /// Why the last round failed, while rounds fail.
+    last_failure: Option<String>,
+    /// How the wait of the writer's end (at the app's close) ended, when
+    /// the bucket had not caught up: what `close()` reports.
+    at_close: Option<ReplicateError>,
     error: Option<ReplicateError>,
     /// Refused for good: no more rounds.
     fatal: bool,
@@ -196,6 +201,7 @@ impl Inner {
                     url: self.bucket.url().to_owned(),
                     seconds: timeout.as_secs_f64(),
                     snapshots_behind: s.pending.len() as u64,
+                    last: s.last_failure.clone(),
                 });
             }
             s = self
@@ -276,12 +282,18 @@ impl Drop for Attached {
         let inner = &self.replication.inner;
         let bound = inner.options.give_up_after + Duration::from_secs(1);
         match inner.wait_idle(bound) {
-            Ok(status) => tracing::debug!(
-                "{}: replication caught up at snapshot {:?}",
-                status.url,
-                status.replicated
-            ),
-            Err(e) => tracing::error!("replication did not catch up before the app closed: {e}"),
+            Ok(status) => {
+                tracing::debug!(
+                    "{}: replication caught up at snapshot {:?}",
+                    status.url,
+                    status.replicated
+                );
+                inner.lock().at_close = None;
+            }
+            Err(e) => {
+                tracing::error!("replication did not catch up before the app closed: {e}");
+                inner.lock().at_close = Some(e);
+            }
         }
         // The file may be opened again by this process: do not keep it.
         inner.lock().store = None;
@@ -388,5 +400,21 @@ impl Replication {
     /// [`ReplicateError::Timeout`] when `timeout` passes first.
     pub fn flush(&self, timeout: Duration) -> Result<Status, ReplicateError> {
         self.inner.wait_idle(timeout)
+    }
+
+    /// How the app's close ended for this replication: the error of the
+    /// wait (at most the bound) for the bucket to catch up when its writer
+    /// stopped, or else what [`Replication::flush`] says at once. What
+    /// `Runtime::close` reports.
+    ///
+    /// # Errors
+    /// As [`Replication::flush`]; a [`ReplicateError::Timeout`] says how
+    /// long the close waited.
+    #[doc(hidden)]
+    pub fn closed(&self) -> Result<Status, ReplicateError> {
+        if let Some(e) = self.inner.lock().at_close.clone() {
+            return Err(e);
+        }
+        self.inner.wait_idle(Duration::ZERO)
     }
 }

@@ -133,6 +133,7 @@ impl Worker {
 
     fn succeeded(&self, s: &mut State, done: Done) {
         let recovered = s.failing_since.take();
+        s.last_failure = None;
         if matches!(s.error, Some(ReplicateError::Unreachable { .. })) {
             s.error = None;
         }
@@ -166,6 +167,7 @@ impl Worker {
         s.dirty = true;
         s.note_lag();
         let since = *s.failing_since.get_or_insert_with(Instant::now);
+        s.last_failure = Some(why.clone());
         let seconds = since.elapsed().as_secs_f64();
         let behind = s.pending.len() as u64;
         let url = self.url();
