@@ -648,10 +648,13 @@ pub(crate) fn remove_resource_entirely<R: bevy_ecs::resource::Resource>(world: &
 /// those entities were in the world for a moment). They are the entities
 /// that got their uid from the allocator (the snapshot's own entities get
 /// theirs from the snapshot), which the allocation log recorded.
-pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: Option<u64>) {
+pub(crate) fn undo_spawns_of_user_code(
+    world: &mut World,
+    next: Option<u64>,
+) -> std::collections::HashSet<u64> {
     let taken = world.resource::<Uids>().take_allocation_log();
     if taken.is_empty() {
-        return;
+        return std::collections::HashSet::new();
     }
     let taken: std::collections::HashSet<u64> = taken.into_iter().collect();
     // Found by their uids, not through the index: an entity a hook spawned
@@ -684,14 +687,6 @@ pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: Option<u64>) {
         }
     }
     world.flush();
-    // Their removals (this despawn's, and any a hook made on them) are not
-    // the world's: recorded, the next snapshot would carry them, and the
-    // restore after it would make them again on the entity that holds the
-    // uid by then (found by a fresh tester: a spawn between a resume and
-    // its first tick took the uid, and was lost at the next open).
-    if let Some(mut last) = world.get_resource_mut::<dizzy_components::LastRemovals>() {
-        last.forget(&taken);
-    }
     // Back to where the snapshot left the allocator, or just past the
     // newest uid the snapshot itself holds beyond it (a file written with
     // uids ahead of its counter keeps them unique; uids 2^40 or more ahead
@@ -700,4 +695,5 @@ pub(crate) fn undo_spawns_of_user_code(world: &mut World, next: Option<u64>) {
         let next = newest.map_or(next, |u| next.max(u.saturating_add(1)));
         world.resource_mut::<Uids>().reset_next_raw(next);
     }
+    taken
 }

@@ -214,7 +214,18 @@ impl Ctx<'_> {
             made.after(world, i..i + 1);
             i += 1;
         }
-        super::undo_spawns_of_user_code(world, None);
+        let taken = super::undo_spawns_of_user_code(world, None);
+        // The uids hooks took here go back to the allocator: the removals
+        // of those entities (their despawn just now, any a hook made on
+        // them) are not the world's. Recorded, the next snapshot would
+        // carry them, and the restore after it would make them again on
+        // the entity that holds the uid by then (found by a fresh tester:
+        // a spawn between a resume and its first tick took the uid, and
+        // was lost at the next open). An import keeps its hooks' uids
+        // used, and their removals.
+        if let Some(mut last) = world.get_resource_mut::<LastRemovals>() {
+            last.forget(&taken);
+        }
         world.resource_mut::<Uids>().reset_next_raw(allocator);
         super::remove_restoring(world);
         match handler {
