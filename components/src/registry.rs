@@ -178,6 +178,15 @@ impl Registration {
             None => self.type_name.to_owned(),
         }
     }
+    /// The fields of values stored with `stored_shape` that this type does
+    /// not read (`Struct.field`): what a value read and written again by
+    /// this build loses (a build older than the one that added them).
+    /// Empty when the shapes agree or cannot be read.
+    pub fn stored_fields_not_read(&self, stored_shape: &str) -> Vec<String> {
+        self.shape()
+            .map(|build| crate::resolve::not_read(stored_shape, build))
+            .unwrap_or_default()
+    }
     /// What reading values stored with `stored_shape` as this type silently
     /// loses: for each struct where stored fields are no longer read while
     /// others get their defaults (a renamed field without

@@ -359,6 +359,27 @@ pub(crate) fn dropped_and_defaulted(
     stored: &str,
     build: &str,
 ) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let mut out = Vec::new();
+    for (name, dropped, defaulted) in field_changes(stored, build) {
+        if !dropped.is_empty() && !defaulted.is_empty() {
+            out.push((name, dropped, defaulted));
+        }
+    }
+    out
+}
+
+/// The stored fields (`Struct.field`) a value stored with shape `stored`
+/// has that the build's `build` does not read.
+pub(crate) fn not_read(stored: &str, build: &str) -> Vec<String> {
+    field_changes(stored, build)
+        .into_iter()
+        .flat_map(|(name, dropped, _)| dropped.into_iter().map(move |f| format!("{name}.{f}")))
+        .collect()
+}
+
+/// For each struct of both shapes: the stored fields the build does not
+/// have, and the build's fields the stored shape does not have.
+fn field_changes(stored: &str, build: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
     let (Ok(a), Ok(b)) = (parse(stored), parse(build)) else {
         return Vec::new();
     };
@@ -375,7 +396,7 @@ pub(crate) fn dropped_and_defaulted(
         let (old, new) = (names(old), names(new));
         let dropped: Vec<String> = old.iter().filter(|f| !new.contains(f)).cloned().collect();
         let defaulted: Vec<String> = new.iter().filter(|f| !old.contains(f)).cloned().collect();
-        if !dropped.is_empty() && !defaulted.is_empty() {
+        if !dropped.is_empty() || !defaulted.is_empty() {
             out.push((name.clone(), dropped, defaulted));
         }
     }

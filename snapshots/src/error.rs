@@ -178,6 +178,17 @@ pub enum CaptureError {
         /// The two schemas, "version 1 and version 2".
         schemas: String,
     },
+    /// A tool (a build of other code than the file's) restored values with
+    /// fields its type does not read: a snapshot it wrote would lose them.
+    #[error(
+        "`{component}` is stored with field(s) `{fields}` that this build's type does not read (it is older than the code that wrote the file): a snapshot written by this tool would lose them from every value it writes; the snapshot is not written (the file keeps the ones before). Use a build of the file's current code"
+    )]
+    FieldsNotRead {
+        /// The component's (or resource's) stable name.
+        component: String,
+        /// The fields, `Struct.field`.
+        fields: String,
+    },
     /// A value could not be encoded.
     #[error("component `{component}`: {source}")]
     Codec {

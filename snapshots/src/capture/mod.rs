@@ -150,6 +150,8 @@ pub struct Capturer {
     /// The rows the last delta found changed, for the change-detection
     /// record of the same capture (see [`crate::detect::Scanned`]).
     scanned: Option<crate::detect::Scanned>,
+    /// See [`Capturer::refuse_losing`].
+    not_read: Option<(String, Vec<String>)>,
 }
 
 /// Gives a uid to every entity that has a registered component but no uid
@@ -213,7 +215,16 @@ impl Capturer {
             file_schemas: None,
             runs: crate::detect::SystemRuns::default(),
             scanned: None,
+            not_read: None,
         }
+    }
+
+    /// Refuses every capture ([`CaptureError::FieldsNotRead`]): the file
+    /// holds values of `component` with `fields` this build does not read,
+    /// which a snapshot written by a tool (a build of other code than the
+    /// file's) would lose from every value it writes.
+    pub fn refuse_losing(&mut self, component: String, fields: Vec<String>) {
+        self.not_read = Some((component, fields));
     }
 
     /// Where the systems' last runs stand, recorded with the next capture
@@ -325,6 +336,12 @@ impl Capturer {
         want: Want,
         forced: bool,
     ) -> Result<Option<Capture>, CaptureError> {
+        if let Some((component, fields)) = &self.not_read {
+            return Err(CaptureError::FieldsNotRead {
+                component: component.clone(),
+                fields: fields.join("`, `"),
+            });
+        }
         // Encoding only reads the world, so a panic of user code leaves it
         // as it was; the next capture is a full one.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
