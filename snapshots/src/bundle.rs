@@ -380,8 +380,15 @@ pub fn check_header(prefix: &[u8], total: u64) -> Result<BundleHeader, ImportErr
     }
     let trailer = trailer_len(version) as u64;
     let n = u32_at(12) as usize;
-    if n > 64 || (16 + n + 8) as u64 + trailer > total || prefix.len() < 16 + n + 8 {
-        return Err(ImportError::Invalid(format!("a codec name of {n} bytes")));
+    if n > 64 {
+        return Err(ImportError::Invalid(format!(
+            "a codec name of {n} bytes (at most 64: corrupt)"
+        )));
+    }
+    if (16 + n + 8) as u64 + trailer > total || prefix.len() < 16 + n + 8 {
+        return Err(ImportError::Invalid(format!(
+            "{total} bytes end inside its header (a codec name of {n} bytes, then the body's length and its checksum): truncated"
+        )));
     }
     let codec = std::str::from_utf8(&prefix[16..16 + n])
         .map_err(|_| bad("the codec name is not UTF-8"))?

@@ -21,6 +21,15 @@ pub enum StoreOpenError {
         /// What it is (`a character device`, `a named pipe`, ...).
         kind: &'static str,
     },
+    /// The path cannot name a file: it ends in `/`, or a part of it that
+    /// must be a directory is a file.
+    #[error("{path}: {reason}")]
+    BadPath {
+        /// The path.
+        path: PathBuf,
+        /// Which part, and what it is.
+        reason: String,
+    },
     /// The file is empty.
     #[error("{path}: is an empty file (0 bytes), not a dizzy file; remove it to start a new one")]
     Empty {

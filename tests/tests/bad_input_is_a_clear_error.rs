@@ -195,3 +195,96 @@ fn a_file_of_the_other_demo_is_named_not_a_run_of_this_one() {
         "{err}"
     );
 }
+
+/// A `--db` that cannot name a file says which part of it is wrong, and a
+/// file of /proc (0 bytes by its size, data when read) is not called an
+/// empty file to remove (found by a fresh tester: "Not a directory (os
+/// error 20)" for a path ending in `/` that did not exist, and for a file
+/// below a regular file, without saying which part).
+#[test]
+fn a_db_path_that_cannot_name_a_file_says_which_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let slash = format!("{}/newdir/", dir.path().display());
+    let err = fails(&[
+        "demo",
+        "particles",
+        "--db",
+        &slash,
+        "--entities",
+        "10",
+        "--ticks",
+        "1",
+    ]);
+    assert!(err.contains("ends in `/`"), "{err}");
+    assert!(!dir.path().join("newdir").exists(), "nothing made");
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "x").unwrap();
+    let below = format!("{}/x.redb", file.display());
+    let err = fails(&[
+        "demo",
+        "particles",
+        "--db",
+        &below,
+        "--entities",
+        "10",
+        "--ticks",
+        "1",
+    ]);
+    assert!(
+        err.contains(&format!("`{}` is a file, not a directory", file.display())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+    let err = fails(&["snapshots", "--db", "/proc/self/status"]);
+    assert!(
+        err.contains("special file") && !err.contains("remove it"),
+        "{err}"
+    );
+}
+
+/// A bundle cut inside its header says it is truncated (found by a fresh
+/// tester: "a codec name of 22 bytes", the real length of a valid name).
+#[test]
+fn a_bundle_cut_inside_its_header_is_named_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.redb");
+    let p = db.to_str().unwrap();
+    let out = dizzy()
+        .args([
+            "demo",
+            "particles",
+            "--db",
+            p,
+            "--entities",
+            "50",
+            "--ticks",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let bundle = dir.path().join("all.bundle");
+    let out = dizzy()
+        .args(["export", "--db", p, "--with", "particles.position", "-o"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&bundle).unwrap();
+    for n in [37, 46, 53] {
+        let cut = dir.path().join(format!("cut{n}.bundle"));
+        std::fs::write(&cut, &bytes[..n]).unwrap();
+        let target = dir.path().join(format!("t{n}.redb"));
+        let err = fails(&[
+            "import",
+            "--db",
+            target.to_str().unwrap(),
+            cut.to_str().unwrap(),
+        ]);
+        assert!(err.contains("truncated"), "{n} bytes: {err}");
+    }
+}
