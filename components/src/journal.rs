@@ -152,21 +152,16 @@ impl LastRemovals {
     /// the world's, and a removal recorded from one would be made again on
     /// whatever entity holds that uid later).
     pub fn forget(&mut self, uids: &std::collections::HashSet<u64>) {
-        let before = self.entries.len();
-        let mut kept = 0;
+        // Those made in the last tick stay before those made after it.
         let settled = self.settled;
-        let mut i = 0;
+        let (mut i, mut kept) = (0, 0);
         self.entries.retain(|(_, uid, _)| {
             let keep = !uids.contains(uid);
-            if keep && i < settled {
-                kept += 1;
-            }
+            kept += usize::from(keep && i < settled);
             i += 1;
             keep
         });
-        if self.entries.len() != before {
-            self.settled = kept;
-        }
+        self.settled = kept;
     }
 
     /// The removals recorded, in order.

@@ -212,8 +212,9 @@ impl Kept {
 
     /// A kept component whose values (of `only`, when given: (name, uid))
     /// are not all at the schema a snapshot or bundle would record for
-    /// them: its name and the schemas, "version 1 and version 2". Call
-    /// [`Kept::settle`] first.
+    /// them: its name and the schemas, "version 1 and version 2" (a name
+    /// whose values all moved to one schema was settled at the end of the
+    /// restore, [`Kept::settle`]).
     pub(crate) fn mixed(&self, only: Option<&[(String, u64)]>) -> Option<(String, String)> {
         for (name, (list, at)) in &self.others {
             let Some(values) = self.components.get(name) else {

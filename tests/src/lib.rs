@@ -383,6 +383,21 @@ impl redb::StorageBackend for FaultyBackend {
     }
 }
 
+/// The ids of the snapshots the file at `db` holds, oldest first (through
+/// `Store::open_to_read`, which verifies every page).
+///
+/// # Panics
+/// If the file cannot be opened or read.
+pub fn snapshot_ids(db: &Path) -> Vec<u64> {
+    dizzy::Store::open_to_read(db)
+        .unwrap()
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect()
+}
+
 /// Squashes `db` as `dizzy compact --squash` does: a build that registers
 /// none of the app's types (it keeps their values) and has none of its
 /// systems.

@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use dizzy::prelude::*;
+use dizzy_tests::snapshot_ids;
 
 #[derive(Component, Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Customer(String);
@@ -123,16 +124,6 @@ fn mixed(db: &Path, newer: &str) -> Vec<u64> {
     uids
 }
 
-fn ids(db: &Path) -> Vec<u64> {
-    dizzy::Store::open_to_read(db)
-        .unwrap()
-        .snapshots()
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect()
-}
-
 /// What the newer build restores: each customer's totals, as text.
 fn totals(db: &Path, newer: &str) -> Vec<String> {
     let mut run = if newer == "v2" { v2(db) } else { wide(db) }
@@ -160,7 +151,7 @@ fn a_squash_export_or_import_by_a_tool_refuses_two_schemas_and_keeps_the_file() 
     ] {
         let db = dir.path().join(format!("shop-{newer}.redb"));
         let uids = mixed(&db, newer);
-        let before = ids(&db);
+        let before = snapshot_ids(&db);
         let want = totals(&db, newer);
         assert_eq!(want.len(), 3);
 
@@ -175,7 +166,7 @@ fn a_squash_export_or_import_by_a_tool_refuses_two_schemas_and_keeps_the_file() 
             .to_string();
         assert!(e.contains("`shop.totals`") && e.contains(schemas), "{e}");
         t.close().unwrap();
-        assert_eq!(ids(&db), before, "{newer}: every snapshot is kept");
+        assert_eq!(snapshot_ids(&db), before, "{newer}: every snapshot is kept");
         assert_eq!(
             totals(&db, newer),
             want,
@@ -195,7 +186,7 @@ fn a_squash_export_or_import_by_a_tool_refuses_two_schemas_and_keeps_the_file() 
             "{err}"
         );
         assert_eq!(
-            ids(&db),
+            snapshot_ids(&db),
             before,
             "{newer}: the binary's squash kept the file"
         );
@@ -227,7 +218,7 @@ fn a_tool_refuses_to_import_values_of_another_schema_beside_its_own() {
     let mut run = v2(&db).open().unwrap();
     run.snapshot_full().unwrap();
     run.close().unwrap();
-    let before = ids(&db);
+    let before = snapshot_ids(&db);
     let want = totals(&db, "v2");
 
     let mut t = tool(&db);
@@ -240,6 +231,6 @@ fn a_tool_refuses_to_import_values_of_another_schema_beside_its_own() {
         "{e}"
     );
     t.close().unwrap();
-    assert_eq!(ids(&db), before);
+    assert_eq!(snapshot_ids(&db), before);
     assert_eq!(totals(&db, "v2"), want);
 }

@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use dizzy::prelude::*;
+use dizzy_tests::snapshot_ids;
 
 /// The older code.
 #[derive(Component, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -25,16 +26,6 @@ struct TotalsNew {
     orders: u32,
     #[serde(default)]
     largest: u64,
-}
-
-fn ids(db: &Path) -> Vec<u64> {
-    dizzy::Store::open_to_read(db)
-        .unwrap()
-        .snapshots()
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect()
 }
 
 fn newer(db: &Path) -> App {
@@ -66,7 +57,7 @@ fn a_tool_of_older_code_refuses_to_write_and_keeps_the_file() {
         });
     }
     run.close().unwrap();
-    let before = ids(&db);
+    let before = snapshot_ids(&db);
     assert_eq!(largest(&db), vec![100, 101, 102]);
 
     let tool = || {
@@ -91,7 +82,7 @@ fn a_tool_of_older_code_refuses_to_write_and_keeps_the_file() {
         .to_string();
     assert!(e.contains("Totals.largest"), "{e}");
     drop(t);
-    assert_eq!(ids(&db), before, "every snapshot is kept");
+    assert_eq!(snapshot_ids(&db), before, "every snapshot is kept");
     assert_eq!(largest(&db), vec![100, 101, 102], "no value lost its field");
 
     // The app's own older code, run as the app (not a tool), drops the

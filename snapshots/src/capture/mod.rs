@@ -151,7 +151,7 @@ pub struct Capturer {
     /// record of the same capture (see [`crate::detect::Scanned`]).
     scanned: Option<crate::detect::Scanned>,
     /// See [`Capturer::refuse_losing`].
-    not_read: Option<(String, Vec<String>)>,
+    not_read: Option<(String, String)>,
 }
 
 /// Gives a uid to every entity that has a registered component but no uid
@@ -224,7 +224,7 @@ impl Capturer {
     /// which a snapshot written by a tool (a build of other code than the
     /// file's) would lose from every value it writes.
     pub fn refuse_losing(&mut self, component: String, fields: Vec<String>) {
-        self.not_read = Some((component, fields));
+        self.not_read = Some((component, fields.join("`, `")));
     }
 
     /// Where the systems' last runs stand, recorded with the next capture
@@ -339,7 +339,7 @@ impl Capturer {
         if let Some((component, fields)) = &self.not_read {
             return Err(CaptureError::FieldsNotRead {
                 component: component.clone(),
-                fields: fields.join("`, `"),
+                fields: fields.clone(),
             });
         }
         // Encoding only reads the world, so a panic of user code leaves it
