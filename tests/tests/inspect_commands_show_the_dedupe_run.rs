@@ -421,6 +421,22 @@ fn show_stats_diff_trace_and_export_table_tell_the_truth() {
         })
         .collect();
     assert_eq!(csv_rows, expected);
+    // `-o -` is stdout, as for most tools: the same rows, no file named `-`.
+    let cwd = tempfile::tempdir().unwrap();
+    let db_abs = std::fs::canonicalize(db).unwrap();
+    let dashed = dizzy()
+        .current_dir(cwd.path())
+        .args(["export-table", "--db"])
+        .arg(&db_abs)
+        .args(["--with", "dedupe.file", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(dashed.status.success(), "{dashed:?}");
+    assert_eq!(String::from_utf8(dashed.stdout).unwrap(), jsonl);
+    assert!(
+        !cwd.path().join("-").exists(),
+        "`-o -` wrote a file named `-`"
+    );
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub(crate) struct Args {
     /// The output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
-    /// Write to this file (default: stdout).
+    /// Write to this file (default, or `-`: stdout).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
     /// The world at this snapshot (the latest if not given).
@@ -51,7 +51,12 @@ pub(crate) struct Args {
     snapshot: Option<dizzy_snapshots::SnapshotRef>,
 }
 
-pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
+pub(crate) fn run(mut args: Args, registry: &Registry) -> Result<(), CliError> {
+    // `-o -` is stdout, as for most tools that write a file (a file named
+    // `-` is `-o ./-`).
+    if args.out.as_deref() == Some(std::path::Path::new("-")) {
+        args.out = None;
+    }
     if let Some(out) = &args.out {
         crate::output::refuse_database(out, &args.db)?;
     }

@@ -146,7 +146,23 @@ impl Bucket {
             url: shown.clone(),
             reason,
         };
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        // A directory is the same directory with its slashes doubled, as
+        // the file system reads it (object_store refuses the empty part).
+        if parsed.scheme() == "file" && parsed.path().contains("//") {
+            let mut path = parsed.path().to_owned();
+            while path.contains("//") {
+                path = path.replace("//", "/");
+            }
+            parsed.set_path(&path);
+        }
+        if matches!(parsed.scheme(), "s3" | "s3a") && parsed.path().contains("//") {
+            return Err(bad(
+                "its prefix has an empty part (`//`), which object keys keep: \
+                 write it with single slashes"
+                    .to_owned(),
+            ));
+        }
         // object_store's own messages would quote the URL as given.
         let (scheme, prefix) = ObjectStoreScheme::parse(&parsed).map_err(|_| {
             bad(match parsed.scheme() {
@@ -389,5 +405,13 @@ mod tests {
             read_object("s3://"),
             Err(TransferError::Bucket(BucketError::Url { .. }))
         ));
+        // Doubled slashes name the same directory, as the file system reads
+        // them; in S3 they would be another key, so they are refused.
+        let doubled = format!("file://{}//shared///photos.bundle", dir.path().display());
+        assert_eq!(read_object(&doubled).unwrap(), b"hello");
+        let e = Bucket::open("s3://bucket/runs//one")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty part"), "{e}");
     }
 }
