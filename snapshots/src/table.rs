@@ -240,7 +240,11 @@ struct Plan {
 /// stable name (`dedupe.duplicate_set.size`). A component recorded without
 /// a shape gets column types from its values; a column whose values do not
 /// fit its shape (a file that does not match its own record) is kept as
-/// [`ColumnType::Json`] and named in [`Table::notes`], never dropped.
+/// [`ColumnType::Json`] and named in [`Table::notes`], never dropped. A
+/// chain whose values sit at two shapes (a delta after a struct changed,
+/// read by a build without the type) gives the snapshot's shape's columns,
+/// then a column for each field only earlier values hold (typed from the
+/// values, named in [`Table::notes`]).
 ///
 /// # Errors
 /// No component named, one named twice, one that neither the snapshot nor
@@ -325,10 +329,24 @@ pub fn table(
                 }
             }
         }
-        let plan = match shape_of(inspection, registry, name).and_then(|s| shape::read(s).ok()) {
+        let mut plan = match shape_of(inspection, registry, name).and_then(|s| shape::read(s).ok())
+        {
             Some(shape) => plan_shape(&shape),
             None => plan_values(&values),
         };
+        for field in fields_beyond(&plan, &values) {
+            notes.push(format!(
+                "`{name}` field `{field}`: held by values stored at an earlier shape, not in \
+                 the snapshot's; its column follows the others"
+            ));
+            let path = vec![field];
+            let ty = infer(values.iter().flatten().filter_map(|v| at(v, &path)));
+            plan.leaves.push(Leaf {
+                path,
+                ty,
+                presence: false,
+            });
+        }
         let short = name.rsplit('.').next().unwrap_or(name).to_owned();
         for leaf in &plan.leaves {
             let dotted = leaf.path.join(".");
@@ -636,6 +654,30 @@ fn plan_values(values: &[Option<&Value>]) -> Plan {
         leaves,
         named_fields,
     }
+}
+
+/// Fields of struct values that `plan` has no column for, in the order
+/// first met: a chain's values decoded at two shapes (a field removed from
+/// a struct, read by a build without the type) keep every field.
+fn fields_beyond(plan: &Plan, values: &[Option<&Value>]) -> Vec<String> {
+    if !plan.named_fields {
+        return Vec::new();
+    }
+    let planned: HashSet<&str> = plan
+        .leaves
+        .iter()
+        .filter_map(|l| l.path.first().map(String::as_str))
+        .collect();
+    let mut beyond: Vec<String> = Vec::new();
+    for object in values.iter().flatten().filter_map(|v| v.as_object()) {
+        for (key, v) in object {
+            let empty = v.is_null() || v.as_object().is_some_and(|o| o.is_empty());
+            if !empty && !planned.contains(key.as_str()) && !beyond.contains(key) {
+                beyond.push(key.clone());
+            }
+        }
+    }
+    beyond
 }
 
 /// The narrowest column type that holds all of `values` (nulls aside).
