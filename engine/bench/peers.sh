@@ -10,12 +10,22 @@
 #
 # Installs what is missing: jdupes (apt), fclones (cargo install).
 # Prints one JSON object: wall seconds of every round per tool, medians,
-# the ratios dizzy/jdupes and dizzy/fclones, and whether the sets agree.
+# the ratios dizzy/jdupes and dizzy/fclones, and whether the sets agree;
+# exits 1 if they do not, 2 on a bad argument. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
 dir=${1:-/usr/share}
 rounds=${2:-5}
 here=$(cd "$(dirname "$0")/../.." && pwd)
+usage="usage: engine/bench/peers.sh [DIR] [ROUNDS]  (default: /usr/share 5)"
+if [ ! -d "$dir" ]; then
+    echo "peers.sh: $dir is not a directory; $usage" >&2
+    exit 2
+fi
+if ! [[ "$rounds" =~ ^[0-9]+$ ]] || [ "$rounds" -lt 1 ]; then
+    echo "peers.sh: ROUNDS must be a whole number of at least 1, not '$rounds'; $usage" >&2
+    exit 2
+fi
 
 if ! command -v jdupes >/dev/null; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -25,7 +35,10 @@ if ! command -v fclones >/dev/null; then
     cargo install fclones --locked >&2
 fi
 (cd "$here" && cargo build --release -p dizzy-tool >&2)
-dizzy="$here/target/release/dizzy"
+# Where cargo put it (CARGO_TARGET_DIR and .cargo/config move it).
+target=$(cd "$here" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+dizzy="$target/release/dizzy"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,7 +49,9 @@ run_dizzy() {
 }
 run_jdupes() {
     # -H hard links are duplicates, -z so are empty files, -q no progress.
-    jdupes -r -H -z -q "$dir" >"$work/jdupes.txt"
+    # -0: names end with NUL and sets with a second one, as a name may
+    # hold a newline.
+    jdupes -r -H -z -q -0 "$dir" >"$work/jdupes.txt"
 }
 run_fclones() {
     # --hidden and --no-ignore: every file; --min 0: empty files too;
@@ -59,8 +74,11 @@ for ((i = 0; i < rounds; i++)); do
     done
 done
 
-# The reference answer (not timed): sha256sum of every regular file.
-(cd "$dir" && find . -type f -print0 | xargs -0 sha256sum -z) >"$work/sha256sum.txt"
+# The reference answer (not timed): sha256sum of every regular file it can
+# read (the tools set the others aside too); how many it could not is
+# reported.
+(cd "$dir" && find . -type f -print0 | xargs -0 sha256sum -z 2>"$work/sha256sum.err" ||
+    [ $? = 123 ]) >"$work/sha256sum.txt"
 
 python3 - "$dir" "$work" "${times[dizzy]}" "${times[jdupes]}" "${times[fclones]}" <<'EOF'
 import json, os, re, statistics, sys
@@ -89,21 +107,31 @@ def unescape(p):
     return re.sub(rb"\\(?:(\\)|x([0-9A-F]{2})|u\{([0-9A-F]+)\})", one, p.encode())
 dizzy = canon([[unescape(p) for p in s["paths"]] for s in report["duplicate_sets"]])
 
-def blocks(path, is_path):
-    sets, cur = [], []
-    for line in open(path, "rb").read().split(b"\n"):
-        if is_path(line):
-            cur.append(rel(line.strip() if line[:1] in b" \t" else line))
-        else:
-            if cur:
-                sets.append(cur)
-            cur = []
-    if cur:
-        sets.append(cur)
-    return canon(sets)
+# jdupes -0: each name ends with NUL, each set with one more.
+jdupes = canon(
+    [rel(p) for p in s.split(b"\0") if p]
+    for s in open(os.path.join(work, "jdupes.txt"), "rb").read().split(b"\0\0")
+)
 
-jdupes = blocks(os.path.join(work, "jdupes.txt"), lambda l: l != b"")
-fclones = blocks(os.path.join(work, "fclones.txt"), lambda l: l[:1] in (b" ", b"\t") and l.strip() != b"")
+# fclones: a line per set, then its names indented by four spaces, with
+# \\, \n, \t, \r, \0, \xNN and \u{N} escaped (a trailing space is kept).
+def fclones_name(b):
+    def one(m):
+        e = m.group(1)
+        if e[:1] == b"x":
+            return bytes([int(e[1:], 16)])
+        if e[:1] == b"u":
+            return chr(int(e[2:-1], 16)).encode()
+        return {b"\\": b"\\", b"n": b"\n", b"t": b"\t", b"r": b"\r", b"0": b"\0"}[e]
+    return re.sub(rb"\\(\\|n|t|r|0|x[0-9A-Fa-f]{2}|u\{[0-9A-Fa-f]+\})", one, b)
+fclones, cur = [], None
+for line in open(os.path.join(work, "fclones.txt"), "rb").read().split(b"\n"):
+    if line.startswith(b"    "):
+        cur.append(rel(fclones_name(line[4:])))
+    elif line and not line.startswith(b"#"):
+        cur = []
+        fclones.append(cur)
+fclones = canon(fclones)
 def sha256sum_sets(path):
     groups = {}
     for record in open(path, "rb").read().split(b"\0"):
@@ -132,5 +160,8 @@ print(json.dumps({
     "same_sets_as_jdupes": dizzy == jdupes,
     "same_sets_as_fclones": dizzy == fclones,
     "sets": {"dizzy": len(dizzy), "sha256sum": len(sha256sum), "jdupes": len(jdupes), "fclones": len(fclones)},
+    "unreadable_for_sha256sum": sum(1 for l in open(os.path.join(work, "sha256sum.err"), "rb") if l.strip()),
 }, indent=1))
+# Answers that differ fail the run.
+sys.exit(0 if dizzy == sha256sum == jdupes == fclones else 1)
 EOF
