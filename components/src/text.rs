@@ -4,19 +4,34 @@
 /// character: the soft hyphen, the Arabic letter mark, zero-width
 /// characters and directional marks, line and paragraph separators,
 /// bidirectional embeddings, overrides and isolates, the word joiner and
-/// invisible operators, the byte-order mark, and tags. A display that must
-/// show every string unambiguously escapes these and the control
-/// characters (`char::is_control`).
+/// invisible operators, the byte-order mark, tags, and the other
+/// characters Unicode says a display may show as nothing
+/// (`Default_Ignorable_Code_Point`: the combining grapheme joiner, Hangul
+/// fillers, Khmer inherent vowels, Mongolian selectors and vowel separator,
+/// musical formatting). Variation selectors, which emoji hold, are left as
+/// they are. A display that must show every string unambiguously escapes
+/// these and the control characters (`char::is_control`).
 pub fn hides_or_reorders(c: char) -> bool {
     matches!(
         c,
         '\u{AD}'
+            | '\u{34F}'
             | '\u{61C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
             | '\u{200B}'..='\u{200F}'
             | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
             | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0000}'..='\u{E007F}'
+            | '\u{E0080}'..='\u{E00FF}'
+            | '\u{E01F0}'..='\u{E0FFF}'
     )
 }
 

@@ -95,17 +95,10 @@ def rel(p):
     return p[len(root_b) + 1:] if p.startswith(root_b + b"/") else p
 
 report = json.load(open(os.path.join(work, "dizzy.json")))
-# dizzy shows bytes that are not UTF-8 and control characters as \xNN
-# (others as \u{N}) and a backslash as \\: back to bytes.
-def unescape(p):
-    def one(m):
-        if m.group(1):
-            return b"\\"
-        if m.group(2):
-            return bytes([int(m.group(2), 16)])
-        return chr(int(m.group(3), 16)).encode()
-    return re.sub(rb"\\(?:(\\)|x([0-9A-F]{2})|u\{([0-9A-F]+)\})", one, p.encode())
-dizzy = canon([[unescape(p) for p in s["paths"]] for s in report["duplicate_sets"]])
+# `names`: each path exactly, {"text": ...} or {"bytes": [...]}.
+def name(n):
+    return n["text"].encode() if "text" in n else bytes(n["bytes"])
+dizzy = canon([[name(n) for n in s["names"]] for s in report["duplicate_sets"]])
 
 # jdupes -0: each name ends with NUL, each set with one more.
 jdupes = canon(

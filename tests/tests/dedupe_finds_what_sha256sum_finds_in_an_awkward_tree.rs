@@ -295,3 +295,72 @@ fn small_files_an_earlier_build_hashed_whole_meet_their_twins() {
     assert_eq!(reported_duplicates(&report), expected_duplicates(&tree));
     assert_eq!(reported_duplicates(&report).len(), 1, "{report}");
 }
+
+/// The report's `names` are the files themselves, byte for byte: a program
+/// that opens or deletes them reaches each duplicate and nothing else,
+/// even beside a file whose name is another's display text (`x\x0Ay`,
+/// six characters, beside `x`, newline, `y`), found by a fresh tester.
+#[test]
+fn json_names_open_the_duplicates_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let a = b"AAAA\n".to_vec();
+    for (rel, data) in [
+        (&b"x\ny"[..], a.clone()),
+        (b"z", a.clone()),
+        (b"x\\x0Ay", b"BBBB\n".to_vec()),
+        (b"tab\there", b"CCCC\n".to_vec()),
+        (b"back\\slash", b"CCCC\n".to_vec()),
+        (b"trail ", b"CCCC\n".to_vec()),
+        (b"\xff\xfe", b"DDDD\n".to_vec()),
+        (b"d\xe9/f", b"DDDD\n".to_vec()),
+    ] {
+        write(&tree, rel, &data);
+    }
+    let db = dir.path().join("d.redb");
+    let report = dizzy_json(&[
+        "demo",
+        "dedupe",
+        tree.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    let mut found: Vec<Vec<Vec<u8>>> = Vec::new();
+    for set in report["duplicate_sets"].as_array().unwrap() {
+        let names = set["names"].as_array().unwrap();
+        assert_eq!(names.len(), set["paths"].as_array().unwrap().len(), "{set}");
+        let mut members = Vec::new();
+        for name in names {
+            let bytes: Vec<u8> = match (name.get("text"), name.get("bytes")) {
+                (Some(t), None) => t.as_str().unwrap().as_bytes().to_vec(),
+                (None, Some(b)) => {
+                    let b: Vec<u8> = serde_json::from_value(b.clone()).unwrap();
+                    assert!(std::str::from_utf8(&b).is_err(), "{name}: UTF-8 is text");
+                    b
+                }
+                _ => panic!("a name is text or bytes: {name}"),
+            };
+            let content = std::fs::read(path(&tree, &bytes)).unwrap();
+            assert_eq!(
+                sha(&content).map(|b| format!("{b:02x}")).concat(),
+                set["sha256"]
+            );
+            members.push(bytes);
+        }
+        found.push(members);
+    }
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            vec![
+                b"back\\slash".to_vec(),
+                b"tab\there".to_vec(),
+                b"trail ".to_vec()
+            ],
+            vec![b"d\xe9/f".to_vec(), b"\xff\xfe".to_vec()],
+            vec![b"x\ny".to_vec(), b"z".to_vec()],
+        ]
+    );
+}

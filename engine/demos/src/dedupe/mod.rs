@@ -305,8 +305,42 @@ pub struct SetReport {
     pub size: u64,
     /// Paths relative to the root, sorted by their bytes, for display: one
     /// line each and unambiguous (bytes that are not UTF-8 as `\xNN`, a
-    /// backslash as `\\`, see [`display`]).
+    /// backslash as `\\`, see [`display`]). Text for people: a program
+    /// that opens or deletes the files reads [`SetReport::names`].
     pub paths: Vec<String>,
+    /// The same paths, in the same order, exactly as the file system gives
+    /// them: `{"text": "…"}` where the name is UTF-8 (a newline in it is
+    /// a newline), else `{"bytes": [..]}`, its bytes (as ripgrep's JSON
+    /// gives paths).
+    pub names: Vec<Name>,
+}
+
+/// A path exactly as the file system gives it (see [`SetReport::names`]).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Name {
+    /// A name that is UTF-8.
+    Text(String),
+    /// A name that is not: its bytes.
+    Bytes(Vec<u8>),
+}
+
+impl Name {
+    /// The name of `path`'s bytes.
+    pub fn of(path: &[u8]) -> Name {
+        match std::str::from_utf8(path) {
+            Ok(text) => Name::Text(text.to_owned()),
+            Err(_) => Name::Bytes(path.to_vec()),
+        }
+    }
+
+    /// Its bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Text(text) => text.as_bytes(),
+            Name::Bytes(bytes) => bytes,
+        }
+    }
 }
 
 /// The result of a run.

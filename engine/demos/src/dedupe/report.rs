@@ -6,8 +6,8 @@ use bevy_ecs::prelude::*;
 
 use super::scan;
 use super::{
-    ChangedSinceListed, DuplicateSet, File, HashedThisRun, RawPath, Report, SetReport, Settings,
-    Unreadable, display, hex, path_of,
+    ChangedSinceListed, DuplicateSet, File, HashedThisRun, Name, RawPath, Report, SetReport,
+    Settings, Unreadable, display, hex, path_of,
 };
 
 /// Whether `file`, in its directory, still holds content of `size` bytes
@@ -228,6 +228,7 @@ pub fn report(world: &mut World) -> Report {
             (paths.len() > 1).then(|| SetReport {
                 sha256: hex(&s.sha256),
                 size: s.size,
+                names: paths.iter().map(|p| Name::of(p)).collect(),
                 paths: paths.into_iter().map(display).collect(),
             })
         })

@@ -645,6 +645,13 @@ mod tests {
             display("a\u{2028}b\u{202E}c\x7f".as_bytes()),
             "a\\u{2028}b\\u{202E}c\\x7F"
         );
+        // Characters a display may show as nothing (found by a fresh
+        // tester): escaped; an emoji's variation selector is kept.
+        assert_eq!(
+            display("a\u{180E}b\u{34F}c\u{3164}d".as_bytes()),
+            "a\\u{180E}b\\u{34F}c\\u{3164}d"
+        );
+        assert_eq!(display("\u{2764}\u{FE0F}".as_bytes()), "\u{2764}\u{FE0F}");
     }
 
     #[test]
