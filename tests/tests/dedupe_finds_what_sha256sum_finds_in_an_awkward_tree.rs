@@ -318,14 +318,7 @@ fn json_names_open_the_duplicates_themselves() {
         write(&tree, rel, &data);
     }
     let db = dir.path().join("d.redb");
-    let report = dizzy_json(&[
-        "demo",
-        "dedupe",
-        tree.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--json",
-    ]);
+    let report = dedupe_json(&tree, &db);
     let mut found: Vec<Vec<Vec<u8>>> = Vec::new();
     for set in report["duplicate_sets"].as_array().unwrap() {
         let names = set["names"].as_array().unwrap();
