@@ -243,6 +243,25 @@ fn a_missing_dir_is_named_and_never_created() {
     let err = fails(&["bench", "snapshot", "--entities", "1k", "--dir", f], 1);
     assert!(err.contains(f) && err.contains("not a directory"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is untouched");
+    // A directory where nothing can be made (/proc): said before a sweep's
+    // first size runs, in one line, by the sweep itself.
+    for sizes in ["1k", "1k,2k"] {
+        let args = [
+            "bench",
+            "snapshot",
+            "--entities",
+            sizes,
+            "--reps",
+            "1",
+            "--dir",
+            "/proc",
+        ];
+        let err = fails(&args, 1);
+        assert!(
+            err.contains("cannot make the benchmark's directory /proc/dizzy-bench-"),
+            "{sizes}: {err}"
+        );
+    }
 }
 
 /// Every benchmark refuses a size that would not fit in the memory

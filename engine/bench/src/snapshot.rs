@@ -93,6 +93,19 @@ pub(crate) fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// A target's ratio as printed: two decimals, unless rounding would put it
+/// on the other side of `limit` from the ratio itself (1.0504 against 1.05
+/// printed 1.05 with `met` false): then unrounded, so the printed ratio and
+/// `met` always agree.
+pub(crate) fn shown_ratio(ratio: f64, limit: f64) -> f64 {
+    let rounded = round(ratio);
+    if (rounded <= limit) == (ratio <= limit) {
+        rounded
+    } else {
+        ratio
+    }
+}
+
 #[derive(Default)]
 struct Samples {
     full_pause: Vec<f64>,
@@ -319,7 +332,7 @@ impl SnapshotBench {
             } else {
                 f64::INFINITY
             };
-            json!({ "name": name, "ratio": round(ratio), "limit": limit, "met": ratio <= limit })
+            json!({ "name": name, "ratio": shown_ratio(ratio, limit), "limit": limit, "met": ratio <= limit })
         };
         json!({
             "entities": self.entities,

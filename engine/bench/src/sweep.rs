@@ -39,7 +39,7 @@ pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
 }
 
 /// The columns of the sweep's table, in order.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "full_pause_ms",
     "full_durable_ms",
     "delta_pause_ms",
@@ -49,6 +49,7 @@ pub const COLUMNS: [&str; 12] = [
     "spawn_baseline_ms",
     "hecs_save_ms",
     "hecs_restore_ms",
+    "fsync_baseline_ms",
     "sorted_iter_ms",
     "rss_peak_bytes",
     "full_bytes",
@@ -71,7 +72,12 @@ fn round(x: f64) -> f64 {
 }
 
 fn check(name: String, ratio: f64, limit: f64) -> Value {
-    json!({ "name": name, "ratio": round(ratio), "limit": round(limit), "met": ratio <= limit })
+    json!({
+        "name": name,
+        "ratio": crate::snapshot::shown_ratio(ratio, limit),
+        "limit": round(limit),
+        "met": ratio <= limit,
+    })
 }
 
 /// One JSON document from the reports of one size each (as
@@ -244,5 +250,26 @@ mod tests {
             .clone();
         assert_eq!(pause["met"], false);
         assert_eq!(pause["ratio"], 20.0);
+    }
+
+    /// A printed ratio never sits on the other side of its limit from
+    /// `met` (1.0504 against 1.05 was printed 1.05, `met` false).
+    #[test]
+    fn a_printed_ratio_agrees_with_met() {
+        for (ratio, limit) in [
+            (1.0504, 1.05),
+            (1.0496, 1.05),
+            (1.05, 1.05),
+            (0.999_999, 1.0),
+            (1.000_01, 1.0),
+            (4.204, 4.2),
+            (2.0, 1.0),
+        ] {
+            let t = check("x".into(), ratio, limit);
+            let shown = t["ratio"].as_f64().unwrap();
+            assert_eq!(t["met"], ratio <= limit, "{t}");
+            assert_eq!(shown <= limit, ratio <= limit, "{t}");
+        }
+        assert_eq!(check("x".into(), 1.234_56, 2.0)["ratio"], 1.23);
     }
 }

@@ -17,7 +17,8 @@ pub(crate) struct Args {
     /// Entities in the world (each with a uid and three components); a
     /// list (`100k,1M,4M,10M`) runs a sweep: each size in a process of its
     /// own, one after the other, then one JSON document with the table and
-    /// the targets that compare sizes.
+    /// the targets that compare sizes (against 1M, or the smallest size
+    /// when 1M is not in the list: the document's `base`).
     #[arg(long, default_value = "1M", value_parser = dizzy_bench::parse_sizes, allow_hyphen_values = true)]
     entities: Sizes,
     /// Fraction changed by each particles system before the delta (0 to 1).
@@ -93,6 +94,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if let [entities] = args.entities[..] {
         return run_one(args, entities);
     }
+    // The children each make a directory there: one that cannot be made
+    // is said before the first size runs, not by the first child.
+    drop(BenchDir::new(args.dir.as_deref(), "sweep")?);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::new(format!("cannot find this program to rerun it: {e}")))?;
     let mut reports = Vec::new();

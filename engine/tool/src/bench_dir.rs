@@ -60,7 +60,12 @@ impl BenchDir {
             name = format!("{name}-{kind}");
         }
         let path = base.join(name);
-        let named = |e| CliError::new(format!("{}: {e}", path.display()));
+        let named = |e| {
+            CliError::new(format!(
+                "cannot make the benchmark's directory {}: {e}",
+                path.display()
+            ))
+        };
         // Only a directory this call made is ever removed on drop (one that
         // failed to be made, as already there, is not ours); one made whose
         // marker cannot be written is.
