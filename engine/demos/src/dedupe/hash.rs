@@ -120,11 +120,12 @@ fn cut(size: u64) -> String {
     format!("changed since it was listed: {size} bytes listed, fewer read")
 }
 
-/// The message of an error reading a listed file: a FIFO or socket put
-/// where it was (`ESPIPE`: it cannot be read at an offset) says so.
+/// The message of an error reading a listed file: a FIFO put where it was
+/// (`ESPIPE`: it cannot be read at an offset) or a directory (`EISDIR`)
+/// says so.
 fn read_error(e: &std::io::Error) -> String {
     #[cfg(unix)]
-    if e.raw_os_error() == Some(libc::ESPIPE) {
+    if matches!(e.raw_os_error(), Some(libc::ESPIPE | libc::EISDIR)) {
         return "changed since it was listed: not a regular file any more".into();
     }
     e.to_string()
@@ -186,7 +187,7 @@ fn read_until(
             }
             // Up to one byte past the listed size: enough to see it grew.
             let want = usize::try_from(size + 1 - read).map_or(buf.len(), |w| w.min(buf.len()));
-            let n = read_some(f, &mut buf[..want]).map_err(|e| e.to_string())?;
+            let n = read_some(f, &mut buf[..want]).map_err(|e| read_error(&e))?;
             read += n as u64;
             if read > size {
                 return Err(resized(size, read));
@@ -324,6 +325,24 @@ mod tests {
             std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
             let e = full(&link, 5).unwrap_err();
             assert!(e.contains("symlink"), "{e}");
+            // A directory, or a socket, where the file was (found by a
+            // fresh tester: the OS's "Is a directory", "No such device or
+            // address").
+            let sub = dir.join("now-a-dir");
+            std::fs::create_dir(&sub).unwrap();
+            let socket = dir.join("now-a-socket");
+            let _bound = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+            for path in [&sub, &socket] {
+                for e in [
+                    full(path, 5).unwrap_err(),
+                    partial(path, 100_000).unwrap_err(),
+                ] {
+                    assert_eq!(
+                        e, "changed since it was listed: not a regular file any more",
+                        "{path:?}"
+                    );
+                }
+            }
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

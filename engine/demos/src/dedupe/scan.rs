@@ -528,12 +528,15 @@ pub(crate) struct ReadError {
 
 /// Whether `e`, met opening or looking at a listed path, says that what
 /// was listed there moved — it is gone (`ENOENT`), a directory on its path
-/// is not one any more (`ENOTDIR`) or is a symlink now (`ELOOP`) — rather
-/// than that it cannot be read now (permission, too many open files, an
-/// I/O error): access that may come back.
+/// is not one any more (`ENOTDIR`), is a symlink now (`ELOOP`) or a socket
+/// (`ENXIO`) — rather than that it cannot be read now (permission, too many
+/// open files, an I/O error): access that may come back.
 pub(crate) fn is_a_move(e: &std::io::Error) -> bool {
     #[cfg(unix)]
-    if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) {
+    if matches!(
+        e.raw_os_error(),
+        Some(libc::ENOTDIR | libc::ELOOP | libc::ENXIO)
+    ) {
         return true;
     }
     e.kind() == std::io::ErrorKind::NotFound
@@ -574,6 +577,11 @@ fn symlink_error(e: &std::io::Error) -> String {
     #[cfg(unix)]
     if e.raw_os_error() == Some(libc::ELOOP) {
         return "a symlink on its path since it was listed (not followed)".to_owned();
+    }
+    // A socket (or a device without its driver) where the file was.
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ENXIO) {
+        return "changed since it was listed: not a regular file any more".to_owned();
     }
     e.to_string()
 }
