@@ -356,4 +356,13 @@ fn json_names_open_the_duplicates_themselves() {
             vec![b"x\ny".to_vec(), b"z".to_vec()],
         ]
     );
+    // A file changed since: named exactly too, in `changed_names`.
+    std::fs::write(path(&tree, b"\xff\xfe"), b"EEEE\n").unwrap();
+    let again = dedupe_json(&tree, &db);
+    assert_eq!(again["changed_files"], serde_json::json!(["\\xFF\\xFE"]));
+    assert_eq!(
+        again["changed_names"],
+        serde_json::json!([{ "bytes": [255, 254] }])
+    );
+    assert_eq!(again["unreadable_names"], serde_json::json!([]));
 }

@@ -362,6 +362,9 @@ pub struct Report {
     /// Their paths (for display, as in [`SetReport::paths`]; a directory's
     /// ends with `/`) and errors, sorted by path.
     pub unreadable_files: Vec<(String, String)>,
+    /// The same paths, in the same order, exactly as the file system gives
+    /// them (as [`SetReport::names`]; a directory's ends with `/`).
+    pub unreadable_names: Vec<Name>,
     /// Every content shared by two or more files, by sha256.
     pub duplicate_sets: Vec<SetReport>,
     /// Files of duplicate sets that changed since they were listed, found
@@ -378,6 +381,9 @@ pub struct Report {
     /// Their paths (for display, as in [`SetReport::paths`]), sorted by
     /// their bytes.
     pub changed_files: Vec<String>,
+    /// The same paths, in the same order, exactly as the file system gives
+    /// them (as [`SetReport::names`]).
+    pub changed_names: Vec<Name>,
     /// The snapshot this run resumed from.
     pub resumed_from_snapshot: Option<u64>,
     /// File reads by this process: for a partial or a full hash, or to

@@ -238,6 +238,7 @@ pub fn report(world: &mut World) -> Report {
         files,
         bytes,
         unreadable: unreadable.len() as u64,
+        unreadable_names: unreadable.iter().map(|(p, _)| Name::of(p)).collect(),
         unreadable_files: unreadable
             .into_iter()
             .map(|(p, e)| (display(&p), e))
@@ -245,6 +246,7 @@ pub fn report(world: &mut World) -> Report {
         duplicate_sets: sets,
         changed: changed.len() as u64,
         changed_files: changed.iter().map(|p| display(p)).collect(),
+        changed_names: changed.iter().map(|p| Name::of(p)).collect(),
         resumed_from_snapshot: None,
         hashed_this_run: world.get_resource::<HashedThisRun>().map_or(0, |h| h.0) + checked.reads,
         snapshot: None,
