@@ -2,6 +2,7 @@
 //! several sizes (each in a process of its own, so that no size inherits
 //! another's heap), as one table, with the targets that compare sizes.
 
+use crate::snapshot::{round, shown_ratio};
 use serde_json::{Value, json};
 
 /// Parses a list of sizes: `100k,1M,4M,10M`, `250000` (`k` = 1,000, `M` =
@@ -67,14 +68,10 @@ fn num(report: &Value, key: &str) -> f64 {
     report[key].as_f64().unwrap_or(f64::NAN)
 }
 
-fn round(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 fn check(name: String, ratio: f64, limit: f64) -> Value {
     json!({
         "name": name,
-        "ratio": crate::snapshot::shown_ratio(ratio, limit),
+        "ratio": shown_ratio(ratio, limit),
         "limit": round(limit),
         "met": ratio <= limit,
     })

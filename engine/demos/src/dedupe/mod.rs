@@ -333,14 +333,6 @@ impl Name {
             Err(_) => Name::Bytes(path.to_vec()),
         }
     }
-
-    /// Its bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            Name::Text(text) => text.as_bytes(),
-            Name::Bytes(bytes) => bytes,
-        }
-    }
 }
 
 /// The result of a run.
