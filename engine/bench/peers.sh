@@ -22,10 +22,12 @@ if [ ! -d "$dir" ]; then
     echo "peers.sh: $dir is not a directory; $usage" >&2
     exit 2
 fi
-if ! [[ "$rounds" =~ ^[0-9]+$ ]] || [ "$rounds" -lt 1 ]; then
-    echo "peers.sh: ROUNDS must be a whole number of at least 1, not '$rounds'; $usage" >&2
+# Decimal, 1 to 999999 (a leading zero would make bash read octal).
+if ! [[ "$rounds" =~ ^[1-9][0-9]{0,5}$ ]]; then
+    echo "peers.sh: ROUNDS must be a whole number from 1 to 999999, not '$rounds'; $usage" >&2
     exit 2
 fi
+rounds=$((10#$rounds))
 
 if ! command -v jdupes >/dev/null; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -85,6 +87,9 @@ import json, os, re, statistics, sys
 
 root, work = sys.argv[1], sys.argv[2]
 times = {t: [float(x) for x in s.split()] for t, s in zip(["dizzy", "jdupes", "fclones"], sys.argv[3:6])}
+# The root as given and with its symlinks resolved: fclones prints the
+# resolved paths.
+roots = {os.fsencode(os.path.abspath(root)).rstrip(b"/"), os.fsencode(os.path.realpath(root)).rstrip(b"/")}
 root_b = os.fsencode(os.path.abspath(root)).rstrip(b"/")
 
 def canon(sets):
@@ -92,7 +97,10 @@ def canon(sets):
 
 def rel(p):
     p = os.path.abspath(p) if not p.startswith(b"/") else p
-    return p[len(root_b) + 1:] if p.startswith(root_b + b"/") else p
+    for r in roots:
+        if p.startswith(r + b"/"):
+            return p[len(r) + 1:]
+    return p
 
 report = json.load(open(os.path.join(work, "dizzy.json")))
 # `names`: each path exactly, {"text": ...} or {"bytes": [...]}.

@@ -62,11 +62,12 @@ pub enum StoreOpenError {
         reason: String,
     },
     /// The file is not a redb database.
-    #[error("{path}: not a dizzy file (not a redb database: {reason})")]
+    #[error("{path}: not a dizzy file ({reason})")]
     NotRedb {
         /// The path.
         path: PathBuf,
-        /// What redb said.
+        /// Why: not a redb database (and what redb said), or an old redb
+        /// file format.
         reason: String,
     },
     /// A redb database, but written by another program.

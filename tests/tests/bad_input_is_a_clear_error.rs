@@ -92,6 +92,12 @@ fn not_a_redb_file() {
 
     let err = fails(&["snapshots", "--db", db.to_str().unwrap()]);
     assert!(err.contains("not a dizzy file"), "{err}");
+    // What redb said, once: its own "Not a redb database: " is not repeated.
+    assert!(
+        err.contains("(not a redb database: magic number mismatch)")
+            && err.to_lowercase().matches("not a redb database").count() == 1,
+        "{err}"
+    );
     let err = fails(&["snapshots", "--db", dir.path().to_str().unwrap()]);
     assert!(err.contains("is a directory"), "{err}");
 }

@@ -261,6 +261,12 @@ fn a_missing_dir_is_named_and_never_created() {
             err.contains("cannot make the benchmark's directory /proc/dizzy-bench-"),
             "{sizes}: {err}"
         );
+        // procfs answers "not found" for a directory that is there: the
+        // message says what that means.
+        assert!(
+            err.contains("/proc makes no new directories (the file system answered: "),
+            "{sizes}: {err}"
+        );
     }
 }
 

@@ -60,9 +60,19 @@ impl BenchDir {
             name = format!("{name}-{kind}");
         }
         let path = base.join(name);
-        let named = |e| {
+        let named = |e: std::io::Error| {
+            // `base` was just found to be a directory: "not found" here is
+            // a file system that makes none in it (procfs answers so).
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "{} makes no new directories (the file system answered: {e})",
+                    base.display()
+                )
+            } else {
+                e.to_string()
+            };
             CliError::new(format!(
-                "cannot make the benchmark's directory {}: {e}",
+                "cannot make the benchmark's directory {}: {why}",
                 path.display()
             ))
         };

@@ -49,7 +49,9 @@ pub(super) fn classify(path: &Path, e: redb::DatabaseError) -> StoreOpenError {
         },
         redb::DatabaseError::UpgradeRequired(v) => StoreOpenError::NotRedb {
             path: path.to_owned(),
-            reason: format!("an old redb file format ({v})"),
+            reason: format!(
+                "a redb database of an old file format ({v}), which redb 4 does not read"
+            ),
         },
         other => storage(path, other),
     }
@@ -69,9 +71,13 @@ fn not_redb_or_damaged(path: &Path, reason: String) -> StoreOpenError {
             reason: damaged_because(reason),
         }
     } else {
+        // redb words it "Not a redb database: magic number mismatch".
+        let said = reason
+            .strip_prefix("Not a redb database: ")
+            .unwrap_or(&reason);
         StoreOpenError::NotRedb {
             path: path.to_owned(),
-            reason,
+            reason: format!("not a redb database: {said}"),
         }
     }
 }
