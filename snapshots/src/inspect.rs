@@ -22,7 +22,7 @@ use redb::ReadTransaction;
 use serde_json::Value;
 
 use crate::error::RestoreError;
-use crate::format::{Layout, SnapshotKind, SnapshotMeta, col, parse};
+use crate::format::{Layout, Schema, SnapshotKind, SnapshotMeta, col, parse};
 use crate::restore::chain;
 use crate::store::{Store, Stored, read_all_meta, read_chunks};
 
@@ -69,6 +69,11 @@ pub struct Inspection {
     /// Components and resources the chain holds whose values this build
     /// cannot decode, each with the reason.
     pub undecodable: BTreeMap<String, String>,
+    /// The schemas that earlier snapshots of the chain record and `meta`
+    /// does not (a type whose shape or version changed along the chain),
+    /// the newest first: a value no later delta wrote again was decoded
+    /// with its snapshot's, so its fields are typed by them.
+    pub earlier_schemas: Vec<Schema>,
 }
 
 impl Inspection {
@@ -289,6 +294,15 @@ impl<'a> Inspector<'a> {
         };
         self.live = live;
         state.chain = ids;
+        let mut earlier: Vec<Schema> = Vec::new();
+        for meta in chain[..chain.len() - 1].iter().rev() {
+            for schema in &meta.schemas {
+                if !state.meta.schemas.contains(schema) && !earlier.contains(schema) {
+                    earlier.push(schema.clone());
+                }
+            }
+        }
+        state.earlier_schemas = earlier;
         let state = self.state.insert(state);
         Ok(state)
     }
@@ -467,6 +481,7 @@ impl<'a> Inspector<'a> {
             entities: BTreeMap::new(),
             resources: BTreeMap::new(),
             undecodable: BTreeMap::new(),
+            earlier_schemas: Vec::new(),
         };
         // The rows of every group, by uid; each gets its group's components.
         let mut groups: Vec<Vec<u64>> = vec![Vec::new(); meta.groups.len()];

@@ -243,8 +243,9 @@ struct Plan {
 /// [`ColumnType::Json`] and named in [`Table::notes`], never dropped. A
 /// chain whose values sit at two shapes (a delta after a struct changed,
 /// read by a build without the type) gives the snapshot's shape's columns,
-/// then a column for each field only earlier values hold (typed from the
-/// values, named in [`Table::notes`]).
+/// then a column for each field only earlier values hold, named in
+/// [`Table::notes`] and typed by the newest earlier shape of the chain that
+/// has it ([`Inspection::earlier_schemas`]; from the values if none does).
 ///
 /// # Errors
 /// No component named, one named twice, one that neither the snapshot nor
@@ -334,18 +335,36 @@ pub fn table(
             Some(shape) => plan_shape(&shape),
             None => plan_values(&values),
         };
+        let earlier = earlier_plans(inspection, name);
         for field in fields_beyond(&plan, &values) {
             notes.push(format!(
                 "`{name}` field `{field}`: held by values stored at an earlier shape, not in \
                  the snapshot's; its column follows the others"
             ));
-            let path = vec![field];
-            let ty = infer(values.iter().flatten().filter_map(|v| at(v, &path)));
-            plan.leaves.push(Leaf {
-                path,
-                ty,
-                presence: false,
-            });
+            // Typed by the newest earlier shape that has the field (its
+            // nested fields flattened as any other's), else by the values.
+            let recorded: Vec<Leaf> = earlier
+                .iter()
+                .map(|p| {
+                    p.leaves
+                        .iter()
+                        .filter(|l| l.path.first() == Some(&field))
+                        .cloned()
+                        .collect::<Vec<Leaf>>()
+                })
+                .find(|leaves| !leaves.is_empty())
+                .unwrap_or_default();
+            if recorded.is_empty() {
+                let path = vec![field];
+                let ty = infer(values.iter().flatten().filter_map(|v| at(v, &path)));
+                plan.leaves.push(Leaf {
+                    path,
+                    ty,
+                    presence: false,
+                });
+            } else {
+                plan.leaves.extend(recorded);
+            }
         }
         let short = name.rsplit('.').next().unwrap_or(name).to_owned();
         for leaf in &plan.leaves {
@@ -406,6 +425,20 @@ fn shape_of<'a>(inspection: &'a Inspection, registry: &'a Registry, name: &str) 
         (_, Some(s)) => s.shape.as_deref(),
         (None, None) => None,
     }
+}
+
+/// The column plans of the struct shapes that earlier snapshots of the
+/// chain record for `name`, the newest first (see
+/// [`Inspection::earlier_schemas`]).
+fn earlier_plans(inspection: &Inspection, name: &str) -> Vec<Plan> {
+    inspection
+        .earlier_schemas
+        .iter()
+        .filter(|s| s.name == name && s.kind == Kind::Component)
+        .filter_map(|s| shape::read(s.shape.as_deref()?).ok())
+        .map(|shape| plan_shape(&shape))
+        .filter(|p| p.named_fields)
+        .collect()
 }
 
 /// Column names: unqualified, except where two columns (or a column and

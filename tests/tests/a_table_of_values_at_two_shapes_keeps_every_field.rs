@@ -15,12 +15,24 @@ use serde_json::Value;
 #[derive(Component, Serialize, Deserialize)]
 struct Customer(String);
 
-/// Version 1: cents, and a field the next version drops.
+/// Version 1: cents, and fields the next version drops.
 #[derive(Component, Serialize, Deserialize)]
 struct TotalsV1 {
     orders: u32,
     cents: u64,
     region: String,
+    /// Typed by the shape: 32-bit floats, NaN and infinities kept.
+    rate: f32,
+    /// Unsigned, though these values all fit an i64 too.
+    visits: u16,
+    /// Nested: flattened as the snapshot's own fields are.
+    home: Place,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Place {
+    zip: u32,
+    city: String,
 }
 
 /// Version 2: euros.
@@ -54,6 +66,12 @@ fn mixed(db: &Path) {
                 orders: i as u32,
                 cents: 150 * i as u64,
                 region: format!("r{i}"),
+                rate: [0.1, f32::NAN, f32::INFINITY][i],
+                visits: 7 * i as u16,
+                home: Place {
+                    zip: 1000 + i as u32,
+                    city: format!("c{i}"),
+                },
             },
         ));
     }
@@ -129,8 +147,22 @@ fn every_field_of_every_value_has_a_column() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["uid", "orders", "euros", "cents", "region"], "{ada}");
-    for field in ["cents", "region"] {
+    assert_eq!(
+        keys,
+        [
+            "uid",
+            "orders",
+            "euros",
+            "cents",
+            "region",
+            "rate",
+            "visits",
+            "home.zip",
+            "home.city"
+        ],
+        "{ada}"
+    );
+    for field in ["cents", "region", "rate", "visits", "home"] {
         assert!(
             notes.contains(&format!("`shop.totals` field `{field}`")),
             "{notes}"
@@ -142,10 +174,55 @@ fn every_field_of_every_value_has_a_column() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some(r#""uid","orders","euros","cents","region""#)
+        Some(r#""uid","orders","euros","cents","region","rate","visits","home.zip","home.city""#)
     );
+    // NaN is a float (bare), not text (quoted), as in any float column.
     assert!(
-        lines.any(|l| l.ends_with(",1,,150,\"r1\"")),
+        lines.any(|l| l.ends_with(",1,,150,\"r1\",NaN,7,1001,\"c1\"")),
         "Bo's row keeps its cents and region: {csv}"
     );
+}
+
+/// The columns of fields only earlier values hold are typed by the shape
+/// their snapshot recorded (the width and signedness of the Rust field, a
+/// 32-bit float), as the snapshot's own fields are, not guessed from the
+/// values.
+#[test]
+fn earlier_fields_are_typed_by_their_recorded_shape() {
+    use dizzy_snapshots::{Cell, ColumnType, Decode, Inspector, Store, table};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.redb");
+    mixed(&db);
+    let store = Store::open(&db).unwrap();
+    // As the CLI reads it: without the types.
+    let registry = dizzy_components::Registry::default();
+    let mut inspector = Inspector::new(&store, &registry, Decode::All).unwrap();
+    inspector.at(None).unwrap();
+    let inspection = inspector.into_inspection().unwrap();
+    let t = table(&inspection, &registry, &["shop.totals".to_owned()]).unwrap();
+    let ty = |name: &str| {
+        let c = t.columns.iter().find(|c| c.name == name);
+        c.unwrap_or_else(|| panic!("no column {name}: {t:?}"))
+    };
+    assert_eq!(ty("orders").ty, ColumnType::UInt { bits: 32 });
+    assert_eq!(ty("euros").ty, ColumnType::F64);
+    assert_eq!(ty("cents").ty, ColumnType::UInt { bits: 64 });
+    assert_eq!(ty("region").ty, ColumnType::Text);
+    assert_eq!(ty("rate").ty, ColumnType::F32);
+    assert_eq!(ty("visits").ty, ColumnType::UInt { bits: 16 });
+    assert_eq!(ty("home.zip").ty, ColumnType::UInt { bits: 32 });
+    assert_eq!(ty("home.city").ty, ColumnType::Text);
+    let rates: Vec<String> = ty("rate")
+        .cells
+        .iter()
+        .map(|c| match c {
+            Some(Cell::F32(f)) => f.to_string(),
+            None => "null".into(),
+            other => panic!("{other:?} in a column of f32"),
+        })
+        .collect();
+    // Ada (changed by version 2) holds none; Bo NaN, Cy infinity.
+    let mut sorted = rates.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["NaN", "inf", "null"], "{rates:?}");
 }

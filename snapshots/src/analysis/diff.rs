@@ -166,6 +166,7 @@ mod tests {
                 .collect(),
             resources: BTreeMap::new(),
             undecodable: BTreeMap::new(),
+            earlier_schemas: Vec::new(),
         }
     }
 
