@@ -378,29 +378,145 @@ pub(crate) fn not_read(stored: &str, build: &str) -> Vec<String> {
 }
 
 /// For each struct of both shapes: the stored fields the build does not
-/// have, and the build's fields the stored shape does not have.
+/// have, and the build's fields the stored shape does not have. Structs are
+/// paired where they sit in the value (from the root: a field by its name,
+/// an `Option`'s or a list's items, a variant by its name), as values are
+/// read, not by their Rust names: a struct renamed in the code (`Cargo` to
+/// `Load`) still pairs with its stored self. Each is named as stored.
 fn field_changes(stored: &str, build: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
     let (Ok(a), Ok(b)) = (parse(stored), parse(build)) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for (name, old) in &a.types {
-        let (ContainerFormat::Struct(old), Some(ContainerFormat::Struct(new))) =
-            (old, b.types.get(name))
-        else {
-            continue;
-        };
-        let names = |fs: &[serde_reflection::Named<Format>]| -> Vec<String> {
-            fs.iter().map(|n| n.name.clone()).collect()
-        };
-        let (old, new) = (names(old), names(new));
-        let dropped: Vec<String> = old.iter().filter(|f| !new.contains(f)).cloned().collect();
-        let defaulted: Vec<String> = new.iter().filter(|f| !old.contains(f)).cloned().collect();
-        if !dropped.is_empty() || !defaulted.is_empty() {
-            out.push((name.clone(), dropped, defaulted));
+    let mut pairing = Pairing {
+        a: &a,
+        b: &b,
+        seen: std::collections::HashSet::new(),
+        out: Vec::new(),
+    };
+    pairing.formats(&a.root, &b.root, 0);
+    pairing.out
+}
+
+/// The walk of [`field_changes`] over two shapes at once.
+struct Pairing<'s> {
+    a: &'s Shape,
+    b: &'s Shape,
+    /// Named types already paired (a recursive type is walked once).
+    seen: std::collections::HashSet<(&'s str, &'s str)>,
+    out: Vec<(String, Vec<String>, Vec<String>)>,
+}
+
+impl<'s> Pairing<'s> {
+    fn formats(&mut self, a: &'s Format, b: &'s Format, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        match (a, b) {
+            (Format::TypeName(x), Format::TypeName(y)) => {
+                if !self.seen.insert((x, y)) {
+                    return;
+                }
+                if let (Some(ca), Some(cb)) = (self.a.types.get(x), self.b.types.get(y)) {
+                    self.containers(x, ca, cb, depth + 1);
+                }
+            }
+            (Format::Option(x), Format::Option(y)) | (Format::Seq(x), Format::Seq(y)) => {
+                self.formats(x, y, depth + 1);
+            }
+            // A value the build wraps in an `Option` (a widening).
+            (x, Format::Option(y)) => self.formats(x, y, depth + 1),
+            (
+                Format::Map { key, value },
+                Format::Map {
+                    key: key2,
+                    value: value2,
+                },
+            ) => {
+                self.formats(key, key2, depth + 1);
+                self.formats(value, value2, depth + 1);
+            }
+            (Format::Tuple(xs), Format::Tuple(ys)) => {
+                for (x, y) in xs.iter().zip(ys) {
+                    self.formats(x, y, depth + 1);
+                }
+            }
+            (Format::TupleArray { content: x, .. }, Format::TupleArray { content: y, .. }) => {
+                self.formats(x, y, depth + 1)
+            }
+            _ => {}
         }
     }
-    out
+
+    fn containers(
+        &mut self,
+        name: &str,
+        a: &'s ContainerFormat,
+        b: &'s ContainerFormat,
+        depth: usize,
+    ) {
+        match (a, b) {
+            (ContainerFormat::Struct(x), ContainerFormat::Struct(y)) => {
+                self.fields(name.to_owned(), x, y, depth);
+            }
+            (ContainerFormat::NewTypeStruct(x), ContainerFormat::NewTypeStruct(y)) => {
+                self.formats(x, y, depth);
+            }
+            (ContainerFormat::TupleStruct(xs), ContainerFormat::TupleStruct(ys)) => {
+                for (x, y) in xs.iter().zip(ys) {
+                    self.formats(x, y, depth);
+                }
+            }
+            (ContainerFormat::Enum(xs), ContainerFormat::Enum(ys)) => {
+                for x in xs.values() {
+                    let Some(y) = ys.values().find(|y| y.name == x.name) else {
+                        continue;
+                    };
+                    match (&x.value, &y.value) {
+                        (VariantFormat::Struct(fx), VariantFormat::Struct(fy)) => {
+                            self.fields(format!("{name}::{}", x.name), fx, fy, depth);
+                        }
+                        (VariantFormat::NewType(fx), VariantFormat::NewType(fy)) => {
+                            self.formats(fx, fy, depth);
+                        }
+                        (VariantFormat::Tuple(fx), VariantFormat::Tuple(fy)) => {
+                            for (x, y) in fx.iter().zip(fy) {
+                                self.formats(x, y, depth);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn fields(
+        &mut self,
+        name: String,
+        old: &'s [serde_reflection::Named<Format>],
+        new: &'s [serde_reflection::Named<Format>],
+        depth: usize,
+    ) {
+        let dropped: Vec<String> = old
+            .iter()
+            .filter(|f| !new.iter().any(|n| n.name == f.name))
+            .map(|f| f.name.clone())
+            .collect();
+        let defaulted: Vec<String> = new
+            .iter()
+            .filter(|f| !old.iter().any(|o| o.name == f.name))
+            .map(|f| f.name.clone())
+            .collect();
+        if !dropped.is_empty() || !defaulted.is_empty() {
+            self.out.push((name, dropped, defaulted));
+        }
+        for f in old {
+            if let Some(n) = new.iter().find(|n| n.name == f.name) {
+                self.formats(&f.value, &n.value, depth);
+            }
+        }
+    }
 }
 
 pub(crate) fn outline(shape: &str) -> String {

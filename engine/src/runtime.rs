@@ -173,6 +173,14 @@ impl Runtime {
         selection: &dizzy_snapshots::Selection,
         options: &dizzy_snapshots::ExportOptions,
     ) -> Result<dizzy_snapshots::Exported, dizzy_snapshots::ExportError> {
+        // A tool of older code than the file's read its values without
+        // their newer fields: a bundle of them would lack those.
+        if let Some((component, fields)) = self.capturer.losing() {
+            return Err(dizzy_snapshots::ExportError::FieldsNotRead {
+                component: component.to_owned(),
+                fields: fields.to_owned(),
+            });
+        }
         dizzy_snapshots::export(&self.world, &self.registry, selection, options)
     }
 
@@ -205,6 +213,7 @@ impl Runtime {
                 "not imported: the runtime stopped at {p}"
             )));
         }
+        self.check_bundle_fields(bundle)?;
         let (world, registry) = (&mut self.world, &self.registry);
         let imported = match catch_unwind(AssertUnwindSafe(|| {
             dizzy_snapshots::import_with(world, registry, bundle, &options)
@@ -223,6 +232,34 @@ impl Runtime {
             self.capturer.reset();
         }
         Ok(imported.uids)
+    }
+
+    /// A bundle whose values hold fields the registered types do not read
+    /// (written by newer code at the same version): a tool refuses it, as
+    /// every value would lose them. (An app, whose code may have dropped
+    /// them on purpose, imports it; the import warns, naming them.)
+    fn check_bundle_fields(&self, bundle: &[u8]) -> Result<(), dizzy_snapshots::ImportError> {
+        if self.file_runs.is_none() {
+            return Ok(());
+        }
+        let body = dizzy_snapshots::read_bundle(bundle)?;
+        for s in &body.schemas {
+            let Some(reg) = self.registry.get(&s.name) else {
+                continue;
+            };
+            let fields = match s.shape.as_deref() {
+                Some(shape) if s.version == reg.version() => reg.stored_fields_not_read(shape),
+                _ => continue,
+            };
+            if fields.is_empty() {
+                continue;
+            }
+            return Err(dizzy_snapshots::ImportError::FieldsNotRead {
+                component: s.name.clone(),
+                fields: fields.join("`, `"),
+            });
+        }
+        Ok(())
     }
 
     fn check_writer(&mut self) -> Result<(), TickError> {

@@ -76,6 +76,18 @@ pub enum ExportError {
     /// A selected uid is not in the world.
     #[error("uid {0} is not in the world")]
     UnknownUid(u64),
+    /// A tool (`dizzy::App::as_tool`, the app's own command line) built
+    /// from older code than the file's read values with fields its type
+    /// does not read: a bundle of them would lack those fields.
+    #[error(
+        "`{component}` is stored with field(s) `{fields}` that this build's type does not read (it is older than the code that wrote the file): a bundle made by this tool would lack them in every value; nothing was exported. Use a build of the file's current code"
+    )]
+    FieldsNotRead {
+        /// The component's stable name.
+        component: String,
+        /// The fields, `Struct.field`.
+        fields: String,
+    },
     /// The component filter names a component that is neither registered
     /// nor kept (from a file, see [`Kept`](crate::kept::Kept)).
     #[error(
@@ -234,6 +246,18 @@ pub enum ImportError {
     /// snapshots, so no file ever holds the half-imported world.
     #[error("a hook or an observer panicked while the bundle's values went in: {0}")]
     Panicked(String),
+    /// A tool (`dizzy::App::as_tool`, the app's own command line) built
+    /// from older code than the bundle's: the bundle's values hold fields its type does not read,
+    /// which every value would lose.
+    #[error(
+        "`{component}`: the bundle's values hold field(s) `{fields}` that this build's type does not read (it is older than the code that wrote the bundle): importing would lose them from every value; nothing was imported. Use a build of the bundle's code"
+    )]
+    FieldsNotRead {
+        /// The component's stable name.
+        component: String,
+        /// The fields, `Struct.field`.
+        fields: String,
+    },
 }
 
 /// What to do when a uid of the bundle is already in the target world.

@@ -437,6 +437,15 @@ fn check_columns<'a>(
                 )),
             ));
         }
+        if let Some(shape) = shape.filter(|_| version == reg.version()) {
+            let lost = reg.stored_fields_not_read(shape);
+            if !lost.is_empty() {
+                tracing::warn!(
+                    "import: `{name}`: the bundle's values hold field(s) `{}` that this build's type does not read; they are left out",
+                    lost.join("`, `")
+                );
+            }
+        }
         let payload = if reg.needs_upgrade(version, shape) {
             reg.upgrade(version, shape, chunk.payload, owners.len())?
         } else {

@@ -227,6 +227,14 @@ impl Capturer {
         self.not_read = Some((component, fields.join("`, `")));
     }
 
+    /// The component and fields (`` Struct.field`, `Other.field ``) set by
+    /// [`Capturer::refuse_losing`], if any.
+    pub fn losing(&self) -> Option<(&str, &str)> {
+        self.not_read
+            .as_ref()
+            .map(|(c, f)| (c.as_str(), f.as_str()))
+    }
+
     /// Where the systems' last runs stand, recorded with the next capture
     /// so that a resume restores change detection (see [`crate::detect`]).
     pub fn set_detection(&mut self, runs: crate::detect::SystemRuns) {
