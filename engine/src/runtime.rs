@@ -17,6 +17,7 @@ use crate::error::{SquashError, TickError};
 use crate::policy::SnapshotPolicy;
 use crate::stop::StopHandle;
 
+mod moves;
 mod open;
 
 /// The number of the tick being run (1 for the first tick of a new file);

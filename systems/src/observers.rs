@@ -134,6 +134,13 @@ pub struct PendingObserver {
     add: AddObserver,
 }
 
+impl PendingObserver {
+    /// The name its last run is recorded under ([`observer_name`]).
+    pub fn recorded_name(&self) -> String {
+        observer_name(&self.name)
+    }
+}
+
 type AddObserver = Box<dyn FnOnce(&mut World, Option<Entity>, Option<Tick>, ObserverCells) + Send>;
 
 /// The cells a [`RecordedObserver`] copies to: its last run, and the

@@ -14,6 +14,7 @@ use dizzy_snapshots::{
 };
 use dizzy_systems::{CodeChanges, ScheduleDescription};
 
+use super::moves::Moves;
 use super::{Runtime, TickCount, panic_message};
 use crate::app::App;
 use crate::error::OpenError;
@@ -233,9 +234,16 @@ fn prepare_world(
     }
     // The app's observers, each from where it stood, before the start-up
     // functions (which may trigger them).
+    let moves = recorded_names(detected.as_ref(), |recorded| {
+        Moves::new(
+            recorded,
+            start.observers.iter().map(|o| o.recorded_name()),
+            "observer ",
+        )
+    });
     let observers =
         dizzy_systems::add_observers(&mut world, start.observers, &start.slots, &|name, n| {
-            recorded_run(detected.as_ref(), name, n)
+            recorded_run(detected.as_ref(), &moves.recorded_name(name), n)
         })?;
     for init in start.inits {
         init(&mut world);
@@ -264,6 +272,17 @@ struct StartUp {
     observers: Vec<dizzy_systems::PendingObserver>,
     /// The observers' entities (spawned before the restore).
     slots: Vec<bevy_ecs::entity::Entity>,
+}
+
+/// The moves `f` finds between the names the change-detection record
+/// `detected` holds and the build's (none without a record).
+fn recorded_names<'d>(
+    detected: Option<&'d (Detection, Tick)>,
+    f: impl FnOnce(&mut dyn Iterator<Item = &'d str>) -> Moves,
+) -> Moves {
+    detected.map_or_else(Moves::default, |(d, _)| {
+        f(&mut d.systems.iter().map(|(n, _)| n.as_str()))
+    })
 }
 
 /// The last run the change-detection record `detected` gives the
@@ -429,8 +448,17 @@ impl Runtime {
             ));
         }
         let mut schedule = parts.schedule;
-        let last_run =
-            |name: &str, occurrence: usize| recorded_run(detected.as_ref(), name, occurrence);
+        let moves = recorded_names(detected.as_ref(), |recorded| {
+            let current = schedule
+                .graph()
+                .systems
+                .iter()
+                .map(|(_, s, _)| s.name().to_string());
+            Moves::new(recorded, current, "")
+        });
+        let last_run = |name: &str, occurrence: usize| {
+            recorded_run(detected.as_ref(), &moves.recorded_name(name), occurrence)
+        };
         let built = dizzy_systems::build_with(
             &mut schedule,
             &mut world,
