@@ -335,6 +335,9 @@ pub fn table(
             Some(shape) => plan_shape(&shape),
             None => plan_values(&values),
         };
+        if let Some(note) = versions_mixed(inspection, registry, name) {
+            notes.push(note);
+        }
         let earlier = earlier_plans(inspection, name);
         for field in fields_beyond(&plan, &values) {
             notes.push(format!(
@@ -425,6 +428,43 @@ fn shape_of<'a>(inspection: &'a Inspection, registry: &'a Registry, name: &str) 
         (_, Some(s)) => s.shape.as_deref(),
         (None, None) => None,
     }
+}
+
+/// A note when the chain holds values of `name` written at two schema
+/// versions and `registry` does not register the type (only the app's
+/// build runs its migrations): such values are read each by its own
+/// version's shape, and a field whose meaning the new version changed
+/// (feet to metres) mixes both in one column.
+fn versions_mixed(inspection: &Inspection, registry: &Registry, name: &str) -> Option<String> {
+    if registry.get(name).is_some() {
+        return None;
+    }
+    let now = inspection
+        .meta
+        .schemas
+        .iter()
+        .find(|s| s.name == name && s.kind == Kind::Component)?
+        .version;
+    let mut older: Vec<u32> = inspection
+        .earlier_schemas
+        .iter()
+        .filter(|s| s.name == name && s.kind == Kind::Component && s.version != now)
+        .map(|s| s.version)
+        .collect();
+    older.sort_unstable();
+    older.dedup();
+    if older.is_empty() {
+        return None;
+    }
+    let older: Vec<String> = older.iter().map(u32::to_string).collect();
+    Some(format!(
+        "`{name}`: the chain holds values written at versions {} and {now}, and this build \
+         does not register the type, so it cannot run the app's migrations: each value is \
+         read as stored, and a field whose meaning changed between versions may mix them in \
+         one column; to have every value at version {now}, export with the app's own \
+         command line (`dizzy_cli::run!`), or after the app has written a full snapshot",
+        older.join(", ")
+    ))
 }
 
 /// The column plans of the struct shapes that earlier snapshots of the

@@ -162,6 +162,11 @@ fn every_field_of_every_value_has_a_column() {
         ],
         "{ada}"
     );
+    // Values at two versions, read each as stored: said, naming both.
+    assert!(
+        notes.contains("`shop.totals`: the chain holds values written at versions 1 and 2"),
+        "{notes}"
+    );
     for field in ["cents", "region", "rate", "visits", "home"] {
         assert!(
             notes.contains(&format!("`shop.totals` field `{field}`")),

@@ -40,9 +40,10 @@ pub(crate) struct Args {
     /// empty where an entity lacks them).
     #[arg(long = "with", value_name = "COMPONENT", required = true)]
     with: Vec<String>,
-    /// The output format.
-    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
-    format: Format,
+    /// The output format [default: from the -o file's extension, `.csv`,
+    /// `.parquet` (`.pq`) or `.jsonl` (`.ndjson`, `.json`); else jsonl].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Write to this file (default, or `-`: stdout).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
@@ -60,6 +61,9 @@ pub(crate) fn run(mut args: Args, registry: &Registry) -> Result<(), CliError> {
     if let Some(out) = &args.out {
         crate::output::refuse_database(out, &args.db)?;
     }
+    let format = args
+        .format
+        .unwrap_or_else(|| format_of(args.out.as_deref()));
     let store = crate::remote::open(&args.db, args.snapshot.as_slice(), false)?;
     let only = Decode::Only(args.with.iter().cloned().collect::<BTreeSet<_>>());
     let mut inspector = Inspector::new(&store, registry, only)?;
@@ -71,17 +75,31 @@ pub(crate) fn run(mut args: Args, registry: &Registry) -> Result<(), CliError> {
         eprintln!("note: {note}");
     }
     match &args.out {
-        Some(path) => crate::output::write_file(path, |w| write(args.format, &table, w)),
+        Some(path) => crate::output::write_file(path, |w| write(format, &table, w)),
         None => {
-            if args.format == Format::Parquet && std::io::stdout().is_terminal() {
+            if format == Format::Parquet && std::io::stdout().is_terminal() {
                 return Err(CliError::new(
                     "Parquet is binary: give -o FILE, or redirect stdout to a file",
                 ));
             }
             let mut out = BufWriter::new(std::io::stdout());
-            let written = write(args.format, &table, &mut out);
+            let written = write(format, &table, &mut out);
             view::finish(&mut out, written)
         }
+    }
+}
+
+/// The format a file's extension names (case aside); JSON lines for
+/// stdout and any other name.
+fn format_of(out: Option<&std::path::Path>) -> Format {
+    let ext = out
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("csv") => Format::Csv,
+        Some("parquet" | "pq") => Format::Parquet,
+        _ => Format::Jsonl,
     }
 }
 
@@ -180,6 +198,18 @@ fn csv(out: &mut impl Write, table: &Table) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use dizzy_snapshots::{Column, ColumnType};
+
+    #[test]
+    fn without_format_the_file_name_says_it() {
+        let of = |p: &str| format_of(Some(std::path::Path::new(p)));
+        assert_eq!(of("files.parquet"), Format::Parquet);
+        assert_eq!(of("FILES.PQ"), Format::Parquet);
+        assert_eq!(of("a/files.csv"), Format::Csv);
+        assert_eq!(of("files.jsonl"), Format::Jsonl);
+        assert_eq!(of("files"), Format::Jsonl);
+        assert_eq!(of("parquet"), Format::Jsonl);
+        assert_eq!(format_of(None), Format::Jsonl);
+    }
 
     fn table() -> Table {
         let col = |name: &str, ty: ColumnType, cells: Vec<Option<Cell>>| Column {
