@@ -43,9 +43,33 @@ impl std::fmt::Debug for Store {
 }
 
 fn storage(path: &Path, e: impl Into<redb::Error>) -> StoreOpenError {
-    StoreOpenError::Storage {
-        path: path.to_owned(),
-        source: e.into(),
+    let source = e.into();
+    match retyped(&source) {
+        Some(reason) => StoreOpenError::Damaged {
+            path: path.to_owned(),
+            reason,
+        },
+        None => StoreOpenError::Storage {
+            path: path.to_owned(),
+            source,
+        },
+    }
+}
+
+/// Why a dizzy file is damaged when redb finds one of dizzy's tables
+/// recorded with another key or value type (or kind): dizzy always writes
+/// each with the same types, and a file without dizzy's metadata is refused
+/// before any table is read, so such a record is a damaged page (a flipped
+/// bit in a type's name), never another program's table.
+fn retyped(e: &redb::Error) -> Option<String> {
+    match e {
+        redb::Error::TableTypeMismatch { .. }
+        | redb::Error::TypeDefinitionChanged { .. }
+        | redb::Error::TableIsMultimap(_)
+        | redb::Error::TableIsNotMultimap(_) => Some(format!(
+            "a table's recorded types are not the ones dizzy writes: {e}"
+        )),
+        _ => None,
     }
 }
 
@@ -413,9 +437,13 @@ impl Store {
     }
 
     pub(crate) fn restore_storage(&self, e: impl Into<redb::Error>) -> RestoreError {
-        RestoreError::Storage {
-            path: self.path.clone(),
-            source: e.into(),
+        let source = e.into();
+        match retyped(&source) {
+            Some(reason) => self.damaged(reason),
+            None => RestoreError::Storage {
+                path: self.path.clone(),
+                source,
+            },
         }
     }
 

@@ -274,3 +274,38 @@ fn a_flipped_bit_is_never_taken_for_another_version() {
         "{same} restored, {damaged} refused"
     );
 }
+
+/// A flipped bit in a type name redb records for a table (`&[u8]` read as
+/// `&_u8]`) makes redb find dizzy's table typed otherwise than dizzy opens
+/// it: damage, named so, never "storage error" (found by a fresh tester,
+/// who flipped every 97th byte of a file).
+#[test]
+fn a_flipped_bit_in_a_tables_type_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("good.redb");
+    file(&db);
+    let good = file_bytes(&db);
+    let at: Vec<usize> = good
+        .windows(5)
+        .enumerate()
+        .filter(|(_, w)| *w == b"&[u8]")
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(!at.is_empty(), "redb records its tables' type names");
+    for (n, i) in at.into_iter().enumerate() {
+        let damaged = dir.path().join(format!("retyped-{n}.redb"));
+        let mut bytes = good.clone();
+        bytes[i] ^= 0x04;
+        std::fs::write(&damaged, &bytes).unwrap();
+        let path = damaged.to_str().unwrap();
+        for args in [vec!["show", "--db", path], vec!["snapshots", "--db", path]] {
+            let said = refused(&args, &damaged);
+            assert!(!said.contains("storage error"), "byte {i}: {said}");
+        }
+        let err = app(&damaged)
+            .open()
+            .map(drop)
+            .expect_err("App::open refuses it");
+        assert!(err.to_string().contains("damaged"), "byte {i}: {err}");
+    }
+}
