@@ -75,7 +75,7 @@ mod writer;
 
 pub use analysis::{
     Change, ColumnStats, Diff, MAX_TRACE_DEPTH, ResourceChange, Stats, Trace, TraceNode, diff,
-    stats, trace,
+    stats, trace, trace_correlation,
 };
 pub use bundle::{
     BUNDLE_HEADER_MAX, BUNDLE_VERSION, BundleBody, BundleHeader, ExportError, ExportOptions,

@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use dizzy_components::{CAUSED_BY, CORRELATION, Registry};
-use dizzy_snapshots::{Decode, Inspection, Inspector, SnapshotRef, Trace, TraceNode, trace};
+use dizzy_snapshots::{
+    Decode, Inspection, Inspector, SnapshotRef, Trace, TraceNode, trace, trace_correlation,
+};
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -23,12 +25,17 @@ pub(crate) struct Args {
     /// The world at this snapshot (the latest if not given).
     #[arg(long)]
     snapshot: Option<SnapshotRef>,
-    /// A uid (its correlation is traced) or a correlation id.
+    /// A uid (its correlation is traced) or a correlation id; a number that
+    /// is both is taken as the uid (see --correlation).
     #[arg(value_name = "CORRELATION|UID")]
     id: u64,
     /// Only the uid's causes and its effects, not the whole correlation.
     #[arg(long)]
     branch: bool,
+    /// Take the number as a correlation id, also when an entity has it as
+    /// its uid.
+    #[arg(long, conflicts_with = "branch")]
+    correlation: bool,
     /// Print one JSON object: the correlation and its tree (`roots`, each
     /// node with `uid`, `caused_by`, `first_snapshot`, `components`,
     /// `children`).
@@ -42,13 +49,37 @@ pub(crate) fn run(args: Args, registry: &Registry) -> Result<(), CliError> {
     let at = view::snapshot_id(&store, args.snapshot)?;
     let inspection = inspector.at(at)?.clone();
     let snapshot = inspection.meta.id;
-    let tree = trace(&inspection.entities, args.id, args.branch).ok_or_else(|| {
+    let tree = if args.correlation {
+        trace_correlation(&inspection.entities, args.id)
+    } else {
+        trace(&inspection.entities, args.id, args.branch)
+    };
+    let tree = tree.ok_or_else(|| {
+        let what = if args.correlation {
+            "correlation"
+        } else {
+            "uid or correlation"
+        };
         CliError::new(format!(
-            "{}: snapshot {snapshot} holds no entity with uid or correlation {}",
+            "{}: snapshot {snapshot} holds no entity with {what} {}",
             args.db.display(),
             args.id
         ))
     })?;
+    // A number that is a uid and another correlation's id: say which was
+    // traced, and how to ask for the other.
+    if !args.correlation && tree.correlation != Some(args.id) {
+        let other = inspection
+            .entities
+            .values()
+            .any(|c| matches!(c.get(CORRELATION), Some(Some(v)) if v.as_u64() == Some(args.id)));
+        if other {
+            eprintln!(
+                "note: {} is a uid and also a correlation id; traced the uid's (`--correlation` traces correlation {})",
+                args.id, args.id
+            );
+        }
+    }
     let members = tree.members();
     let first = inspector.first_seen(&members, snapshot)?;
     view::warn_undecodable(&inspection);

@@ -10,4 +10,4 @@ mod trace;
 
 pub use diff::{Change, Diff, ResourceChange, diff};
 pub use stats::{ColumnStats, Stats, stats};
-pub use trace::{MAX_TRACE_DEPTH, Trace, TraceNode, trace};
+pub use trace::{MAX_TRACE_DEPTH, Trace, TraceNode, trace, trace_correlation};

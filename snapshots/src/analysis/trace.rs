@@ -42,12 +42,33 @@ pub struct TraceNode {
 
 /// The causal tree of `id` in `entities` (the world at a snapshot, values
 /// decoded): when `id` is a uid with a correlation, or a correlation id,
-/// every entity of that correlation; when it is a uid without one, the uid
-/// and its effects. With `branch`, only the uid's causes and its effects.
+/// every entity of that correlation, with the effects (by `CausedBy`) of
+/// its members that have no correlation of their own; when it is a uid
+/// without one, the uid and its effects. With `branch`, only the uid's
+/// causes and its effects. A number that is both a uid and a correlation
+/// id is taken as the uid ([`trace_correlation`] takes it as the other).
 /// `None` when nothing matches.
 pub fn trace(entities: &BTreeMap<u64, Components>, id: u64, branch: bool) -> Option<Trace> {
+    walk(entities, id, branch, false)
+}
+
+/// The causal tree of correlation `correlation` in `entities`, as
+/// [`trace`] gives it for a correlation id, also when an entity has that
+/// number as its uid (correlations set by hand, not by
+/// `spawn_caused_by`, may be any number). `None` when no entity has it.
+pub fn trace_correlation(entities: &BTreeMap<u64, Components>, correlation: u64) -> Option<Trace> {
+    walk(entities, correlation, false, true)
+}
+
+fn walk(
+    entities: &BTreeMap<u64, Components>,
+    id: u64,
+    branch: bool,
+    as_correlation: bool,
+) -> Option<Trace> {
     let caused_by = |uid: u64| entities.get(&uid).and_then(|c| number(c, CAUSED_BY));
-    let (correlation, mut members): (Option<u64>, BTreeSet<u64>) = match entities.get(&id) {
+    let uid = entities.get(&id).filter(|_| !as_correlation);
+    let (correlation, mut members): (Option<u64>, BTreeSet<u64>) = match uid {
         Some(c) => match number(c, CORRELATION) {
             Some(corr) => (Some(corr), BTreeSet::new()),
             // No correlation: the uid and what it caused.
@@ -69,7 +90,23 @@ pub fn trace(entities: &BTreeMap<u64, Components>, id: u64, branch: bool) -> Opt
             children.entry(cause).or_default().push(uid);
         }
     }
-    if correlation.is_none() || (branch && entities.contains_key(&id)) {
+    if correlation.is_some() {
+        // Effects given a `CausedBy` by hand, without a correlation (one
+        // `spawn_caused_by` would have copied): members too, as `CausedBy`
+        // says, with theirs.
+        let mut todo: Vec<u64> = members.iter().copied().collect();
+        while let Some(u) = todo.pop() {
+            for &child in children.get(&u).into_iter().flatten() {
+                let loose = entities
+                    .get(&child)
+                    .is_some_and(|c| number(c, CORRELATION).is_none());
+                if loose && members.insert(child) {
+                    todo.push(child);
+                }
+            }
+        }
+    }
+    if correlation.is_none() || (branch && uid.is_some()) {
         // Effects of `id`, transitively (members of the correlation, or any
         // entity when there is none).
         let mut effects = BTreeSet::from([id]);
@@ -222,6 +259,37 @@ mod tests {
         assert!(trace(&w, 77, false).is_none());
         // A correlation id alone (its root may be gone).
         assert_eq!(trace(&w, 9, false).unwrap().roots, [6]);
+    }
+
+    #[test]
+    fn effects_given_a_cause_by_hand_follow_it() {
+        // 7: caused by 3 without a correlation; 8: caused by 7, without.
+        let w = world(&[
+            (2, Some(2), None),
+            (3, Some(2), Some(2)),
+            (7, None, Some(3)),
+            (8, None, Some(7)),
+            (9, Some(4), Some(3)),
+        ]);
+        let t = trace(&w, 2, false).unwrap();
+        assert_eq!(t.members().into_iter().collect::<Vec<_>>(), [2, 3, 7, 8]);
+        let b = trace(&w, 3, true).unwrap();
+        assert_eq!(b.members().into_iter().collect::<Vec<_>>(), [2, 3, 7, 8]);
+    }
+
+    #[test]
+    fn a_number_that_is_a_uid_and_a_correlation_is_either_on_request() {
+        // Uid 9 belongs to correlation 100; correlation 9 is 3's and 4's.
+        let w = world(&[
+            (9, Some(100), None),
+            (3, Some(9), None),
+            (4, Some(9), Some(3)),
+        ]);
+        assert_eq!(trace(&w, 9, false).unwrap().correlation, Some(100));
+        let c = trace_correlation(&w, 9).unwrap();
+        assert_eq!(c.correlation, Some(9));
+        assert_eq!(c.members().into_iter().collect::<Vec<_>>(), [3, 4]);
+        assert!(trace_correlation(&w, 77).is_none());
     }
 
     #[test]
