@@ -16,7 +16,10 @@ use serde_reflection::{ContainerFormat, Format, Named, Tracer, TracerConfig, Var
 
 use crate::refscan::{ENTITY, Refs};
 
+mod maps;
 mod references;
+
+pub use maps::empty_maps_as_pairs;
 
 pub use references::{drop_references, references};
 
@@ -553,7 +556,12 @@ impl Reader<'_> {
                 for _ in 0..n {
                     pairs.push((self.value(key)?, self.value(value)?));
                 }
-                if pairs.iter().all(|(k, _)| k.is_string()) {
+                let text = if pairs.is_empty() {
+                    maps::keys_print_as_text(self.types, key)
+                } else {
+                    pairs.iter().all(|(k, _)| k.is_string())
+                };
+                if text {
                     Value::Object(
                         pairs
                             .into_iter()

@@ -132,8 +132,10 @@ pub fn entities_at(
 
 /// How one column's values are decoded in one snapshot.
 enum Decoder<'r> {
-    Column(&'r dyn ColumnOps),
-    Resource(&'r dyn ResourceOps),
+    /// By the registered type, whose shape (if traced) gives empty maps
+    /// their form ([`shape::empty_maps_as_pairs`]).
+    Column(&'r dyn ColumnOps, Option<shape::Shape>),
+    Resource(&'r dyn ResourceOps, Option<shape::Shape>),
     /// Stored at another version or shape: brought to the build's (the
     /// migrations and by-name resolution a restore applies), then decoded
     /// as the registered type; by the stored shape if that fails.
@@ -147,15 +149,29 @@ enum Decoder<'r> {
     Skip(Option<String>),
 }
 
+/// The registered type's shape, if traced.
+fn registered_shape(reg: &dizzy_components::Registration) -> Option<shape::Shape> {
+    shape::read(reg.shape()?).ok()
+}
+
 impl Decoder<'_> {
     /// Decodes one value at the front of `bytes`.
     fn value(&self, bytes: &[u8]) -> Result<(Value, usize), String> {
         match self {
-            Decoder::Column(ops) => ops.to_json(bytes).map_err(|e| e.to_string()),
-            Decoder::Resource(ops) => ops
-                .to_json(bytes)
-                .map(|v| (v, bytes.len()))
-                .map_err(|e| e.to_string()),
+            Decoder::Column(ops, shape) => {
+                let (mut v, used) = ops.to_json(bytes).map_err(|e| e.to_string())?;
+                if let Some(shape) = shape {
+                    shape::empty_maps_as_pairs(shape, &mut v);
+                }
+                Ok((v, used))
+            }
+            Decoder::Resource(ops, shape) => {
+                let mut v = ops.to_json(bytes).map_err(|e| e.to_string())?;
+                if let Some(shape) = shape {
+                    shape::empty_maps_as_pairs(shape, &mut v);
+                }
+                Ok((v, bytes.len()))
+            }
             Decoder::Shape(s) => shape::decode(s, bytes),
             Decoder::Upgraded { .. } | Decoder::Skip(_) => Err("not decoded".to_owned()),
         }
@@ -175,10 +191,14 @@ impl Decoder<'_> {
         {
             let as_registered = match (reg.upgrade(*version, *shape, payload, rows), reg.ops()) {
                 (Ok(bytes), dizzy_components::Ops::Component(ops)) => {
-                    Decoder::Column(ops.as_ref()).values(&bytes, rows).ok()
+                    Decoder::Column(ops.as_ref(), registered_shape(reg))
+                        .values(&bytes, rows)
+                        .ok()
                 }
                 (Ok(bytes), dizzy_components::Ops::Resource(ops)) => {
-                    Decoder::Resource(ops.as_ref()).values(&bytes, rows).ok()
+                    Decoder::Resource(ops.as_ref(), registered_shape(reg))
+                        .values(&bytes, rows)
+                        .ok()
                 }
                 (Err(_), _) => None,
             };
@@ -423,8 +443,8 @@ impl<'a> Inspector<'a> {
                 reg.version()
             ),
             Some(reg) => match (reg.column(), reg.resource()) {
-                (Some(ops), _) => return Decoder::Column(ops),
-                (_, Some(ops)) => return Decoder::Resource(ops),
+                (Some(ops), _) => return Decoder::Column(ops, registered_shape(reg)),
+                (_, Some(ops)) => return Decoder::Resource(ops, registered_shape(reg)),
                 _ => "no operations registered".to_owned(),
             },
         };

@@ -233,3 +233,65 @@ fn integers_of_128_bits_are_decimal_strings_beyond_64_bits_too() {
     assert_eq!(to_value(&wide).unwrap(), want);
     assert_eq!(crate::json::stored_json(wide).unwrap(), want);
 }
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+enum Shelf {
+    Top,
+    Bottom,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+enum Held {
+    Counts(BTreeMap<u16, u8>),
+    Named { by: BTreeMap<String, u8> },
+}
+
+#[derive(bevy_ecs::component::Component, Serialize, serde::Deserialize)]
+struct Maps {
+    by_number: BTreeMap<u32, u8>,
+    by_text: BTreeMap<String, u8>,
+    by_char: BTreeMap<char, u8>,
+    by_shelf: BTreeMap<Shelf, u8>,
+    by_pair: Option<BTreeMap<(u8, u8), u8>>,
+    lists: Vec<BTreeMap<i8, u8>>,
+    held: Held,
+}
+
+/// An empty map prints as its non-empty ones do (`[]` unless its keys
+/// print as text), whether read as the registered type (its `Serialize`,
+/// then walked with its shape) or by the recorded shape alone; before, an
+/// empty map keyed by numbers printed as `{}` (found by a fresh tester).
+#[test]
+fn an_empty_map_prints_as_its_non_empty_ones() {
+    let empty = || Maps {
+        by_number: BTreeMap::new(),
+        by_text: BTreeMap::new(),
+        by_char: BTreeMap::new(),
+        by_shelf: BTreeMap::new(),
+        by_pair: Some(BTreeMap::new()),
+        lists: vec![BTreeMap::new(), BTreeMap::from([(-1, 2)])],
+        held: Held::Named {
+            by: BTreeMap::new(),
+        },
+    };
+    let want = json!({
+        "by_number": [], "by_text": {}, "by_char": {}, "by_shelf": {},
+        "by_pair": [], "lists": [[], [[-1, 2]]], "held": {"Named": {"by": {}}},
+    });
+    let shape_text = crate::shape::trace::<Maps>().expect("traced");
+    let shape = crate::shape::read(&shape_text).unwrap();
+    let mut registered = crate::json::stored_json(empty()).unwrap();
+    crate::shape::empty_maps_as_pairs(&shape, &mut registered);
+    assert_eq!(registered, want);
+    let bytes = crate::codec::encode(&empty()).unwrap();
+    let (by_shape, _) = crate::shape::decode(&shape_text, &bytes).unwrap();
+    assert_eq!(by_shape, want);
+
+    let mut held = crate::json::stored_json(Maps {
+        held: Held::Counts(BTreeMap::new()),
+        ..empty()
+    })
+    .unwrap();
+    crate::shape::empty_maps_as_pairs(&shape, &mut held);
+    assert_eq!(held["held"], json!({"Counts": []}));
+}
