@@ -72,11 +72,10 @@ fn walk(shape: &Shape, format: &Format, value: &mut Value, depth: usize) {
         }
         Format::Tuple(formats) => positions(shape, formats, value, depth),
         Format::Map { key, value: of } => match value {
-            Value::Object(o) if o.is_empty() => {
-                if !keys_print_as_text(&shape.types, key) {
-                    *value = Value::Array(Vec::new());
-                }
+            Value::Object(o) if o.is_empty() && !keys_print_as_text(&shape.types, key) => {
+                *value = Value::Array(Vec::new());
             }
+            Value::Object(o) if o.is_empty() => {}
             Value::Object(o) => {
                 for v in o.values_mut() {
                     walk(shape, of, v, depth + 1);
