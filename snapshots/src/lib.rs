@@ -91,8 +91,8 @@ pub use kept::Kept;
 pub use leftovers::{left_by_gone_processes, remove_temporaries_of_dead_processes};
 pub use raw::{InsertRawError, RawChunk, RawSnapshot, read_raw, write_raw};
 pub use restore::{
-    RestoreOptions, Restored, Unknown, chain, check_schemas, replay_removals_between_ticks,
-    restore, restore_with,
+    RestoreOptions, Restored, Unknown, chain, check_schemas, fields_not_read,
+    replay_removals_between_ticks, restore, restore_with,
 };
 pub use retention::{CompactError, Compaction, Links, compact, links, prune, retained};
 pub use snapshot_ref::{SnapshotRef, SnapshotRefError};

@@ -184,6 +184,26 @@ fn a_struct_renamed_in_the_code_is_paired_by_where_it_sits() {
     drop(t);
     assert_eq!(snapshot_ids(&db), before, "every snapshot is kept");
     assert_eq!(loads(&db), want, "no value lost its fields");
+
+    // The app's own command line of the older code: its `export` restores
+    // the file itself, and refuses as the tool's runtime does (it wrote a
+    // bundle without the fields; found by a fresh tester, a lending
+    // library). Its squash refuses too; nothing is written.
+    let bundle = dir.path().join("older.bundle");
+    let cli = |args: &[&str]| {
+        let older = App::new().component::<Cargo>("ship.cargo");
+        dizzy_cli::Cli::new(older).run_from(std::iter::once("ship").chain(args.iter().copied()))
+    };
+    let (d, b) = (db.to_str().unwrap(), bundle.to_str().unwrap());
+    let failed = std::process::ExitCode::FAILURE;
+    assert_eq!(
+        cli(&["export", "--db", d, "--with", "ship.cargo", "-o", b]),
+        failed
+    );
+    assert!(!bundle.exists(), "no bundle without the fields");
+    assert_eq!(cli(&["compact", "--db", d, "--squash"]), failed);
+    assert_eq!(snapshot_ids(&db), before, "every snapshot is kept");
+    assert_eq!(loads(&db), want, "no value lost its fields");
 }
 
 /// A bundle from newer code imported by a tool of the older code: every

@@ -110,6 +110,16 @@ pub(crate) fn export(app: App, args: ExportArgs) -> Result<(), CliError> {
             t.insert(world);
         }
     })?;
+    // A build of older code than the file's read its values without their
+    // newer fields: a bundle of them would lack those (as `Runtime::export`
+    // of a tool refuses).
+    if let Some((component, fields)) = dizzy_snapshots::fields_not_read(&restored.chain, registry) {
+        return Err(dizzy_snapshots::ExportError::FieldsNotRead {
+            component,
+            fields: fields.join("`, `"),
+        }
+        .into());
+    }
     let selection = match (args.with, args.correlation) {
         (Some(name), _) => Selection::With(name),
         (None, Some(c)) => Selection::Correlation(c),

@@ -213,12 +213,7 @@ fn prepare_world(
     // import and a squash dropped a field from every value). An app's own
     // run drops what its code no longer has, as the README says.
     if tool {
-        let lost = chain.iter().flat_map(|m| &m.schemas).find_map(|s| {
-            let reg = registry.get(&s.name)?;
-            let fields = reg.stored_fields_not_read(s.shape.as_deref()?);
-            (s.version == reg.version() && !fields.is_empty()).then(|| (s.name.clone(), fields))
-        });
-        if let Some((component, fields)) = lost {
+        if let Some((component, fields)) = dizzy_snapshots::fields_not_read(&chain, registry) {
             capturer.refuse_losing(component, fields);
         }
     }

@@ -214,7 +214,23 @@ pub fn import_with(
         }
     }
 
-    // 2. Apply: cannot fail from here on.
+    // 2. Apply: cannot fail from here on. Fields of the bundle's values
+    // this build's types do not read (newer code's) are left out: said.
+    for s in &body.schemas {
+        let lost = match (registry.get(&s.name), s.shape.as_deref()) {
+            (Some(reg), Some(shape)) if s.version == reg.version() => {
+                reg.stored_fields_not_read(shape)
+            }
+            _ => continue,
+        };
+        if !lost.is_empty() {
+            tracing::warn!(
+                "import: `{}`: the bundle's values hold field(s) `{}` that this build's type does not read; they are left out",
+                s.name,
+                lost.join("`, `")
+            );
+        }
+    }
     let entity = spawn_carried(world, &body.uids, &mut map);
     // Hooks and observers run as the values go in: as in a restore, they
     // see `Restoring`, and persisted entities they spawn are despawned
@@ -436,15 +452,6 @@ fn check_columns<'a>(
                     },
                 )),
             ));
-        }
-        if let Some(shape) = shape.filter(|_| version == reg.version()) {
-            let lost = reg.stored_fields_not_read(shape);
-            if !lost.is_empty() {
-                tracing::warn!(
-                    "import: `{name}`: the bundle's values hold field(s) `{}` that this build's type does not read; they are left out",
-                    lost.join("`, `")
-                );
-            }
         }
         let payload = if reg.needs_upgrade(version, shape) {
             reg.upgrade(version, shape, chunk.payload, owners.len())?

@@ -24,7 +24,7 @@ mod order;
 mod removals;
 pub(crate) mod schemas;
 
-pub use schemas::check_schemas;
+pub use schemas::{check_schemas, fields_not_read};
 use schemas::{corrupt, dangling, undecodable, unshaped, value_error};
 
 /// How to restore.

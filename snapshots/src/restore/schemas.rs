@@ -286,3 +286,18 @@ pub(super) fn check_untraced_values(
     }
     Ok(())
 }
+
+/// The first type whose values `chain` records with fields `registry`'s
+/// type does not read (at the same version: a build older than the code
+/// that added them), and those fields (`Struct.field`). What a tool of that
+/// build writes of such values (a snapshot, a bundle) would lose them.
+pub fn fields_not_read(
+    chain: &[SnapshotMeta],
+    registry: &Registry,
+) -> Option<(String, Vec<String>)> {
+    chain.iter().flat_map(|m| &m.schemas).find_map(|s| {
+        let reg = registry.get(&s.name)?;
+        let fields = reg.stored_fields_not_read(s.shape.as_deref()?);
+        (s.version == reg.version() && !fields.is_empty()).then(|| (s.name.clone(), fields))
+    })
+}
