@@ -212,10 +212,8 @@ fn prepare_world(
     // fields: what it writes would lose them (found by a fresh tester: an
     // import and a squash dropped a field from every value). An app's own
     // run drops what its code no longer has, as the README says.
-    if tool {
-        if let Some((component, fields)) = dizzy_snapshots::fields_not_read(&chain, registry) {
-            capturer.refuse_losing(component, fields);
-        }
+    if tool && let Some((component, fields)) = dizzy_snapshots::fields_not_read(&chain, registry) {
+        capturer.refuse_losing(component, fields);
     }
     let held = |name: &str| {
         resumed
