@@ -154,7 +154,16 @@ pub(crate) fn exit_with_parent(dir: PathBuf) {
         let mut byte = [0u8; 1];
         // EOF (the parent's end closed) or an error: the parent is gone.
         while matches!(std::io::stdin().read(&mut byte), Ok(n) if n > 0) {}
-        let _ = std::fs::remove_dir_all(&dir);
+        // The benchmark's thread may still be making files in `dir`: a
+        // removal that one made fail (not empty) is tried again.
+        for _ in 0..200 {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                _ => break,
+            }
+        }
         eprintln!("bench: the sweep that started this benchmark is gone; stopping");
         std::process::exit(1);
     });
