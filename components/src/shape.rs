@@ -19,7 +19,7 @@ use crate::refscan::{ENTITY, Refs};
 mod maps;
 mod references;
 
-pub use maps::empty_maps_as_pairs;
+pub use maps::{empty_maps_as_pairs, has_maps_of_pairs};
 
 pub use references::{drop_references, references};
 

@@ -149,9 +149,13 @@ enum Decoder<'r> {
     Skip(Option<String>),
 }
 
-/// The registered type's shape, if traced.
+/// The registered type's shape, if traced and if it has a map whose
+/// empty values need rewriting (most types have none: their values are
+/// not walked again).
 fn registered_shape(reg: &dizzy_components::Registration) -> Option<shape::Shape> {
-    shape::read(reg.shape()?).ok()
+    shape::read(reg.shape()?)
+        .ok()
+        .filter(shape::has_maps_of_pairs)
 }
 
 impl Decoder<'_> {

@@ -280,6 +280,9 @@ fn an_empty_map_prints_as_its_non_empty_ones() {
     });
     let shape_text = crate::shape::trace::<Maps>().expect("traced");
     let shape = crate::shape::read(&shape_text).unwrap();
+    assert!(crate::shape::has_maps_of_pairs(&shape));
+    let plain = crate::shape::read(&crate::shape::trace::<Shelf>().unwrap()).unwrap();
+    assert!(!crate::shape::has_maps_of_pairs(&plain), "no map: never walked");
     let mut registered = crate::json::stored_json(empty()).unwrap();
     crate::shape::empty_maps_as_pairs(&shape, &mut registered);
     assert_eq!(registered, want);

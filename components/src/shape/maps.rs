@@ -33,6 +33,37 @@ pub(crate) fn keys_print_as_text(
     false
 }
 
+/// Whether `shape` has a map anywhere whose keys do not print as text:
+/// only values of such a shape need [`empty_maps_as_pairs`].
+pub fn has_maps_of_pairs(shape: &Shape) -> bool {
+    fn pairs(types: &std::collections::BTreeMap<String, ContainerFormat>, f: &Format) -> bool {
+        match f {
+            Format::Map { key, value } => {
+                !keys_print_as_text(types, key) || pairs(types, key) || pairs(types, value)
+            }
+            Format::Option(i) | Format::Seq(i) | Format::TupleArray { content: i, .. } => {
+                pairs(types, i)
+            }
+            Format::Tuple(items) => items.iter().any(|i| pairs(types, i)),
+            _ => false,
+        }
+    }
+    let t = &shape.types;
+    pairs(t, &shape.root)
+        || t.values().any(|c| match c {
+            ContainerFormat::NewTypeStruct(f) => pairs(t, f),
+            ContainerFormat::TupleStruct(fs) => fs.iter().any(|f| pairs(t, f)),
+            ContainerFormat::Struct(fs) => fs.iter().any(|f| pairs(t, &f.value)),
+            ContainerFormat::Enum(vs) => vs.values().any(|v| match &v.value {
+                VariantFormat::NewType(f) => pairs(t, f),
+                VariantFormat::Tuple(fs) => fs.iter().any(|f| pairs(t, f)),
+                VariantFormat::Struct(fs) => fs.iter().any(|f| pairs(t, &f.value)),
+                _ => false,
+            }),
+            ContainerFormat::UnitStruct => false,
+        })
+}
+
 /// Rewrites in `value`, a value of `shape` printed through its type's
 /// `Serialize`, every empty map whose keys do not print as text from `{}`
 /// to `[]`.
