@@ -282,7 +282,10 @@ fn an_empty_map_prints_as_its_non_empty_ones() {
     let shape = crate::shape::read(&shape_text).unwrap();
     assert!(crate::shape::has_maps_of_pairs(&shape));
     let plain = crate::shape::read(&crate::shape::trace::<Shelf>().unwrap()).unwrap();
-    assert!(!crate::shape::has_maps_of_pairs(&plain), "no map: never walked");
+    assert!(
+        !crate::shape::has_maps_of_pairs(&plain),
+        "no map: never walked"
+    );
     let mut registered = crate::json::stored_json(empty()).unwrap();
     crate::shape::empty_maps_as_pairs(&shape, &mut registered);
     assert_eq!(registered, want);
